@@ -1,0 +1,104 @@
+//! The HTTP layer: axum routers, extractors and error mapping only. Handlers are thin: they
+//! authenticate, parse, call one domain function and shape the response.
+
+pub mod admin;
+pub mod apis;
+pub mod apps;
+pub mod auth;
+pub mod error;
+pub mod orgs;
+pub mod params;
+pub mod roles;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::services::Services;
+use error::ApiError;
+
+/// Largest JSON body the management API accepts (imports have their own, larger limit).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sigil management API",
+        description = "Manage a tenant's users, organizations, roles, applications and APIs. \
+            Authenticate with `Authorization: Bearer sk_...`; every tenant lives under `/t/{tenant}/api/`."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "users"), (name = "organizations"), (name = "roles"), (name = "applications"),
+        (name = "apis", description = "Resource servers: the audiences of access tokens"),
+        (name = "api-keys"), (name = "audit"), (name = "tenants", description = "Operator keys only")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document of the management API, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    management().split_for_parts().1
+}
+
+fn management() -> OpenApiRouter<Services> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(users::router())
+        .merge(orgs::router())
+        .merge(roles::router())
+        .merge(apps::router())
+        .merge(apis::router())
+        .merge(admin::router())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(users::import_router().layer(DefaultBodyLimit::max(users::IMPORT_LIMIT)))
+}
+
+/// The whole HTTP application.
+pub fn app(svc: Services) -> Router {
+    let (router, doc) = management().split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(TraceLayer::new_for_http())
+        .with_state(svc)
+}
+
+async fn readyz(State(svc): State<Services>) -> impl IntoResponse {
+    match svc.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "database unavailable"})),
+            )
+        }
+    }
+}

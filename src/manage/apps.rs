@@ -1,0 +1,448 @@
+//! Applications (OAuth clients): registration rules that later grants rely on.
+//!
+//! Safe defaults per RFC 9700: redirect URIs are registered exactly and compared as exact
+//! strings (2.1), the resource owner password grant is off unless a confidential application
+//! enables it (2.4), and public clients (no secret) cannot use client credentials.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::users::{MetadataOp, apply_metadata};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, stored, validate};
+use crate::clock::rfc3339;
+use crate::crypto::random_secret;
+use crate::ids::{IdKind, new_id};
+use crate::services::Services;
+use crate::store::apps::{self as store, AppRow};
+use crate::store::{Tx, flag};
+
+/// Grant types an application may be allowed.
+pub const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
+/// Signing algorithms an application may choose.
+pub const SIGNING_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+const DEFAULT_ID_TOKEN_LIFETIME: i64 = 3600;
+/// Short by default: a JWT access token stays valid until it expires (RFC 9700 4.14 advises
+/// short lifetimes; revocation is checked by introspection).
+const DEFAULT_ACCESS_TOKEN_LIFETIME: i64 = 900;
+const DEFAULT_REFRESH_TOKEN_LIFETIME: i64 = 30 * 24 * 3600;
+
+/// An application as the API shows it (never the secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Application {
+    /// The OAuth `client_id`.
+    pub client_id: String,
+    /// Display name (shown on the login page).
+    pub name: String,
+    /// `confidential` (has a secret) or `public` (SPA, native app).
+    #[serde(rename = "type")]
+    pub client_type: String,
+    /// Exact-match redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact-match post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Origins allowed to call the token endpoints from a browser (CORS).
+    pub allowed_web_origins: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// JSON object, readable by hooks.
+    #[schema(value_type = Object)]
+    pub client_metadata: Value,
+    /// Seconds.
+    pub id_token_lifetime: i64,
+    /// Seconds.
+    pub access_token_lifetime: i64,
+    /// Seconds.
+    pub refresh_token_lifetime: i64,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub signing_alg: String,
+    /// First-party applications skip the consent screen.
+    pub first_party: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// A new application, with its secret shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationCreated {
+    /// The application.
+    #[serde(flatten)]
+    pub application: Application,
+    /// The client secret (confidential applications); Sigil keeps only a hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+fn view(r: AppRow) -> Result<Application> {
+    Ok(Application {
+        redirect_uris: stored("applications.redirect_uris", &r.redirect_uris)?,
+        post_logout_redirect_uris: stored(
+            "applications.post_logout_redirect_uris",
+            &r.post_logout_redirect_uris,
+        )?,
+        allowed_web_origins: stored("applications.allowed_web_origins", &r.allowed_web_origins)?,
+        grant_types: stored("applications.grant_types", &r.grant_types)?,
+        client_metadata: stored("applications.client_metadata", &r.client_metadata)?,
+        client_id: r.client_id,
+        name: r.name,
+        client_type: r.client_type,
+        id_token_lifetime: r.id_token_lifetime,
+        access_token_lifetime: r.access_token_lifetime,
+        refresh_token_lifetime: r.refresh_token_lifetime,
+        signing_alg: r.signing_alg,
+        first_party: r.first_party != 0,
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
+    })
+}
+
+/// Body of `POST /applications`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    /// Display name.
+    pub name: String,
+    /// `confidential` (default) or `public`.
+    #[serde(rename = "type", default = "confidential")]
+    pub client_type: String,
+    /// Exact-match redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Exact-match post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// CORS origins.
+    #[serde(default)]
+    pub allowed_web_origins: Vec<String>,
+    /// Default `["authorization_code", "refresh_token"]`; `password` needs a confidential
+    /// application and must be listed explicitly.
+    pub grant_types: Option<Vec<String>>,
+    /// JSON object, at most 16 KB.
+    #[schema(value_type = Option<Object>)]
+    pub client_metadata: Option<Value>,
+    /// Seconds (60 to 86400; default 3600).
+    pub id_token_lifetime: Option<i64>,
+    /// Seconds (60 to 86400; default 900).
+    pub access_token_lifetime: Option<i64>,
+    /// Seconds (60 to 31536000; default 2592000).
+    pub refresh_token_lifetime: Option<i64>,
+    /// `RS256` (default), `ES256` or `EdDSA`.
+    pub signing_alg: Option<String>,
+    /// Default true.
+    pub first_party: Option<bool>,
+}
+
+fn confidential() -> String {
+    "confidential".into()
+}
+
+/// Body of `PATCH /applications/{client_id}`; `client_metadata` merges.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApp {
+    /// Display name.
+    pub name: Option<String>,
+    /// Replaces the list.
+    pub redirect_uris: Option<Vec<String>>,
+    /// Replaces the list.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Replaces the list.
+    pub allowed_web_origins: Option<Vec<String>>,
+    /// Replaces the list.
+    pub grant_types: Option<Vec<String>>,
+    /// Merged into `client_metadata`.
+    #[schema(value_type = Option<Object>)]
+    pub client_metadata: Option<Value>,
+    /// Seconds.
+    pub id_token_lifetime: Option<i64>,
+    /// Seconds.
+    pub access_token_lifetime: Option<i64>,
+    /// Seconds.
+    pub refresh_token_lifetime: Option<i64>,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub signing_alg: Option<String>,
+    /// Skip consent.
+    pub first_party: Option<bool>,
+}
+
+fn uris(field: &str, list: &[String], check: fn(&str, &str) -> Result<()>) -> Result<String> {
+    if list.len() > 50 {
+        return Err(invalid(field, "at most 50 entries"));
+    }
+    for (i, u) in list.iter().enumerate() {
+        check(&format!("{field}[{i}]"), u)?;
+    }
+    Ok(serde_json::to_string(list).unwrap_or_else(|_| "[]".into()))
+}
+
+fn lifetime(field: &str, v: Option<i64>, default: i64, max: i64) -> Result<i64> {
+    match v {
+        None => Ok(default),
+        Some(s) if (60..=max).contains(&s) => Ok(s),
+        Some(_) => Err(invalid(field, format!("must be between 60 and {max} seconds"))),
+    }
+}
+
+fn grants(client_type: &str, list: &[String]) -> Result<String> {
+    for (i, g) in list.iter().enumerate() {
+        let field = format!("grant_types[{i}]");
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(invalid(field, format!("must be one of {}", GRANT_TYPES.join(", "))));
+        }
+        if client_type == "public" && matches!(g.as_str(), "password" | "client_credentials") {
+            return Err(invalid(
+                field,
+                format!("`{g}` needs a confidential application (RFC 9700 2.4)"),
+            ));
+        }
+    }
+    let mut dedup: Vec<&String> = Vec::new();
+    for g in list {
+        if !dedup.contains(&g) {
+            dedup.push(g);
+        }
+    }
+    Ok(serde_json::to_string(&dedup).unwrap_or_else(|_| "[]".into()))
+}
+
+fn alg(v: Option<&str>) -> Result<String> {
+    match v {
+        None => Ok("RS256".into()),
+        Some(a) if SIGNING_ALGS.contains(&a) => Ok(a.into()),
+        Some(_) => Err(invalid("signing_alg", "must be RS256, ES256 or EdDSA")),
+    }
+}
+
+/// Registers an application; a confidential one gets a secret, shown once.
+pub async fn create(
+    svc: &Services,
+    ctx: &TenantCtx,
+    input: CreateApp,
+) -> Result<ApplicationCreated> {
+    validate::text("name", &input.name, 255)?;
+    if !matches!(input.client_type.as_str(), "confidential" | "public") {
+        return Err(invalid("type", "must be `confidential` or `public`"));
+    }
+    let default_grants = vec!["authorization_code".to_string(), "refresh_token".to_string()];
+    let now = svc.now();
+    let secret = (input.client_type == "confidential").then(|| random_secret("cs_"));
+    let row = AppRow {
+        client_id: new_id(IdKind::Application, now),
+        tenant_id: ctx.tenant_id.clone(),
+        name: input.name,
+        secret_hash: secret.as_ref().map(|s| svc.secrets.hash(s.expose())),
+        redirect_uris: uris("redirect_uris", &input.redirect_uris, validate::redirect_uri)?,
+        post_logout_redirect_uris: uris(
+            "post_logout_redirect_uris",
+            &input.post_logout_redirect_uris,
+            validate::redirect_uri,
+        )?,
+        allowed_web_origins: uris(
+            "allowed_web_origins",
+            &input.allowed_web_origins,
+            validate::web_origin,
+        )?,
+        grant_types: grants(
+            &input.client_type,
+            input.grant_types.as_ref().unwrap_or(&default_grants),
+        )?,
+        client_type: input.client_type,
+        client_metadata: validate::metadata_object(
+            "client_metadata",
+            input.client_metadata.as_ref(),
+        )?,
+        id_token_lifetime: lifetime(
+            "id_token_lifetime",
+            input.id_token_lifetime,
+            DEFAULT_ID_TOKEN_LIFETIME,
+            86_400,
+        )?,
+        access_token_lifetime: lifetime(
+            "access_token_lifetime",
+            input.access_token_lifetime,
+            DEFAULT_ACCESS_TOKEN_LIFETIME,
+            86_400,
+        )?,
+        refresh_token_lifetime: lifetime(
+            "refresh_token_lifetime",
+            input.refresh_token_lifetime,
+            DEFAULT_REFRESH_TOKEN_LIFETIME,
+            365 * 86_400,
+        )?,
+        signing_alg: alg(input.signing_alg.as_deref())?,
+        first_party: flag(input.first_party.unwrap_or(true)),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = svc.store.begin_write().await?;
+    store::insert(&mut tx, &row).await?;
+    let summary = json!({"name": row.name, "type": row.client_type, "grant_types": stored::<Value>("grant_types", &row.grant_types)?});
+    record(&mut tx, svc, ctx, "create", "application", &row.client_id, summary).await?;
+    tx.commit().await?;
+    Ok(ApplicationCreated {
+        application: view(row)?,
+        client_secret: secret.map(|s| s.expose().to_string()),
+    })
+}
+
+/// An application by client id.
+pub async fn get(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<Application> {
+    store::get(svc.store.pool(), &ctx.tenant_id, client_id, "")
+        .await?
+        .ok_or(ManageError::NotFound("application"))
+        .and_then(view)
+}
+
+/// Lists applications.
+pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Application>> {
+    let rows = store::list(svc.store.pool(), &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    Page::from_store(rows, view)
+}
+
+async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<AppRow> {
+    store::get(&mut **tx, &ctx.tenant_id, id, svc.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("application"))
+}
+
+/// Applies a PATCH.
+pub async fn update(
+    svc: &Services,
+    ctx: &TenantCtx,
+    client_id: &str,
+    input: UpdateApp,
+) -> Result<Application> {
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
+    let mut changed = Vec::new();
+    if let Some(n) = input.name {
+        validate::text("name", &n, 255)?;
+        row.name = n;
+        changed.push("name");
+    }
+    if let Some(l) = input.redirect_uris {
+        row.redirect_uris = uris("redirect_uris", &l, validate::redirect_uri)?;
+        changed.push("redirect_uris");
+    }
+    if let Some(l) = input.post_logout_redirect_uris {
+        row.post_logout_redirect_uris =
+            uris("post_logout_redirect_uris", &l, validate::redirect_uri)?;
+        changed.push("post_logout_redirect_uris");
+    }
+    if let Some(l) = input.allowed_web_origins {
+        row.allowed_web_origins = uris("allowed_web_origins", &l, validate::web_origin)?;
+        changed.push("allowed_web_origins");
+    }
+    if let Some(l) = input.grant_types {
+        row.grant_types = grants(&row.client_type, &l)?;
+        changed.push("grant_types");
+    }
+    if let Some(p) = &input.client_metadata {
+        row.client_metadata =
+            apply_metadata("client_metadata", &row.client_metadata, p, MetadataOp::Merge)?;
+        changed.push("client_metadata");
+    }
+    if input.id_token_lifetime.is_some() {
+        row.id_token_lifetime = lifetime("id_token_lifetime", input.id_token_lifetime, 0, 86_400)?;
+        changed.push("id_token_lifetime");
+    }
+    if input.access_token_lifetime.is_some() {
+        row.access_token_lifetime =
+            lifetime("access_token_lifetime", input.access_token_lifetime, 0, 86_400)?;
+        changed.push("access_token_lifetime");
+    }
+    if input.refresh_token_lifetime.is_some() {
+        row.refresh_token_lifetime = lifetime(
+            "refresh_token_lifetime",
+            input.refresh_token_lifetime,
+            0,
+            365 * 86_400,
+        )?;
+        changed.push("refresh_token_lifetime");
+    }
+    if input.signing_alg.is_some() {
+        row.signing_alg = alg(input.signing_alg.as_deref())?;
+        changed.push("signing_alg");
+    }
+    if let Some(fp) = input.first_party {
+        row.first_party = flag(fp);
+        changed.push("first_party");
+    }
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    let summary = json!({"fields": changed});
+    record(&mut tx, svc, ctx, "update", "application", client_id, summary).await?;
+    tx.commit().await?;
+    view(row)
+}
+
+/// Merges into or replaces `client_metadata` under the row lock.
+pub async fn write_metadata(
+    svc: &Services,
+    ctx: &TenantCtx,
+    client_id: &str,
+    op: MetadataOp,
+    patch: Value,
+) -> Result<Value> {
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
+    row.client_metadata = apply_metadata("client_metadata", &row.client_metadata, &patch, op)?;
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let summary = json!({"field": "client_metadata", "keys": keys});
+    record(&mut tx, svc, ctx, "write_metadata", "application", client_id, summary).await?;
+    tx.commit().await?;
+    stored("client_metadata", &row.client_metadata)
+}
+
+/// The new secret from a rotation, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    /// The application.
+    pub client_id: String,
+    /// The new secret; the old one stops working now.
+    pub client_secret: String,
+}
+
+/// Replaces a confidential application's secret.
+pub async fn rotate_secret(
+    svc: &Services,
+    ctx: &TenantCtx,
+    client_id: &str,
+) -> Result<RotatedSecret> {
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
+    if row.client_type != "confidential" {
+        return Err(invalid("type", "public applications have no secret"));
+    }
+    let secret = random_secret("cs_");
+    row.secret_hash = Some(svc.secrets.hash(secret.expose()));
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    record(&mut tx, svc, ctx, "rotate_secret", "application", client_id, json!({})).await?;
+    tx.commit().await?;
+    Ok(RotatedSecret {
+        client_id: row.client_id,
+        client_secret: secret.expose().to_string(),
+    })
+}
+
+/// Deletes an application.
+pub async fn delete(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<()> {
+    let mut tx = svc.store.begin_write().await?;
+    if !store::delete(&mut tx, &ctx.tenant_id, client_id).await? {
+        return Err(ManageError::NotFound("application"));
+    }
+    record(&mut tx, svc, ctx, "delete", "application", client_id, json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}

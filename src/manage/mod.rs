@@ -1,0 +1,181 @@
+//! The management domain: what the management API and the CLI can do to a tenant's data.
+//!
+//! Each operation validates its input, performs every write in one transaction together with
+//! its audit-log entry, and returns a view type (the JSON the API shows). No axum types here:
+//! the `http` layer maps [`ManageError`] to responses, and the CLI calls the same functions.
+
+pub mod api_keys;
+pub mod apis;
+pub mod apps;
+pub mod audit;
+pub mod import;
+pub mod orgs;
+pub mod roles;
+pub mod tenants;
+pub mod users;
+pub mod validate;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::ids::{IdKind, new_id};
+use crate::services::Services;
+use crate::store::{StoreError, Tx, audit as audit_store};
+
+/// Why a management operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// Input failed validation; `field` names the offending field (dot path).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// The named resource does not exist in this tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule refused the change.
+    #[error("{field} is already taken")]
+    Conflict {
+        /// The field.
+        field: &'static str,
+    },
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The store failed; the cause is logged, never shown.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ManageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(field) => ManageError::Conflict { field },
+            other => ManageError::Store(other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ManageError {
+    fn from(e: sqlx::Error) -> Self {
+        ManageError::Store(StoreError::Database(e))
+    }
+}
+
+/// Shorthand for a validation error.
+pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ManageError {
+    ManageError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Result of a management operation.
+pub type Result<T, E = ManageError> = std::result::Result<T, E>;
+
+/// Who is acting, on which tenant.
+#[derive(Debug, Clone)]
+pub struct TenantCtx {
+    /// `ten_...`
+    pub tenant_id: String,
+    /// The tenant's name.
+    pub tenant_name: String,
+    /// The API key id, or `cli` / `system`, recorded in the audit log.
+    pub actor: String,
+}
+
+/// Records a change inside the transaction that makes it.
+pub(crate) async fn record(
+    tx: &mut Tx,
+    svc: &Services,
+    ctx: &TenantCtx,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+    summary: Value,
+) -> Result<()> {
+    let now = svc.now();
+    audit_store::insert(
+        &mut *tx,
+        &audit_store::AuditRow {
+            id: new_id(IdKind::Audit, now),
+            tenant_id: ctx.tenant_id.clone(),
+            actor: ctx.actor.clone(),
+            at: now,
+            action: action.into(),
+            resource_type: resource_type.into(),
+            resource_id: resource_id.into(),
+            summary: summary.to_string(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Paging parameters common to every list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The validated limit.
+    pub fn limit(&self) -> Result<i64> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=100).contains(&n) => Ok(n),
+            Some(_) => Err(invalid("limit", "must be between 1 and 100")),
+        }
+    }
+    /// The cursor, if any.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Converts a store page.
+    pub(crate) fn from_store<R>(
+        page: crate::store::Page<R>,
+        f: impl FnMut(R) -> Result<T>,
+    ) -> Result<Self> {
+        let page = page.try_map(f)?;
+        Ok(Page {
+            data: page.items,
+            next_cursor: page.next_cursor,
+        })
+    }
+}
+
+/// For PATCH bodies: distinguishes an absent field (`None`, unchanged) from `null`
+/// (`Some(None)`, cleared).
+pub fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Parses a stored JSON column for a view.
+pub(crate) fn stored<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+    Ok(crate::store::json(column, text)?)
+}

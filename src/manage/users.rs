@@ -1,0 +1,570 @@
+//! Users: profile, password, blocking, metadata (merge and replace), tenant-wide roles.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::validate::{self, normalize_email};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable, record, stored};
+use crate::clock::rfc3339;
+use crate::ids::{IdKind, new_id};
+use crate::metadata;
+use crate::passwords::{PasswordError, PasswordHasher};
+use crate::services::Services;
+use crate::store::roles as role_store;
+use crate::store::users::{self as store, By, UserRow};
+use crate::store::{Tx, flag};
+
+/// A user as the API shows it. The password hash is never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    /// `usr_...`
+    pub id: String,
+    /// As given at creation.
+    pub email: String,
+    /// Whether the address was verified.
+    pub email_verified: bool,
+    /// Full name.
+    pub name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+    /// Blocked users cannot log in.
+    pub blocked: bool,
+    /// Whether a password is set.
+    pub has_password: bool,
+    /// Data the user may edit (through the app).
+    #[schema(value_type = Object)]
+    pub user_metadata: Value,
+    /// Data only the app and hooks set (roles, plan, ...).
+    #[schema(value_type = Object)]
+    pub app_metadata: Value,
+    /// The customer's own id for the user.
+    pub external_id: Option<String>,
+    /// Names of tenant-wide roles.
+    pub roles: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339.
+    pub last_login: Option<String>,
+    /// Successful logins.
+    pub logins_count: i64,
+}
+
+fn view(r: UserRow, roles: Vec<String>) -> Result<User> {
+    Ok(User {
+        user_metadata: stored("users.user_metadata", &r.user_metadata)?,
+        app_metadata: stored("users.app_metadata", &r.app_metadata)?,
+        id: r.id,
+        email: r.email,
+        email_verified: r.email_verified != 0,
+        name: r.name,
+        given_name: r.given_name,
+        family_name: r.family_name,
+        nickname: r.nickname,
+        picture: r.picture,
+        blocked: r.blocked != 0,
+        has_password: r.password_hash.is_some(),
+        external_id: r.external_id,
+        roles,
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
+        last_login: r.last_login.map(rfc3339),
+        logins_count: r.logins_count,
+    })
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Unique per tenant, case-insensitively.
+    pub email: String,
+    /// Defaults to false.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// 8 to 256 characters; stored as argon2id. Optional: a user without a password cannot log
+    /// in with one until it is set.
+    pub password: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// http(s) URL.
+    pub picture: Option<String>,
+    /// Defaults to false.
+    #[serde(default)]
+    pub blocked: bool,
+    /// JSON object, at most 16 KB.
+    #[schema(value_type = Option<Object>)]
+    pub user_metadata: Option<Value>,
+    /// JSON object, at most 16 KB.
+    #[schema(value_type = Option<Object>)]
+    pub app_metadata: Option<Value>,
+    /// Up to 128 characters, unique per tenant.
+    pub external_id: Option<String>,
+    /// Names of tenant roles to grant.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Body of `PATCH /users/{id}`: absent fields are unchanged, `null` clears a field, and the two
+/// metadata objects merge (a key set to null is deleted).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// New email.
+    pub email: Option<String>,
+    /// Verification flag.
+    pub email_verified: Option<bool>,
+    /// Full name.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// Given name.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub given_name: Option<Option<String>>,
+    /// Family name.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub family_name: Option<Option<String>>,
+    /// Nickname.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub nickname: Option<Option<String>>,
+    /// Picture URL.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub picture: Option<Option<String>>,
+    /// Block or unblock.
+    pub blocked: Option<bool>,
+    /// External id.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
+    /// Merged into `user_metadata`.
+    #[schema(value_type = Option<Object>)]
+    pub user_metadata: Option<Value>,
+    /// Merged into `app_metadata`.
+    #[schema(value_type = Option<Object>)]
+    pub app_metadata: Option<Value>,
+}
+
+/// Body of `PUT /users/{id}/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// 8 to 256 characters.
+    pub password: String,
+}
+
+/// A list of role names.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleNames {
+    /// Role names.
+    pub roles: Vec<String>,
+}
+
+/// Filters for the user listing.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    /// Exact email (case-insensitive).
+    pub email: Option<String>,
+    /// Exact external id.
+    pub external_id: Option<String>,
+}
+
+/// Which metadata object of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataKind {
+    /// `user_metadata`
+    User,
+    /// `app_metadata`
+    App,
+}
+
+impl MetadataKind {
+    /// The field name.
+    pub fn field(self) -> &'static str {
+        match self {
+            MetadataKind::User => "user_metadata",
+            MetadataKind::App => "app_metadata",
+        }
+    }
+}
+
+/// Merge into, or replace, a metadata object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataOp {
+    /// Top-level merge; null deletes a key.
+    Merge,
+    /// Replace the whole object.
+    Replace,
+}
+
+/// Applies `op` with `patch` to the stored JSON text `current`.
+pub(crate) fn apply_metadata(
+    field: &str,
+    current: &str,
+    patch: &Value,
+    op: MetadataOp,
+) -> Result<String> {
+    let out = match op {
+        MetadataOp::Merge => {
+            let cur: Value = serde_json::from_str(current).unwrap_or(json!({}));
+            metadata::merge(&cur, patch)
+        }
+        MetadataOp::Replace => metadata::replace(patch),
+    };
+    out.map(|v| v.to_string())
+        .map_err(|e| validate::metadata_error(field, e))
+}
+
+/// Hashes a password off the async executor (argon2id is deliberately slow).
+pub(crate) async fn hash_password(
+    hasher: &PasswordHasher,
+    field: &str,
+    password: String,
+) -> Result<String> {
+    PasswordHasher::check_policy(&password).map_err(|e| invalid(field, e.to_string()))?;
+    let h = hasher.clone();
+    tokio::task::spawn_blocking(move || h.hash(&password))
+        .await
+        .map_err(|_| invalid(field, "hashing was interrupted"))?
+        .map_err(|e| match e {
+            PasswordError::Length { .. } => invalid(field, e.to_string()),
+            other => invalid(field, other.to_string()),
+        })
+}
+
+/// Resolves role names to ids within the tenant; an unknown name is a 400 on that item.
+pub(crate) async fn resolve_roles(
+    tx: &mut Tx,
+    tenant_id: &str,
+    field: &str,
+    names: &[String],
+) -> Result<Vec<String>> {
+    let names = validate::tokens(field, names, 100)?;
+    let found = role_store::by_names(tx, tenant_id, &names).await?;
+    let mut ids = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        match found.iter().find(|r| &r.name == name) {
+            Some(r) => ids.push(r.id.clone()),
+            None => return Err(invalid(format!("{field}[{i}]"), format!("no role named `{name}`"))),
+        }
+    }
+    Ok(ids)
+}
+
+fn check_profile(
+    name: Option<&str>,
+    given: Option<&str>,
+    family: Option<&str>,
+    nick: Option<&str>,
+    picture: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<()> {
+    validate::opt_text("name", name, 255)?;
+    validate::opt_text("given_name", given, 255)?;
+    validate::opt_text("family_name", family, 255)?;
+    validate::opt_text("nickname", nick, 255)?;
+    validate::picture(picture)?;
+    validate::external_id(external_id)
+}
+
+/// Validates a creation body and builds the row (without the password hash).
+pub(crate) fn new_row(ctx: &TenantCtx, input: &CreateUser, now: i64) -> Result<UserRow> {
+    validate::email("email", &input.email)?;
+    check_profile(
+        input.name.as_deref(),
+        input.given_name.as_deref(),
+        input.family_name.as_deref(),
+        input.nickname.as_deref(),
+        input.picture.as_deref(),
+        input.external_id.as_deref(),
+    )?;
+    Ok(UserRow {
+        id: new_id(IdKind::User, now),
+        tenant_id: ctx.tenant_id.clone(),
+        email: input.email.trim().to_string(),
+        email_normalized: normalize_email(&input.email),
+        email_verified: flag(input.email_verified),
+        password_hash: None,
+        name: input.name.clone(),
+        given_name: input.given_name.clone(),
+        family_name: input.family_name.clone(),
+        nickname: input.nickname.clone(),
+        picture: input.picture.clone(),
+        blocked: flag(input.blocked),
+        user_metadata: validate::metadata_object("user_metadata", input.user_metadata.as_ref())?,
+        app_metadata: validate::metadata_object("app_metadata", input.app_metadata.as_ref())?,
+        external_id: input.external_id.clone(),
+        created_at: now,
+        updated_at: now,
+        last_login: None,
+        logins_count: 0,
+    })
+}
+
+/// Creates a user (and grants its roles) in one transaction.
+pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateUser) -> Result<User> {
+    let mut row = new_row(ctx, &input, svc.now())?;
+    if let Some(pw) = input.password.clone() {
+        row.password_hash = Some(hash_password(&svc.passwords, "password", pw).await?);
+    }
+    let mut tx = svc.store.begin_write().await?;
+    let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;
+    store::insert(&mut tx, &row).await?;
+    store::add_roles(&mut tx, &row.id, &role_ids).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "create",
+        "user",
+        &row.id,
+        json!({"email": row.email, "external_id": row.external_id, "roles": input.roles}),
+    )
+    .await?;
+    let roles = store::role_names(&mut *tx, &row.id).await?;
+    tx.commit().await?;
+    view(row, roles)
+}
+
+async fn load(svc: &Services, ctx: &TenantCtx, by: By<'_>) -> Result<User> {
+    let row = store::get(svc.store.pool(), &ctx.tenant_id, by, "")
+        .await?
+        .ok_or(ManageError::NotFound("user"))?;
+    let roles = store::role_names(svc.store.pool(), &row.id).await?;
+    view(row, roles)
+}
+
+/// A user by id.
+pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<User> {
+    load(svc, ctx, By::Id(id)).await
+}
+
+/// A user by external id.
+pub async fn get_by_external_id(svc: &Services, ctx: &TenantCtx, ext: &str) -> Result<User> {
+    load(svc, ctx, By::ExternalId(ext)).await
+}
+
+/// Lists users.
+pub async fn list(
+    svc: &Services,
+    ctx: &TenantCtx,
+    filter: &UserFilter,
+    page: &PageParams,
+) -> Result<Page<User>> {
+    let email = filter.email.as_deref().map(normalize_email);
+    let rows = store::list(
+        svc.store.pool(),
+        &ctx.tenant_id,
+        email.as_deref(),
+        filter.external_id.as_deref(),
+        page.cursor(),
+        page.limit()?,
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.items.len());
+    for r in rows.items {
+        let roles = store::role_names(svc.store.pool(), &r.id).await?;
+        out.push(view(r, roles)?);
+    }
+    Ok(Page {
+        data: out,
+        next_cursor: rows.next_cursor,
+    })
+}
+
+/// Reads and locks a user for a read-modify-write.
+async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<UserRow> {
+    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), svc.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("user"))
+}
+
+/// Applies a PATCH.
+pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Result<User> {
+    if let Some(e) = &input.email {
+        validate::email("email", e)?;
+    }
+    let flat = |o: &Option<Option<String>>| o.as_ref().and_then(|v| v.clone());
+    check_profile(
+        flat(&input.name).as_deref(),
+        flat(&input.given_name).as_deref(),
+        flat(&input.family_name).as_deref(),
+        flat(&input.nickname).as_deref(),
+        flat(&input.picture).as_deref(),
+        flat(&input.external_id).as_deref(),
+    )?;
+    let mut changed: Vec<&str> = Vec::new();
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    if let Some(e) = input.email {
+        row.email = e.trim().to_string();
+        row.email_normalized = normalize_email(&e);
+        changed.push("email");
+    }
+    if let Some(v) = input.email_verified {
+        row.email_verified = flag(v);
+        changed.push("email_verified");
+    }
+    for (field, value, slot) in [
+        ("name", input.name, &mut row.name),
+        ("given_name", input.given_name, &mut row.given_name),
+        ("family_name", input.family_name, &mut row.family_name),
+        ("nickname", input.nickname, &mut row.nickname),
+        ("picture", input.picture, &mut row.picture),
+        ("external_id", input.external_id, &mut row.external_id),
+    ] {
+        if let Some(v) = value {
+            *slot = v;
+            changed.push(field);
+        }
+    }
+    if let Some(b) = input.blocked {
+        row.blocked = flag(b);
+        changed.push("blocked");
+    }
+    if let Some(p) = &input.user_metadata {
+        row.user_metadata =
+            apply_metadata("user_metadata", &row.user_metadata, p, MetadataOp::Merge)?;
+        changed.push("user_metadata");
+    }
+    if let Some(p) = &input.app_metadata {
+        row.app_metadata =
+            apply_metadata("app_metadata", &row.app_metadata, p, MetadataOp::Merge)?;
+        changed.push("app_metadata");
+    }
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    record(&mut tx, svc, ctx, "update", "user", id, json!({"fields": changed})).await?;
+    let roles = store::role_names(&mut *tx, id).await?;
+    tx.commit().await?;
+    view(row, roles)
+}
+
+/// Merges into or replaces one metadata object under the row lock, so concurrent merges of
+/// different keys all land.
+pub async fn write_metadata(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id: &str,
+    kind: MetadataKind,
+    op: MetadataOp,
+    patch: Value,
+) -> Result<Value> {
+    let field = kind.field();
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let slot = match kind {
+        MetadataKind::User => &mut row.user_metadata,
+        MetadataKind::App => &mut row.app_metadata,
+    };
+    *slot = apply_metadata(field, slot, &patch, op)?;
+    let out = slot.clone();
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let action = match op {
+        MetadataOp::Merge => "merge_metadata",
+        MetadataOp::Replace => "replace_metadata",
+    };
+    record(&mut tx, svc, ctx, action, "user", id, json!({"field": field, "keys": keys})).await?;
+    tx.commit().await?;
+    stored(field, &out)
+}
+
+/// Sets a user's password (argon2id).
+pub async fn set_password(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id: &str,
+    input: SetPassword,
+) -> Result<()> {
+    let hash = hash_password(&svc.passwords, "password", input.password).await?;
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    row.password_hash = Some(hash);
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    record(&mut tx, svc, ctx, "set_password", "user", id, json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a user.
+pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
+    let mut tx = svc.store.begin_write().await?;
+    if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
+        return Err(ManageError::NotFound("user"));
+    }
+    record(&mut tx, svc, ctx, "delete", "user", id, json!({})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How a role change applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleOp {
+    /// Grant these roles too.
+    Add,
+    /// Hold exactly these roles.
+    Set,
+    /// Revoke these roles.
+    Remove,
+}
+
+/// Changes a user's tenant-wide roles; returns the resulting role names.
+pub async fn change_roles(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id: &str,
+    op: RoleOp,
+    names: Vec<String>,
+) -> Result<Vec<String>> {
+    let mut tx = svc.store.begin_write().await?;
+    lock(svc, &mut tx, ctx, id).await?;
+    let ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &names).await?;
+    match op {
+        RoleOp::Add => store::add_roles(&mut tx, id, &ids).await?,
+        RoleOp::Set => {
+            store::clear_roles(&mut tx, id).await?;
+            store::add_roles(&mut tx, id, &ids).await?;
+        }
+        RoleOp::Remove => {
+            for r in &ids {
+                store::remove_role(&mut tx, id, r).await?;
+            }
+        }
+    }
+    let action = match op {
+        RoleOp::Add => "add_roles",
+        RoleOp::Set => "set_roles",
+        RoleOp::Remove => "remove_roles",
+    };
+    record(&mut tx, svc, ctx, action, "user", id, json!({"roles": names})).await?;
+    let roles = store::role_names(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(roles)
+}
+
+/// The user's roles.
+pub async fn roles(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Vec<String>> {
+    Ok(get(svc, ctx, id).await?.roles)
+}

@@ -1,0 +1,67 @@
+//! The services every layer above the store shares, built once at start-up and passed down
+//! explicitly (no globals): the store, the secret hasher, the password hasher and the clock.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::crypto::{MasterKey, SecretHasher};
+use crate::passwords::PasswordHasher;
+use crate::store::Store;
+
+/// Shared, cheaply clonable handle to Sigil's services.
+#[derive(Debug, Clone)]
+pub struct Services(Arc<Inner>);
+
+/// What [`Services`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    /// The database.
+    pub store: Store,
+    /// Keyed hashing of API keys and client secrets.
+    pub secrets: SecretHasher,
+    /// argon2id for passwords.
+    pub passwords: PasswordHasher,
+    /// The time source.
+    pub clock: SharedClock,
+    /// Root key; later issues derive encryption keys from it.
+    pub master: MasterKey,
+    /// Public base URL; tenant `x` has the issuer `{public_url}/t/x`.
+    pub public_url: String,
+}
+
+impl Services {
+    /// Bundles the services.
+    pub fn new(
+        store: Store,
+        master: MasterKey,
+        passwords: PasswordHasher,
+        clock: SharedClock,
+        public_url: String,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            secrets: SecretHasher::new(&master),
+            store,
+            passwords,
+            clock,
+            master,
+            public_url,
+        }))
+    }
+
+    /// The issuer identifier of a tenant (OIDC Discovery 1.0 section 3).
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/t/{tenant}", self.0.public_url)
+    }
+
+    /// Current time in epoch milliseconds.
+    pub fn now(&self) -> i64 {
+        self.0.clock.now_ms()
+    }
+}
+
+impl std::ops::Deref for Services {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,179 @@
+//! Building and running the server: [`Application::build`] resolves the configuration,
+//! connects and migrates the store, creates the default tenant on first start and binds the
+//! listener (port 0 picks a free port, which is how the integration tests run it);
+//! [`Application::run_until_stopped`] serves until the shutdown future resolves, then drains
+//! in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{self, ConfigError, KeySource};
+use crate::manage::api_keys::ApiKeyCreated;
+use crate::manage::{ManageError, tenants};
+use crate::passwords::PasswordHasher;
+use crate::services::Services;
+use crate::store::{Store, StoreError};
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Bootstrapping the default tenant failed.
+    #[error("creating the default tenant: {0}")]
+    Bootstrap(#[from] ManageError),
+    /// The listener could not bind.
+    #[error("binding {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// What the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Public base URL; defaults to `http://{bound address}`.
+    pub public_url: Option<String>,
+    /// Base64 master key; optional with SQLite.
+    pub master_key: Option<String>,
+    /// argon2id parameters.
+    pub passwords: PasswordHasher,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Time source.
+    pub clock: SharedClock,
+}
+
+impl Settings {
+    /// Defaults for the given listen address and database.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            database_url: database_url.into(),
+            public_url: None,
+            master_key: None,
+            passwords: PasswordHasher::default(),
+            max_connections: 10,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Connects, migrates and resolves the master key: everything but the listener. The CLI's
+/// offline commands use this too.
+pub async fn services(
+    settings: &Settings,
+    public_url: String,
+) -> Result<(Services, KeySource), StartupError> {
+    let (master, source) =
+        config::master_key(&settings.database_url, settings.master_key.as_deref())?;
+    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
+    store.migrate().await?;
+    let svc = Services::new(
+        store,
+        master,
+        settings.passwords.clone(),
+        settings.clock.clone(),
+        public_url,
+    );
+    Ok((svc, source))
+}
+
+/// A built, bound, not yet serving server.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    svc: Services,
+    bootstrap_key: Option<ApiKeyCreated>,
+    key_source: KeySource,
+}
+
+impl Application {
+    /// Builds the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| StartupError::Bind(settings.listen, e))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.listen, e))?;
+        let public_url = config::public_url(settings.public_url.as_deref(), bound)?;
+        let (svc, key_source) = services(&settings, public_url).await?;
+        let bootstrap_key = tenants::bootstrap(&svc).await?;
+        Ok(Self {
+            listener,
+            svc,
+            bootstrap_key,
+            key_source,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The operator key created on first start (`None` on later starts).
+    pub fn bootstrap_key(&self) -> Option<&ApiKeyCreated> {
+        self.bootstrap_key.as_ref()
+    }
+
+    /// Where the master key came from.
+    pub fn key_source(&self) -> &KeySource {
+        &self.key_source
+    }
+
+    /// The services, for tests that inspect state directly.
+    pub fn services(&self) -> &Services {
+        &self.svc
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = crate::http::app(self.svc.clone());
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        self.svc.store.close().await;
+        result
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining connections");
+}

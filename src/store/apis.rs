@@ -1,0 +1,120 @@
+//! APIs (resource servers): the audiences access tokens are issued for.
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::{Page, StoreError, unique};
+
+/// An API row.
+#[derive(Debug, Clone, FromRow)]
+pub struct ApiRow {
+    /// `api_...`
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The `audience` value, unique per tenant.
+    pub identifier: String,
+    /// Display name.
+    pub name: String,
+    /// JSON array of `{value, description}`.
+    pub scopes: String,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, tenant_id, identifier, name, scopes, created_at, updated_at";
+
+/// Inserts an API.
+pub async fn insert(conn: &mut AnyConnection, a: &ApiRow) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO apis ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&a.id)
+    .bind(&a.tenant_id)
+    .bind(&a.identifier)
+    .bind(&a.name)
+    .bind(&a.scopes)
+    .bind(a.created_at)
+    .bind(a.updated_at)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, &[("identifier", "identifier")]))?;
+    Ok(())
+}
+
+/// Writes the mutable columns (the identifier is fixed once tokens carry it).
+pub async fn update(conn: &mut AnyConnection, a: &ApiRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE apis SET name = $1, scopes = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+    )
+    .bind(&a.name)
+    .bind(&a.scopes)
+    .bind(a.updated_at)
+    .bind(&a.tenant_id)
+    .bind(&a.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which column an API lookup matches.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// `api_...`
+    Id(&'a str),
+    /// The audience.
+    Identifier(&'a str),
+}
+
+/// One API.
+pub async fn get<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    by: By<'_>,
+    lock: &str,
+) -> Result<Option<ApiRow>, StoreError> {
+    let (col, val) = match by {
+        By::Id(v) => ("id", v),
+        By::Identifier(v) => ("identifier", v),
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM apis WHERE tenant_id = $1 AND {col} = $2{lock}"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Lists APIs in id order.
+pub async fn list<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<ApiRow>, StoreError> {
+    let rows: Vec<ApiRow> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM apis WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(ex)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Deletes an API.
+pub async fn delete(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM apis WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,264 @@
+//! Every SQL statement Sigil runs, grouped by aggregate.
+//!
+//! One set of queries serves SQLite (the embedded default) and PostgreSQL through sqlx's `Any`
+//! driver. That works because the two schemas in `migrations/` are column-for-column the same
+//! and restricted to types both agree on: TEXT (ids, JSON), BIGINT (epoch milliseconds,
+//! counters, booleans as 0/1). Placeholders are `$N`, which both accept.
+//!
+//! Where the dialects differ, [`Store`] hides it: [`Store::begin_write`] takes SQLite's write
+//! lock up front (`BEGIN IMMEDIATE`), and [`Store::for_update`] adds PostgreSQL's row lock to a
+//! read that is followed by a write of the same row.
+
+pub mod api_keys;
+pub mod apis;
+pub mod apps;
+pub mod audit;
+pub mod orgs;
+pub mod roles;
+pub mod tenants;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
+
+/// A transaction on either back-end.
+pub type Tx = Transaction<'static, Any>;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the string names the API field.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The URL names no supported database.
+    #[error("unsupported database URL (expected sqlite://... or postgres://...): {0}")]
+    UnsupportedUrl(String),
+    /// Creating the SQLite directory failed.
+    #[error("creating the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    /// Migrations failed.
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored JSON column did not parse (corruption or a manual edit).
+    #[error("stored JSON in {0} is invalid: {1}")]
+    BadJson(&'static str, serde_json::Error),
+}
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The connection pool and the dialect it speaks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`). For SQLite the file and its
+    /// directory are created when missing.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => {
+                if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf))
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| StoreError::DataDir(dir.display().to_string(), e))?;
+                }
+                if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                }
+            }
+            Backend::Postgres => url.to_string(),
+        };
+        let opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed while one writer holds the lock; the setting persists in
+            // the file, so once per start is enough.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the embedded migrations for this back-end.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The back-end in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for single-statement reads.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Checks the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A transaction for writes. On SQLite it takes the write lock at `BEGIN` so a
+    /// read-modify-write cannot interleave with another writer (a deferred transaction would
+    /// fail with SQLITE_BUSY when upgrading its read lock).
+    pub async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
+    /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Which back-end a URL names.
+pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// The file a `sqlite://` URL points at, if it names one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    }
+}
+
+/// Turns a unique-constraint violation into [`StoreError::Conflict`] naming the API field.
+/// `columns` maps a column name (as it appears in either back-end's message or constraint name)
+/// to the field the API reports.
+pub(crate) fn unique(err: sqlx::Error, columns: &[(&str, &'static str)]) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        let text = format!("{} {}", db.message(), db.constraint().unwrap_or(""));
+        for (col, field) in columns {
+            if text.contains(col) {
+                return StoreError::Conflict(field);
+            }
+        }
+        return StoreError::Conflict("id");
+    }
+    StoreError::Database(err)
+}
+
+/// Parses a JSON column.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::BadJson(column, e))
+}
+
+/// One page of a list, in id order, with the cursor for the next page.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// The last id when more rows may follow.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only tells that more exist.
+    pub(crate) fn from_rows(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit.max(0) as usize);
+        let next_cursor = if more { rows.last().map(&id) } else { None };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+
+    /// Maps the items.
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
+}
+
+/// Bools are stored as 0/1 on both back-ends.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(backend_of("sqlite://data/x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            backend_of("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(backend_of("mysql://x").is_err());
+        assert_eq!(
+            sqlite_path("sqlite://./data/sigil.db?mode=rwc"),
+            Some(PathBuf::from("./data/sigil.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}

@@ -1,0 +1,284 @@
+//! Organizations and memberships (with per-membership roles).
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::{Page, StoreError, unique};
+
+/// An organization row.
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgRow {
+    /// `org_...`
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Unique per tenant.
+    pub name: String,
+    /// Shown to people.
+    pub display_name: Option<String>,
+    /// JSON object.
+    pub metadata: String,
+    /// The customer's own id.
+    pub external_id: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, tenant_id, name, display_name, metadata, external_id, created_at, updated_at";
+const CONFLICTS: &[(&str, &str)] = &[("external_id", "external_id"), ("name", "name")];
+
+/// Inserts an organization.
+pub async fn insert(conn: &mut AnyConnection, o: &OrgRow) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO organizations ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&o.id)
+    .bind(&o.tenant_id)
+    .bind(&o.name)
+    .bind(&o.display_name)
+    .bind(&o.metadata)
+    .bind(&o.external_id)
+    .bind(o.created_at)
+    .bind(o.updated_at)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, CONFLICTS))?;
+    Ok(())
+}
+
+/// Writes the mutable columns.
+pub async fn update(conn: &mut AnyConnection, o: &OrgRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE organizations SET name = $1, display_name = $2, metadata = $3, external_id = $4, \
+         updated_at = $5 WHERE tenant_id = $6 AND id = $7",
+    )
+    .bind(&o.name)
+    .bind(&o.display_name)
+    .bind(&o.metadata)
+    .bind(&o.external_id)
+    .bind(o.updated_at)
+    .bind(&o.tenant_id)
+    .bind(&o.id)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, CONFLICTS))?;
+    Ok(())
+}
+
+/// Which column an organization lookup matches.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// `org_...`
+    Id(&'a str),
+    /// External id.
+    ExternalId(&'a str),
+}
+
+/// One organization.
+pub async fn get<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    by: By<'_>,
+    lock: &str,
+) -> Result<Option<OrgRow>, StoreError> {
+    let (col, val) = match by {
+        By::Id(v) => ("id", v),
+        By::ExternalId(v) => ("external_id", v),
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND {col} = $2{lock}"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Lists organizations, optionally filtered by external id or name.
+pub async fn list<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    external_id: Option<&str>,
+    name: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<OrgRow>, StoreError> {
+    let rows: Vec<OrgRow> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND id > $2 \
+         AND ($3 = '' OR external_id = $3) AND ($4 = '' OR name = $4) ORDER BY id LIMIT $5"
+    ))
+    .bind(tenant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(external_id.unwrap_or(""))
+    .bind(name.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(ex)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Deletes an organization; memberships go by cascade.
+pub async fn delete(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM organizations WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A membership with the member's roles in that organization.
+#[derive(Debug, Clone)]
+pub struct MembershipRow {
+    /// `org_...`
+    pub organization_id: String,
+    /// `usr_...`
+    pub user_id: String,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Role names, sorted.
+    pub roles: Vec<String>,
+}
+
+/// Adds a membership; an existing one is a conflict on `user_id`.
+pub async fn add_member(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    org_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO memberships (organization_id, user_id, tenant_id, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(tenant_id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, &[("memberships", "user_id")]))?;
+    Ok(())
+}
+
+/// Replaces the member's roles in the organization.
+pub async fn set_member_roles(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_id: &str,
+    role_ids: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    for role_id in role_ids {
+        sqlx::query(
+            "INSERT INTO membership_roles (organization_id, user_id, role_id) VALUES ($1, $2, $3)",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One membership, if the user belongs to the organization.
+pub async fn member(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<MembershipRow>, StoreError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT created_at FROM memberships WHERE organization_id = $1 AND user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((created_at,)) = row else {
+        return Ok(None);
+    };
+    let roles: Vec<(String,)> = sqlx::query_as(
+        "SELECT r.name FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
+         WHERE mr.organization_id = $1 AND mr.user_id = $2 ORDER BY r.name",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(MembershipRow {
+        organization_id: org_id.to_string(),
+        user_id: user_id.to_string(),
+        created_at,
+        roles: roles.into_iter().map(|r| r.0).collect(),
+    }))
+}
+
+/// Which side of the membership a listing walks.
+#[derive(Debug, Clone, Copy)]
+pub enum Members<'a> {
+    /// Members of this organization, paged by user id.
+    OfOrg(&'a str),
+    /// Organizations of this user, paged by organization id.
+    OfUser(&'a str),
+}
+
+/// Lists memberships with their roles.
+pub async fn list_members(
+    conn: &mut AnyConnection,
+    which: Members<'_>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<MembershipRow>, StoreError> {
+    let (filter, page_col, key) = match which {
+        Members::OfOrg(org) => ("organization_id", "user_id", org),
+        Members::OfUser(user) => ("user_id", "organization_id", user),
+    };
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT organization_id, user_id, created_at FROM memberships \
+         WHERE {filter} = $1 AND {page_col} > $2 ORDER BY {page_col} LIMIT $3"
+    ))
+    .bind(key)
+    .bind(cursor.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let page = Page::from_rows(rows, limit, |(o, u, _)| match which {
+        Members::OfOrg(_) => u.clone(),
+        Members::OfUser(_) => o.clone(),
+    });
+    let mut items = Vec::with_capacity(page.items.len());
+    for (org_id, user_id, _) in &page.items {
+        if let Some(m) = member(conn, org_id, user_id).await? {
+            items.push(m);
+        }
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Removes a membership (its roles go by cascade).
+pub async fn remove_member(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

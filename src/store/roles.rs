@@ -1,0 +1,128 @@
+//! Roles and their permission sets.
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::{Page, StoreError, unique};
+
+/// A role row.
+#[derive(Debug, Clone, FromRow)]
+pub struct RoleRow {
+    /// `rol_...`
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Unique per tenant; the handle assignments use.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// JSON array of permission strings.
+    pub permissions: String,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, tenant_id, name, description, permissions, created_at, updated_at";
+
+/// Inserts a role.
+pub async fn insert(conn: &mut AnyConnection, r: &RoleRow) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO roles ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&r.id)
+    .bind(&r.tenant_id)
+    .bind(&r.name)
+    .bind(&r.description)
+    .bind(&r.permissions)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, &[("name", "name")]))?;
+    Ok(())
+}
+
+/// Writes the mutable columns.
+pub async fn update(conn: &mut AnyConnection, r: &RoleRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE roles SET description = $1, permissions = $2, updated_at = $3 \
+         WHERE tenant_id = $4 AND id = $5",
+    )
+    .bind(&r.description)
+    .bind(&r.permissions)
+    .bind(r.updated_at)
+    .bind(&r.tenant_id)
+    .bind(&r.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A role by id.
+pub async fn get<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    id: &str,
+    lock: &str,
+) -> Result<Option<RoleRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND id = $2{lock}"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Roles of the tenant with these names (those that exist).
+pub async fn by_names(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    names: &[String],
+) -> Result<Vec<RoleRow>, StoreError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let row: Option<RoleRow> = sqlx::query_as(&format!(
+            "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND name = $2"
+        ))
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Lists roles in id order.
+pub async fn list<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<RoleRow>, StoreError> {
+    let rows: Vec<RoleRow> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(ex)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Deletes a role; its grants go by cascade.
+pub async fn delete(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM roles WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,80 @@
+//! Tenants.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Page, Store, StoreError, unique};
+
+/// A tenant row.
+#[derive(Debug, Clone, FromRow)]
+pub struct TenantRow {
+    /// `ten_...`
+    pub id: String,
+    /// The path segment under `/t/`.
+    pub name: String,
+    /// Epoch ms.
+    pub created_at: i64,
+}
+
+/// Inserts a tenant; a taken name is a conflict on `name`.
+pub async fn insert(conn: &mut AnyConnection, row: &TenantRow) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(row.created_at)
+        .execute(conn)
+        .await
+        .map_err(|e| unique(e, &[("name", "name")]))?;
+    Ok(())
+}
+
+/// Inserts the tenant unless one with that name exists; true when this call created it.
+/// Several nodes starting at once on one database race here, and exactly one wins.
+pub async fn insert_if_absent(
+    conn: &mut AnyConnection,
+    row: &TenantRow,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(row.created_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Looks a tenant up by name.
+pub async fn by_name(store: &Store, name: &str) -> Result<Option<TenantRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(store.pool())
+            .await?,
+    )
+}
+
+/// Lists tenants in id order after `cursor`.
+pub async fn list(
+    store: &Store,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<TenantRow>, StoreError> {
+    let rows: Vec<TenantRow> = sqlx::query_as(
+        "SELECT id, name, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(cursor.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Deletes a tenant and, by cascade, everything it owns.
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,243 @@
+//! Users, their tenant-wide roles, and lookups the login path will use.
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::{Page, StoreError, unique};
+
+/// A user row as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    /// `usr_...`
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The email as given.
+    pub email: String,
+    /// Lower-cased (Unicode) email, unique per tenant.
+    pub email_normalized: String,
+    /// 0/1.
+    pub email_verified: i64,
+    /// argon2id (or an imported argon2/bcrypt hash until the next login).
+    pub password_hash: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+    /// 0/1.
+    pub blocked: i64,
+    /// JSON object.
+    pub user_metadata: String,
+    /// JSON object.
+    pub app_metadata: String,
+    /// The customer's own id, unique per tenant when set.
+    pub external_id: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+    /// Epoch ms.
+    pub last_login: Option<i64>,
+    /// Successful logins.
+    pub logins_count: i64,
+}
+
+const COLS: &str = "id, tenant_id, email, email_normalized, email_verified, password_hash, name, \
+    given_name, family_name, nickname, picture, blocked, user_metadata, app_metadata, external_id, \
+    created_at, updated_at, last_login, logins_count";
+
+const CONFLICTS: &[(&str, &str)] = &[("email_normalized", "email"), ("external_id", "external_id")];
+
+/// Inserts a user.
+pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO users ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18, $19)"
+    ))
+    .bind(&u.id)
+    .bind(&u.tenant_id)
+    .bind(&u.email)
+    .bind(&u.email_normalized)
+    .bind(u.email_verified)
+    .bind(&u.password_hash)
+    .bind(&u.name)
+    .bind(&u.given_name)
+    .bind(&u.family_name)
+    .bind(&u.nickname)
+    .bind(&u.picture)
+    .bind(u.blocked)
+    .bind(&u.user_metadata)
+    .bind(&u.app_metadata)
+    .bind(&u.external_id)
+    .bind(u.created_at)
+    .bind(u.updated_at)
+    .bind(u.last_login)
+    .bind(u.logins_count)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, CONFLICTS))?;
+    Ok(())
+}
+
+/// Writes every mutable column of `u` (the caller read and locked the row first).
+pub async fn update(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET email = $1, email_normalized = $2, email_verified = $3, \
+         password_hash = $4, name = $5, given_name = $6, family_name = $7, nickname = $8, \
+         picture = $9, blocked = $10, user_metadata = $11, app_metadata = $12, external_id = $13, \
+         updated_at = $14, last_login = $15, logins_count = $16 WHERE tenant_id = $17 AND id = $18",
+    )
+    .bind(&u.email)
+    .bind(&u.email_normalized)
+    .bind(u.email_verified)
+    .bind(&u.password_hash)
+    .bind(&u.name)
+    .bind(&u.given_name)
+    .bind(&u.family_name)
+    .bind(&u.nickname)
+    .bind(&u.picture)
+    .bind(u.blocked)
+    .bind(&u.user_metadata)
+    .bind(&u.app_metadata)
+    .bind(&u.external_id)
+    .bind(u.updated_at)
+    .bind(u.last_login)
+    .bind(u.logins_count)
+    .bind(&u.tenant_id)
+    .bind(&u.id)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, CONFLICTS))?;
+    Ok(())
+}
+
+/// Which column a lookup matches.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// `usr_...`
+    Id(&'a str),
+    /// Normalized email.
+    Email(&'a str),
+    /// External id.
+    ExternalId(&'a str),
+}
+
+/// One user of the tenant; `lock` is [`super::Store::for_update`] or "".
+pub async fn get<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    by: By<'_>,
+    lock: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let (col, val) = match by {
+        By::Id(v) => ("id", v),
+        By::Email(v) => ("email_normalized", v),
+        By::ExternalId(v) => ("external_id", v),
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM users WHERE tenant_id = $1 AND {col} = $2{lock}"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Lists users in id order, optionally filtered by normalized email or external id.
+pub async fn list<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    email: Option<&str>,
+    external_id: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<UserRow>, StoreError> {
+    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM users WHERE tenant_id = $1 AND id > $2 \
+         AND ($3 = '' OR email_normalized = $3) AND ($4 = '' OR external_id = $4) \
+         ORDER BY id LIMIT $5"
+    ))
+    .bind(tenant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(email.unwrap_or(""))
+    .bind(external_id.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(ex)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Deletes a user (memberships and role grants go by cascade).
+pub async fn delete(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Names of the user's tenant-wide roles, sorted.
+pub async fn role_names<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    user_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 ORDER BY r.name",
+    )
+    .bind(user_id)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Grants roles (ids) to a user; already-held roles are left as they are.
+pub async fn add_roles(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    role_ids: &[String],
+) -> Result<(), StoreError> {
+    for role_id in role_ids {
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(role_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes every tenant-wide role of a user.
+pub async fn clear_roles(conn: &mut AnyConnection, user_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes one role from a user; false when the user did not hold it.
+pub async fn remove_role(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    role_id: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(user_id)
+        .bind(role_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
