@@ -180,7 +180,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let svc = offline(&cli.database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
             let key = api_keys::create(&svc, &ctx, true, CreateApiKey { name, operator }).await?;
-            println!("api key {} for tenant {} (shown once):", key.id, ctx.tenant_name);
+            println!(
+                "api key {} for tenant {} (shown once):",
+                key.id, ctx.tenant_name
+            );
             println!("{}", key.key);
             Ok(ExitCode::SUCCESS)
         }

@@ -106,12 +106,18 @@ mod tests {
 
     #[test]
     fn replace_drops_nulls() {
-        assert_eq!(replace(&json!({"a": null, "b": 1})).unwrap(), json!({"b": 1}));
+        assert_eq!(
+            replace(&json!({"a": null, "b": 1})).unwrap(),
+            json!({"b": 1})
+        );
     }
 
     #[test]
     fn limits() {
-        assert_eq!(merge(&json!({}), &json!([1])), Err(MetadataError::NotAnObject));
+        assert_eq!(
+            merge(&json!({}), &json!([1])),
+            Err(MetadataError::NotAnObject)
+        );
         let long = "k".repeat(256);
         assert_eq!(
             merge(&json!({}), &json!({"outer": {long.clone(): 1}})),

@@ -219,7 +219,9 @@ mod tests {
 
     #[test]
     fn weaker_argon2_asks_for_rehash() {
-        let weak = PasswordHasher::new(512, 1, 1).hash("correct horse").unwrap();
+        let weak = PasswordHasher::new(512, 1, 1)
+            .hash("correct horse")
+            .unwrap();
         assert_eq!(
             cheap().verify("correct horse", &weak),
             Verified::YesRehash,
@@ -231,7 +233,10 @@ mod tests {
     fn bcrypt_verifies_and_asks_for_rehash() {
         let stored = bcrypt::hash("correct horse", 4).unwrap();
         check_imported_hash(&stored).unwrap();
-        assert_eq!(cheap().verify("correct horse", &stored), Verified::YesRehash);
+        assert_eq!(
+            cheap().verify("correct horse", &stored),
+            Verified::YesRehash
+        );
         assert_eq!(cheap().verify("nope nope", &stored), Verified::No);
     }
 

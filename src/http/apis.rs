@@ -40,17 +40,16 @@ async fn create_api(
     auth: Auth,
     Body(input): Body<CreateApi>,
 ) -> Res<(StatusCode, Json<Api>)> {
-    Ok((StatusCode::CREATED, Json(apis::create(&svc, &auth.ctx, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(apis::create(&svc, &auth.ctx, input).await?),
+    ))
 }
 
 /// Get an API.
 #[utoipa::path(get, path = "/t/{tenant}/api/apis/{id}", tag = "apis", params(IdPath),
     responses((status = 200, body = Api), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn get_api(
-    State(svc): State<Services>,
-    auth: Auth,
-    Path(p): Path<IdPath>,
-) -> Res<Json<Api>> {
+async fn get_api(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>) -> Res<Json<Api>> {
     Ok(Json(apis::get(&svc, &auth.ctx, &p.id).await?))
 }
 

@@ -46,7 +46,10 @@ async fn create_app(
     auth: Auth,
     Body(input): Body<CreateApp>,
 ) -> Res<(StatusCode, Json<ApplicationCreated>)> {
-    Ok((StatusCode::CREATED, Json(apps::create(&svc, &auth.ctx, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(apps::create(&svc, &auth.ctx, input).await?),
+    ))
 }
 
 /// Get an application by `client_id`.

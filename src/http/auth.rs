@@ -67,7 +67,9 @@ impl FromRequestParts<Services> for Auth {
                 actor: caller.key_id.clone(),
             }
         } else {
-            return Err(ApiError::forbidden("this API key belongs to another tenant"));
+            return Err(ApiError::forbidden(
+                "this API key belongs to another tenant",
+            ));
         };
         Ok(Auth { ctx, caller })
     }

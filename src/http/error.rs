@@ -6,11 +6,11 @@
 //! the log (with the request's span) and never to the client.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
@@ -93,9 +93,11 @@ impl From<ManageError> for ApiError {
             ManageError::Invalid { field, message } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", message).field(field)
             }
-            ManageError::NotFound(what) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
-            }
+            ManageError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
             ManageError::Conflict { field } => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
@@ -159,8 +161,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let err = ApiError::new(StatusCode::BAD_REQUEST, code, inner.to_string());
         if path == "." { err } else { err.field(path) }
     })?;
-    de.end().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
-    })?;
+    de.end()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
     Ok(value)
 }

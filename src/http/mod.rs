@@ -80,7 +80,10 @@ pub fn app(svc: Services) -> Router {
     let (router, doc) = management().split_for_parts();
     let doc = Arc::new(doc);
     router
-        .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .fallback(|| async {

@@ -50,7 +50,10 @@ async fn create_org(
     auth: Auth,
     Body(input): Body<CreateOrg>,
 ) -> Res<(StatusCode, Json<Organization>)> {
-    Ok((StatusCode::CREATED, Json(orgs::create(&svc, &auth.ctx, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(orgs::create(&svc, &auth.ctx, input).await?),
+    ))
 }
 
 /// Get an organization.
@@ -72,7 +75,9 @@ async fn get_org_by_external_id(
     auth: Auth,
     Path(p): Path<ExternalIdPath>,
 ) -> Res<Json<Organization>> {
-    Ok(Json(orgs::get_by_external_id(&svc, &auth.ctx, &p.external_id).await?))
+    Ok(Json(
+        orgs::get_by_external_id(&svc, &auth.ctx, &p.external_id).await?,
+    ))
 }
 
 /// Update an organization (`metadata` merges).
@@ -164,7 +169,9 @@ async fn get_member(
     auth: Auth,
     Path(p): Path<MemberPath>,
 ) -> Res<Json<Membership>> {
-    Ok(Json(orgs::member(&svc, &auth.ctx, &p.id, &p.user_id).await?))
+    Ok(Json(
+        orgs::member(&svc, &auth.ctx, &p.id, &p.user_id).await?,
+    ))
 }
 
 /// Replace a member's roles.

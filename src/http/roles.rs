@@ -40,7 +40,10 @@ async fn create_role(
     auth: Auth,
     Body(input): Body<CreateRole>,
 ) -> Res<(StatusCode, Json<Role>)> {
-    Ok((StatusCode::CREATED, Json(roles::create(&svc, &auth.ctx, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(roles::create(&svc, &auth.ctx, input).await?),
+    ))
 }
 
 /// Get a role.

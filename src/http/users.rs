@@ -63,7 +63,10 @@ async fn create_user(
     auth: Auth,
     Body(input): Body<CreateUser>,
 ) -> Res<(StatusCode, Json<User>)> {
-    Ok((StatusCode::CREATED, Json(users::create(&svc, &auth.ctx, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(users::create(&svc, &auth.ctx, input).await?),
+    ))
 }
 
 /// Get a user.
@@ -85,7 +88,9 @@ async fn get_user_by_external_id(
     auth: Auth,
     Path(p): Path<ExternalIdPath>,
 ) -> Res<Json<User>> {
-    Ok(Json(users::get_by_external_id(&svc, &auth.ctx, &p.external_id).await?))
+    Ok(Json(
+        users::get_by_external_id(&svc, &auth.ctx, &p.external_id).await?,
+    ))
 }
 
 /// Update a user: profile fields, `blocked`, and metadata merges.
@@ -147,7 +152,15 @@ async fn merge_user_metadata(
     Path(p): Path<IdPath>,
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
-    metadata(svc, auth, p.id, MetadataKind::User, MetadataOp::Merge, patch).await
+    metadata(
+        svc,
+        auth,
+        p.id,
+        MetadataKind::User,
+        MetadataOp::Merge,
+        patch,
+    )
+    .await
 }
 
 /// Replace `user_metadata` whole.
@@ -159,7 +172,15 @@ async fn replace_user_metadata(
     Path(p): Path<IdPath>,
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
-    metadata(svc, auth, p.id, MetadataKind::User, MetadataOp::Replace, patch).await
+    metadata(
+        svc,
+        auth,
+        p.id,
+        MetadataKind::User,
+        MetadataOp::Replace,
+        patch,
+    )
+    .await
 }
 
 /// Merge into `app_metadata`.
@@ -183,7 +204,15 @@ async fn replace_app_metadata(
     Path(p): Path<IdPath>,
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
-    metadata(svc, auth, p.id, MetadataKind::App, MetadataOp::Replace, patch).await
+    metadata(
+        svc,
+        auth,
+        p.id,
+        MetadataKind::App,
+        MetadataOp::Replace,
+        patch,
+    )
+    .await
 }
 
 /// The user's tenant-wide roles.
@@ -232,8 +261,7 @@ async fn remove_role(
     auth: Auth,
     Path(p): Path<RolePath>,
 ) -> Res<Json<RoleNames>> {
-    let roles =
-        users::change_roles(&svc, &auth.ctx, &p.id, RoleOp::Remove, vec![p.role]).await?;
+    let roles = users::change_roles(&svc, &auth.ctx, &p.id, RoleOp::Remove, vec![p.role]).await?;
     Ok(Json(RoleNames { roles }))
 }
 
@@ -256,9 +284,17 @@ async fn user_organizations(
 #[utoipa::path(post, path = "/t/{tenant}/api/users/import", tag = "users", params(TenantPath),
     request_body(content = String, content_type = "application/x-ndjson"),
     responses((status = 200, body = ImportReport), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn import_users(State(svc): State<Services>, auth: Auth, body: Bytes) -> Res<Json<ImportReport>> {
+async fn import_users(
+    State(svc): State<Services>,
+    auth: Auth,
+    body: Bytes,
+) -> Res<Json<ImportReport>> {
     let text = std::str::from_utf8(&body).map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "body must be UTF-8 JSON lines")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "body must be UTF-8 JSON lines",
+        )
     })?;
     // Surface a JSON-document body (a common mistake) as what it is.
     if text.trim_start().starts_with('[') {
@@ -269,5 +305,7 @@ async fn import_users(State(svc): State<Services>, auth: Auth, body: Bytes) -> R
             "send JSON lines (one user object per line), not a JSON array",
         ));
     }
-    Ok(Json(import_lines(&svc, &auth.ctx, text.lines(), || {}).await?))
+    Ok(Json(
+        import_lines(&svc, &auth.ctx, text.lines(), || {}).await?,
+    ))
 }

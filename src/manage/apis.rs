@@ -78,7 +78,11 @@ fn check_scopes(scopes: &[Scope]) -> Result<String> {
     }
     for (i, s) in scopes.iter().enumerate() {
         validate::token(&format!("scopes[{i}].value"), &s.value, 255)?;
-        validate::opt_text(&format!("scopes[{i}].description"), s.description.as_deref(), 500)?;
+        validate::opt_text(
+            &format!("scopes[{i}].description"),
+            s.description.as_deref(),
+            500,
+        )?;
         if scopes[..i].iter().any(|o| o.value == s.value) {
             return Err(invalid(format!("scopes[{i}].value"), "duplicate scope"));
         }
@@ -119,7 +123,13 @@ pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Api> {
 
 /// Lists APIs.
 pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Api>> {
-    let rows = store::list(svc.store.pool(), &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    let rows = store::list(
+        svc.store.pool(),
+        &ctx.tenant_id,
+        page.cursor(),
+        page.limit()?,
+    )
+    .await?;
     Page::from_store(rows, view)
 }
 
@@ -144,7 +154,16 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateApi)
     }
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    record(&mut tx, svc, ctx, "update", "api", id, json!({"fields": changed})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "update",
+        "api",
+        id,
+        json!({"fields": changed}),
+    )
+    .await?;
     tx.commit().await?;
     view(row)
 }

@@ -187,7 +187,10 @@ fn lifetime(field: &str, v: Option<i64>, default: i64, max: i64) -> Result<i64> 
     match v {
         None => Ok(default),
         Some(s) if (60..=max).contains(&s) => Ok(s),
-        Some(_) => Err(invalid(field, format!("must be between 60 and {max} seconds"))),
+        Some(_) => Err(invalid(
+            field,
+            format!("must be between 60 and {max} seconds"),
+        )),
     }
 }
 
@@ -195,7 +198,10 @@ fn grants(client_type: &str, list: &[String]) -> Result<String> {
     for (i, g) in list.iter().enumerate() {
         let field = format!("grant_types[{i}]");
         if !GRANT_TYPES.contains(&g.as_str()) {
-            return Err(invalid(field, format!("must be one of {}", GRANT_TYPES.join(", "))));
+            return Err(invalid(
+                field,
+                format!("must be one of {}", GRANT_TYPES.join(", ")),
+            ));
         }
         if client_type == "public" && matches!(g.as_str(), "password" | "client_credentials") {
             return Err(invalid(
@@ -231,7 +237,10 @@ pub async fn create(
     if !matches!(input.client_type.as_str(), "confidential" | "public") {
         return Err(invalid("type", "must be `confidential` or `public`"));
     }
-    let default_grants = vec!["authorization_code".to_string(), "refresh_token".to_string()];
+    let default_grants = vec![
+        "authorization_code".to_string(),
+        "refresh_token".to_string(),
+    ];
     let now = svc.now();
     let secret = (input.client_type == "confidential").then(|| random_secret("cs_"));
     let row = AppRow {
@@ -239,7 +248,11 @@ pub async fn create(
         tenant_id: ctx.tenant_id.clone(),
         name: input.name,
         secret_hash: secret.as_ref().map(|s| svc.secrets.hash(s.expose())),
-        redirect_uris: uris("redirect_uris", &input.redirect_uris, validate::redirect_uri)?,
+        redirect_uris: uris(
+            "redirect_uris",
+            &input.redirect_uris,
+            validate::redirect_uri,
+        )?,
         post_logout_redirect_uris: uris(
             "post_logout_redirect_uris",
             &input.post_logout_redirect_uris,
@@ -285,7 +298,16 @@ pub async fn create(
     let mut tx = svc.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "type": row.client_type, "grant_types": stored::<Value>("grant_types", &row.grant_types)?});
-    record(&mut tx, svc, ctx, "create", "application", &row.client_id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "create",
+        "application",
+        &row.client_id,
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ApplicationCreated {
         application: view(row)?,
@@ -303,7 +325,13 @@ pub async fn get(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<App
 
 /// Lists applications.
 pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Application>> {
-    let rows = store::list(svc.store.pool(), &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    let rows = store::list(
+        svc.store.pool(),
+        &ctx.tenant_id,
+        page.cursor(),
+        page.limit()?,
+    )
+    .await?;
     Page::from_store(rows, view)
 }
 
@@ -346,8 +374,12 @@ pub async fn update(
         changed.push("grant_types");
     }
     if let Some(p) = &input.client_metadata {
-        row.client_metadata =
-            apply_metadata("client_metadata", &row.client_metadata, p, MetadataOp::Merge)?;
+        row.client_metadata = apply_metadata(
+            "client_metadata",
+            &row.client_metadata,
+            p,
+            MetadataOp::Merge,
+        )?;
         changed.push("client_metadata");
     }
     if input.id_token_lifetime.is_some() {
@@ -355,8 +387,12 @@ pub async fn update(
         changed.push("id_token_lifetime");
     }
     if input.access_token_lifetime.is_some() {
-        row.access_token_lifetime =
-            lifetime("access_token_lifetime", input.access_token_lifetime, 0, 86_400)?;
+        row.access_token_lifetime = lifetime(
+            "access_token_lifetime",
+            input.access_token_lifetime,
+            0,
+            86_400,
+        )?;
         changed.push("access_token_lifetime");
     }
     if input.refresh_token_lifetime.is_some() {
@@ -379,7 +415,16 @@ pub async fn update(
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
     let summary = json!({"fields": changed});
-    record(&mut tx, svc, ctx, "update", "application", client_id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "update",
+        "application",
+        client_id,
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     view(row)
 }
@@ -397,9 +442,21 @@ pub async fn write_metadata(
     row.client_metadata = apply_metadata("client_metadata", &row.client_metadata, &patch, op)?;
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let keys: Vec<&String> = patch
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
     let summary = json!({"field": "client_metadata", "keys": keys});
-    record(&mut tx, svc, ctx, "write_metadata", "application", client_id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "write_metadata",
+        "application",
+        client_id,
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     stored("client_metadata", &row.client_metadata)
 }
@@ -428,7 +485,16 @@ pub async fn rotate_secret(
     row.secret_hash = Some(svc.secrets.hash(secret.expose()));
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    record(&mut tx, svc, ctx, "rotate_secret", "application", client_id, json!({})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "rotate_secret",
+        "application",
+        client_id,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(RotatedSecret {
         client_id: row.client_id,
@@ -442,7 +508,16 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<
     if !store::delete(&mut tx, &ctx.tenant_id, client_id).await? {
         return Err(ManageError::NotFound("application"));
     }
-    record(&mut tx, svc, ctx, "delete", "application", client_id, json!({})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "delete",
+        "application",
+        client_id,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

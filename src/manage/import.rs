@@ -97,9 +97,10 @@ pub async fn import_lines<'a>(
                 report.failed += 1;
                 let (field, message) = match e {
                     ManageError::Invalid { field, message } => (Some(field), message),
-                    ManageError::Conflict { field } => {
-                        (Some(field.to_string()), "belongs to another user".to_string())
-                    }
+                    ManageError::Conflict { field } => (
+                        Some(field.to_string()),
+                        "belongs to another user".to_string(),
+                    ),
                     other => (None, other.to_string()),
                 };
                 report.errors.push(LineError {
@@ -119,7 +120,11 @@ async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool>
     let mut de = serde_json::Deserializer::from_str(line);
     let input: ImportUser = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "line".to_string() } else { path };
+        let field = if path == "." {
+            "line".to_string()
+        } else {
+            path
+        };
         invalid(field, e.inner().to_string())
     })?;
     if let Some(h) = &input.password_hash {
@@ -175,7 +180,11 @@ async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool>
             true
         }
     };
-    let action = if created { "import_create" } else { "import_update" };
+    let action = if created {
+        "import_create"
+    } else {
+        "import_update"
+    };
     let summary = json!({"email": row.email, "external_id": row.external_id});
     record(&mut tx, svc, ctx, action, "user", &row.id, summary).await?;
     tx.commit().await?;

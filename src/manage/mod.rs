@@ -176,6 +176,9 @@ where
 }
 
 /// Parses a stored JSON column for a view.
-pub(crate) fn stored<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+pub(crate) fn stored<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: &str,
+) -> Result<T> {
     Ok(crate::store::json(column, text)?)
 }

@@ -108,7 +108,16 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateOrg) -> Result
     let mut tx = svc.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "external_id": row.external_id});
-    record(&mut tx, svc, ctx, "create", "organization", &row.id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "create",
+        "organization",
+        &row.id,
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     view(row)
 }
@@ -154,9 +163,14 @@ pub async fn list(
 }
 
 async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
-    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), svc.store.for_update())
-        .await?
-        .ok_or(ManageError::NotFound("organization"))
+    store::get(
+        &mut **tx,
+        &ctx.tenant_id,
+        By::Id(id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("organization"))
 }
 
 /// Applies a PATCH.
@@ -196,7 +210,16 @@ pub async fn update(
     }
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    record(&mut tx, svc, ctx, "update", "organization", id, json!({"fields": changed})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "update",
+        "organization",
+        id,
+        json!({"fields": changed}),
+    )
+    .await?;
     tx.commit().await?;
     view(row)
 }
@@ -214,9 +237,21 @@ pub async fn write_metadata(
     row.metadata = apply_metadata("metadata", &row.metadata, &patch, op)?;
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let keys: Vec<&String> = patch
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
     let summary = json!({"field": "metadata", "keys": keys});
-    record(&mut tx, svc, ctx, "write_metadata", "organization", id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "write_metadata",
+        "organization",
+        id,
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     stored("metadata", &row.metadata)
 }
@@ -285,9 +320,14 @@ pub async fn add_member(
     let mut tx = svc.store.begin_write().await?;
     lock(svc, &mut tx, ctx, org_id).await?;
     // The user must be of this tenant: ids of another tenant's users are "not found" here.
-    if user_store::get(&mut *tx, &ctx.tenant_id, user_store::By::Id(&input.user_id), "")
-        .await?
-        .is_none()
+    if user_store::get(
+        &mut *tx,
+        &ctx.tenant_id,
+        user_store::By::Id(&input.user_id),
+        "",
+    )
+    .await?
+    .is_none()
     {
         return Err(super::invalid("user_id", "no such user in this tenant"));
     }
@@ -295,7 +335,16 @@ pub async fn add_member(
     store::add_member(&mut tx, &ctx.tenant_id, org_id, &input.user_id, svc.now()).await?;
     store::set_member_roles(&mut tx, org_id, &input.user_id, &role_ids).await?;
     let summary = json!({"user_id": input.user_id, "roles": input.roles});
-    record(&mut tx, svc, ctx, "add_member", "organization", org_id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "add_member",
+        "organization",
+        org_id,
+        summary,
+    )
+    .await?;
     let m = store::member(&mut tx, org_id, &input.user_id)
         .await?
         .ok_or(ManageError::NotFound("membership"))?;
@@ -334,7 +383,16 @@ pub async fn update_member(
     let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;
     store::set_member_roles(&mut tx, org_id, user_id, &role_ids).await?;
     let summary = json!({"user_id": user_id, "roles": input.roles});
-    record(&mut tx, svc, ctx, "update_member", "organization", org_id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "update_member",
+        "organization",
+        org_id,
+        summary,
+    )
+    .await?;
     let m = store::member(&mut tx, org_id, user_id)
         .await?
         .ok_or(ManageError::NotFound("membership"))?;
@@ -355,7 +413,16 @@ pub async fn remove_member(
         return Err(ManageError::NotFound("membership"));
     }
     let summary = json!({"user_id": user_id});
-    record(&mut tx, svc, ctx, "remove_member", "organization", org_id, summary).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "remove_member",
+        "organization",
+        org_id,
+        summary,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -96,7 +96,13 @@ pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Role> {
 
 /// Lists roles.
 pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Role>> {
-    let rows = store::list(svc.store.pool(), &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    let rows = store::list(
+        svc.store.pool(),
+        &ctx.tenant_id,
+        page.cursor(),
+        page.limit()?,
+    )
+    .await?;
     Page::from_store(rows, view)
 }
 
@@ -121,7 +127,16 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateRole
     }
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    record(&mut tx, svc, ctx, "update", "role", id, json!({"permissions": perms})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "update",
+        "role",
+        id,
+        json!({"permissions": perms}),
+    )
+    .await?;
     tx.commit().await?;
     view(row)
 }

@@ -69,7 +69,16 @@ pub async fn create(svc: &Services, actor: &str, input: CreateTenant) -> Result<
         tenant_name: row.name.clone(),
         actor: actor.to_string(),
     };
-    record(&mut tx, svc, &ctx, "create", "tenant", &row.id, json!({"name": row.name})).await?;
+    record(
+        &mut tx,
+        svc,
+        &ctx,
+        "create",
+        "tenant",
+        &row.id,
+        json!({"name": row.name}),
+    )
+    .await?;
     let key = api_keys::create_in(&mut tx, svc, &ctx, "admin", false).await?;
     tx.commit().await?;
     Ok(TenantCreated {
@@ -125,7 +134,16 @@ pub async fn bootstrap(svc: &Services) -> Result<Option<ApiKeyCreated>> {
         tenant_name: row.name.clone(),
         actor: "system".into(),
     };
-    record(&mut tx, svc, &ctx, "create", "tenant", &row.id, json!({"name": row.name})).await?;
+    record(
+        &mut tx,
+        svc,
+        &ctx,
+        "create",
+        "tenant",
+        &row.id,
+        json!({"name": row.name}),
+    )
+    .await?;
     let key = api_keys::create_in(&mut tx, svc, &ctx, "operator", true).await?;
     tx.commit().await?;
     Ok(Some(key))

@@ -264,7 +264,12 @@ pub(crate) async fn resolve_roles(
     for (i, name) in names.iter().enumerate() {
         match found.iter().find(|r| &r.name == name) {
             Some(r) => ids.push(r.id.clone()),
-            None => return Err(invalid(format!("{field}[{i}]"), format!("no role named `{name}`"))),
+            None => {
+                return Err(invalid(
+                    format!("{field}[{i}]"),
+                    format!("no role named `{name}`"),
+                ));
+            }
         }
     }
     Ok(ids)
@@ -393,9 +398,14 @@ pub async fn list(
 
 /// Reads and locks a user for a read-modify-write.
 async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<UserRow> {
-    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), svc.store.for_update())
-        .await?
-        .ok_or(ManageError::NotFound("user"))
+    store::get(
+        &mut **tx,
+        &ctx.tenant_id,
+        By::Id(id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("user"))
 }
 
 /// Applies a PATCH.
@@ -447,13 +457,21 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
         changed.push("user_metadata");
     }
     if let Some(p) = &input.app_metadata {
-        row.app_metadata =
-            apply_metadata("app_metadata", &row.app_metadata, p, MetadataOp::Merge)?;
+        row.app_metadata = apply_metadata("app_metadata", &row.app_metadata, p, MetadataOp::Merge)?;
         changed.push("app_metadata");
     }
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    record(&mut tx, svc, ctx, "update", "user", id, json!({"fields": changed})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "update",
+        "user",
+        id,
+        json!({"fields": changed}),
+    )
+    .await?;
     let roles = store::role_names(&mut *tx, id).await?;
     tx.commit().await?;
     view(row, roles)
@@ -480,12 +498,24 @@ pub async fn write_metadata(
     let out = slot.clone();
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
-    let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let keys: Vec<&String> = patch
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
     let action = match op {
         MetadataOp::Merge => "merge_metadata",
         MetadataOp::Replace => "replace_metadata",
     };
-    record(&mut tx, svc, ctx, action, "user", id, json!({"field": field, "keys": keys})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        action,
+        "user",
+        id,
+        json!({"field": field, "keys": keys}),
+    )
+    .await?;
     tx.commit().await?;
     stored(field, &out)
 }
@@ -558,7 +588,16 @@ pub async fn change_roles(
         RoleOp::Set => "set_roles",
         RoleOp::Remove => "remove_roles",
     };
-    record(&mut tx, svc, ctx, action, "user", id, json!({"roles": names})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        action,
+        "user",
+        id,
+        json!({"roles": names}),
+    )
+    .await?;
     let roles = store::role_names(&mut *tx, id).await?;
     tx.commit().await?;
     Ok(roles)

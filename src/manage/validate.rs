@@ -115,10 +115,7 @@ pub fn metadata_error(field: &str, e: MetadataError) -> ManageError {
     match e {
         MetadataError::KeyTooLong { path } => invalid(
             format!("{field}.{path}"),
-            format!(
-                "key is longer than {} characters",
-                metadata::MAX_KEY_CHARS
-            ),
+            format!("key is longer than {} characters", metadata::MAX_KEY_CHARS),
         ),
         other => invalid(field, other.to_string()),
     }

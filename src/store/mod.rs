@@ -250,10 +250,7 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(backend_of("sqlite://data/x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(
-            backend_of("postgres://u@h/db").unwrap(),
-            Backend::Postgres
-        );
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(backend_of("mysql://x").is_err());
         assert_eq!(
             sqlite_path("sqlite://./data/sigil.db?mode=rwc"),

@@ -25,7 +25,8 @@ pub struct OrgRow {
     pub updated_at: i64,
 }
 
-const COLS: &str = "id, tenant_id, name, display_name, metadata, external_id, created_at, updated_at";
+const COLS: &str =
+    "id, tenant_id, name, display_name, metadata, external_id, created_at, updated_at";
 const CONFLICTS: &[(&str, &str)] = &[("external_id", "external_id"), ("name", "name")];
 
 /// Inserts an organization.

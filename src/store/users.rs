@@ -51,7 +51,10 @@ const COLS: &str = "id, tenant_id, email, email_normalized, email_verified, pass
     given_name, family_name, nickname, picture, blocked, user_metadata, app_metadata, external_id, \
     created_at, updated_at, last_login, logins_count";
 
-const CONFLICTS: &[(&str, &str)] = &[("email_normalized", "email"), ("external_id", "external_id")];
+const CONFLICTS: &[(&str, &str)] = &[
+    ("email_normalized", "email"),
+    ("external_id", "external_id"),
+];
 
 /// Inserts a user.
 pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreError> {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, and the integration suite against SQLite and against the
+# PostgreSQL server at $SIGIL_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# A missing PostgreSQL is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_url="${SIGIL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if command -v pg_isready >/dev/null 2>&1; then
+  if ! pg_isready -q -d "$pg_url"; then
+    echo "error: PostgreSQL is not reachable at $pg_url (the suite runs every test on it too)" >&2
+    exit 1
+  fi
+fi
+
+cargo test --workspace --all-targets "$@"

@@ -1,0 +1,306 @@
+//! Test harness: each test gets the real server on port 0 with a fresh database (a new SQLite
+//! file, or a new PostgreSQL database on the server at 127.0.0.1:5432), and talks HTTP.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sigil::clock::SystemClock;
+use sigil::passwords::PasswordHasher;
+use sigil::services::Services;
+use sigil::startup::{Application, Settings};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+/// Which back-end a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use. A missing server fails the tests: it is never a skip.
+pub fn pg_admin_url() -> String {
+    std::env::var("SIGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database for one test; dropped (or deleted) when the guard goes.
+pub struct FreshDb {
+    pub url: String,
+    pg_name: Option<String>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl FreshDb {
+    pub async fn new(db: Db) -> Self {
+        let suffix: String = format!("{:016x}", rand::random::<u64>());
+        match db {
+            Db::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("sigil-test-{suffix}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                FreshDb {
+                    url: format!("sqlite://{}/sigil.db", dir.display()),
+                    pg_name: None,
+                    dir: Some(dir),
+                }
+            }
+            Db::Postgres => {
+                let name = format!("sigil_test_{suffix}");
+                let mut conn = sqlx::PgConnection::connect(&pg_admin_url())
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL at {} is required for these tests: {e}",
+                            pg_admin_url()
+                        )
+                    });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let base = pg_admin_url();
+                let url = match base.rsplit_once('/') {
+                    Some((head, _)) => format!("{head}/{name}"),
+                    None => panic!("bad postgres url {base}"),
+                };
+                FreshDb {
+                    url,
+                    pg_name: Some(name),
+                    dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The operator key printed on first start.
+    pub operator_key: String,
+    pub svc: Services,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    // Declared last so it drops after the server has stopped.
+    _fresh: FreshDb,
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    let fresh = FreshDb::new(db).await;
+    let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
+    settings.max_connections = 5;
+    settings.clock = Arc::new(SystemClock);
+    // Real argon2id, lighter parameters: tests exercise the same code path faster.
+    settings.passwords = PasswordHasher::new(4096, 1, 1);
+    if db == Db::Postgres {
+        settings.master_key = Some(sigil::crypto::MasterKey::generate().to_base64());
+    }
+    let app = Application::build(settings).await.expect("server builds");
+    let port = app.port();
+    let operator_key = app
+        .bootstrap_key()
+        .expect("first start makes a key")
+        .key
+        .clone();
+    let svc = app.services().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        operator_key,
+        svc,
+        shutdown: Some(tx),
+        server: Some(server),
+        _fresh: fresh,
+    }
+}
+
+impl TestApp {
+    /// Sends a request with `key`; returns the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// Sends a raw body.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(&self.operator_key.clone()), None)
+            .await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            path,
+            Some(&self.operator_key.clone()),
+            Some(body),
+        )
+        .await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            Method::PATCH,
+            path,
+            Some(&self.operator_key.clone()),
+            Some(body),
+        )
+        .await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(
+            Method::PUT,
+            path,
+            Some(&self.operator_key.clone()),
+            Some(body),
+        )
+        .await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(&self.operator_key.clone()), None)
+            .await
+    }
+
+    /// Creates a tenant through the API; returns its (non-operator) key.
+    pub async fn tenant(&self, name: &str) -> String {
+        let (s, body) = self.post("/api/tenants", json!({"name": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        body["api_key"]["key"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user in the default tenant.
+    pub async fn user(&self, email: &str) -> Value {
+        let (s, body) = self
+            .post("/t/default/api/users", json!({"email": email}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Asserts an error body: status, machine code and (when given) field.
+#[track_caller]
+pub fn assert_error(
+    got: &(StatusCode, Value),
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) {
+    assert_eq!(got.0, status, "body: {}", got.1);
+    assert_eq!(got.1["code"], code, "body: {}", got.1);
+    assert!(
+        got.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message: {}",
+        got.1
+    );
+    if let Some(f) = field {
+        assert_eq!(got.1["field"], f, "body: {}", got.1);
+    }
+}
+
+/// Runs each named `async fn(Db)` test once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::helpers::Db::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::helpers::Db::Postgres).await }
+            )*
+        }
+    };
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real server on port 0, a fresh database per test, HTTP only.
+//! Every test runs on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod apps;
+mod auth;
+mod cli;
+mod import;
+mod isolation;
+mod orgs;
+mod platform;
+mod roles_apis;
+mod users;

@@ -1,0 +1,192 @@
+//! Organizations, their metadata and memberships with per-organization roles.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Db, assert_error, spawn_app};
+
+async fn organization_lifecycle(db: Db) {
+    let app = spawn_app(db).await;
+    let (s, o) = app
+        .post(
+            "/t/default/api/organizations",
+            json!({"name": "acme", "display_name": "Acme Corp", "metadata": {"tier": "gold"}, "external_id": "crm-7"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let id = o["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("org_"));
+    let got = app
+        .post("/t/default/api/organizations", json!({"name": "acme"}))
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "conflict", Some("name"));
+    let got = app
+        .post(
+            "/t/default/api/organizations",
+            json!({"name": "other", "external_id": "crm-7"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "conflict", Some("external_id"));
+    let got = app
+        .post(
+            "/t/default/api/organizations",
+            json!({"name": "x", "metadata": {"k": "v".repeat(17_000)}}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("metadata"),
+    );
+
+    let (_, by_ext) = app
+        .get("/t/default/api/organizations/by-external-id/crm-7")
+        .await;
+    assert_eq!(by_ext["id"], id.as_str());
+    let (_, by_name) = app.get("/t/default/api/organizations?name=acme").await;
+    assert_eq!(by_name["data"][0]["id"], id.as_str());
+
+    let (_, m) = app
+        .patch(
+            &format!("/t/default/api/organizations/{id}/metadata"),
+            json!({"region": "eu", "tier": null}),
+        )
+        .await;
+    assert_eq!(m, json!({"region": "eu"}));
+    let (_, m) = app
+        .put(
+            &format!("/t/default/api/organizations/{id}/metadata"),
+            json!({"tier": "silver"}),
+        )
+        .await;
+    assert_eq!(m, json!({"tier": "silver"}));
+    let (s, o2) = app
+        .patch(
+            &format!("/t/default/api/organizations/{id}"),
+            json!({"display_name": null, "metadata": {"seats": 10}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(o2["display_name"], serde_json::Value::Null);
+    assert_eq!(o2["metadata"], json!({"tier": "silver", "seats": 10}));
+
+    let (s, _) = app
+        .delete(&format!("/t/default/api/organizations/{id}"))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let got = app.get(&format!("/t/default/api/organizations/{id}")).await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
+}
+
+async fn memberships_with_roles(db: Db) {
+    let app = spawn_app(db).await;
+    app.post(
+        "/t/default/api/roles",
+        json!({"name": "org:admin", "permissions": ["billing:manage"]}),
+    )
+    .await;
+    app.post("/t/default/api/roles", json!({"name": "org:member"}))
+        .await;
+    let (_, o) = app
+        .post("/t/default/api/organizations", json!({"name": "acme"}))
+        .await;
+    let org = o["id"].as_str().unwrap().to_string();
+    let u = app.user("member@example.com").await;
+    let user = u["id"].as_str().unwrap().to_string();
+
+    let (s, m) = app
+        .post(
+            &format!("/t/default/api/organizations/{org}/members"),
+            json!({"user_id": user, "roles": ["org:admin"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!(m["roles"], json!(["org:admin"]));
+    let got = app
+        .post(
+            &format!("/t/default/api/organizations/{org}/members"),
+            json!({"user_id": user}),
+        )
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "conflict", Some("user_id"));
+    let got = app
+        .post(
+            &format!("/t/default/api/organizations/{org}/members"),
+            json!({"user_id": "usr_nope"}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("user_id"),
+    );
+
+    // An unknown role refuses the whole membership: nothing half-made is left.
+    let other = app.user("other@example.com").await;
+    let got = app
+        .post(
+            &format!("/t/default/api/organizations/{org}/members"),
+            json!({"user_id": other["id"], "roles": ["org:member", "ghost"]}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("roles[1]"),
+    );
+    let got = app
+        .get(&format!(
+            "/t/default/api/organizations/{org}/members/{}",
+            other["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
+
+    let (_, m) = app
+        .put(
+            &format!("/t/default/api/organizations/{org}/members/{user}"),
+            json!({"roles": ["org:member"]}),
+        )
+        .await;
+    assert_eq!(m["roles"], json!(["org:member"]));
+    let (_, list) = app
+        .get(&format!("/t/default/api/organizations/{org}/members"))
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let (_, mine) = app
+        .get(&format!("/t/default/api/users/{user}/organizations"))
+        .await;
+    assert_eq!(mine["data"][0]["organization_id"], org.as_str());
+    assert_eq!(mine["data"][0]["roles"], json!(["org:member"]));
+
+    let (s, _) = app
+        .delete(&format!(
+            "/t/default/api/organizations/{org}/members/{user}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let got = app
+        .delete(&format!(
+            "/t/default/api/organizations/{org}/members/{user}"
+        ))
+        .await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
+
+    // Deleting a user or an organization removes its memberships.
+    app.post(
+        &format!("/t/default/api/organizations/{org}/members"),
+        json!({"user_id": user}),
+    )
+    .await;
+    app.delete(&format!("/t/default/api/users/{user}")).await;
+    let (_, list) = app
+        .get(&format!("/t/default/api/organizations/{org}/members"))
+        .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+}
+
+both_backends!(organization_lifecycle, memberships_with_roles);

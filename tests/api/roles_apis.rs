@@ -1,0 +1,139 @@
+//! Roles and APIs (resource servers).
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Db, assert_error, spawn_app};
+
+async fn role_lifecycle(db: Db) {
+    let app = spawn_app(db).await;
+    let (s, r) = app
+        .post("/t/default/api/roles", json!({"name": "admin", "description": "All", "permissions": ["read:all", "write:all", "read:all"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(
+        r["permissions"],
+        json!(["read:all", "write:all"]),
+        "de-duplicated"
+    );
+    let id = r["id"].as_str().unwrap().to_string();
+    let got = app
+        .post("/t/default/api/roles", json!({"name": "admin"}))
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "conflict", Some("name"));
+    let got = app
+        .post("/t/default/api/roles", json!({"name": "has space"}))
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("name"));
+    let got = app
+        .post(
+            "/t/default/api/roles",
+            json!({"name": "ok", "permissions": ["fine", "not fine"]}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("permissions[1]"),
+    );
+
+    let (_, r2) = app
+        .patch(
+            &format!("/t/default/api/roles/{id}"),
+            json!({"permissions": ["read:all"], "description": null}),
+        )
+        .await;
+    assert_eq!(r2["permissions"], json!(["read:all"]));
+    assert_eq!(r2["description"], serde_json::Value::Null);
+    let (_, list) = app.get("/t/default/api/roles").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+
+    // Deleting a role takes it away from its holders.
+    let (_, u) = app
+        .post(
+            "/t/default/api/users",
+            json!({"email": "r@example.com", "roles": ["admin"]}),
+        )
+        .await;
+    let (s, _) = app.delete(&format!("/t/default/api/roles/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, u2) = app
+        .get(&format!(
+            "/t/default/api/users/{}",
+            u["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(u2["roles"], json!([]));
+    let got = app.get(&format!("/t/default/api/roles/{id}")).await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
+}
+
+async fn api_lifecycle(db: Db) {
+    let app = spawn_app(db).await;
+    let (s, a) = app
+        .post(
+            "/t/default/api/apis",
+            json!({"identifier": "https://api.example.com", "name": "Orders", "scopes": [{"value": "read:orders", "description": "Read"}, {"value": "write:orders"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("api_"));
+    assert_eq!(a["scopes"][1], json!({"value": "write:orders"}));
+    let got = app
+        .post(
+            "/t/default/api/apis",
+            json!({"identifier": "https://api.example.com", "name": "Dup"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::CONFLICT, "conflict", Some("identifier"));
+    let got = app
+        .post(
+            "/t/default/api/apis",
+            json!({"identifier": "x", "name": "n", "scopes": [{"value": "a"}, {"value": "a"}]}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("scopes[1].value"),
+    );
+    let got = app
+        .post(
+            "/t/default/api/apis",
+            json!({"identifier": "has space", "name": "n"}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("identifier"),
+    );
+    let got = app
+        .patch(
+            &format!("/t/default/api/apis/{id}"),
+            json!({"identifier": "changed"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", None);
+
+    let (_, a2) = app
+        .patch(
+            &format!("/t/default/api/apis/{id}"),
+            json!({"name": "Orders API", "scopes": [{"value": "read:orders"}]}),
+        )
+        .await;
+    assert_eq!(a2["name"], "Orders API");
+    assert_eq!(a2["scopes"].as_array().unwrap().len(), 1);
+    assert_eq!(a2["identifier"], "https://api.example.com");
+    let (s, _) = app.delete(&format!("/t/default/api/apis/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let got = app.get(&format!("/t/default/api/apis/{id}")).await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
+}
+
+both_backends!(role_lifecycle, api_lifecycle);
