@@ -60,8 +60,114 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Hooks: the local test runner, upload, deploy, the flow, secrets, traces.
+    Hooks {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
     /// Print the OpenAPI document of the management API.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum HookCommand {
+    /// Run a hook against an event locally, with the production runtime (same limits, same
+    /// claim rules). Needs no server and no database.
+    Test {
+        /// The hook: a .wasm component or core module.
+        file: PathBuf,
+        /// The event JSON (see docs/sample-event.json).
+        #[arg(long)]
+        event: PathBuf,
+        /// A secret the hook can read, NAME=VALUE (repeatable).
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
+    },
+    /// Upload a new version of a hook (created on first upload).
+    Upload {
+        /// The .wasm file.
+        file: PathBuf,
+        /// Hook name.
+        #[arg(long)]
+        name: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Deploy the new version right away.
+        #[arg(long)]
+        deploy: bool,
+    },
+    /// List hooks and their versions.
+    List {
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Deploy a version.
+    Deploy {
+        /// Hook name or id.
+        hook: String,
+        /// Version number.
+        version: i64,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Deploy the version before the deployed one.
+    Rollback {
+        /// Hook name or id.
+        hook: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a hook (refused while bound).
+    Delete {
+        /// Hook name or id.
+        hook: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Set a hook secret; the value is read from stdin so it stays out of shell history.
+    SetSecret {
+        /// Hook name or id.
+        hook: String,
+        /// Secret name.
+        name: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Replace the post-login flow: bindings as HOOK[@VERSION][:fail_open], in order.
+    Flow {
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Bindings (none clears the flow).
+        bindings: Vec<String>,
+    },
+    /// Show recent execution traces.
+    Traces {
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
+    /// Internal: compile a component from stdin under memory limits (run by the server).
+    #[command(hide = true)]
+    CompileWorker {
+        #[arg(long)]
+        max_wasm_stack: usize,
+        #[arg(long)]
+        max_memory: usize,
+        #[arg(long)]
+        pool_instances: u32,
+        #[arg(long)]
+        address_space: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +210,31 @@ enum UserCommand {
 /// Entry point.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The compile worker runs before anything else exists in the process, so its address-space
+    // limit covers only the compiler.
+    if let Command::Hooks {
+        command:
+            HookCommand::CompileWorker {
+                max_wasm_stack,
+                max_memory,
+                pool_instances,
+                address_space,
+            },
+    } = &cli.command
+    {
+        let settings = sigil::hooks::engine::EngineSettings {
+            max_wasm_stack: *max_wasm_stack,
+            max_memory_bytes: *max_memory,
+            pool_instances: *pool_instances,
+        };
+        return match sigil::hooks::compile::worker_main(&settings, *address_space) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     telemetry::init(cli.log_format);
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -214,6 +345,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
+        Command::Hooks { command } => hooks_command(&cli.database, command).await,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&sigil::http::openapi())?);
             Ok(ExitCode::SUCCESS)
@@ -229,5 +361,164 @@ fn redact_url(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode> {
+    use sigil::hooks::registry;
+    let json = |v: &dyn erased::Ser| -> Result<()> {
+        println!("{}", v.pretty()?);
+        Ok(())
+    };
+    match command {
+        HookCommand::Test {
+            file,
+            event,
+            secrets,
+        } => hooks_test(&file, &event, &secrets),
+        HookCommand::Upload {
+            file,
+            name,
+            tenant,
+            deploy,
+        } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let up = registry::upload(&svc, &ctx, &name, &bytes).await?;
+            json(&up)?;
+            if deploy {
+                json(&registry::deploy(&svc, &ctx, &up.hook_id, up.version.version).await?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::List { tenant } => {
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            json(&registry::list(&svc, &ctx, &Default::default()).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::Deploy {
+            hook,
+            version,
+            tenant,
+        } => {
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            json(&registry::deploy(&svc, &ctx, &hook, version).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::Rollback { hook, tenant } => {
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            json(&registry::rollback(&svc, &ctx, &hook).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::Delete { hook, tenant } => {
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            registry::delete(&svc, &ctx, &hook).await?;
+            println!("deleted {hook}");
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::SetSecret { hook, name, tenant } => {
+            let mut value = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)?;
+            let value = value.trim_end_matches(['\n', '\r']);
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            registry::set_secret(&svc, &ctx, &hook, &name, value).await?;
+            println!("secret {name} set on {hook}");
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::Flow { tenant, bindings } => {
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let mut parsed = Vec::new();
+            for b in bindings {
+                let (rest, policy) = match b.strip_suffix(":fail_open") {
+                    Some(r) => (r.to_string(), sigil::hooks::runtime::FailurePolicy::FailOpen),
+                    None => (
+                        b.strip_suffix(":fail_closed").unwrap_or(&b).to_string(),
+                        sigil::hooks::runtime::FailurePolicy::FailClosed,
+                    ),
+                };
+                let (hook, version) = match rest.split_once('@') {
+                    Some((h, v)) => (h.to_string(), Some(v.parse::<i64>().context("version must be a number")?)),
+                    None => (rest, None),
+                };
+                parsed.push(registry::Binding {
+                    hook,
+                    version,
+                    failure_policy: policy,
+                });
+            }
+            json(&registry::set_flow(&svc, &ctx, registry::Flow { bindings: parsed }).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::Traces { tenant, limit } => {
+            let svc = offline(database).await?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let page = sigil::manage::PageParams {
+                limit: Some(limit),
+                cursor: None,
+            };
+            json(&registry::traces(&svc, &ctx, &page).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::CompileWorker { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// The local runner: the same validation, runtime, limits and claim rules as production.
+fn hooks_test(file: &std::path::Path, event: &std::path::Path, secrets: &[String]) -> Result<ExitCode> {
+    use sigil::hooks::runtime::{FailurePolicy, FlowStatus, FlowStep, HookRuntime, RuntimeSettings};
+    use sigil::hooks::{Limits, compile, event::PostLoginEvent, upload};
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let event_text = std::fs::read_to_string(event).with_context(|| format!("reading {}", event.display()))?;
+    let event: PostLoginEvent = serde_json::from_str(&event_text).context("the event file is not a valid event")?;
+    let secrets = secrets
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .context("--secret takes NAME=VALUE")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let runtime = HookRuntime::new(RuntimeSettings {
+        threads: 1,
+        per_tenant: 1,
+        ..Default::default()
+    })?;
+    let validated = upload::validate(&bytes)?;
+    let component = compile::compile_here(runtime.engine(), &validated.component)?;
+    let prepared = runtime.prepare(&validated.hash, &component)?;
+    let step = FlowStep {
+        hook_id: "local".into(),
+        hook_name: file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        version: 0,
+        hook: prepared,
+        policy: FailurePolicy::FailClosed,
+        secrets,
+        limits: Limits::default(),
+    };
+    let size = serde_json::to_string(&event)?.len();
+    let outcome = runtime.flow_blocking(&[step], &event, size);
+    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    Ok(match outcome.status {
+        FlowStatus::Failed { .. } => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Pretty JSON of any serializable value behind a trait object.
+mod erased {
+    pub trait Ser {
+        fn pretty(&self) -> serde_json::Result<String>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn pretty(&self) -> serde_json::Result<String> {
+            serde_json::to_string_pretty(self)
+        }
     }
 }

@@ -177,6 +177,52 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Authenticated encryption of secrets at rest (XChaCha20-Poly1305 under a key derived from
+/// the master key). The associated data binds a ciphertext to its owner and name, so a sealed
+/// value copied to another row does not open.
+#[derive(Clone)]
+pub struct Sealer(chacha20poly1305::Key);
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+impl Sealer {
+    /// The sealer keyed from the master key for `purpose`.
+    pub fn new(master: &MasterKey, purpose: &str) -> Self {
+        Sealer(master.derive(&format!("seal/{purpose}")).into())
+    }
+
+    /// Encrypts `plain` bound to `aad`; returns base64 of nonce || ciphertext.
+    pub fn seal(&self, plain: &[u8], aad: &str) -> String {
+        use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0);
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+        let ct = cipher
+            .encrypt(&nonce, Payload { msg: plain, aad: aad.as_bytes() })
+            .expect("encryption of an in-memory buffer cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        STANDARD.encode(out)
+    }
+
+    /// Decrypts what [`Sealer::seal`] produced for the same `aad`.
+    pub fn open(&self, sealed: &str, aad: &str) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let bytes = STANDARD.decode(sealed).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, ct) = bytes.split_at(24);
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0);
+        cipher
+            .decrypt(chacha20poly1305::XNonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+            .ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +247,15 @@ mod tests {
         assert_eq!(format!("{k:?}"), "MasterKey([redacted])");
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
         assert_eq!(format!("{:?}", random_secret("sk_")), "Secret([redacted])");
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_their_aad() {
+        let s = Sealer::new(&MasterKey::generate(), "t");
+        let sealed = s.seal(b"hunter2", "hook_1/API_KEY");
+        assert_eq!(s.open(&sealed, "hook_1/API_KEY").unwrap(), b"hunter2");
+        assert!(s.open(&sealed, "hook_2/API_KEY").is_none());
+        assert!(!sealed.contains("hunter2"));
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub enum IdKind {
     Audit,
     /// `app_` (an application's `client_id`)
     Application,
+    /// `hook_`
+    Hook,
+    /// `trc_`
+    Trace,
 }
 
 impl IdKind {
@@ -42,6 +46,8 @@ impl IdKind {
             IdKind::ApiKey => "key_",
             IdKind::Audit => "aud_",
             IdKind::Application => "app_",
+            IdKind::Hook => "hook_",
+            IdKind::Trace => "trc_",
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod hooks;
 pub mod http;
 pub mod ids;
 pub mod manage;

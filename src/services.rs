@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
+use crate::hooks::registry::HookServices;
 use crate::crypto::{MasterKey, SecretHasher};
 use crate::passwords::PasswordHasher;
 use crate::store::Store;
@@ -27,6 +28,8 @@ pub struct Inner {
     pub master: MasterKey,
     /// Public base URL; tenant `x` has the issuer `{public_url}/t/x`.
     pub public_url: String,
+    /// The hook runtime and what managing hooks needs.
+    pub hooks: HookServices,
 }
 
 impl Services {
@@ -37,6 +40,7 @@ impl Services {
         passwords: PasswordHasher,
         clock: SharedClock,
         public_url: String,
+        hooks: HookServices,
     ) -> Self {
         Self(Arc::new(Inner {
             secrets: SecretHasher::new(&master),
@@ -45,6 +49,7 @@ impl Services {
             clock,
             master,
             public_url,
+            hooks,
         }))
     }
 

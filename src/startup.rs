@@ -12,6 +12,11 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, KeySource};
+use crate::crypto::Sealer;
+use crate::hooks::compile::{ArtifactSeal, CompilerSettings};
+use crate::hooks::registry::HookServices;
+use crate::hooks::runtime::{HookRuntime, RuntimeSettings};
+use crate::hooks::{HookError, Limits};
 use crate::manage::api_keys::ApiKeyCreated;
 use crate::manage::{ManageError, tenants};
 use crate::passwords::PasswordHasher;
@@ -30,6 +35,9 @@ pub enum StartupError {
     /// Bootstrapping the default tenant failed.
     #[error("creating the default tenant: {0}")]
     Bootstrap(#[from] ManageError),
+    /// The hook runtime could not start.
+    #[error("starting the hook runtime: {0}")]
+    Hooks(#[from] HookError),
     /// The listener could not bind.
     #[error("binding {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
@@ -52,6 +60,13 @@ pub struct Settings {
     pub max_connections: u32,
     /// Time source.
     pub clock: SharedClock,
+    /// A hook runtime to share (tests run many servers in one process; the engine is meant to
+    /// be one per process). `None` builds one.
+    pub hook_runtime: Option<Arc<HookRuntime>>,
+    /// The compile worker (default: this executable).
+    pub compiler: CompilerSettings,
+    /// Operator ceilings of hook limits.
+    pub hook_ceilings: Limits,
 }
 
 impl Settings {
@@ -65,6 +80,9 @@ impl Settings {
             passwords: PasswordHasher::default(),
             max_connections: 10,
             clock: Arc::new(SystemClock),
+            hook_runtime: None,
+            compiler: CompilerSettings::current_exe(),
+            hook_ceilings: Limits::default(),
         }
     }
 }
@@ -79,12 +97,25 @@ pub async fn services(
         config::master_key(&settings.database_url, settings.master_key.as_deref())?;
     let store = Store::connect(&settings.database_url, settings.max_connections).await?;
     store.migrate().await?;
+    let runtime = match &settings.hook_runtime {
+        Some(r) => r.clone(),
+        None => HookRuntime::new(RuntimeSettings::default())?,
+    };
+    let hooks = HookServices {
+        runtime,
+        compiler: settings.compiler.clone(),
+        seal: ArtifactSeal::new(&master),
+        secrets: Sealer::new(&master, "hook-secrets"),
+        ceilings: settings.hook_ceilings,
+        metrics: Default::default(),
+    };
     let svc = Services::new(
         store,
         master,
         settings.passwords.clone(),
         settings.clock.clone(),
         public_url,
+        hooks,
     );
     Ok((svc, source))
 }

@@ -105,6 +105,7 @@ impl From<ManageError> for ApiError {
             )
             .field(field),
             ManageError::Forbidden(why) => ApiError::forbidden(why),
+            ManageError::InUse(why) => ApiError::new(StatusCode::CONFLICT, "in_use", why),
             ManageError::Store(cause) => {
                 tracing::error!(error = %cause, "store failure");
                 ApiError::new(

@@ -6,6 +6,7 @@ pub mod apis;
 pub mod apps;
 pub mod auth;
 pub mod error;
+pub mod hooks;
 pub mod orgs;
 pub mod params;
 pub mod roles;
@@ -41,6 +42,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
     tags(
         (name = "users"), (name = "organizations"), (name = "roles"), (name = "applications"),
         (name = "apis", description = "Resource servers: the audiences of access tokens"),
+        (name = "hooks", description = "Post-login hooks (WebAssembly), the flow, limits and traces"),
         (name = "api-keys"), (name = "audit"), (name = "tenants", description = "Operator keys only")
     )
 )]
@@ -71,8 +73,10 @@ fn management() -> OpenApiRouter<Services> {
         .merge(apps::router())
         .merge(apis::router())
         .merge(admin::router())
+        .merge(hooks::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(users::import_router().layer(DefaultBodyLimit::max(users::IMPORT_LIMIT)))
+        .merge(hooks::upload_router())
 }
 
 /// The whole HTTP application.
@@ -86,6 +90,7 @@ pub fn app(svc: Services) -> Router {
         )
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(hooks::metrics))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -46,6 +46,9 @@ pub enum ManageError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The object is in use and cannot be changed this way.
+    #[error("{0}")]
+    InUse(&'static str),
     /// The store failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(StoreError),

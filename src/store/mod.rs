@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod hooks;
 pub mod orgs;
 pub mod roles;
 pub mod tenants;

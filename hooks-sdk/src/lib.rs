@@ -1,0 +1,364 @@
+//! Write [Sigil](https://github.com/sigil) post-login hooks in Rust.
+//!
+//! A hook runs on every login (password grant, authorization-code exchange, refresh), after
+//! the user is authenticated and before tokens are signed. It reads the [`Event`] and acts
+//! through the [`Api`]: set custom claims on the ID and access tokens, deny the login, change
+//! the access token's scopes, write metadata back, and log.
+//!
+//! ```no_run
+//! use sigil_hooks::{Api, Event};
+//!
+//! fn on_login(event: &Event, api: &Api) -> Result<(), String> {
+//!     let roles = event.user().app_metadata.get("roles").cloned().unwrap_or_default();
+//!     api.id_token().set_custom_claim("https://myapp.example/roles", &roles)?;
+//!     api.access_token().set_custom_claim("https://myapp.example/roles", &roles)?;
+//!     Ok(())
+//! }
+//!
+//! sigil_hooks::export_post_login!(on_login);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-unknown-unknown` and upload the `.wasm`
+//! as is: Sigil turns it into a component. Test it locally with
+//! `sigil hooks test target/wasm32-unknown-unknown/release/my_hook.wasm --event event.json`.
+//!
+//! A panic is written to the hook's log (with its message and location) before the hook
+//! traps, so the execution trace says why it failed.
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "post-login",
+        pub_export_macro: true,
+        default_bindings_module: "sigil_hooks::bindings",
+    });
+}
+
+use bindings::sigil::hooks::api as host;
+use bindings::sigil::hooks::types as wit;
+
+pub use serde_json;
+
+/// How the user logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The resource owner password grant.
+    Password,
+    /// The authorization-code flow (the hosted login page).
+    AuthorizationCode,
+    /// A refresh-token grant.
+    RefreshToken,
+}
+
+/// The user logging in, with metadata parsed as JSON.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// `usr_...`
+    pub id: String,
+    /// Email address.
+    pub email: String,
+    /// Whether the email is verified.
+    pub email_verified: bool,
+    /// Full name.
+    pub name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `None` on the first login.
+    pub last_login: Option<String>,
+    /// Logins so far.
+    pub logins_count: u64,
+    /// The customer's own id.
+    pub external_id: Option<String>,
+    /// Data the user may edit.
+    pub user_metadata: Value,
+    /// Data only the app and hooks set.
+    pub app_metadata: Value,
+    /// Tenant-wide role names.
+    pub roles: Vec<String>,
+    /// Permissions of those roles.
+    pub permissions: Vec<String>,
+}
+
+/// The organization the login is for.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// `org_...`
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// The customer's own id.
+    pub external_id: Option<String>,
+    /// Organization metadata.
+    pub metadata: Value,
+    /// The member's roles in this organization.
+    pub roles: Vec<String>,
+}
+
+/// The application.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// OAuth client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Client metadata.
+    pub client_metadata: Value,
+}
+
+/// The login event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    user: User,
+    organization: Option<Organization>,
+    client: Client,
+    raw: wit::Event,
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Object(Default::default()))
+}
+
+impl Event {
+    fn new(raw: wit::Event) -> Self {
+        let u = &raw.user;
+        let user = User {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            nickname: u.nickname.clone(),
+            picture: u.picture.clone(),
+            created_at: u.created_at.clone(),
+            last_login: u.last_login.clone(),
+            logins_count: u.logins_count,
+            external_id: u.external_id.clone(),
+            user_metadata: json(&u.user_metadata),
+            app_metadata: json(&u.app_metadata),
+            roles: u.roles.clone(),
+            permissions: u.permissions.clone(),
+        };
+        let organization = raw.organization.as_ref().map(|o| Organization {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            display_name: o.display_name.clone(),
+            external_id: o.external_id.clone(),
+            metadata: json(&o.metadata),
+            roles: o.roles.clone(),
+        });
+        let client = Client {
+            client_id: raw.client.client_id.clone(),
+            name: raw.client.name.clone(),
+            client_metadata: json(&raw.client.client_metadata),
+        };
+        Event {
+            user,
+            organization,
+            client,
+            raw,
+        }
+    }
+
+    /// The user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+    /// The organization, when the login is for one.
+    pub fn organization(&self) -> Option<&Organization> {
+        self.organization.as_ref()
+    }
+    /// The application.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+    /// How the user logged in.
+    pub fn protocol(&self) -> Protocol {
+        match self.raw.transaction.protocol {
+            wit::Protocol::Password => Protocol::Password,
+            wit::Protocol::AuthorizationCode => Protocol::AuthorizationCode,
+            wit::Protocol::RefreshToken => Protocol::RefreshToken,
+        }
+    }
+    /// Scopes the application asked for.
+    pub fn requested_scopes(&self) -> &[String] {
+        &self.raw.transaction.requested_scopes
+    }
+    /// The API (audience) the access token is for.
+    pub fn audience(&self) -> Option<&str> {
+        self.raw.transaction.audience.as_deref()
+    }
+    /// The redirect URI of a code flow.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.raw.transaction.redirect_uri.as_deref()
+    }
+    /// The client's IP address.
+    pub fn ip(&self) -> &str {
+        &self.raw.request.ip
+    }
+    /// The User-Agent header.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.raw.request.user_agent.as_deref()
+    }
+    /// The host name the request was made to.
+    pub fn hostname(&self) -> &str {
+        &self.raw.request.hostname
+    }
+    /// The preferred language (from Accept-Language).
+    pub fn language(&self) -> Option<&str> {
+        self.raw.request.language.as_deref()
+    }
+    /// The tenant's name.
+    pub fn tenant(&self) -> &str {
+        &self.raw.tenant.name
+    }
+    /// One of this hook's secrets (set with `sigil hooks secrets set`).
+    pub fn secret(&self, name: &str) -> Option<&str> {
+        self.raw
+            .secrets
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.value.as_str())
+    }
+    /// The time of the login, RFC 3339.
+    pub fn now(&self) -> &str {
+        &self.raw.now
+    }
+    /// The time of the login in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.raw.now_ms
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|e| format!("value is not serializable: {e}"))
+}
+
+/// Acts on the login.
+#[derive(Debug, Default)]
+pub struct Api {
+    _private: (),
+}
+
+/// Claims on the ID token.
+#[derive(Debug)]
+pub struct IdToken<'a>(PhantomData<&'a Api>);
+/// Claims and scopes on the access token.
+#[derive(Debug)]
+pub struct AccessToken<'a>(PhantomData<&'a Api>);
+/// Allow or deny the login.
+#[derive(Debug)]
+pub struct Access<'a>(PhantomData<&'a Api>);
+/// Metadata writes, applied once after the whole flow succeeds.
+#[derive(Debug)]
+pub struct UserWrites<'a>(PhantomData<&'a Api>);
+
+impl Api {
+    /// The ID token (its custom claims also appear in `/userinfo`).
+    pub fn id_token(&self) -> IdToken<'_> {
+        IdToken(PhantomData)
+    }
+    /// The access token.
+    pub fn access_token(&self) -> AccessToken<'_> {
+        AccessToken(PhantomData)
+    }
+    /// Allow or deny.
+    pub fn access(&self) -> Access<'_> {
+        Access(PhantomData)
+    }
+    /// The user's metadata.
+    pub fn user(&self) -> UserWrites<'_> {
+        UserWrites(PhantomData)
+    }
+    /// Writes a line to the hook's log (shown in the execution trace and by `sigil hooks test`).
+    pub fn log(&self, message: impl AsRef<str>) {
+        host::log(message.as_ref());
+    }
+}
+
+impl IdToken<'_> {
+    /// Sets a custom claim, e.g. `set_custom_claim("https://myapp.example/roles", &roles)`.
+    /// Namespaced names (URLs) avoid clashes with standard claims; registered claims (`sub`,
+    /// `iss`, `email`, ...) may not be set and fail the hook.
+    pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), String> {
+        host::set_id_token_claim(name, &to_json(value)?);
+        Ok(())
+    }
+}
+
+impl AccessToken<'_> {
+    /// Sets a custom claim on the access token.
+    pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), String> {
+        host::set_access_token_claim(name, &to_json(value)?);
+        Ok(())
+    }
+    /// Adds a scope, e.g. `add_scope("admin:all")`.
+    pub fn add_scope(&self, scope: &str) {
+        host::add_scope(scope);
+    }
+    /// Removes a scope, e.g. `remove_scope("write:reports")`.
+    pub fn remove_scope(&self, scope: &str) {
+        host::remove_scope(scope);
+    }
+}
+
+impl Access<'_> {
+    /// Denies the login with a reason shown to the user (`access_denied`).
+    pub fn deny(&self, reason: &str) {
+        host::deny(reason);
+    }
+}
+
+impl UserWrites<'_> {
+    /// Sets `user_metadata[key]`; `serde_json::Value::Null` deletes the key.
+    pub fn set_user_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), String> {
+        host::set_user_metadata(key, &to_json(value)?);
+        Ok(())
+    }
+    /// Sets `app_metadata[key]`; `serde_json::Value::Null` deletes the key.
+    pub fn set_app_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), String> {
+        host::set_app_metadata(key, &to_json(value)?);
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn __run(raw: wit::Event, handler: fn(&Event, &Api) -> Result<(), String>) -> Result<(), String> {
+    std::panic::set_hook(Box::new(|info| {
+        host::log(&format!("panic: {info}"));
+    }));
+    let event = Event::new(raw);
+    handler(&event, &Api::default())
+}
+
+/// Declares the hook's handler: `fn(&Event, &Api) -> Result<(), String>`.
+#[macro_export]
+macro_rules! export_post_login {
+    ($handler:path) => {
+        struct __SigilHook;
+        impl $crate::bindings::Guest for __SigilHook {
+            fn on_post_login(
+                event: $crate::bindings::sigil::hooks::types::Event,
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__run(event, $handler)
+            }
+        }
+        $crate::bindings::export!(__SigilHook);
+    };
+}

@@ -1,0 +1,15 @@
+//! Host bindings of every released contract version, side by side.
+//!
+//! Each version of the `sigil:hooks` package gets its own module here, generated from its
+//! frozen WIT. A new version adds a module (and a WIT directory) and keeps the old ones, so a
+//! hook uploaded against 0.1.0 keeps being instantiated with the 0.1.0 bindings forever (see
+//! docs/hooks.md for the compatibility promise).
+
+/// `sigil:hooks@0.1.0`.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "post-login",
+        imports: { default: trappable },
+    });
+}

@@ -1,0 +1,232 @@
+//! Compiling hooks away from the login path, and loading compiled artifacts safely.
+//!
+//! Compiling untrusted wasm can itself be slow or huge (compile-time denial of service is
+//! outside wasmtime's security model), so uploads are compiled by a child process (`sigil
+//! hooks compile-worker`) that caps its own address space (RLIMIT_AS) and is killed when it
+//! runs past a timeout: a pathological module is refused and the server's memory does not grow.
+//!
+//! Deserializing compiled code is `unsafe` in wasmtime: bytes that were not produced by this
+//! deployment could be arbitrary machine code. Artifacts are therefore only ever loaded from
+//! our own worker's output, and those kept in the database carry an HMAC under a key derived
+//! from the master key, checked before loading.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::engine::{self, EngineSettings};
+use crate::crypto::{MasterKey, constant_time_eq};
+
+/// Why compilation or loading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The worker ran past its time limit and was killed.
+    #[error("compilation took longer than {0:?} and was stopped")]
+    Timeout(Duration),
+    /// The worker failed (invalid wasm, or it ran out of its memory limit).
+    #[error("compilation failed: {0}")]
+    Failed(String),
+    /// Starting or talking to the worker failed.
+    #[error("the compile worker could not run: {0}")]
+    Worker(String),
+    /// A stored artifact's MAC did not verify: it is not ours and will not be loaded.
+    #[error("a stored compiled artifact failed authentication")]
+    BadMac,
+}
+
+/// Limits of the compile worker.
+#[derive(Debug, Clone)]
+pub struct CompilerSettings {
+    /// The `sigil` binary to run as the worker.
+    pub exe: PathBuf,
+    /// Address-space limit of the worker.
+    pub memory_limit: u64,
+    /// Wall-clock limit.
+    pub timeout: Duration,
+}
+
+impl CompilerSettings {
+    /// Defaults: this executable, 512 MiB, 10 s.
+    pub fn current_exe() -> Self {
+        CompilerSettings {
+            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sigil")),
+            memory_limit: 512 << 20,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Compiles `component` in a bounded child process; returns the serialized artifact.
+pub fn compile_in_child(
+    c: &CompilerSettings,
+    engine: &EngineSettings,
+    component: &[u8],
+) -> Result<Vec<u8>, CompileError> {
+    let mut child = Command::new(&c.exe)
+        .args(worker_args(engine, c.memory_limit))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| CompileError::Worker(format!("{}: {e}", c.exe.display())))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| CompileError::Worker("no stdin".into()))?;
+    let input = component.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let mut stdout = child.stdout.take().ok_or_else(|| CompileError::Worker("no stdout".into()))?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).map(|_| buf)
+    });
+    let mut stderr = child.stderr.take().ok_or_else(|| CompileError::Worker("no stderr".into()))?;
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > c.timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CompileError::Timeout(c.timeout));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(CompileError::Worker(e.to_string())),
+        }
+    };
+    let _ = writer.join();
+    let out = reader
+        .join()
+        .map_err(|_| CompileError::Worker("reader panicked".into()))?
+        .map_err(|e| CompileError::Worker(e.to_string()))?;
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        let msg = err.trim();
+        return Err(CompileError::Failed(if msg.is_empty() {
+            format!("the worker exited with {status} (memory limit {} MiB)", c.memory_limit >> 20)
+        } else {
+            msg.to_string()
+        }));
+    }
+    Ok(out)
+}
+
+fn worker_args(e: &EngineSettings, memory_limit: u64) -> Vec<String> {
+    vec![
+        "hooks".into(),
+        "compile-worker".into(),
+        "--max-wasm-stack".into(),
+        e.max_wasm_stack.to_string(),
+        "--max-memory".into(),
+        e.max_memory_bytes.to_string(),
+        "--pool-instances".into(),
+        e.pool_instances.to_string(),
+        "--address-space".into(),
+        memory_limit.to_string(),
+    ]
+}
+
+/// The worker's body: caps its own address space, compiles stdin, writes the artifact to
+/// stdout.
+pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        let lim = libc::rlimit {
+            rlim_cur: address_space as libc::rlim_t,
+            rlim_max: address_space as libc::rlim_t,
+        };
+        // SAFETY: setrlimit only reads the struct we pass; it affects this process alone.
+        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) } != 0 {
+            return Err("setrlimit(RLIMIT_AS) failed".into());
+        }
+    }
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| e.to_string())?;
+    // The pooling allocator reserves address space up front; the worker only compiles, so it
+    // uses the on-demand allocator with otherwise identical settings.
+    let mut config = engine::config(settings);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+    let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+    let artifact = engine
+        .precompile_component(&input)
+        .map_err(|e| format!("{e:#}"))?;
+    std::io::stdout()
+        .write_all(&artifact)
+        .map_err(|e| e.to_string())
+}
+
+/// Compiles in this process (the local test runner, on the customer's own machine).
+pub fn compile_here(engine: &Engine, component: &[u8]) -> Result<Component, CompileError> {
+    Component::new(engine, component).map_err(|e| CompileError::Failed(format!("{e:#}")))
+}
+
+/// Loads an artifact produced by our compile worker (or one whose MAC verified).
+pub fn load(engine: &Engine, artifact: &[u8]) -> Result<Component, CompileError> {
+    // SAFETY: `artifact` is the output of this deployment's own compile worker, either just
+    // received over its stdout or read back from the database after its MAC (under a key only
+    // this deployment has) verified. wasmtime additionally checks the engine compatibility
+    // header and refuses artifacts built with other settings.
+    unsafe { Component::deserialize(engine, artifact) }
+        .map_err(|e| CompileError::Failed(format!("loading the compiled artifact: {e:#}")))
+}
+
+/// MACs over stored artifacts.
+#[derive(Clone)]
+pub struct ArtifactSeal([u8; 32]);
+
+impl std::fmt::Debug for ArtifactSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ArtifactSeal([redacted])")
+    }
+}
+
+impl ArtifactSeal {
+    /// The seal keyed from the master key.
+    pub fn new(master: &MasterKey) -> Self {
+        ArtifactSeal(master.derive("artifact-mac"))
+    }
+
+    fn mac(&self, hash: &str, compat: &str, artifact: &[u8]) -> String {
+        let mut m = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length");
+        m.update(hash.as_bytes());
+        m.update(b"\0");
+        m.update(compat.as_bytes());
+        m.update(b"\0");
+        m.update(artifact);
+        m.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The MAC to store beside an artifact.
+    pub fn seal(&self, hash: &str, compat: &str, artifact: &[u8]) -> String {
+        self.mac(hash, compat, artifact)
+    }
+
+    /// Checks a stored MAC.
+    pub fn verify(&self, hash: &str, compat: &str, artifact: &[u8], mac: &str) -> Result<(), CompileError> {
+        if constant_time_eq(self.mac(hash, compat, artifact).as_bytes(), mac.as_bytes()) {
+            Ok(())
+        } else {
+            Err(CompileError::BadMac)
+        }
+    }
+}
+
+/// Where the compile worker binary is, for tests that run the server in-process.
+pub fn exe_or_current(path: Option<&Path>) -> PathBuf {
+    path.map(Path::to_path_buf)
+        .unwrap_or_else(|| CompilerSettings::current_exe().exe)
+}

@@ -1,0 +1,262 @@
+//! The post-login event: what a hook is told about a login.
+//!
+//! [`PostLoginEvent`] is the domain form (metadata as JSON values, serde for the sample event
+//! file and the test endpoint); [`PostLoginEvent::to_wit`] turns it into the WIT records of the
+//! contract, with metadata carried as JSON text.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::bindings::v0_1::sigil::hooks::types as wit;
+
+/// The user logging in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventUser {
+    /// `usr_...`
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Verified flag.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// Full name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// Nickname.
+    #[serde(default)]
+    pub nickname: Option<String>,
+    /// Picture URL.
+    #[serde(default)]
+    pub picture: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub created_at: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub last_login: Option<String>,
+    /// Logins so far.
+    #[serde(default)]
+    pub logins_count: u64,
+    /// Customer's own id.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// JSON object.
+    #[serde(default = "empty")]
+    #[schema(value_type = Object)]
+    pub user_metadata: Value,
+    /// JSON object.
+    #[serde(default = "empty")]
+    #[schema(value_type = Object)]
+    pub app_metadata: Value,
+    /// Tenant-wide role names.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Their permissions.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// The organization of the login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventOrganization {
+    /// `org_...`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Customer's own id.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// JSON object.
+    #[serde(default = "empty")]
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// The member's roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// The application.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventClient {
+    /// OAuth client id.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// JSON object.
+    #[serde(default = "empty")]
+    #[schema(value_type = Object)]
+    pub client_metadata: Value,
+}
+
+/// The HTTP request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct EventRequest {
+    /// Client IP.
+    #[serde(default)]
+    pub ip: String,
+    /// User-Agent.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Host name.
+    #[serde(default)]
+    pub hostname: String,
+    /// Preferred language.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// How the user logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Resource owner password grant.
+    Password,
+    /// Authorization-code flow.
+    AuthorizationCode,
+    /// Refresh-token grant.
+    RefreshToken,
+}
+
+/// The grant in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventTransaction {
+    /// How the user logged in.
+    pub protocol: Protocol,
+    /// Requested scopes.
+    #[serde(default)]
+    pub requested_scopes: Vec<String>,
+    /// The API the access token is for.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The redirect URI (code flow).
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+}
+
+/// The tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventTenant {
+    /// `ten_...`
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Everything a hook receives (its secrets are added per hook).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PostLoginEvent {
+    /// The user.
+    pub user: EventUser,
+    /// The organization, when the login is for one.
+    #[serde(default)]
+    pub organization: Option<EventOrganization>,
+    /// The application.
+    pub client: EventClient,
+    /// The request.
+    #[serde(default)]
+    pub request: EventRequest,
+    /// The grant.
+    pub transaction: EventTransaction,
+    /// The tenant.
+    pub tenant: EventTenant,
+    /// RFC 3339 time of the login.
+    pub now: String,
+}
+
+fn empty() -> Value {
+    Value::Object(Map::new())
+}
+
+fn text(v: &Value) -> String {
+    if v.is_null() {
+        "{}".into()
+    } else {
+        v.to_string()
+    }
+}
+
+impl PostLoginEvent {
+    /// The login time in epoch milliseconds (0 when `now` does not parse).
+    pub fn now_ms(&self) -> i64 {
+        time::OffsetDateTime::parse(&self.now, &time::format_description::well_known::Rfc3339)
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+            .unwrap_or(0)
+    }
+
+    /// The WIT form, with this hook's secrets.
+    pub fn to_wit(&self, secrets: &[(String, String)]) -> wit::Event {
+        let u = &self.user;
+        wit::Event {
+            user: wit::User {
+                id: u.id.clone(),
+                email: u.email.clone(),
+                email_verified: u.email_verified,
+                name: u.name.clone(),
+                given_name: u.given_name.clone(),
+                family_name: u.family_name.clone(),
+                nickname: u.nickname.clone(),
+                picture: u.picture.clone(),
+                created_at: u.created_at.clone(),
+                last_login: u.last_login.clone(),
+                logins_count: u.logins_count,
+                external_id: u.external_id.clone(),
+                user_metadata: text(&u.user_metadata),
+                app_metadata: text(&u.app_metadata),
+                roles: u.roles.clone(),
+                permissions: u.permissions.clone(),
+            },
+            organization: self.organization.as_ref().map(|o| wit::Organization {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                display_name: o.display_name.clone(),
+                external_id: o.external_id.clone(),
+                metadata: text(&o.metadata),
+                roles: o.roles.clone(),
+            }),
+            client: wit::Client {
+                client_id: self.client.client_id.clone(),
+                name: self.client.name.clone(),
+                client_metadata: text(&self.client.client_metadata),
+            },
+            request: wit::Request {
+                ip: self.request.ip.clone(),
+                user_agent: self.request.user_agent.clone(),
+                hostname: self.request.hostname.clone(),
+                language: self.request.language.clone(),
+            },
+            transaction: wit::Transaction {
+                protocol: match self.transaction.protocol {
+                    Protocol::Password => wit::Protocol::Password,
+                    Protocol::AuthorizationCode => wit::Protocol::AuthorizationCode,
+                    Protocol::RefreshToken => wit::Protocol::RefreshToken,
+                },
+                requested_scopes: self.transaction.requested_scopes.clone(),
+                audience: self.transaction.audience.clone(),
+                redirect_uri: self.transaction.redirect_uri.clone(),
+            },
+            tenant: wit::Tenant {
+                id: self.tenant.id.clone(),
+                name: self.tenant.name.clone(),
+            },
+            secrets: secrets
+                .iter()
+                .map(|(name, value)| wit::Secret {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            now: self.now.clone(),
+            now_ms: self.now_ms(),
+        }
+    }
+}

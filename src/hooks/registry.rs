@@ -1,0 +1,592 @@
+//! Managing hooks (upload, versions, deploy, rollback, delete, secrets, limits), the
+//! per-tenant post-login flow, test runs and traces; and loading a tenant's flow for a login.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::compile::{self, ArtifactSeal, CompilerSettings};
+use super::event::PostLoginEvent;
+use super::metrics::Metrics;
+use super::runtime::{FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookRuntime, HookTrace, PreparedHook};
+use super::upload;
+use super::{HookError, LimitOverrides, Limits};
+use crate::clock::rfc3339;
+use crate::crypto::Sealer;
+use crate::ids::{IdKind, new_id};
+use crate::manage::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
+use crate::services::Services;
+use crate::store::hooks::{self as store, BindingRow, By, HookRow, TraceRow, VersionRow};
+
+/// At most this many bindings in a flow (as Auth0 allows per trigger).
+pub const MAX_BINDINGS: usize = 20;
+/// Traces kept per tenant.
+pub const TRACES_KEPT: i64 = 1000;
+
+/// Everything the hook side of Sigil shares.
+#[derive(Debug)]
+pub struct HookServices {
+    /// The runtime.
+    pub runtime: Arc<HookRuntime>,
+    /// The compile worker.
+    pub compiler: CompilerSettings,
+    /// MACs on stored artifacts.
+    pub seal: ArtifactSeal,
+    /// Encryption of hook secrets.
+    pub secrets: Sealer,
+    /// Operator ceilings; tenants and hooks can only lower them.
+    pub ceilings: Limits,
+    /// Prometheus counters.
+    pub metrics: Metrics,
+}
+
+/// One version of a hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookVersion {
+    /// 1, 2, ...
+    pub version: i64,
+    /// SHA-256 of the component.
+    pub hash: String,
+    /// Component size, bytes.
+    pub size: i64,
+    /// The component's imports.
+    pub imports: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hook {
+    /// `hook_...`
+    pub id: String,
+    /// Unique per tenant.
+    pub name: String,
+    /// The version "latest deployed" bindings run.
+    pub deployed_version: Option<i64>,
+    /// Versions, newest first.
+    pub versions: Vec<HookVersion>,
+    /// Secret names (values are write-only).
+    pub secrets: Vec<String>,
+    /// This hook's limit overrides.
+    pub limits: LimitOverrides,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A new version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    /// `hook_...`
+    pub hook_id: String,
+    /// Hook name.
+    pub name: String,
+    /// The new version.
+    pub version: HookVersion,
+}
+
+fn version_view(v: VersionRow) -> HookVersion {
+    HookVersion {
+        imports: serde_json::from_str(&v.imports).unwrap_or_default(),
+        version: v.version,
+        hash: v.hash,
+        size: v.size,
+        created_at: rfc3339(v.created_at),
+    }
+}
+
+fn upload_error(e: upload::UploadError) -> ManageError {
+    invalid("wasm", e.to_string())
+}
+
+/// Compiles (in the bounded worker) or loads the artifact of a component and prepares it.
+pub async fn prepare(svc: &Services, hash: &str, component: Vec<u8>) -> Result<Arc<PreparedHook>> {
+    let hooks = &svc.hooks;
+    if let Some(h) = hooks.runtime.cached(hash) {
+        return Ok(h);
+    }
+    let compat = super::engine::compatibility_hash(hooks.runtime.engine());
+    let stored = store::artifact(&svc.store, hash, &compat).await?;
+    let artifact = match stored {
+        Some((artifact, mac)) if hooks.seal.verify(hash, &compat, &artifact, &mac).is_ok() => artifact,
+        other => {
+            if other.is_some() {
+                tracing::error!(hash, "stored artifact failed authentication; recompiling");
+            }
+            let compiler = hooks.compiler.clone();
+            let engine_settings = hooks.runtime.settings().engine;
+            let artifact = tokio::task::spawn_blocking(move || {
+                compile::compile_in_child(&compiler, &engine_settings, &component)
+            })
+            .await
+            .map_err(|_| invalid("wasm", "compilation was interrupted"))?
+            .map_err(|e| invalid("wasm", e.to_string()))?;
+            let mac = hooks.seal.seal(hash, &compat, &artifact);
+            store::put_artifact(&svc.store, hash, &compat, &artifact, &mac, svc.now()).await?;
+            artifact
+        }
+    };
+    let component = compile::load(hooks.runtime.engine(), &artifact).map_err(|e| invalid("wasm", e.to_string()))?;
+    hooks.runtime.prepare(hash, &component).map_err(|e| {
+        invalid(
+            "wasm",
+            format!("the component does not implement the world sigil:hooks/post-login@0.1.0: {e}"),
+        )
+    })
+}
+
+/// Uploads a new immutable version of hook `name` (creating the hook on first upload).
+/// Everything is validated and compiled before anything is stored.
+pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -> Result<Uploaded> {
+    validate::token("name", name, 100)?;
+    let v = upload::validate(bytes).map_err(upload_error)?;
+    prepare(svc, &v.hash, v.component.clone()).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin_write().await?;
+    let hook = match store::get_hook(&mut *tx, &ctx.tenant_id, By::Name(name), svc.store.for_update()).await? {
+        Some(h) => h,
+        None => {
+            let h = HookRow {
+                id: new_id(IdKind::Hook, now),
+                tenant_id: ctx.tenant_id.clone(),
+                name: name.to_string(),
+                deployed_version: None,
+                limits: "{}".into(),
+                created_at: now,
+                updated_at: now,
+            };
+            store::insert_hook(&mut tx, &h).await?;
+            h
+        }
+    };
+    let version = store::next_version(&mut tx, &hook.id).await?;
+    let row = VersionRow {
+        hook_id: hook.id.clone(),
+        version,
+        hash: v.hash.clone(),
+        size: v.component.len() as i64,
+        imports: serde_json::to_string(&v.imports).unwrap_or_else(|_| "[]".into()),
+        created_at: now,
+    };
+    store::insert_version(&mut tx, &ctx.tenant_id, &row, &v.component).await?;
+    let summary = json!({"name": name, "version": version, "hash": v.hash});
+    record(&mut tx, svc, ctx, "upload", "hook", &hook.id, summary).await?;
+    tx.commit().await?;
+    Ok(Uploaded {
+        hook_id: hook.id,
+        name: name.to_string(),
+        version: version_view(row),
+    })
+}
+
+async fn find(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
+    let by = if id_or_name.starts_with("hook_") { By::Id(id_or_name) } else { By::Name(id_or_name) };
+    store::get_hook(svc.store.pool(), &ctx.tenant_id, by, "")
+        .await?
+        .ok_or(ManageError::NotFound("hook"))
+}
+
+async fn view(svc: &Services, h: HookRow) -> Result<Hook> {
+    let versions = store::versions(svc.store.pool(), &h.id).await?;
+    let secrets = store::secrets(svc.store.pool(), &h.id).await?;
+    Ok(Hook {
+        limits: serde_json::from_str(&h.limits).unwrap_or_default(),
+        id: h.id,
+        name: h.name,
+        deployed_version: h.deployed_version,
+        versions: versions.into_iter().map(version_view).collect(),
+        secrets: secrets.into_iter().map(|(n, _, _)| n).collect(),
+        created_at: rfc3339(h.created_at),
+    })
+}
+
+/// A hook by id or name.
+pub async fn get(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
+    let h = find(svc, ctx, id_or_name).await?;
+    view(svc, h).await
+}
+
+/// Lists hooks.
+pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Hook>> {
+    let rows = store::list_hooks(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    let mut data = Vec::new();
+    for h in rows.items {
+        data.push(view(svc, h).await?);
+    }
+    Ok(Page { data, next_cursor: rows.next_cursor })
+}
+
+async fn set_deployed(svc: &Services, ctx: &TenantCtx, id_or_name: &str, pick: impl Fn(&HookRow, &[VersionRow]) -> Result<i64>) -> Result<Hook> {
+    let h = find(svc, ctx, id_or_name).await?;
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = store::get_hook(&mut *tx, &ctx.tenant_id, By::Id(&h.id), svc.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("hook"))?;
+    let versions = store::versions(&mut *tx, &row.id).await?;
+    let version = pick(&row, &versions)?;
+    let previous = row.deployed_version;
+    row.deployed_version = Some(version);
+    row.updated_at = svc.now();
+    store::update_hook(&mut tx, &row).await?;
+    let summary = json!({"version": version, "previous": previous});
+    record(&mut tx, svc, ctx, "deploy", "hook", &row.id, summary).await?;
+    tx.commit().await?;
+    view(svc, row).await
+}
+
+/// Deploys `version` (what "latest deployed" bindings run from now on).
+pub async fn deploy(svc: &Services, ctx: &TenantCtx, id_or_name: &str, version: i64) -> Result<Hook> {
+    set_deployed(svc, ctx, id_or_name, |_, vs| {
+        if vs.iter().any(|v| v.version == version) {
+            Ok(version)
+        } else {
+            Err(invalid("version", format!("no version {version}")))
+        }
+    })
+    .await
+}
+
+/// Deploys the version before the deployed one.
+pub async fn rollback(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
+    set_deployed(svc, ctx, id_or_name, |h, vs| {
+        let current = h.deployed_version.ok_or_else(|| invalid("version", "nothing is deployed"))?;
+        vs.iter()
+            .map(|v| v.version)
+            .filter(|v| *v < current)
+            .max()
+            .ok_or_else(|| invalid("version", "no earlier version to roll back to"))
+    })
+    .await
+}
+
+/// Deletes a hook; refused while the flow binds it.
+pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<()> {
+    let h = find(svc, ctx, id_or_name).await?;
+    let mut tx = svc.store.begin_write().await?;
+    if store::is_bound(&mut tx, &h.id).await? {
+        return Err(ManageError::InUse("the hook is bound in the post-login flow; unbind it first"));
+    }
+    store::delete_hook(&mut tx, &ctx.tenant_id, &h.id).await?;
+    record(&mut tx, svc, ctx, "delete", "hook", &h.id, json!({"name": h.name})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Body of `PUT /hooks/{id}/secrets/{name}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretValue {
+    /// The value (write-only: it is never returned).
+    pub value: String,
+}
+
+fn secret_aad(hook_id: &str, name: &str) -> String {
+    format!("{hook_id}/{name}")
+}
+
+/// Sets a secret (encrypted at rest).
+pub async fn set_secret(svc: &Services, ctx: &TenantCtx, id_or_name: &str, name: &str, value: &str) -> Result<()> {
+    validate::token("name", name, 100)?;
+    if value.len() > 4096 {
+        return Err(invalid("value", "at most 4096 bytes"));
+    }
+    let h = find(svc, ctx, id_or_name).await?;
+    let sealed = svc.hooks.secrets.seal(value.as_bytes(), &secret_aad(&h.id, name));
+    let mut tx = svc.store.begin_write().await?;
+    store::put_secret(&mut tx, &h.id, name, &sealed, svc.now()).await?;
+    record(&mut tx, svc, ctx, "set_secret", "hook", &h.id, json!({"secret": name})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a secret.
+pub async fn delete_secret(svc: &Services, ctx: &TenantCtx, id_or_name: &str, name: &str) -> Result<()> {
+    let h = find(svc, ctx, id_or_name).await?;
+    let mut tx = svc.store.begin_write().await?;
+    if !store::delete_secret(&mut tx, &h.id, name).await? {
+        return Err(ManageError::NotFound("secret"));
+    }
+    record(&mut tx, svc, ctx, "delete_secret", "hook", &h.id, json!({"secret": name})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn open_secrets(svc: &Services, hook_id: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (name, sealed, _) in store::secrets(svc.store.pool(), hook_id).await? {
+        let plain = svc
+            .hooks
+            .secrets
+            .open(&sealed, &secret_aad(hook_id, &name))
+            .ok_or_else(|| ManageError::Store(crate::store::StoreError::BadJson("hook_secrets", serde_json::Error::io(std::io::Error::other("secret failed to decrypt")))))?;
+        out.push((name, String::from_utf8_lossy(&plain).into_owned()));
+    }
+    Ok(out)
+}
+
+fn check_overrides(o: &LimitOverrides) -> Result<()> {
+    let fields = [
+        ("deadline_ms", o.deadline_ms),
+        ("fuel", o.fuel),
+        ("memory_bytes", o.memory_bytes.map(|v| v as u64)),
+        ("event_bytes", o.event_bytes.map(|v| v as u64)),
+        ("claim_bytes", o.claim_bytes.map(|v| v as u64)),
+        ("log_bytes", o.log_bytes.map(|v| v as u64)),
+    ];
+    for (f, v) in fields {
+        if v == Some(0) {
+            return Err(invalid(format!("limits.{f}"), "must be positive"));
+        }
+    }
+    Ok(())
+}
+
+/// Sets a hook's limit overrides (they only ever lower the tenant's limits).
+pub async fn set_hook_limits(svc: &Services, ctx: &TenantCtx, id_or_name: &str, o: LimitOverrides) -> Result<Hook> {
+    check_overrides(&o)?;
+    let h = find(svc, ctx, id_or_name).await?;
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = store::get_hook(&mut *tx, &ctx.tenant_id, By::Id(&h.id), svc.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("hook"))?;
+    row.limits = serde_json::to_string(&o).unwrap_or_else(|_| "{}".into());
+    row.updated_at = svc.now();
+    store::update_hook(&mut tx, &row).await?;
+    record(&mut tx, svc, ctx, "set_limits", "hook", &row.id, json!({"limits": o})).await?;
+    tx.commit().await?;
+    view(svc, row).await
+}
+
+/// The tenant's effective limits and its overrides.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantLimits {
+    /// What the tenant asked for.
+    pub overrides: LimitOverrides,
+    /// The operator's ceilings.
+    pub ceilings: Limits,
+    /// What hooks of this tenant run with (before per-hook overrides).
+    pub effective: Limits,
+}
+
+/// The tenant's limits.
+pub async fn tenant_limits(svc: &Services, ctx: &TenantCtx) -> Result<TenantLimits> {
+    let o: LimitOverrides = serde_json::from_str(&store::tenant_limits(&svc.store, &ctx.tenant_id).await?).unwrap_or_default();
+    Ok(TenantLimits {
+        overrides: o,
+        ceilings: svc.hooks.ceilings,
+        effective: svc.hooks.ceilings.lowered(&o),
+    })
+}
+
+/// Sets the tenant's overrides.
+pub async fn set_tenant_limits(svc: &Services, ctx: &TenantCtx, o: LimitOverrides) -> Result<TenantLimits> {
+    check_overrides(&o)?;
+    let mut tx = svc.store.begin_write().await?;
+    store::set_tenant_limits(&mut tx, &ctx.tenant_id, &serde_json::to_string(&o).unwrap_or_else(|_| "{}".into())).await?;
+    record(&mut tx, svc, ctx, "set_hook_limits", "tenant", &ctx.tenant_id, json!({"limits": o})).await?;
+    tx.commit().await?;
+    tenant_limits(svc, ctx).await
+}
+
+/// One binding of the flow, as given and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// Hook id or name.
+    pub hook: String,
+    /// A pinned version; absent means the hook's deployed version.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// `fail_closed` (default) or `fail_open`.
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
+}
+
+/// The post-login flow.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Bindings, run in order (at most 20).
+    pub bindings: Vec<Binding>,
+}
+
+fn policy_text(p: FailurePolicy) -> &'static str {
+    match p {
+        FailurePolicy::FailClosed => "fail_closed",
+        FailurePolicy::FailOpen => "fail_open",
+    }
+}
+
+/// The tenant's flow.
+pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
+    let rows = store::bindings(svc.store.pool(), &ctx.tenant_id).await?;
+    let mut bindings = Vec::new();
+    for b in rows {
+        bindings.push(Binding {
+            hook: b.hook_id,
+            version: b.version,
+            failure_policy: if b.policy == "fail_open" { FailurePolicy::FailOpen } else { FailurePolicy::FailClosed },
+        });
+    }
+    Ok(Flow { bindings })
+}
+
+/// Replaces the flow atomically.
+pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Flow> {
+    if input.bindings.len() > MAX_BINDINGS {
+        return Err(invalid("bindings", format!("at most {MAX_BINDINGS} bindings")));
+    }
+    let mut rows = Vec::new();
+    let mut tx = svc.store.begin_write().await?;
+    for (i, b) in input.bindings.iter().enumerate() {
+        let by = if b.hook.starts_with("hook_") { By::Id(&b.hook) } else { By::Name(&b.hook) };
+        let h = store::get_hook(&mut *tx, &ctx.tenant_id, by, "")
+            .await?
+            .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
+        let versions = store::versions(&mut *tx, &h.id).await?;
+        match b.version {
+            Some(v) if !versions.iter().any(|x| x.version == v) => {
+                return Err(invalid(format!("bindings[{i}].version"), format!("no version {v}")));
+            }
+            None if h.deployed_version.is_none() => {
+                return Err(invalid(format!("bindings[{i}].version"), "the hook has no deployed version; deploy one or pin a version"));
+            }
+            _ => {}
+        }
+        rows.push(BindingRow { position: i as i64, hook_id: h.id, version: b.version, policy: policy_text(b.failure_policy).into() });
+    }
+    store::replace_bindings(&mut tx, &ctx.tenant_id, &rows).await?;
+    record(&mut tx, svc, ctx, "set_flow", "flow", &ctx.tenant_id, json!({"bindings": input.bindings})).await?;
+    tx.commit().await?;
+    flow(svc, ctx).await
+}
+
+async fn limits_for(svc: &Services, tenant_id: &str, hook: &HookRow) -> Result<Limits> {
+    let tenant: LimitOverrides = serde_json::from_str(&store::tenant_limits(&svc.store, tenant_id).await?).unwrap_or_default();
+    let own: LimitOverrides = serde_json::from_str(&hook.limits).unwrap_or_default();
+    Ok(svc.hooks.ceilings.lowered(&tenant).lowered(&own))
+}
+
+async fn step(svc: &Services, tenant_id: &str, hook: &HookRow, version: i64, policy: FailurePolicy) -> Result<FlowStep> {
+    let (v, bytes) = store::component(svc.store.pool(), &hook.id, version)
+        .await?
+        .ok_or(ManageError::NotFound("hook version"))?;
+    let prepared = match svc.hooks.runtime.cached(&v.hash) {
+        Some(p) => p,
+        None => prepare(svc, &v.hash, bytes).await?,
+    };
+    Ok(FlowStep {
+        hook_id: hook.id.clone(),
+        hook_name: hook.name.clone(),
+        version,
+        hook: prepared,
+        policy,
+        secrets: open_secrets(svc, &hook.id).await?,
+        limits: limits_for(svc, tenant_id, hook).await?,
+    })
+}
+
+/// The tenant's flow, ready to run.
+pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>> {
+    let mut steps = Vec::new();
+    for b in store::bindings(svc.store.pool(), tenant_id).await? {
+        let hook = store::get_hook(svc.store.pool(), tenant_id, By::Id(&b.hook_id), "")
+            .await?
+            .ok_or(ManageError::NotFound("hook"))?;
+        let Some(version) = b.version.or(hook.deployed_version) else {
+            continue;
+        };
+        let policy = if b.policy == "fail_open" { FailurePolicy::FailOpen } else { FailurePolicy::FailClosed };
+        steps.push(step(svc, tenant_id, &hook, version, policy).await?);
+    }
+    Ok(steps)
+}
+
+/// Runs the tenant's flow for a login, records the trace and the metrics. A runtime-level
+/// failure (no capacity) becomes a failed flow, so callers handle one shape.
+pub async fn run_flow(svc: &Services, tenant_id: &str, tenant_name: &str, steps: Vec<FlowStep>, event: &PostLoginEvent, context: &str) -> Result<FlowOutcome> {
+    let out = match svc.hooks.runtime.run_flow(tenant_name, steps, event).await {
+        Ok(o) => o,
+        Err(e) => failed_outcome(e),
+    };
+    observe(svc, tenant_id, &out, context).await?;
+    Ok(out)
+}
+
+fn failed_outcome(e: HookError) -> FlowOutcome {
+    let mut o = super::runtime::HookRuntime::empty_outcome();
+    o.status = FlowStatus::Failed { hook: String::new(), code: e.code().into(), message: e.to_string() };
+    o
+}
+
+async fn observe(svc: &Services, tenant_id: &str, out: &FlowOutcome, context: &str) -> Result<()> {
+    for t in &out.trace {
+        svc.hooks.metrics.hook(&t.outcome, t.duration_us);
+    }
+    let status = match &out.status {
+        FlowStatus::Success => "success",
+        FlowStatus::Denied { .. } => "denied",
+        FlowStatus::Failed { .. } => "failed",
+    };
+    svc.hooks.metrics.flow(status);
+    let now = svc.now();
+    let row = TraceRow {
+        id: new_id(IdKind::Trace, now),
+        tenant_id: tenant_id.to_string(),
+        at: now,
+        context: context.to_string(),
+        status: status.into(),
+        trace: json!({"status": out.status, "hooks": out.trace}).to_string(),
+    };
+    store::insert_trace(&svc.store, &row, TRACES_KEPT).await?;
+    Ok(())
+}
+
+/// Body of the test endpoint: an event (see `docs/sample-event.json`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRun {
+    /// The event to run against.
+    pub event: PostLoginEvent,
+}
+
+/// Runs one version against an event with the production runtime (same limits, same claim
+/// rules, the hook's secrets), without logging anyone in. Metadata writes are reported, not
+/// applied.
+pub async fn test(svc: &Services, ctx: &TenantCtx, id_or_name: &str, version: i64, event: PostLoginEvent) -> Result<FlowOutcome> {
+    let h = find(svc, ctx, id_or_name).await?;
+    let s = step(svc, &ctx.tenant_id, &h, version, FailurePolicy::FailClosed).await?;
+    run_flow(svc, &ctx.tenant_id, &ctx.tenant_name, vec![s], &event, &format!("test:{}", h.name)).await
+}
+
+/// A stored trace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Trace {
+    /// `trc_...`
+    pub id: String,
+    /// RFC 3339.
+    pub at: String,
+    /// What ran: `login:...` or `test:<hook>`.
+    pub context: String,
+    /// `success`, `denied` or `failed`.
+    pub status: String,
+    /// Per-hook details.
+    pub hooks: Vec<HookTrace>,
+}
+
+/// Lists traces, newest first.
+pub async fn traces(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Trace>> {
+    let rows = store::list_traces(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    Page::from_store(rows, |r| {
+        let v: Value = serde_json::from_str(&r.trace).unwrap_or(Value::Null);
+        Ok(Trace {
+            hooks: serde_json::from_value(v["hooks"].clone()).unwrap_or_default(),
+            id: r.id,
+            at: rfc3339(r.at),
+            context: r.context,
+            status: r.status,
+        })
+    })
+}

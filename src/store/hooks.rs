@@ -1,0 +1,418 @@
+//! Hooks, their immutable versions, compiled artifacts, secrets, the flow and traces.
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::{Page, Store, StoreError, unique};
+
+/// A hook.
+#[derive(Debug, Clone, FromRow)]
+pub struct HookRow {
+    /// `hook_...`
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Unique per tenant.
+    pub name: String,
+    /// The version "latest deployed" bindings run.
+    pub deployed_version: Option<i64>,
+    /// JSON limit overrides.
+    pub limits: String,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// A version's metadata (without the bytes).
+#[derive(Debug, Clone, FromRow)]
+pub struct VersionRow {
+    /// Hook.
+    pub hook_id: String,
+    /// 1, 2, ...
+    pub version: i64,
+    /// SHA-256 of the component.
+    pub hash: String,
+    /// Component size.
+    pub size: i64,
+    /// JSON array of imports.
+    pub imports: String,
+    /// Epoch ms.
+    pub created_at: i64,
+}
+
+/// One binding of the flow.
+#[derive(Debug, Clone, FromRow)]
+pub struct BindingRow {
+    /// 0-based.
+    pub position: i64,
+    /// Hook.
+    pub hook_id: String,
+    /// Pinned version, or none for "latest deployed".
+    pub version: Option<i64>,
+    /// `fail_closed` / `fail_open`.
+    pub policy: String,
+}
+
+const HOOK_COLS: &str = "id, tenant_id, name, deployed_version, limits, created_at, updated_at";
+
+/// Inserts a hook.
+pub async fn insert_hook(conn: &mut AnyConnection, h: &HookRow) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO hooks ({HOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&h.id)
+    .bind(&h.tenant_id)
+    .bind(&h.name)
+    .bind(h.deployed_version)
+    .bind(&h.limits)
+    .bind(h.created_at)
+    .bind(h.updated_at)
+    .execute(conn)
+    .await
+    .map_err(|e| unique(e, &[("name", "name")]))?;
+    Ok(())
+}
+
+/// Writes the mutable columns.
+pub async fn update_hook(conn: &mut AnyConnection, h: &HookRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE hooks SET deployed_version = $1, limits = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+    )
+    .bind(h.deployed_version)
+    .bind(&h.limits)
+    .bind(h.updated_at)
+    .bind(&h.tenant_id)
+    .bind(&h.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which column a hook lookup matches.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// `hook_...`
+    Id(&'a str),
+    /// Name.
+    Name(&'a str),
+}
+
+/// One hook of the tenant.
+pub async fn get_hook<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    by: By<'_>,
+    lock: &str,
+) -> Result<Option<HookRow>, StoreError> {
+    let (col, val) = match by {
+        By::Id(v) => ("id", v),
+        By::Name(v) => ("name", v),
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT {HOOK_COLS} FROM hooks WHERE tenant_id = $1 AND {col} = $2{lock}"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Lists hooks.
+pub async fn list_hooks(
+    store: &Store,
+    tenant_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<HookRow>, StoreError> {
+    let rows: Vec<HookRow> = sqlx::query_as(&format!(
+        "SELECT {HOOK_COLS} FROM hooks WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Deletes a hook (versions and secrets by cascade).
+pub async fn delete_hook(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM hooks WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The next version number of a hook.
+pub async fn next_version(conn: &mut AnyConnection, hook_id: &str) -> Result<i64, StoreError> {
+    let (max,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(version) FROM hook_versions WHERE hook_id = $1")
+            .bind(hook_id)
+            .fetch_one(conn)
+            .await?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// Inserts a version with its component bytes.
+pub async fn insert_version(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    v: &VersionRow,
+    component: &[u8],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO hook_versions (hook_id, version, tenant_id, hash, size, imports, component, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&v.hook_id)
+    .bind(v.version)
+    .bind(tenant_id)
+    .bind(&v.hash)
+    .bind(v.size)
+    .bind(&v.imports)
+    .bind(component.to_vec())
+    .bind(v.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A hook's versions, newest first.
+pub async fn versions<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    hook_id: &str,
+) -> Result<Vec<VersionRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT hook_id, version, hash, size, imports, created_at FROM hook_versions \
+         WHERE hook_id = $1 ORDER BY version DESC",
+    )
+    .bind(hook_id)
+    .fetch_all(ex)
+    .await?)
+}
+
+/// One version's component bytes.
+pub async fn component<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    hook_id: &str,
+    version: i64,
+) -> Result<Option<(VersionRow, Vec<u8>)>, StoreError> {
+    let row: Option<(String, i64, String, i64, String, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT hook_id, version, hash, size, imports, created_at, component FROM hook_versions \
+         WHERE hook_id = $1 AND version = $2",
+    )
+    .bind(hook_id)
+    .bind(version)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|(hook_id, version, hash, size, imports, created_at, bytes)| {
+        (
+            VersionRow {
+                hook_id,
+                version,
+                hash,
+                size,
+                imports,
+                created_at,
+            },
+            bytes,
+        )
+    }))
+}
+
+/// A stored artifact and its MAC.
+pub async fn artifact(store: &Store, hash: &str, compat: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    Ok(sqlx::query_as("SELECT artifact, mac FROM hook_artifacts WHERE hash = $1 AND compat = $2")
+        .bind(hash)
+        .bind(compat)
+        .fetch_optional(store.pool())
+        .await?)
+}
+
+/// Stores an artifact (idempotent: the same bytes compile to the same artifact).
+pub async fn put_artifact(
+    store: &Store,
+    hash: &str,
+    compat: &str,
+    artifact: &[u8],
+    mac: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO hook_artifacts (hash, compat, artifact, mac, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (hash, compat) DO NOTHING",
+    )
+    .bind(hash)
+    .bind(compat)
+    .bind(artifact.to_vec())
+    .bind(mac)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Sets (or replaces) a sealed secret.
+pub async fn put_secret(conn: &mut AnyConnection, hook_id: &str, name: &str, sealed: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO hook_secrets (hook_id, name, sealed, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (hook_id, name) DO UPDATE SET sealed = $3, updated_at = $4",
+    )
+    .bind(hook_id)
+    .bind(name)
+    .bind(sealed)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a secret.
+pub async fn delete_secret(conn: &mut AnyConnection, hook_id: &str, name: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM hook_secrets WHERE hook_id = $1 AND name = $2")
+        .bind(hook_id)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A hook's secrets as (name, sealed value, updated_at), by name.
+pub async fn secrets<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    hook_id: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT name, sealed, updated_at FROM hook_secrets WHERE hook_id = $1 ORDER BY name",
+    )
+    .bind(hook_id)
+    .fetch_all(ex)
+    .await?)
+}
+
+/// The tenant's flow, in order.
+pub async fn bindings<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+) -> Result<Vec<BindingRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT position, hook_id, version, policy FROM flow_bindings WHERE tenant_id = $1 ORDER BY position",
+    )
+    .bind(tenant_id)
+    .fetch_all(ex)
+    .await?)
+}
+
+/// Replaces the tenant's flow.
+pub async fn replace_bindings(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    rows: &[BindingRow],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM flow_bindings WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *conn)
+        .await?;
+    for b in rows {
+        sqlx::query(
+            "INSERT INTO flow_bindings (tenant_id, position, hook_id, version, policy) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant_id)
+        .bind(b.position)
+        .bind(&b.hook_id)
+        .bind(b.version)
+        .bind(&b.policy)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether a hook is bound in its tenant's flow.
+pub async fn is_bound(conn: &mut AnyConnection, hook_id: &str) -> Result<bool, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM flow_bindings WHERE hook_id = $1")
+        .bind(hook_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// The tenant's hook limit overrides (JSON).
+pub async fn tenant_limits(store: &Store, tenant_id: &str) -> Result<String, StoreError> {
+    let (s,): (String,) = sqlx::query_as("SELECT hook_limits FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_one(store.pool())
+        .await?;
+    Ok(s)
+}
+
+/// Sets the tenant's hook limit overrides.
+pub async fn set_tenant_limits(conn: &mut AnyConnection, tenant_id: &str, json: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tenants SET hook_limits = $1 WHERE id = $2")
+        .bind(json)
+        .bind(tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A stored trace.
+#[derive(Debug, Clone, FromRow)]
+pub struct TraceRow {
+    /// `trc_...`
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// What ran it: `login:<token id>`, `test:<hook>`.
+    pub context: String,
+    /// `success`, `denied`, `failed`.
+    pub status: String,
+    /// JSON array of hook traces.
+    pub trace: String,
+}
+
+/// Appends a trace and trims the tenant's traces to the newest `keep`.
+pub async fn insert_trace(store: &Store, t: &TraceRow, keep: i64) -> Result<(), StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    sqlx::query("INSERT INTO hook_traces (id, tenant_id, at, context, status, trace) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&t.id)
+        .bind(&t.tenant_id)
+        .bind(t.at)
+        .bind(&t.context)
+        .bind(&t.status)
+        .bind(&t.trace)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "DELETE FROM hook_traces WHERE tenant_id = $1 AND id NOT IN \
+         (SELECT id FROM hook_traces WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2)",
+    )
+    .bind(&t.tenant_id)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Lists traces, newest first.
+pub async fn list_traces(
+    store: &Store,
+    tenant_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Page<TraceRow>, StoreError> {
+    let rows: Vec<TraceRow> = sqlx::query_as(
+        "SELECT id, tenant_id, at, context, status, trace FROM hook_traces \
+         WHERE tenant_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(tenant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(limit + 1)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
