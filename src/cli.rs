@@ -375,14 +375,21 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
             file,
             event,
             secrets,
-        } => hooks_test(&file, &event, &secrets),
+        } => {
+            // WASI's blocking host calls start their own tokio runtime: run the hook on a plain
+            // thread, as the server's pool does.
+            std::thread::spawn(move || hooks_test(&file, &event, &secrets))
+                .join()
+                .map_err(|_| anyhow::anyhow!("the local runner panicked"))?
+        }
         HookCommand::Upload {
             file,
             name,
             tenant,
             deploy,
         } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
             let up = registry::upload(&svc, &ctx, &name, &bytes).await?;
@@ -437,14 +444,20 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
             let mut parsed = Vec::new();
             for b in bindings {
                 let (rest, policy) = match b.strip_suffix(":fail_open") {
-                    Some(r) => (r.to_string(), sigil::hooks::runtime::FailurePolicy::FailOpen),
+                    Some(r) => (
+                        r.to_string(),
+                        sigil::hooks::runtime::FailurePolicy::FailOpen,
+                    ),
                     None => (
                         b.strip_suffix(":fail_closed").unwrap_or(&b).to_string(),
                         sigil::hooks::runtime::FailurePolicy::FailClosed,
                     ),
                 };
                 let (hook, version) = match rest.split_once('@') {
-                    Some((h, v)) => (h.to_string(), Some(v.parse::<i64>().context("version must be a number")?)),
+                    Some((h, v)) => (
+                        h.to_string(),
+                        Some(v.parse::<i64>().context("version must be a number")?),
+                    ),
                     None => (rest, None),
                 };
                 parsed.push(registry::Binding {
@@ -471,12 +484,20 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
 }
 
 /// The local runner: the same validation, runtime, limits and claim rules as production.
-fn hooks_test(file: &std::path::Path, event: &std::path::Path, secrets: &[String]) -> Result<ExitCode> {
-    use sigil::hooks::runtime::{FailurePolicy, FlowStatus, FlowStep, HookRuntime, RuntimeSettings};
+fn hooks_test(
+    file: &std::path::Path,
+    event: &std::path::Path,
+    secrets: &[String],
+) -> Result<ExitCode> {
+    use sigil::hooks::runtime::{
+        FailurePolicy, FlowStatus, FlowStep, HookRuntime, RuntimeSettings,
+    };
     use sigil::hooks::{Limits, compile, event::PostLoginEvent, upload};
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let event_text = std::fs::read_to_string(event).with_context(|| format!("reading {}", event.display()))?;
-    let event: PostLoginEvent = serde_json::from_str(&event_text).context("the event file is not a valid event")?;
+    let event_text =
+        std::fs::read_to_string(event).with_context(|| format!("reading {}", event.display()))?;
+    let event: PostLoginEvent =
+        serde_json::from_str(&event_text).context("the event file is not a valid event")?;
     let secrets = secrets
         .iter()
         .map(|s| {
@@ -495,7 +516,10 @@ fn hooks_test(file: &std::path::Path, event: &std::path::Path, secrets: &[String
     let prepared = runtime.prepare(&validated.hash, &component)?;
     let step = FlowStep {
         hook_id: "local".into(),
-        hook_name: file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        hook_name: file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         version: 0,
         hook: prepared,
         policy: FailurePolicy::FailClosed,

@@ -201,7 +201,13 @@ impl Sealer {
         let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0);
         let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
         let ct = cipher
-            .encrypt(&nonce, Payload { msg: plain, aad: aad.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
             .expect("encryption of an in-memory buffer cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
@@ -218,7 +224,13 @@ impl Sealer {
         let (nonce, ct) = bytes.split_at(24);
         let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.0);
         cipher
-            .decrypt(chacha20poly1305::XNonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+            .decrypt(
+                chacha20poly1305::XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
             .ok()
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::hooks::registry::HookServices;
 use crate::crypto::{MasterKey, SecretHasher};
+use crate::hooks::registry::HookServices;
 use crate::passwords::PasswordHasher;
 use crate::store::Store;
 

@@ -75,15 +75,24 @@ pub fn compile_in_child(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| CompileError::Worker(format!("{}: {e}", c.exe.display())))?;
-    let mut stdin = child.stdin.take().ok_or_else(|| CompileError::Worker("no stdin".into()))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| CompileError::Worker("no stdin".into()))?;
     let input = component.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let mut stdout = child.stdout.take().ok_or_else(|| CompileError::Worker("no stdout".into()))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| CompileError::Worker("no stdout".into()))?;
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
         stdout.read_to_end(&mut buf).map(|_| buf)
     });
-    let mut stderr = child.stderr.take().ok_or_else(|| CompileError::Worker("no stderr".into()))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| CompileError::Worker("no stderr".into()))?;
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
@@ -111,7 +120,10 @@ pub fn compile_in_child(
     if !status.success() {
         let msg = err.trim();
         return Err(CompileError::Failed(if msg.is_empty() {
-            format!("the worker exited with {status} (memory limit {} MiB)", c.memory_limit >> 20)
+            format!(
+                "the worker exited with {status} (memory limit {} MiB)",
+                c.memory_limit >> 20
+            )
         } else {
             msg.to_string()
         }));
@@ -216,7 +228,13 @@ impl ArtifactSeal {
     }
 
     /// Checks a stored MAC.
-    pub fn verify(&self, hash: &str, compat: &str, artifact: &[u8], mac: &str) -> Result<(), CompileError> {
+    pub fn verify(
+        &self,
+        hash: &str,
+        compat: &str,
+        artifact: &[u8],
+        mac: &str,
+    ) -> Result<(), CompileError> {
         if constant_time_eq(self.mac(hash, compat, artifact).as_bytes(), mac.as_bytes()) {
             Ok(())
         } else {

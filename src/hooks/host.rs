@@ -134,7 +134,10 @@ impl HostState {
         }
         let value = self.parse(&format!("claim `{name}`"), &json)?;
         let (map, bytes) = if access {
-            (&mut self.effects.access_claims, &mut self.access_claim_bytes)
+            (
+                &mut self.effects.access_claims,
+                &mut self.access_claim_bytes,
+            )
         } else {
             (&mut self.effects.id_claims, &mut self.id_claim_bytes)
         };
@@ -197,11 +200,7 @@ impl api::Host for HostState {
         self.set_claim(false, name, value_json)
     }
 
-    fn set_access_token_claim(
-        &mut self,
-        name: String,
-        value_json: String,
-    ) -> wasmtime::Result<()> {
+    fn set_access_token_claim(&mut self, name: String, value_json: String) -> wasmtime::Result<()> {
         self.set_claim(true, name, value_json)
     }
 
@@ -234,7 +233,8 @@ impl api::Host for HostState {
 
 impl HostState {
     fn scope(&mut self, add: bool, scope: String) -> wasmtime::Result<()> {
-        let ok = !scope.is_empty() && scope.len() <= 255 && scope.chars().all(|c| c.is_ascii_graphic());
+        let ok =
+            !scope.is_empty() && scope.len() <= 255 && scope.chars().all(|c| c.is_ascii_graphic());
         if !ok {
             return Err(self.fail(HookError::InvalidOutput(format!(
                 "scope `{scope}` must be 1 to 255 printable ASCII characters without spaces"

@@ -68,7 +68,9 @@ impl Metrics {
                 "sigil_hook_duration_seconds_sum{{outcome=\"{o}\"}} {}\n",
                 h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
             ));
-            out.push_str(&format!("sigil_hook_duration_seconds_count{{outcome=\"{o}\"}} {count}\n"));
+            out.push_str(&format!(
+                "sigil_hook_duration_seconds_count{{outcome=\"{o}\"}} {count}\n"
+            ));
         }
         out.push_str("# HELP sigil_flow_runs_total Post-login flow runs by outcome.\n");
         out.push_str("# TYPE sigil_flow_runs_total counter\n");

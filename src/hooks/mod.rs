@@ -151,12 +151,22 @@ impl Limits {
     /// allowed), so ceilings can never be raised from below.
     pub fn lowered(self, o: &LimitOverrides) -> Limits {
         Limits {
-            deadline_ms: o.deadline_ms.map_or(self.deadline_ms, |v| v.min(self.deadline_ms).max(1)),
+            deadline_ms: o
+                .deadline_ms
+                .map_or(self.deadline_ms, |v| v.min(self.deadline_ms).max(1)),
             fuel: o.fuel.map_or(self.fuel, |v| v.min(self.fuel).max(1)),
-            memory_bytes: o.memory_bytes.map_or(self.memory_bytes, |v| v.min(self.memory_bytes)),
-            event_bytes: o.event_bytes.map_or(self.event_bytes, |v| v.min(self.event_bytes)),
-            claim_bytes: o.claim_bytes.map_or(self.claim_bytes, |v| v.min(self.claim_bytes)),
-            log_bytes: o.log_bytes.map_or(self.log_bytes, |v| v.min(self.log_bytes)),
+            memory_bytes: o
+                .memory_bytes
+                .map_or(self.memory_bytes, |v| v.min(self.memory_bytes)),
+            event_bytes: o
+                .event_bytes
+                .map_or(self.event_bytes, |v| v.min(self.event_bytes)),
+            claim_bytes: o
+                .claim_bytes
+                .map_or(self.claim_bytes, |v| v.min(self.claim_bytes)),
+            log_bytes: o
+                .log_bytes
+                .map_or(self.log_bytes, |v| v.min(self.log_bytes)),
         }
     }
 }

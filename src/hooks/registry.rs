@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use super::compile::{self, ArtifactSeal, CompilerSettings};
 use super::event::PostLoginEvent;
 use super::metrics::Metrics;
-use super::runtime::{FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookRuntime, HookTrace, PreparedHook};
+use super::runtime::{
+    FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookRuntime, HookTrace, PreparedHook,
+};
 use super::upload;
 use super::{HookError, LimitOverrides, Limits};
 use crate::clock::rfc3339;
@@ -110,7 +112,9 @@ pub async fn prepare(svc: &Services, hash: &str, component: Vec<u8>) -> Result<A
     let compat = super::engine::compatibility_hash(hooks.runtime.engine());
     let stored = store::artifact(&svc.store, hash, &compat).await?;
     let artifact = match stored {
-        Some((artifact, mac)) if hooks.seal.verify(hash, &compat, &artifact, &mac).is_ok() => artifact,
+        Some((artifact, mac)) if hooks.seal.verify(hash, &compat, &artifact, &mac).is_ok() => {
+            artifact
+        }
         other => {
             if other.is_some() {
                 tracing::error!(hash, "stored artifact failed authentication; recompiling");
@@ -128,7 +132,8 @@ pub async fn prepare(svc: &Services, hash: &str, component: Vec<u8>) -> Result<A
             artifact
         }
     };
-    let component = compile::load(hooks.runtime.engine(), &artifact).map_err(|e| invalid("wasm", e.to_string()))?;
+    let component = compile::load(hooks.runtime.engine(), &artifact)
+        .map_err(|e| invalid("wasm", e.to_string()))?;
     hooks.runtime.prepare(hash, &component).map_err(|e| {
         invalid(
             "wasm",
@@ -145,7 +150,14 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
     prepare(svc, &v.hash, v.component.clone()).await?;
     let now = svc.now();
     let mut tx = svc.store.begin_write().await?;
-    let hook = match store::get_hook(&mut *tx, &ctx.tenant_id, By::Name(name), svc.store.for_update()).await? {
+    let hook = match store::get_hook(
+        &mut *tx,
+        &ctx.tenant_id,
+        By::Name(name),
+        svc.store.for_update(),
+    )
+    .await?
+    {
         Some(h) => h,
         None => {
             let h = HookRow {
@@ -182,7 +194,11 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
 }
 
 async fn find(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
-    let by = if id_or_name.starts_with("hook_") { By::Id(id_or_name) } else { By::Name(id_or_name) };
+    let by = if id_or_name.starts_with("hook_") {
+        By::Id(id_or_name)
+    } else {
+        By::Name(id_or_name)
+    };
     store::get_hook(svc.store.pool(), &ctx.tenant_id, by, "")
         .await?
         .ok_or(ManageError::NotFound("hook"))
@@ -215,15 +231,28 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
     for h in rows.items {
         data.push(view(svc, h).await?);
     }
-    Ok(Page { data, next_cursor: rows.next_cursor })
+    Ok(Page {
+        data,
+        next_cursor: rows.next_cursor,
+    })
 }
 
-async fn set_deployed(svc: &Services, ctx: &TenantCtx, id_or_name: &str, pick: impl Fn(&HookRow, &[VersionRow]) -> Result<i64>) -> Result<Hook> {
+async fn set_deployed(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    pick: impl Fn(&HookRow, &[VersionRow]) -> Result<i64>,
+) -> Result<Hook> {
     let h = find(svc, ctx, id_or_name).await?;
     let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get_hook(&mut *tx, &ctx.tenant_id, By::Id(&h.id), svc.store.for_update())
-        .await?
-        .ok_or(ManageError::NotFound("hook"))?;
+    let mut row = store::get_hook(
+        &mut *tx,
+        &ctx.tenant_id,
+        By::Id(&h.id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("hook"))?;
     let versions = store::versions(&mut *tx, &row.id).await?;
     let version = pick(&row, &versions)?;
     let previous = row.deployed_version;
@@ -237,7 +266,12 @@ async fn set_deployed(svc: &Services, ctx: &TenantCtx, id_or_name: &str, pick: i
 }
 
 /// Deploys `version` (what "latest deployed" bindings run from now on).
-pub async fn deploy(svc: &Services, ctx: &TenantCtx, id_or_name: &str, version: i64) -> Result<Hook> {
+pub async fn deploy(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    version: i64,
+) -> Result<Hook> {
     set_deployed(svc, ctx, id_or_name, |_, vs| {
         if vs.iter().any(|v| v.version == version) {
             Ok(version)
@@ -251,7 +285,9 @@ pub async fn deploy(svc: &Services, ctx: &TenantCtx, id_or_name: &str, version: 
 /// Deploys the version before the deployed one.
 pub async fn rollback(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
     set_deployed(svc, ctx, id_or_name, |h, vs| {
-        let current = h.deployed_version.ok_or_else(|| invalid("version", "nothing is deployed"))?;
+        let current = h
+            .deployed_version
+            .ok_or_else(|| invalid("version", "nothing is deployed"))?;
         vs.iter()
             .map(|v| v.version)
             .filter(|v| *v < current)
@@ -266,10 +302,21 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result
     let h = find(svc, ctx, id_or_name).await?;
     let mut tx = svc.store.begin_write().await?;
     if store::is_bound(&mut tx, &h.id).await? {
-        return Err(ManageError::InUse("the hook is bound in the post-login flow; unbind it first"));
+        return Err(ManageError::InUse(
+            "the hook is bound in the post-login flow; unbind it first",
+        ));
     }
     store::delete_hook(&mut tx, &ctx.tenant_id, &h.id).await?;
-    record(&mut tx, svc, ctx, "delete", "hook", &h.id, json!({"name": h.name})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "delete",
+        "hook",
+        &h.id,
+        json!({"name": h.name}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -287,28 +334,60 @@ fn secret_aad(hook_id: &str, name: &str) -> String {
 }
 
 /// Sets a secret (encrypted at rest).
-pub async fn set_secret(svc: &Services, ctx: &TenantCtx, id_or_name: &str, name: &str, value: &str) -> Result<()> {
+pub async fn set_secret(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    name: &str,
+    value: &str,
+) -> Result<()> {
     validate::token("name", name, 100)?;
     if value.len() > 4096 {
         return Err(invalid("value", "at most 4096 bytes"));
     }
     let h = find(svc, ctx, id_or_name).await?;
-    let sealed = svc.hooks.secrets.seal(value.as_bytes(), &secret_aad(&h.id, name));
+    let sealed = svc
+        .hooks
+        .secrets
+        .seal(value.as_bytes(), &secret_aad(&h.id, name));
     let mut tx = svc.store.begin_write().await?;
     store::put_secret(&mut tx, &h.id, name, &sealed, svc.now()).await?;
-    record(&mut tx, svc, ctx, "set_secret", "hook", &h.id, json!({"secret": name})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "set_secret",
+        "hook",
+        &h.id,
+        json!({"secret": name}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Deletes a secret.
-pub async fn delete_secret(svc: &Services, ctx: &TenantCtx, id_or_name: &str, name: &str) -> Result<()> {
+pub async fn delete_secret(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    name: &str,
+) -> Result<()> {
     let h = find(svc, ctx, id_or_name).await?;
     let mut tx = svc.store.begin_write().await?;
     if !store::delete_secret(&mut tx, &h.id, name).await? {
         return Err(ManageError::NotFound("secret"));
     }
-    record(&mut tx, svc, ctx, "delete_secret", "hook", &h.id, json!({"secret": name})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "delete_secret",
+        "hook",
+        &h.id,
+        json!({"secret": name}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -320,7 +399,12 @@ async fn open_secrets(svc: &Services, hook_id: &str) -> Result<Vec<(String, Stri
             .hooks
             .secrets
             .open(&sealed, &secret_aad(hook_id, &name))
-            .ok_or_else(|| ManageError::Store(crate::store::StoreError::BadJson("hook_secrets", serde_json::Error::io(std::io::Error::other("secret failed to decrypt")))))?;
+            .ok_or_else(|| {
+                ManageError::Store(crate::store::StoreError::BadJson(
+                    "hook_secrets",
+                    serde_json::Error::io(std::io::Error::other("secret failed to decrypt")),
+                ))
+            })?;
         out.push((name, String::from_utf8_lossy(&plain).into_owned()));
     }
     Ok(out)
@@ -344,17 +428,36 @@ fn check_overrides(o: &LimitOverrides) -> Result<()> {
 }
 
 /// Sets a hook's limit overrides (they only ever lower the tenant's limits).
-pub async fn set_hook_limits(svc: &Services, ctx: &TenantCtx, id_or_name: &str, o: LimitOverrides) -> Result<Hook> {
+pub async fn set_hook_limits(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    o: LimitOverrides,
+) -> Result<Hook> {
     check_overrides(&o)?;
     let h = find(svc, ctx, id_or_name).await?;
     let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get_hook(&mut *tx, &ctx.tenant_id, By::Id(&h.id), svc.store.for_update())
-        .await?
-        .ok_or(ManageError::NotFound("hook"))?;
+    let mut row = store::get_hook(
+        &mut *tx,
+        &ctx.tenant_id,
+        By::Id(&h.id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("hook"))?;
     row.limits = serde_json::to_string(&o).unwrap_or_else(|_| "{}".into());
     row.updated_at = svc.now();
     store::update_hook(&mut tx, &row).await?;
-    record(&mut tx, svc, ctx, "set_limits", "hook", &row.id, json!({"limits": o})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "set_limits",
+        "hook",
+        &row.id,
+        json!({"limits": o}),
+    )
+    .await?;
     tx.commit().await?;
     view(svc, row).await
 }
@@ -372,7 +475,9 @@ pub struct TenantLimits {
 
 /// The tenant's limits.
 pub async fn tenant_limits(svc: &Services, ctx: &TenantCtx) -> Result<TenantLimits> {
-    let o: LimitOverrides = serde_json::from_str(&store::tenant_limits(&svc.store, &ctx.tenant_id).await?).unwrap_or_default();
+    let o: LimitOverrides =
+        serde_json::from_str(&store::tenant_limits(&svc.store, &ctx.tenant_id).await?)
+            .unwrap_or_default();
     Ok(TenantLimits {
         overrides: o,
         ceilings: svc.hooks.ceilings,
@@ -381,11 +486,29 @@ pub async fn tenant_limits(svc: &Services, ctx: &TenantCtx) -> Result<TenantLimi
 }
 
 /// Sets the tenant's overrides.
-pub async fn set_tenant_limits(svc: &Services, ctx: &TenantCtx, o: LimitOverrides) -> Result<TenantLimits> {
+pub async fn set_tenant_limits(
+    svc: &Services,
+    ctx: &TenantCtx,
+    o: LimitOverrides,
+) -> Result<TenantLimits> {
     check_overrides(&o)?;
     let mut tx = svc.store.begin_write().await?;
-    store::set_tenant_limits(&mut tx, &ctx.tenant_id, &serde_json::to_string(&o).unwrap_or_else(|_| "{}".into())).await?;
-    record(&mut tx, svc, ctx, "set_hook_limits", "tenant", &ctx.tenant_id, json!({"limits": o})).await?;
+    store::set_tenant_limits(
+        &mut tx,
+        &ctx.tenant_id,
+        &serde_json::to_string(&o).unwrap_or_else(|_| "{}".into()),
+    )
+    .await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "set_hook_limits",
+        "tenant",
+        &ctx.tenant_id,
+        json!({"limits": o}),
+    )
+    .await?;
     tx.commit().await?;
     tenant_limits(svc, ctx).await
 }
@@ -427,7 +550,11 @@ pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
         bindings.push(Binding {
             hook: b.hook_id,
             version: b.version,
-            failure_policy: if b.policy == "fail_open" { FailurePolicy::FailOpen } else { FailurePolicy::FailClosed },
+            failure_policy: if b.policy == "fail_open" {
+                FailurePolicy::FailOpen
+            } else {
+                FailurePolicy::FailClosed
+            },
         });
     }
     Ok(Flow { bindings })
@@ -436,40 +563,75 @@ pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
 /// Replaces the flow atomically.
 pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Flow> {
     if input.bindings.len() > MAX_BINDINGS {
-        return Err(invalid("bindings", format!("at most {MAX_BINDINGS} bindings")));
+        return Err(invalid(
+            "bindings",
+            format!("at most {MAX_BINDINGS} bindings"),
+        ));
     }
     let mut rows = Vec::new();
     let mut tx = svc.store.begin_write().await?;
     for (i, b) in input.bindings.iter().enumerate() {
-        let by = if b.hook.starts_with("hook_") { By::Id(&b.hook) } else { By::Name(&b.hook) };
+        let by = if b.hook.starts_with("hook_") {
+            By::Id(&b.hook)
+        } else {
+            By::Name(&b.hook)
+        };
         let h = store::get_hook(&mut *tx, &ctx.tenant_id, by, "")
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
         let versions = store::versions(&mut *tx, &h.id).await?;
         match b.version {
             Some(v) if !versions.iter().any(|x| x.version == v) => {
-                return Err(invalid(format!("bindings[{i}].version"), format!("no version {v}")));
+                return Err(invalid(
+                    format!("bindings[{i}].version"),
+                    format!("no version {v}"),
+                ));
             }
             None if h.deployed_version.is_none() => {
-                return Err(invalid(format!("bindings[{i}].version"), "the hook has no deployed version; deploy one or pin a version"));
+                return Err(invalid(
+                    format!("bindings[{i}].version"),
+                    "the hook has no deployed version; deploy one or pin a version",
+                ));
             }
             _ => {}
         }
-        rows.push(BindingRow { position: i as i64, hook_id: h.id, version: b.version, policy: policy_text(b.failure_policy).into() });
+        rows.push(BindingRow {
+            position: i as i64,
+            hook_id: h.id,
+            version: b.version,
+            policy: policy_text(b.failure_policy).into(),
+        });
     }
     store::replace_bindings(&mut tx, &ctx.tenant_id, &rows).await?;
-    record(&mut tx, svc, ctx, "set_flow", "flow", &ctx.tenant_id, json!({"bindings": input.bindings})).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "set_flow",
+        "flow",
+        &ctx.tenant_id,
+        json!({"bindings": input.bindings}),
+    )
+    .await?;
     tx.commit().await?;
     flow(svc, ctx).await
 }
 
 async fn limits_for(svc: &Services, tenant_id: &str, hook: &HookRow) -> Result<Limits> {
-    let tenant: LimitOverrides = serde_json::from_str(&store::tenant_limits(&svc.store, tenant_id).await?).unwrap_or_default();
+    let tenant: LimitOverrides =
+        serde_json::from_str(&store::tenant_limits(&svc.store, tenant_id).await?)
+            .unwrap_or_default();
     let own: LimitOverrides = serde_json::from_str(&hook.limits).unwrap_or_default();
     Ok(svc.hooks.ceilings.lowered(&tenant).lowered(&own))
 }
 
-async fn step(svc: &Services, tenant_id: &str, hook: &HookRow, version: i64, policy: FailurePolicy) -> Result<FlowStep> {
+async fn step(
+    svc: &Services,
+    tenant_id: &str,
+    hook: &HookRow,
+    version: i64,
+    policy: FailurePolicy,
+) -> Result<FlowStep> {
     let (v, bytes) = store::component(svc.store.pool(), &hook.id, version)
         .await?
         .ok_or(ManageError::NotFound("hook version"))?;
@@ -498,7 +660,11 @@ pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>>
         let Some(version) = b.version.or(hook.deployed_version) else {
             continue;
         };
-        let policy = if b.policy == "fail_open" { FailurePolicy::FailOpen } else { FailurePolicy::FailClosed };
+        let policy = if b.policy == "fail_open" {
+            FailurePolicy::FailOpen
+        } else {
+            FailurePolicy::FailClosed
+        };
         steps.push(step(svc, tenant_id, &hook, version, policy).await?);
     }
     Ok(steps)
@@ -506,8 +672,14 @@ pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>>
 
 /// Runs the tenant's flow for a login, records the trace and the metrics. A runtime-level
 /// failure (no capacity) becomes a failed flow, so callers handle one shape.
-pub async fn run_flow(svc: &Services, tenant_id: &str, tenant_name: &str, steps: Vec<FlowStep>, event: &PostLoginEvent, context: &str) -> Result<FlowOutcome> {
-    let out = match svc.hooks.runtime.run_flow(tenant_name, steps, event).await {
+pub async fn run_flow(
+    svc: &Services,
+    tenant_id: &str,
+    steps: Vec<FlowStep>,
+    event: &PostLoginEvent,
+    context: &str,
+) -> Result<FlowOutcome> {
+    let out = match svc.hooks.runtime.run_flow(tenant_id, steps, event).await {
         Ok(o) => o,
         Err(e) => failed_outcome(e),
     };
@@ -517,7 +689,11 @@ pub async fn run_flow(svc: &Services, tenant_id: &str, tenant_name: &str, steps:
 
 fn failed_outcome(e: HookError) -> FlowOutcome {
     let mut o = super::runtime::HookRuntime::empty_outcome();
-    o.status = FlowStatus::Failed { hook: String::new(), code: e.code().into(), message: e.to_string() };
+    o.status = FlowStatus::Failed {
+        hook: String::new(),
+        code: e.code().into(),
+        message: e.to_string(),
+    };
     o
 }
 
@@ -555,10 +731,23 @@ pub struct TestRun {
 /// Runs one version against an event with the production runtime (same limits, same claim
 /// rules, the hook's secrets), without logging anyone in. Metadata writes are reported, not
 /// applied.
-pub async fn test(svc: &Services, ctx: &TenantCtx, id_or_name: &str, version: i64, event: PostLoginEvent) -> Result<FlowOutcome> {
+pub async fn test(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    version: i64,
+    event: PostLoginEvent,
+) -> Result<FlowOutcome> {
     let h = find(svc, ctx, id_or_name).await?;
     let s = step(svc, &ctx.tenant_id, &h, version, FailurePolicy::FailClosed).await?;
-    run_flow(svc, &ctx.tenant_id, &ctx.tenant_name, vec![s], &event, &format!("test:{}", h.name)).await
+    run_flow(
+        svc,
+        &ctx.tenant_id,
+        vec![s],
+        &event,
+        &format!("test:{}", h.name),
+    )
+    .await
 }
 
 /// A stored trace.

@@ -34,7 +34,9 @@ pub struct PreparedHook {
 
 impl std::fmt::Debug for PreparedHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedHook").field("hash", &self.hash).finish()
+        f.debug_struct("PreparedHook")
+            .field("hash", &self.hash)
+            .finish()
     }
 }
 
@@ -270,7 +272,10 @@ impl HookRuntime {
         )
         .map_err(|e| HookError::Internal(format!("linking the hook API: {e:#}")))?;
 
-        let threads = settings.threads.min(settings.engine.pool_instances as usize).max(1);
+        let threads = settings
+            .threads
+            .min(settings.engine.pool_instances as usize)
+            .max(1);
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads {
@@ -298,7 +303,10 @@ impl HookRuntime {
             jobs: tx,
             slots: Arc::new(Semaphore::new(threads)),
             tenants: Mutex::new(HashMap::new()),
-            settings: RuntimeSettings { threads, ..settings },
+            settings: RuntimeSettings {
+                threads,
+                ..settings
+            },
         }))
     }
 
@@ -313,7 +321,11 @@ impl HookRuntime {
     }
 
     /// Type-checks a compiled component against the world and caches it by content hash.
-    pub fn prepare(&self, hash: &str, component: &Component) -> Result<Arc<PreparedHook>, HookError> {
+    pub fn prepare(
+        &self,
+        hash: &str,
+        component: &Component,
+    ) -> Result<Arc<PreparedHook>, HookError> {
         if let Some(h) = self.cached(hash) {
             return Ok(h);
         }
@@ -378,7 +390,8 @@ impl HookRuntime {
         }
     }
 
-    /// Runs `steps` in order for `event` on a pool thread and merges their effects.
+    /// Runs `steps` in order for `event` on a pool thread and merges their effects. The
+    /// per-tenant cap is keyed by `tenant_id`.
     ///
     /// Semantics: a later hook's claim replaces an earlier one of the same name; a deny stops
     /// the flow; a fail-closed failure stops it, a fail-open failure discards that hook's
@@ -386,17 +399,24 @@ impl HookRuntime {
     /// the flow succeeded.
     pub async fn run_flow(
         self: &Arc<Self>,
-        tenant: &str,
+        tenant_id: &str,
         steps: Vec<FlowStep>,
         event: &PostLoginEvent,
     ) -> Result<FlowOutcome, HookError> {
         if steps.is_empty() {
             return Ok(FlowOutcome::empty());
         }
-        let wait = Duration::from_millis(steps.iter().map(|s| s.limits.deadline_ms).max().unwrap_or(50));
-        let _tenant_permit = acquire(self.tenant_slots(tenant), wait).await?;
+        let wait = Duration::from_millis(
+            steps
+                .iter()
+                .map(|s| s.limits.deadline_ms)
+                .max()
+                .unwrap_or(50),
+        );
+        let _tenant_permit = acquire(self.tenant_slots(tenant_id), wait).await?;
         let slot = acquire(self.slots.clone(), wait).await?;
-        let event_json = serde_json::to_string(event).map_err(|e| HookError::Internal(e.to_string()))?;
+        let event_json =
+            serde_json::to_string(event).map_err(|e| HookError::Internal(e.to_string()))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let rt = self.clone();
         let event = event.clone();
@@ -423,12 +443,20 @@ impl HookRuntime {
     }
 
     /// The flow on the current thread (pool threads, and the local test runner).
-    pub fn flow_blocking(&self, steps: &[FlowStep], event: &PostLoginEvent, event_size: usize) -> FlowOutcome {
+    pub fn flow_blocking(
+        &self,
+        steps: &[FlowStep],
+        event: &PostLoginEvent,
+        event_size: usize,
+    ) -> FlowOutcome {
         let mut out = FlowOutcome::empty();
         for step in steps {
             let run = if event_size > step.limits.event_bytes {
                 Invocation {
-                    result: Err(HookError::EventTooLarge(event_size, step.limits.event_bytes)),
+                    result: Err(HookError::EventTooLarge(
+                        event_size,
+                        step.limits.event_bytes,
+                    )),
                     logs: vec![],
                     fuel_used: 0,
                     duration: Duration::ZERO,
@@ -455,7 +483,12 @@ impl HookRuntime {
                         .id_claims
                         .keys()
                         .map(|k| format!("id_token.{k}"))
-                        .chain(effects.access_claims.keys().map(|k| format!("access_token.{k}")))
+                        .chain(
+                            effects
+                                .access_claims
+                                .keys()
+                                .map(|k| format!("access_token.{k}")),
+                        )
                         .collect();
                     let deny = effects.deny.clone();
                     out.merge(effects);
@@ -515,7 +548,12 @@ fn classify(e: wasmtime::Error, state: &HostState, limits: Limits) -> HookError 
         Some(trap) => {
             if state.memory_refused {
                 HookError::OutOfMemory(limits.memory_bytes)
-            } else if let Some(msg) = state.logs.iter().rev().find_map(|l| l.strip_prefix("panic: ")) {
+            } else if let Some(msg) = state
+                .logs
+                .iter()
+                .rev()
+                .find_map(|l| l.strip_prefix("panic: "))
+            {
                 HookError::Panic(msg.to_string())
             } else {
                 HookError::Trap(trap.to_string())

@@ -52,7 +52,9 @@ pub enum UploadError {
     #[error("not a WebAssembly module or component: {0}")]
     NotWasm(String),
     /// A core module could not be turned into a component.
-    #[error("the core module could not be turned into a component (build it with the sigil-hooks SDK): {0}")]
+    #[error(
+        "the core module could not be turned into a component (build it with the sigil-hooks SDK): {0}"
+    )]
     Componentize(String),
     /// An import outside the world and the sealed WASI.
     #[error("the hook imports `{0}`, which hooks may not use")]
@@ -138,9 +140,8 @@ fn top_level_imports(component: &[u8]) -> Result<Vec<String>, UploadError> {
     let mut out = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(component) {
         match payload.map_err(|e| UploadError::NotWasm(e.to_string()))? {
-            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => {
-                depth += 1
-            }
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
             wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
             wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
                 for imp in reader {
@@ -166,7 +167,9 @@ fn check_import(name: &str) -> Result<(), UploadError> {
             return Err(UploadError::ForbiddenImport(name.into()));
         }
         if !SUPPORTED_VERSIONS.contains(&version) {
-            return Err(UploadError::UnsupportedVersion(format!("sigil:hooks@{version}")));
+            return Err(UploadError::UnsupportedVersion(format!(
+                "sigil:hooks@{version}"
+            )));
         }
         return Ok(());
     }
@@ -187,16 +190,30 @@ mod tests {
         assert!(check_import("wasi:filesystem/preopens@0.2.0").is_ok());
         assert_eq!(
             check_import("wasi:sockets/tcp@0.2.0"),
-            Err(UploadError::ForbiddenImport("wasi:sockets/tcp@0.2.0".into()))
+            Err(UploadError::ForbiddenImport(
+                "wasi:sockets/tcp@0.2.0".into()
+            ))
         );
-        assert!(matches!(check_import("wasi:http/outgoing-handler@0.2.0"), Err(UploadError::ForbiddenImport(_))));
-        assert!(matches!(check_import("sigil:hooks/api@0.9.0"), Err(UploadError::UnsupportedVersion(_))));
-        assert!(matches!(check_import("evil:net/raw"), Err(UploadError::ForbiddenImport(_))));
+        assert!(matches!(
+            check_import("wasi:http/outgoing-handler@0.2.0"),
+            Err(UploadError::ForbiddenImport(_))
+        ));
+        assert!(matches!(
+            check_import("sigil:hooks/api@0.9.0"),
+            Err(UploadError::UnsupportedVersion(_))
+        ));
+        assert!(matches!(
+            check_import("evil:net/raw"),
+            Err(UploadError::ForbiddenImport(_))
+        ));
     }
 
     #[test]
     fn refuses_non_wasm_and_oversize() {
         assert!(matches!(validate(b"hello"), Err(UploadError::NotWasm(_))));
-        assert!(matches!(validate(&vec![0u8; MAX_UPLOAD_BYTES + 1]), Err(UploadError::TooLarge(_))));
+        assert!(matches!(
+            validate(&vec![0u8; MAX_UPLOAD_BYTES + 1]),
+            Err(UploadError::TooLarge(_))
+        ));
     }
 }

@@ -13,7 +13,9 @@ use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody};
 use super::params::{IdPath, TenantPath};
 use crate::hooks::LimitOverrides;
-use crate::hooks::registry::{self, Flow, Hook, SecretValue, TenantLimits, TestRun, Trace, Uploaded};
+use crate::hooks::registry::{
+    self, Flow, Hook, SecretValue, TenantLimits, TestRun, Trace, Uploaded,
+};
 use crate::hooks::runtime::FlowOutcome;
 use crate::hooks::upload::MAX_UPLOAD_BYTES;
 use crate::manage::{Page, PageParams};
@@ -89,29 +91,49 @@ pub struct DeployBody {
 #[utoipa::path(post, path = "/t/{tenant}/api/hooks/{name}/versions", tag = "hooks", params(NamePath),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses((status = 201, body = Uploaded), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn upload(State(svc): State<Services>, auth: Auth, Path(p): Path<NamePath>, body: Bytes) -> Res<(StatusCode, Json<Uploaded>)> {
+async fn upload(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<NamePath>,
+    body: Bytes,
+) -> Res<(StatusCode, Json<Uploaded>)> {
     let _ = &p.tenant;
-    Ok((StatusCode::CREATED, Json(registry::upload(&svc, &auth.ctx, &p.name, &body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(registry::upload(&svc, &auth.ctx, &p.name, &body).await?),
+    ))
 }
 
 /// List hooks.
 #[utoipa::path(get, path = "/t/{tenant}/api/hooks", tag = "hooks", params(TenantPath, PageParams),
     responses((status = 200, body = Page<Hook>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn list_hooks(State(svc): State<Services>, auth: Auth, Query(page): Query<PageParams>) -> Res<Json<Page<Hook>>> {
+async fn list_hooks(
+    State(svc): State<Services>,
+    auth: Auth,
+    Query(page): Query<PageParams>,
+) -> Res<Json<Page<Hook>>> {
     Ok(Json(registry::list(&svc, &auth.ctx, &page).await?))
 }
 
 /// Get a hook (by id or name) with its versions and secret names.
 #[utoipa::path(get, path = "/t/{tenant}/api/hooks/{id}", tag = "hooks", params(IdPath),
     responses((status = 200, body = Hook), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn get_hook(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>) -> Res<Json<Hook>> {
+async fn get_hook(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+) -> Res<Json<Hook>> {
     Ok(Json(registry::get(&svc, &auth.ctx, &p.id).await?))
 }
 
 /// Delete a hook (refused with 409 `in_use` while the flow binds it).
 #[utoipa::path(delete, path = "/t/{tenant}/api/hooks/{id}", tag = "hooks", params(IdPath),
     responses((status = 204), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn delete_hook(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>) -> Res<StatusCode> {
+async fn delete_hook(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+) -> Res<StatusCode> {
     registry::delete(&svc, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -119,21 +141,37 @@ async fn delete_hook(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPa
 /// Deploy a version.
 #[utoipa::path(post, path = "/t/{tenant}/api/hooks/{id}/deploy", tag = "hooks", params(IdPath), request_body = DeployBody,
     responses((status = 200, body = Hook), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn deploy(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>, Body(b): Body<DeployBody>) -> Res<Json<Hook>> {
-    Ok(Json(registry::deploy(&svc, &auth.ctx, &p.id, b.version).await?))
+async fn deploy(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+    Body(b): Body<DeployBody>,
+) -> Res<Json<Hook>> {
+    Ok(Json(
+        registry::deploy(&svc, &auth.ctx, &p.id, b.version).await?,
+    ))
 }
 
 /// Deploy the version before the deployed one.
 #[utoipa::path(post, path = "/t/{tenant}/api/hooks/{id}/rollback", tag = "hooks", params(IdPath),
     responses((status = 200, body = Hook), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn rollback(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>) -> Res<Json<Hook>> {
+async fn rollback(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+) -> Res<Json<Hook>> {
     Ok(Json(registry::rollback(&svc, &auth.ctx, &p.id).await?))
 }
 
 /// Set a secret (write-only; encrypted at rest; the hook reads it from its event).
 #[utoipa::path(put, path = "/t/{tenant}/api/hooks/{id}/secrets/{secret}", tag = "hooks", params(SecretPath), request_body = SecretValue,
     responses((status = 204), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn set_secret(State(svc): State<Services>, auth: Auth, Path(p): Path<SecretPath>, Body(b): Body<SecretValue>) -> Res<StatusCode> {
+async fn set_secret(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<SecretPath>,
+    Body(b): Body<SecretValue>,
+) -> Res<StatusCode> {
     let _ = &p.tenant;
     registry::set_secret(&svc, &auth.ctx, &p.id, &p.secret, &b.value).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -142,7 +180,11 @@ async fn set_secret(State(svc): State<Services>, auth: Auth, Path(p): Path<Secre
 /// Delete a secret.
 #[utoipa::path(delete, path = "/t/{tenant}/api/hooks/{id}/secrets/{secret}", tag = "hooks", params(SecretPath),
     responses((status = 204), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn delete_secret(State(svc): State<Services>, auth: Auth, Path(p): Path<SecretPath>) -> Res<StatusCode> {
+async fn delete_secret(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<SecretPath>,
+) -> Res<StatusCode> {
     registry::delete_secret(&svc, &auth.ctx, &p.id, &p.secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -150,17 +192,31 @@ async fn delete_secret(State(svc): State<Services>, auth: Auth, Path(p): Path<Se
 /// Set this hook's limits (they can only lower the tenant's).
 #[utoipa::path(put, path = "/t/{tenant}/api/hooks/{id}/limits", tag = "hooks", params(IdPath), request_body = LimitOverrides,
     responses((status = 200, body = Hook), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn set_limits(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>, Body(b): Body<LimitOverrides>) -> Res<Json<Hook>> {
-    Ok(Json(registry::set_hook_limits(&svc, &auth.ctx, &p.id, b).await?))
+async fn set_limits(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+    Body(b): Body<LimitOverrides>,
+) -> Res<Json<Hook>> {
+    Ok(Json(
+        registry::set_hook_limits(&svc, &auth.ctx, &p.id, b).await?,
+    ))
 }
 
 /// Run a version against an event with the production runtime, without logging in: returns the
 /// claims, scopes, denial, metadata writes (not applied), logs, duration and fuel.
 #[utoipa::path(post, path = "/t/{tenant}/api/hooks/{id}/versions/{version}/test", tag = "hooks", params(VersionPath), request_body = TestRun,
     responses((status = 200, body = FlowOutcome), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn test_version(State(svc): State<Services>, auth: Auth, Path(p): Path<VersionPath>, Body(b): Body<TestRun>) -> Res<Json<FlowOutcome>> {
+async fn test_version(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<VersionPath>,
+    Body(b): Body<TestRun>,
+) -> Res<Json<FlowOutcome>> {
     let _ = &p.tenant;
-    Ok(Json(registry::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?))
+    Ok(Json(
+        registry::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?,
+    ))
 }
 
 /// The post-login flow.
@@ -187,21 +243,32 @@ async fn get_tenant_limits(State(svc): State<Services>, auth: Auth) -> Res<Json<
 /// Lower the tenant's hook limits below the operator's ceilings.
 #[utoipa::path(put, path = "/t/{tenant}/api/hook-limits", tag = "hooks", params(TenantPath), request_body = LimitOverrides,
     responses((status = 200, body = TenantLimits), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn put_tenant_limits(State(svc): State<Services>, auth: Auth, Body(b): Body<LimitOverrides>) -> Res<Json<TenantLimits>> {
+async fn put_tenant_limits(
+    State(svc): State<Services>,
+    auth: Auth,
+    Body(b): Body<LimitOverrides>,
+) -> Res<Json<TenantLimits>> {
     Ok(Json(registry::set_tenant_limits(&svc, &auth.ctx, b).await?))
 }
 
 /// Execution traces, newest first (the newest 1000 are kept).
 #[utoipa::path(get, path = "/t/{tenant}/api/hook-traces", tag = "hooks", params(TenantPath, PageParams),
     responses((status = 200, body = Page<Trace>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
-async fn list_traces(State(svc): State<Services>, auth: Auth, Query(page): Query<PageParams>) -> Res<Json<Page<Trace>>> {
+async fn list_traces(
+    State(svc): State<Services>,
+    auth: Auth,
+    Query(page): Query<PageParams>,
+) -> Res<Json<Page<Trace>>> {
     Ok(Json(registry::traces(&svc, &auth.ctx, &page).await?))
 }
 
 /// Prometheus metrics.
 pub(super) async fn metrics(State(svc): State<Services>) -> impl axum::response::IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         svc.hooks.metrics.render(),
     )
 }

@@ -136,7 +136,11 @@ pub async fn list_hooks(
 }
 
 /// Deletes a hook (versions and secrets by cascade).
-pub async fn delete_hook(conn: &mut AnyConnection, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+pub async fn delete_hook(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM hooks WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
@@ -207,28 +211,36 @@ pub async fn component<'e, E: Executor<'e, Database = Any>>(
     .bind(version)
     .fetch_optional(ex)
     .await?;
-    Ok(row.map(|(hook_id, version, hash, size, imports, created_at, bytes)| {
-        (
-            VersionRow {
-                hook_id,
-                version,
-                hash,
-                size,
-                imports,
-                created_at,
-            },
-            bytes,
-        )
-    }))
+    Ok(row.map(
+        |(hook_id, version, hash, size, imports, created_at, bytes)| {
+            (
+                VersionRow {
+                    hook_id,
+                    version,
+                    hash,
+                    size,
+                    imports,
+                    created_at,
+                },
+                bytes,
+            )
+        },
+    ))
 }
 
 /// A stored artifact and its MAC.
-pub async fn artifact(store: &Store, hash: &str, compat: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-    Ok(sqlx::query_as("SELECT artifact, mac FROM hook_artifacts WHERE hash = $1 AND compat = $2")
-        .bind(hash)
-        .bind(compat)
-        .fetch_optional(store.pool())
-        .await?)
+pub async fn artifact(
+    store: &Store,
+    hash: &str,
+    compat: &str,
+) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT artifact, mac FROM hook_artifacts WHERE hash = $1 AND compat = $2")
+            .bind(hash)
+            .bind(compat)
+            .fetch_optional(store.pool())
+            .await?,
+    )
 }
 
 /// Stores an artifact (idempotent: the same bytes compile to the same artifact).
@@ -255,7 +267,13 @@ pub async fn put_artifact(
 }
 
 /// Sets (or replaces) a sealed secret.
-pub async fn put_secret(conn: &mut AnyConnection, hook_id: &str, name: &str, sealed: &str, now: i64) -> Result<(), StoreError> {
+pub async fn put_secret(
+    conn: &mut AnyConnection,
+    hook_id: &str,
+    name: &str,
+    sealed: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO hook_secrets (hook_id, name, sealed, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (hook_id, name) DO UPDATE SET sealed = $3, updated_at = $4",
@@ -270,7 +288,11 @@ pub async fn put_secret(conn: &mut AnyConnection, hook_id: &str, name: &str, sea
 }
 
 /// Deletes a secret.
-pub async fn delete_secret(conn: &mut AnyConnection, hook_id: &str, name: &str) -> Result<bool, StoreError> {
+pub async fn delete_secret(
+    conn: &mut AnyConnection,
+    hook_id: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM hook_secrets WHERE hook_id = $1 AND name = $2")
         .bind(hook_id)
         .bind(name)
@@ -349,7 +371,11 @@ pub async fn tenant_limits(store: &Store, tenant_id: &str) -> Result<String, Sto
 }
 
 /// Sets the tenant's hook limit overrides.
-pub async fn set_tenant_limits(conn: &mut AnyConnection, tenant_id: &str, json: &str) -> Result<(), StoreError> {
+pub async fn set_tenant_limits(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    json: &str,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE tenants SET hook_limits = $1 WHERE id = $2")
         .bind(json)
         .bind(tenant_id)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sigil::clock::SystemClock;
+use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil::passwords::PasswordHasher;
 use sigil::services::Services;
 use sigil::startup::{Application, Settings};
@@ -118,6 +119,8 @@ pub async fn spawn_app(db: Db) -> TestApp {
     let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
     settings.max_connections = 5;
     settings.clock = Arc::new(SystemClock);
+    settings.hook_runtime = Some(shared_runtime());
+    settings.compiler.exe = env!("CARGO_BIN_EXE_sigil").into();
     // Real argon2id, lighter parameters: tests exercise the same code path faster.
     settings.passwords = PasswordHasher::new(4096, 1, 1);
     if db == Db::Postgres {
@@ -303,4 +306,33 @@ macro_rules! both_backends {
             )*
         }
     };
+}
+
+/// One hook runtime for the whole test process, as in production (one engine per process).
+pub fn shared_runtime() -> Arc<HookRuntime> {
+    static RT: std::sync::OnceLock<Arc<HookRuntime>> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        HookRuntime::new(RuntimeSettings {
+            threads: 4,
+            per_tenant: 2,
+            ..Default::default()
+        })
+        .expect("hook runtime")
+    })
+    .clone()
+}
+
+/// A guest built by scripts/build-hooks.sh (`target/guests/...`).
+pub fn guest(target: &str, name: &str) -> Vec<u8> {
+    let dir = std::env::var("SIGIL_GUEST_DIR")
+        .unwrap_or_else(|_| format!("{}/target/guests", env!("CARGO_MANIFEST_DIR")));
+    let path = format!("{dir}/{target}/release/{name}.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; build the guests with ./scripts/build-hooks.sh (scripts/test.sh does)")
+    })
+}
+
+/// An example hook or test guest for wasm32-unknown-unknown.
+pub fn hook(name: &str) -> Vec<u8> {
+    guest("wasm32-unknown-unknown", name)
 }

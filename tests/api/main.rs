@@ -11,4 +11,5 @@ mod isolation;
 mod orgs;
 mod platform;
 mod roles_apis;
+mod sandbox;
 mod users;

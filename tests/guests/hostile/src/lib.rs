@@ -27,11 +27,11 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
             }
         }
         "memory_bomb" => {
-            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            // Allocate without touching the memory: every allocation is a memory.grow, until
+            // the host refuses one and the allocator aborts.
             loop {
-                let mut chunk = vec![0u8; 1 << 20];
-                chunk[0] = 1;
-                hoard.push(black_box(chunk));
+                let chunk: Vec<u8> = Vec::with_capacity(black_box(4 << 20));
+                std::mem::forget(black_box(chunk));
             }
         }
         "recursion" => {
@@ -55,6 +55,10 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
             api.id_token().set_custom_claim("sub", &"usr_impostor")?;
         }
         "error" => return Err("upstream CRM unavailable".into()),
+        "secret" => {
+            let key = event.secret("CRM_KEY").unwrap_or("missing");
+            api.id_token().set_custom_claim("crm_key_len", &key.len())?;
+        }
         _ => {
             api.id_token().set_custom_claim("ok", &true)?;
         }

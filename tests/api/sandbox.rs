@@ -1,0 +1,385 @@
+//! The sandbox, exercised directly on the runtime: every hostile guest is stopped within its
+//! limit with the right named error and the runtime stays healthy; the sealed WASI; the example
+//! hooks; flow semantics; capacity.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sigil::hooks::event::PostLoginEvent;
+use sigil::hooks::runtime::{
+    FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookRuntime, PreparedHook, RuntimeSettings,
+};
+use sigil::hooks::upload::{self, UploadError};
+use sigil::hooks::{Limits, compile};
+
+use crate::helpers::{guest, hook, shared_runtime};
+
+fn prepare(rt: &HookRuntime, bytes: &[u8]) -> Arc<PreparedHook> {
+    let v = upload::validate(bytes).expect("valid upload");
+    let c = compile::compile_here(rt.engine(), &v.component).expect("compiles");
+    rt.prepare(&v.hash, &c).expect("implements the world")
+}
+
+fn event(edit: impl FnOnce(&mut Value)) -> PostLoginEvent {
+    let mut v: Value = serde_json::from_str(include_str!("../../docs/sample-event.json")).unwrap();
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+fn mode(m: &str) -> PostLoginEvent {
+    event(|e| e["user"]["user_metadata"]["mode"] = json!(m))
+}
+
+fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) -> FlowStep {
+    FlowStep {
+        hook_id: "hook_test".into(),
+        hook_name: "test".into(),
+        version: 1,
+        hook: h,
+        policy,
+        secrets: vec![("CRM_KEY".into(), "s3cr3t-value".into())],
+        limits,
+    }
+}
+
+fn run(rt: &HookRuntime, steps: &[FlowStep], e: &PostLoginEvent) -> FlowOutcome {
+    rt.flow_blocking(steps, e, serde_json::to_string(e).unwrap().len())
+}
+
+fn failure(o: &FlowOutcome) -> (String, String) {
+    match &o.status {
+        FlowStatus::Failed { code, message, .. } => (code.clone(), message.clone()),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn hostile_guests_are_contained_with_named_errors() {
+    let rt = shared_runtime();
+    let h = prepare(&rt, &hook("hostile"));
+    let defaults = Limits::default();
+    let cases: Vec<(&str, Limits, &str)> = vec![
+        ("loop", defaults, "out_of_fuel"),
+        // With fuel out of the way, the wall-clock deadline stops it.
+        (
+            "loop",
+            Limits {
+                fuel: u64::MAX / 2,
+                deadline_ms: 30,
+                ..defaults
+            },
+            "timeout",
+        ),
+        ("memory_bomb", defaults, "out_of_memory"),
+        ("recursion", defaults, "stack_overflow"),
+        ("huge_claim", defaults, "output_limit"),
+        ("huge_log", defaults, "output_limit"),
+        ("panic", defaults, "panic"),
+        ("restricted", defaults, "restricted_claim"),
+        ("error", defaults, "hook_error"),
+    ];
+    for (m, limits, code) in cases {
+        let start = Instant::now();
+        let out = run(
+            &rt,
+            &[step(h.clone(), limits, FailurePolicy::FailClosed)],
+            &mode(m),
+        );
+        let elapsed = start.elapsed();
+        let (got, message) = failure(&out);
+        assert_eq!(got, code, "{m}: {message}");
+        assert!(
+            out.id_token_claims.is_empty(),
+            "{m}: a failed hook's claims are not kept"
+        );
+        assert!(elapsed < Duration::from_secs(2), "{m} took {elapsed:?}");
+        // The runtime is healthy afterwards: the same component runs fine with a sane event.
+        let ok = run(
+            &rt,
+            &[step(h.clone(), defaults, FailurePolicy::FailClosed)],
+            &mode("ok"),
+        );
+        assert_eq!(ok.status, FlowStatus::Success, "after {m}");
+        assert_eq!(ok.id_token_claims["ok"], json!(true));
+    }
+    let out = run(
+        &rt,
+        &[step(h.clone(), defaults, FailurePolicy::FailClosed)],
+        &mode("panic"),
+    );
+    assert!(
+        failure(&out).1.contains("the hook gave up: no widgets"),
+        "the guest's panic message is kept"
+    );
+    let out = run(
+        &rt,
+        &[step(h.clone(), defaults, FailurePolicy::FailClosed)],
+        &mode("restricted"),
+    );
+    assert!(failure(&out).1.contains("`sub`"));
+    let out = run(
+        &rt,
+        &[step(h.clone(), defaults, FailurePolicy::FailClosed)],
+        &mode("huge_log"),
+    );
+    let logged: usize = out.trace[0].logs.iter().map(|l| l.len() + 1).sum();
+    assert!(logged <= defaults.log_bytes, "logs are capped: {logged}");
+    let out = run(
+        &rt,
+        &[step(h, defaults, FailurePolicy::FailClosed)],
+        &mode("secret"),
+    );
+    assert_eq!(
+        out.id_token_claims["crm_key_len"],
+        json!(12),
+        "the hook sees its own secret"
+    );
+}
+
+#[test]
+fn bad_uploads_are_refused_naming_the_reason() {
+    assert!(matches!(
+        upload::validate(b"\0asm\x01\0\0\0garbage"),
+        Err(UploadError::NotWasm(_)) | Err(UploadError::Componentize(_))
+    ));
+    assert!(matches!(
+        upload::validate(b"not wasm at all"),
+        Err(UploadError::NotWasm(_))
+    ));
+    let sockets =
+        wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap();
+    assert_eq!(
+        upload::validate(&sockets).unwrap_err(),
+        UploadError::ForbiddenImport("wasi:sockets/tcp@0.2.0".into())
+    );
+    let http =
+        wat::parse_str(r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#)
+            .unwrap();
+    assert!(
+        upload::validate(&http)
+            .unwrap_err()
+            .to_string()
+            .contains("wasi:http/outgoing-handler@0.2.0")
+    );
+    let future =
+        wat::parse_str(r#"(component (import "sigil:hooks/api@0.9.0" (instance)))"#).unwrap();
+    assert!(matches!(
+        upload::validate(&future),
+        Err(UploadError::UnsupportedVersion(_))
+    ));
+    // A valid component of another world: it passes the import check but not the world check.
+    let wrong_world = wat::parse_str(
+        r#"(component
+             (core module $m (func (export "run")))
+             (core instance $i (instantiate $m))
+             (func (export "run") (canon lift (core func $i "run"))))"#,
+    )
+    .unwrap();
+    let rt = shared_runtime();
+    let v = upload::validate(&wrong_world).unwrap();
+    let c = compile::compile_here(rt.engine(), &v.component).unwrap();
+    let err = rt.prepare(&v.hash, &c).unwrap_err();
+    assert_eq!(err.code(), "instantiation_failed");
+}
+
+#[test]
+fn wasi_guests_get_a_sealed_wasi() {
+    let rt = shared_runtime();
+    let h = prepare(&rt, &guest("wasm32-wasip2", "wasi_guest"));
+    let e = mode("ok");
+    let out = run(
+        &rt,
+        &[step(h, Limits::default(), FailurePolicy::FailClosed)],
+        &e,
+    );
+    assert_eq!(out.status, FlowStatus::Success, "{:?}", out.trace);
+    assert_eq!(
+        out.id_token_claims["clock_ms"],
+        json!(e.now_ms()),
+        "the clock is frozen at the event's time"
+    );
+    assert_eq!(out.id_token_claims["env_count"], json!(0));
+    assert!(
+        out.id_token_claims["fs"]
+            .as_str()
+            .unwrap()
+            .starts_with("error"),
+        "nothing is preopened"
+    );
+    assert_eq!(
+        out.trace[0].logs,
+        vec!["hello from stdout", "hello from stderr"]
+    );
+}
+
+#[test]
+fn example_hooks_do_what_they_say() {
+    let rt = shared_runtime();
+    let d = Limits::default();
+    let s = |name: &str| step(prepare(&rt, &hook(name)), d, FailurePolicy::FailClosed);
+
+    let out = run(&rt, &[s("roles_claims")], &mode("ok"));
+    assert_eq!(
+        out.id_token_claims["https://sigil.example/roles"],
+        json!(["admin", "billing"])
+    );
+    assert_eq!(
+        out.access_token_claims["https://sigil.example/permissions"],
+        json!(["read:reports", "write:reports"])
+    );
+
+    let out = run(&rt, &[s("tenant_id_claim")], &mode("ok"));
+    assert_eq!(out.access_token_claims["tenant_id"], json!("t-1001"));
+    let out = run(
+        &rt,
+        &[s("tenant_id_claim")],
+        &event(|e| e["user"]["user_metadata"] = json!({})),
+    );
+    assert!(
+        !out.id_token_claims.contains_key("tenant_id"),
+        "only when present"
+    );
+
+    let out = run(&rt, &[s("org_tier")], &mode("ok"));
+    assert_eq!(
+        (
+            out.access_token_claims["org_tier"].clone(),
+            out.access_token_claims["department"].clone()
+        ),
+        (json!("gold"), json!("engineering"))
+    );
+
+    let unverified = event(|e| e["user"]["email_verified"] = json!(false));
+    let out = run(
+        &rt,
+        &[s("require_verified_email"), s("roles_claims")],
+        &unverified,
+    );
+    assert!(
+        matches!(&out.status, FlowStatus::Denied { reason, .. } if reason.contains("verify your email"))
+    );
+    assert_eq!(out.trace.len(), 1, "a deny stops the flow");
+    let out = run(&rt, &[s("require_verified_email")], &mode("ok"));
+    assert_eq!(out.status, FlowStatus::Success);
+
+    let out = run(&rt, &[s("admin_scopes")], &mode("ok"));
+    assert_eq!(out.scopes_added, vec!["admin:all"]);
+    let blocked = event(|e| {
+        e["client"]["client_metadata"]["plan"] = json!("blocked");
+        e["organization"]["roles"] = json!(["member"]);
+    });
+    let out = run(&rt, &[s("admin_scopes")], &blocked);
+    assert!(out.scopes_added.is_empty());
+    assert_eq!(out.scopes_removed, vec!["write:reports"]);
+    let mut scopes = vec!["openid".to_string(), "write:reports".to_string()];
+    out.apply_scopes(&mut scopes);
+    assert_eq!(scopes, vec!["openid"]);
+
+    let e = mode("ok");
+    let out = run(&rt, &[s("first_login_stamp")], &e);
+    assert_eq!(out.app_metadata["first_login_at"], json!(e.now));
+    let stamped =
+        event(|e| e["user"]["app_metadata"]["first_login_at"] = json!("2020-01-01T00:00:00Z"));
+    let out = run(&rt, &[s("first_login_stamp")], &stamped);
+    assert!(out.app_metadata.is_empty(), "stamped once");
+}
+
+#[test]
+fn failure_policies() {
+    let rt = shared_runtime();
+    let d = Limits::default();
+    let hostile = prepare(&rt, &hook("hostile"));
+    let roles = prepare(&rt, &hook("roles_claims"));
+    let e = mode("huge_claim");
+    let out = run(
+        &rt,
+        &[
+            step(hostile.clone(), d, FailurePolicy::FailOpen),
+            step(roles.clone(), d, FailurePolicy::FailClosed),
+        ],
+        &e,
+    );
+    assert_eq!(out.status, FlowStatus::Success);
+    assert_eq!(out.trace[0].outcome, "failed_open");
+    assert_eq!(out.trace[0].error_code.as_deref(), Some("output_limit"));
+    assert!(
+        !out.id_token_claims.contains_key("big"),
+        "a fail-open hook's effects are discarded"
+    );
+    assert!(
+        out.id_token_claims
+            .contains_key("https://sigil.example/roles"),
+        "the flow continued"
+    );
+
+    let out = run(
+        &rt,
+        &[
+            step(hostile, d, FailurePolicy::FailClosed),
+            step(roles, d, FailurePolicy::FailClosed),
+        ],
+        &e,
+    );
+    assert_eq!(failure(&out).0, "output_limit");
+    assert_eq!(out.trace.len(), 1, "fail-closed stops the flow");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_is_bounded_and_fails_fast() {
+    // Its own runtime: this test fills a pool on purpose.
+    let rt = HookRuntime::new(RuntimeSettings {
+        threads: 2,
+        per_tenant: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let spin = Limits {
+        fuel: u64::MAX / 2,
+        deadline_ms: 300,
+        ..Limits::default()
+    };
+    let hostile = prepare(&rt, &hook("hostile"));
+    let looping = mode("loop");
+    let a = |rt: Arc<HookRuntime>, h: Arc<PreparedHook>, e: PostLoginEvent| async move {
+        let start = Instant::now();
+        let r = rt
+            .run_flow("ten_a", vec![step(h, spin, FailurePolicy::FailClosed)], &e)
+            .await;
+        (r, start.elapsed())
+    };
+    let runs: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(a(rt.clone(), hostile.clone(), looping.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Tenant B still gets the other thread while A spins.
+    let b = rt
+        .run_flow(
+            "ten_b",
+            vec![step(
+                hostile.clone(),
+                Limits::default(),
+                FailurePolicy::FailClosed,
+            )],
+            &mode("ok"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.status, FlowStatus::Success);
+    let mut capacity = 0;
+    for r in runs {
+        let (result, elapsed) = r.await.unwrap();
+        match result {
+            Err(e) => {
+                assert_eq!(e.code(), "hook_capacity");
+                assert!(
+                    elapsed < Duration::from_millis(1500),
+                    "fails within about its deadline, took {elapsed:?}"
+                );
+                capacity += 1;
+            }
+            Ok(out) => assert_eq!(failure(&out).0, "timeout"),
+        }
+    }
+    assert!(capacity >= 1, "a tenant at its cap gets hook_capacity");
+}
