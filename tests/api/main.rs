@@ -6,6 +6,7 @@ mod helpers;
 mod apps;
 mod auth;
 mod cli;
+mod hooks;
 mod import;
 mod isolation;
 mod orgs;
