@@ -13,4 +13,7 @@ if command -v pg_isready >/dev/null 2>&1; then
   fi
 fi
 
+# The example hooks and the hostile fixtures the tests run, built for wasm32.
+./scripts/build-hooks.sh
+
 cargo test --workspace --all-targets "$@"

@@ -25,7 +25,9 @@
 //! A panic is written to the hook's log (with its message and location) before the hook
 //! traps, so the execution trace says why it failed.
 
+use std::cell::OnceCell;
 use std::marker::PhantomData;
+use std::sync::Once;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -121,12 +123,13 @@ pub struct Client {
     pub client_metadata: Value,
 }
 
-/// The login event.
+/// The login event. Parts are decoded on first access (metadata JSON is parsed only if the
+/// hook reads it), which keeps a hook's fixed cost low.
 #[derive(Debug, Clone)]
 pub struct Event {
-    user: User,
-    organization: Option<Organization>,
-    client: Client,
+    user: OnceCell<User>,
+    organization: OnceCell<Option<Organization>>,
+    client: OnceCell<Client>,
     raw: wit::Event,
 }
 
@@ -136,57 +139,60 @@ fn json(text: &str) -> Value {
 
 impl Event {
     fn new(raw: wit::Event) -> Self {
-        let u = &raw.user;
-        let user = User {
-            id: u.id.clone(),
-            email: u.email.clone(),
-            email_verified: u.email_verified,
-            name: u.name.clone(),
-            given_name: u.given_name.clone(),
-            family_name: u.family_name.clone(),
-            nickname: u.nickname.clone(),
-            picture: u.picture.clone(),
-            created_at: u.created_at.clone(),
-            last_login: u.last_login.clone(),
-            logins_count: u.logins_count,
-            external_id: u.external_id.clone(),
-            user_metadata: json(&u.user_metadata),
-            app_metadata: json(&u.app_metadata),
-            roles: u.roles.clone(),
-            permissions: u.permissions.clone(),
-        };
-        let organization = raw.organization.as_ref().map(|o| Organization {
-            id: o.id.clone(),
-            name: o.name.clone(),
-            display_name: o.display_name.clone(),
-            external_id: o.external_id.clone(),
-            metadata: json(&o.metadata),
-            roles: o.roles.clone(),
-        });
-        let client = Client {
-            client_id: raw.client.client_id.clone(),
-            name: raw.client.name.clone(),
-            client_metadata: json(&raw.client.client_metadata),
-        };
         Event {
-            user,
-            organization,
-            client,
+            user: OnceCell::new(),
+            organization: OnceCell::new(),
+            client: OnceCell::new(),
             raw,
         }
     }
 
     /// The user.
     pub fn user(&self) -> &User {
-        &self.user
+        self.user.get_or_init(|| {
+            let u = &self.raw.user;
+            User {
+                id: u.id.clone(),
+                email: u.email.clone(),
+                email_verified: u.email_verified,
+                name: u.name.clone(),
+                given_name: u.given_name.clone(),
+                family_name: u.family_name.clone(),
+                nickname: u.nickname.clone(),
+                picture: u.picture.clone(),
+                created_at: u.created_at.clone(),
+                last_login: u.last_login.clone(),
+                logins_count: u.logins_count,
+                external_id: u.external_id.clone(),
+                user_metadata: json(&u.user_metadata),
+                app_metadata: json(&u.app_metadata),
+                roles: u.roles.clone(),
+                permissions: u.permissions.clone(),
+            }
+        })
     }
     /// The organization, when the login is for one.
     pub fn organization(&self) -> Option<&Organization> {
-        self.organization.as_ref()
+        self.organization
+            .get_or_init(|| {
+                self.raw.organization.as_ref().map(|o| Organization {
+                    id: o.id.clone(),
+                    name: o.name.clone(),
+                    display_name: o.display_name.clone(),
+                    external_id: o.external_id.clone(),
+                    metadata: json(&o.metadata),
+                    roles: o.roles.clone(),
+                })
+            })
+            .as_ref()
     }
     /// The application.
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client.get_or_init(|| Client {
+            client_id: self.raw.client.client_id.clone(),
+            name: self.raw.client.name.clone(),
+            client_metadata: json(&self.raw.client.client_metadata),
+        })
     }
     /// How the user logged in.
     pub fn protocol(&self) -> Protocol {
@@ -340,9 +346,12 @@ impl UserWrites<'_> {
 
 #[doc(hidden)]
 pub fn __run(raw: wit::Event, handler: fn(&Event, &Api) -> Result<(), String>) -> Result<(), String> {
-    std::panic::set_hook(Box::new(|info| {
-        host::log(&format!("panic: {info}"));
-    }));
+    static PANIC_HOOK: Once = Once::new();
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            host::log(&format!("panic: {info}"));
+        }));
+    });
     let event = Event::new(raw);
     handler(&event, &Api::default())
 }

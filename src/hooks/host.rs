@@ -74,29 +74,19 @@ pub struct HostState {
     pub(crate) failure: Option<HookError>,
     pub(crate) memory_refused: bool,
     limits: Limits,
-    wasi: WasiCtx,
+    now_ms: i64,
+    // Built on the guest's first WASI call: most hooks (built for wasm32-unknown-unknown)
+    // never make one, and building the context is a large share of a cycle's fixed cost.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
-    pub(crate) stdout: MemoryOutputPipe,
+    stdout: Option<MemoryOutputPipe>,
 }
 
 impl HostState {
-    /// A fresh state for one invocation. WASI is sealed: nothing preopened, no environment or
-    /// arguments, no network, clocks frozen at the event's time, randomness freshly seeded,
-    /// stdout and stderr captured (bounded) into the hook's log.
+    /// A fresh state for one invocation. WASI (built on first use) is sealed: nothing
+    /// preopened, no environment or arguments, no network, clocks frozen at the event's time,
+    /// randomness freshly seeded, stdout and stderr captured (bounded) into the hook's log.
     pub fn new(limits: Limits, now_ms: i64) -> Self {
-        use rand_010::SeedableRng;
-        let stdout = MemoryOutputPipe::new(limits.log_bytes);
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stdout.clone())
-            .wall_clock(FrozenClock(now_ms))
-            .monotonic_clock(FrozenClock(now_ms))
-            .secure_random(rand_010::rngs::StdRng::from_rng(&mut rand_010::rng()))
-            .insecure_random(rand_010::rngs::StdRng::from_rng(&mut rand_010::rng()))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         Self {
             effects: Effects::default(),
             logs: Vec::new(),
@@ -106,10 +96,19 @@ impl HostState {
             failure: None,
             memory_refused: false,
             limits,
-            wasi,
+            now_ms,
+            wasi: None,
             table: ResourceTable::new(),
-            stdout,
+            stdout: None,
         }
+    }
+
+    /// What the guest wrote to stdout and stderr (empty when it never touched WASI).
+    pub(crate) fn captured_output(&self) -> Vec<u8> {
+        self.stdout
+            .as_ref()
+            .map(|p| p.contents().to_vec())
+            .unwrap_or_default()
     }
 
     /// Records a failure and returns the trap that stops the guest.
@@ -250,8 +249,25 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        if self.wasi.is_none() {
+            use rand_010::SeedableRng;
+            let stdout = MemoryOutputPipe::new(self.limits.log_bytes);
+            let wasi = WasiCtx::builder()
+                .stdout(stdout.clone())
+                .stderr(stdout.clone())
+                .wall_clock(FrozenClock(self.now_ms))
+                .monotonic_clock(FrozenClock(self.now_ms))
+                .secure_random(rand_010::rngs::StdRng::from_rng(&mut rand_010::rng()))
+                .insecure_random(rand_010::rngs::StdRng::from_rng(&mut rand_010::rng()))
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build();
+            self.stdout = Some(stdout);
+            self.wasi = Some(wasi);
+        }
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.as_mut().expect("built above"),
             table: &mut self.table,
         }
     }

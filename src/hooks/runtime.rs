@@ -369,7 +369,7 @@ impl HookRuntime {
         }
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let state = store.data_mut();
-        let captured = state.stdout.contents();
+        let captured = state.captured_output();
         for line in String::from_utf8_lossy(&captured).lines() {
             if state.push_log(line.to_string()).is_err() {
                 break;
@@ -450,6 +450,9 @@ impl HookRuntime {
         event_size: usize,
     ) -> FlowOutcome {
         let mut out = FlowOutcome::empty();
+        // Convert once per flow (metadata is serialized to JSON text here); each hook gets a
+        // copy with its own secrets.
+        let base = event.to_wit(&[]);
         for step in steps {
             let run = if event_size > step.limits.event_bytes {
                 Invocation {
@@ -462,7 +465,15 @@ impl HookRuntime {
                     duration: Duration::ZERO,
                 }
             } else {
-                let wit_event = event.to_wit(&step.secrets);
+                let mut wit_event = base.clone();
+                wit_event.secrets = step
+                    .secrets
+                    .iter()
+                    .map(|(name, value)| wit::Secret {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect();
                 self.invoke(&step.hook, &wit_event, step.limits)
             };
             let mut trace = HookTrace {

@@ -203,7 +203,8 @@ pub async fn component<'e, E: Executor<'e, Database = Any>>(
     hook_id: &str,
     version: i64,
 ) -> Result<Option<(VersionRow, Vec<u8>)>, StoreError> {
-    let row: Option<(String, i64, String, i64, String, i64, Vec<u8>)> = sqlx::query_as(
+    type Row = (String, i64, String, i64, String, i64, Vec<u8>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT hook_id, version, hash, size, imports, created_at, component FROM hook_versions \
          WHERE hook_id = $1 AND version = $2",
     )

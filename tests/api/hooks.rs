@@ -8,7 +8,13 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{Db, TestApp, assert_error, hook, spawn_app};
 
-async fn upload(app: &TestApp, key: &str, tenant: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+async fn upload(
+    app: &TestApp,
+    key: &str,
+    tenant: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
     let res = app
         .client
         .post(format!("{}/t/{tenant}/api/hooks/{name}/versions", app.base))
@@ -36,22 +42,62 @@ async fn hook_lifecycle_and_flow(db: Db) {
     let id = up["hook_id"].as_str().unwrap().to_string();
     assert!(id.starts_with("hook_"));
     assert_eq!(up["version"]["version"], 1);
-    assert_eq!(up["version"]["imports"], json!(["sigil:hooks/api@0.1.0", "sigil:hooks/types@0.1.0"]));
+    assert_eq!(
+        up["version"]["imports"],
+        json!(["sigil:hooks/api@0.1.0", "sigil:hooks/types@0.1.0"])
+    );
     let (s, up2) = upload(&app, &key, "default", "roles", hook("roles_claims")).await;
     assert_eq!(s, StatusCode::CREATED);
-    assert_eq!(up2["version"]["version"], 2, "versions are immutable; a re-upload is a new one");
+    assert_eq!(
+        up2["version"]["version"], 2,
+        "versions are immutable; a re-upload is a new one"
+    );
 
     // Binding needs a deployed (or pinned) version.
-    let got = app.put("/t/default/api/flows/post-login", json!({"bindings": [{"hook": "roles"}]})).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("bindings[0].version"));
-    let (s, h) = app.post(&format!("/t/default/api/hooks/{id}/deploy"), json!({"version": 2})).await;
-    assert_eq!((s, h["deployed_version"].clone()), (StatusCode::OK, json!(2)));
-    let (_, h) = app.post("/t/default/api/hooks/roles/rollback", json!({})).await;
+    let got = app
+        .put(
+            "/t/default/api/flows/post-login",
+            json!({"bindings": [{"hook": "roles"}]}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("bindings[0].version"),
+    );
+    let (s, h) = app
+        .post(
+            &format!("/t/default/api/hooks/{id}/deploy"),
+            json!({"version": 2}),
+        )
+        .await;
+    assert_eq!(
+        (s, h["deployed_version"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+    let (_, h) = app
+        .post("/t/default/api/hooks/roles/rollback", json!({}))
+        .await;
     assert_eq!(h["deployed_version"], 1);
-    let got = app.post("/t/default/api/hooks/roles/rollback", json!({})).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("version"));
-    let got = app.post("/t/default/api/hooks/roles/deploy", json!({"version": 9})).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("version"));
+    let got = app
+        .post("/t/default/api/hooks/roles/rollback", json!({}))
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("version"),
+    );
+    let got = app
+        .post("/t/default/api/hooks/roles/deploy", json!({"version": 9}))
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("version"),
+    );
 
     let (_, hostile) = upload(&app, &key, "default", "hostile", hook("hostile")).await;
     assert_eq!(hostile["version"]["version"], 1);
@@ -64,36 +110,86 @@ async fn hook_lifecycle_and_flow(db: Db) {
     assert_eq!(s, StatusCode::OK, "{flow}");
     assert_eq!(flow["bindings"][1]["failure_policy"], "fail_open");
     let too_many: Vec<Value> = (0..21).map(|_| json!({"hook": "roles"})).collect();
-    let got = app.put("/t/default/api/flows/post-login", json!({"bindings": too_many})).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("bindings"));
-    let got = app.put("/t/default/api/flows/post-login", json!({"bindings": [{"hook": "ghost"}]})).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("bindings[0].hook"));
+    let got = app
+        .put(
+            "/t/default/api/flows/post-login",
+            json!({"bindings": too_many}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("bindings"),
+    );
+    let got = app
+        .put(
+            "/t/default/api/flows/post-login",
+            json!({"bindings": [{"hook": "ghost"}]}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("bindings[0].hook"),
+    );
     let (_, still) = app.get("/t/default/api/flows/post-login").await;
-    assert_eq!(still["bindings"].as_array().unwrap().len(), 2, "a refused flow changed nothing");
+    assert_eq!(
+        still["bindings"].as_array().unwrap().len(),
+        2,
+        "a refused flow changed nothing"
+    );
 
     // A bound hook cannot be deleted.
     let got = app.delete("/t/default/api/hooks/hostile").await;
     assert_error(&got, StatusCode::CONFLICT, "in_use", None);
 
     // Secrets are write-only and reach the hook.
-    let (s, _) = app.put("/t/default/api/hooks/hostile/secrets/CRM_KEY", json!({"value": "k-123456"})).await;
+    let (s, _) = app
+        .put(
+            "/t/default/api/hooks/hostile/secrets/CRM_KEY",
+            json!({"value": "k-123456"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, h) = app.get("/t/default/api/hooks/hostile").await;
     assert_eq!(h["secrets"], json!(["CRM_KEY"]));
     assert!(!h.to_string().contains("k-123456"));
-    let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM hook_secrets").fetch_one(app.svc.store.pool()).await.unwrap();
+    let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM hook_secrets")
+        .fetch_one(app.svc.store.pool())
+        .await
+        .unwrap();
     assert!(!sealed.contains("k-123456"), "encrypted at rest");
 
     // Test runs use the production runtime and record a trace.
-    let (s, out) = app.post("/t/default/api/hooks/hostile/versions/1/test", json!({"event": sample_event("secret")})).await;
+    let (s, out) = app
+        .post(
+            "/t/default/api/hooks/hostile/versions/1/test",
+            json!({"event": sample_event("secret")}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     assert_eq!(out["id_token_claims"]["crm_key_len"], 8);
-    let (_, out) = app.post("/t/default/api/hooks/hostile/versions/1/test", json!({"event": sample_event("restricted")})).await;
+    let (_, out) = app
+        .post(
+            "/t/default/api/hooks/hostile/versions/1/test",
+            json!({"event": sample_event("restricted")}),
+        )
+        .await;
     assert_eq!(out["status"]["status"], "failed");
     assert_eq!(out["status"]["code"], "restricted_claim");
     assert_eq!(out["trace"][0]["error_code"], "restricted_claim");
-    let (_, out) = app.post(&format!("/t/default/api/hooks/{id}/versions/1/test"), json!({"event": sample_event("ok")})).await;
-    assert_eq!(out["access_token_claims"]["https://sigil.example/roles"], json!(["admin", "billing"]));
+    let (_, out) = app
+        .post(
+            &format!("/t/default/api/hooks/{id}/versions/1/test"),
+            json!({"event": sample_event("ok")}),
+        )
+        .await;
+    assert_eq!(
+        out["access_token_claims"]["https://sigil.example/roles"],
+        json!(["admin", "billing"])
+    );
     assert!(out["trace"][0]["fuel_used"].as_u64().unwrap() > 0);
     let (_, traces) = app.get("/t/default/api/hook-traces").await;
     let traces = traces["data"].as_array().unwrap();
@@ -103,30 +199,63 @@ async fn hook_lifecycle_and_flow(db: Db) {
     assert_eq!(traces[1]["hooks"][0]["error_code"], "restricted_claim");
 
     // Limits: a tenant can lower, never raise.
-    let (_, l) = app.put("/t/default/api/hook-limits", json!({"deadline_ms": 20, "fuel": 999_999_999_999u64})).await;
+    let (_, l) = app
+        .put(
+            "/t/default/api/hook-limits",
+            json!({"deadline_ms": 20, "fuel": 999_999_999_999u64}),
+        )
+        .await;
     assert_eq!(l["effective"]["deadline_ms"], 20);
     assert_eq!(l["effective"]["fuel"], 10_000_000);
-    let got = app.put("/t/default/api/hook-limits", json!({"fuel": 0})).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("limits.fuel"));
-    let (_, h) = app.put("/t/default/api/hooks/hostile/limits", json!({"fuel": 1000})).await;
+    let got = app
+        .put("/t/default/api/hook-limits", json!({"fuel": 0}))
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("limits.fuel"),
+    );
+    let (_, h) = app
+        .put("/t/default/api/hooks/hostile/limits", json!({"fuel": 1000}))
+        .await;
     assert_eq!(h["limits"]["fuel"], 1000);
-    let (_, out) = app.post("/t/default/api/hooks/hostile/versions/1/test", json!({"event": sample_event("ok")})).await;
-    assert_eq!(out["status"]["code"], "out_of_fuel", "the hook's own lower limit applies");
+    let (_, out) = app
+        .post(
+            "/t/default/api/hooks/hostile/versions/1/test",
+            json!({"event": sample_event("ok")}),
+        )
+        .await;
+    assert_eq!(
+        out["status"]["code"], "out_of_fuel",
+        "the hook's own lower limit applies"
+    );
 
     // Metrics count what ran.
-    let res = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
     let text = res.text().await.unwrap();
     assert!(text.contains("sigil_hook_duration_seconds_count{outcome=\"ok\"}"));
     assert!(text.contains("sigil_flow_runs_total{outcome=\"failed\"}"));
 
     // Unbind, then delete.
-    app.put("/t/default/api/flows/post-login", json!({"bindings": []})).await;
+    app.put("/t/default/api/flows/post-login", json!({"bindings": []}))
+        .await;
     let (s, _) = app.delete("/t/default/api/hooks/hostile").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, list) = app.get("/t/default/api/hooks").await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     let (_, log) = app.get("/t/default/api/audit-log").await;
-    let actions: Vec<&str> = log["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     for a in ["upload", "deploy", "set_flow", "set_secret", "delete"] {
         assert!(actions.contains(&a), "audit lacks {a}");
     }
@@ -136,12 +265,25 @@ async fn hook_lifecycle_and_flow(db: Db) {
 async fn bad_uploads_are_refused(db: Db) {
     let app = spawn_app(db).await;
     let key = app.operator_key.clone();
-    let got = upload(&app, &key, "default", "junk", b"definitely not wasm".to_vec()).await;
+    let got = upload(
+        &app,
+        &key,
+        "default",
+        "junk",
+        b"definitely not wasm".to_vec(),
+    )
+    .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("wasm"));
-    let sockets = wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap();
+    let sockets =
+        wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap();
     let got = upload(&app, &key, "default", "net", sockets).await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("wasm"));
-    assert!(got.1["message"].as_str().unwrap().contains("wasi:sockets/tcp@0.2.0"));
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("wasi:sockets/tcp@0.2.0")
+    );
     let wrong_world = wat::parse_str(
         r#"(component (core module $m (func (export "run"))) (core instance $i (instantiate $m))
              (func (export "run") (canon lift (core func $i "run"))))"#,
@@ -149,11 +291,20 @@ async fn bad_uploads_are_refused(db: Db) {
     .unwrap();
     let got = upload(&app, &key, "default", "other", wrong_world).await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("wasm"));
-    assert!(got.1["message"].as_str().unwrap().contains("sigil:hooks/post-login@0.1.0"));
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("sigil:hooks/post-login@0.1.0")
+    );
     let got = upload(&app, &key, "default", "big", vec![0u8; 5 << 20]).await;
     assert_eq!(got.0, StatusCode::PAYLOAD_TOO_LARGE);
     let (_, list) = app.get("/t/default/api/hooks").await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 0, "nothing is stored for a refused upload");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        0,
+        "nothing is stored for a refused upload"
+    );
 }
 
 async fn hooks_are_tenant_isolated(db: Db) {
@@ -166,22 +317,63 @@ async fn hooks_are_tenant_isolated(db: Db) {
     for (m, path, body) in [
         (Method::GET, format!("hooks/{id}"), None),
         (Method::GET, "hooks/roles".to_string(), None),
-        (Method::POST, format!("hooks/{id}/deploy"), Some(json!({"version": 1}))),
-        (Method::PUT, format!("hooks/{id}/secrets/X"), Some(json!({"value": "v"}))),
-        (Method::POST, format!("hooks/{id}/versions/1/test"), Some(json!({"event": sample_event("ok")}))),
+        (
+            Method::POST,
+            format!("hooks/{id}/deploy"),
+            Some(json!({"version": 1})),
+        ),
+        (
+            Method::PUT,
+            format!("hooks/{id}/secrets/X"),
+            Some(json!({"value": "v"})),
+        ),
+        (
+            Method::POST,
+            format!("hooks/{id}/versions/1/test"),
+            Some(json!({"event": sample_event("ok")})),
+        ),
         (Method::DELETE, format!("hooks/{id}"), None),
     ] {
-        let got = app.call(m.clone(), &format!("/t/beta/api/{path}"), Some(&b), body.clone()).await;
+        let got = app
+            .call(
+                m.clone(),
+                &format!("/t/beta/api/{path}"),
+                Some(&b),
+                body.clone(),
+            )
+            .await;
         assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
-        let got = app.call(m, &format!("/t/alpha/api/{path}"), Some(&b), body).await;
+        let got = app
+            .call(m, &format!("/t/alpha/api/{path}"), Some(&b), body)
+            .await;
         assert_error(&got, StatusCode::FORBIDDEN, "forbidden", None);
     }
-    let got = app.call(Method::PUT, "/t/beta/api/flows/post-login", Some(&b), Some(json!({"bindings": [{"hook": id, "version": 1}]}))).await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some("bindings[0].hook"));
-    let (_, list) = app.call(Method::GET, "/t/beta/api/hooks", Some(&b), None).await;
+    let got = app
+        .call(
+            Method::PUT,
+            "/t/beta/api/flows/post-login",
+            Some(&b),
+            Some(json!({"bindings": [{"hook": id, "version": 1}]})),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("bindings[0].hook"),
+    );
+    let (_, list) = app
+        .call(Method::GET, "/t/beta/api/hooks", Some(&b), None)
+        .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
-    let (_, traces) = app.call(Method::GET, "/t/beta/api/hook-traces", Some(&b), None).await;
+    let (_, traces) = app
+        .call(Method::GET, "/t/beta/api/hook-traces", Some(&b), None)
+        .await;
     assert_eq!(traces["data"].as_array().unwrap().len(), 0);
 }
 
-both_backends!(hook_lifecycle_and_flow, bad_uploads_are_refused, hooks_are_tenant_isolated);
+both_backends!(
+    hook_lifecycle_and_flow,
+    bad_uploads_are_refused,
+    hooks_are_tenant_isolated
+);

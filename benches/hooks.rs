@@ -1,0 +1,151 @@
+//! Hook runtime benchmarks, with the production settings (pooling allocator, fuel and epoch
+//! deadline on, default limits).
+//!
+//! - `one_hook`: build the event, new store, instantiate, call, collect the claims, drop.
+//! - `three_hook_flow`: the same for a flow of three example hooks.
+//! - then a latency pass printing median and p99 of both, and the isolation measurement: a
+//!   well-behaved hook of tenant B, alone and while four infinite-loop hooks of tenant A run.
+//!
+//! Run: `./scripts/build-hooks.sh && cargo bench --bench hooks`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, black_box};
+use sigil::hooks::event::PostLoginEvent;
+use sigil::hooks::runtime::{FailurePolicy, FlowStep, HookRuntime, PreparedHook, RuntimeSettings};
+use sigil::hooks::{Limits, compile, upload};
+
+fn hook(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/target/guests/wasm32-unknown-unknown/release/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run ./scripts/build-hooks.sh)"))
+}
+
+fn prepare(rt: &HookRuntime, name: &str) -> Arc<PreparedHook> {
+    let v = upload::validate(&hook(name)).unwrap();
+    let c = compile::compile_here(rt.engine(), &v.component).unwrap();
+    rt.prepare(&v.hash, &c).unwrap()
+}
+
+fn step(h: Arc<PreparedHook>, limits: Limits) -> FlowStep {
+    FlowStep {
+        hook_id: "hook_bench".into(),
+        hook_name: "bench".into(),
+        version: 1,
+        hook: h,
+        policy: FailurePolicy::FailClosed,
+        secrets: vec![],
+        limits,
+    }
+}
+
+fn event() -> PostLoginEvent {
+    serde_json::from_str(include_str!("../docs/sample-event.json")).unwrap()
+}
+
+fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    (us(v[v.len() / 2]), us(v[v.len() * 99 / 100]))
+}
+
+fn main() {
+    let rt = HookRuntime::new(RuntimeSettings::default()).unwrap();
+    let roles = prepare(&rt, "roles_claims");
+    let flow = vec![
+        step(roles.clone(), Limits::default()),
+        step(prepare(&rt, "org_tier"), Limits::default()),
+        step(prepare(&rt, "tenant_id_claim"), Limits::default()),
+    ];
+    let one = vec![step(roles.clone(), Limits::default())];
+    let e = event();
+    let size = serde_json::to_string(&e).unwrap().len();
+
+    let mut c = Criterion::default().configure_from_args();
+    c.bench_function("one_hook", |b| {
+        b.iter(|| black_box(rt.flow_blocking(&one, black_box(&e), size)))
+    });
+    c.bench_function("three_hook_flow", |b| {
+        b.iter(|| black_box(rt.flow_blocking(&flow, black_box(&e), size)))
+    });
+    c.final_summary();
+
+    // Criterion gives medians; this pass adds the p99 (and runs only under `cargo bench`).
+    if std::env::args().any(|a| a == "--bench") {
+        let sample = |steps: &[FlowStep], n: usize| {
+            (0..n)
+                .map(|_| {
+                    let t = Instant::now();
+                    black_box(rt.flow_blocking(steps, &e, size));
+                    t.elapsed()
+                })
+                .collect::<Vec<_>>()
+        };
+        sample(&flow, 2_000);
+        let (p50, p99) = percentiles(sample(&one, 20_000));
+        println!("latency one_hook:        median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs)");
+        let (p50, p99) = percentiles(sample(&flow, 20_000));
+        println!("latency three_hook_flow: median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs)");
+        isolation(&rt, roles);
+    }
+}
+
+/// Tenant B's hook through the pool, alone and while tenant A keeps four infinite loops in
+/// flight (each stopped at its 50 ms deadline, then resubmitted).
+fn isolation(rt: &Arc<HookRuntime>, roles: Arc<PreparedHook>) {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hostile = prepare(rt, "hostile");
+    let mut looping = event();
+    looping.user.user_metadata["mode"] = serde_json::json!("loop");
+    let spin = Limits {
+        fuel: u64::MAX / 2,
+        ..Limits::default()
+    };
+    let e = event();
+    let b_run = |n: usize| {
+        let rt = rt.clone();
+        let roles = roles.clone();
+        let e = e.clone();
+        tokio.block_on(async move {
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                let r = rt
+                    .run_flow("ten_b", vec![step(roles.clone(), Limits::default())], &e)
+                    .await;
+                assert!(r.is_ok());
+                out.push(t.elapsed());
+            }
+            out
+        })
+    };
+    let (solo50, solo99) = percentiles(b_run(5_000));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut spinners = Vec::new();
+    for _ in 0..4 {
+        let (rt, h, ev, stop) = (rt.clone(), hostile.clone(), looping.clone(), stop.clone());
+        spinners.push(tokio.spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = rt.run_flow("ten_a", vec![step(h.clone(), spin)], &ev).await;
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (load50, load99) = percentiles(b_run(5_000));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        let _ = tokio.block_on(s);
+    }
+    println!("isolation tenant B solo:            median {solo50:7.1} us   p99 {solo99:7.1} us");
+    println!(
+        "isolation tenant B, A spinning x4:  median {load50:7.1} us   p99 {load99:7.1} us   (bound: 2 x solo p99 + 1 ms = {:.1} us)",
+        2.0 * solo99 + 1000.0
+    );
+}
