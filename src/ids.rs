@@ -32,6 +32,10 @@ pub enum IdKind {
     Hook,
     /// `trc_`
     Trace,
+    /// `sig_` (a signing key's `kid`)
+    SigningKey,
+    /// `at_` (an access token's `jti`)
+    AccessToken,
 }
 
 impl IdKind {
@@ -48,6 +52,8 @@ impl IdKind {
             IdKind::Application => "app_",
             IdKind::Hook => "hook_",
             IdKind::Trace => "trc_",
+            IdKind::SigningKey => "sig_",
+            IdKind::AccessToken => "at_",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::crypto::{MasterKey, SecretHasher};
 use crate::hooks::registry::HookServices;
+use crate::keys::KeyRing;
 use crate::passwords::PasswordHasher;
 use crate::store::Store;
 
@@ -30,6 +31,11 @@ pub struct Inner {
     pub public_url: String,
     /// The hook runtime and what managing hooks needs.
     pub hooks: HookServices,
+    /// Per-tenant signing keys, parsed once.
+    pub keys: KeyRing,
+    /// An argon2id hash of a random password, verified against when a login names an unknown
+    /// user so that timing does not reveal which accounts exist.
+    pub dummy_hash: String,
 }
 
 impl Services {
@@ -42,12 +48,18 @@ impl Services {
         public_url: String,
         hooks: HookServices,
     ) -> Self {
+        let keys = KeyRing::new(crate::crypto::Sealer::new(&master, "signing-keys"));
+        let dummy_hash = passwords
+            .hash(crate::crypto::random_secret("").expose())
+            .unwrap_or_default();
         Self(Arc::new(Inner {
             secrets: SecretHasher::new(&master),
             store,
             passwords,
             clock,
             master,
+            keys,
+            dummy_hash,
             public_url,
             hooks,
         }))

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod auth;
 pub mod error;
 pub mod hooks;
+pub mod oidc;
 pub mod orgs;
 pub mod params;
 pub mod roles;
@@ -91,6 +92,7 @@ pub fn app(svc: Services) -> Router {
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(hooks::metrics))
+        .merge(oidc::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -14,6 +14,7 @@ pub mod apis;
 pub mod apps;
 pub mod audit;
 pub mod hooks;
+pub mod keys;
 pub mod orgs;
 pub mod roles;
 pub mod tenants;

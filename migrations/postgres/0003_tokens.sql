@@ -1,0 +1,24 @@
+-- Signing keys (private keys sealed under the master key) and the server-side record of each
+-- access token's /userinfo claims.
+
+CREATE TABLE signing_keys (
+    kid             TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    alg             TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    private_sealed  TEXT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX signing_keys_tenant ON signing_keys (tenant_id, created_at);
+
+CREATE TABLE access_grants (
+    jti         TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    id_claims   TEXT NOT NULL DEFAULT '{}',
+    expires_at  BIGINT NOT NULL,
+    revoked_at  BIGINT
+);
+CREATE INDEX access_grants_user ON access_grants (user_id);

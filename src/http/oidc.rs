@@ -1,0 +1,282 @@
+//! The OpenID Connect endpoints of a tenant: discovery, JWKS, the token endpoint and
+//! `/userinfo`. Errors follow RFC 6749 5.2 / RFC 6750 3.1 (`{"error", "error_description"}`);
+//! token responses are never cached (RFC 6749 5.1).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::manage::tenants;
+use crate::oauth::event::RequestInfo;
+use crate::oauth::password::{self, ClientCredentials};
+use crate::oauth::{OAuthError, discovery, userinfo};
+use crate::services::Services;
+
+pub(super) fn router() -> Router<Services> {
+    Router::new()
+        .route(
+            "/t/{tenant}/.well-known/openid-configuration",
+            get(configuration),
+        )
+        .route("/t/{tenant}/.well-known/jwks.json", get(jwks))
+        .route("/t/{tenant}/oauth/token", axum::routing::post(token))
+        .route(
+            "/t/{tenant}/userinfo",
+            get(userinfo_get).post(userinfo_post),
+        )
+        .route("/t/{tenant}/authorize", get(authorize))
+}
+
+/// An OAuth error response.
+struct OAuthReply(OAuthError, bool);
+
+impl IntoResponse for OAuthReply {
+    fn into_response(self) -> Response {
+        let OAuthReply(e, basic) = self;
+        let status = match &e {
+            OAuthError::InvalidClient | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::AccessDenied(_) => StatusCode::FORBIDDEN,
+            OAuthError::Server(cause) => {
+                tracing::error!(cause = %cause, "token endpoint failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let description = match &e {
+            OAuthError::Server(_) => "the server could not complete the request".to_string(),
+            other => other.to_string(),
+        };
+        let mut res = (
+            status,
+            Json(json!({"error": e.code(), "error_description": description})),
+        )
+            .into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        match &e {
+            OAuthError::InvalidClient if basic => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"sigil\""),
+                );
+            }
+            OAuthError::InvalidToken(_) => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+async fn tenant(svc: &Services, name: &str) -> Result<(String, String), Response> {
+    tenants::get(svc, name)
+        .await
+        .map(|t| (t.id, t.name))
+        .map_err(|_| {
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "not_found", "error_description": "no such tenant"})),
+            )
+                .into_response()
+        })
+}
+
+async fn configuration(State(svc): State<Services>, Path(name): Path<String>) -> Response {
+    match tenant(&svc, &name).await {
+        Ok((_, n)) => Json(discovery::document(&svc.issuer(&n))).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn jwks(State(svc): State<Services>, Path(name): Path<String>) -> Response {
+    let (id, _) = match tenant(&svc, &name).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match svc.keys.jwks(&svc.store, &id).await {
+        Ok(doc) => Json(doc).into_response(),
+        Err(e) => OAuthReply(OAuthError::Server(e.to_string()), false).into_response(),
+    }
+}
+
+async fn authorize() -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        Json(json!({"error": "temporarily_unavailable", "error_description": "the authorization-code flow is not available on this server yet; use the password grant"})),
+    )
+        .into_response()
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 6749 2.3.1: each part form-urlencoded)
+/// or the form; both at once is refused.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(ClientCredentials, bool), OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
+    match basic {
+        Some(b64) => {
+            if form.contains_key("client_secret") {
+                return Err(OAuthError::InvalidRequest(
+                    "use one client authentication method".into(),
+                ));
+            }
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| OAuthError::InvalidClient)?;
+            let text = String::from_utf8(raw).map_err(|_| OAuthError::InvalidClient)?;
+            let (id, secret) = text.split_once(':').ok_or(OAuthError::InvalidClient)?;
+            let dec = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            Ok((
+                ClientCredentials {
+                    client_id: dec(id),
+                    client_secret: dec(secret),
+                },
+                true,
+            ))
+        }
+        None => Ok((
+            ClientCredentials {
+                client_id: form.get("client_id").cloned(),
+                client_secret: form.get("client_secret").cloned(),
+            },
+            false,
+        )),
+    }
+}
+
+fn request_info(headers: &HeaderMap, peer: SocketAddr) -> RequestInfo {
+    let h = |n: header::HeaderName| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    RequestInfo {
+        // X-Forwarded-For is not trusted until trusted proxies are configurable.
+        ip: peer.ip().to_string(),
+        user_agent: h(header::USER_AGENT),
+        hostname: h(header::HOST).unwrap_or_default(),
+        language: h(header::ACCEPT_LANGUAGE).and_then(|l| {
+            l.split(',')
+                .next()
+                .map(|t| t.split(';').next().unwrap_or("").trim().to_string())
+        }),
+    }
+}
+
+async fn token(
+    State(svc): State<Services>,
+    Path(name): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let t = match tenant(&svc, &name).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (creds, basic) = match client_credentials(&headers, &form) {
+        Ok(c) => c,
+        Err(e) => return OAuthReply(e, false).into_response(),
+    };
+    let result = match form.get("grant_type").map(String::as_str) {
+        None => Err(OAuthError::InvalidRequest("grant_type is required".into())),
+        Some("password") => {
+            password::grant(
+                &svc,
+                (&t.0, &t.1),
+                creds,
+                &form,
+                &request_info(&headers, peer),
+            )
+            .await
+        }
+        Some(g @ ("authorization_code" | "refresh_token" | "client_credentials")) => {
+            Err(OAuthError::UnsupportedGrantType(format!(
+                "the {g} grant is not available on this server yet"
+            )))
+        }
+        Some(g) => Err(OAuthError::UnsupportedGrantType(format!(
+            "unknown grant type `{g}`"
+        ))),
+    };
+    match result {
+        Ok(body) => {
+            let mut res = Json(body).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Err(e) => OAuthReply(e, basic).into_response(),
+    }
+}
+
+async fn userinfo_for(svc: &Services, name: &str, headers: &HeaderMap) -> Response {
+    let (id, n) = match tenant(svc, name).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    let Some(token) = token else {
+        let mut res = (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_request", "error_description": "a bearer token is required"}))).into_response();
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return res;
+    };
+    match userinfo::userinfo(svc, &id, &n, token.trim()).await {
+        Ok(v) => {
+            let mut res = Json(v).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => OAuthReply(e, false).into_response(),
+    }
+}
+
+async fn userinfo_get(
+    State(svc): State<Services>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    userinfo_for(&svc, &name, &headers).await
+}
+
+async fn userinfo_post(
+    State(svc): State<Services>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    userinfo_for(&svc, &name, &headers).await
+}

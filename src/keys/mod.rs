@@ -1,0 +1,306 @@
+//! Per-tenant signing keys: generated on first use, private keys sealed under the master key
+//! at rest, parsed once and kept in a key ring (RSA key parsing alone costs ~190 us; see
+//! ../shared/PERF.md), and published as a JWKS.
+//!
+//! JWTs are assembled here (`base64url(header).base64url(claims)`) and signed with the parsed
+//! aws-lc-rs key pair; verification uses `jsonwebtoken` with the algorithm taken from the key
+//! found by `kid`, never from the token header (RFC 8725 3.1).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Value, json};
+
+use crate::crypto::Sealer;
+use crate::ids::{IdKind, new_id};
+use crate::store::keys::{self as store, KeyRow};
+use crate::store::{Store, StoreError};
+
+/// Errors of the key ring.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Key generation, parsing or signing failed.
+    #[error("key operation failed: {0}")]
+    Crypto(String),
+    /// An unsupported algorithm name.
+    #[error("unsupported signing algorithm {0}")]
+    Alg(String),
+}
+
+enum Pair {
+    Rsa(signature::RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A parsed signing key.
+pub struct SigningKey {
+    /// `kid`.
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    pair: Pair,
+    /// The public JWK.
+    pub jwk: Value,
+    /// For verification.
+    pub decoding: DecodingKey,
+    /// The jsonwebtoken algorithm, fixed by the key.
+    pub algorithm: Algorithm,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+fn crypto<E: std::fmt::Debug>(e: E) -> KeyError {
+    KeyError::Crypto(format!("{e:?}"))
+}
+
+impl SigningKey {
+    fn parse(kid: &str, alg: &str, pkcs8: &[u8]) -> Result<Self, KeyError> {
+        let (pair, jwk, decoding, algorithm) = match alg {
+            "RS256" => {
+                let kp = signature::RsaKeyPair::from_pkcs8(pkcs8).map_err(crypto)?;
+                let c: signature::RsaPublicKeyComponents<Vec<u8>> = kp.public_key().into();
+                let jwk = json!({"kty": "RSA", "n": B64.encode(&c.n), "e": B64.encode(&c.e)});
+                let dec = DecodingKey::from_rsa_raw_components(&c.n, &c.e);
+                (Pair::Rsa(kp), jwk, dec, Algorithm::RS256)
+            }
+            "ES256" => {
+                let kp =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                        .map_err(crypto)?;
+                let point = kp.public_key().as_ref();
+                let (x, y) = (B64.encode(&point[1..33]), B64.encode(&point[33..65]));
+                let dec = DecodingKey::from_ec_components(&x, &y).map_err(crypto)?;
+                (
+                    Pair::Ec(kp),
+                    json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+                    dec,
+                    Algorithm::ES256,
+                )
+            }
+            "EdDSA" => {
+                let kp = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(crypto)?;
+                let x = B64.encode(kp.public_key().as_ref());
+                let dec = DecodingKey::from_ed_components(&x).map_err(crypto)?;
+                (
+                    Pair::Ed(kp),
+                    json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+                    dec,
+                    Algorithm::EdDSA,
+                )
+            }
+            other => return Err(KeyError::Alg(other.into())),
+        };
+        let mut jwk = jwk;
+        jwk["kid"] = json!(kid);
+        jwk["alg"] = json!(alg);
+        jwk["use"] = json!("sig");
+        Ok(SigningKey {
+            kid: kid.into(),
+            alg: alg.into(),
+            pair,
+            jwk,
+            decoding,
+            algorithm,
+        })
+    }
+
+    fn generate(alg: &str) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        Ok(match alg {
+            "RS256" => {
+                let kp = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(crypto)?;
+                use aws_lc_rs::encoding::AsDer;
+                let der: aws_lc_rs::encoding::Pkcs8V1Der = kp.as_der().map_err(crypto)?;
+                der.as_ref().to_vec()
+            }
+            "ES256" => {
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(crypto)?
+                    .as_ref()
+                    .to_vec()
+            }
+            "EdDSA" => Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec(),
+            other => return Err(KeyError::Alg(other.into())),
+        })
+    }
+
+    /// Signs a JWT with `typ` in the header and this key's `alg` and `kid`.
+    pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, KeyError> {
+        let header = json!({"alg": self.alg, "typ": typ, "kid": self.kid});
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let rng = SystemRandom::new();
+        let sig = match &self.pair {
+            Pair::Rsa(kp) => {
+                let mut sig = vec![0u8; kp.public_modulus_len()];
+                kp.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    input.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(crypto)?;
+                sig
+            }
+            Pair::Ec(kp) => kp
+                .sign(&rng, input.as_bytes())
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec(),
+            Pair::Ed(kp) => kp.sign(input.as_bytes()).as_ref().to_vec(),
+        };
+        Ok(format!("{input}.{}", B64.encode(sig)))
+    }
+}
+
+/// The tenants' keys, parsed once per process.
+pub struct KeyRing {
+    sealer: Sealer,
+    cache: Mutex<HashMap<String, Vec<Arc<SigningKey>>>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRing")
+    }
+}
+
+impl KeyRing {
+    /// A key ring sealing private keys with `sealer`.
+    pub fn new(sealer: Sealer) -> Self {
+        KeyRing {
+            sealer,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, tenant_id: &str) -> Option<Vec<Arc<SigningKey>>> {
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(tenant_id).cloned())
+    }
+
+    /// The tenant's published keys (loaded and parsed once).
+    pub async fn keys(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+    ) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+        if let Some(k) = self.cached(tenant_id) {
+            return Ok(k);
+        }
+        self.reload(store, tenant_id).await
+    }
+
+    async fn reload(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+    ) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+        let mut out = Vec::new();
+        for row in store::list(store, tenant_id).await? {
+            let pkcs8 = self
+                .sealer
+                .open(&row.private_sealed, &row.kid)
+                .ok_or_else(|| {
+                    KeyError::Crypto(format!(
+                        "key {} does not open with this master key",
+                        row.kid
+                    ))
+                })?;
+            out.push(Arc::new(SigningKey::parse(&row.kid, &row.alg, &pkcs8)?));
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(tenant_id.to_string(), out.clone());
+        }
+        Ok(out)
+    }
+
+    /// The newest key of `alg`, generated (and published) on first use.
+    pub async fn signing_key(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        alg: &str,
+        now: i64,
+    ) -> Result<Arc<SigningKey>, KeyError> {
+        let newest = |keys: &[Arc<SigningKey>]| keys.iter().rev().find(|k| k.alg == alg).cloned();
+        if let Some(k) = newest(&self.keys(store, tenant_id).await?) {
+            return Ok(k);
+        }
+        // Another node may have made one meanwhile.
+        if let Some(k) = newest(&self.reload(store, tenant_id).await?) {
+            return Ok(k);
+        }
+        let alg_owned = alg.to_string();
+        let pkcs8 = tokio::task::spawn_blocking(move || SigningKey::generate(&alg_owned))
+            .await
+            .map_err(crypto)??;
+        let kid = new_id(IdKind::SigningKey, now);
+        store::insert(
+            store,
+            &KeyRow {
+                kid: kid.clone(),
+                tenant_id: tenant_id.into(),
+                alg: alg.into(),
+                status: "current".into(),
+                private_sealed: self.sealer.seal(&pkcs8, &kid),
+                created_at: now,
+            },
+        )
+        .await?;
+        newest(&self.reload(store, tenant_id).await?)
+            .ok_or_else(|| KeyError::Crypto("new key not found".into()))
+    }
+
+    /// The tenant's JWKS document.
+    pub async fn jwks(&self, store: &Store, tenant_id: &str) -> Result<Value, KeyError> {
+        let keys = self.keys(store, tenant_id).await?;
+        Ok(json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_signs_and_verifies() {
+        for alg in ["RS256", "ES256", "EdDSA"] {
+            let pkcs8 = SigningKey::generate(alg).unwrap();
+            let key = SigningKey::parse("k1", alg, &pkcs8).unwrap();
+            let token = key
+                .sign("JWT", &json!({"sub": "u", "exp": 4_000_000_000u64}))
+                .unwrap();
+            let mut v = jsonwebtoken::Validation::new(key.algorithm);
+            v.validate_aud = false;
+            let data = jsonwebtoken::decode::<Value>(&token, &key.decoding, &v).unwrap();
+            assert_eq!(data.claims["sub"], "u", "{alg}");
+            assert_eq!(data.header.kid.as_deref(), Some("k1"));
+        }
+    }
+}

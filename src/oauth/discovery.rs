@@ -1,0 +1,29 @@
+//! OpenID Connect Discovery 1.0 metadata for a tenant.
+
+use serde_json::{Value, json};
+
+use super::OIDC_SCOPES;
+use crate::manage::apps::SIGNING_ALGS;
+
+/// The discovery document. Only what works is advertised: the grants listed are the ones the
+/// token endpoint implements today.
+pub fn document(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "userinfo_endpoint": super::userinfo_url(issuer),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": SIGNING_ALGS,
+        "grant_types_supported": ["password"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": OIDC_SCOPES,
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "azp", "org_id", "name", "given_name",
+            "family_name", "nickname", "picture", "updated_at", "email", "email_verified"
+        ],
+        "authorization_response_iss_parameter_supported": true,
+    })
+}

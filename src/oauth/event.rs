@@ -1,0 +1,129 @@
+//! Building the post-login event from the store: the user (with roles and the union of their
+//! permissions), the organization membership, the application and the request.
+
+use serde_json::Value;
+
+use super::OAuthError;
+use crate::clock::rfc3339;
+use crate::hooks::event::{
+    EventClient, EventOrganization, EventRequest, EventTenant, EventTransaction, EventUser,
+    PostLoginEvent, Protocol,
+};
+use crate::services::Services;
+use crate::store::apps::AppRow;
+use crate::store::orgs::{self as org_store, OrgRow};
+use crate::store::users::UserRow;
+
+/// Request facts the event carries.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// Client IP.
+    pub ip: String,
+    /// User-Agent.
+    pub user_agent: Option<String>,
+    /// Host header.
+    pub hostname: String,
+    /// First Accept-Language tag.
+    pub language: Option<String>,
+}
+
+/// Tenant-wide roles of a user and the union of their permissions.
+pub async fn roles_and_permissions(
+    svc: &Services,
+    user_id: &str,
+) -> Result<(Vec<String>, Vec<String>), OAuthError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.name, r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 ORDER BY r.name",
+    )
+    .bind(user_id)
+    .fetch_all(svc.store.pool())
+    .await?;
+    let mut perms: Vec<String> = Vec::new();
+    for (_, p) in &rows {
+        for perm in serde_json::from_str::<Vec<String>>(p).unwrap_or_default() {
+            if !perms.contains(&perm) {
+                perms.push(perm);
+            }
+        }
+    }
+    Ok((rows.into_iter().map(|r| r.0).collect(), perms))
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Object(Default::default()))
+}
+
+/// The event for one login.
+#[allow(clippy::too_many_arguments)]
+pub async fn build(
+    svc: &Services,
+    tenant: (&str, &str),
+    user: &UserRow,
+    org: Option<&OrgRow>,
+    app: &AppRow,
+    protocol: Protocol,
+    scopes: &[String],
+    audience: Option<&str>,
+    request: &RequestInfo,
+) -> Result<PostLoginEvent, OAuthError> {
+    let (roles, permissions) = roles_and_permissions(svc, &user.id).await?;
+    let organization = match org {
+        None => None,
+        Some(o) => {
+            let mut conn = svc.store.pool().acquire().await?;
+            let member = org_store::member(&mut conn, &o.id, &user.id).await?;
+            Some(EventOrganization {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                display_name: o.display_name.clone(),
+                external_id: o.external_id.clone(),
+                metadata: json(&o.metadata),
+                roles: member.map(|m| m.roles).unwrap_or_default(),
+            })
+        }
+    };
+    Ok(PostLoginEvent {
+        user: EventUser {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified != 0,
+            name: user.name.clone(),
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            nickname: user.nickname.clone(),
+            picture: user.picture.clone(),
+            created_at: rfc3339(user.created_at),
+            last_login: user.last_login.map(rfc3339),
+            logins_count: user.logins_count.max(0) as u64,
+            external_id: user.external_id.clone(),
+            user_metadata: json(&user.user_metadata),
+            app_metadata: json(&user.app_metadata),
+            roles,
+            permissions,
+        },
+        organization,
+        client: EventClient {
+            client_id: app.client_id.clone(),
+            name: app.name.clone(),
+            client_metadata: json(&app.client_metadata),
+        },
+        request: EventRequest {
+            ip: request.ip.clone(),
+            user_agent: request.user_agent.clone(),
+            hostname: request.hostname.clone(),
+            language: request.language.clone(),
+        },
+        transaction: EventTransaction {
+            protocol,
+            requested_scopes: scopes.to_vec(),
+            audience: audience.map(str::to_string),
+            redirect_uri: None,
+        },
+        tenant: EventTenant {
+            id: tenant.0.to_string(),
+            name: tenant.1.to_string(),
+        },
+        now: rfc3339(svc.now()),
+    })
+}

@@ -1,0 +1,98 @@
+//! OAuth 2 / OpenID Connect protocol rules (no axum types): client authentication, grants,
+//! the post-login pipeline, token assembly, `/userinfo`, discovery.
+//!
+//! This slice implements the resource owner password grant (RFC 6749 4.3; off unless a
+//! confidential application enables it, RFC 9700 2.4), discovery, JWKS and `/userinfo`. The
+//! authorization-code, refresh-token and client-credentials grants are answered with
+//! `unsupported_grant_type` until they land.
+
+pub mod discovery;
+pub mod event;
+pub mod password;
+pub mod tokens;
+pub mod userinfo;
+
+use crate::keys::KeyError;
+use crate::manage::ManageError;
+use crate::store::StoreError;
+
+/// OAuth errors (RFC 6749 5.2, RFC 6750 3.1), each with its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// 400 `invalid_request`.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 401 `invalid_client`: unknown client or bad credentials.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// 400 `invalid_grant`.
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// 400 `unauthorized_client`: the client may not use this grant.
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// 400 `unsupported_grant_type`.
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    /// 400 `invalid_scope`.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// 403 `access_denied`: a hook denied the login (the reason is the hook's, for the user).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// 401 `invalid_token` (RFC 6750 3.1).
+    #[error("{0}")]
+    InvalidToken(String),
+    /// 500 `server_error`: the cause is logged, never sent.
+    #[error("server error: {0}")]
+    Server(String),
+}
+
+impl OAuthError {
+    /// The `error` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::AccessDenied(_) => "access_denied",
+            OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::Server(_) => "server_error",
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        OAuthError::Server(e.to_string())
+    }
+}
+
+impl From<ManageError> for OAuthError {
+    fn from(e: ManageError) -> Self {
+        OAuthError::Server(e.to_string())
+    }
+}
+
+impl From<KeyError> for OAuthError {
+    fn from(e: KeyError) -> Self {
+        OAuthError::Server(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for OAuthError {
+    fn from(e: sqlx::Error) -> Self {
+        OAuthError::Server(e.to_string())
+    }
+}
+
+/// Scopes that belong to OpenID Connect itself rather than to an API.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The tenant's `/userinfo` URL (an audience of access tokens granted `openid`).
+pub fn userinfo_url(issuer: &str) -> String {
+    format!("{issuer}/userinfo")
+}
