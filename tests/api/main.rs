@@ -9,6 +9,7 @@ mod cli;
 mod hooks;
 mod import;
 mod isolation;
+mod oauth;
 mod orgs;
 mod platform;
 mod roles_apis;
