@@ -22,3 +22,23 @@ CREATE TABLE access_grants (
     revoked_at  BIGINT
 );
 CREATE INDEX access_grants_user ON access_grants (user_id);
+
+-- Refresh tokens, stored as keyed hashes. Each use rotates the token within its family; a
+-- second use of a rotated token revokes the whole family (RFC 9700 4.14.2).
+CREATE TABLE refresh_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    family_id   TEXT NOT NULL,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL,
+    org_id      TEXT,
+    scope       TEXT NOT NULL,
+    audience    TEXT,
+    auth_time   BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT,
+    revoked_at  BIGINT
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);

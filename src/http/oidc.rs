@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::manage::tenants;
 use crate::oauth::event::RequestInfo;
 use crate::oauth::password::{self, ClientCredentials};
-use crate::oauth::{OAuthError, discovery, userinfo};
+use crate::oauth::{OAuthError, discovery, refresh, userinfo};
 use crate::services::Services;
 
 pub(super) fn router() -> Router<Services> {
@@ -214,7 +214,17 @@ async fn token(
             )
             .await
         }
-        Some(g @ ("authorization_code" | "refresh_token" | "client_credentials")) => {
+        Some("refresh_token") => {
+            refresh::grant(
+                &svc,
+                (&t.0, &t.1),
+                creds,
+                &form,
+                &request_info(&headers, peer),
+            )
+            .await
+        }
+        Some(g @ ("authorization_code" | "client_credentials")) => {
             Err(OAuthError::UnsupportedGrantType(format!(
                 "the {g} grant is not available on this server yet"
             )))

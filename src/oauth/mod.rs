@@ -2,13 +2,15 @@
 //! the post-login pipeline, token assembly, `/userinfo`, discovery.
 //!
 //! This slice implements the resource owner password grant (RFC 6749 4.3; off unless a
-//! confidential application enables it, RFC 9700 2.4), discovery, JWKS and `/userinfo`. The
-//! authorization-code, refresh-token and client-credentials grants are answered with
-//! `unsupported_grant_type` until they land.
+//! confidential application enables it, RFC 9700 2.4), the refresh-token grant with rotation,
+//! discovery, JWKS and `/userinfo`. The authorization-code and client-credentials grants are
+//! answered with `unsupported_grant_type` until they land.
 
 pub mod discovery;
 pub mod event;
+pub mod login;
 pub mod password;
+pub mod refresh;
 pub mod tokens;
 pub mod userinfo;
 

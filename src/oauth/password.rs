@@ -7,40 +7,19 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::event::{self, RequestInfo};
-use super::tokens::{self, TokenRequest};
+use super::event::RequestInfo;
+use super::login::{self, Login, TokenResponse};
 use super::{OAuthError, OIDC_SCOPES};
 use crate::hooks::event::Protocol;
-use crate::hooks::registry;
-use crate::hooks::runtime::FlowStatus;
 use crate::manage::validate::normalize_email;
-use crate::metadata;
 use crate::passwords::Verified;
 use crate::services::Services;
 use crate::store::apis::{self as api_store};
 use crate::store::apps::{self as app_store, AppRow};
-use crate::store::keys::{self as key_store, GrantRow};
 use crate::store::orgs::{self as org_store, OrgRow};
 use crate::store::users::{self as user_store};
-
-/// A successful token response (RFC 6749 5.1).
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    /// The access token.
-    pub access_token: String,
-    /// `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds.
-    pub expires_in: i64,
-    /// The ID token when `openid` was granted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    /// Granted scopes.
-    pub scope: String,
-}
 
 const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 
@@ -80,8 +59,7 @@ pub async fn grant(
     form: &HashMap<String, String>,
     request: &RequestInfo,
 ) -> Result<TokenResponse, OAuthError> {
-    let (tenant_id, tenant_name) = tenant;
-    let issuer = svc.issuer(tenant_name);
+    let tenant_id = tenant.0;
     let app = authenticate_client(svc, tenant_id, &creds).await?;
     let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
     if !grants.iter().any(|g| g == "password") {
@@ -193,118 +171,22 @@ pub async fn grant(
         }
     };
 
-    // The post-login pipeline.
-    let ev = event::build(
+    let rehash = verified == Verified::YesRehash;
+    login::complete(
         svc,
-        tenant,
-        &user,
-        org.as_ref(),
-        &app,
-        Protocol::Password,
-        &requested,
-        audience.as_deref(),
-        request,
-    )
-    .await?;
-    let steps = registry::load_flow(svc, tenant_id).await?;
-    let context = format!("login:password:{}", user.id);
-    let outcome = registry::run_flow(svc, tenant_id, steps, &ev, &context).await?;
-    match &outcome.status {
-        FlowStatus::Success => {}
-        FlowStatus::Denied { reason, .. } => return Err(OAuthError::AccessDenied(reason.clone())),
-        FlowStatus::Failed {
-            hook,
-            code,
-            message,
-        } => {
-            return Err(OAuthError::Server(format!(
-                "hook {hook} failed ({code}): {message}"
-            )));
-        }
-    }
-    let mut scopes = requested.clone();
-    outcome.apply_scopes(&mut scopes);
-    scopes.retain(|s| s != "offline_access"); // refresh tokens arrive with the refresh grant
-
-    // Persist in one transaction: metadata writes, the login count, a rehash, the grant.
-    let rehash = if verified == Verified::YesRehash {
-        let h = svc.passwords.clone();
-        let pw = password.clone();
-        tokio::task::spawn_blocking(move || h.hash(&pw))
-            .await
-            .ok()
-            .and_then(Result::ok)
-    } else {
-        None
-    };
-    let now = svc.now();
-    // Sign before taking the write lock: a tenant's first token generates its signing key,
-    // which is its own write.
-    let issued = tokens::issue(
-        svc,
-        &TokenRequest {
-            issuer: &issuer,
-            tenant_id,
-            user: &user,
+        Login {
+            tenant,
             app: &app,
-            scopes: &scopes,
-            audience: audience.as_deref(),
-            org_id: org.as_ref().map(|o| o.id.as_str()),
-            id_claims: &outcome.id_token_claims,
-            access_claims: &outcome.access_token_claims,
-            auth_time: now / 1000,
+            user,
+            org,
+            protocol: Protocol::Password,
+            scopes: requested,
+            audience,
+            request,
+            rehash_password: rehash.then(|| password.clone()),
+            auth_time: svc.now() / 1000,
+            family: None,
         },
     )
-    .await?;
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = user_store::get(
-        &mut *tx,
-        tenant_id,
-        user_store::By::Id(&user.id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or_else(|| OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()))?;
-    if !outcome.user_metadata.is_empty() {
-        let cur: Value = serde_json::from_str(&row.user_metadata).unwrap_or(json!({}));
-        row.user_metadata = metadata::merge(&cur, &Value::Object(outcome.user_metadata.clone()))
-            .map_err(|e| OAuthError::Server(format!("hook metadata write refused: {e}")))?
-            .to_string();
-    }
-    if !outcome.app_metadata.is_empty() {
-        let cur: Value = serde_json::from_str(&row.app_metadata).unwrap_or(json!({}));
-        row.app_metadata = metadata::merge(&cur, &Value::Object(outcome.app_metadata.clone()))
-            .map_err(|e| OAuthError::Server(format!("hook metadata write refused: {e}")))?
-            .to_string();
-    }
-    if let Some(h) = rehash {
-        row.password_hash = Some(h);
-    }
-    row.last_login = Some(now);
-    row.logins_count += 1;
-    row.updated_at = now;
-    user_store::update(&mut tx, &row).await?;
-
-    key_store::insert_grant(
-        &mut tx,
-        &GrantRow {
-            jti: issued.jti.clone(),
-            tenant_id: tenant_id.into(),
-            user_id: row.id.clone(),
-            client_id: app.client_id.clone(),
-            scope: scopes.join(" "),
-            id_claims: Value::Object(outcome.id_token_claims.clone()).to_string(),
-            expires_at: now + issued.expires_in * 1000,
-            revoked_at: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(TokenResponse {
-        access_token: issued.access_token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-        id_token: issued.id_token,
-        scope: scopes.join(" "),
-    })
+    .await
 }

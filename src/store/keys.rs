@@ -104,3 +104,98 @@ pub async fn grant(
     .fetch_optional(store.pool())
     .await?)
 }
+
+/// A refresh token (by its keyed hash).
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshRow {
+    /// HMAC of the token.
+    pub token_hash: String,
+    /// All rotations of one login share a family.
+    pub family_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// User.
+    pub user_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Organization of the login.
+    pub org_id: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// Audience.
+    pub audience: Option<String>,
+    /// Epoch seconds of the original authentication.
+    pub auth_time: i64,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub expires_at: i64,
+    /// Epoch ms; set when rotated.
+    pub used_at: Option<i64>,
+    /// Epoch ms.
+    pub revoked_at: Option<i64>,
+}
+
+const REFRESH_COLS: &str = "token_hash, family_id, tenant_id, user_id, client_id, org_id, scope, \
+    audience, auth_time, created_at, expires_at, used_at, revoked_at";
+
+/// Stores a refresh token.
+pub async fn insert_refresh(conn: &mut AnyConnection, r: &RefreshRow) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&r.token_hash)
+    .bind(&r.family_id)
+    .bind(&r.tenant_id)
+    .bind(&r.user_id)
+    .bind(&r.client_id)
+    .bind(&r.org_id)
+    .bind(&r.scope)
+    .bind(&r.audience)
+    .bind(r.auth_time)
+    .bind(r.created_at)
+    .bind(r.expires_at)
+    .bind(r.used_at)
+    .bind(r.revoked_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A refresh token by hash, locked for the rotation.
+pub async fn refresh_for_update(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    hash: &str,
+    lock: &str,
+) -> Result<Option<RefreshRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2{lock}"
+    ))
+    .bind(tenant_id)
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Marks a token used (rotated).
+pub async fn mark_used(conn: &mut AnyConnection, hash: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
+        .bind(now)
+        .bind(hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every token of a family.
+pub async fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}

@@ -568,8 +568,163 @@ async fn userinfo_checks_tokens_fully(db: Db) {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
+async fn refresh(app: &TestApp, s: &Setup, rt: &str, scope: Option<&str>) -> (StatusCode, Value) {
+    let mut f = vec![("grant_type", "refresh_token"), ("refresh_token", rt)];
+    if let Some(sc) = scope {
+        f.push(("scope", sc));
+    }
+    let res = app
+        .client
+        .post(format!("{}/t/default/oauth/token", app.base))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&f)
+        .send()
+        .await
+        .unwrap();
+    let st = res.status();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn refresh_rotates_reruns_hooks_and_detects_reuse(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    app.patch(
+        &format!("/t/default/api/applications/{}", s.client_id),
+        json!({"grant_types": ["password", "refresh_token"]}),
+    )
+    .await;
+    upload_and_bind(&app, &[("tier", "org_tier", "fail_closed")]).await;
+    let login = [
+        ("username", "ada@example.com"),
+        ("password", "correct horse battery"),
+        ("scope", "openid offline_access"),
+        ("organization", "globex"),
+    ];
+    let (st, first, _) = token(&app, &s, &login).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    let rt1 = first["refresh_token"]
+        .as_str()
+        .expect("offline_access gives a refresh token")
+        .to_string();
+    assert!(rt1.starts_with("rt_"));
+
+    // Changed metadata reaches the tokens on refresh: the hooks run again.
+    app.patch(
+        &format!("/t/default/api/users/{}/user_metadata", s.user_id),
+        json!({"department": "research"}),
+    )
+    .await;
+    let (st, second) = refresh(&app, &s, &rt1, None).await;
+    assert_eq!(st, StatusCode::OK, "{second}");
+    let (_, at) = verify(&app, second["access_token"].as_str().unwrap()).await;
+    assert_eq!(at["department"], "research");
+    assert_eq!(at["org_id"], s.org_id.as_str());
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt1, rt2, "rotated on every use");
+    let (_, u) = app
+        .get(&format!("/t/default/api/users/{}", s.user_id))
+        .await;
+    assert_eq!(u["logins_count"], 1, "a refresh is not a login");
+
+    // Widening is refused (and does not spend the token); narrowing is allowed.
+    let (st, b) = refresh(&app, &s, &rt2, Some("openid profile")).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let (st, narrowed) = refresh(&app, &s, &rt2, Some("offline_access")).await;
+    assert_eq!(st, StatusCode::OK, "{narrowed}");
+    assert_eq!(narrowed["scope"], "offline_access");
+    let rt3 = narrowed["refresh_token"].as_str().unwrap().to_string();
+
+    // Reuse of a rotated token (rt1) revokes the whole family, including the newest (rt3).
+    let (st, b) = refresh(&app, &s, &rt1, None).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "reuse refused"
+    );
+    let (st, b) = refresh(&app, &s, &rt3, None).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the family is revoked"
+    );
+
+    // Membership ended, or user blocked: refused.
+    let (_, fresh, _) = token(&app, &s, &login).await;
+    app.delete(&format!(
+        "/t/default/api/organizations/{}/members/{}",
+        s.org_id, s.user_id
+    ))
+    .await;
+    let (st, b) = refresh(&app, &s, fresh["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (_, fresh, _) = token(
+        &app,
+        &s,
+        &[
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    app.patch(
+        &format!("/t/default/api/users/{}", s.user_id),
+        json!({"blocked": true}),
+    )
+    .await;
+    let (st, b) = refresh(&app, &s, fresh["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (st, b) = refresh(&app, &s, "rt_garbage", None).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Without the refresh_token grant, offline_access gives no refresh token.
+    app.patch(
+        &format!("/t/default/api/users/{}", s.user_id),
+        json!({"blocked": false}),
+    )
+    .await;
+    let (_, other) = app
+        .post(
+            "/t/default/api/applications",
+            json!({"name": "no-refresh", "grant_types": ["password"]}),
+        )
+        .await;
+    let other = Setup {
+        client_id: other["client_id"].as_str().unwrap().into(),
+        secret: other["client_secret"].as_str().unwrap().into(),
+        user_id: String::new(),
+        org_id: String::new(),
+    };
+    let (st, b, _) = token(
+        &app,
+        &other,
+        &[
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(b.get("refresh_token").is_none());
+    assert_eq!(b["scope"], "openid");
+}
+
 both_backends!(
     password_grant_runs_the_flow,
+    refresh_rotates_reruns_hooks_and_detects_reuse,
     token_errors,
     hook_deny_and_failure_policies,
     userinfo_checks_tokens_fully
