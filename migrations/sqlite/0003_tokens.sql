@@ -42,3 +42,13 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
+
+-- Failed password attempts per (user, IP), for the brute-force lock; in the database so every
+-- node shares the counters.
+CREATE TABLE login_failures (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    ip         TEXT NOT NULL,
+    at         BIGINT NOT NULL
+);
+CREATE INDEX login_failures_pair ON login_failures (user_id, ip, at);

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::manage::tenants;
 use crate::oauth::event::RequestInfo;
 use crate::oauth::password::{self, ClientCredentials};
-use crate::oauth::{OAuthError, discovery, refresh, userinfo};
+use crate::oauth::{OAuthError, client_credentials, discovery, refresh, userinfo};
 use crate::services::Services;
 
 pub(super) fn router() -> Router<Services> {
@@ -224,11 +224,12 @@ async fn token(
             )
             .await
         }
-        Some(g @ ("authorization_code" | "client_credentials")) => {
-            Err(OAuthError::UnsupportedGrantType(format!(
-                "the {g} grant is not available on this server yet"
-            )))
+        Some("client_credentials") => {
+            client_credentials::grant(&svc, (&t.0, &t.1), creds, &form).await
         }
+        Some(g @ "authorization_code") => Err(OAuthError::UnsupportedGrantType(format!(
+            "the {g} grant is not available on this server yet"
+        ))),
         Some(g) => Err(OAuthError::UnsupportedGrantType(format!(
             "unknown grant type `{g}`"
         ))),

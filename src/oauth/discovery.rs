@@ -17,7 +17,7 @@ pub fn document(issuer: &str) -> Value {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SIGNING_ALGS,
-        "grant_types_supported": ["password", "refresh_token"],
+        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": OIDC_SCOPES,
         "claims_supported": [

@@ -3,9 +3,10 @@
 //!
 //! This slice implements the resource owner password grant (RFC 6749 4.3; off unless a
 //! confidential application enables it, RFC 9700 2.4), the refresh-token grant with rotation,
-//! discovery, JWKS and `/userinfo`. The authorization-code and client-credentials grants are
-//! answered with `unsupported_grant_type` until they land.
+//! the client-credentials grant, discovery, JWKS and `/userinfo`. The authorization-code grant
+//! is answered with `unsupported_grant_type` until it lands.
 
+pub mod client_credentials;
 pub mod discovery;
 pub mod event;
 pub mod login;

@@ -18,10 +18,16 @@ use crate::passwords::Verified;
 use crate::services::Services;
 use crate::store::apis::{self as api_store};
 use crate::store::apps::{self as app_store, AppRow};
+use crate::store::keys as key_store;
 use crate::store::orgs::{self as org_store, OrgRow};
 use crate::store::users::{self as user_store};
 
 const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+
+/// Failed attempts from one IP that lock a (user, IP) pair...
+const MAX_FAILURES: i64 = 10;
+/// ...within this window, for this long (the lock lifts as old failures leave the window).
+const LOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// Client credentials as presented (Basic header or form fields).
 #[derive(Debug, Clone, Default)]
@@ -117,7 +123,8 @@ pub async fn grant(
         }
     }
 
-    // Authenticate the user: one argon2id verification whatever happens.
+    // Authenticate the user: one argon2id verification whatever happens, and a locked
+    // (user, IP) pair answers exactly like a wrong password.
     let email = normalize_email(username);
     let user = user_store::get(
         svc.store.pool(),
@@ -126,9 +133,18 @@ pub async fn grant(
         "",
     )
     .await?;
+    let now = svc.now();
+    let locked = match &user {
+        Some(u) => {
+            key_store::failures_since(&svc.store, &u.id, &request.ip, now - LOCK_WINDOW_MS).await?
+                >= MAX_FAILURES
+        }
+        None => false,
+    };
     let stored = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
+        .filter(|_| !locked)
         .unwrap_or_else(|| svc.dummy_hash.clone());
     let hasher = svc.passwords.clone();
     let pw = password.clone();
@@ -136,9 +152,24 @@ pub async fn grant(
         .await
         .map_err(|e| OAuthError::Server(e.to_string()))?;
     let user = match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() => u,
-        _ => return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into())),
+        (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
+        (Some(u), _) => {
+            if !locked {
+                key_store::record_failure(
+                    &svc.store,
+                    tenant_id,
+                    &u.id,
+                    &request.ip,
+                    now,
+                    now - LOCK_WINDOW_MS,
+                )
+                .await?;
+            }
+            return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()));
+        }
+        (None, _) => return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into())),
     };
+    key_store::clear_failures(&svc.store, &user.id, &request.ip).await?;
     if user.blocked != 0 {
         return Err(OAuthError::InvalidGrant("the user is blocked".into()));
     }

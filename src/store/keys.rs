@@ -199,3 +199,55 @@ pub async fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<(
     .await?;
     Ok(())
 }
+
+/// Failed attempts for (user, ip) since `since`.
+pub async fn failures_since(
+    store: &Store,
+    user_id: &str,
+    ip: &str,
+    since: i64,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM login_failures WHERE user_id = $1 AND ip = $2 AND at >= $3",
+    )
+    .bind(user_id)
+    .bind(ip)
+    .bind(since)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(n)
+}
+
+/// Records a failed attempt and forgets those older than `before`.
+pub async fn record_failure(
+    store: &Store,
+    tenant_id: &str,
+    user_id: &str,
+    ip: &str,
+    now: i64,
+    before: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO login_failures (tenant_id, user_id, ip, at) VALUES ($1, $2, $3, $4)")
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(ip)
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND at < $2")
+        .bind(user_id)
+        .bind(before)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Forgets the failures of (user, ip) after a successful login.
+pub async fn clear_failures(store: &Store, user_id: &str, ip: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND ip = $2")
+        .bind(user_id)
+        .bind(ip)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}

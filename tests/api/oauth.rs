@@ -722,7 +722,104 @@ async fn refresh_rotates_reruns_hooks_and_detects_reuse(db: Db) {
     assert_eq!(b["scope"], "openid");
 }
 
+async fn client_credentials_and_brute_force_lock(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "RS256").await;
+    let (_, m2m) = app
+        .post(
+            "/t/default/api/applications",
+            json!({"name": "cron", "grant_types": ["client_credentials"]}),
+        )
+        .await;
+    let (id, secret) = (
+        m2m["client_id"].as_str().unwrap(),
+        m2m["client_secret"].as_str().unwrap(),
+    );
+    let cc = |form: Vec<(&'static str, &'static str)>| {
+        let req = app
+            .client
+            .post(format!("{}/t/default/oauth/token", app.base))
+            .basic_auth(id, Some(secret));
+        async move {
+            let mut f = vec![("grant_type", "client_credentials")];
+            f.extend(form);
+            let res = req.form(&f).send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, b) = cc(vec![("audience", "https://api.example.com")]).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b.get("id_token").is_none() && b.get("refresh_token").is_none());
+    let (h, at) = verify(&app, b["access_token"].as_str().unwrap()).await;
+    assert_eq!(h.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(
+        (at["sub"].as_str(), at["aud"].as_str(), at["scope"].as_str()),
+        (
+            Some(id),
+            Some("https://api.example.com"),
+            Some("read:reports")
+        )
+    );
+    let (_, b) = cc(vec![]).await;
+    assert_eq!(b["error"], "invalid_request");
+    let (_, b) = cc(vec![
+        ("audience", "https://api.example.com"),
+        ("scope", "write:everything"),
+    ])
+    .await;
+    assert_eq!(b["error"], "invalid_scope");
+
+    // Ten failures from one IP lock that (user, IP) pair; the reply stays the generic one.
+    for _ in 0..10 {
+        let (st, b, _) = token(
+            &app,
+            &s,
+            &[
+                ("username", "ada@example.com"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+    }
+    let (st, locked, _) = token(
+        &app,
+        &s,
+        &[
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        locked,
+        json!({"error": "invalid_grant", "error_description": "Wrong email or password."})
+    );
+    // The real user can still log in from elsewhere (another loopback address).
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let res = elsewhere
+        .post(format!("{}/t/default/oauth/token", app.base))
+        .basic_auth(&s.client_id, Some(&s.secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 both_backends!(
+    client_credentials_and_brute_force_lock,
     password_grant_runs_the_flow,
     refresh_rotates_reruns_hooks_and_detects_reuse,
     token_errors,
