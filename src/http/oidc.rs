@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::manage::tenants;
 use crate::oauth::event::RequestInfo;
 use crate::oauth::password::{self, ClientCredentials};
-use crate::oauth::{OAuthError, client_credentials, discovery, refresh, userinfo};
+use crate::oauth::{OAuthError, client_credentials, discovery, refresh, revocation, userinfo};
 use crate::services::Services;
 
 pub(super) fn router() -> Router<Services> {
@@ -27,6 +27,11 @@ pub(super) fn router() -> Router<Services> {
         )
         .route("/t/{tenant}/.well-known/jwks.json", get(jwks))
         .route("/t/{tenant}/oauth/token", axum::routing::post(token))
+        .route("/t/{tenant}/oauth/revoke", axum::routing::post(revoke))
+        .route(
+            "/t/{tenant}/oauth/introspect",
+            axum::routing::post(introspect),
+        )
         .route(
             "/t/{tenant}/userinfo",
             get(userinfo_get).post(userinfo_post),
@@ -290,4 +295,66 @@ async fn userinfo_post(
     headers: HeaderMap,
 ) -> Response {
     userinfo_for(&svc, &name, &headers).await
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// RFC 7009: 200 whether or not the token was valid.
+async fn revoke(
+    State(svc): State<Services>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let t = match tenant(&svc, &name).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (creds, basic) = match client_credentials(&headers, &form) {
+        Ok(c) => c,
+        Err(e) => return OAuthReply(e, false).into_response(),
+    };
+    let Some(token) = form.get("token").filter(|s| !s.is_empty()) else {
+        return OAuthReply(
+            OAuthError::InvalidRequest("token is required".into()),
+            basic,
+        )
+        .into_response();
+    };
+    match revocation::revoke(&svc, (&t.0, &t.1), creds, token).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => OAuthReply(e, basic).into_response(),
+    }
+}
+
+/// RFC 7662.
+async fn introspect(
+    State(svc): State<Services>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let t = match tenant(&svc, &name).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (creds, basic) = match client_credentials(&headers, &form) {
+        Ok(c) => c,
+        Err(e) => return OAuthReply(e, false).into_response(),
+    };
+    let Some(token) = form.get("token").filter(|s| !s.is_empty()) else {
+        return OAuthReply(
+            OAuthError::InvalidRequest("token is required".into()),
+            basic,
+        )
+        .into_response();
+    };
+    match revocation::introspect(&svc, (&t.0, &t.1), creds, token).await {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(e) => OAuthReply(e, basic).into_response(),
+    }
 }

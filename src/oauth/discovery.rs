@@ -14,6 +14,8 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint": format!("{issuer}/oauth/token"),
         "userinfo_endpoint": super::userinfo_url(issuer),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SIGNING_ALGS,

@@ -12,6 +12,7 @@ pub mod event;
 pub mod login;
 pub mod password;
 pub mod refresh;
+pub mod revocation;
 pub mod tokens;
 pub mod userinfo;
 

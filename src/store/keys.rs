@@ -251,3 +251,31 @@ pub async fn clear_failures(store: &Store, user_id: &str, ip: &str) -> Result<()
         .await?;
     Ok(())
 }
+
+/// Revokes a grant (access token) of a client.
+pub async fn revoke_grant(
+    store: &Store,
+    tenant_id: &str,
+    jti: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE access_grants SET revoked_at = $1 WHERE tenant_id = $2 AND jti = $3 AND client_id = $4 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(tenant_id)
+        .bind(jti)
+        .bind(client_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// A refresh token by hash (no lock).
+pub async fn refresh_by_hash(
+    store: &Store,
+    tenant_id: &str,
+    hash: &str,
+) -> Result<Option<RefreshRow>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    refresh_for_update(&mut conn, tenant_id, hash, "").await
+}

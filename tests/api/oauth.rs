@@ -818,7 +818,89 @@ async fn client_credentials_and_brute_force_lock(db: Db) {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
+async fn revocation_and_introspection(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    app.patch(
+        &format!("/t/default/api/applications/{}", s.client_id),
+        json!({"grant_types": ["password", "refresh_token"]}),
+    )
+    .await;
+    let post = |path: &'static str, token: String| {
+        let req = app
+            .client
+            .post(format!("{}/t/default/oauth/{path}", app.base))
+            .basic_auth(&s.client_id, Some(&s.secret));
+        async move {
+            let res = req.form(&[("token", token.as_str())]).send().await.unwrap();
+            (
+                res.status(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (_, b, _) = token(
+        &app,
+        &s,
+        &[
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    let at = b["access_token"].as_str().unwrap().to_string();
+    let rt = b["refresh_token"].as_str().unwrap().to_string();
+    let (st, i) = post("introspect", at.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (
+            i["active"].clone(),
+            i["sub"].clone(),
+            i["token_type"].clone()
+        ),
+        (json!(true), json!(s.user_id), json!("access_token"))
+    );
+    let (_, i) = post("introspect", rt.clone()).await;
+    assert_eq!(
+        (i["active"].clone(), i["token_type"].clone()),
+        (json!(true), json!("refresh_token"))
+    );
+    let (_, i) = post("introspect", "not-a-token".into()).await;
+    assert_eq!(i, json!({"active": false}));
+
+    // Revoking the access token: introspection and /userinfo stop accepting it.
+    let (st, _) = post("revoke", at.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, i) = post("introspect", at.clone()).await;
+    assert_eq!(i["active"], false);
+    let (st, _) = app
+        .call(Method::GET, "/t/default/userinfo", Some(&at), None)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // Revoking the refresh token ends its family.
+    let (st, _) = post("revoke", rt.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, b) = refresh(&app, &s, &rt, None).await;
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // Unknown tokens are not an error (RFC 7009 2.2); an unauthenticated caller is.
+    let (st, _) = post("revoke", "whatever".into()).await;
+    assert_eq!(st, StatusCode::OK);
+    let res = app
+        .client
+        .post(format!("{}/t/default/oauth/introspect", app.base))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
 both_backends!(
+    revocation_and_introspection,
     client_credentials_and_brute_force_lock,
     password_grant_runs_the_flow,
     refresh_rotates_reruns_hooks_and_detects_reuse,
