@@ -92,7 +92,7 @@ pub fn app(svc: Services) -> Router {
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(hooks::metrics))
-        .merge(oidc::router())
+        .merge(oidc::router(svc.clone()))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -19,22 +19,25 @@ use crate::oauth::password::{self, ClientCredentials};
 use crate::oauth::{OAuthError, client_credentials, discovery, refresh, revocation, userinfo};
 use crate::services::Services;
 
-pub(super) fn router() -> Router<Services> {
+pub(super) fn router(svc: Services) -> Router<Services> {
+    let cors_routes = Router::new()
+        .route("/t/{tenant}/oauth/token", axum::routing::post(token))
+        .route("/t/{tenant}/oauth/revoke", axum::routing::post(revoke))
+        .route(
+            "/t/{tenant}/userinfo",
+            get(userinfo_get).post(userinfo_post),
+        )
+        .layer(axum::middleware::from_fn_with_state(svc, cors));
     Router::new()
+        .merge(cors_routes)
         .route(
             "/t/{tenant}/.well-known/openid-configuration",
             get(configuration),
         )
         .route("/t/{tenant}/.well-known/jwks.json", get(jwks))
-        .route("/t/{tenant}/oauth/token", axum::routing::post(token))
-        .route("/t/{tenant}/oauth/revoke", axum::routing::post(revoke))
         .route(
             "/t/{tenant}/oauth/introspect",
             axum::routing::post(introspect),
-        )
-        .route(
-            "/t/{tenant}/userinfo",
-            get(userinfo_get).post(userinfo_post),
         )
         .route("/t/{tenant}/authorize", get(authorize))
 }
@@ -357,4 +360,60 @@ async fn introspect(
         Ok(v) => no_store(Json(v).into_response()),
         Err(e) => OAuthReply(e, basic).into_response(),
     }
+}
+
+/// CORS for single-page apps on the token, revocation and userinfo endpoints: an origin is
+/// allowed when one of the tenant's applications lists it in `allowed_web_origins` (exact
+/// match). Other origins get no CORS headers, so browsers refuse the response.
+async fn cors(
+    State(svc): State<Services>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let tenant = req
+        .uri()
+        .path()
+        .strip_prefix("/t/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let allowed = match &origin {
+        Some(o) => crate::store::apps::origin_allowed(&svc.store, &tenant, o)
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    let preflight = req.method() == axum::http::Method::OPTIONS;
+    let mut res = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    if let (true, Some(o)) = (allowed, origin) {
+        let h = res.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&o) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        if preflight {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization, Content-Type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    res
 }

@@ -450,6 +450,10 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
     if let Some(b) = input.blocked {
         row.blocked = flag(b);
         changed.push("blocked");
+        if b {
+            // A blocked user's refresh tokens and access grants end now.
+            crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
+        }
     }
     if let Some(p) = &input.user_metadata {
         row.user_metadata =
@@ -533,6 +537,8 @@ pub async fn set_password(
     row.password_hash = Some(hash);
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
+    // A password change ends the user's existing grants (as after a compromise).
+    crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
     record(&mut tx, svc, ctx, "set_password", "user", id, json!({})).await?;
     tx.commit().await?;
     Ok(())

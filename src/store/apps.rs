@@ -154,3 +154,21 @@ pub async fn delete(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Whether any application of the tenant lists `origin` among its allowed web origins (CORS).
+pub async fn origin_allowed(
+    store: &super::Store,
+    tenant_name: &str,
+    origin: &str,
+) -> Result<bool, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT a.allowed_web_origins FROM applications a JOIN tenants t ON t.id = a.tenant_id \
+         WHERE t.name = $1",
+    )
+    .bind(tenant_name)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.iter().any(|(json,)| {
+        serde_json::from_str::<Vec<String>>(json).is_ok_and(|list| list.iter().any(|o| o == origin))
+    }))
+}

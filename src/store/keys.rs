@@ -279,3 +279,26 @@ pub async fn refresh_by_hash(
     let mut conn = store.pool().acquire().await?;
     refresh_for_update(&mut conn, tenant_id, hash, "").await
 }
+
+/// Revokes every refresh token and access grant of a user (blocking, a password change).
+pub async fn revoke_user_tokens(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE access_grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

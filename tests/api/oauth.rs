@@ -886,6 +886,33 @@ async fn revocation_and_introspection(db: Db) {
         (st, b["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
+    // A password change ends the user's grants.
+    let (_, b, _) = token(
+        &app,
+        &s,
+        &[
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    app.put(
+        &format!("/t/default/api/users/{}/password", s.user_id),
+        json!({"password": "a different long password"}),
+    )
+    .await;
+    let (st, _) = app
+        .call(
+            Method::GET,
+            "/t/default/userinfo",
+            Some(b["access_token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = refresh(&app, &s, b["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
     // Unknown tokens are not an error (RFC 7009 2.2); an unauthenticated caller is.
     let (st, _) = post("revoke", "whatever".into()).await;
     assert_eq!(st, StatusCode::OK);
@@ -899,7 +926,59 @@ async fn revocation_and_introspection(db: Db) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
+async fn cors_for_allowed_web_origins(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "RS256").await;
+    app.patch(
+        &format!("/t/default/api/applications/{}", s.client_id),
+        json!({"allowed_web_origins": ["https://spa.example.com"]}),
+    )
+    .await;
+    for (origin, allowed) in [
+        ("https://spa.example.com", true),
+        ("https://evil.example.com", false),
+    ] {
+        let res = app
+            .client
+            .request(
+                Method::OPTIONS,
+                format!("{}/t/default/oauth/token", app.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap()),
+            allowed.then_some(origin),
+            "{origin}"
+        );
+        let res = app
+            .client
+            .post(format!("{}/t/default/oauth/token", app.base))
+            .header("origin", origin)
+            .basic_auth(&s.client_id, Some(&s.secret))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "ada@example.com"),
+                ("password", "correct horse battery"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers().get("access-control-allow-origin").is_some(),
+            allowed
+        );
+    }
+}
+
 both_backends!(
+    cors_for_allowed_web_origins,
     revocation_and_introspection,
     client_credentials_and_brute_force_lock,
     password_grant_runs_the_flow,
