@@ -65,8 +65,32 @@ enum Command {
         #[command(subcommand)]
         command: HookCommand,
     },
+    /// Rotate a tenant's signing keys (`sigil keys rotate --tenant acme --alg RS256`).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the OpenAPI document of the management API.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Rotate: next becomes current, current stays published as previous.
+    Rotate {
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// List the published keys.
+    List {
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +370,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Hooks { command } => hooks_command(&cli.database, command).await,
+        Command::Keys { command } => {
+            use sigil::manage::signing_keys;
+            let svc = offline(&cli.database).await?;
+            let keys = match command {
+                KeysCommand::Rotate { tenant, alg } => {
+                    let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+                    signing_keys::rotate(&svc, &ctx, signing_keys::Rotate { alg: Some(alg) })
+                        .await?
+                }
+                KeysCommand::List { tenant } => {
+                    let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+                    signing_keys::list(&svc, &ctx).await?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&sigil::http::openapi())?);
             Ok(ExitCode::SUCCESS)

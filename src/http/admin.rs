@@ -11,6 +11,7 @@ use super::error::{ApiError, Body, ErrorBody};
 use super::params::{IdPath, TenantNamePath, TenantPath};
 use crate::manage::api_keys::{self, ApiKey, ApiKeyCreated, CreateApiKey};
 use crate::manage::audit::{self, AuditEntry, AuditFilter};
+use crate::manage::signing_keys::{self, Rotate, SigningKeyView};
 use crate::manage::tenants::{self, CreateTenant, Tenant, TenantCreated};
 use crate::manage::{Page, PageParams};
 use crate::services::Services;
@@ -24,6 +25,8 @@ pub(super) fn router() -> OpenApiRouter<Services> {
         .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
         .routes(routes!(list_audit))
+        .routes(routes!(list_signing_keys))
+        .routes(routes!(rotate_signing_keys))
 }
 
 /// List tenants (operator keys only).
@@ -119,4 +122,26 @@ async fn list_audit(
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<AuditEntry>>> {
     Ok(Json(audit::list(&svc, &auth.ctx, &filter, &page).await?))
+}
+
+/// The tenant's published signing keys (next, current, previous).
+#[utoipa::path(get, path = "/t/{tenant}/api/signing-keys", tag = "signing-keys", params(TenantPath),
+    responses((status = 200, body = Vec<SigningKeyView>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn list_signing_keys(
+    State(svc): State<Services>,
+    auth: Auth,
+) -> Res<Json<Vec<SigningKeyView>>> {
+    Ok(Json(signing_keys::list(&svc, &auth.ctx).await?))
+}
+
+/// Rotate the keys of one algorithm: next becomes current, current stays published as
+/// previous, a new next is published. Tokens signed before keep verifying.
+#[utoipa::path(post, path = "/t/{tenant}/api/signing-keys/rotate", tag = "signing-keys", params(TenantPath), request_body = Rotate,
+    responses((status = 200, body = Vec<SigningKeyView>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn rotate_signing_keys(
+    State(svc): State<Services>,
+    auth: Auth,
+    Body(b): Body<Rotate>,
+) -> Res<Json<Vec<SigningKeyView>>> {
+    Ok(Json(signing_keys::rotate(&svc, &auth.ctx, b).await?))
 }

@@ -106,6 +106,14 @@ impl From<ManageError> for ApiError {
             .field(field),
             ManageError::Forbidden(why) => ApiError::forbidden(why),
             ManageError::InUse(why) => ApiError::new(StatusCode::CONFLICT, "in_use", why),
+            ManageError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
             ManageError::Store(cause) => {
                 tracing::error!(error = %cause, "store failure");
                 ApiError::new(

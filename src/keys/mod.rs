@@ -54,6 +54,8 @@ pub struct SigningKey {
     pub decoding: DecodingKey,
     /// The jsonwebtoken algorithm, fixed by the key.
     pub algorithm: Algorithm,
+    /// `next`, `current` or `previous` (all published; only `current` signs).
+    pub status: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -117,6 +119,7 @@ impl SigningKey {
             jwk,
             decoding,
             algorithm,
+            status: "current".into(),
         })
     }
 
@@ -179,8 +182,12 @@ impl SigningKey {
 /// The tenants' keys, parsed once per process.
 pub struct KeyRing {
     sealer: Sealer,
-    cache: Mutex<HashMap<String, Vec<Arc<SigningKey>>>>,
+    cache: Mutex<HashMap<String, (std::time::Instant, Vec<Arc<SigningKey>>)>>,
 }
+
+/// How long a node trusts its parsed keys before re-reading them, so a rotation made on one
+/// node reaches the others.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,10 +205,11 @@ impl KeyRing {
     }
 
     fn cached(&self, tenant_id: &str) -> Option<Vec<Arc<SigningKey>>> {
-        self.cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(tenant_id).cloned())
+        self.cache.lock().ok().and_then(|c| {
+            c.get(tenant_id)
+                .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+                .map(|(_, k)| k.clone())
+        })
     }
 
     /// The tenant's published keys (loaded and parsed once).
@@ -216,7 +224,8 @@ impl KeyRing {
         self.reload(store, tenant_id).await
     }
 
-    async fn reload(
+    /// Re-reads the tenant's keys (a `kid` this node has not seen may be new).
+    pub async fn reload(
         &self,
         store: &Store,
         tenant_id: &str,
@@ -232,10 +241,15 @@ impl KeyRing {
                         row.kid
                     ))
                 })?;
-            out.push(Arc::new(SigningKey::parse(&row.kid, &row.alg, &pkcs8)?));
+            let mut key = SigningKey::parse(&row.kid, &row.alg, &pkcs8)?;
+            key.status = row.status.clone();
+            out.push(Arc::new(key));
         }
         if let Ok(mut c) = self.cache.lock() {
-            c.insert(tenant_id.to_string(), out.clone());
+            c.insert(
+                tenant_id.to_string(),
+                (std::time::Instant::now(), out.clone()),
+            );
         }
         Ok(out)
     }
@@ -248,7 +262,12 @@ impl KeyRing {
         alg: &str,
         now: i64,
     ) -> Result<Arc<SigningKey>, KeyError> {
-        let newest = |keys: &[Arc<SigningKey>]| keys.iter().rev().find(|k| k.alg == alg).cloned();
+        let newest = |keys: &[Arc<SigningKey>]| {
+            keys.iter()
+                .rev()
+                .find(|k| k.alg == alg && k.status == "current")
+                .cloned()
+        };
         if let Some(k) = newest(&self.keys(store, tenant_id).await?) {
             return Ok(k);
         }
@@ -275,6 +294,47 @@ impl KeyRing {
         .await?;
         newest(&self.reload(store, tenant_id).await?)
             .ok_or_else(|| KeyError::Crypto("new key not found".into()))
+    }
+
+    /// Rotates the tenant's `alg` keys: the next key (or a new one) becomes current, current
+    /// becomes previous (still published, so tokens it signed keep verifying), the old
+    /// previous is retired, and a new next key is published ahead of its use.
+    pub async fn rotate(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        alg: &str,
+        now: i64,
+    ) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+        let a = alg.to_string();
+        let fresh = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+            Ok((SigningKey::generate(&a)?, SigningKey::generate(&a)?))
+        })
+        .await
+        .map_err(crypto)??;
+        let has_next = store::list(store, tenant_id)
+            .await?
+            .iter()
+            .any(|k| k.alg == alg && k.status == "next");
+        let mut tx = store.begin_write().await?;
+        store::shift_statuses(&mut tx, tenant_id, alg).await?;
+        let add = |pkcs8: &[u8], status: &str, n: i64| {
+            let kid = new_id(IdKind::SigningKey, now + n);
+            KeyRow {
+                private_sealed: self.sealer.seal(pkcs8, &kid),
+                kid,
+                tenant_id: tenant_id.into(),
+                alg: alg.into(),
+                status: status.into(),
+                created_at: now + n,
+            }
+        };
+        if !has_next {
+            store::insert_in(&mut tx, &add(&fresh.0, "current", 0)).await?;
+        }
+        store::insert_in(&mut tx, &add(&fresh.1, "next", 1)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.reload(store, tenant_id).await
     }
 
     /// The tenant's JWKS document.

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod import;
 pub mod orgs;
 pub mod roles;
+pub mod signing_keys;
 pub mod tenants;
 pub mod users;
 pub mod validate;
@@ -52,6 +53,9 @@ pub enum ManageError {
     /// The store failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(StoreError),
+    /// Another server-side failure (key material, for instance); logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for ManageError {

@@ -302,3 +302,44 @@ pub async fn revoke_user_tokens(
     .await?;
     Ok(())
 }
+
+/// Moves the tenant's `alg` keys one step: retired <- previous <- current <- next.
+pub async fn shift_statuses(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    alg: &str,
+) -> Result<(), StoreError> {
+    for (from, to) in [
+        ("previous", "retired"),
+        ("current", "previous"),
+        ("next", "current"),
+    ] {
+        sqlx::query(
+            "UPDATE signing_keys SET status = $1 WHERE tenant_id = $2 AND alg = $3 AND status = $4",
+        )
+        .bind(to)
+        .bind(tenant_id)
+        .bind(alg)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Inserts a key inside a transaction.
+pub async fn insert_in(conn: &mut AnyConnection, k: &KeyRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, tenant_id, alg, status, private_sealed, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&k.kid)
+    .bind(&k.tenant_id)
+    .bind(&k.alg)
+    .bind(&k.status)
+    .bind(&k.private_sealed)
+    .bind(k.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

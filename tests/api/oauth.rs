@@ -977,7 +977,81 @@ async fn cors_for_allowed_web_origins(db: Db) {
     }
 }
 
+async fn key_rotation_keeps_tokens_valid(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    let login = [
+        ("username", "ada@example.com"),
+        ("password", "correct horse battery"),
+        ("scope", "openid"),
+    ];
+    let kid = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+    let (_, b0, _) = token(&app, &s, &login).await;
+    let at0 = b0["access_token"].as_str().unwrap().to_string();
+    let (st, keys) = app
+        .post(
+            "/t/default/api/signing-keys/rotate",
+            json!({"alg": "ES256"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{keys}");
+    let statuses: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["previous", "current", "next"]);
+    let (_, jwks) = app
+        .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
+        .await;
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        3,
+        "next, current and previous are published"
+    );
+
+    let (_, b1, _) = token(&app, &s, &login).await;
+    let at1 = b1["access_token"].as_str().unwrap().to_string();
+    assert_ne!(kid(&at0), kid(&at1), "the new current key signs");
+    let (st, _) = app
+        .call(Method::GET, "/t/default/userinfo", Some(&at0), None)
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::OK,
+        "a token signed before the rotation still verifies"
+    );
+
+    // Second rotation: the published next key becomes current.
+    let next_kid = keys[2]["kid"].as_str().unwrap().to_string();
+    app.post(
+        "/t/default/api/signing-keys/rotate",
+        json!({"alg": "ES256"}),
+    )
+    .await;
+    let (_, b2, _) = token(&app, &s, &login).await;
+    assert_eq!(kid(b2["access_token"].as_str().unwrap()), next_kid);
+    // The key of at0 is now retired: its tokens stop verifying.
+    let (st, _) = app
+        .call(Method::GET, "/t/default/userinfo", Some(&at0), None)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = app
+        .call(Method::GET, "/t/default/userinfo", Some(&at1), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let got = app
+        .post(
+            "/t/default/api/signing-keys/rotate",
+            json!({"alg": "HS256"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST);
+}
+
 both_backends!(
+    key_rotation_keeps_tokens_valid,
     cors_for_allowed_web_origins,
     revocation_and_introspection,
     client_credentials_and_brute_force_lock,
