@@ -179,10 +179,13 @@ impl SigningKey {
     }
 }
 
+/// A tenant's parsed keys and when they were read.
+type CachedKeys = (std::time::Instant, Vec<Arc<SigningKey>>);
+
 /// The tenants' keys, parsed once per process.
 pub struct KeyRing {
     sealer: Sealer,
-    cache: Mutex<HashMap<String, (std::time::Instant, Vec<Arc<SigningKey>>)>>,
+    cache: Mutex<HashMap<String, CachedKeys>>,
 }
 
 /// How long a node trusts its parsed keys before re-reading them, so a rotation made on one
