@@ -542,6 +542,15 @@ fn policy_text(p: FailurePolicy) -> &'static str {
     }
 }
 
+/// The stored policy; anything but `fail_open` fails closed.
+fn policy_of(text: &str) -> FailurePolicy {
+    if text == "fail_open" {
+        FailurePolicy::FailOpen
+    } else {
+        FailurePolicy::FailClosed
+    }
+}
+
 /// The tenant's flow.
 pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
     let rows = store::bindings(svc.store.pool(), &ctx.tenant_id).await?;
@@ -550,11 +559,7 @@ pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
         bindings.push(Binding {
             hook: b.hook_id,
             version: b.version,
-            failure_policy: if b.policy == "fail_open" {
-                FailurePolicy::FailOpen
-            } else {
-                FailurePolicy::FailClosed
-            },
+            failure_policy: policy_of(&b.policy),
         });
     }
     Ok(Flow { bindings })
@@ -660,12 +665,7 @@ pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>>
         let Some(version) = b.version.or(hook.deployed_version) else {
             continue;
         };
-        let policy = if b.policy == "fail_open" {
-            FailurePolicy::FailOpen
-        } else {
-            FailurePolicy::FailClosed
-        };
-        steps.push(step(svc, tenant_id, &hook, version, policy).await?);
+        steps.push(step(svc, tenant_id, &hook, version, policy_of(&b.policy)).await?);
     }
     Ok(steps)
 }

@@ -306,6 +306,27 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
+/// Tenant, client credentials and the `token` parameter of a revocation or introspection
+/// request; an error response otherwise.
+async fn token_request(
+    svc: &Services,
+    name: &str,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<((String, String), ClientCredentials, String, bool), Response> {
+    let t = tenant(svc, name).await?;
+    let (creds, basic) =
+        client_credentials(headers, form).map_err(|e| OAuthReply(e, false).into_response())?;
+    let token = form.get("token").filter(|s| !s.is_empty()).ok_or_else(|| {
+        OAuthReply(
+            OAuthError::InvalidRequest("token is required".into()),
+            basic,
+        )
+        .into_response()
+    })?;
+    Ok((t, creds, token.clone(), basic))
+}
+
 /// RFC 7009: 200 whether or not the token was valid.
 async fn revoke(
     State(svc): State<Services>,
@@ -313,22 +334,11 @@ async fn revoke(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let t = match tenant(&svc, &name).await {
-        Ok(t) => t,
+    let (t, creds, token, basic) = match token_request(&svc, &name, &headers, &form).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let (creds, basic) = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return OAuthReply(e, false).into_response(),
-    };
-    let Some(token) = form.get("token").filter(|s| !s.is_empty()) else {
-        return OAuthReply(
-            OAuthError::InvalidRequest("token is required".into()),
-            basic,
-        )
-        .into_response();
-    };
-    match revocation::revoke(&svc, (&t.0, &t.1), creds, token).await {
+    match revocation::revoke(&svc, (&t.0, &t.1), creds, &token).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => OAuthReply(e, basic).into_response(),
     }
@@ -341,27 +351,15 @@ async fn introspect(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let t = match tenant(&svc, &name).await {
-        Ok(t) => t,
+    let (t, creds, token, basic) = match token_request(&svc, &name, &headers, &form).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let (creds, basic) = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return OAuthReply(e, false).into_response(),
-    };
-    let Some(token) = form.get("token").filter(|s| !s.is_empty()) else {
-        return OAuthReply(
-            OAuthError::InvalidRequest("token is required".into()),
-            basic,
-        )
-        .into_response();
-    };
-    match revocation::introspect(&svc, (&t.0, &t.1), creds, token).await {
+    match revocation::introspect(&svc, (&t.0, &t.1), creds, &token).await {
         Ok(v) => no_store(Json(v).into_response()),
         Err(e) => OAuthReply(e, basic).into_response(),
     }
 }
-
 /// CORS for single-page apps on the token, revocation and userinfo endpoints: an origin is
 /// allowed when one of the tenant's applications lists it in `allowed_web_origins` (exact
 /// match). Other origins get no CORS headers, so browsers refuse the response.

@@ -147,6 +147,12 @@ impl SigningKey {
         })
     }
 
+    /// A fresh key of `alg`, for benchmarks (never stored).
+    pub fn generate_for_bench(alg: &str) -> SigningKey {
+        let pkcs8 = Self::generate(alg).expect("key generation");
+        Self::parse("bench", alg, &pkcs8).expect("fresh key parses")
+    }
+
     /// Signs a JWT with `typ` in the header and this key's `alg` and `kid`.
     pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, KeyError> {
         let header = json!({"alg": self.alg, "typ": typ, "kid": self.kid});
@@ -283,8 +289,9 @@ impl KeyRing {
             .await
             .map_err(crypto)??;
         let kid = new_id(IdKind::SigningKey, now);
-        store::insert(
-            store,
+        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+        store::insert_in(
+            &mut conn,
             &KeyRow {
                 kid: kid.clone(),
                 tenant_id: tenant_id.into(),

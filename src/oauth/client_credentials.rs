@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::OAuthError;
 use super::login::TokenResponse;
-use super::password::{ClientCredentials, authenticate_client};
+use super::password::{ClientCredentials, client_for_grant, scope_list};
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
 use crate::store::apis as api_store;
@@ -20,13 +20,7 @@ pub async fn grant(
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, OAuthError> {
     let (tenant_id, tenant_name) = tenant;
-    let app = authenticate_client(svc, tenant_id, &creds).await?;
-    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
-    if !grants.iter().any(|g| g == "client_credentials") {
-        return Err(OAuthError::UnauthorizedClient(
-            "the client_credentials grant is not enabled for this application".into(),
-        ));
-    }
+    let app = client_for_grant(svc, tenant_id, &creds, "client_credentials").await?;
     let audience = form
         .get("audience")
         .filter(|s| !s.is_empty())
@@ -46,14 +40,9 @@ pub async fn grant(
         .iter()
         .filter_map(|s| s["value"].as_str().map(str::to_string))
         .collect();
-    let scopes: Vec<String> = match form.get("scope").filter(|s| !s.is_empty()) {
+    let scopes = match scope_list(form) {
         None => defined.clone(),
-        Some(s) => {
-            let asked: Vec<String> = s
-                .split(' ')
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect();
+        Some(asked) => {
             if let Some(x) = asked.iter().find(|x| !defined.contains(x)) {
                 return Err(OAuthError::InvalidScope(format!(
                     "scope `{x}` is not defined by the API"

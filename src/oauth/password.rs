@@ -57,6 +57,33 @@ pub async fn authenticate_client(
     }
 }
 
+/// Authenticates the client and checks it may use `grant` (`unauthorized_client` otherwise).
+pub async fn client_for_grant(
+    svc: &Services,
+    tenant_id: &str,
+    creds: &ClientCredentials,
+    grant: &str,
+) -> Result<AppRow, OAuthError> {
+    let app = authenticate_client(svc, tenant_id, creds).await?;
+    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
+    if !grants.iter().any(|g| g == grant) {
+        return Err(OAuthError::UnauthorizedClient(format!(
+            "the {grant} grant is not enabled for this application"
+        )));
+    }
+    Ok(app)
+}
+
+/// Splits a `scope` parameter (RFC 6749 3.3).
+pub fn scope_list(form: &HashMap<String, String>) -> Option<Vec<String>> {
+    form.get("scope").filter(|s| !s.is_empty()).map(|s| {
+        s.split(' ')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
 /// Runs the password grant.
 pub async fn grant(
     svc: &Services,
@@ -66,13 +93,7 @@ pub async fn grant(
     request: &RequestInfo,
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
-    let app = authenticate_client(svc, tenant_id, &creds).await?;
-    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
-    if !grants.iter().any(|g| g == "password") {
-        return Err(OAuthError::UnauthorizedClient(
-            "the password grant is not enabled for this application".into(),
-        ));
-    }
+    let app = client_for_grant(svc, tenant_id, &creds, "password").await?;
     let username = form
         .get("username")
         .filter(|s| !s.is_empty())
@@ -106,15 +127,7 @@ pub async fn grant(
                 .collect()
         })
         .unwrap_or_default();
-    let requested: Vec<String> = form
-        .get("scope")
-        .map(|s| {
-            s.split(' ')
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let requested = scope_list(form).unwrap_or_default();
     for s in &requested {
         if !OIDC_SCOPES.contains(&s.as_str()) && !api_scopes.contains(s) {
             return Err(OAuthError::InvalidScope(format!(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::OAuthError;
 use super::event::RequestInfo;
 use super::login::{self, Login, TokenResponse};
-use super::password::{ClientCredentials, authenticate_client};
+use super::password::{ClientCredentials, client_for_grant, scope_list};
 use crate::hooks::event::Protocol;
 use crate::services::Services;
 use crate::store::keys as key_store;
@@ -25,13 +25,7 @@ pub async fn grant(
     request: &RequestInfo,
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
-    let app = authenticate_client(svc, tenant_id, &creds).await?;
-    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
-    if !grants.iter().any(|g| g == "refresh_token") {
-        return Err(OAuthError::UnauthorizedClient(
-            "the refresh_token grant is not enabled for this application".into(),
-        ));
-    }
+    let app = client_for_grant(svc, tenant_id, &creds, "refresh_token").await?;
     let token = form
         .get("refresh_token")
         .filter(|s| !s.is_empty())
@@ -61,14 +55,9 @@ pub async fn grant(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let scopes = match form.get("scope").filter(|s| !s.is_empty()) {
+    let scopes = match scope_list(form) {
         None => original.clone(),
-        Some(s) => {
-            let asked: Vec<String> = s
-                .split(' ')
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect();
+        Some(asked) => {
             if let Some(extra) = asked.iter().find(|x| !original.contains(x)) {
                 return Err(OAuthError::InvalidScope(format!(
                     "scope `{extra}` was not granted originally"

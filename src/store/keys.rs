@@ -21,23 +21,6 @@ pub struct KeyRow {
     pub created_at: i64,
 }
 
-/// Inserts a key.
-pub async fn insert(store: &Store, k: &KeyRow) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, tenant_id, alg, status, private_sealed, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&k.kid)
-    .bind(&k.tenant_id)
-    .bind(&k.alg)
-    .bind(&k.status)
-    .bind(&k.private_sealed)
-    .bind(k.created_at)
-    .execute(store.pool())
-    .await?;
-    Ok(())
-}
-
 /// The tenant's published keys, oldest first.
 pub async fn list(store: &Store, tenant_id: &str) -> Result<Vec<KeyRow>, StoreError> {
     Ok(sqlx::query_as(
