@@ -20,6 +20,7 @@ use crate::crypto::Sealer;
 use crate::ids::{IdKind, new_id};
 use crate::manage::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
 use crate::services::Services;
+use crate::store::Tx;
 use crate::store::hooks::{self as store, BindingRow, By, HookRow, TraceRow, VersionRow};
 
 /// At most this many bindings in a flow (as Auth0 allows per trigger).
@@ -237,22 +238,27 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
     })
 }
 
+/// Reads and locks a hook (by id or name) for a read-modify-write.
+async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
+    let h = find(svc, ctx, id_or_name).await?;
+    store::get_hook(
+        &mut **tx,
+        &ctx.tenant_id,
+        By::Id(&h.id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("hook"))
+}
+
 async fn set_deployed(
     svc: &Services,
     ctx: &TenantCtx,
     id_or_name: &str,
     pick: impl Fn(&HookRow, &[VersionRow]) -> Result<i64>,
 ) -> Result<Hook> {
-    let h = find(svc, ctx, id_or_name).await?;
     let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get_hook(
-        &mut *tx,
-        &ctx.tenant_id,
-        By::Id(&h.id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("hook"))?;
+    let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
     let versions = store::versions(&mut *tx, &row.id).await?;
     let version = pick(&row, &versions)?;
     let previous = row.deployed_version;
@@ -435,16 +441,8 @@ pub async fn set_hook_limits(
     o: LimitOverrides,
 ) -> Result<Hook> {
     check_overrides(&o)?;
-    let h = find(svc, ctx, id_or_name).await?;
     let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get_hook(
-        &mut *tx,
-        &ctx.tenant_id,
-        By::Id(&h.id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("hook"))?;
+    let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
     row.limits = serde_json::to_string(&o).unwrap_or_else(|_| "{}".into());
     row.updated_at = svc.now();
     store::update_hook(&mut tx, &row).await?;
