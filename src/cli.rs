@@ -42,6 +42,13 @@ enum Command {
         /// Public base URL (issuers are {public-url}/t/{tenant}); default http://{listen}.
         #[arg(long, env = "SIGIL_PUBLIC_URL")]
         public_url: Option<String>,
+        /// A reverse proxy whose X-Forwarded-For is trusted (repeatable; env: comma-separated).
+        #[arg(
+            long = "trusted-proxy",
+            env = "SIGIL_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -291,9 +298,14 @@ async fn offline(database: &str) -> Result<sigil::services::Services> {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, public_url } => {
+        Command::Serve {
+            listen,
+            public_url,
+            trusted_proxies,
+        } => {
             let mut s = settings(&cli.database, listen);
             s.public_url = public_url;
+            s.trusted_proxies = trusted_proxies;
             let app = Application::build(s).await?;
             if let KeySource::File(path, true) = app.key_source() {
                 tracing::warn!(path = %path.display(), "generated a master key; back it up: without it, encrypted secrets cannot be read");

@@ -36,6 +36,8 @@ pub struct Inner {
     /// An argon2id hash of a random password, verified against when a login names an unknown
     /// user so that timing does not reveal which accounts exist.
     pub dummy_hash: String,
+    /// Proxies whose `X-Forwarded-For` is believed (the client IP feeds the brute-force lock).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Services {
@@ -47,6 +49,7 @@ impl Services {
         clock: SharedClock,
         public_url: String,
         hooks: HookServices,
+        trusted_proxies: Vec<std::net::IpAddr>,
     ) -> Self {
         let keys = KeyRing::new(crate::crypto::Sealer::new(&master, "signing-keys"));
         let dummy_hash = passwords
@@ -62,6 +65,7 @@ impl Services {
             dummy_hash,
             public_url,
             hooks,
+            trusted_proxies,
         }))
     }
 

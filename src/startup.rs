@@ -67,6 +67,8 @@ pub struct Settings {
     pub compiler: CompilerSettings,
     /// Operator ceilings of hook limits.
     pub hook_ceilings: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` header is trusted.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Settings {
@@ -83,6 +85,7 @@ impl Settings {
             hook_runtime: None,
             compiler: CompilerSettings::current_exe(),
             hook_ceilings: Limits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -116,6 +119,7 @@ pub async fn services(
         settings.clock.clone(),
         public_url,
         hooks,
+        settings.trusted_proxies.clone(),
     );
     Ok((svc, source))
 }

@@ -175,7 +175,7 @@ fn client_credentials(
     }
 }
 
-fn request_info(headers: &HeaderMap, peer: SocketAddr) -> RequestInfo {
+fn request_info(svc: &Services, headers: &HeaderMap, peer: SocketAddr) -> RequestInfo {
     let h = |n: header::HeaderName| {
         headers
             .get(n)
@@ -183,8 +183,12 @@ fn request_info(headers: &HeaderMap, peer: SocketAddr) -> RequestInfo {
             .map(str::to_string)
     };
     RequestInfo {
-        // X-Forwarded-For is not trusted until trusted proxies are configurable.
-        ip: peer.ip().to_string(),
+        ip: crate::oauth::event::client_ip(
+            peer.ip(),
+            headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+            &svc.trusted_proxies,
+        )
+        .to_string(),
         user_agent: h(header::USER_AGENT),
         hostname: h(header::HOST).unwrap_or_default(),
         language: h(header::ACCEPT_LANGUAGE).and_then(|l| {
@@ -218,7 +222,7 @@ async fn token(
                 (&t.0, &t.1),
                 creds,
                 &form,
-                &request_info(&headers, peer),
+                &request_info(&svc, &headers, peer),
             )
             .await
         }
@@ -228,7 +232,7 @@ async fn token(
                 (&t.0, &t.1),
                 creds,
                 &form,
-                &request_info(&headers, peer),
+                &request_info(&svc, &headers, peer),
             )
             .await
         }

@@ -115,6 +115,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// A server with adjusted settings.
+pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let fresh = FreshDb::new(db).await;
     let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
     settings.max_connections = 5;
@@ -126,6 +131,7 @@ pub async fn spawn_app(db: Db) -> TestApp {
     if db == Db::Postgres {
         settings.master_key = Some(sigil::crypto::MasterKey::generate().to_base64());
     }
+    adjust(&mut settings);
     let app = Application::build(settings).await.expect("server builds");
     let port = app.port();
     let operator_key = app

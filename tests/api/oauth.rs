@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Db, TestApp, hook, spawn_app};
+use crate::helpers::{Db, TestApp, hook, spawn_app, spawn_app_with};
 
 struct Setup {
     client_id: String,
@@ -1050,7 +1050,90 @@ async fn key_rotation_keeps_tokens_valid(db: Db) {
     assert_eq!(got.0, StatusCode::BAD_REQUEST);
 }
 
+async fn forwarded_for_is_trusted_only_from_configured_proxies(db: Db) {
+    // Behind a trusted proxy (the test client on 127.0.0.1), the lock follows X-Forwarded-For.
+    let app = spawn_app_with(db, |s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+    })
+    .await;
+    let s = setup(&app, "ES256").await;
+    let attempt = |ip: &'static str, pw: &'static str| {
+        let req = app
+            .client
+            .post(format!("{}/t/default/oauth/token", app.base))
+            .basic_auth(&s.client_id, Some(&s.secret))
+            .header("x-forwarded-for", ip);
+        async move {
+            let res = req
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", "ada@example.com"),
+                    ("password", pw),
+                ])
+                .send()
+                .await
+                .unwrap();
+            res.status()
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            attempt("203.0.113.9", "wrong password").await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(
+        attempt("203.0.113.9", "correct horse battery").await,
+        StatusCode::BAD_REQUEST,
+        "203.0.113.9 is locked"
+    );
+    assert_eq!(
+        attempt("198.51.100.7", "correct horse battery").await,
+        StatusCode::OK,
+        "another client IP is not"
+    );
+
+    // Without trust, the header is ignored: all attempts count against the peer address.
+    let app2 = spawn_app(db).await;
+    let s2 = setup(&app2, "ES256").await;
+    for i in 0..10 {
+        let res = app2
+            .client
+            .post(format!("{}/t/default/oauth/token", app2.base))
+            .basic_auth(&s2.client_id, Some(&s2.secret))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "ada@example.com"),
+                ("password", "wrong password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+    let res = app2
+        .client
+        .post(format!("{}/t/default/oauth/token", app2.base))
+        .basic_auth(&s2.client_id, Some(&s2.secret))
+        .header("x-forwarded-for", "198.51.100.7")
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "a forged header does not escape the lock"
+    );
+}
+
 both_backends!(
+    forwarded_for_is_trusted_only_from_configured_proxies,
     key_rotation_keeps_tokens_valid,
     cors_for_allowed_web_origins,
     revocation_and_introspection,
