@@ -193,8 +193,8 @@ impl PostLoginEvent {
             .unwrap_or(0)
     }
 
-    /// The WIT form, with this hook's secrets.
-    pub fn to_wit(&self, secrets: &[(String, String)]) -> wit::Event {
+    /// The WIT form, without secrets (each hook gets its own, see [`wit_secrets`]).
+    pub fn to_wit(&self) -> wit::Event {
         let u = &self.user;
         wit::Event {
             user: wit::User {
@@ -248,15 +248,20 @@ impl PostLoginEvent {
                 id: self.tenant.id.clone(),
                 name: self.tenant.name.clone(),
             },
-            secrets: secrets
-                .iter()
-                .map(|(name, value)| wit::Secret {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+            secrets: Vec::new(),
             now: self.now.clone(),
             now_ms: self.now_ms(),
         }
     }
+}
+
+/// A hook's secrets in their WIT form.
+pub fn wit_secrets(secrets: &[(String, String)]) -> Vec<wit::Secret> {
+    secrets
+        .iter()
+        .map(|(name, value)| wit::Secret {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }

@@ -406,10 +406,7 @@ async fn open_secrets(svc: &Services, hook_id: &str) -> Result<Vec<(String, Stri
             .secrets
             .open(&sealed, &secret_aad(hook_id, &name))
             .ok_or_else(|| {
-                ManageError::Store(crate::store::StoreError::BadJson(
-                    "hook_secrets",
-                    serde_json::Error::io(std::io::Error::other("secret failed to decrypt")),
-                ))
+                ManageError::Internal(format!("secret {name} of {hook_id} does not decrypt"))
             })?;
         out.push((name, String::from_utf8_lossy(&plain).into_owned()));
     }

@@ -452,7 +452,7 @@ impl HookRuntime {
         let mut out = FlowOutcome::empty();
         // Convert once per flow (metadata is serialized to JSON text here); each hook gets a
         // copy with its own secrets.
-        let base = event.to_wit(&[]);
+        let base = event.to_wit();
         for step in steps {
             let run = if event_size > step.limits.event_bytes {
                 Invocation {
@@ -466,14 +466,7 @@ impl HookRuntime {
                 }
             } else {
                 let mut wit_event = base.clone();
-                wit_event.secrets = step
-                    .secrets
-                    .iter()
-                    .map(|(name, value)| wit::Secret {
-                        name: name.clone(),
-                        value: value.clone(),
-                    })
-                    .collect();
+                wit_event.secrets = super::event::wit_secrets(&step.secrets);
                 self.invoke(&step.hook, &wit_event, step.limits)
             };
             let mut trace = HookTrace {

@@ -25,7 +25,7 @@ pub(super) fn router(svc: Services) -> Router<Services> {
         .route("/t/{tenant}/oauth/revoke", axum::routing::post(revoke))
         .route(
             "/t/{tenant}/userinfo",
-            get(userinfo_get).post(userinfo_post),
+            get(userinfo_handler).post(userinfo_handler),
         )
         .layer(axum::middleware::from_fn_with_state(svc, cors));
     Router::new()
@@ -288,15 +288,8 @@ async fn userinfo_for(svc: &Services, name: &str, headers: &HeaderMap) -> Respon
     }
 }
 
-async fn userinfo_get(
-    State(svc): State<Services>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    userinfo_for(&svc, &name, &headers).await
-}
-
-async fn userinfo_post(
+/// `/userinfo` answers GET and POST alike (OIDC Core 5.3.1).
+async fn userinfo_handler(
     State(svc): State<Services>,
     Path(name): Path<String>,
     headers: HeaderMap,

@@ -9,7 +9,7 @@ use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable,
 use crate::clock::rfc3339;
 use crate::ids::{IdKind, new_id};
 use crate::metadata;
-use crate::passwords::{PasswordError, PasswordHasher};
+use crate::passwords::PasswordHasher;
 use crate::services::Services;
 use crate::store::roles as role_store;
 use crate::store::users::{self as store, By, UserRow};
@@ -245,10 +245,7 @@ pub(crate) async fn hash_password(
     tokio::task::spawn_blocking(move || h.hash(&password))
         .await
         .map_err(|_| invalid(field, "hashing was interrupted"))?
-        .map_err(|e| match e {
-            PasswordError::Length { .. } => invalid(field, e.to_string()),
-            other => invalid(field, other.to_string()),
-        })
+        .map_err(|e| invalid(field, e.to_string()))
 }
 
 /// Resolves role names to ids within the tenant; an unknown name is a 400 on that item.

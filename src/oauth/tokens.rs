@@ -5,7 +5,6 @@
 use serde_json::{Map, Value, json};
 
 use super::{OAuthError, userinfo_url};
-use crate::clock::rfc3339;
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
 use crate::store::apps::AppRow;
@@ -136,7 +135,6 @@ pub async fn issue(svc: &Services, r: &TokenRequest<'_>) -> Result<Issued, OAuth
     } else {
         None
     };
-    let _ = rfc3339;
     Ok(Issued {
         access_token,
         jti,
