@@ -299,8 +299,9 @@ async fn bad_uploads_are_refused(db: Db) {
     );
     // Over the limit: the server answers 413 as soon as it sees the length, and may close the
     // connection while the client is still sending; either way nothing is stored.
-    let big = app
-        .client
+    // A client of its own: the server may drop this connection, and the shared client must
+    // not reuse it for the next request.
+    let big = reqwest::Client::new()
         .post(format!("{}/t/default/api/hooks/big/versions", app.base))
         .bearer_auth(&key)
         .body(vec![0u8; 5 << 20])
