@@ -49,6 +49,12 @@ enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Hours a browser login session may stay unused before it ends.
+        #[arg(long, env = "SIGIL_SESSION_IDLE_HOURS", default_value_t = 72)]
+        session_idle_hours: i64,
+        /// Hours after which a browser login session ends, used or not.
+        #[arg(long, env = "SIGIL_SESSION_LIFETIME_HOURS", default_value_t = 168)]
+        session_lifetime_hours: i64,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -302,10 +308,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             public_url,
             trusted_proxies,
+            session_idle_hours,
+            session_lifetime_hours,
         } => {
             let mut s = settings(&cli.database, listen);
             s.public_url = public_url;
             s.trusted_proxies = trusted_proxies;
+            s.sessions = sigil::oauth::session::SessionPolicy {
+                idle_ms: session_idle_hours.max(1) * 3600 * 1000,
+                absolute_ms: session_lifetime_hours.max(1) * 3600 * 1000,
+            };
             let app = Application::build(s).await?;
             if let KeySource::File(path, true) = app.key_source() {
                 tracing::warn!(path = %path.display(), "generated a master key; back it up: without it, encrypted secrets cannot be read");

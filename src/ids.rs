@@ -36,6 +36,10 @@ pub enum IdKind {
     SigningKey,
     /// `at_` (an access token's `jti`)
     AccessToken,
+    /// `ses_` (a login session's public `sid`)
+    Session,
+    /// `rtf_` (a refresh-token family)
+    RefreshFamily,
 }
 
 impl IdKind {
@@ -54,6 +58,8 @@ impl IdKind {
             IdKind::Trace => "trc_",
             IdKind::SigningKey => "sig_",
             IdKind::AccessToken => "at_",
+            IdKind::Session => "ses_",
+            IdKind::RefreshFamily => "rtf_",
         }
     }
 }

@@ -38,6 +38,17 @@ pub struct Inner {
     pub dummy_hash: String,
     /// Proxies whose `X-Forwarded-For` is believed (the client IP feeds the brute-force lock).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Browser login session lifetimes.
+    pub sessions: crate::oauth::session::SessionPolicy,
+}
+
+/// Operator settings of the login endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct LoginPolicy {
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Browser login session lifetimes.
+    pub sessions: crate::oauth::session::SessionPolicy,
 }
 
 impl Services {
@@ -49,7 +60,7 @@ impl Services {
         clock: SharedClock,
         public_url: String,
         hooks: HookServices,
-        trusted_proxies: Vec<std::net::IpAddr>,
+        login: LoginPolicy,
     ) -> Self {
         let keys = KeyRing::new(crate::crypto::Sealer::new(&master, "signing-keys"));
         let dummy_hash = passwords
@@ -65,7 +76,8 @@ impl Services {
             dummy_hash,
             public_url,
             hooks,
-            trusted_proxies,
+            trusted_proxies: login.trusted_proxies,
+            sessions: login.sessions,
         }))
     }
 

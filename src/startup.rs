@@ -69,6 +69,8 @@ pub struct Settings {
     pub hook_ceilings: Limits,
     /// Reverse proxies whose `X-Forwarded-For` header is trusted.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Browser login session lifetimes.
+    pub sessions: crate::oauth::session::SessionPolicy,
 }
 
 impl Settings {
@@ -86,6 +88,7 @@ impl Settings {
             compiler: CompilerSettings::current_exe(),
             hook_ceilings: Limits::default(),
             trusted_proxies: Vec::new(),
+            sessions: Default::default(),
         }
     }
 }
@@ -119,7 +122,10 @@ pub async fn services(
         settings.clock.clone(),
         public_url,
         hooks,
-        settings.trusted_proxies.clone(),
+        crate::services::LoginPolicy {
+            trusted_proxies: settings.trusted_proxies.clone(),
+            sessions: settings.sessions,
+        },
     );
     Ok((svc, source))
 }

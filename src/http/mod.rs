@@ -7,8 +7,10 @@ pub mod apps;
 pub mod auth;
 pub mod error;
 pub mod hooks;
+pub mod login;
 pub mod oidc;
 pub mod orgs;
+pub mod pages;
 pub mod params;
 pub mod roles;
 pub mod users;
@@ -93,6 +95,7 @@ pub fn app(svc: Services) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(hooks::metrics))
         .merge(oidc::router(svc.clone()))
+        .merge(login::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -16,7 +16,9 @@ use serde_json::json;
 use crate::manage::tenants;
 use crate::oauth::event::RequestInfo;
 use crate::oauth::password::{self, ClientCredentials};
-use crate::oauth::{OAuthError, client_credentials, discovery, refresh, revocation, userinfo};
+use crate::oauth::{
+    OAuthError, client_credentials, code, discovery, refresh, revocation, userinfo,
+};
 use crate::services::Services;
 
 pub(super) fn router(svc: Services) -> Router<Services> {
@@ -39,7 +41,6 @@ pub(super) fn router(svc: Services) -> Router<Services> {
             "/t/{tenant}/oauth/introspect",
             axum::routing::post(introspect),
         )
-        .route("/t/{tenant}/authorize", get(authorize))
 }
 
 /// An OAuth error response.
@@ -119,14 +120,6 @@ async fn jwks(State(svc): State<Services>, Path(name): Path<String>) -> Response
     }
 }
 
-async fn authorize() -> Response {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        Json(json!({"error": "temporarily_unavailable", "error_description": "the authorization-code flow is not available on this server yet; use the password grant"})),
-    )
-        .into_response()
-}
-
 /// Client credentials from `Authorization: Basic` (RFC 6749 2.3.1: each part form-urlencoded)
 /// or the form; both at once is refused.
 fn client_credentials(
@@ -175,7 +168,8 @@ fn client_credentials(
     }
 }
 
-fn request_info(svc: &Services, headers: &HeaderMap, peer: SocketAddr) -> RequestInfo {
+/// Request facts for the post-login event and the brute-force lock.
+pub(super) fn request_info(svc: &Services, headers: &HeaderMap, peer: SocketAddr) -> RequestInfo {
     let h = |n: header::HeaderName| {
         headers
             .get(n)
@@ -239,9 +233,7 @@ async fn token(
         Some("client_credentials") => {
             client_credentials::grant(&svc, (&t.0, &t.1), creds, &form).await
         }
-        Some(g @ "authorization_code") => Err(OAuthError::UnsupportedGrantType(format!(
-            "the {g} grant is not available on this server yet"
-        ))),
+        Some("authorization_code") => code::grant(&svc, (&t.0, &t.1), creds, &form).await,
         Some(g) => Err(OAuthError::UnsupportedGrantType(format!(
             "unknown grant type `{g}`"
         ))),

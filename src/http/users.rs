@@ -32,6 +32,7 @@ pub(super) fn router() -> OpenApiRouter<Services> {
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(get_user_by_external_id))
         .routes(routes!(set_password))
+        .routes(routes!(revoke_sessions))
         .routes(routes!(merge_user_metadata, replace_user_metadata))
         .routes(routes!(merge_app_metadata, replace_app_metadata))
         .routes(routes!(get_roles, add_roles, set_roles))
@@ -128,6 +129,19 @@ async fn set_password(
 ) -> Res<StatusCode> {
     users::set_password(&svc, &auth.ctx, &p.id, input).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign the user out everywhere: end every login session and revoke their refresh tokens and
+/// access grants.
+#[utoipa::path(delete, path = "/t/{tenant}/api/users/{id}/sessions", tag = "users", params(IdPath),
+    responses((status = 200, body = Object, description = "`{\"sessions_ended\": n}`"), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn revoke_sessions(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+) -> Res<Json<Value>> {
+    let n = users::revoke_sessions(&svc, &auth.ctx, &p.id).await?;
+    Ok(Json(serde_json::json!({ "sessions_ended": n })))
 }
 
 async fn metadata(

@@ -450,6 +450,7 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
         if b {
             // A blocked user's refresh tokens and access grants end now.
             crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
+            crate::store::sessions::end_user_sessions(&mut tx, id, svc.now()).await?;
         }
     }
     if let Some(p) = &input.user_metadata {
@@ -536,9 +537,32 @@ pub async fn set_password(
     store::update(&mut tx, &row).await?;
     // A password change ends the user's existing grants (as after a compromise).
     crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
+    crate::store::sessions::end_user_sessions(&mut tx, id, svc.now()).await?;
     record(&mut tx, svc, ctx, "set_password", "user", id, json!({})).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Ends every login session of a user and revokes their refresh tokens and access grants
+/// (a "sign out everywhere"); returns how many sessions ended.
+pub async fn revoke_sessions(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<u64> {
+    let mut tx = svc.store.begin_write().await?;
+    lock(svc, &mut tx, ctx, id).await?;
+    let now = svc.now();
+    let ended = crate::store::sessions::end_user_sessions(&mut tx, id, now).await?;
+    crate::store::keys::revoke_user_tokens(&mut tx, id, now).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "revoke_sessions",
+        "user",
+        id,
+        json!({ "sessions_ended": ended }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
 }
 
 /// Deletes a user.

@@ -1,20 +1,25 @@
 //! The post-login pipeline every grant that logs a user in shares: build the event, run the
 //! tenant's flow, apply its outcome (claims, scopes, metadata writes), sign the tokens, and
 //! persist the grant (and a rotated refresh token) in one transaction.
+//!
+//! The code flow splits it in two: the flow runs when the user authenticates at `/authorize`
+//! ([`decide`] and [`record_login`], bound to the code), and the tokens are signed when the
+//! code is exchanged ([`sign`] and [`persist`]).
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::OAuthError;
 use super::event::{self, RequestInfo};
 use super::tokens::{self, TokenRequest};
-use crate::crypto::random_secret;
+use crate::crypto::{Secret, random_secret};
 use crate::hooks::event::Protocol;
 use crate::hooks::registry;
-use crate::hooks::runtime::FlowStatus;
+use crate::hooks::runtime::{FlowOutcome, FlowStatus};
 use crate::ids::{IdKind, new_id};
 use crate::metadata;
 use crate::services::Services;
+use crate::store::Tx;
 use crate::store::apps::AppRow;
 use crate::store::keys::{self as key_store, GrantRow, RefreshRow};
 use crate::store::orgs::OrgRow;
@@ -56,6 +61,8 @@ pub struct Login<'a> {
     pub scopes: Vec<String>,
     /// The API.
     pub audience: Option<String>,
+    /// The `redirect_uri` of the authorization request (code flow).
+    pub redirect_uri: Option<String>,
     /// The request.
     pub request: &'a RequestInfo,
     /// A password to rehash into argon2id (an imported or weaker hash verified).
@@ -64,13 +71,30 @@ pub struct Login<'a> {
     pub auth_time: i64,
     /// The refresh-token family being rotated (refresh grant).
     pub family: Option<String>,
+    /// The login session (`sid`), for logins through the browser.
+    pub sid: Option<String>,
 }
 
-/// Runs the pipeline and issues the tokens.
-pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
-    let (tenant_id, tenant_name) = l.tenant;
-    let issuer = svc.issuer(tenant_name);
-    let ev = event::build(
+/// What the flow decided for one login, before anything is signed.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The `jti` of the access token this login issues; the flow's trace is recorded under it.
+    pub jti: String,
+    /// Granted scopes after the hooks' changes.
+    pub scopes: Vec<String>,
+    /// Custom ID-token claims.
+    pub id_claims: Map<String, Value>,
+    /// Custom access-token claims.
+    pub access_claims: Map<String, Value>,
+    /// Whether a refresh token is issued (`offline_access` granted and the grant allowed).
+    pub refresh: bool,
+}
+
+/// Builds the event and runs the tenant's flow. A deny is `access_denied` with the hook's
+/// reason; a failure under `fail_closed` is a server error whose cause stays in the trace.
+pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutcome), OAuthError> {
+    let tenant_id = l.tenant.0;
+    let mut ev = event::build(
         svc,
         l.tenant,
         &l.user,
@@ -82,14 +106,10 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
         l.request,
     )
     .await?;
+    ev.transaction.redirect_uri = l.redirect_uri.clone();
     let steps = registry::load_flow(svc, tenant_id).await?;
-    let protocol = match l.protocol {
-        Protocol::Password => "password",
-        Protocol::AuthorizationCode => "authorization_code",
-        Protocol::RefreshToken => "refresh_token",
-    };
-    let context = format!("login:{protocol}:{}", l.user.id);
-    let outcome = registry::run_flow(svc, tenant_id, steps, &ev, &context).await?;
+    let jti = new_id(IdKind::AccessToken, svc.now());
+    let outcome = registry::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
     match &outcome.status {
         FlowStatus::Success => {}
         FlowStatus::Denied { reason, .. } => return Err(OAuthError::AccessDenied(reason.clone())),
@@ -111,41 +131,41 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
     if !refresh {
         scopes.retain(|s| s != "offline_access");
     }
-
-    let rehash = match l.rehash_password.clone() {
-        Some(pw) => {
-            let h = svc.passwords.clone();
-            tokio::task::spawn_blocking(move || h.hash(&pw))
-                .await
-                .ok()
-                .and_then(Result::ok)
-        }
-        None => None,
-    };
-    // Sign before taking the write lock: a tenant's first token generates its signing key,
-    // which is its own write.
-    let issued = tokens::issue(
-        svc,
-        &TokenRequest {
-            issuer: &issuer,
-            tenant_id,
-            user: &l.user,
-            app: l.app,
-            scopes: &scopes,
-            audience: l.audience.as_deref(),
-            org_id: l.org.as_ref().map(|o| o.id.as_str()),
-            id_claims: &outcome.id_token_claims,
-            access_claims: &outcome.access_token_claims,
-            auth_time: l.auth_time,
+    Ok((
+        Decision {
+            jti,
+            scopes,
+            id_claims: outcome.id_token_claims.clone(),
+            access_claims: outcome.access_token_claims.clone(),
+            refresh,
         },
-    )
-    .await?;
+        outcome,
+    ))
+}
+
+/// Rehashes a password verified against an imported or weaker hash (off the async threads).
+pub async fn rehash(svc: &Services, password: Option<String>) -> Option<String> {
+    let pw = password?;
+    let h = svc.passwords.clone();
+    tokio::task::spawn_blocking(move || h.hash(&pw))
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
+/// Applies the login to the user record inside `tx`: the hooks' metadata writes (merged once,
+/// after the whole flow succeeded), a rehashed password, `last_login` and `logins_count`.
+pub async fn record_login(
+    svc: &Services,
+    tx: &mut Tx,
+    l: &Login<'_>,
+    outcome: &FlowOutcome,
+    rehashed: Option<String>,
+) -> Result<UserRow, OAuthError> {
     let now = svc.now();
-    let refresh_token = refresh.then(|| random_secret("rt_"));
-    let mut tx = svc.store.begin_write().await?;
     let mut row = user_store::get(
-        &mut *tx,
-        tenant_id,
+        &mut **tx,
+        l.tenant.0,
         user_store::By::Id(&l.user.id),
         svc.store.for_update(),
     )
@@ -162,7 +182,7 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
                 .to_string();
         }
     }
-    if let Some(h) = rehash {
+    if let Some(h) = rehashed {
         row.password_hash = Some(h);
     }
     // A refresh is not a new login: it does not count as one.
@@ -171,52 +191,161 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
         row.logins_count += 1;
     }
     row.updated_at = now;
-    user_store::update(&mut tx, &row).await?;
+    user_store::update(tx, &row).await?;
+    Ok(row)
+}
+
+/// Everything needed to sign and record one issuance.
+#[derive(Debug)]
+pub struct Issue<'a> {
+    /// (tenant id, tenant name).
+    pub tenant: (&'a str, &'a str),
+    /// The application.
+    pub app: &'a AppRow,
+    /// The user.
+    pub user: &'a UserRow,
+    /// The organization of the login.
+    pub org_id: Option<&'a str>,
+    /// The API.
+    pub audience: Option<&'a str>,
+    /// The flow's decision.
+    pub decision: &'a Decision,
+    /// Epoch seconds of the authentication.
+    pub auth_time: i64,
+    /// OIDC `nonce` (code flow).
+    pub nonce: Option<&'a str>,
+    /// The login session.
+    pub sid: Option<&'a str>,
+    /// The family a rotated refresh token continues.
+    pub family: Option<String>,
+}
+
+/// Signed tokens, not yet recorded.
+#[derive(Debug)]
+pub struct Signed {
+    issued: tokens::Issued,
+    refresh_token: Option<Secret>,
+    /// The refresh-token family, when a refresh token was issued.
+    pub family_id: Option<String>,
+}
+
+/// Signs the tokens. Done before the write transaction: a tenant's first token generates its
+/// signing key, which is a write of its own.
+pub async fn sign(svc: &Services, i: &Issue<'_>) -> Result<Signed, OAuthError> {
+    let issuer = svc.issuer(i.tenant.1);
+    let d = i.decision;
+    let issued = tokens::issue(
+        svc,
+        &TokenRequest {
+            issuer: &issuer,
+            tenant_id: i.tenant.0,
+            user: i.user,
+            app: i.app,
+            scopes: &d.scopes,
+            audience: i.audience,
+            org_id: i.org_id,
+            id_claims: &d.id_claims,
+            access_claims: &d.access_claims,
+            auth_time: i.auth_time,
+            jti: &d.jti,
+            nonce: i.nonce,
+            sid: i.sid,
+        },
+    )
+    .await?;
+    let refresh_token = d.refresh.then(|| random_secret("rt_"));
+    let family_id = d.refresh.then(|| {
+        i.family
+            .clone()
+            .unwrap_or_else(|| new_id(IdKind::RefreshFamily, svc.now()))
+    });
+    Ok(Signed {
+        issued,
+        refresh_token,
+        family_id,
+    })
+}
+
+/// Records the grant (what `/userinfo` answers) and the refresh token inside `tx`.
+pub async fn persist(
+    svc: &Services,
+    tx: &mut Tx,
+    i: &Issue<'_>,
+    s: &Signed,
+) -> Result<(), OAuthError> {
+    let now = svc.now();
+    let d = i.decision;
     key_store::insert_grant(
-        &mut tx,
+        tx,
         &GrantRow {
-            jti: issued.jti.clone(),
-            tenant_id: tenant_id.into(),
-            user_id: row.id.clone(),
-            client_id: l.app.client_id.clone(),
-            scope: scopes.join(" "),
-            id_claims: Value::Object(outcome.id_token_claims.clone()).to_string(),
-            expires_at: now + issued.expires_in * 1000,
+            jti: s.issued.jti.clone(),
+            tenant_id: i.tenant.0.into(),
+            user_id: i.user.id.clone(),
+            client_id: i.app.client_id.clone(),
+            scope: d.scopes.join(" "),
+            id_claims: Value::Object(d.id_claims.clone()).to_string(),
+            expires_at: now + s.issued.expires_in * 1000,
             revoked_at: None,
         },
     )
     .await?;
-    if let Some(rt) = &refresh_token {
+    if let (Some(rt), Some(family)) = (&s.refresh_token, &s.family_id) {
         key_store::insert_refresh(
-            &mut tx,
+            tx,
             &RefreshRow {
                 token_hash: svc.secrets.hash(rt.expose()),
-                family_id: l
-                    .family
-                    .clone()
-                    .unwrap_or_else(|| new_id(IdKind::AccessToken, now)),
-                tenant_id: tenant_id.into(),
-                user_id: row.id.clone(),
-                client_id: l.app.client_id.clone(),
-                org_id: l.org.as_ref().map(|o| o.id.clone()),
-                scope: scopes.join(" "),
-                audience: l.audience.clone(),
-                auth_time: l.auth_time,
+                family_id: family.clone(),
+                tenant_id: i.tenant.0.into(),
+                user_id: i.user.id.clone(),
+                client_id: i.app.client_id.clone(),
+                org_id: i.org_id.map(str::to_string),
+                scope: d.scopes.join(" "),
+                audience: i.audience.map(str::to_string),
+                auth_time: i.auth_time,
                 created_at: now,
-                expires_at: now + l.app.refresh_token_lifetime * 1000,
+                expires_at: now + i.app.refresh_token_lifetime * 1000,
                 used_at: None,
                 revoked_at: None,
+                sid: i.sid.map(str::to_string),
             },
         )
         .await?;
     }
-    tx.commit().await?;
-    Ok(TokenResponse {
-        access_token: issued.access_token,
+    Ok(())
+}
+
+/// The token response for signed tokens.
+pub fn response(s: Signed, d: &Decision) -> TokenResponse {
+    TokenResponse {
+        access_token: s.issued.access_token,
         token_type: "Bearer",
-        expires_in: issued.expires_in,
-        id_token: issued.id_token,
-        refresh_token: refresh_token.map(|t| t.expose().to_string()),
-        scope: scopes.join(" "),
-    })
+        expires_in: s.issued.expires_in,
+        id_token: s.issued.id_token,
+        refresh_token: s.refresh_token.map(|t| t.expose().to_string()),
+        scope: d.scopes.join(" "),
+    }
+}
+
+/// Runs the whole pipeline at the token endpoint (password and refresh grants).
+pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
+    let (decision, outcome) = decide(svc, &l).await?;
+    let rehashed = rehash(svc, l.rehash_password.clone()).await;
+    let issue = Issue {
+        tenant: l.tenant,
+        app: l.app,
+        user: &l.user,
+        org_id: l.org.as_ref().map(|o| o.id.as_str()),
+        audience: l.audience.as_deref(),
+        decision: &decision,
+        auth_time: l.auth_time,
+        nonce: None,
+        sid: l.sid.as_deref(),
+        family: l.family.clone(),
+    };
+    let signed = sign(svc, &issue).await?;
+    let mut tx = svc.store.begin_write().await?;
+    record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
+    persist(svc, &mut tx, &issue, &signed).await?;
+    tx.commit().await?;
+    Ok(response(signed, &decision))
 }

@@ -6,13 +6,17 @@
 //! the client-credentials grant, discovery, JWKS and `/userinfo`. The authorization-code grant
 //! is answered with `unsupported_grant_type` until it lands.
 
+pub mod authorize;
 pub mod client_credentials;
+pub mod code;
 pub mod discovery;
 pub mod event;
 pub mod login;
+pub mod logout;
 pub mod password;
 pub mod refresh;
 pub mod revocation;
+pub mod session;
 pub mod tokens;
 pub mod userinfo;
 

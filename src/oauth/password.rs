@@ -20,7 +20,7 @@ use crate::store::apis::{self as api_store};
 use crate::store::apps::{self as app_store, AppRow};
 use crate::store::keys as key_store;
 use crate::store::orgs::{self as org_store, OrgRow};
-use crate::store::users::{self as user_store};
+use crate::store::users::{self as user_store, UserRow};
 
 const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 
@@ -38,7 +38,8 @@ pub struct ClientCredentials {
     pub client_secret: Option<String>,
 }
 
-/// Authenticates a confidential client (client_secret_basic / client_secret_post).
+/// Authenticates a client: `client_secret_basic` / `client_secret_post` for confidential
+/// clients, `none` for public ones.
 pub async fn authenticate_client(
     svc: &Services,
     tenant_id: &str,
@@ -51,8 +52,11 @@ pub async fn authenticate_client(
     let app = app_store::get(svc.store.pool(), tenant_id, id, "")
         .await?
         .ok_or(OAuthError::InvalidClient)?;
+    // Public clients (single-page and native apps) have no secret: they authenticate with
+    // `none` and rely on PKCE and exact redirect URIs (RFC 6749 2.1, RFC 9700 2.1.1).
     match (&app.secret_hash, &creds.client_secret) {
         (Some(hash), Some(secret)) if svc.secrets.verify(secret, hash) => Ok(app),
+        (None, None) if app.client_type == "public" => Ok(app),
         _ => Err(OAuthError::InvalidClient),
     }
 }
@@ -84,27 +88,107 @@ pub fn scope_list(form: &HashMap<String, String>) -> Option<Vec<String>> {
     })
 }
 
-/// Runs the password grant.
-pub async fn grant(
+/// Authenticates a user by email and password: one argon2id verification whatever happens (a
+/// dummy hash for unknown users), byte-identical errors for unknown users and wrong passwords,
+/// and a locked (user, IP) pair answering exactly like a wrong password. Returns the user and
+/// whether the stored hash should be upgraded to argon2id.
+pub async fn authenticate_user(
     svc: &Services,
-    tenant: (&str, &str),
-    creds: ClientCredentials,
-    form: &HashMap<String, String>,
-    request: &RequestInfo,
-) -> Result<TokenResponse, OAuthError> {
-    let tenant_id = tenant.0;
-    let app = client_for_grant(svc, tenant_id, &creds, "password").await?;
-    let username = form
-        .get("username")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRequest("username is required".into()))?;
-    let password = form
-        .get("password")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
+    tenant_id: &str,
+    username: &str,
+    password: &str,
+    ip: &str,
+) -> Result<(UserRow, bool), OAuthError> {
+    let email = normalize_email(username);
+    let user = user_store::get(
+        svc.store.pool(),
+        tenant_id,
+        user_store::By::Email(&email),
+        "",
+    )
+    .await?;
+    let now = svc.now();
+    let locked = match &user {
+        Some(u) => {
+            key_store::failures_since(&svc.store, &u.id, ip, now - LOCK_WINDOW_MS).await?
+                >= MAX_FAILURES
+        }
+        None => false,
+    };
+    let stored = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .filter(|_| !locked)
+        .unwrap_or_else(|| svc.dummy_hash.clone());
+    let hasher = svc.passwords.clone();
+    let pw = password.to_string();
+    let verified = tokio::task::spawn_blocking(move || hasher.verify(&pw, &stored))
+        .await
+        .map_err(|e| OAuthError::Server(e.to_string()))?;
+    let user = match (user, verified) {
+        (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
+        (Some(u), _) => {
+            if !locked {
+                key_store::record_failure(
+                    &svc.store,
+                    tenant_id,
+                    &u.id,
+                    ip,
+                    now,
+                    now - LOCK_WINDOW_MS,
+                )
+                .await?;
+            }
+            return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()));
+        }
+        (None, _) => return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into())),
+    };
+    key_store::clear_failures(&svc.store, &user.id, ip).await?;
+    if user.blocked != 0 {
+        return Err(OAuthError::InvalidGrant("the user is blocked".into()));
+    }
+    Ok((user, verified == Verified::YesRehash))
+}
 
-    let audience = form.get("audience").filter(|s| !s.is_empty()).cloned();
-    let api = match &audience {
+/// Finds an organization by id or name and checks the user is a member.
+pub async fn member_org(
+    svc: &Services,
+    tenant_id: &str,
+    org: &str,
+    user_id: &str,
+) -> Result<OrgRow, OAuthError> {
+    let by_id = org_store::get(svc.store.pool(), tenant_id, org_store::By::Id(org), "").await?;
+    let found = match by_id {
+        Some(x) => Some(x),
+        None => org_store::list(svc.store.pool(), tenant_id, None, Some(org), None, 1)
+            .await?
+            .items
+            .into_iter()
+            .next(),
+    };
+    let found =
+        found.ok_or_else(|| OAuthError::InvalidRequest(format!("unknown organization `{org}`")))?;
+    let mut conn = svc.store.pool().acquire().await?;
+    if org_store::member(&mut conn, &found.id, user_id)
+        .await?
+        .is_none()
+    {
+        return Err(OAuthError::AccessDenied(
+            "the user is not a member of the organization".into(),
+        ));
+    }
+    Ok(found)
+}
+
+/// Checks the audience names an API of the tenant and every requested scope is an OIDC scope
+/// or one the API defines (`invalid_scope` otherwise, RFC 6749 5.2).
+pub async fn check_scopes(
+    svc: &Services,
+    tenant_id: &str,
+    audience: Option<&str>,
+    requested: &[String],
+) -> Result<(), OAuthError> {
+    let api = match audience {
         Some(a) => Some(
             api_store::get(
                 svc.store.pool(),
@@ -127,95 +211,52 @@ pub async fn grant(
                 .collect()
         })
         .unwrap_or_default();
-    let requested = scope_list(form).unwrap_or_default();
-    for s in &requested {
+    for s in requested {
         if !OIDC_SCOPES.contains(&s.as_str()) && !api_scopes.contains(s) {
             return Err(OAuthError::InvalidScope(format!(
                 "scope `{s}` is not defined"
             )));
         }
     }
+    Ok(())
+}
 
-    // Authenticate the user: one argon2id verification whatever happens, and a locked
-    // (user, IP) pair answers exactly like a wrong password.
-    let email = normalize_email(username);
-    let user = user_store::get(
-        svc.store.pool(),
-        tenant_id,
-        user_store::By::Email(&email),
-        "",
-    )
-    .await?;
-    let now = svc.now();
-    let locked = match &user {
-        Some(u) => {
-            key_store::failures_since(&svc.store, &u.id, &request.ip, now - LOCK_WINDOW_MS).await?
-                >= MAX_FAILURES
-        }
-        None => false,
-    };
-    let stored = user
-        .as_ref()
-        .and_then(|u| u.password_hash.clone())
-        .filter(|_| !locked)
-        .unwrap_or_else(|| svc.dummy_hash.clone());
-    let hasher = svc.passwords.clone();
-    let pw = password.clone();
-    let verified = tokio::task::spawn_blocking(move || hasher.verify(&pw, &stored))
-        .await
-        .map_err(|e| OAuthError::Server(e.to_string()))?;
-    let user = match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
-        (Some(u), _) => {
-            if !locked {
-                key_store::record_failure(
-                    &svc.store,
-                    tenant_id,
-                    &u.id,
-                    &request.ip,
-                    now,
-                    now - LOCK_WINDOW_MS,
-                )
-                .await?;
-            }
-            return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()));
-        }
-        (None, _) => return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into())),
-    };
-    key_store::clear_failures(&svc.store, &user.id, &request.ip).await?;
-    if user.blocked != 0 {
-        return Err(OAuthError::InvalidGrant("the user is blocked".into()));
-    }
+/// Runs the password grant.
+pub async fn grant(
+    svc: &Services,
+    tenant: (&str, &str),
+    creds: ClientCredentials,
+    form: &HashMap<String, String>,
+    request: &RequestInfo,
+) -> Result<TokenResponse, OAuthError> {
+    let tenant_id = tenant.0;
+    let app = client_for_grant(svc, tenant_id, &creds, "password").await?;
+    let username = form
+        .get("username")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest("username is required".into()))?;
+    let password = form
+        .get("password")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
 
-    let org: Option<OrgRow> = match form.get("organization").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(o) => {
-            let by_id =
-                org_store::get(svc.store.pool(), tenant_id, org_store::By::Id(o), "").await?;
-            let found = match by_id {
-                Some(x) => Some(x),
-                None => org_store::list(svc.store.pool(), tenant_id, None, Some(o), None, 1)
-                    .await?
-                    .items
-                    .into_iter()
-                    .next(),
-            };
-            let org = found
-                .ok_or_else(|| OAuthError::InvalidRequest(format!("unknown organization `{o}`")))?;
-            let mut conn = svc.store.pool().acquire().await?;
-            if org_store::member(&mut conn, &org.id, &user.id)
-                .await?
-                .is_none()
-            {
-                return Err(OAuthError::InvalidGrant(
-                    "the user is not a member of the organization".into(),
-                ));
-            }
-            Some(org)
-        }
-    };
+    let audience = form.get("audience").filter(|s| !s.is_empty()).cloned();
+    let requested = scope_list(form).unwrap_or_default();
+    check_scopes(svc, tenant_id, audience.as_deref(), &requested).await?;
 
-    let rehash = verified == Verified::YesRehash;
+    let (user, rehash) = authenticate_user(svc, tenant_id, username, password, &request.ip).await?;
+
+    let org =
+        match form.get("organization").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(o) => Some(member_org(svc, tenant_id, o, &user.id).await.map_err(
+                |e| match e {
+                    OAuthError::AccessDenied(m) => OAuthError::InvalidGrant(m),
+                    other => other,
+                },
+            )?),
+        };
+
     login::complete(
         svc,
         Login {
@@ -230,6 +271,8 @@ pub async fn grant(
             rehash_password: rehash.then(|| password.clone()),
             auth_time: svc.now() / 1000,
             family: None,
+            redirect_uri: None,
+            sid: None,
         },
     )
     .await

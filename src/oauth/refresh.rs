@@ -114,6 +114,8 @@ pub async fn grant(
             rehash_password: None,
             auth_time: row.auth_time,
             family: Some(row.family_id.clone()),
+            redirect_uri: None,
+            sid: row.sid.clone(),
         },
     )
     .await

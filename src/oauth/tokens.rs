@@ -5,7 +5,6 @@
 use serde_json::{Map, Value, json};
 
 use super::{OAuthError, userinfo_url};
-use crate::ids::{IdKind, new_id};
 use crate::services::Services;
 use crate::store::apps::AppRow;
 use crate::store::users::UserRow;
@@ -70,6 +69,25 @@ pub struct TokenRequest<'a> {
     pub access_claims: &'a Map<String, Value>,
     /// When the user authenticated (epoch seconds).
     pub auth_time: i64,
+    /// The access token's `jti` (chosen before the flow ran, so its trace can name it).
+    pub jti: &'a str,
+    /// The authorization request's `nonce` (OIDC Core 3.1.2.1), echoed in the ID token.
+    pub nonce: Option<&'a str>,
+    /// The login session (`sid`).
+    pub sid: Option<&'a str>,
+}
+
+/// `at_hash` (OIDC Core 3.1.3.6): the left half of the access token's hash, with the hash of
+/// the signing algorithm (SHA-256 for RS256 and ES256; SHA-512 for EdDSA over Ed25519).
+pub fn at_hash(alg: &str, access_token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest: Vec<u8> = if alg == "EdDSA" {
+        sha2::Sha512::digest(access_token.as_bytes()).to_vec()
+    } else {
+        sha2::Sha256::digest(access_token.as_bytes()).to_vec()
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
 /// Signs both tokens with the application's algorithm.
@@ -88,7 +106,7 @@ pub async fn issue(svc: &Services, r: &TokenRequest<'_>) -> Result<Issued, OAuth
     if openid || aud.is_empty() {
         aud.push(userinfo_url(r.issuer));
     }
-    let jti = new_id(IdKind::AccessToken, now_ms);
+    let jti = r.jti.to_string();
     let mut at = r.access_claims.clone();
     for (k, v) in [
         ("iss", json!(r.issuer)),
@@ -125,8 +143,15 @@ pub async fn issue(svc: &Services, r: &TokenRequest<'_>) -> Result<Issued, OAuth
             ("iat", json!(now)),
             ("auth_time", json!(r.auth_time)),
             ("azp", json!(r.app.client_id)),
+            ("at_hash", json!(at_hash(&r.app.signing_alg, &access_token))),
         ] {
             it.insert(k.into(), v);
+        }
+        if let Some(n) = r.nonce {
+            it.insert("nonce".into(), json!(n));
+        }
+        if let Some(sid) = r.sid {
+            it.insert("sid".into(), json!(sid));
         }
         if let Some(o) = r.org_id {
             it.insert("org_id".into(), json!(o));

@@ -117,15 +117,17 @@ pub struct RefreshRow {
     pub used_at: Option<i64>,
     /// Epoch ms.
     pub revoked_at: Option<i64>,
+    /// The login session the family came from (`sid` of refreshed ID tokens).
+    pub sid: Option<String>,
 }
 
 const REFRESH_COLS: &str = "token_hash, family_id, tenant_id, user_id, client_id, org_id, scope, \
-    audience, auth_time, created_at, expires_at, used_at, revoked_at";
+    audience, auth_time, created_at, expires_at, used_at, revoked_at, sid";
 
 /// Stores a refresh token.
 pub async fn insert_refresh(conn: &mut AnyConnection, r: &RefreshRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
-        "INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(&r.token_hash)
     .bind(&r.family_id)
@@ -140,6 +142,7 @@ pub async fn insert_refresh(conn: &mut AnyConnection, r: &RefreshRow) -> Result<
     .bind(r.expires_at)
     .bind(r.used_at)
     .bind(r.revoked_at)
+    .bind(&r.sid)
     .execute(conn)
     .await?;
     Ok(())

@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod keys;
 pub mod orgs;
 pub mod roles;
+pub mod sessions;
 pub mod tenants;
 pub mod users;
 

@@ -6,6 +6,7 @@ mod helpers;
 mod apps;
 mod auth;
 mod cli;
+mod code_flow;
 mod hooks;
 mod import;
 mod isolation;

@@ -15,7 +15,7 @@ struct Setup {
     org_id: String,
 }
 
-async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)]) {
+pub(crate) async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)]) {
     let mut bindings = Vec::new();
     for (name, file, policy) in hooks {
         let res = app
@@ -107,7 +107,7 @@ async fn token(
 }
 
 /// Verifies a JWT against the tenant's JWKS, with the algorithm from the JWK.
-async fn verify(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
+pub(crate) async fn verify(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
     let (_, jwks) = app
         .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
         .await;
@@ -340,7 +340,7 @@ async fn token_errors(db: Db) {
             .starts_with("Basic")
     );
     for (grant, code) in [
-        ("authorization_code", "unsupported_grant_type"),
+        ("authorization_code", "unauthorized_client"),
         ("implicit", "unsupported_grant_type"),
     ] {
         let res = app

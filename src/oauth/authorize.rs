@@ -1,0 +1,468 @@
+//! The authorization endpoint (RFC 6749 4.1, OpenID Connect Core 3.1.2): request validation,
+//! the single sign-on decision, consent for third-party applications, and the code.
+//!
+//! The post-login flow runs here, when the user authenticates (or is recognized by their
+//! session), and its result is bound to the code; the exchange only signs. Every client must
+//! use PKCE with `S256` (RFC 9700 2.1.1); `plain` is refused. Redirect URIs are compared as
+//! exact strings (RFC 9700 2.1), and a request whose client or redirect URI cannot be verified
+//! is answered on the page, never redirected (RFC 6749 4.1.2.1). Every redirect carries `iss`
+//! (RFC 9207), since all tenants share one host.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::event::RequestInfo;
+use super::login::{self, Login};
+use super::password::{check_scopes, member_org};
+use super::{OAuthError, session};
+use crate::crypto::random_secret;
+use crate::hooks::event::Protocol;
+use crate::services::Services;
+use crate::store::apps::{self as app_store, AppRow};
+use crate::store::sessions::{self as store, CodeRow, SessionRow};
+use crate::store::users as user_store;
+
+/// Codes live 60 seconds (RFC 6749 4.1.2 recommends at most 10 minutes).
+pub const CODE_LIFETIME_MS: i64 = 60_000;
+
+/// The `prompt` parameter (OIDC Core 3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// Never show a page: answer `login_required` / `consent_required` instead.
+    pub none: bool,
+    /// Authenticate again even with a live session.
+    pub login: bool,
+    /// Ask for consent again (third-party applications).
+    pub consent: bool,
+}
+
+/// A validated authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest {
+    /// The client.
+    pub client_id: String,
+    /// The exact registered redirect URI.
+    pub redirect_uri: String,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// Opaque client state, echoed back.
+    pub state: Option<String>,
+    /// OIDC `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// PKCE `S256` challenge.
+    pub code_challenge: String,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// Pre-fills the email field.
+    pub login_hint: Option<String>,
+    /// Log in through this organization (id or name).
+    pub organization: Option<String>,
+    /// The API the access token is for.
+    pub audience: Option<String>,
+}
+
+/// A request that cannot proceed.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Shown on the page: the client or the redirect URI could not be verified, so redirecting
+    /// would make Sigil an open redirector (RFC 6749 4.1.2.1, RFC 9700 4.11).
+    Page(String),
+    /// Sent to the client's verified redirect URI.
+    Redirect(String),
+}
+
+/// A request whose client and redirect URI are verified.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The application.
+    pub app: AppRow,
+    /// The request.
+    pub req: AuthorizeRequest,
+}
+
+/// The redirect carrying an error (RFC 6749 4.1.2.1) with `state` and `iss` (RFC 9207).
+pub fn error_redirect(
+    issuer: &str,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> String {
+    redirect_with(
+        redirect_uri,
+        &[
+            ("error", Some(error)),
+            ("error_description", Some(description)),
+            ("state", state),
+            ("iss", Some(issuer)),
+        ],
+    )
+}
+
+fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    let mut url = match url::Url::parse(redirect_uri) {
+        Ok(u) => u,
+        Err(_) => return redirect_uri.to_string(),
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// Validates an authorization request.
+pub async fn validate(
+    svc: &Services,
+    tenant: (&str, &str),
+    params: &HashMap<String, String>,
+) -> Result<Verified, Refusal> {
+    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let client_id = get("client_id").ok_or_else(|| {
+        Refusal::Page("The request names no application (client_id is missing).".into())
+    })?;
+    let app = app_store::get(svc.store.pool(), tenant.0, &client_id, "")
+        .await
+        .map_err(|e| {
+            tracing::error!(cause = %e, "authorize: loading the client");
+            Refusal::Page("The server could not complete the request.".into())
+        })?
+        .ok_or_else(|| Refusal::Page("The application is not known to this tenant.".into()))?;
+    let redirect_uri = get("redirect_uri").ok_or_else(|| {
+        Refusal::Page("The request names no redirect URI (redirect_uri is missing).".into())
+    })?;
+    let registered: Vec<String> = serde_json::from_str(&app.redirect_uris).unwrap_or_default();
+    if !registered.iter().any(|r| r == &redirect_uri) {
+        return Err(Refusal::Page(
+            "The redirect URI is not registered for this application (it must match exactly)."
+                .into(),
+        ));
+    }
+    let issuer = svc.issuer(tenant.1);
+    let state = get("state");
+    let fail = |code: &str, msg: &str| {
+        Refusal::Redirect(error_redirect(
+            &issuer,
+            &redirect_uri,
+            state.as_deref(),
+            code,
+            msg,
+        ))
+    };
+    if get("request").is_some() {
+        return Err(fail(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if get("request_uri").is_some() {
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
+    match get("response_type").as_deref() {
+        Some("code") => {}
+        None => return Err(fail("invalid_request", "response_type is required")),
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if let Some(m) = get("response_mode").filter(|m| m != "query") {
+        return Err(fail(
+            "invalid_request",
+            &format!("response_mode `{m}` is not supported; use query"),
+        ));
+    }
+    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
+    if !grants.iter().any(|g| g == "authorization_code") {
+        return Err(fail(
+            "unauthorized_client",
+            "the authorization_code grant is not enabled for this application",
+        ));
+    }
+    // PKCE for every client, S256 only (RFC 9700 2.1.1, RFC 7636 4.2).
+    let code_challenge = get("code_challenge").ok_or_else(|| {
+        fail(
+            "invalid_request",
+            "code_challenge is required (PKCE with S256)",
+        )
+    })?;
+    match get("code_challenge_method").as_deref() {
+        Some("S256") => {}
+        Some("plain") | None => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not allowed)",
+            ));
+        }
+        Some(m) => {
+            return Err(fail(
+                "invalid_request",
+                &format!("code_challenge_method `{m}` is not supported"),
+            ));
+        }
+    }
+    if code_challenge.len() != 43
+        || !code_challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(fail(
+            "invalid_request",
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+        ));
+    }
+    let mut prompt = Prompt::default();
+    for p in get("prompt").unwrap_or_default().split(' ') {
+        match p {
+            "" => {}
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => {}
+            other => {
+                return Err(fail(
+                    "invalid_request",
+                    &format!("prompt `{other}` is not supported"),
+                ));
+            }
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let max_age = match get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| fail("invalid_request", "max_age must be a number of seconds"))?,
+        ),
+    };
+    let scopes: Vec<String> = get("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let audience = get("audience");
+    if let Err(e) = check_scopes(svc, tenant.0, audience.as_deref(), &scopes).await {
+        return Err(fail(e.code(), &e.to_string()));
+    }
+    Ok(Verified {
+        app,
+        req: AuthorizeRequest {
+            client_id,
+            redirect_uri,
+            scopes,
+            state,
+            nonce: get("nonce"),
+            code_challenge,
+            prompt,
+            max_age,
+            login_hint: get("login_hint"),
+            organization: get("organization"),
+            audience,
+        },
+    })
+}
+
+/// What the browser sees next.
+#[derive(Debug)]
+pub enum Step {
+    /// The login page.
+    Login,
+    /// The consent page, for these scopes.
+    Consent(Vec<String>),
+    /// Back to the client (a code or an error).
+    Redirect(String),
+}
+
+/// How the user arrived at this step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Arrival {
+    /// The user authenticated in this very request (so `prompt=login` and `max_age` are
+    /// satisfied).
+    pub fresh: bool,
+    /// The user just granted consent on the consent page.
+    pub consented: bool,
+}
+
+/// Decides the next step of a verified request given the browser's session, and issues the
+/// code when nothing stands in the way.
+pub async fn next(
+    svc: &Services,
+    tenant: (&str, &str),
+    v: &Verified,
+    session: Option<SessionRow>,
+    arrival: Arrival,
+    request: &RequestInfo,
+) -> Result<Step, OAuthError> {
+    let issuer = svc.issuer(tenant.1);
+    let r = &v.req;
+    let redirect_err = |code: &str, msg: &str| {
+        Step::Redirect(error_redirect(
+            &issuer,
+            &r.redirect_uri,
+            r.state.as_deref(),
+            code,
+            msg,
+        ))
+    };
+    let now = svc.now();
+    let Some(session) = session else {
+        return Ok(if r.prompt.none {
+            redirect_err("login_required", "the user is not logged in")
+        } else {
+            Step::Login
+        });
+    };
+    let too_old = r
+        .max_age
+        .is_some_and(|m| now - session.auth_time > m.saturating_mul(1000));
+    if !arrival.fresh && (r.prompt.login || too_old) {
+        return Ok(if r.prompt.none {
+            redirect_err("login_required", "the user must authenticate again")
+        } else {
+            Step::Login
+        });
+    }
+    let Some(user) = user_store::get(
+        svc.store.pool(),
+        tenant.0,
+        user_store::By::Id(&session.user_id),
+        "",
+    )
+    .await?
+    .filter(|u| u.blocked == 0) else {
+        return Ok(if r.prompt.none {
+            redirect_err("login_required", "the user is not logged in")
+        } else {
+            Step::Login
+        });
+    };
+    let org = match &r.organization {
+        None => None,
+        Some(o) => match member_org(svc, tenant.0, o, &user.id).await {
+            Ok(org) => Some(org),
+            Err(e @ (OAuthError::AccessDenied(_) | OAuthError::InvalidRequest(_))) => {
+                return Ok(redirect_err(e.code(), &e.to_string()));
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    // Third-party applications need the user's consent to the scopes; first-party ones skip it.
+    if v.app.first_party == 0 {
+        if arrival.consented {
+            store::save_consent(
+                &svc.store,
+                tenant.0,
+                &user.id,
+                &v.app.client_id,
+                &r.scopes.join(" "),
+                now,
+            )
+            .await?;
+        } else {
+            let granted = store::consent(&svc.store, &user.id, &v.app.client_id)
+                .await?
+                .unwrap_or_default();
+            let granted: Vec<&str> = granted.split(' ').collect();
+            let covered = r.scopes.iter().all(|s| granted.contains(&s.as_str()));
+            if r.prompt.consent || !covered {
+                return Ok(if r.prompt.none {
+                    redirect_err("consent_required", "the user has not consented")
+                } else {
+                    Step::Consent(r.scopes.clone())
+                });
+            }
+        }
+    }
+
+    let l = Login {
+        tenant,
+        app: &v.app,
+        user,
+        org,
+        protocol: Protocol::AuthorizationCode,
+        scopes: r.scopes.clone(),
+        audience: r.audience.clone(),
+        redirect_uri: Some(r.redirect_uri.clone()),
+        request,
+        rehash_password: None,
+        auth_time: session.auth_time / 1000,
+        family: None,
+        sid: Some(session.sid.clone()),
+    };
+    let (decision, outcome) = match login::decide(svc, &l).await {
+        Ok(x) => x,
+        Err(OAuthError::AccessDenied(reason)) => {
+            return Ok(redirect_err("access_denied", &reason));
+        }
+        Err(OAuthError::Server(cause)) => {
+            tracing::error!(cause = %cause, "authorize: post-login flow failed");
+            return Ok(redirect_err(
+                "server_error",
+                "the server could not complete the login",
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let code = random_secret("ac_");
+    let mut tx = svc.store.begin_write().await?;
+    login::record_login(svc, &mut tx, &l, &outcome, None).await?;
+    store::insert_code(
+        &mut tx,
+        &CodeRow {
+            code_hash: svc.secrets.hash(code.expose()),
+            tenant_id: tenant.0.into(),
+            client_id: v.app.client_id.clone(),
+            user_id: l.user.id.clone(),
+            redirect_uri: r.redirect_uri.clone(),
+            code_challenge: Some(r.code_challenge.clone()),
+            nonce: r.nonce.clone(),
+            scope: decision.scopes.join(" "),
+            audience: r.audience.clone(),
+            org_id: l.org.as_ref().map(|o| o.id.clone()),
+            sid: Some(session.sid.clone()),
+            auth_time: l.auth_time,
+            id_claims: Value::Object(decision.id_claims.clone()).to_string(),
+            access_claims: Value::Object(decision.access_claims.clone()).to_string(),
+            jti: decision.jti.clone(),
+            family_id: None,
+            created_at: now,
+            expires_at: now + CODE_LIFETIME_MS,
+            used_at: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    session::touch(svc, &session).await?;
+    // Expired codes are useless; forget them now and then rather than on a timer.
+    if rand::random::<u8>() == 0 {
+        store::purge_codes(&svc.store, now - 24 * 3600 * 1000).await?;
+    }
+    Ok(Step::Redirect(redirect_with(
+        &r.redirect_uri,
+        &[
+            ("code", Some(code.expose())),
+            ("state", r.state.as_deref()),
+            ("iss", Some(&issuer)),
+        ],
+    )))
+}

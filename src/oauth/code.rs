@@ -1,0 +1,168 @@
+//! The authorization-code grant (RFC 6749 4.1.3) with PKCE (RFC 7636).
+//!
+//! The post-login flow already ran when the code was issued; the exchange checks the code, the
+//! client, the redirect URI and the verifier, then signs. A code works once: a second exchange
+//! is refused and revokes what the first one issued (RFC 6749 4.1.2, RFC 9700 4.5).
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use sha2::Digest as _;
+
+use super::OAuthError;
+use super::login::{self, Decision, Issue, TokenResponse};
+use super::password::{ClientCredentials, client_for_grant};
+use crate::crypto::constant_time_eq;
+use crate::services::Services;
+use crate::store::keys as key_store;
+use crate::store::orgs as org_store;
+use crate::store::sessions::{self as store, CodeRow};
+use crate::store::users as user_store;
+
+/// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
+fn verifier_ok(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// The S256 transformation (RFC 7636 4.2).
+pub fn s256(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// Revokes what a code issued (its access grant and refresh-token family).
+async fn revoke_issued(svc: &Services, row: &CodeRow) -> Result<(), OAuthError> {
+    let now = svc.now();
+    key_store::revoke_grant(&svc.store, &row.tenant_id, &row.jti, &row.client_id, now).await?;
+    if let Some(f) = &row.family_id {
+        key_store::revoke_family(&svc.store, f, now).await?;
+    }
+    Ok(())
+}
+
+/// Runs the authorization-code grant.
+pub async fn grant(
+    svc: &Services,
+    tenant: (&str, &str),
+    creds: ClientCredentials,
+    form: &HashMap<String, String>,
+) -> Result<TokenResponse, OAuthError> {
+    let tenant_id = tenant.0;
+    let app = client_for_grant(svc, tenant_id, &creds, "authorization_code").await?;
+    let param = |k: &str| form.get(k).filter(|s| !s.is_empty());
+    let code =
+        param("code").ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
+    let redirect_uri = param("redirect_uri")
+        .ok_or_else(|| OAuthError::InvalidRequest("redirect_uri is required".into()))?;
+    let verifier = param("code_verifier");
+    if let Some(v) = verifier
+        && !verifier_ok(v)
+    {
+        return Err(OAuthError::InvalidRequest(
+            "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]".into(),
+        ));
+    }
+    let invalid = || OAuthError::InvalidGrant("the code is invalid, expired or used".into());
+    let hash = svc.secrets.hash(code);
+    let now = svc.now();
+    let row = store::code(&svc.store, tenant_id, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    if row.client_id != app.client_id {
+        return Err(invalid());
+    }
+    if row.used_at.is_some() {
+        tracing::warn!(client = %row.client_id, "authorization code replayed: revoking its tokens");
+        revoke_issued(svc, &row).await?;
+        return Err(invalid());
+    }
+    if row.expires_at <= now {
+        return Err(invalid());
+    }
+    if &row.redirect_uri != redirect_uri {
+        return Err(OAuthError::InvalidGrant(
+            "redirect_uri does not match the authorization request".into(),
+        ));
+    }
+    // PKCE (RFC 7636 4.6); a verifier for a code issued without a challenge is a downgrade
+    // attempt (RFC 9700 2.1.1) and refused too.
+    match (&row.code_challenge, verifier) {
+        (Some(challenge), Some(v)) => {
+            if !constant_time_eq(s256(v).as_bytes(), challenge.as_bytes()) {
+                return Err(OAuthError::InvalidGrant(
+                    "code_verifier does not match the code_challenge".into(),
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::InvalidGrant("code_verifier is required".into()));
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::InvalidGrant(
+                "a code_verifier was sent for a code issued without a code_challenge".into(),
+            ));
+        }
+        (None, None) => {}
+    }
+
+    let user = user_store::get(
+        svc.store.pool(),
+        tenant_id,
+        user_store::By::Id(&row.user_id),
+        "",
+    )
+    .await?
+    .filter(|u| u.blocked == 0)
+    .ok_or_else(|| OAuthError::InvalidGrant("the user is blocked or was deleted".into()))?;
+    if let Some(org_id) = &row.org_id {
+        let mut conn = svc.store.pool().acquire().await?;
+        if org_store::member(&mut conn, org_id, &user.id)
+            .await?
+            .is_none()
+        {
+            return Err(OAuthError::InvalidGrant(
+                "the organization membership has ended".into(),
+            ));
+        }
+    }
+
+    let scopes: Vec<String> = row
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let claims = |s: &str| -> Map<String, Value> { serde_json::from_str(s).unwrap_or_default() };
+    let decision = Decision {
+        jti: row.jti.clone(),
+        refresh: scopes.iter().any(|s| s == "offline_access"),
+        scopes,
+        id_claims: claims(&row.id_claims),
+        access_claims: claims(&row.access_claims),
+    };
+    let issue = Issue {
+        tenant,
+        app: &app,
+        user: &user,
+        org_id: row.org_id.as_deref(),
+        audience: row.audience.as_deref(),
+        decision: &decision,
+        auth_time: row.auth_time,
+        nonce: row.nonce.as_deref(),
+        sid: row.sid.as_deref(),
+        family: None,
+    };
+    let signed = login::sign(svc, &issue).await?;
+    let mut tx = svc.store.begin_write().await?;
+    if !store::consume_code(&mut tx, &hash, signed.family_id.as_deref(), now).await? {
+        // Another exchange won the race: this one is a replay.
+        drop(tx);
+        revoke_issued(svc, &row).await?;
+        return Err(invalid());
+    }
+    login::persist(svc, &mut tx, &issue, &signed).await?;
+    tx.commit().await?;
+    Ok(login::response(signed, &decision))
+}

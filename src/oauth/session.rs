@@ -1,0 +1,93 @@
+//! Browser login sessions: the single sign-on state behind the session cookie.
+//!
+//! The cookie holds a random secret; the database keeps only its keyed hash, so a database
+//! read does not yield usable cookies. A session lasts until its absolute lifetime, and ends
+//! early after its idle lifetime without use, at logout, or when the user is blocked, changes
+//! password or has their sessions revoked.
+
+use super::OAuthError;
+use crate::crypto::{Secret, random_secret};
+use crate::ids::{IdKind, new_id};
+use crate::services::Services;
+use crate::store::sessions::{self as store, SessionRow};
+
+/// Session lifetimes (operator settings).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Ends a session unused for this long (ms).
+    pub idle_ms: i64,
+    /// Ends a session this long after the login, used or not (ms).
+    pub absolute_ms: i64,
+}
+
+impl Default for SessionPolicy {
+    /// Three days idle, seven days absolute (Auth0's defaults).
+    fn default() -> Self {
+        Self {
+            idle_ms: 3 * 24 * 3600 * 1000,
+            absolute_ms: 7 * 24 * 3600 * 1000,
+        }
+    }
+}
+
+/// The live session named by a cookie value, if any (ended, expired or idle sessions and
+/// sessions of blocked users are not live).
+pub async fn current(
+    svc: &Services,
+    tenant_id: &str,
+    cookie: Option<&str>,
+) -> Result<Option<SessionRow>, OAuthError> {
+    let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let hash = svc.secrets.hash(cookie);
+    let Some(row) = store::session(&svc.store, tenant_id, &hash).await? else {
+        return Ok(None);
+    };
+    let now = svc.now();
+    let policy = svc.sessions;
+    if row.ended_at.is_some() || now >= row.expires_at || now - row.last_seen_at >= policy.idle_ms {
+        return Ok(None);
+    }
+    Ok(Some(row))
+}
+
+/// Starts a session for a user who just authenticated; returns the cookie value.
+pub async fn start(
+    svc: &Services,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<(Secret, SessionRow), OAuthError> {
+    let now = svc.now();
+    let secret = random_secret("");
+    let row = SessionRow {
+        token_hash: svc.secrets.hash(secret.expose()),
+        sid: new_id(IdKind::Session, now),
+        tenant_id: tenant_id.into(),
+        user_id: user_id.into(),
+        auth_time: now,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + svc.sessions.absolute_ms,
+        ended_at: None,
+    };
+    let mut conn = svc.store.pool().acquire().await?;
+    store::insert_session(&mut conn, &row).await?;
+    Ok((secret, row))
+}
+
+/// Slides the idle lifetime of a session that was just used.
+pub async fn touch(svc: &Services, row: &SessionRow) -> Result<(), OAuthError> {
+    store::touch_session(&svc.store, &row.token_hash, svc.now()).await?;
+    Ok(())
+}
+
+/// Ends the session named by a cookie value or a `sid`.
+pub async fn end(svc: &Services, tenant_id: &str, cookie_or_sid: &str) -> Result<(), OAuthError> {
+    let hash = svc.secrets.hash(cookie_or_sid);
+    let now = svc.now();
+    if store::end_session(&svc.store, tenant_id, &hash, now).await? == 0 {
+        store::end_session(&svc.store, tenant_id, cookie_or_sid, now).await?;
+    }
+    Ok(())
+}
