@@ -13,6 +13,9 @@ if command -v pg_isready >/dev/null 2>&1; then
   fi
 fi
 
+# Chromium and ChromeDriver for the real-browser login test.
+./scripts/setup-browser.sh
+
 # The example hooks and the hostile fixtures the tests run, built for wasm32.
 ./scripts/build-hooks.sh
 

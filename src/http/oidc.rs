@@ -114,7 +114,7 @@ async fn jwks(State(svc): State<Services>, Path(name): Path<String>) -> Response
         Ok(t) => t,
         Err(r) => return r,
     };
-    match svc.keys.jwks(&svc.store, &id).await {
+    match svc.keys.jwks(&svc.store, &id, svc.now()).await {
         Ok(doc) => Json(doc).into_response(),
         Err(e) => OAuthReply(OAuthError::Server(e.to_string()), false).into_response(),
     }

@@ -21,6 +21,9 @@ use crate::ids::{IdKind, new_id};
 use crate::store::keys::{self as store, KeyRow};
 use crate::store::{Store, StoreError};
 
+/// The algorithms an application may sign with (RS256 is the default).
+pub const SIGNING_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
 /// Errors of the key ring.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -347,9 +350,17 @@ impl KeyRing {
         self.reload(store, tenant_id).await
     }
 
-    /// The tenant's JWKS document.
-    pub async fn jwks(&self, store: &Store, tenant_id: &str) -> Result<Value, KeyError> {
-        let keys = self.keys(store, tenant_id).await?;
+    /// The tenant's JWKS document. Every algorithm an application may select has its current
+    /// key published before any token is signed with it: relying parties often fetch the JWKS
+    /// once, and a key appearing only with its first token would fail their verification.
+    pub async fn jwks(&self, store: &Store, tenant_id: &str, now: i64) -> Result<Value, KeyError> {
+        let mut keys = self.keys(store, tenant_id).await?;
+        for alg in SIGNING_ALGS {
+            if !keys.iter().any(|k| k.alg == alg && k.status == "current") {
+                self.signing_key(store, tenant_id, alg, now).await?;
+                keys = self.keys(store, tenant_id).await?;
+            }
+        }
         Ok(json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))
     }
 }

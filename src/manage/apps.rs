@@ -24,8 +24,7 @@ pub const GRANT_TYPES: [&str; 4] = [
     "client_credentials",
     "password",
 ];
-/// Signing algorithms an application may choose.
-pub const SIGNING_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+pub use crate::keys::SIGNING_ALGS;
 
 const DEFAULT_ID_TOKEN_LIFETIME: i64 = 3600;
 /// Short by default: a JWT access token stays valid until it expires (RFC 9700 4.14 advises

@@ -5,12 +5,14 @@ mod helpers;
 
 mod apps;
 mod auth;
+mod browser;
 mod cli;
 mod code_flow;
 mod hooks;
 mod import;
 mod isolation;
 mod oauth;
+mod oidc_client;
 mod orgs;
 mod platform;
 mod roles_apis;
