@@ -83,8 +83,70 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage JWT templates (declarative custom claims; see docs/jwt-templates.md).
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
     /// Print the OpenAPI document of the management API.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplatesCommand {
+    /// Print the saved templates (the tenant's, or an application's overrides).
+    Get {
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// An application's overrides instead of the tenant's defaults.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Validate and save a template from a JSON file ("-" reads stdin).
+    Set {
+        /// access_token or id_token.
+        token: String,
+        /// The template (a JSON object).
+        file: PathBuf,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Override for this application only.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Render a template without saving it (or the saved ones when no file is given).
+    Preview {
+        /// A template to try.
+        file: Option<PathBuf>,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The application (its overrides apply; needed with --user).
+        #[arg(long)]
+        client: Option<String>,
+        /// Build the event from this user...
+        #[arg(long)]
+        user: Option<String>,
+        /// ...logging in through this organization.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Or render against this event JSON (default: docs/sample-event.json).
+        #[arg(long)]
+        event: Option<PathBuf>,
+    },
+    /// Delete a template.
+    Delete {
+        /// access_token or id_token.
+        token: String,
+        /// Tenant.
+        #[arg(long)]
+        tenant: String,
+        /// An application's override.
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -394,6 +456,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Hooks { command } => hooks_command(&cli.database, command).await,
+        Command::Templates { command } => templates_command(&cli.database, command).await,
         Command::Keys { command } => {
             use sigil::manage::signing_keys;
             let svc = offline(&cli.database).await?;
@@ -427,6 +490,87 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+fn read_json(path: &std::path::Path) -> Result<serde_json::Value> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+async fn templates_command(database: &str, command: TemplatesCommand) -> Result<ExitCode> {
+    use sigil::manage::templates::{self, PreviewInput, TokenKind};
+    let svc = offline(database).await?;
+    let print = |v: &dyn erased::Ser| -> Result<()> {
+        println!("{}", v.pretty()?);
+        Ok(())
+    };
+    let report = |e: sigil::manage::ManageError| -> Result<ExitCode> {
+        if let sigil::manage::ManageError::InvalidTemplate(errs) = &e {
+            for x in errs {
+                eprintln!("error: {x} [{}]", x.kind.code());
+            }
+            return Ok(ExitCode::from(2));
+        }
+        Err(e.into())
+    };
+    match command {
+        TemplatesCommand::Get { tenant, client } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            print(&templates::get(&svc, &ctx, client.as_deref()).await?)?;
+        }
+        TemplatesCommand::Set {
+            token,
+            file,
+            tenant,
+            client,
+        } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let kind = TokenKind::parse(&token)?;
+            match templates::set(&svc, &ctx, client.as_deref(), kind, read_json(&file)?).await {
+                Ok(v) => print(&v)?,
+                Err(e) => return report(e),
+            }
+        }
+        TemplatesCommand::Preview {
+            file,
+            tenant,
+            client,
+            user,
+            organization,
+            event,
+        } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let input = PreviewInput {
+                template: file.as_deref().map(read_json).transpose()?,
+                client_id: client,
+                user_id: user,
+                organization,
+                event: event.as_deref().map(read_json).transpose()?,
+            };
+            match templates::preview(&svc, &ctx, input).await {
+                Ok(p) => print(&serde_json::json!({
+                    "access_token": p.access_token,
+                    "id_token": p.id_token,
+                }))?,
+                Err(e) => return report(e),
+            }
+        }
+        TemplatesCommand::Delete {
+            token,
+            tenant,
+            client,
+        } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            templates::delete(&svc, &ctx, client.as_deref(), TokenKind::parse(&token)?).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode> {

@@ -40,6 +40,8 @@ pub struct Inner {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
     pub sessions: crate::oauth::session::SessionPolicy,
+    /// Parsed JWT templates.
+    pub templates: crate::templates::cache::TemplateCache,
 }
 
 /// Operator settings of the login endpoints.
@@ -78,6 +80,7 @@ impl Services {
             hooks,
             trusted_proxies: login.trusted_proxies,
             sessions: login.sessions,
+            templates: Default::default(),
         }))
     }
 

@@ -114,6 +114,7 @@ pub async fn services(
         secrets: Sealer::new(&master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
         metrics: Default::default(),
+        flows: Default::default(),
     };
     let svc = Services::new(
         store,

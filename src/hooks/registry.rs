@@ -43,6 +43,44 @@ pub struct HookServices {
     pub ceilings: Limits,
     /// Prometheus counters.
     pub metrics: Metrics,
+    /// Loaded flows per tenant.
+    pub flows: FlowCache,
+}
+
+/// How long a loaded flow is reused before it is read again: a change made on another node
+/// takes effect within this time (the node that made it drops its copy at once).
+pub const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Each tenant's flow, ready to run (prepared components, decrypted secrets, limits), so a
+/// login does not read hook rows, components and secrets from the database.
+#[derive(Debug, Default)]
+pub struct FlowCache {
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<FlowStep>)>>,
+}
+
+impl FlowCache {
+    fn get(&self, tenant_id: &str) -> Option<Vec<FlowStep>> {
+        let map = self.entries.lock().ok()?;
+        let (at, steps) = map.get(tenant_id)?;
+        (at.elapsed() < FLOW_TTL).then(|| steps.clone())
+    }
+
+    fn put(&self, tenant_id: &str, steps: &[FlowStep]) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.insert(
+                tenant_id.into(),
+                (std::time::Instant::now(), steps.to_vec()),
+            );
+        }
+    }
+
+    /// Forgets a tenant's flow (after any change to its hooks on this node).
+    pub fn invalidate(&self, tenant_id: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(tenant_id);
+        }
+    }
 }
 
 /// One version of a hook.
@@ -187,6 +225,7 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
     let summary = json!({"name": name, "version": version, "hash": v.hash});
     record(&mut tx, svc, ctx, "upload", "hook", &hook.id, summary).await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     Ok(Uploaded {
         hook_id: hook.id,
         name: name.to_string(),
@@ -268,6 +307,7 @@ async fn set_deployed(
     let summary = json!({"version": version, "previous": previous});
     record(&mut tx, svc, ctx, "deploy", "hook", &row.id, summary).await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     view(svc, row).await
 }
 
@@ -324,6 +364,7 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result
     )
     .await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }
 
@@ -369,6 +410,7 @@ pub async fn set_secret(
     )
     .await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }
 
@@ -395,6 +437,7 @@ pub async fn delete_secret(
     )
     .await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }
 
@@ -454,6 +497,7 @@ pub async fn set_hook_limits(
     )
     .await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     view(svc, row).await
 }
 
@@ -505,6 +549,7 @@ pub async fn set_tenant_limits(
     )
     .await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     tenant_limits(svc, ctx).await
 }
 
@@ -614,6 +659,7 @@ pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Fl
     )
     .await?;
     tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
     flow(svc, ctx).await
 }
 
@@ -650,8 +696,11 @@ async fn step(
     })
 }
 
-/// The tenant's flow, ready to run.
+/// The tenant's flow, ready to run (from the cache when fresh).
 pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>> {
+    if let Some(steps) = svc.hooks.flows.get(tenant_id) {
+        return Ok(steps);
+    }
     let mut steps = Vec::new();
     for b in store::bindings(svc.store.pool(), tenant_id).await? {
         let hook = store::get_hook(svc.store.pool(), tenant_id, By::Id(&b.hook_id), "")
@@ -662,24 +711,40 @@ pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>>
         };
         steps.push(step(svc, tenant_id, &hook, version, policy_of(&b.policy)).await?);
     }
+    svc.hooks.flows.put(tenant_id, &steps);
     Ok(steps)
 }
 
-/// Runs the tenant's flow for a login, records the trace and the metrics. A runtime-level
-/// failure (no capacity) becomes a failed flow, so callers handle one shape.
+/// Runs the tenant's flow for a login and records the metrics; returns the outcome and its
+/// trace, which the caller stores (a successful login in the same commit as its grant, see
+/// [`record_trace`]; anything else with [`save_trace`]). An empty flow has no trace. A
+/// runtime-level failure (no capacity) becomes a failed flow, so callers handle one shape.
 pub async fn run_flow(
     svc: &Services,
     tenant_id: &str,
     steps: Vec<FlowStep>,
     event: &PostLoginEvent,
     context: &str,
-) -> Result<FlowOutcome> {
+) -> Result<(FlowOutcome, Option<TraceRow>)> {
+    let ran = !steps.is_empty();
     let out = match svc.hooks.runtime.run_flow(tenant_id, steps, event).await {
         Ok(o) => o,
         Err(e) => failed_outcome(e),
     };
-    observe(svc, tenant_id, &out, context).await?;
-    Ok(out)
+    let trace = observe(svc, tenant_id, &out, context);
+    Ok((out, ran.then_some(trace)))
+}
+
+/// Stores a trace inside the caller's transaction.
+pub async fn record_trace(conn: &mut sqlx::AnyConnection, trace: &TraceRow) -> Result<()> {
+    store::insert_trace(conn, trace, TRACES_KEPT).await?;
+    Ok(())
+}
+
+/// Stores a trace on its own.
+pub async fn save_trace(svc: &Services, trace: &TraceRow) -> Result<()> {
+    let mut conn = svc.store.pool().acquire().await?;
+    record_trace(&mut conn, trace).await
 }
 
 fn failed_outcome(e: HookError) -> FlowOutcome {
@@ -692,7 +757,7 @@ fn failed_outcome(e: HookError) -> FlowOutcome {
     o
 }
 
-async fn observe(svc: &Services, tenant_id: &str, out: &FlowOutcome, context: &str) -> Result<()> {
+fn observe(svc: &Services, tenant_id: &str, out: &FlowOutcome, context: &str) -> TraceRow {
     for t in &out.trace {
         svc.hooks.metrics.hook(&t.outcome, t.duration_us);
     }
@@ -703,16 +768,14 @@ async fn observe(svc: &Services, tenant_id: &str, out: &FlowOutcome, context: &s
     };
     svc.hooks.metrics.flow(status);
     let now = svc.now();
-    let row = TraceRow {
+    TraceRow {
         id: new_id(IdKind::Trace, now),
         tenant_id: tenant_id.to_string(),
         at: now,
         context: context.to_string(),
         status: status.into(),
         trace: json!({"status": out.status, "hooks": out.trace}).to_string(),
-    };
-    store::insert_trace(&svc.store, &row, TRACES_KEPT).await?;
-    Ok(())
+    }
 }
 
 /// Body of the test endpoint: an event (see `docs/sample-event.json`).
@@ -735,14 +798,18 @@ pub async fn test(
 ) -> Result<FlowOutcome> {
     let h = find(svc, ctx, id_or_name).await?;
     let s = step(svc, &ctx.tenant_id, &h, version, FailurePolicy::FailClosed).await?;
-    run_flow(
+    let (out, trace) = run_flow(
         svc,
         &ctx.tenant_id,
         vec![s],
         &event,
         &format!("test:{}", h.name),
     )
-    .await
+    .await?;
+    if let Some(t) = &trace {
+        save_trace(svc, t).await?;
+    }
+    Ok(out)
 }
 
 /// A stored trace.

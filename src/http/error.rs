@@ -28,6 +28,23 @@ pub struct ErrorBody {
     /// The offending field, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem, when there are several (`invalid_template`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// One problem of a document with positions (a JWT template).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// JSON pointer of the string at fault (RFC 6901), e.g. `/department`.
+    pub pointer: String,
+    /// Character offset in that string.
+    pub offset: usize,
+    /// `syntax`, `unknown_root`, `unknown_field`, `restricted_claim`, `not_an_object`,
+    /// `too_large`, `too_deep`, `too_many_expressions`.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// An error response.
@@ -46,6 +63,7 @@ impl ApiError {
                 code,
                 message: message.into(),
                 field: None,
+                errors: Vec::new(),
             },
         }
     }
@@ -105,6 +123,28 @@ impl From<ManageError> for ApiError {
             )
             .field(field),
             ManageError::Forbidden(why) => ApiError::forbidden(why),
+            ManageError::InvalidTemplate(errs) => {
+                let first = errs
+                    .first()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "invalid template".into());
+                let mut e = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_template",
+                    format!("the template is invalid: {first}"),
+                );
+                e.body.field = errs.first().map(|x| x.pointer.clone());
+                e.body.errors = errs
+                    .into_iter()
+                    .map(|x| ErrorDetail {
+                        pointer: x.pointer,
+                        offset: x.offset,
+                        code: x.kind.code(),
+                        message: x.message,
+                    })
+                    .collect();
+                e
+            }
             ManageError::InUse(why) => ApiError::new(StatusCode::CONFLICT, "in_use", why),
             ManageError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal failure");

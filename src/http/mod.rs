@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod pages;
 pub mod params;
 pub mod roles;
+pub mod templates;
 pub mod users;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "users"), (name = "organizations"), (name = "roles"), (name = "applications"),
         (name = "apis", description = "Resource servers: the audiences of access tokens"),
         (name = "hooks", description = "Post-login hooks (WebAssembly), the flow, limits and traces"),
+        (name = "jwt-templates", description = "Declarative custom claims (see docs/jwt-templates.md)"),
         (name = "api-keys"), (name = "audit"), (name = "tenants", description = "Operator keys only")
     )
 )]
@@ -77,6 +79,7 @@ fn management() -> OpenApiRouter<Services> {
         .merge(apis::router())
         .merge(admin::router())
         .merge(hooks::router())
+        .merge(templates::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(users::import_router().layer(DefaultBodyLimit::max(users::IMPORT_LIMIT)))
         .merge(hooks::upload_router())

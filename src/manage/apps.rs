@@ -507,6 +507,7 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<
     if !store::delete(&mut tx, &ctx.tenant_id, client_id).await? {
         return Err(ManageError::NotFound("application"));
     }
+    crate::store::templates::delete_for_client(&mut tx, &ctx.tenant_id, client_id).await?;
     record(
         &mut tx,
         svc,

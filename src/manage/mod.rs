@@ -12,6 +12,7 @@ pub mod import;
 pub mod orgs;
 pub mod roles;
 pub mod signing_keys;
+pub mod templates;
 pub mod tenants;
 pub mod users;
 pub mod validate;
@@ -50,6 +51,9 @@ pub enum ManageError {
     /// The object is in use and cannot be changed this way.
     #[error("{0}")]
     InUse(&'static str),
+    /// A JWT template failed validation (every error, with its position).
+    #[error("invalid template")]
+    InvalidTemplate(Vec<crate::templates::TemplateError>),
     /// The store failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(StoreError),

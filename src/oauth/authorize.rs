@@ -426,6 +426,9 @@ pub async fn next(
     let code = random_secret("ac_");
     let mut tx = svc.store.begin_write().await?;
     login::record_login(svc, &mut tx, &l, &outcome, None).await?;
+    if let Some(t) = &decision.trace {
+        crate::hooks::registry::record_trace(&mut tx, t).await?;
+    }
     store::insert_code(
         &mut tx,
         &CodeRow {

@@ -141,6 +141,7 @@ pub async fn grant(
         scopes,
         id_claims: claims(&row.id_claims),
         access_claims: claims(&row.access_claims),
+        trace: None,
     };
     let issue = Issue {
         tenant,

@@ -21,6 +21,7 @@ use crate::metadata;
 use crate::services::Services;
 use crate::store::Tx;
 use crate::store::apps::AppRow;
+use crate::store::hooks::TraceRow;
 use crate::store::keys::{self as key_store, GrantRow, RefreshRow};
 use crate::store::orgs::OrgRow;
 use crate::store::users::{self as user_store, UserRow};
@@ -88,6 +89,8 @@ pub struct Decision {
     pub access_claims: Map<String, Value>,
     /// Whether a refresh token is issued (`offline_access` granted and the grant allowed).
     pub refresh: bool,
+    /// The flow's trace, stored in the same commit as the login (none when no hook ran).
+    pub trace: Option<TraceRow>,
 }
 
 /// Builds the event and runs the tenant's flow. A deny is `access_denied` with the hook's
@@ -107,9 +110,16 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
     )
     .await?;
     ev.transaction.redirect_uri = l.redirect_uri.clone();
+    // JWT templates render first; the hooks' claims of the same name replace theirs.
+    let (mut id_claims, mut access_claims) = render_templates(svc, l, &ev).await?;
     let steps = registry::load_flow(svc, tenant_id).await?;
     let jti = new_id(IdKind::AccessToken, svc.now());
-    let outcome = registry::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
+    let (outcome, trace) = registry::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
+    if outcome.status != FlowStatus::Success
+        && let Some(t) = &trace
+    {
+        registry::save_trace(svc, t).await?;
+    }
     match &outcome.status {
         FlowStatus::Success => {}
         FlowStatus::Denied { reason, .. } => return Err(OAuthError::AccessDenied(reason.clone())),
@@ -123,6 +133,8 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
             )));
         }
     }
+    id_claims.extend(outcome.id_token_claims.clone());
+    access_claims.extend(outcome.access_token_claims.clone());
     let mut scopes = l.scopes.clone();
     outcome.apply_scopes(&mut scopes);
     let grants: Vec<String> = serde_json::from_str(&l.app.grant_types).unwrap_or_default();
@@ -135,12 +147,36 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
         Decision {
             jti,
             scopes,
-            id_claims: outcome.id_token_claims.clone(),
-            access_claims: outcome.access_token_claims.clone(),
+            id_claims,
+            access_claims,
             refresh,
+            trace,
         },
         outcome,
     ))
+}
+
+/// The claims of the JWT templates that apply to this application (ID token, access token).
+async fn render_templates(
+    svc: &Services,
+    l: &Login<'_>,
+    ev: &crate::hooks::event::PostLoginEvent,
+) -> Result<(Map<String, Value>, Map<String, Value>), OAuthError> {
+    let set = svc
+        .templates
+        .effective(&svc.store, l.tenant.0, &l.app.client_id)
+        .await?;
+    if set.is_empty() {
+        return Ok((Map::new(), Map::new()));
+    }
+    let mut event = serde_json::to_value(ev).map_err(|e| OAuthError::Server(e.to_string()))?;
+    if let Some(o) = event.as_object_mut() {
+        o.remove("secrets");
+    }
+    let render = |t: &Option<std::sync::Arc<crate::templates::Template>>| {
+        t.as_ref().map(|t| t.render(&event)).unwrap_or_default()
+    };
+    Ok((render(&set.id_token), render(&set.access_token)))
 }
 
 /// Rehashes a password verified against an imported or weaker hash (off the async threads).
@@ -163,6 +199,14 @@ pub async fn record_login(
     rehashed: Option<String>,
 ) -> Result<UserRow, OAuthError> {
     let now = svc.now();
+    // A refresh that writes no metadata changes nothing on the user: skip the write.
+    if l.protocol == Protocol::RefreshToken
+        && rehashed.is_none()
+        && outcome.user_metadata.is_empty()
+        && outcome.app_metadata.is_empty()
+    {
+        return Ok(l.user.clone());
+    }
     let mut row = user_store::get(
         &mut **tx,
         l.tenant.0,
@@ -275,6 +319,9 @@ pub async fn persist(
 ) -> Result<(), OAuthError> {
     let now = svc.now();
     let d = i.decision;
+    if let Some(t) = &d.trace {
+        registry::record_trace(tx, t).await?;
+    }
     key_store::insert_grant(
         tx,
         &GrantRow {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod orgs;
 pub mod roles;
 pub mod sessions;
+pub mod templates;
 pub mod tenants;
 pub mod users;
 

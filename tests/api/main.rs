@@ -17,4 +17,5 @@ mod orgs;
 mod platform;
 mod roles_apis;
 mod sandbox;
+mod templates;
 mod users;

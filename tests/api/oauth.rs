@@ -1005,11 +1005,23 @@ async fn key_rotation_keeps_tokens_valid(db: Db) {
     let (_, jwks) = app
         .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
         .await;
-    assert_eq!(
-        jwks["keys"].as_array().unwrap().len(),
-        3,
-        "next, current and previous are published"
-    );
+    let es256 = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] == "ES256")
+        .count();
+    assert_eq!(es256, 3, "next, current and previous are published: {jwks}");
+    // Every other algorithm an application may pick has its current key published too.
+    for alg in ["RS256", "EdDSA"] {
+        assert!(
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["alg"] == alg)
+        );
+    }
 
     let (_, b1, _) = token(&app, &s, &login).await;
     let at1 = b1["access_token"].as_str().unwrap().to_string();
