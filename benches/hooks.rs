@@ -3,6 +3,8 @@
 //!
 //! - `one_hook`: build the event, new store, instantiate, call, collect the claims, drop.
 //! - `three_hook_flow`: the same for a flow of three example hooks.
+//! - `jwt_template_render`: a parsed five-claim JWT template rendered against the event (and
+//!   with the event's conversion to JSON, as the token pipeline does it).
 //! - then a latency pass printing median and p99 of both, and the isolation measurement: a
 //!   well-behaved hook of tenant B, alone and while four infinite-loop hooks of tenant A run.
 //!
@@ -71,6 +73,30 @@ fn main() {
     c.bench_function("three_hook_flow", |b| {
         b.iter(|| black_box(rt.flow_blocking(&flow, black_box(&e), size)))
     });
+    // JWT templates as the token pipeline runs them: the event to JSON, then the render of a
+    // parsed five-claim template (the README's examples).
+    let template = sigil::templates::Template::parse(
+        &serde_json::json!({
+            "department": "{{user.user_metadata.department}}",
+            "org_tier": "{{organization.metadata.tier}}",
+            "full_name": "{{user.given_name}} {{user.family_name}}",
+            "https://example.com/roles": "{{user.app_metadata.roles}}",
+            "region": "{{user.user_metadata.region || organization.metadata.region || 'eu'}}"
+        }),
+        sigil::hooks::host::RESTRICTED_CLAIMS,
+        &Default::default(),
+    )
+    .unwrap();
+    let ev_json = serde_json::to_value(&e).unwrap();
+    c.bench_function("jwt_template_render", |b| {
+        b.iter(|| black_box(template.render(black_box(&ev_json))))
+    });
+    c.bench_function("jwt_template_event_to_json_and_render", |b| {
+        b.iter(|| {
+            let v = serde_json::to_value(black_box(&e)).unwrap();
+            black_box(template.render(&v))
+        })
+    });
     c.final_summary();
 
     // Criterion gives medians; this pass adds the p99 (and runs only under `cargo bench`).
@@ -89,6 +115,19 @@ fn main() {
         println!("latency one_hook:        median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs)");
         let (p50, p99) = percentiles(sample(&flow, 20_000));
         println!("latency three_hook_flow: median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs)");
+        let (p50, p99) = percentiles(
+            (0..20_000)
+                .map(|_| {
+                    let t = Instant::now();
+                    let v = serde_json::to_value(&e).unwrap();
+                    black_box(template.render(&v));
+                    t.elapsed()
+                })
+                .collect(),
+        );
+        println!(
+            "latency jwt_template:    median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs, event to JSON + render)"
+        );
         isolation(&rt, roles);
     }
 }

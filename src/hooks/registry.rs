@@ -190,7 +190,7 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
     let now = svc.now();
     let mut tx = svc.store.begin_write().await?;
     let hook = match store::get_hook(
-        &mut *tx,
+        &mut **tx,
         &ctx.tenant_id,
         By::Name(name),
         svc.store.for_update(),
@@ -298,7 +298,7 @@ async fn set_deployed(
 ) -> Result<Hook> {
     let mut tx = svc.store.begin_write().await?;
     let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
-    let versions = store::versions(&mut *tx, &row.id).await?;
+    let versions = store::versions(&mut **tx, &row.id).await?;
     let version = pick(&row, &versions)?;
     let previous = row.deployed_version;
     row.deployed_version = Some(version);
@@ -621,10 +621,10 @@ pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Fl
         } else {
             By::Name(&b.hook)
         };
-        let h = store::get_hook(&mut *tx, &ctx.tenant_id, by, "")
+        let h = store::get_hook(&mut **tx, &ctx.tenant_id, by, "")
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
-        let versions = store::versions(&mut *tx, &h.id).await?;
+        let versions = store::versions(&mut **tx, &h.id).await?;
         match b.version {
             Some(v) if !versions.iter().any(|x| x.version == v) => {
                 return Err(invalid(

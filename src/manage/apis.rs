@@ -140,9 +140,14 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateApi)
     }
     let scopes = input.scopes.as_deref().map(check_scopes).transpose()?;
     let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get(&mut *tx, &ctx.tenant_id, By::Id(id), svc.store.for_update())
-        .await?
-        .ok_or(ManageError::NotFound("api"))?;
+    let mut row = store::get(
+        &mut **tx,
+        &ctx.tenant_id,
+        By::Id(id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("api"))?;
     let mut changed = Vec::new();
     if let Some(n) = input.name {
         row.name = n;

@@ -151,14 +151,14 @@ async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool>
     let mut tx = svc.store.begin_write().await?;
     let lock = svc.store.for_update();
     let existing = match row.external_id.as_deref() {
-        Some(ext) => store::get(&mut *tx, &ctx.tenant_id, By::ExternalId(ext), lock).await?,
+        Some(ext) => store::get(&mut **tx, &ctx.tenant_id, By::ExternalId(ext), lock).await?,
         None => None,
     };
     let existing = match existing {
         Some(u) => Some(u),
         None => {
             let email = normalize_email(&row.email);
-            store::get(&mut *tx, &ctx.tenant_id, By::Email(&email), lock).await?
+            store::get(&mut **tx, &ctx.tenant_id, By::Email(&email), lock).await?
         }
     };
     let created = match existing {

@@ -321,7 +321,7 @@ pub async fn add_member(
     lock(svc, &mut tx, ctx, org_id).await?;
     // The user must be of this tenant: ids of another tenant's users are "not found" here.
     if user_store::get(
-        &mut *tx,
+        &mut **tx,
         &ctx.tenant_id,
         user_store::By::Id(&input.user_id),
         "",

@@ -116,7 +116,7 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateRole
         None => None,
     };
     let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get(&mut *tx, &ctx.tenant_id, id, svc.store.for_update())
+    let mut row = store::get(&mut **tx, &ctx.tenant_id, id, svc.store.for_update())
         .await?
         .ok_or(ManageError::NotFound("role"))?;
     if let Some(d) = input.description {

@@ -342,7 +342,7 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateUser) -> Resul
         json!({"email": row.email, "external_id": row.external_id, "roles": input.roles}),
     )
     .await?;
-    let roles = store::role_names(&mut *tx, &row.id).await?;
+    let roles = store::role_names(&mut **tx, &row.id).await?;
     tx.commit().await?;
     view(row, roles)
 }
@@ -474,7 +474,7 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
         json!({"fields": changed}),
     )
     .await?;
-    let roles = store::role_names(&mut *tx, id).await?;
+    let roles = store::role_names(&mut **tx, id).await?;
     tx.commit().await?;
     view(row, roles)
 }
@@ -625,7 +625,7 @@ pub async fn change_roles(
         json!({"roles": names}),
     )
     .await?;
-    let roles = store::role_names(&mut *tx, id).await?;
+    let roles = store::role_names(&mut **tx, id).await?;
     tx.commit().await?;
     Ok(roles)
 }

@@ -258,7 +258,7 @@ pub async fn save_consent(
     sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
         .bind(user_id)
         .bind(client_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query(
         "INSERT INTO consents (tenant_id, user_id, client_id, scope, updated_at) \
@@ -269,7 +269,7 @@ pub async fn save_consent(
     .bind(client_id)
     .bind(scope)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     tx.commit().await?;
     Ok(())
