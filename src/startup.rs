@@ -115,6 +115,10 @@ pub async fn services(
         ceilings: settings.hook_ceilings,
         metrics: Default::default(),
         flows: Default::default(),
+        traces: crate::hooks::traces::TraceWriter::start(
+            store.clone(),
+            crate::hooks::registry::TRACES_KEPT,
+        ),
     };
     let svc = Services::new(
         store,
@@ -192,6 +196,7 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        self.svc.hooks.traces.flush().await;
         self.svc.store.close().await;
         result
     }

@@ -23,6 +23,7 @@ pub mod host;
 pub mod metrics;
 pub mod registry;
 pub mod runtime;
+pub mod traces;
 pub mod upload;
 
 use serde::{Deserialize, Serialize};

@@ -45,6 +45,8 @@ pub struct HookServices {
     pub metrics: Metrics,
     /// Loaded flows per tenant.
     pub flows: FlowCache,
+    /// Stores flow traces in batches.
+    pub traces: super::traces::TraceWriter,
 }
 
 /// How long a loaded flow is reused before it is read again: a change made on another node
@@ -716,8 +718,8 @@ pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>>
 }
 
 /// Runs the tenant's flow for a login and records the metrics; returns the outcome and its
-/// trace, which the caller stores (a successful login in the same commit as its grant, see
-/// [`record_trace`]; anything else with [`save_trace`]). An empty flow has no trace. A
+/// trace, which the caller hands to [`save_trace`] once it knows the login's fate. An empty
+/// flow has no trace. A
 /// runtime-level failure (no capacity) becomes a failed flow, so callers handle one shape.
 pub async fn run_flow(
     svc: &Services,
@@ -735,16 +737,9 @@ pub async fn run_flow(
     Ok((out, ran.then_some(trace)))
 }
 
-/// Stores a trace inside the caller's transaction.
-pub async fn record_trace(conn: &mut sqlx::AnyConnection, trace: &TraceRow) -> Result<()> {
-    store::insert_trace(conn, trace, TRACES_KEPT).await?;
-    Ok(())
-}
-
-/// Stores a trace on its own.
-pub async fn save_trace(svc: &Services, trace: &TraceRow) -> Result<()> {
-    let mut conn = svc.store.pool().acquire().await?;
-    record_trace(&mut conn, trace).await
+/// Queues a trace for the trace writer (stored in a batch within milliseconds).
+pub async fn save_trace(svc: &Services, trace: TraceRow) {
+    svc.hooks.traces.record(trace).await;
 }
 
 fn failed_outcome(e: HookError) -> FlowOutcome {
@@ -806,8 +801,8 @@ pub async fn test(
         &format!("test:{}", h.name),
     )
     .await?;
-    if let Some(t) = &trace {
-        save_trace(svc, t).await?;
+    if let Some(t) = trace {
+        save_trace(svc, t).await;
     }
     Ok(out)
 }
@@ -829,6 +824,7 @@ pub struct Trace {
 
 /// Lists traces, newest first.
 pub async fn traces(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Trace>> {
+    svc.hooks.traces.flush().await;
     let rows = store::list_traces(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |r| {
         let v: Value = serde_json::from_str(&r.trace).unwrap_or(Value::Null);

@@ -269,6 +269,11 @@ pub(super) async fn metrics(State(svc): State<Services>) -> impl axum::response:
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        svc.hooks.metrics.render(),
+        format!(
+            "{}# HELP sigil_hook_traces_dropped_total Traces not stored because the trace queue was full.\n\
+             # TYPE sigil_hook_traces_dropped_total counter\nsigil_hook_traces_dropped_total {}\n",
+            svc.hooks.metrics.render(),
+            svc.hooks.traces.dropped()
+        ),
     )
 }

@@ -426,9 +426,6 @@ pub async fn next(
     let code = random_secret("ac_");
     let mut tx = svc.store.begin_write().await?;
     login::record_login(svc, &mut tx, &l, &outcome, None).await?;
-    if let Some(t) = &decision.trace {
-        crate::hooks::registry::record_trace(&mut tx, t).await?;
-    }
     store::insert_code(
         &mut tx,
         &CodeRow {
@@ -455,6 +452,9 @@ pub async fn next(
     )
     .await?;
     tx.commit().await?;
+    if let Some(t) = decision.trace.clone() {
+        crate::hooks::registry::save_trace(svc, t).await;
+    }
     session::touch(svc, &session).await?;
     // Expired codes are useless; forget them now and then rather than on a timer.
     if rand::random::<u8>() == 0 {

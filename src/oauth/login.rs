@@ -89,7 +89,8 @@ pub struct Decision {
     pub access_claims: Map<String, Value>,
     /// Whether a refresh token is issued (`offline_access` granted and the grant allowed).
     pub refresh: bool,
-    /// The flow's trace, stored in the same commit as the login (none when no hook ran).
+    /// The flow's trace, queued for storage once the login is committed (none when no hook
+    /// ran).
     pub trace: Option<TraceRow>,
 }
 
@@ -116,9 +117,9 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
     let jti = new_id(IdKind::AccessToken, svc.now());
     let (outcome, trace) = registry::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
     if outcome.status != FlowStatus::Success
-        && let Some(t) = &trace
+        && let Some(t) = trace.clone()
     {
-        registry::save_trace(svc, t).await?;
+        registry::save_trace(svc, t).await;
     }
     match &outcome.status {
         FlowStatus::Success => {}
@@ -319,9 +320,6 @@ pub async fn persist(
 ) -> Result<(), OAuthError> {
     let now = svc.now();
     let d = i.decision;
-    if let Some(t) = &d.trace {
-        registry::record_trace(tx, t).await?;
-    }
     key_store::insert_grant(
         tx,
         &GrantRow {
@@ -394,5 +392,8 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
     record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
     persist(svc, &mut tx, &issue, &signed).await?;
     tx.commit().await?;
+    if let Some(t) = decision.trace.clone() {
+        registry::save_trace(svc, t).await;
+    }
     Ok(response(signed, &decision))
 }

@@ -1,0 +1,136 @@
+//! The trace writer: flow traces are stored in batches, off the login's write transaction.
+//!
+//! On SQLite every write transaction holds the one database lock, so a trace inserted inside
+//! the login's commit lengthened the section every login waits for, and a commit of its own
+//! cost an fsync per login. The writer takes traces from a bounded queue and stores each batch
+//! (up to [`BATCH`]) in one transaction. Reads of traces flush first, so a node always shows
+//! its own traces; a full queue drops traces and counts them in `/metrics` rather than slowing
+//! logins.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::Store;
+use crate::store::hooks::{self as store, TraceRow};
+
+/// Most traces stored in one transaction.
+pub const BATCH: usize = 256;
+/// Traces waiting at most; beyond this new ones are dropped (and counted).
+pub const QUEUE: usize = 10_000;
+
+enum Msg {
+    Trace(Box<TraceRow>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the writer task.
+#[derive(Debug, Clone)]
+pub struct TraceWriter {
+    tx: Option<mpsc::Sender<Msg>>,
+    store: Store,
+    keep: i64,
+    dropped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
+}
+
+impl TraceWriter {
+    /// Starts the writer on the current tokio runtime; without one (offline tools), traces
+    /// are written directly.
+    pub fn start(store: Store, keep: i64) -> Self {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return Self {
+                tx: None,
+                store,
+                keep,
+                dropped,
+            };
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        handle.spawn(run(store.clone(), keep, rx));
+        Self {
+            tx: Some(tx),
+            store,
+            keep,
+            dropped,
+        }
+    }
+
+    /// Queues a trace.
+    pub async fn record(&self, trace: TraceRow) {
+        match &self.tx {
+            Some(tx) => {
+                if tx.try_send(Msg::Trace(Box::new(trace))).is_err() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                if let Err(e) = write(&self.store, self.keep, &[trace]).await {
+                    tracing::error!(error = %e, "storing a hook trace");
+                }
+            }
+        }
+    }
+
+    /// Waits until every trace queued before this call is stored.
+    pub async fn flush(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, wait) = oneshot::channel();
+            if tx.send(Msg::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+
+    /// Traces dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+async fn write(
+    store: &Store,
+    keep: i64,
+    batch: &[TraceRow],
+) -> Result<(), crate::store::StoreError> {
+    let mut tx = store.begin_write().await?;
+    for t in batch {
+        store::insert_trace(&mut tx, t, keep).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn run(store: Store, keep: i64, mut rx: mpsc::Receiver<Msg>) {
+    let mut batch: Vec<TraceRow> = Vec::with_capacity(BATCH);
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                Msg::Trace(t) => batch.push(*t),
+                Msg::Flush(w) => waiters.push(w),
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            if let Err(e) = write(&store, keep, &batch).await {
+                tracing::error!(error = %e, traces = batch.len(), "storing hook traces");
+            }
+            batch.clear();
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
