@@ -169,6 +169,20 @@ async fn verify(svc: &Services, c: &Ctx, authz: &str) -> Result<Verified, Respon
         })
 }
 
+/// The tenant, the carried authorization request and its verification, for a form post.
+async fn form_request(
+    svc: &Services,
+    name: &str,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    form: &HashMap<String, String>,
+) -> Result<(Ctx, String, Verified), Response> {
+    let c = ctx(svc, name, headers, peer).await?;
+    let authz = form.get("authz").cloned().unwrap_or_default();
+    let v = verify(svc, &c, &authz).await?;
+    Ok((c, authz, v))
+}
+
 /// Renders a step of the flow.
 #[allow(clippy::too_many_arguments)]
 fn render(
@@ -271,13 +285,8 @@ async fn login_post(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let c = match ctx(&svc, &name, &headers, peer).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let authz = form.get("authz").cloned().unwrap_or_default();
-    let v = match verify(&svc, &c, &authz).await {
-        Ok(v) => v,
+    let (c, authz, v) = match form_request(&svc, &name, &headers, peer, &form).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let tenant = (c.tenant.0.as_str(), c.tenant.1.as_str());
@@ -365,13 +374,8 @@ async fn consent_post(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let c = match ctx(&svc, &name, &headers, peer).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let authz = form.get("authz").cloned().unwrap_or_default();
-    let v = match verify(&svc, &c, &authz).await {
-        Ok(v) => v,
+    let (c, authz, v) = match form_request(&svc, &name, &headers, peer, &form).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     if !csrf_ok(&headers, &form) {

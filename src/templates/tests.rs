@@ -2,30 +2,8 @@ use serde_json::{Value, json};
 
 use super::{ErrorKind, Limits, Template, TemplateError};
 
-pub(super) const RESTRICTED: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "azp",
-    "nonce",
-    "auth_time",
-    "at_hash",
-    "c_hash",
-    "acr",
-    "amr",
-    "sid",
-    "scope",
-    "client_id",
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_number_verified",
-    "org_id",
-];
+/// The production list: templates may not set what hooks may not set.
+pub(super) const RESTRICTED: &[&str] = crate::hooks::host::RESTRICTED_CLAIMS;
 
 pub(super) fn event() -> Value {
     json!({
