@@ -3,7 +3,7 @@
 //! On SQLite every write transaction holds the one database lock, so a trace inserted inside
 //! the login's commit lengthened the section every login waits for, and a commit of its own
 //! cost an fsync per login. The writer takes traces from a bounded queue and stores each batch
-//! (up to [`BATCH`]) in one transaction. Reads of traces flush first, so a node always shows
+//! (up to [`BATCH`], gathered for up to [`LINGER`]) in one transaction. Reads of traces flush first, so a node always shows
 //! its own traces; a full queue drops traces and counts them in `/metrics` rather than slowing
 //! logins.
 
@@ -17,6 +17,8 @@ use crate::store::hooks::{self as store, TraceRow};
 
 /// Most traces stored in one transaction.
 pub const BATCH: usize = 256;
+/// How long the writer waits for more traces before storing a batch.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 /// Traces waiting at most; beyond this new ones are dropped (and counted).
 pub const QUEUE: usize = 10_000;
 
@@ -112,16 +114,31 @@ async fn run(store: Store, keep: i64, mut rx: mpsc::Receiver<Msg>) {
     let mut batch: Vec<TraceRow> = Vec::with_capacity(BATCH);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
+        // Gather for up to LINGER after the first trace, so that under load a batch holds
+        // many traces and the writer takes the database's write lock rarely; a flush request
+        // cuts the wait short.
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
                 Msg::Trace(t) => batch.push(*t),
                 Msg::Flush(w) => waiters.push(w),
             }
-            if batch.len() >= BATCH {
+            if batch.len() >= BATCH || !waiters.is_empty() {
                 break;
             }
-            next = rx.try_recv().ok();
+            next = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .ok()
+                .flatten();
+        }
+        // Whatever else is already queued joins this batch.
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Trace(t)) => batch.push(*t),
+                Ok(Msg::Flush(w)) => waiters.push(w),
+                Err(_) => break,
+            }
         }
         if !batch.is_empty() {
             if let Err(e) = write(&store, keep, &batch).await {
