@@ -449,3 +449,13 @@ fn syntax_md_example() {
                "https://example.com/roles": ["admin", "viewer"], "region": "eu"})
     );
 }
+
+#[test]
+fn an_error_at_the_end_points_past_the_last_character() {
+    // Found by the proptest: an expression cut off after a dot.
+    let errs = Template::parse(&json!({"a": "{{user."}), RESTRICTED, &Limits::default())
+        .expect_err("unclosed expression");
+    assert_eq!(errs[0].pointer, "/a");
+    assert_eq!(errs[0].kind, ErrorKind::Syntax);
+    assert!(errs[0].offset <= "{{user.".len(), "{:?}", errs[0]);
+}
