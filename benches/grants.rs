@@ -4,7 +4,8 @@
 //!
 //! Run: `./scripts/build-hooks.sh && cargo bench --bench grants`
 //! (the server runs in this process on 127.0.0.1:0 with a fresh SQLite file; 8 concurrent
-//! clients per scenario).
+//! clients per scenario; the refresh comparison alternates three 5 s rounds of each
+//! configuration and reports each one's median round).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +15,8 @@ use sigil::startup::{Application, Settings};
 
 const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(5);
+/// Alternating rounds per configuration in the refresh comparison.
+const ROUNDS: usize = 3;
 
 fn hook(name: &str) -> Vec<u8> {
     let path = format!(
@@ -48,18 +51,24 @@ struct Stats {
     p99: f64,
 }
 
+/// Runs `CLIENTS` clients; each returns its latencies and the start and end of its timed
+/// loop (set-up such as the first login stays outside). Throughput counts the span from the
+/// first timed request to the last.
 async fn load<F, Fut>(make: F) -> Stats
 where
     F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = Vec<Duration>> + Send + 'static,
+    Fut: std::future::Future<Output = (Vec<Duration>, Instant, Instant)> + Send + 'static,
 {
-    let start = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS).map(|i| tokio::spawn(make(i))).collect();
     let mut all = Vec::new();
+    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
     for t in tasks {
-        all.extend(t.await.unwrap());
+        let (lat, start, end) = t.await.unwrap();
+        all.extend(lat);
+        first = Some(first.map_or(start, |f| f.min(start)));
+        last = Some(last.map_or(end, |l| l.max(end)));
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = (last.unwrap() - first.unwrap()).as_secs_f64();
     all.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     Stats {
@@ -140,75 +149,41 @@ async fn run() {
 
     println!("\n| grant | alg | hooks | grants/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|");
     for (alg, client_id, secret) in &apps {
-        let mut baseline = 0.0;
-        for hooks in [false, true] {
-            let bindings: Vec<Value> = if hooks {
-                ["roles", "tier", "tenant"]
-                    .iter()
-                    .map(|h| json!({"hook": h}))
-                    .collect()
-            } else {
-                vec![]
-            };
-            env.call(
-                Method::PUT,
-                "/t/default/api/flows/post-login",
-                Some(json!({"bindings": bindings})),
-            )
-            .await;
-            let st = load(|_| {
-                let env = env.clone();
-                let (id, sec) = (client_id.clone(), secret.clone());
-                async move {
-                    let tok = |form: Vec<(&'static str, String)>| {
-                        env.http
-                            .post(format!("{}/t/default/oauth/token", env.base))
-                            .basic_auth(&id, Some(&sec))
-                            .form(&form)
-                            .send()
-                    };
-                    let first: Value = tok(vec![
-                        ("grant_type", "password".into()),
-                        ("username", "ada@example.com".into()),
-                        ("password", "correct horse battery".into()),
-                        ("scope", "openid offline_access".into()),
-                    ])
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                    let mut rt = first["refresh_token"].as_str().unwrap().to_string();
-                    let mut out = Vec::new();
-                    let end = Instant::now() + RUN;
-                    while Instant::now() < end {
-                        let t = Instant::now();
-                        let b: Value = tok(vec![
-                            ("grant_type", "refresh_token".into()),
-                            ("refresh_token", rt.clone()),
-                        ])
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                        out.push(t.elapsed());
-                        rt = b["refresh_token"]
-                            .as_str()
-                            .expect("refresh succeeded")
-                            .to_string();
-                    }
-                    out
-                }
-            })
-            .await;
-            if !hooks {
-                baseline = st.rps;
+        // Alternate no-hook and three-hook rounds and keep each configuration's median round:
+        // this machine's speed drifts by more than the effect being measured.
+        let mut rounds: [Vec<Stats>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            for hooks in [false, true] {
+                let bindings: Vec<Value> = if hooks {
+                    ["roles", "tier", "tenant"]
+                        .iter()
+                        .map(|h| json!({"hook": h}))
+                        .collect()
+                } else {
+                    vec![]
+                };
+                env.call(
+                    Method::PUT,
+                    "/t/default/api/flows/post-login",
+                    Some(json!({"bindings": bindings})),
+                )
+                .await;
+                let st =
+                    load(|_| refresh_client(env.clone(), client_id.clone(), secret.clone())).await;
+                rounds[usize::from(hooks)].push(st);
             }
+        }
+        let median = |v: &mut Vec<Stats>| {
+            v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+            v.remove(v.len() / 2)
+        };
+        let base = median(&mut rounds[0]);
+        let with = median(&mut rounds[1]);
+        for (hooks, st) in [(false, &base), (true, &with)] {
             let cost = if hooks {
                 format!(
                     " ({:.1}% below no hooks)",
-                    (1.0 - st.rps / baseline) * 100.0
+                    (1.0 - st.rps / base.rps) * 100.0
                 )
             } else {
                 String::new()
@@ -226,7 +201,8 @@ async fn run() {
             let (id, sec) = (client_id.clone(), secret.clone());
             async move {
                 let mut out = Vec::new();
-                let end = Instant::now() + RUN;
+                let start = Instant::now();
+                let end = start + RUN;
                 while Instant::now() < end {
                     let t = Instant::now();
                     let r = env
@@ -245,7 +221,7 @@ async fn run() {
                     assert!(r.status().is_success());
                     out.push(t.elapsed());
                 }
-                out
+                (out, start, Instant::now())
             }
         })
         .await;
@@ -255,6 +231,54 @@ async fn run() {
         );
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// One client of the refresh benchmark: logs in once (untimed), then refreshes for `RUN`.
+async fn refresh_client(
+    env: Arc<Env>,
+    id: String,
+    sec: String,
+) -> (Vec<Duration>, Instant, Instant) {
+    let tok = |form: Vec<(&'static str, String)>| {
+        env.http
+            .post(format!("{}/t/default/oauth/token", env.base))
+            .basic_auth(&id, Some(&sec))
+            .form(&form)
+            .send()
+    };
+    let first: Value = tok(vec![
+        ("grant_type", "password".into()),
+        ("username", "ada@example.com".into()),
+        ("password", "correct horse battery".into()),
+        ("scope", "openid offline_access".into()),
+    ])
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mut rt = first["refresh_token"].as_str().unwrap().to_string();
+    let mut out = Vec::new();
+    let start = Instant::now();
+    let end = start + RUN;
+    while Instant::now() < end {
+        let t = Instant::now();
+        let b: Value = tok(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", rt.clone()),
+        ])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        out.push(t.elapsed());
+        rt = b["refresh_token"]
+            .as_str()
+            .expect("refresh succeeded")
+            .to_string();
+    }
+    (out, start, Instant::now())
 }
 
 /// Signatures per second with a freshly generated key of `alg`, two threads.

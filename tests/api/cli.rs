@@ -157,6 +157,45 @@ async fn binary_commands(db: Db) {
         (Some(1), Some(1))
     );
 
+    // JWT templates on the database: set (validated), preview, get, delete.
+    let tpl = std::env::temp_dir().join(format!("sigil-tpl-{}.json", rand::random::<u64>()));
+    let run = |args: &[&str]| sigil(&fresh.url, &master, args);
+    std::fs::write(
+        &tpl,
+        r#"{"org_tier": "{{organization.metadata.tier}}", "bad": "{{user.nope}}"}"#,
+    )
+    .unwrap();
+    let path = tpl.to_str().unwrap();
+    let out = run(&["templates", "set", "access_token", path, "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/bad at 7") && err.contains("unknown_field"),
+        "{err}"
+    );
+    std::fs::write(&tpl, r#"{"org_tier": "{{organization.metadata.tier}}"}"#).unwrap();
+    let out = run(&["templates", "set", "access_token", path, "--tenant", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["templates", "preview", "--tenant", "acme"]);
+    let preview: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(preview["access_token"], json!({"org_tier": "gold"}));
+    let out = run(&["templates", "get", "--tenant", "acme"]);
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got["access_token"]["org_tier"],
+        "{{organization.metadata.tier}}"
+    );
+    assert!(
+        run(&["templates", "delete", "access_token", "--tenant", "acme"])
+            .status
+            .success()
+    );
+    std::fs::remove_file(&tpl).unwrap();
+
     // The key from the CLI works against a running server and sees the imported user.
     let (server, base) = serve(&fresh.url, &master, free_port()).await;
     let client = reqwest::Client::new();
