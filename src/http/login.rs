@@ -323,19 +323,20 @@ async fn login_post(
         );
         return reply.finish(res);
     }
-    let user = match password::authenticate_user(&svc, tenant.0, email, pw, &c.request.ip).await {
-        Ok((user, _)) => user,
-        Err(OAuthError::InvalidGrant(m)) => {
-            let msg = if m.contains("blocked") {
-                "This account is blocked.".to_string()
-            } else {
-                m
-            };
-            let res = again(StatusCode::UNAUTHORIZED, &msg, &mut reply);
-            return reply.finish(res);
-        }
-        Err(e) => return server_error(&e),
-    };
+    let (user, rehash) =
+        match password::authenticate_user(&svc, tenant.0, email, pw, &c.request.ip).await {
+            Ok(x) => x,
+            Err(OAuthError::InvalidGrant(m)) => {
+                let msg = if m.contains("blocked") {
+                    "This account is blocked.".to_string()
+                } else {
+                    m
+                };
+                let res = again(StatusCode::UNAUTHORIZED, &msg, &mut reply);
+                return reply.finish(res);
+            }
+            Err(e) => return server_error(&e),
+        };
     // A new login replaces whatever session this browser had (no session fixation).
     if let Some(old) = cookie(&headers, SESSION_COOKIE)
         && let Err(e) = session::end(&svc, tenant.0, &old).await
@@ -350,6 +351,7 @@ async fn login_post(
     let arrival = Arrival {
         fresh: true,
         consented: false,
+        rehash_password: rehash.then(|| crate::crypto::Secret::new(pw.to_string())),
     };
     match authorize::next(&svc, tenant, &v, Some(row), arrival, &c.request).await {
         Ok(step) => render(
@@ -403,6 +405,7 @@ async fn consent_post(
     let arrival = Arrival {
         fresh: false,
         consented: current.is_some(),
+        rehash_password: None,
     };
     match authorize::next(&svc, tenant, &v, current, arrival, &c.request).await {
         Ok(step) => render(

@@ -294,13 +294,15 @@ pub enum Step {
 }
 
 /// How the user arrived at this step.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Arrival {
     /// The user authenticated in this very request (so `prompt=login` and `max_age` are
     /// satisfied).
     pub fresh: bool,
     /// The user just granted consent on the consent page.
     pub consented: bool,
+    /// The password just verified against an imported or weaker hash, to store as argon2id.
+    pub rehash_password: Option<crate::crypto::Secret>,
 }
 
 /// Decides the next step of a verified request given the browser's session, and issues the
@@ -424,8 +426,10 @@ pub async fn next(
         Err(e) => return Err(e),
     };
     let code = random_secret("ac_");
+    let rehashed =
+        login::rehash(svc, arrival.rehash_password.map(|p| p.expose().to_string())).await;
     let mut tx = svc.store.begin_write().await?;
-    login::record_login(svc, &mut tx, &l, &outcome, None).await?;
+    login::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
     store::insert_code(
         &mut tx,
         &CodeRow {

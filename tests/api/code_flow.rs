@@ -734,7 +734,47 @@ async fn consent_public_client_and_logout(db: Db) {
     }
 }
 
+async fn imported_hash_is_upgraded_at_the_hosted_login(db: Db) {
+    let app = spawn_app(db).await;
+    let bcrypt_hash = bcrypt::hash("legacy password 42", 4).unwrap();
+    let line = json!({"email": "old@example.com", "external_id": "legacy-1", "password_hash": bcrypt_hash});
+    let (s, report) = app
+        .raw(
+            Method::POST,
+            "/t/default/api/users/import",
+            &app.operator_key.clone(),
+            line.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    let (_, a) = app
+        .post(
+            "/t/default/api/applications",
+            json!({"name": "web", "redirect_uris": [REDIRECT]}),
+        )
+        .await;
+    let mut b = Browser::new(&app);
+    let page = b
+        .get(&authorize_path(a["client_id"].as_str().unwrap(), &[]))
+        .await;
+    let done = b
+        .login(&page, "old@example.com", "legacy password 42")
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (h,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE external_id = 'legacy-1'")
+            .fetch_one(app.svc.store.pool())
+            .await
+            .unwrap();
+    assert!(h.starts_with("$argon2id$"), "{h}");
+    assert_eq!(
+        app.svc.passwords.verify("legacy password 42", &h),
+        sigil::passwords::Verified::Yes
+    );
+}
+
 both_backends!(
+    imported_hash_is_upgraded_at_the_hosted_login,
     code_flow_with_pkce_sso_and_hook_claims,
     code_flow_errors_and_replay,
     code_flow_deny_and_organizations,
