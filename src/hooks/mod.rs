@@ -19,6 +19,7 @@ pub mod bindings;
 pub mod compile;
 pub mod engine;
 pub mod event;
+pub mod flow_cache;
 pub mod host;
 pub mod metrics;
 pub mod registry;

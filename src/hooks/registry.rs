@@ -44,45 +44,9 @@ pub struct HookServices {
     /// Prometheus counters.
     pub metrics: Metrics,
     /// Loaded flows per tenant.
-    pub flows: FlowCache,
+    pub flows: super::flow_cache::FlowCache,
     /// Stores flow traces in batches.
     pub traces: super::traces::TraceWriter,
-}
-
-/// How long a loaded flow is reused before it is read again: a change made on another node
-/// takes effect within this time (the node that made it drops its copy at once).
-pub const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Each tenant's flow, ready to run (prepared components, decrypted secrets, limits), so a
-/// login does not read hook rows, components and secrets from the database.
-#[derive(Debug, Default)]
-pub struct FlowCache {
-    entries:
-        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<FlowStep>)>>,
-}
-
-impl FlowCache {
-    fn get(&self, tenant_id: &str) -> Option<Vec<FlowStep>> {
-        let map = self.entries.lock().ok()?;
-        let (at, steps) = map.get(tenant_id)?;
-        (at.elapsed() < FLOW_TTL).then(|| steps.clone())
-    }
-
-    fn put(&self, tenant_id: &str, steps: &[FlowStep]) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.insert(
-                tenant_id.into(),
-                (std::time::Instant::now(), steps.to_vec()),
-            );
-        }
-    }
-
-    /// Forgets a tenant's flow (after any change to its hooks on this node).
-    pub fn invalidate(&self, tenant_id: &str) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.remove(tenant_id);
-        }
-    }
 }
 
 /// One version of a hook.

@@ -435,7 +435,7 @@ async fn do_logout(
         return server_error(&e);
     }
     if let Some(sid) = &checked.sid
-        && let Err(e) = session::end(svc, tenant.0, sid).await
+        && let Err(e) = session::end_sid(svc, tenant.0, sid).await
     {
         return server_error(&e);
     }

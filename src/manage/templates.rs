@@ -243,27 +243,11 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
             .ok_or(ManageError::NotFound("user"))?;
             let org = match &input.organization {
                 None => None,
-                Some(o) => {
-                    let by_id =
-                        org_store::get(svc.store.pool(), &ctx.tenant_id, org_store::By::Id(o), "")
-                            .await?;
-                    let found = match by_id {
-                        Some(x) => Some(x),
-                        None => org_store::list(
-                            svc.store.pool(),
-                            &ctx.tenant_id,
-                            None,
-                            Some(o),
-                            None,
-                            1,
-                        )
+                Some(o) => Some(
+                    org_store::by_id_or_name(&svc.store, &ctx.tenant_id, o)
                         .await?
-                        .items
-                        .into_iter()
-                        .next(),
-                    };
-                    Some(found.ok_or(ManageError::NotFound("organization"))?)
-                }
+                        .ok_or(ManageError::NotFound("organization"))?,
+                ),
             };
             let ev = oauth_event::build(
                 svc,

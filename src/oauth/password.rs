@@ -157,17 +157,9 @@ pub async fn member_org(
     org: &str,
     user_id: &str,
 ) -> Result<OrgRow, OAuthError> {
-    let by_id = org_store::get(svc.store.pool(), tenant_id, org_store::By::Id(org), "").await?;
-    let found = match by_id {
-        Some(x) => Some(x),
-        None => org_store::list(svc.store.pool(), tenant_id, None, Some(org), None, 1)
-            .await?
-            .items
-            .into_iter()
-            .next(),
-    };
-    let found =
-        found.ok_or_else(|| OAuthError::InvalidRequest(format!("unknown organization `{org}`")))?;
+    let found = org_store::by_id_or_name(&svc.store, tenant_id, org)
+        .await?
+        .ok_or_else(|| OAuthError::InvalidRequest(format!("unknown organization `{org}`")))?;
     let mut conn = svc.store.pool().acquire().await?;
     if org_store::member(&mut conn, &found.id, user_id)
         .await?

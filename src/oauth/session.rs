@@ -82,12 +82,21 @@ pub async fn touch(svc: &Services, row: &SessionRow) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// Ends the session named by a cookie value or a `sid`.
-pub async fn end(svc: &Services, tenant_id: &str, cookie_or_sid: &str) -> Result<(), OAuthError> {
-    let hash = svc.secrets.hash(cookie_or_sid);
-    let now = svc.now();
-    if store::end_session(&svc.store, tenant_id, &hash, now).await? == 0 {
-        store::end_session(&svc.store, tenant_id, cookie_or_sid, now).await?;
-    }
+/// Ends the session named by a browser's cookie value.
+pub async fn end(svc: &Services, tenant_id: &str, cookie: &str) -> Result<(), OAuthError> {
+    let hash = svc.secrets.hash(cookie);
+    store::end_session(
+        &svc.store,
+        tenant_id,
+        store::By::TokenHash(&hash),
+        svc.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends the session named by its `sid`.
+pub async fn end_sid(svc: &Services, tenant_id: &str, sid: &str) -> Result<(), OAuthError> {
+    store::end_session(&svc.store, tenant_id, store::By::Sid(sid), svc.now()).await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::{Page, StoreError, unique};
+use super::{Page, Store, StoreError, unique};
 
 /// An organization row.
 #[derive(Debug, Clone, FromRow)]
@@ -74,6 +74,8 @@ pub enum By<'a> {
     Id(&'a str),
     /// External id.
     ExternalId(&'a str),
+    /// Name (unique within the tenant).
+    Name(&'a str),
 }
 
 /// One organization.
@@ -86,6 +88,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     let (col, val) = match by {
         By::Id(v) => ("id", v),
         By::ExternalId(v) => ("external_id", v),
+        By::Name(v) => ("name", v),
     };
     Ok(sqlx::query_as(&format!(
         "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND {col} = $2{lock}"
@@ -94,6 +97,18 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     .bind(val)
     .fetch_optional(ex)
     .await?)
+}
+
+/// An organization named by its id or its name, as logins and previews accept either.
+pub async fn by_id_or_name(
+    store: &Store,
+    tenant_id: &str,
+    id_or_name: &str,
+) -> Result<Option<OrgRow>, StoreError> {
+    match get(store.pool(), tenant_id, By::Id(id_or_name), "").await? {
+        Some(o) => Ok(Some(o)),
+        None => get(store.pool(), tenant_id, By::Name(id_or_name), "").await,
+    }
 }
 
 /// Lists organizations, optionally filtered by external id or name.

@@ -73,23 +73,36 @@ pub async fn touch_session(store: &Store, token_hash: &str, now: i64) -> Result<
     Ok(())
 }
 
-/// Ends one session, by cookie hash or by `sid`.
+/// Which session to end.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// The keyed hash of the browser's cookie.
+    TokenHash(&'a str),
+    /// The public `sid` (from an `id_token_hint`).
+    Sid(&'a str),
+}
+
+/// Ends one session.
 pub async fn end_session(
     store: &Store,
     tenant_id: &str,
-    token_hash_or_sid: &str,
+    by: By<'_>,
     now: i64,
-) -> Result<u64, StoreError> {
-    let r = sqlx::query(
-        "UPDATE login_sessions SET ended_at = $1 WHERE tenant_id = $2 \
-         AND (token_hash = $3 OR sid = $3) AND ended_at IS NULL",
-    )
+) -> Result<(), StoreError> {
+    let (col, val) = match by {
+        By::TokenHash(v) => ("token_hash", v),
+        By::Sid(v) => ("sid", v),
+    };
+    sqlx::query(&format!(
+        "UPDATE login_sessions SET ended_at = $1 WHERE tenant_id = $2 AND {col} = $3 \
+         AND ended_at IS NULL"
+    ))
     .bind(now)
     .bind(tenant_id)
-    .bind(token_hash_or_sid)
+    .bind(val)
     .execute(store.pool())
     .await?;
-    Ok(r.rows_affected())
+    Ok(())
 }
 
 /// Ends every session of a user (blocking, a password change, a revocation request).
