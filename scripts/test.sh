@@ -19,4 +19,7 @@ fi
 # The example hooks and the hostile fixtures the tests run, built for wasm32.
 ./scripts/build-hooks.sh
 
+# The hooks SDK's own unit tests (its allocator), natively.
+cargo test --quiet --manifest-path hooks-sdk/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-$PWD/target}/sdk"
+
 cargo test --workspace --all-targets "$@"

@@ -24,8 +24,21 @@
 //!
 //! A panic is written to the hook's log (with its message and location) before the hook
 //! traps, so the execution trace says why it failed.
+//!
+//! The crate installs a bump allocator as the global allocator (feature `bump-alloc`, on by
+//! default): a hook runs once in a fresh instance, so freeing is pointless, and serving the
+//! first 256 KiB from static data spares the host a `memory.grow` per login. A hook that
+//! brings its own `#[global_allocator]` depends on this crate with `default-features = false`.
 
-use std::cell::OnceCell;
+#[cfg(feature = "bump-alloc")]
+mod alloc;
+
+// One login, one fresh instance: a bump allocator inside the initial memory (see `alloc`).
+#[cfg(all(feature = "bump-alloc", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOC: alloc::BumpAlloc = alloc::BumpAlloc::new();
+
+use std::cell::{OnceCell, RefCell};
 use std::marker::PhantomData;
 use std::sync::Once;
 
@@ -130,6 +143,10 @@ pub struct Event {
     user: OnceCell<User>,
     organization: OnceCell<Option<Organization>>,
     client: OnceCell<Client>,
+    // The undecoded parts, moved (not copied) into the decoded ones on first access.
+    raw_user: RefCell<Option<wit::User>>,
+    raw_organization: RefCell<Option<wit::Organization>>,
+    raw_client: RefCell<Option<wit::Client>>,
     raw: wit::Event,
 }
 
@@ -138,11 +155,37 @@ fn json(text: &str) -> Value {
 }
 
 impl Event {
-    fn new(raw: wit::Event) -> Self {
+    fn new(mut raw: wit::Event) -> Self {
+        let blank_user = wit::User {
+            id: String::new(),
+            email: String::new(),
+            email_verified: false,
+            name: None,
+            given_name: None,
+            family_name: None,
+            nickname: None,
+            picture: None,
+            created_at: String::new(),
+            last_login: None,
+            logins_count: 0,
+            external_id: None,
+            user_metadata: String::new(),
+            app_metadata: String::new(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+        };
+        let blank_client = wit::Client {
+            client_id: String::new(),
+            name: String::new(),
+            client_metadata: String::new(),
+        };
         Event {
             user: OnceCell::new(),
             organization: OnceCell::new(),
             client: OnceCell::new(),
+            raw_user: RefCell::new(Some(std::mem::replace(&mut raw.user, blank_user))),
+            raw_organization: RefCell::new(raw.organization.take()),
+            raw_client: RefCell::new(Some(std::mem::replace(&mut raw.client, blank_client))),
             raw,
         }
     }
@@ -150,24 +193,24 @@ impl Event {
     /// The user.
     pub fn user(&self) -> &User {
         self.user.get_or_init(|| {
-            let u = &self.raw.user;
+            let u = self.raw_user.borrow_mut().take().expect("decoded once");
             User {
-                id: u.id.clone(),
-                email: u.email.clone(),
+                id: u.id,
+                email: u.email,
                 email_verified: u.email_verified,
-                name: u.name.clone(),
-                given_name: u.given_name.clone(),
-                family_name: u.family_name.clone(),
-                nickname: u.nickname.clone(),
-                picture: u.picture.clone(),
-                created_at: u.created_at.clone(),
-                last_login: u.last_login.clone(),
+                name: u.name,
+                given_name: u.given_name,
+                family_name: u.family_name,
+                nickname: u.nickname,
+                picture: u.picture,
+                created_at: u.created_at,
+                last_login: u.last_login,
                 logins_count: u.logins_count,
-                external_id: u.external_id.clone(),
+                external_id: u.external_id,
                 user_metadata: json(&u.user_metadata),
                 app_metadata: json(&u.app_metadata),
-                roles: u.roles.clone(),
-                permissions: u.permissions.clone(),
+                roles: u.roles,
+                permissions: u.permissions,
             }
         })
     }
@@ -175,23 +218,29 @@ impl Event {
     pub fn organization(&self) -> Option<&Organization> {
         self.organization
             .get_or_init(|| {
-                self.raw.organization.as_ref().map(|o| Organization {
-                    id: o.id.clone(),
-                    name: o.name.clone(),
-                    display_name: o.display_name.clone(),
-                    external_id: o.external_id.clone(),
-                    metadata: json(&o.metadata),
-                    roles: o.roles.clone(),
-                })
+                self.raw_organization
+                    .borrow_mut()
+                    .take()
+                    .map(|o| Organization {
+                        id: o.id,
+                        name: o.name,
+                        display_name: o.display_name,
+                        external_id: o.external_id,
+                        metadata: json(&o.metadata),
+                        roles: o.roles,
+                    })
             })
             .as_ref()
     }
     /// The application.
     pub fn client(&self) -> &Client {
-        self.client.get_or_init(|| Client {
-            client_id: self.raw.client.client_id.clone(),
-            name: self.raw.client.name.clone(),
-            client_metadata: json(&self.raw.client.client_metadata),
+        self.client.get_or_init(|| {
+            let c = self.raw_client.borrow_mut().take().expect("decoded once");
+            Client {
+                client_id: c.client_id,
+                name: c.name,
+                client_metadata: json(&c.client_metadata),
+            }
         })
     }
     /// How the user logged in.
@@ -345,7 +394,10 @@ impl UserWrites<'_> {
 }
 
 #[doc(hidden)]
-pub fn __run(raw: wit::Event, handler: fn(&Event, &Api) -> Result<(), String>) -> Result<(), String> {
+pub fn __run(
+    raw: wit::Event,
+    handler: fn(&Event, &Api) -> Result<(), String>,
+) -> Result<(), String> {
     static PANIC_HOOK: Once = Once::new();
     PANIC_HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {

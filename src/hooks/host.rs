@@ -118,10 +118,12 @@ impl HostState {
         wasmtime::Error::msg(msg)
     }
 
-    fn parse(&mut self, what: &str, json: &str) -> wasmtime::Result<Value> {
+    /// Parses a value the hook sent; `what` names it in the error (built only on failure).
+    fn parse(&mut self, what: impl FnOnce() -> String, json: &str) -> wasmtime::Result<Value> {
         serde_json::from_str(json).map_err(|e| {
             self.fail(HookError::InvalidOutput(format!(
-                "{what}: value is not JSON: {e}"
+                "{}: value is not JSON: {e}",
+                what()
             )))
         })
     }
@@ -131,7 +133,7 @@ impl HostState {
         if !claim_allowed(&name) {
             return Err(self.fail(HookError::RestrictedClaim(name)));
         }
-        let value = self.parse(&format!("claim `{name}`"), &json)?;
+        let value = self.parse(|| format!("claim `{name}`"), &json)?;
         let (map, bytes) = if access {
             (
                 &mut self.effects.access_claims,
@@ -162,14 +164,14 @@ impl HostState {
                 crate::metadata::MAX_KEY_CHARS
             ))));
         }
-        let value = self.parse(&format!("{field}.{key}"), &json)?;
+        let value = self.parse(|| format!("{field}.{key}"), &json)?;
         let map = if app {
             &mut self.effects.app_metadata
         } else {
             &mut self.effects.user_metadata
         };
         map.insert(key, value);
-        if Value::Object(map.clone()).to_string().len() > crate::metadata::MAX_BYTES {
+        if serde_json::to_vec(map).map_or(usize::MAX, |v| v.len()) > crate::metadata::MAX_BYTES {
             return Err(self.fail(HookError::OutputLimit(format!(
                 "{field} writes exceed {} bytes",
                 crate::metadata::MAX_BYTES

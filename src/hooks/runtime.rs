@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, TypedFunc};
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::v0_1::{PostLogin, PostLoginPre, sigil::hooks::types as wit};
@@ -27,7 +27,9 @@ use super::{HookError, Limits};
 
 /// A component ready to instantiate (type-checked against the world once).
 pub struct PreparedHook {
-    pre: PostLoginPre<HostState>,
+    pre: InstancePre<HostState>,
+    /// The `on-post-login` export, resolved once.
+    entry: ComponentExportIndex,
     /// SHA-256 of the component bytes.
     pub hash: String,
 }
@@ -332,10 +334,15 @@ impl HookRuntime {
         let pre = self
             .linker
             .instantiate_pre(component)
-            .and_then(PostLoginPre::new)
             .map_err(|e| HookError::Instantiate(format!("{e:#}")))?;
+        // The world's type check, done once here so `invoke` can skip it on every login.
+        PostLoginPre::new(pre.clone()).map_err(|e| HookError::Instantiate(format!("{e:#}")))?;
+        let entry = component
+            .get_export_index(None, ENTRY)
+            .ok_or_else(|| HookError::Instantiate(format!("the hook exports no `{ENTRY}`")))?;
         let hook = Arc::new(PreparedHook {
             pre,
+            entry,
             hash: hash.to_string(),
         });
         if let Ok(mut c) = self.cache.lock() {
@@ -360,10 +367,7 @@ impl HookRuntime {
         let ticks = limits.deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
         if result.is_ok() {
-            result = hook
-                .pre
-                .instantiate(&mut store)
-                .and_then(|instance| instance.call_on_post_login(&mut store, event))
+            result = call(hook, &mut store, event)
                 .map_err(|e| classify(e, store.data(), limits))
                 .and_then(|r| r.map_err(HookError::Returned));
         }
@@ -450,9 +454,9 @@ impl HookRuntime {
         event_size: usize,
     ) -> FlowOutcome {
         let mut out = FlowOutcome::empty();
-        // Convert once per flow (metadata is serialized to JSON text here); each hook gets a
-        // copy with its own secrets.
-        let base = event.to_wit();
+        // Convert once per flow (metadata is serialized to JSON text here); only the secrets
+        // change from one hook to the next.
+        let mut wit_event = event.to_wit();
         for step in steps {
             let run = if event_size > step.limits.event_bytes {
                 Invocation {
@@ -465,7 +469,6 @@ impl HookRuntime {
                     duration: Duration::ZERO,
                 }
             } else {
-                let mut wit_event = base.clone();
                 wit_event.secrets = super::event::wit_secrets(&step.secrets);
                 self.invoke(&step.hook, &wit_event, step.limits)
             };
@@ -531,6 +534,30 @@ impl HookRuntime {
         }
         out
     }
+}
+
+/// The export every post-login hook provides.
+const ENTRY: &str = "on-post-login";
+
+/// The export's signature in `sigil:hooks@0.1.0`.
+type Entry<'a> = TypedFunc<(&'a wit::Event,), (Result<(), String>,)>;
+
+/// Instantiates and calls the hook's entry point.
+fn call(
+    hook: &PreparedHook,
+    store: &mut Store<HostState>,
+    event: &wit::Event,
+) -> wasmtime::Result<Result<(), String>> {
+    let instance = hook.pre.instantiate(&mut *store)?;
+    let func = instance
+        .get_func(&mut *store, hook.entry)
+        .ok_or_else(|| wasmtime::Error::msg(format!("the hook exports no `{ENTRY}`")))?;
+    // SAFETY: `prepare` type-checked this component's `on-post-login` against the world's
+    // signature (`PostLoginPre::new`), which is exactly `Entry`; checking it again on every
+    // login would only cost time.
+    let entry: Entry<'_> = unsafe { TypedFunc::new_unchecked(func) };
+    let (r,) = entry.call(&mut *store, (event,))?;
+    Ok(r)
 }
 
 async fn acquire(sem: Arc<Semaphore>, wait: Duration) -> Result<OwnedSemaphorePermit, HookError> {

@@ -137,6 +137,36 @@ fn hostile_guests_are_contained_with_named_errors() {
     );
 }
 
+/// The SDK's bump allocator serves the first 256 KiB from static data, then grows memory; a
+/// hook that allocates past that works, and every login starts from a fresh instance.
+#[test]
+fn allocating_past_the_sdk_arena_works_and_nothing_survives_a_login() {
+    let rt = shared_runtime();
+    let h = prepare(&rt, &hook("hostile"));
+    for _ in 0..3 {
+        let out = run(
+            &rt,
+            &[step(
+                h.clone(),
+                Limits::default(),
+                FailurePolicy::FailClosed,
+            )],
+            &mode("allocate"),
+        );
+        assert_eq!(out.status, FlowStatus::Success, "{:?}", out.trace);
+        // 64 blocks of 16 KiB + 1 byte each, first bytes 0..63.
+        let expected: u64 = (0..64).sum::<u64>() + 64 * (16 * 1024 + 1);
+        assert_eq!(out.id_token_claims["sum"], json!(expected));
+        let text: usize = (0..20_000u32).map(|i| i.to_string().len()).sum();
+        assert_eq!(out.id_token_claims["text_len"], json!(text));
+        assert_eq!(
+            out.id_token_claims["runs"],
+            json!(1),
+            "a static counter starts from zero on every login"
+        );
+    }
+}
+
 #[test]
 fn bad_uploads_are_refused_naming_the_reason() {
     assert!(matches!(

@@ -34,6 +34,28 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
                 std::mem::forget(black_box(chunk));
             }
         }
+        "allocate" => {
+            // Not hostile: a hook that allocates well past the SDK allocator's 256 KiB arena
+            // (so memory grows), frees and reallocates, and reports what it saw. A static
+            // counter shows whether anything survives from one login to the next.
+            static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let mut blocks: Vec<Vec<u8>> = Vec::new();
+            for i in 0..64u32 {
+                let mut b = vec![0u8; 16 * 1024];
+                b[0] = i as u8;
+                b.push(1);
+                blocks.push(b);
+            }
+            let mut s = String::new();
+            for i in 0..20_000u32 {
+                s.push_str(&i.to_string());
+            }
+            let sum: u64 = blocks.iter().map(|b| u64::from(b[0]) + b.len() as u64).sum();
+            api.id_token().set_custom_claim("sum", &sum)?;
+            api.id_token().set_custom_claim("text_len", &s.len())?;
+            let runs = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            api.id_token().set_custom_claim("runs", &runs)?;
+        }
         "recursion" => {
             black_box(recurse(0));
         }
