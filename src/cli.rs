@@ -574,7 +574,7 @@ async fn templates_command(database: &str, command: TemplatesCommand) -> Result<
 }
 
 async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode> {
-    use sigil::hooks::registry;
+    use sigil::hooks::{flows, registry};
     let json = |v: &dyn erased::Ser| -> Result<()> {
         println!("{}", v.pretty()?);
         Ok(())
@@ -669,13 +669,13 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
                     ),
                     None => (rest, None),
                 };
-                parsed.push(registry::Binding {
+                parsed.push(flows::Binding {
                     hook,
                     version,
                     failure_policy: policy,
                 });
             }
-            json(&registry::set_flow(&svc, &ctx, registry::Flow { bindings: parsed }).await?)?;
+            json(&flows::set_flow(&svc, &ctx, flows::Flow { bindings: parsed }).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::Traces { tenant, limit } => {
@@ -685,7 +685,7 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
                 limit: Some(limit),
                 cursor: None,
             };
-            json(&registry::traces(&svc, &ctx, &page).await?)?;
+            json(&flows::traces(&svc, &ctx, &page).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::CompileWorker { .. } => unreachable!("handled before the runtime starts"),

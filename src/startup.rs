@@ -117,7 +117,7 @@ pub async fn services(
         flows: Default::default(),
         traces: crate::hooks::traces::TraceWriter::start(
             store.clone(),
-            crate::hooks::registry::TRACES_KEPT,
+            crate::hooks::flows::TRACES_KEPT,
         ),
     };
     let svc = Services::new(

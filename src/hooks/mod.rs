@@ -13,13 +13,15 @@
 //! - [`runtime`]: `InstancePre` cache, one fresh `Store` per invocation, the dedicated thread
 //!   pool with per-tenant caps, and flow execution ([`runtime::HookRuntime::run_flow`]: an
 //!   event in, an outcome out, no HTTP types).
-//! - [`registry`]: hooks, versions, secrets, the per-tenant flow and traces (management side).
+//! - [`registry`]: hooks, versions, secrets and limits (management side); [`flows`]: the
+//!   per-tenant flow, loading and running it for a login, test runs and traces.
 
 pub mod bindings;
 pub mod compile;
 pub mod engine;
 pub mod event;
 pub mod flow_cache;
+pub mod flows;
 pub mod host;
 pub mod metrics;
 pub mod registry;

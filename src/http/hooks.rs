@@ -13,9 +13,8 @@ use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody};
 use super::params::{IdPath, TenantPath};
 use crate::hooks::LimitOverrides;
-use crate::hooks::registry::{
-    self, Flow, Hook, SecretValue, TenantLimits, TestRun, Trace, Uploaded,
-};
+use crate::hooks::flows::{self, Flow, TestRun, Trace};
+use crate::hooks::registry::{self, Hook, SecretValue, TenantLimits, Uploaded};
 use crate::hooks::runtime::FlowOutcome;
 use crate::hooks::upload::MAX_UPLOAD_BYTES;
 use crate::manage::{Page, PageParams};
@@ -215,7 +214,7 @@ async fn test_version(
 ) -> Res<Json<FlowOutcome>> {
     let _ = &p.tenant;
     Ok(Json(
-        registry::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?,
+        flows::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?,
     ))
 }
 
@@ -223,14 +222,14 @@ async fn test_version(
 #[utoipa::path(get, path = "/t/{tenant}/api/flows/post-login", tag = "hooks", params(TenantPath),
     responses((status = 200, body = Flow), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_flow(State(svc): State<Services>, auth: Auth) -> Res<Json<Flow>> {
-    Ok(Json(registry::flow(&svc, &auth.ctx).await?))
+    Ok(Json(flows::flow(&svc, &auth.ctx).await?))
 }
 
 /// Replace the post-login flow (at most 20 bindings), atomically.
 #[utoipa::path(put, path = "/t/{tenant}/api/flows/post-login", tag = "hooks", params(TenantPath), request_body = Flow,
     responses((status = 200, body = Flow), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn put_flow(State(svc): State<Services>, auth: Auth, Body(b): Body<Flow>) -> Res<Json<Flow>> {
-    Ok(Json(registry::set_flow(&svc, &auth.ctx, b).await?))
+    Ok(Json(flows::set_flow(&svc, &auth.ctx, b).await?))
 }
 
 /// The tenant's hook limits (overrides, ceilings, effective).
@@ -259,7 +258,7 @@ async fn list_traces(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Trace>>> {
-    Ok(Json(registry::traces(&svc, &auth.ctx, &page).await?))
+    Ok(Json(flows::traces(&svc, &auth.ctx, &page).await?))
 }
 
 /// Prometheus metrics.

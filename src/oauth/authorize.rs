@@ -457,7 +457,7 @@ pub async fn next(
     .await?;
     tx.commit().await?;
     if let Some(t) = decision.trace.clone() {
-        crate::hooks::registry::save_trace(svc, t).await;
+        crate::hooks::flows::save_trace(svc, t).await;
     }
     session::touch(svc, &session).await?;
     // Expired codes are useless; forget them now and then rather than on a timer.

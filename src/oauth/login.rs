@@ -14,7 +14,7 @@ use super::event::{self, RequestInfo};
 use super::tokens::{self, TokenRequest};
 use crate::crypto::{Secret, random_secret};
 use crate::hooks::event::Protocol;
-use crate::hooks::registry;
+use crate::hooks::flows;
 use crate::hooks::runtime::{FlowOutcome, FlowStatus};
 use crate::ids::{IdKind, new_id};
 use crate::metadata;
@@ -113,13 +113,13 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
     ev.transaction.redirect_uri = l.redirect_uri.clone();
     // JWT templates render first; the hooks' claims of the same name replace theirs.
     let (mut id_claims, mut access_claims) = render_templates(svc, l, &ev).await?;
-    let steps = registry::load_flow(svc, tenant_id).await?;
+    let steps = flows::load_flow(svc, tenant_id).await?;
     let jti = new_id(IdKind::AccessToken, svc.now());
-    let (outcome, trace) = registry::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
+    let (outcome, trace) = flows::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
     if outcome.status != FlowStatus::Success
         && let Some(t) = trace.clone()
     {
-        registry::save_trace(svc, t).await;
+        flows::save_trace(svc, t).await;
     }
     match &outcome.status {
         FlowStatus::Success => {}
@@ -393,7 +393,7 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
     persist(svc, &mut tx, &issue, &signed).await?;
     tx.commit().await?;
     if let Some(t) = decision.trace.clone() {
-        registry::save_trace(svc, t).await;
+        flows::save_trace(svc, t).await;
     }
     Ok(response(signed, &decision))
 }
