@@ -202,6 +202,13 @@ pub async fn run_flow(
     Ok((out, ran.then_some(trace)))
 }
 
+/// The outcome of a login whose tenant has no hooks bound: counted as a successful flow run,
+/// as [`run_flow`] counts an empty flow, without building an event for it.
+pub fn nothing_to_run(svc: &Services) -> (FlowOutcome, Option<TraceRow>) {
+    svc.hooks.metrics.flow("success");
+    (super::runtime::HookRuntime::empty_outcome(), None)
+}
+
 /// Queues a trace for the trace writer (stored in a batch within milliseconds).
 pub async fn save_trace(svc: &Services, trace: TraceRow) {
     svc.hooks.traces.record(trace).await;

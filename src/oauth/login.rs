@@ -25,6 +25,7 @@ use crate::store::hooks::TraceRow;
 use crate::store::keys::{self as key_store, GrantRow, RefreshRow};
 use crate::store::orgs::OrgRow;
 use crate::store::users::{self as user_store, UserRow};
+use crate::templates::cache::TemplateSet;
 
 /// A successful token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]
@@ -96,26 +97,40 @@ pub struct Decision {
 
 /// Builds the event and runs the tenant's flow. A deny is `access_denied` with the hook's
 /// reason; a failure under `fail_closed` is a server error whose cause stays in the trace.
+///
+/// A tenant with no hooks and no JWT templates for this application gets no event at all: it
+/// would cost two database reads (roles, organization membership) that nothing uses.
 pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutcome), OAuthError> {
     let tenant_id = l.tenant.0;
-    let mut ev = event::build(
-        svc,
-        l.tenant,
-        &l.user,
-        l.org.as_ref(),
-        l.app,
-        l.protocol,
-        &l.scopes,
-        l.audience.as_deref(),
-        l.request,
-    )
-    .await?;
-    ev.transaction.redirect_uri = l.redirect_uri.clone();
-    // JWT templates render first; the hooks' claims of the same name replace theirs.
-    let (mut id_claims, mut access_claims) = render_templates(svc, l, &ev).await?;
     let steps = flows::load_flow(svc, tenant_id).await?;
+    let templates = svc
+        .templates
+        .effective(&svc.store, tenant_id, &l.app.client_id)
+        .await?;
     let jti = new_id(IdKind::AccessToken, svc.now());
-    let (outcome, trace) = flows::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
+    let (mut id_claims, mut access_claims, outcome, trace) =
+        if steps.is_empty() && templates.is_empty() {
+            let (outcome, trace) = flows::nothing_to_run(svc);
+            (Map::new(), Map::new(), outcome, trace)
+        } else {
+            let mut ev = event::build(
+                svc,
+                l.tenant,
+                &l.user,
+                l.org.as_ref(),
+                l.app,
+                l.protocol,
+                &l.scopes,
+                l.audience.as_deref(),
+                l.request,
+            )
+            .await?;
+            ev.transaction.redirect_uri = l.redirect_uri.clone();
+            // JWT templates render first; the hooks' claims of the same name replace theirs.
+            let (id, access) = render_templates(&templates, &ev)?;
+            let (outcome, trace) = flows::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
+            (id, access, outcome, trace)
+        };
     if outcome.status != FlowStatus::Success
         && let Some(t) = trace.clone()
     {
@@ -157,16 +172,14 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
     ))
 }
 
+/// Custom claims of one token.
+type Claims = Map<String, Value>;
+
 /// The claims of the JWT templates that apply to this application (ID token, access token).
-async fn render_templates(
-    svc: &Services,
-    l: &Login<'_>,
+fn render_templates(
+    set: &TemplateSet,
     ev: &crate::hooks::event::PostLoginEvent,
-) -> Result<(Map<String, Value>, Map<String, Value>), OAuthError> {
-    let set = svc
-        .templates
-        .effective(&svc.store, l.tenant.0, &l.app.client_id)
-        .await?;
+) -> Result<(Claims, Claims), OAuthError> {
     if set.is_empty() {
         return Ok((Map::new(), Map::new()));
     }

@@ -200,6 +200,25 @@ async fn templates_validate_save_preview_and_audit(db: Db) {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+async fn password_grant(app: &TestApp, client_id: &str, secret: &str) -> Value {
+    let res = app
+        .client
+        .post(format!("{}/t/default/oauth/token", app.base))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ada@example.com"),
+            ("password", "correct horse battery"),
+            ("scope", "openid profile"),
+            ("organization", "globex"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
 async fn template_claims_reach_tokens_and_hooks_override(db: Db) {
     let app = spawn_app(db).await;
     let (_, client_id, secret) = seed(&app).await;
@@ -212,24 +231,14 @@ async fn template_claims_reach_tokens_and_hooks_override(db: Db) {
         json!({"full_name": "{{user.given_name}} {{user.family_name}}", "missing": "{{user.user_metadata.nope}}"}),
     )
     .await;
+    // Templates alone, no hook bound yet: the event is built for them.
+    let body = password_grant(&app, &client_id, &secret).await;
+    let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(at["department"], "engineering");
+    assert_eq!(at["https://sigil.example/roles"], "from-template");
     // roles_claims sets https://sigil.example/roles on both tokens: the hook wins.
     upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
-    let res = app
-        .client
-        .post(format!("{}/t/default/oauth/token", app.base))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "ada@example.com"),
-            ("password", "correct horse battery"),
-            ("scope", "openid profile"),
-            ("organization", "globex"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
+    let body = password_grant(&app, &client_id, &secret).await;
     let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;
     assert_eq!(at["department"], "engineering");
     assert_eq!(at["org_tier"], "gold");
