@@ -56,13 +56,7 @@ pub async fn roles_and_permissions(
     svc: &Services,
     user_id: &str,
 ) -> Result<(Vec<String>, Vec<String>), OAuthError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT r.name, r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 ORDER BY r.name",
-    )
-    .bind(user_id)
-    .fetch_all(svc.store.pool())
-    .await?;
+    let rows = crate::store::roles::of_user(svc.store.pool(), user_id).await?;
     let mut perms: Vec<String> = Vec::new();
     for (_, p) in &rows {
         for perm in serde_json::from_str::<Vec<String>>(p).unwrap_or_default() {

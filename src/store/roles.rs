@@ -113,6 +113,20 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }
 
+/// A user's tenant-wide roles as (name, permissions JSON array), by name.
+pub async fn of_user<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    user_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT r.name, r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 ORDER BY r.name",
+    )
+    .bind(user_id)
+    .fetch_all(ex)
+    .await?)
+}
+
 /// Deletes a role; its grants go by cascade.
 pub async fn delete(
     conn: &mut AnyConnection,
