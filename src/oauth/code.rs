@@ -12,7 +12,7 @@ use sha2::Digest as _;
 
 use super::OAuthError;
 use super::login::{self, Decision, Issue, TokenResponse};
-use super::password::{ClientCredentials, client_for_grant};
+use super::password::{ClientCredentials, client_for_grant, required};
 use crate::crypto::constant_time_eq;
 use crate::services::Services;
 use crate::store::keys as key_store;
@@ -51,12 +51,9 @@ pub async fn grant(
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
     let app = client_for_grant(svc, tenant_id, &creds, "authorization_code").await?;
-    let param = |k: &str| form.get(k).filter(|s| !s.is_empty());
-    let code =
-        param("code").ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
-    let redirect_uri = param("redirect_uri")
-        .ok_or_else(|| OAuthError::InvalidRequest("redirect_uri is required".into()))?;
-    let verifier = param("code_verifier");
+    let code = required(form, "code")?;
+    let redirect_uri = required(form, "redirect_uri")?;
+    let verifier = form.get("code_verifier").filter(|s| !s.is_empty());
     if let Some(v) = verifier
         && !verifier_ok(v)
     {
@@ -81,7 +78,7 @@ pub async fn grant(
     if row.expires_at <= now {
         return Err(invalid());
     }
-    if &row.redirect_uri != redirect_uri {
+    if row.redirect_uri != redirect_uri {
         return Err(OAuthError::InvalidGrant(
             "redirect_uri does not match the authorization request".into(),
         ));

@@ -78,6 +78,15 @@ pub async fn client_for_grant(
     Ok(app)
 }
 
+/// A token request parameter that must be present and non-empty (`invalid_request`
+/// otherwise, RFC 6749 5.2).
+pub fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+    form.get(name)
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest(format!("{name} is required")))
+}
+
 /// Splits a `scope` parameter (RFC 6749 3.3).
 pub fn scope_list(form: &HashMap<String, String>) -> Option<Vec<String>> {
     form.get("scope").filter(|s| !s.is_empty()).map(|s| {
@@ -223,14 +232,8 @@ pub async fn grant(
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
     let app = client_for_grant(svc, tenant_id, &creds, "password").await?;
-    let username = form
-        .get("username")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRequest("username is required".into()))?;
-    let password = form
-        .get("password")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRequest("password is required".into()))?;
+    let username = required(form, "username")?;
+    let password = required(form, "password")?;
 
     let audience = form.get("audience").filter(|s| !s.is_empty()).cloned();
     let requested = scope_list(form).unwrap_or_default();
@@ -260,7 +263,7 @@ pub async fn grant(
             scopes: requested,
             audience,
             request,
-            rehash_password: rehash.then(|| password.clone()),
+            rehash_password: rehash.then(|| password.to_string()),
             auth_time: svc.now() / 1000,
             family: None,
             redirect_uri: None,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::OAuthError;
 use super::event::RequestInfo;
 use super::login::{self, Login, TokenResponse};
-use super::password::{ClientCredentials, client_for_grant, scope_list};
+use super::password::{ClientCredentials, client_for_grant, required, scope_list};
 use crate::hooks::event::Protocol;
 use crate::services::Services;
 use crate::store::keys as key_store;
@@ -26,10 +26,7 @@ pub async fn grant(
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
     let app = client_for_grant(svc, tenant_id, &creds, "refresh_token").await?;
-    let token = form
-        .get("refresh_token")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
+    let token = required(form, "refresh_token")?;
     let invalid =
         || OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".into());
     let hash = svc.secrets.hash(token);
