@@ -203,10 +203,10 @@ pub async fn run_flow(
 }
 
 /// The outcome of a login whose tenant has no hooks bound: counted as a successful flow run,
-/// as [`run_flow`] counts an empty flow, without building an event for it.
-pub fn nothing_to_run(svc: &Services) -> (FlowOutcome, Option<TraceRow>) {
+/// as [`run_flow`] counts an empty flow (which has no trace), without building an event for it.
+pub fn nothing_to_run(svc: &Services) -> FlowOutcome {
     svc.hooks.metrics.flow("success");
-    (super::runtime::HookRuntime::empty_outcome(), None)
+    super::runtime::HookRuntime::empty_outcome()
 }
 
 /// Queues a trace for the trace writer (stored in a batch within milliseconds).

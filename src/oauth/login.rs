@@ -110,8 +110,7 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
     let jti = new_id(IdKind::AccessToken, svc.now());
     let (mut id_claims, mut access_claims, outcome, trace) =
         if steps.is_empty() && templates.is_empty() {
-            let (outcome, trace) = flows::nothing_to_run(svc);
-            (Map::new(), Map::new(), outcome, trace)
+            (Map::new(), Map::new(), flows::nothing_to_run(svc), None)
         } else {
             let mut ev = event::build(
                 svc,
