@@ -4,6 +4,7 @@
 mod helpers;
 
 mod apps;
+mod attacks;
 mod auth;
 mod browser;
 mod cli;

@@ -1,0 +1,1 @@
+//! Every hook limit is exact and every refusal is named and traced (the hook contract, docs/hooks.md).

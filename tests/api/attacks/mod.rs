@@ -1,0 +1,15 @@
+//! The attack suite: every way we found to lose a user's session, let one tenant hurt another,
+//! break a documented limit or slip through a protocol hole, each as a named test that cites the
+//! RFC section or the contract it enforces. Read top to bottom; docs/security.md indexes it.
+//!
+//! - [`sessions`]: server-side failures never cost a session; revocation reaches every token.
+//! - [`tenants`]: one tenant's hooks cannot starve or stall another's logins.
+//! - [`uploads`]: compiling is bounded and a refused upload stores nothing.
+//! - [`limits`]: every hook limit is exact and every refusal is named and traced.
+//! - [`protocol`]: logout, introspection, parameters, brute force, errors, `/userinfo`.
+
+mod limits;
+mod protocol;
+mod sessions;
+mod tenants;
+mod uploads;
