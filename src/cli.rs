@@ -303,6 +303,10 @@ enum UserCommand {
         /// The tenant to import into.
         #[arg(long)]
         tenant: String,
+        /// Rewrite users that already exist from their lines (by default they are left as
+        /// they are, so re-running an import never undoes a later password change).
+        #[arg(long)]
+        update: bool,
     },
 }
 
@@ -429,7 +433,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Users {
-            command: UserCommand::Import { file, tenant },
+            command:
+                UserCommand::Import {
+                    file,
+                    tenant,
+                    update,
+                },
         } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -446,7 +455,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ProgressBar::hidden()
             };
-            let report = import_lines(&svc, &ctx, lines.iter().copied(), || bar.inc(1)).await?;
+            let mode = sigil::manage::import::ImportMode { update };
+            let report =
+                import_lines(&svc, &ctx, mode, lines.iter().copied(), || bar.inc(1)).await?;
             bar.finish_and_clear();
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(if report.failed == 0 {

@@ -42,6 +42,8 @@ pub struct Inner {
     pub sessions: crate::oauth::session::SessionPolicy,
     /// Parsed JWT templates.
     pub templates: crate::templates::cache::TemplateCache,
+    /// Password-attempt counters for `/metrics`.
+    pub login_metrics: crate::oauth::metrics::LoginMetrics,
 }
 
 /// Operator settings of the login endpoints.
@@ -54,7 +56,8 @@ pub struct LoginPolicy {
 }
 
 impl Services {
-    /// Bundles the services.
+    /// Bundles the services. Fails when the dummy password hash cannot be made (see
+    /// [`Inner::dummy_hash`]): starting without it would make unknown users answer faster.
     pub fn new(
         store: Store,
         master: MasterKey,
@@ -63,12 +66,10 @@ impl Services {
         public_url: String,
         hooks: HookServices,
         login: LoginPolicy,
-    ) -> Self {
+    ) -> Result<Self, crate::passwords::PasswordError> {
         let keys = KeyRing::new(crate::crypto::Sealer::new(&master, "signing-keys"));
-        let dummy_hash = passwords
-            .hash(crate::crypto::random_secret("").expose())
-            .unwrap_or_default();
-        Self(Arc::new(Inner {
+        let dummy_hash = passwords.hash(crate::crypto::random_secret("").expose())?;
+        Ok(Self(Arc::new(Inner {
             secrets: SecretHasher::new(&master),
             store,
             passwords,
@@ -81,7 +82,8 @@ impl Services {
             trusted_proxies: login.trusted_proxies,
             sessions: login.sessions,
             templates: Default::default(),
-        }))
+            login_metrics: Default::default(),
+        })))
     }
 
     /// The issuer identifier of a tenant (OIDC Discovery 1.0 section 3).

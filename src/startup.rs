@@ -41,6 +41,11 @@ pub enum StartupError {
     /// The listener could not bind.
     #[error("binding {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// The dummy password hash could not be made: without it, logins naming unknown users
+    /// would skip the argon2id work and answer faster, a timing oracle for which accounts
+    /// exist. Refusing to start is the only safe answer.
+    #[error("hashing the dummy password for unknown-user logins: {0}")]
+    DummyHash(#[from] crate::passwords::PasswordError),
 }
 
 /// What the server needs to start.
@@ -131,7 +136,7 @@ pub async fn services(
             trusted_proxies: settings.trusted_proxies.clone(),
             sessions: settings.sessions,
         },
-    );
+    )?;
     Ok((svc, source))
 }
 

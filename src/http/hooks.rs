@@ -270,9 +270,10 @@ pub(super) async fn metrics(State(svc): State<Services>) -> impl axum::response:
         )],
         format!(
             "{}# HELP sigil_hook_traces_dropped_total Traces not stored because the trace queue was full.\n\
-             # TYPE sigil_hook_traces_dropped_total counter\nsigil_hook_traces_dropped_total {}\n",
+             # TYPE sigil_hook_traces_dropped_total counter\nsigil_hook_traces_dropped_total {}\n{}",
             svc.hooks.metrics.render(),
-            svc.hooks.traces.dropped()
+            svc.hooks.traces.dropped(),
+            svc.login_metrics.render(),
         ),
     )
 }

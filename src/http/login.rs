@@ -20,7 +20,6 @@ use super::oidc::request_info;
 use super::pages::{self, LoginPage};
 use crate::crypto::{constant_time_eq, random_secret};
 use crate::manage::tenants;
-use crate::oauth::OAuthError;
 use crate::oauth::authorize::{self, Arrival, Refusal, Step, Verified};
 use crate::oauth::event::RequestInfo;
 use crate::oauth::{logout, password, session};
@@ -109,15 +108,15 @@ fn csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
     }
 }
 
-/// Parses a query string; a repeated parameter is refused (RFC 6749 3.1).
+/// Parses a query string or form; a repeated parameter is refused (RFC 6749 3.1), on the page.
 fn parse_params(query: &str) -> Result<HashMap<String, String>, String> {
-    let mut out = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(format!("The parameter `{k}` is repeated."));
+    super::params::unique_params(query).map_err(|m| {
+        let mut m = m;
+        if let Some(first) = m.get_mut(0..1) {
+            first.make_ascii_uppercase();
         }
-    }
-    Ok(out)
+        format!("{m}.")
+    })
 }
 
 fn redirect(status: StatusCode, to: &str) -> Response {
@@ -138,6 +137,22 @@ fn server_error(cause: &dyn std::fmt::Display) -> Response {
     )
 }
 
+/// The tenant of a page: "no such tenant" only when it does not exist; a database failure is
+/// the 500 page with its cause logged.
+async fn tenant_page(
+    svc: &Services,
+    name: &str,
+) -> Result<crate::manage::tenants::Tenant, Response> {
+    match tenants::get(svc, name).await {
+        Ok(t) => Ok(t),
+        Err(crate::manage::ManageError::NotFound(_)) => Err(pages::error(
+            StatusCode::NOT_FOUND,
+            "There is no such tenant.",
+        )),
+        Err(e) => Err(server_error(&e)),
+    }
+}
+
 /// Everything a login-page handler needs about the request.
 struct Ctx {
     tenant: (String, String),
@@ -150,9 +165,7 @@ async fn ctx(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Result<Ctx, Response> {
-    let t = tenants::get(svc, name)
-        .await
-        .map_err(|_| pages::error(StatusCode::NOT_FOUND, "There is no such tenant."))?;
+    let t = tenant_page(svc, name).await?;
     Ok(Ctx {
         tenant: (t.id, t.name),
         request: request_info(svc, headers, peer),
@@ -166,6 +179,7 @@ async fn verify(svc: &Services, c: &Ctx, authz: &str) -> Result<Verified, Respon
         .map_err(|r| match r {
             Refusal::Page(m) => pages::error(StatusCode::BAD_REQUEST, &m),
             Refusal::Redirect(to) => redirect(StatusCode::FOUND, &to),
+            Refusal::Server(cause) => server_error(&cause),
         })
 }
 
@@ -326,16 +340,23 @@ async fn login_post(
     let (user, rehash) =
         match password::authenticate_user(&svc, tenant.0, email, pw, &c.request.ip).await {
             Ok(x) => x,
-            Err(OAuthError::InvalidGrant(m)) => {
-                let msg = if m.contains("blocked") {
-                    "This account is blocked.".to_string()
-                } else {
-                    m
-                };
-                let res = again(StatusCode::UNAUTHORIZED, &msg, &mut reply);
+            Err(password::LoginRefused::WrongCredentials) => {
+                let res = again(
+                    StatusCode::UNAUTHORIZED,
+                    password::WRONG_CREDENTIALS,
+                    &mut reply,
+                );
                 return reply.finish(res);
             }
-            Err(e) => return server_error(&e),
+            Err(password::LoginRefused::Blocked) => {
+                let res = again(
+                    StatusCode::UNAUTHORIZED,
+                    "This account is blocked.",
+                    &mut reply,
+                );
+                return reply.finish(res);
+            }
+            Err(password::LoginRefused::Server(e)) => return server_error(&e),
         };
     // A new login replaces whatever session this browser had (no session fixation).
     if let Some(old) = cookie(&headers, SESSION_COOKIE)
@@ -454,9 +475,9 @@ async fn logout_any(
     query: String,
     confirmed: bool,
 ) -> Response {
-    let t = match tenants::get(&svc, &name).await {
+    let t = match tenant_page(&svc, &name).await {
         Ok(t) => (t.id, t.name),
-        Err(_) => return pages::error(StatusCode::NOT_FOUND, "There is no such tenant."),
+        Err(page) => return page,
     };
     let tenant = (t.0.as_str(), t.1.as_str());
     let params = match parse_params(&query) {
@@ -467,7 +488,12 @@ async fn logout_any(
         Ok(c) => c,
         Err(m) => return pages::error(StatusCode::BAD_REQUEST, &m),
     };
-    if checked.hinted || confirmed {
+    let current =
+        match session::current(&svc, tenant.0, cookie(&headers, SESSION_COOKIE).as_deref()).await {
+            Ok(c) => c,
+            Err(e) => return server_error(&e),
+        };
+    if confirmed || checked.names(current.as_ref()) {
         return do_logout(&svc, tenant, &headers, checked).await;
     }
     let mut reply = Reply::new();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::manage::tenants;
+use crate::manage::{ManageError, tenants};
 use crate::oauth::event::RequestInfo;
 use crate::oauth::password::{self, ClientCredentials};
 use crate::oauth::{
@@ -43,6 +43,36 @@ pub(super) fn router(svc: Services) -> Router<Services> {
         )
 }
 
+/// The form body of a token, revocation or introspection request. A repeated parameter is
+/// `invalid_request` (RFC 6749 3.2), as at `/authorize`; axum's `Form` would keep the last
+/// value silently.
+struct OAuthForm(HashMap<String, String>);
+
+impl FromRequest<Services> for OAuthForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, svc: &Services) -> Result<Self, Response> {
+        let bad = |m: String| OAuthReply(OAuthError::InvalidRequest(m), false).into_response();
+        let form_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form_type {
+            return Err(bad(
+                "the body must be application/x-www-form-urlencoded (RFC 6749 3.2)".into(),
+            ));
+        }
+        let body = axum::body::Bytes::from_request(req, svc)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let text = std::str::from_utf8(&body).map_err(|_| bad("the body is not UTF-8".into()))?;
+        super::params::unique_params(text)
+            .map(OAuthForm)
+            .map_err(bad)
+    }
+}
+
 /// An OAuth error response.
 struct OAuthReply(OAuthError, bool);
 
@@ -51,7 +81,7 @@ impl IntoResponse for OAuthReply {
         let OAuthReply(e, basic) = self;
         let status = match &e {
             OAuthError::InvalidClient | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            OAuthError::AccessDenied(_) => StatusCode::FORBIDDEN,
+            OAuthError::AccessDenied(_) | OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             OAuthError::Server(cause) => {
                 tracing::error!(cause = %cause, "token endpoint failure");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -83,23 +113,33 @@ impl IntoResponse for OAuthReply {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
+            // RFC 6750 3.1: the token is fine, the scope is not; `scope` names what is needed.
+            OAuthError::InsufficientScope(_) => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer error=\"insufficient_scope\", scope=\"openid\"",
+                    ),
+                );
+            }
             _ => {}
         }
         res
     }
 }
 
+/// The tenant named in the path: 404 only when it really does not exist; a database failure
+/// is a 500 `server_error` with its cause logged (never passed off as a missing tenant).
 async fn tenant(svc: &Services, name: &str) -> Result<(String, String), Response> {
-    tenants::get(svc, name)
-        .await
-        .map(|t| (t.id, t.name))
-        .map_err(|_| {
-            (
-                StatusCode::NOT_FOUND,
-                Json(json!({"error": "not_found", "error_description": "no such tenant"})),
-            )
-                .into_response()
-        })
+    match tenants::get(svc, name).await {
+        Ok(t) => Ok((t.id, t.name)),
+        Err(ManageError::NotFound(_)) => Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "not_found", "error_description": "no such tenant"})),
+        )
+            .into_response()),
+        Err(e) => Err(OAuthReply(OAuthError::Server(e.to_string()), false).into_response()),
+    }
 }
 
 async fn configuration(State(svc): State<Services>, Path(name): Path<String>) -> Response {
@@ -198,7 +238,7 @@ async fn token(
     Path(name): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm,
 ) -> Response {
     let t = match tenant(&svc, &name).await {
         Ok(t) => t,
@@ -321,7 +361,7 @@ async fn revoke(
     State(svc): State<Services>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm,
 ) -> Response {
     let (t, creds, token, basic) = match token_request(&svc, &name, &headers, &form).await {
         Ok(x) => x,
@@ -338,7 +378,7 @@ async fn introspect(
     State(svc): State<Services>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm,
 ) -> Response {
     let (t, creds, token, basic) = match token_request(&svc, &name, &headers, &form).await {
         Ok(x) => x,

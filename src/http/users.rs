@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody, parse};
 use super::params::{ExternalIdPath, IdPath, RolePath, TenantPath};
-use crate::manage::import::{ImportReport, import_lines};
+use crate::manage::import::{ImportMode, ImportReport, import_lines};
 use crate::manage::orgs::{self, Membership};
 use crate::manage::users::{
     self, CreateUser, MetadataKind, MetadataOp, RoleNames, RoleOp, SetPassword, UpdateUser, User,
@@ -293,14 +293,16 @@ async fn user_organizations(
     ))
 }
 
-/// Import users from JSON lines (one `ImportUser` per line; at most 10 MiB). Matching users
-/// (by external id, else email) are updated; bad lines are reported and skipped.
-#[utoipa::path(post, path = "/t/{tenant}/api/users/import", tag = "users", params(TenantPath),
+/// Import users from JSON lines (one `ImportUser` per line; at most 10 MiB). Users that already
+/// exist (matched by external id, else email) are left as they are unless `update=true`; bad
+/// lines are reported and skipped.
+#[utoipa::path(post, path = "/t/{tenant}/api/users/import", tag = "users", params(TenantPath, ImportMode),
     request_body(content = String, content_type = "application/x-ndjson"),
     responses((status = 200, body = ImportReport), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn import_users(
     State(svc): State<Services>,
     auth: Auth,
+    Query(mode): Query<ImportMode>,
     body: Bytes,
 ) -> Res<Json<ImportReport>> {
     let text = std::str::from_utf8(&body).map_err(|_| {
@@ -320,6 +322,6 @@ async fn import_users(
         ));
     }
     Ok(Json(
-        import_lines(&svc, &auth.ctx, text.lines(), || {}).await?,
+        import_lines(&svc, &auth.ctx, mode, text.lines(), || {}).await?,
     ))
 }

@@ -3,18 +3,23 @@
 //!
 //! Each line is its own transaction, so a bad line is reported and skipped while the others
 //! land, and no line ever leaves a partial user. Re-running an import is harmless: a line
-//! matches an existing user by `external_id` when it has one, otherwise by email, and updates
-//! that user instead of creating a second.
+//! matches an existing user by `external_id` when it has one, otherwise by email, and that
+//! user is left exactly as it is (counted as `skipped`): an import file is a snapshot of
+//! another system, and replaying it must never undo what happened here since (a password
+//! change above all). Only an explicit update ([`ImportMode::update`]) rewrites matched users;
+//! one that changes a password ends the user's sessions and revokes their tokens, exactly as
+//! `PUT /password` does.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::users::{CreateUser, new_row};
+use super::users::{CreateUser, new_row, resolve_roles};
 use super::validate::normalize_email;
 use super::{ManageError, Result, TenantCtx, invalid, record};
 use crate::passwords::check_imported_hash;
 use crate::services::Services;
+use crate::store::orgs as org_store;
 use crate::store::users::{self as store, By};
 
 /// One line of an import file.
@@ -49,6 +54,29 @@ pub struct ImportUser {
     pub app_metadata: Option<Value>,
     /// The id in the system being migrated from.
     pub external_id: Option<String>,
+    /// Names of tenant-wide roles to hold (exactly these, when updating).
+    pub roles: Option<Vec<String>>,
+    /// Organization memberships (added when missing; their roles set when given).
+    #[serde(default)]
+    pub organizations: Vec<ImportMembership>,
+}
+
+/// One organization membership of an imported user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportMembership {
+    /// The organization's id, external id or name.
+    pub organization: String,
+    /// Names of roles in that organization.
+    pub roles: Option<Vec<String>>,
+}
+
+/// How an import treats users that already exist.
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+pub struct ImportMode {
+    /// Rewrite matched users from the line (default false: leave them as they are).
+    #[serde(default)]
+    pub update: bool,
 }
 
 /// A line that was not imported.
@@ -67,8 +95,10 @@ pub struct LineError {
 pub struct ImportReport {
     /// New users.
     pub created: usize,
-    /// Existing users updated.
+    /// Existing users updated (only with `update`).
     pub updated: usize,
+    /// Existing users left as they were (without `update`).
+    pub skipped: usize,
     /// Lines refused (see `errors`).
     pub failed: usize,
     /// One entry per refused line.
@@ -79,6 +109,7 @@ pub struct ImportReport {
 pub async fn import_lines<'a>(
     svc: &Services,
     ctx: &TenantCtx,
+    mode: ImportMode,
     lines: impl IntoIterator<Item = &'a str>,
     mut progress: impl FnMut(),
 ) -> Result<ImportReport> {
@@ -89,9 +120,10 @@ pub async fn import_lines<'a>(
             progress();
             continue;
         }
-        match import_one(svc, ctx, line).await {
-            Ok(true) => report.created += 1,
-            Ok(false) => report.updated += 1,
+        match import_one(svc, ctx, mode, line).await {
+            Ok(Imported::Created) => report.created += 1,
+            Ok(Imported::Updated) => report.updated += 1,
+            Ok(Imported::Skipped) => report.skipped += 1,
             Err(ManageError::Store(e)) => return Err(ManageError::Store(e)),
             Err(e) => {
                 report.failed += 1;
@@ -115,8 +147,20 @@ pub async fn import_lines<'a>(
     Ok(report)
 }
 
-/// Imports one line; true when a user was created, false when one was updated.
-async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool> {
+/// What one line did.
+enum Imported {
+    Created,
+    Updated,
+    Skipped,
+}
+
+/// Imports one line.
+async fn import_one(
+    svc: &Services,
+    ctx: &TenantCtx,
+    mode: ImportMode,
+    line: &str,
+) -> Result<Imported> {
     let mut de = serde_json::Deserializer::from_str(line);
     let input: ImportUser = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -145,10 +189,43 @@ async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool>
         external_id: input.external_id,
         roles: vec![],
     };
-    let mut row = new_row(ctx, &as_create, svc.now())?;
+    let now = svc.now();
+    let mut row = new_row(ctx, &as_create, now)?;
     row.password_hash = input.password_hash;
 
     let mut tx = svc.store.begin_write().await?;
+    let role_ids = match &input.roles {
+        Some(names) => Some(resolve_roles(&mut tx, &ctx.tenant_id, "roles", names).await?),
+        None => None,
+    };
+    let mut memberships = Vec::with_capacity(input.organizations.len());
+    for (i, m) in input.organizations.iter().enumerate() {
+        let org = find_org(&mut tx, &ctx.tenant_id, &m.organization)
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    format!("organizations[{i}].organization"),
+                    format!(
+                        "no organization with the id, external id or name `{}`",
+                        m.organization
+                    ),
+                )
+            })?;
+        let roles = match &m.roles {
+            Some(names) => Some(
+                resolve_roles(
+                    &mut tx,
+                    &ctx.tenant_id,
+                    &format!("organizations[{i}].roles"),
+                    names,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        memberships.push((org.id, roles));
+    }
+
     let lock = svc.store.for_update();
     let existing = match row.external_id.as_deref() {
         Some(ext) => store::get(&mut **tx, &ctx.tenant_id, By::ExternalId(ext), lock).await?,
@@ -161,7 +238,8 @@ async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool>
             store::get(&mut **tx, &ctx.tenant_id, By::Email(&email), lock).await?
         }
     };
-    let created = match existing {
+    let outcome = match existing {
+        Some(_) if !mode.update => return Ok(Imported::Skipped),
         Some(old) => {
             // Keep what the import cannot know: identity, history and, when the line has no
             // hash, the password already set.
@@ -169,24 +247,67 @@ async fn import_one(svc: &Services, ctx: &TenantCtx, line: &str) -> Result<bool>
             row.created_at = old.created_at;
             row.last_login = old.last_login;
             row.logins_count = old.logins_count;
-            if row.password_hash.is_none() {
-                row.password_hash = old.password_hash;
-            }
+            let new_password = match &row.password_hash {
+                None => {
+                    row.password_hash = old.password_hash.clone();
+                    false
+                }
+                Some(h) => old.password_hash.as_deref() != Some(h.as_str()),
+            };
             store::update(&mut tx, &row).await?;
-            false
+            if new_password {
+                // The same consequences as `PUT /password` (RFC 9700 4.14.2: credentials
+                // changed, the sessions and tokens they opened end).
+                crate::store::keys::revoke_user_tokens(&mut tx, &row.id, now).await?;
+                crate::store::sessions::end_user_sessions(&mut tx, &row.id, now).await?;
+            }
+            if let Some(ids) = &role_ids {
+                store::clear_roles(&mut tx, &row.id).await?;
+                store::add_roles(&mut tx, &row.id, ids).await?;
+            }
+            Imported::Updated
         }
         None => {
             store::insert(&mut tx, &row).await?;
-            true
+            if let Some(ids) = &role_ids {
+                store::add_roles(&mut tx, &row.id, ids).await?;
+            }
+            Imported::Created
         }
     };
-    let action = if created {
-        "import_create"
-    } else {
-        "import_update"
+    for (org_id, roles) in &memberships {
+        if org_store::member(&mut tx, org_id, &row.id).await?.is_none() {
+            org_store::add_member(&mut tx, &ctx.tenant_id, org_id, &row.id, now).await?;
+        }
+        if let Some(ids) = roles {
+            org_store::set_member_roles(&mut tx, org_id, &row.id, ids).await?;
+        }
+    }
+    let action = match outcome {
+        Imported::Created => "import_create",
+        _ => "import_update",
     };
-    let summary = json!({"email": row.email, "external_id": row.external_id});
+    let summary = json!({"email": row.email, "external_id": row.external_id,
+        "roles": input.roles, "organizations": memberships.len()});
     record(&mut tx, svc, ctx, action, "user", &row.id, summary).await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(outcome)
+}
+
+/// An organization by id, external id or name (legacy seed data names it any of these ways).
+async fn find_org(
+    tx: &mut crate::store::Tx,
+    tenant_id: &str,
+    key: &str,
+) -> Result<Option<org_store::OrgRow>> {
+    for by in [
+        org_store::By::Id(key),
+        org_store::By::ExternalId(key),
+        org_store::By::Name(key),
+    ] {
+        if let Some(o) = org_store::get(&mut **tx, tenant_id, by, "").await? {
+            return Ok(Some(o));
+        }
+    }
+    Ok(None)
 }

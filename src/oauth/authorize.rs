@@ -72,6 +72,8 @@ pub enum Refusal {
     Page(String),
     /// Sent to the client's verified redirect URI.
     Redirect(String),
+    /// A failure on our side before the client was verified: the 500 page, cause logged.
+    Server(String),
 }
 
 /// A request whose client and redirect URI are verified.
@@ -130,10 +132,7 @@ pub async fn validate(
     })?;
     let app = app_store::get(svc.store.pool(), tenant.0, &client_id, "")
         .await
-        .map_err(|e| {
-            tracing::error!(cause = %e, "authorize: loading the client");
-            Refusal::Page("The server could not complete the request.".into())
-        })?
+        .map_err(|e| Refusal::Server(format!("authorize: loading the client: {e}")))?
         .ok_or_else(|| Refusal::Page("The application is not known to this tenant.".into()))?;
     let redirect_uri = get("redirect_uri").ok_or_else(|| {
         Refusal::Page("The request names no redirect URI (redirect_uri is missing).".into())
@@ -409,6 +408,7 @@ pub async fn next(
         rehash_password: None,
         auth_time: session.auth_time / 1000,
         family: None,
+        rotates: None,
         sid: Some(session.sid.clone()),
     };
     let (decision, outcome) = match login::decide(svc, &l).await {

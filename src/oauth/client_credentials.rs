@@ -34,7 +34,7 @@ pub async fn grant(
         "",
     )
     .await?
-    .ok_or_else(|| OAuthError::InvalidRequest(format!("unknown audience `{audience}`")))?;
+    .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{audience}`")))?;
     let defined: Vec<String> = serde_json::from_str::<Vec<Value>>(&api.scopes)
         .unwrap_or_default()
         .iter()

@@ -17,7 +17,7 @@ use crate::crypto::constant_time_eq;
 use crate::services::Services;
 use crate::store::keys as key_store;
 use crate::store::orgs as org_store;
-use crate::store::sessions::{self as store, CodeRow};
+use crate::store::sessions as store;
 use crate::store::users as user_store;
 
 /// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
@@ -32,8 +32,16 @@ pub fn s256(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
 }
 
-/// Revokes what a code issued (its access grant and refresh-token family).
-async fn revoke_issued(svc: &Services, row: &CodeRow) -> Result<(), OAuthError> {
+/// Revokes what a code issued (its access grant and refresh-token family, with the family's
+/// access tokens). Reads the code again first: a caller that lost a race read the row before
+/// the winner committed the family it issued, and revoking from that stale row would let the
+/// winner's refresh family live (RFC 6749 4.1.2, RFC 9700 4.5). The winner's commit is
+/// visible by now: the loser's conditional update waited for its row lock (PostgreSQL) or
+/// for the writer slot (SQLite).
+async fn revoke_issued(svc: &Services, tenant_id: &str, hash: &str) -> Result<(), OAuthError> {
+    let Some(row) = store::code(&svc.store, tenant_id, hash).await? else {
+        return Ok(());
+    };
     let now = svc.now();
     key_store::revoke_grant(&svc.store, &row.tenant_id, &row.jti, &row.client_id, now).await?;
     if let Some(f) = &row.family_id {
@@ -72,7 +80,7 @@ pub async fn grant(
     }
     if row.used_at.is_some() {
         tracing::warn!(client = %row.client_id, "authorization code replayed: revoking its tokens");
-        revoke_issued(svc, &row).await?;
+        revoke_issued(svc, tenant_id, &hash).await?;
         return Err(invalid());
     }
     if row.expires_at <= now {
@@ -157,7 +165,8 @@ pub async fn grant(
     if !store::consume_code(&mut tx, &hash, signed.family_id.as_deref(), now).await? {
         // Another exchange won the race: this one is a replay.
         drop(tx);
-        revoke_issued(svc, &row).await?;
+        tracing::warn!(client = %row.client_id, "authorization code exchanged concurrently: revoking its tokens");
+        revoke_issued(svc, tenant_id, &hash).await?;
         return Err(invalid());
     }
     login::persist(svc, &mut tx, &issue, &signed).await?;

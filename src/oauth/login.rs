@@ -73,6 +73,9 @@ pub struct Login<'a> {
     pub auth_time: i64,
     /// The refresh-token family being rotated (refresh grant).
     pub family: Option<String>,
+    /// The keyed hash of the refresh token this login rotates (refresh grant): marked used in
+    /// the transaction that stores its successor, never before.
+    pub rotates: Option<String>,
     /// The login session (`sid`), for logins through the browser.
     pub sid: Option<String>,
 }
@@ -343,6 +346,7 @@ pub async fn persist(
             id_claims: Value::Object(d.id_claims.clone()).to_string(),
             expires_at: now + s.issued.expires_in * 1000,
             revoked_at: None,
+            family_id: s.family_id.clone().or_else(|| i.family.clone()),
         },
     )
     .await?;
@@ -384,8 +388,32 @@ pub fn response(s: Signed, d: &Decision) -> TokenResponse {
 }
 
 /// Runs the whole pipeline at the token endpoint (password and refresh grants).
+///
+/// Everything after the flow commits in one transaction: the rotation of the presented refresh
+/// token, the user's login record and metadata writes, the grant and the new refresh token. So
+/// a failure anywhere issues nothing and spends nothing (the client may retry), and of two
+/// concurrent uses of one refresh token exactly one rotates it (RFC 6749 10.4). The flow's
+/// trace is written whatever happens after the hooks ran; a login that failed after a
+/// successful flow is traced as `aborted`.
 pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
     let (decision, outcome) = decide(svc, &l).await?;
+    let result = issue_after_flow(svc, &l, &decision, &outcome).await;
+    if let Some(mut t) = decision.trace.clone() {
+        if result.is_err() {
+            t.status = "aborted".into();
+        }
+        flows::save_trace(svc, t).await;
+    }
+    result
+}
+
+/// Signs and records what a successful flow decided (see [`complete`]).
+async fn issue_after_flow(
+    svc: &Services,
+    l: &Login<'_>,
+    decision: &Decision,
+    outcome: &FlowOutcome,
+) -> Result<TokenResponse, OAuthError> {
     let rehashed = rehash(svc, l.rehash_password.clone()).await;
     let issue = Issue {
         tenant: l.tenant,
@@ -393,7 +421,7 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
         user: &l.user,
         org_id: l.org.as_ref().map(|o| o.id.as_str()),
         audience: l.audience.as_deref(),
-        decision: &decision,
+        decision,
         auth_time: l.auth_time,
         nonce: None,
         sid: l.sid.as_deref(),
@@ -401,11 +429,17 @@ pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAu
     };
     let signed = sign(svc, &issue).await?;
     let mut tx = svc.store.begin_write().await?;
-    record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
+    if let Some(hash) = &l.rotates
+        && !key_store::rotate(&mut tx, hash, svc.now()).await?
+    {
+        // Another use of the same token rotated it first (or it was revoked meanwhile). Not a
+        // replay of a token rotated before this request began, so nothing is revoked.
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token is invalid, expired or revoked".into(),
+        ));
+    }
+    record_login(svc, &mut tx, l, outcome, rehashed).await?;
     persist(svc, &mut tx, &issue, &signed).await?;
     tx.commit().await?;
-    if let Some(t) = decision.trace.clone() {
-        flows::save_trace(svc, t).await;
-    }
-    Ok(response(signed, &decision))
+    Ok(response(signed, decision))
 }

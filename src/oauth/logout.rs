@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::userinfo::verify_jwt;
+use crate::crypto::constant_time_eq;
 use crate::services::Services;
 use crate::store::apps as app_store;
+use crate::store::sessions::SessionRow;
 
 /// A checked logout request.
 #[derive(Debug, Default)]
@@ -17,9 +19,24 @@ pub struct Checked {
     pub redirect: Option<String>,
     /// The `sid` of the session the `id_token_hint` names.
     pub sid: Option<String>,
-    /// An `id_token_hint` this tenant issued was presented: the request comes from an
-    /// application the user logged in to, so no confirmation is needed.
-    pub hinted: bool,
+    /// The `sub` of the `id_token_hint`.
+    pub sub: Option<String>,
+}
+
+impl Checked {
+    /// Whether the logout may skip the confirmation: only when an `id_token_hint` names the
+    /// browser's own live session, by its `sid` (or, for a token without one, its user). Any
+    /// other hint proves only that the requester holds some ID token of this tenant, perhaps
+    /// its own, which must not let a page on another site log this browser out (CSRF, RFC
+    /// 9700 4.7; RP-Initiated Logout 1.0 section 2 leaves asking to the OP).
+    pub fn names(&self, session: Option<&SessionRow>) -> bool {
+        let Some(s) = session else { return false };
+        match (&self.sid, &self.sub) {
+            (Some(sid), _) => constant_time_eq(sid.as_bytes(), s.sid.as_bytes()),
+            (None, Some(sub)) => sub == &s.user_id,
+            (None, None) => false,
+        }
+    }
 }
 
 /// Checks a logout request; the error is shown on the page (never redirected).
@@ -50,7 +67,10 @@ pub async fn check(
             .get("sid")
             .and_then(Value::as_str)
             .map(str::to_string);
-        out.hinted = true;
+        out.sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .map(str::to_string);
     }
     if let Some(uri) = get("post_logout_redirect_uri") {
         let Some(client_id) = client else {

@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod event;
 pub mod login;
 pub mod logout;
+pub mod metrics;
 pub mod password;
 pub mod refresh;
 pub mod revocation;
@@ -45,6 +46,13 @@ pub enum OAuthError {
     /// 400 `invalid_scope`.
     #[error("{0}")]
     InvalidScope(String),
+    /// 400 `invalid_target`: the requested resource (`audience`) is unknown (RFC 8707 2).
+    #[error("{0}")]
+    InvalidTarget(String),
+    /// 403 `insufficient_scope`: the token is valid but was not granted what the endpoint
+    /// needs (RFC 6750 3.1).
+    #[error("{0}")]
+    InsufficientScope(String),
     /// 403 `access_denied`: a hook denied the login (the reason is the hook's, for the user).
     #[error("{0}")]
     AccessDenied(String),
@@ -66,6 +74,8 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::InvalidTarget(_) => "invalid_target",
+            OAuthError::InsufficientScope(_) => "insufficient_scope",
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::InvalidToken(_) => "invalid_token",
             OAuthError::Server(_) => "server_error",

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::event::RequestInfo;
 use super::login::{self, Login, TokenResponse};
+use super::metrics::Attempt;
 use super::{OAuthError, OIDC_SCOPES};
 use crate::hooks::event::Protocol;
 use crate::manage::validate::normalize_email;
@@ -22,11 +23,12 @@ use crate::store::keys as key_store;
 use crate::store::orgs::{self as org_store, OrgRow};
 use crate::store::users::{self as user_store, UserRow};
 
-const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 
-/// Failed attempts from one IP that lock a (user, IP) pair...
-const MAX_FAILURES: i64 = 10;
-/// ...within this window, for this long (the lock lifts as old failures leave the window).
+/// Attempts from one IP that may be compared for one user...
+pub const MAX_FAILURES: i64 = 10;
+/// ...within this window, which starts at the first attempt; a success clears the count, and
+/// the lock lifts when the window ends.
 const LOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// Client credentials as presented (Basic header or form fields).
@@ -97,17 +99,55 @@ pub fn scope_list(form: &HashMap<String, String>) -> Option<Vec<String>> {
     })
 }
 
+/// Why a password login did not authenticate, so callers choose their words from the kind and
+/// never from an error's text.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// Unknown user, wrong password, or a locked (user, IP) pair: indistinguishable on purpose.
+    WrongCredentials,
+    /// The password was right but the user is blocked.
+    Blocked,
+    /// A failure on our side.
+    Server(OAuthError),
+}
+
+impl From<OAuthError> for LoginRefused {
+    fn from(e: OAuthError) -> Self {
+        LoginRefused::Server(e)
+    }
+}
+
+impl From<crate::store::StoreError> for LoginRefused {
+    fn from(e: crate::store::StoreError) -> Self {
+        LoginRefused::Server(e.into())
+    }
+}
+
+impl From<LoginRefused> for OAuthError {
+    fn from(r: LoginRefused) -> Self {
+        match r {
+            LoginRefused::WrongCredentials => OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()),
+            LoginRefused::Blocked => OAuthError::InvalidGrant("the user is blocked".into()),
+            LoginRefused::Server(e) => e,
+        }
+    }
+}
+
 /// Authenticates a user by email and password: one argon2id verification whatever happens (a
-/// dummy hash for unknown users), byte-identical errors for unknown users and wrong passwords,
-/// and a locked (user, IP) pair answering exactly like a wrong password. Returns the user and
-/// whether the stored hash should be upgraded to argon2id.
+/// dummy hash for unknown users and locked pairs), byte-identical errors for unknown users,
+/// wrong passwords and locked pairs. Returns the user and whether the stored hash should be
+/// upgraded to argon2id.
+///
+/// The brute-force lock counts the attempt before the password is compared, in one atomic
+/// statement, so parallel guesses each get their own count and at most [`MAX_FAILURES`] of
+/// them in a window are ever compared (RFC 6749 10.10, RFC 9700 2.4).
 pub async fn authenticate_user(
     svc: &Services,
     tenant_id: &str,
     username: &str,
     password: &str,
     ip: &str,
-) -> Result<(UserRow, bool), OAuthError> {
+) -> Result<(UserRow, bool), LoginRefused> {
     let email = normalize_email(username);
     let user = user_store::get(
         svc.store.pool(),
@@ -119,8 +159,8 @@ pub async fn authenticate_user(
     let now = svc.now();
     let locked = match &user {
         Some(u) => {
-            key_store::failures_since(&svc.store, &u.id, ip, now - LOCK_WINDOW_MS).await?
-                >= MAX_FAILURES
+            key_store::count_attempt(&svc.store, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS).await?
+                > MAX_FAILURES
         }
         None => false,
     };
@@ -136,25 +176,19 @@ pub async fn authenticate_user(
         .map_err(|e| OAuthError::Server(e.to_string()))?;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
-        (Some(u), _) => {
-            if !locked {
-                key_store::record_failure(
-                    &svc.store,
-                    tenant_id,
-                    &u.id,
-                    ip,
-                    now,
-                    now - LOCK_WINDOW_MS,
-                )
-                .await?;
-            }
-            return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()));
+        _ => {
+            svc.login_metrics.attempt(if locked {
+                Attempt::Locked
+            } else {
+                Attempt::Wrong
+            });
+            return Err(LoginRefused::WrongCredentials);
         }
-        (None, _) => return Err(OAuthError::InvalidGrant(WRONG_CREDENTIALS.into())),
     };
-    key_store::clear_failures(&svc.store, &user.id, ip).await?;
+    svc.login_metrics.attempt(Attempt::Ok);
+    key_store::clear_attempts(&svc.store, &user.id, ip).await?;
     if user.blocked != 0 {
-        return Err(OAuthError::InvalidGrant("the user is blocked".into()));
+        return Err(LoginRefused::Blocked);
     }
     Ok((user, verified == Verified::YesRehash))
 }
@@ -198,7 +232,7 @@ pub async fn check_scopes(
                 "",
             )
             .await?
-            .ok_or_else(|| OAuthError::InvalidRequest(format!("unknown audience `{a}`")))?,
+            .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{a}`")))?,
         ),
         None => None,
     };
@@ -239,7 +273,9 @@ pub async fn grant(
     let requested = scope_list(form).unwrap_or_default();
     check_scopes(svc, tenant_id, audience.as_deref(), &requested).await?;
 
-    let (user, rehash) = authenticate_user(svc, tenant_id, username, password, &request.ip).await?;
+    let (user, rehash) = authenticate_user(svc, tenant_id, username, password, &request.ip)
+        .await
+        .map_err(OAuthError::from)?;
 
     let org =
         match form.get("organization").filter(|s| !s.is_empty()) {
@@ -266,6 +302,7 @@ pub async fn grant(
             rehash_password: rehash.then(|| password.to_string()),
             auth_time: svc.now() / 1000,
             family: None,
+            rotates: None,
             redirect_uri: None,
             sid: None,
         },

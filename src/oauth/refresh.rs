@@ -1,5 +1,9 @@
 //! The refresh-token grant (RFC 6749 6), with rotation on every use and reuse detection: a
-//! second use of a rotated token revokes its whole family (RFC 9700 4.14.2). On every use the
+//! second use of a rotated token revokes its whole family and the family's access tokens
+//! (RFC 9700 4.14.2). Rotation commits with issuance, so a refresh that fails on our side (a
+//! fail-closed hook, a timeout, the database) or that a hook denies leaves the token valid:
+//! reuse detection is about theft, not about our errors. Of two concurrent uses, exactly one
+//! rotates; the other gets `invalid_grant` without revoking anything. On every use the
 //! user must still exist and be unblocked, the organization membership must still hold, the
 //! client must still be allowed the grant, and a requested scope must be within the original.
 //! Hooks run again, so changed metadata reaches the tokens without a new login.
@@ -32,16 +36,18 @@ pub async fn grant(
     let hash = svc.secrets.hash(token);
     let now = svc.now();
 
-    // Rotate under a lock: of two concurrent uses of one token, exactly one succeeds.
-    let mut tx = svc.store.begin_write().await?;
-    let row = key_store::refresh_for_update(&mut tx, tenant_id, &hash, svc.store.for_update())
+    // Nothing is spent here: the token is rotated in the transaction that stores its successor
+    // (login::complete), so a refresh that fails on our side, or that a hook denies, leaves
+    // it valid for the retry.
+    let row = key_store::refresh_by_hash(&svc.store, tenant_id, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid());
     }
     if row.used_at.is_some() {
-        drop(tx);
+        // A rotated token presented again: stolen, or replayed by a confused client. RFC 9700
+        // 4.14.2: revoke the family (and its access tokens).
         key_store::revoke_family(&svc.store, &row.family_id, now).await?;
         tracing::warn!(family = %row.family_id, "refresh token reuse: family revoked");
         return Err(invalid());
@@ -63,8 +69,6 @@ pub async fn grant(
             asked
         }
     };
-    key_store::mark_used(&mut tx, &hash, now).await?;
-    tx.commit().await?;
 
     let user = user_store::get(
         svc.store.pool(),
@@ -111,6 +115,7 @@ pub async fn grant(
             rehash_password: None,
             auth_time: row.auth_time,
             family: Some(row.family_id.clone()),
+            rotates: Some(hash),
             redirect_uri: None,
             sid: row.sid.clone(),
         },

@@ -1,8 +1,9 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662).
 //!
 //! A JWT access token stays valid until it expires unless resource servers ask: introspection
-//! answers `active: false` for a revoked one. Both endpoints require client authentication; a
-//! client can only revoke its own tokens, and an unknown or invalid token is not an error for
+//! answers `active: false` for a revoked one. Both endpoints require client authentication
+//! (introspection a confidential client's, RFC 7662 2.1); a client can only revoke its own
+//! tokens, revoking a refresh token revokes its family's access tokens too (RFC 7009 2.1), and an unknown or invalid token is not an error for
 //! revocation (RFC 7009 2.2).
 
 use serde_json::{Value, json};
@@ -47,7 +48,12 @@ pub async fn introspect(
     token: &str,
 ) -> Result<Value, OAuthError> {
     let (tenant_id, tenant_name) = tenant;
-    authenticate_client(svc, tenant_id, &creds).await?;
+    // RFC 7662 2.1: the caller must be authorized. A public client's `client_id` proves
+    // nothing (anyone can send it), so only confidential clients may introspect.
+    let app = authenticate_client(svc, tenant_id, &creds).await?;
+    if app.secret_hash.is_none() {
+        return Err(OAuthError::InvalidClient);
+    }
     let now = svc.now();
     let inactive = json!({"active": false});
     if let Some(r) =

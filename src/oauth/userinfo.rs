@@ -96,7 +96,8 @@ pub async fn userinfo(
     }
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
     if !scopes.iter().any(|s| s == "openid") {
-        return Err(OAuthError::InvalidToken(
+        // RFC 6750 3.1: a valid token without the scope the resource needs.
+        return Err(OAuthError::InsufficientScope(
             "the token was not granted openid".into(),
         ));
     }

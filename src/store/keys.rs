@@ -51,13 +51,16 @@ pub struct GrantRow {
     pub expires_at: i64,
     /// Epoch ms.
     pub revoked_at: Option<i64>,
+    /// The refresh-token family issued with this access token, if any: revoking the family
+    /// revokes the grant too (RFC 7009 2.1).
+    pub family_id: Option<String>,
 }
 
 /// Records a grant.
 pub async fn insert_grant(conn: &mut AnyConnection, g: &GrantRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO access_grants (jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO access_grants (jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at, family_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&g.jti)
     .bind(&g.tenant_id)
@@ -67,6 +70,7 @@ pub async fn insert_grant(conn: &mut AnyConnection, g: &GrantRow) -> Result<(), 
     .bind(&g.id_claims)
     .bind(g.expires_at)
     .bind(g.revoked_at)
+    .bind(&g.family_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -79,7 +83,7 @@ pub async fn grant(
     jti: &str,
 ) -> Result<Option<GrantRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at \
+        "SELECT jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at, family_id \
          FROM access_grants WHERE tenant_id = $1 AND jti = $2",
     )
     .bind(tenant_id)
@@ -164,73 +168,90 @@ pub async fn refresh_for_update(
     .await?)
 }
 
-/// Marks a token used (rotated).
-pub async fn mark_used(conn: &mut AnyConnection, hash: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
-        .bind(now)
-        .bind(hash)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Marks a token used (rotated) if it still is live: false when a concurrent use already
+/// rotated it or it was revoked meanwhile. Run in the transaction that stores its successor,
+/// so a rotation and the issuance it pays for commit together or not at all. On PostgreSQL a
+/// concurrent updater waits for the row lock and then re-checks the `WHERE` (READ COMMITTED),
+/// so exactly one of two racing uses gets `true`.
+pub async fn rotate(conn: &mut AnyConnection, hash: &str, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 \
+         WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// Revokes every token of a family.
-pub async fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<(), StoreError> {
+/// Revokes every refresh token of a family and every access token issued with it (RFC 7009
+/// 2.1, RFC 9700 4.14.2), inside `conn`'s transaction.
+pub async fn revoke_family_in(
+    conn: &mut AnyConnection,
+    family_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(family_id)
-    .execute(store.pool())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE access_grants SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// Failed attempts for (user, ip) since `since`.
-pub async fn failures_since(
-    store: &Store,
-    user_id: &str,
-    ip: &str,
-    since: i64,
-) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM login_failures WHERE user_id = $1 AND ip = $2 AND at >= $3",
-    )
-    .bind(user_id)
-    .bind(ip)
-    .bind(since)
-    .fetch_one(store.pool())
-    .await?;
-    Ok(n)
+/// [`revoke_family_in`] in a transaction of its own.
+pub async fn revoke_family(store: &Store, family_id: &str, now: i64) -> Result<(), StoreError> {
+    let mut tx = store.begin_write().await?;
+    revoke_family_in(&mut tx, family_id, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
-/// Records a failed attempt and forgets those older than `before`.
-pub async fn record_failure(
+/// Counts one password attempt for (user, IP) and returns the attempts in the current window,
+/// this one included. One atomic statement (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`)
+/// so parallel guesses each see a distinct count and cannot all pass the lock's check; a window
+/// older than `window_ms` starts over at 1.
+pub async fn count_attempt(
     store: &Store,
     tenant_id: &str,
     user_id: &str,
     ip: &str,
     now: i64,
-    before: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO login_failures (tenant_id, user_id, ip, at) VALUES ($1, $2, $3, $4)")
-        .bind(tenant_id)
-        .bind(user_id)
-        .bind(ip)
-        .bind(now)
-        .execute(store.pool())
-        .await?;
-    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND at < $2")
-        .bind(user_id)
-        .bind(before)
-        .execute(store.pool())
-        .await?;
-    Ok(())
+    window_ms: i64,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "INSERT INTO login_attempts (user_id, ip, tenant_id, window_start, attempts) \
+         VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (user_id, ip) DO UPDATE SET \
+           attempts = CASE WHEN login_attempts.window_start <= $5 THEN 1 \
+                      ELSE login_attempts.attempts + 1 END, \
+           window_start = CASE WHEN login_attempts.window_start <= $5 THEN $4 \
+                          ELSE login_attempts.window_start END \
+         RETURNING attempts",
+    )
+    .bind(user_id)
+    .bind(ip)
+    .bind(tenant_id)
+    .bind(now)
+    .bind(now - window_ms)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(n)
 }
 
-/// Forgets the failures of (user, ip) after a successful login.
-pub async fn clear_failures(store: &Store, user_id: &str, ip: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND ip = $2")
+/// Forgets the attempts of (user, ip) after a successful login.
+pub async fn clear_attempts(store: &Store, user_id: &str, ip: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM login_attempts WHERE user_id = $1 AND ip = $2")
         .bind(user_id)
         .bind(ip)
         .execute(store.pool())

@@ -14,8 +14,8 @@ use crate::both_backends;
 use crate::helpers::{Db, TestApp, spawn_app};
 use crate::oauth::{upload_and_bind, verify};
 
-const REDIRECT: &str = "https://app.example.com/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-long-enough";
+pub(crate) const REDIRECT: &str = "https://app.example.com/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-long-enough";
 
 fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
@@ -126,7 +126,7 @@ impl Browser {
 }
 
 /// An authorization request's path.
-fn authorize_path(client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_path(client_id: &str, extra: &[(&str, &str)]) -> String {
     let ch = challenge(VERIFIER);
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
@@ -143,13 +143,13 @@ fn authorize_path(client_id: &str, extra: &[(&str, &str)]) -> String {
     format!("/t/default/authorize?{}", q.finish())
 }
 
-struct Setup {
-    client_id: String,
-    secret: Option<String>,
-    user_id: String,
+pub(crate) struct Setup {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub user_id: String,
 }
 
-async fn setup(app: &TestApp, extra: Value) -> Setup {
+pub(crate) async fn setup(app: &TestApp, extra: Value) -> Setup {
     let (_, u) = app
         .post(
             "/t/default/api/users",
@@ -172,7 +172,7 @@ async fn setup(app: &TestApp, extra: Value) -> Setup {
     }
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     app: &TestApp,
     s: &Setup,
     code: &str,
@@ -197,13 +197,13 @@ async fn exchange(
     (res.status(), res.json().await.unwrap_or(Value::Null))
 }
 
-async fn userinfo(app: &TestApp, at: &str) -> (StatusCode, Value) {
+pub(crate) async fn userinfo(app: &TestApp, at: &str) -> (StatusCode, Value) {
     app.call(Method::GET, "/t/default/userinfo", Some(at), None)
         .await
 }
 
 /// Logs in through the page and returns the code.
-async fn login_for_code(b: &mut Browser, s: &Setup, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn login_for_code(b: &mut Browser, s: &Setup, extra: &[(&str, &str)]) -> String {
     let page = b.get(&authorize_path(&s.client_id, extra)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let done = b

@@ -63,7 +63,7 @@ async fn import_reports_lines_and_is_idempotent(db: Db) {
     );
     assert_eq!(app.svc.passwords.verify("wrong", &h), Verified::No);
 
-    // Running the same import again updates in place: no duplicates.
+    // Running the same import again changes nothing: no duplicates, no updates.
     let (_, again) = app
         .raw(
             Method::POST,
@@ -73,19 +73,24 @@ async fn import_reports_lines_and_is_idempotent(db: Db) {
         )
         .await;
     assert_eq!(
-        (again["created"].as_u64(), again["updated"].as_u64()),
-        (Some(0), Some(2))
+        (
+            again["created"].as_u64(),
+            again["updated"].as_u64(),
+            again["skipped"].as_u64()
+        ),
+        (Some(0), Some(0), Some(2))
     );
     let (_, all) = app.get("/t/default/api/users").await;
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
 
-    // A changed line updates the matched user (by external id, even with a new email).
+    // With `update`, a changed line updates the matched user (by external id, even with a new
+    // email).
     let change = json!({"email": "one-new@example.com", "external_id": "old-1", "name": "Renamed"})
         .to_string();
     let (_, r) = app
         .raw(
             Method::POST,
-            "/t/default/api/users/import",
+            "/t/default/api/users/import?update=true",
             &app.operator_key.clone(),
             change.into_bytes(),
         )

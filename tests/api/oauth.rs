@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{Db, TestApp, hook, spawn_app, spawn_app_with};
 
-struct Setup {
-    client_id: String,
-    secret: String,
-    user_id: String,
-    org_id: String,
+pub(crate) struct Setup {
+    pub client_id: String,
+    pub secret: String,
+    pub user_id: String,
+    pub org_id: String,
 }
 
 pub(crate) async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)]) {
@@ -43,7 +43,7 @@ pub(crate) async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)])
     assert_eq!(s, StatusCode::OK, "{b}");
 }
 
-async fn setup(app: &TestApp, alg: &str) -> Setup {
+pub(crate) async fn setup(app: &TestApp, alg: &str) -> Setup {
     app.post(
         "/t/default/api/roles",
         json!({"name": "admin", "permissions": ["read:reports"]}),
@@ -86,7 +86,7 @@ async fn setup(app: &TestApp, alg: &str) -> Setup {
     }
 }
 
-async fn token(
+pub(crate) async fn token(
     app: &TestApp,
     s: &Setup,
     form: &[(&str, &str)],
@@ -302,7 +302,7 @@ async fn token_errors(db: Db) {
                 ("password", "correct horse battery"),
                 ("audience", "https://nope"),
             ],
-            "invalid_request",
+            "invalid_target",
         ),
     ];
     for (form, code) in codes {
@@ -568,7 +568,12 @@ async fn userinfo_checks_tokens_fully(db: Db) {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
-async fn refresh(app: &TestApp, s: &Setup, rt: &str, scope: Option<&str>) -> (StatusCode, Value) {
+pub(crate) async fn refresh(
+    app: &TestApp,
+    s: &Setup,
+    rt: &str,
+    scope: Option<&str>,
+) -> (StatusCode, Value) {
     let mut f = vec![("grant_type", "refresh_token"), ("refresh_token", rt)];
     if let Some(sc) = scope {
         f.push(("scope", sc));
