@@ -428,37 +428,40 @@ pub async fn next(
     let code = random_secret("ac_");
     let rehashed =
         login::rehash(svc, arrival.rehash_password.map(|p| p.expose().to_string())).await;
-    let mut tx = svc.store.begin_write().await?;
-    login::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
-    store::insert_code(
-        &mut tx,
-        &CodeRow {
-            code_hash: svc.secrets.hash(code.expose()),
-            tenant_id: tenant.0.into(),
-            client_id: v.app.client_id.clone(),
-            user_id: l.user.id.clone(),
-            redirect_uri: r.redirect_uri.clone(),
-            code_challenge: Some(r.code_challenge.clone()),
-            nonce: r.nonce.clone(),
-            scope: decision.scopes.join(" "),
-            audience: r.audience.clone(),
-            org_id: l.org.as_ref().map(|o| o.id.clone()),
-            sid: Some(session.sid.clone()),
-            auth_time: l.auth_time,
-            id_claims: Value::Object(decision.id_claims.clone()).to_string(),
-            access_claims: Value::Object(decision.access_claims.clone()).to_string(),
-            jti: decision.jti.clone(),
-            family_id: None,
-            created_at: now,
-            expires_at: now + CODE_LIFETIME_MS,
-            used_at: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    if let Some(t) = decision.trace.clone() {
-        crate::hooks::flows::save_trace(svc, t).await;
+    let stored = async {
+        let mut tx = svc.store.begin_write().await?;
+        login::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
+        store::insert_code(
+            &mut tx,
+            &CodeRow {
+                code_hash: svc.secrets.hash(code.expose()),
+                tenant_id: tenant.0.into(),
+                client_id: v.app.client_id.clone(),
+                user_id: l.user.id.clone(),
+                redirect_uri: r.redirect_uri.clone(),
+                code_challenge: Some(r.code_challenge.clone()),
+                nonce: r.nonce.clone(),
+                scope: decision.scopes.join(" "),
+                audience: r.audience.clone(),
+                org_id: l.org.as_ref().map(|o| o.id.clone()),
+                sid: Some(session.sid.clone()),
+                auth_time: l.auth_time,
+                id_claims: Value::Object(decision.id_claims.clone()).to_string(),
+                access_claims: Value::Object(decision.access_claims.clone()).to_string(),
+                jti: decision.jti.clone(),
+                family_id: None,
+                created_at: now,
+                expires_at: now + CODE_LIFETIME_MS,
+                used_at: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<(), OAuthError>(())
     }
+    .await;
+    login::save_trace(svc, &decision, stored.is_ok()).await;
+    stored?;
     session::touch(svc, &session).await?;
     // Expired codes are useless; forget them now and then rather than on a timer.
     if rand::random::<u8>() == 0 {

@@ -398,13 +398,20 @@ pub fn response(s: Signed, d: &Decision) -> TokenResponse {
 pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
     let (decision, outcome) = decide(svc, &l).await?;
     let result = issue_after_flow(svc, &l, &decision, &outcome).await;
+    save_trace(svc, &decision, result.is_ok()).await;
+    result
+}
+
+/// Queues the trace of a flow that succeeded, whatever became of the login after it: a login
+/// that failed afterwards (a lost refresh race, the database) is traced as `aborted`, so no
+/// run of a tenant's hooks goes unrecorded.
+pub async fn save_trace(svc: &Services, decision: &Decision, login_ok: bool) {
     if let Some(mut t) = decision.trace.clone() {
-        if result.is_err() {
+        if !login_ok {
             t.status = "aborted".into();
         }
         flows::save_trace(svc, t).await;
     }
-    result
 }
 
 /// Signs and records what a successful flow decided (see [`complete`]).

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, login_for_code};
-use crate::helpers::{Db, TestApp, spawn_app};
+use crate::helpers::{Db, TestApp, spawn_app, spawn_app_with};
 use crate::oauth::{Setup, refresh, setup, token, upload_and_bind};
+use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 
 /// A password-grant application with refresh tokens, the user Ada, and a first refresh token.
 async fn logged_in(app: &TestApp) -> (Setup, Value) {
@@ -182,6 +183,55 @@ async fn concurrent_refreshes_of_one_token_issue_exactly_once(db: Db) {
             }
         }
     }
+}
+
+/// Item 11 (its second half). A login that fails after its hooks ran still leaves their trace,
+/// marked `aborted` (docs/hooks.md: every run of a tenant's hooks is traced). Two concurrent
+/// refreshes of one token, both past the read before either commits (the hook takes its whole
+/// 100 ms deadline, fail-open): one is issued tokens, the other loses at commit, and both runs
+/// are in the trace list.
+async fn a_login_that_fails_after_its_hooks_ran_is_traced_as_aborted(db: Db) {
+    // A runtime of its own: the shared one is busy with other tests, and a wait for a pool
+    // slot would fail a flow before its hook ran.
+    let runtime = HookRuntime::new(RuntimeSettings {
+        threads: 2,
+        per_tenant: 2,
+        ..Default::default()
+    })
+    .expect("hook runtime");
+    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime)).await;
+    let (s, first) = logged_in(&app).await;
+    let rt = first["refresh_token"].as_str().unwrap().to_string();
+    upload_and_bind(&app, &[("slow", "hostile", "fail_open")]).await;
+    let (st, b) = app
+        .put(
+            "/t/default/api/hooks/slow/limits",
+            json!({"deadline_ms": 100}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    set_mode(&app, &s.user_id, "loop").await;
+
+    let (a, b) = tokio::join!(refresh(&app, &s, &rt, None), refresh(&app, &s, &rt, None));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::BAD_REQUEST],
+        "{a:?} {b:?}"
+    );
+
+    // Traces are written in batches within milliseconds; the list reads after a flush.
+    let (st, traces) = app.get("/t/default/api/hook-traces").await;
+    assert_eq!(st, StatusCode::OK, "{traces}");
+    let mut got: Vec<&str> = traces["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["aborted", "success"], "{traces}");
 }
 
 /// Item 2. Six concurrent exchanges of one code: at most one wins, and every loser revokes
@@ -429,6 +479,7 @@ both_backends!(
     refresh_that_fails_server_side_keeps_the_token_valid,
     refresh_denied_by_a_hook_leaves_the_token_unspent,
     concurrent_refreshes_of_one_token_issue_exactly_once,
+    a_login_that_fails_after_its_hooks_ran_is_traced_as_aborted,
     concurrent_code_replay_revokes_everything_the_code_issued,
     revoking_a_refresh_token_revokes_its_access_tokens,
     refresh_reuse_revokes_the_familys_access_tokens,
