@@ -5,7 +5,7 @@
 //! after it, so nothing a hook did can be seen by the next login or another tenant.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 use wasmtime::ResourceLimiter;
@@ -26,7 +26,7 @@ pub fn claim_allowed(name: &str) -> bool {
 
 /// The scopes a flow's hooks may add with `add-scope`, decided by the protocol layer for each
 /// login (docs/hooks.md "Scopes"): what the application may request for the login's audience,
-/// narrowed in the code flow of a third-party application to what the user consented to.
+/// narrowed for a third-party application to what the user consented to.
 /// `offline_access` is never among them, whatever the caller passes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddableScopes(Vec<String>);
@@ -73,19 +73,6 @@ pub struct CallRules {
     pub user_metadata: Arc<Value>,
     /// `app_metadata`, likewise.
     pub app_metadata: Arc<Value>,
-}
-
-impl CallRules {
-    /// Rules with nothing addable, empty metadata and a budget of `budget_ms` from now.
-    pub fn new(budget_ms: u64) -> Self {
-        CallRules {
-            flow_deadline: Instant::now() + Duration::from_millis(budget_ms),
-            flow_budget_ms: budget_ms,
-            addable_scopes: Arc::default(),
-            user_metadata: Arc::new(Value::Object(Map::new())),
-            app_metadata: Arc::new(Value::Object(Map::new())),
-        }
-    }
 }
 
 /// Everything one invocation produced.

@@ -518,10 +518,11 @@ impl HookRuntime {
         let mut wit_event = event.to_wit();
         for step in steps {
             if abandoned() {
-                // The caller is gone (the client hung up): nobody will use the outcome.
+                // The caller is gone (the client hung up): nobody will read this outcome, and
+                // running on would only keep the tenant's permit and a pool thread busy.
                 out.status = FlowStatus::Failed {
                     hook: step.hook_name.clone(),
-                    code: HookError::Capacity.code().into(),
+                    code: "abandoned".into(),
                     message: "the login was abandoned before this hook ran".into(),
                 };
                 return out;
