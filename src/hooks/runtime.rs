@@ -507,7 +507,12 @@ impl HookRuntime {
         let mut out = FlowOutcome::empty();
         let budget_ms = flow_budget_ms(steps);
         let mut rules = CallRules {
-            flow_deadline: start.at + Duration::from_millis(budget_ms),
+            // Checked: an operator's ceiling can be any u64, and `Instant + Duration` panics on
+            // overflow (`Instant`'s range is platform-defined); past a year means no budget.
+            flow_deadline: start
+                .at
+                .checked_add(Duration::from_millis(budget_ms))
+                .unwrap_or_else(|| start.at + Duration::from_secs(365 * 24 * 3600)),
             flow_budget_ms: budget_ms,
             addable_scopes: start.addable,
             user_metadata: Arc::new(event.user.user_metadata.clone()),

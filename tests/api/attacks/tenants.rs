@@ -131,6 +131,17 @@ fn flow_has_one_wall_clock_budget() {
         elapsed < Duration::from_millis(800),
         "the flow ends near its 200 ms budget, not after 20 x 50 ms: {elapsed:?}"
     );
+    // An operator may set any ceiling; the budget's arithmetic does not overflow.
+    let unbounded = Limits {
+        flow_deadline_ms: u64::MAX,
+        ..Limits::default()
+    };
+    let out = run(
+        &rt,
+        &[step(h, unbounded, FailurePolicy::FailClosed)],
+        &mode("ok"),
+    );
+    assert_eq!(out.status, sigil::hooks::runtime::FlowStatus::Success);
 }
 
 /// docs/hooks.md "Isolation and capacity": pool threads survive a panicking job (the caller
