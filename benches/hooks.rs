@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, black_box};
 use sigil::hooks::event::PostLoginEvent;
+use sigil::hooks::host::AddableScopes;
 use sigil::hooks::runtime::{FailurePolicy, FlowStep, HookRuntime, PreparedHook, RuntimeSettings};
 use sigil::hooks::{Limits, compile, upload};
 
@@ -74,13 +75,13 @@ fn main() {
 
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("noop_hook", |b| {
-        b.iter(|| black_box(rt.flow_blocking(&noop, black_box(&e), size)))
+        b.iter(|| black_box(rt.flow_blocking(&noop, black_box(&e), size, AddableScopes::default())))
     });
     c.bench_function("one_hook", |b| {
-        b.iter(|| black_box(rt.flow_blocking(&one, black_box(&e), size)))
+        b.iter(|| black_box(rt.flow_blocking(&one, black_box(&e), size, AddableScopes::default())))
     });
     c.bench_function("three_hook_flow", |b| {
-        b.iter(|| black_box(rt.flow_blocking(&flow, black_box(&e), size)))
+        b.iter(|| black_box(rt.flow_blocking(&flow, black_box(&e), size, AddableScopes::default())))
     });
     // JWT templates as the token pipeline runs them: the event to JSON, then the render of a
     // parsed five-claim template (the README's examples).
@@ -114,7 +115,7 @@ fn main() {
             (0..n)
                 .map(|_| {
                     let t = Instant::now();
-                    black_box(rt.flow_blocking(steps, &e, size));
+                    black_box(rt.flow_blocking(steps, &e, size, AddableScopes::default()));
                     t.elapsed()
                 })
                 .collect::<Vec<_>>()
@@ -185,7 +186,12 @@ fn isolation(rt: &Arc<HookRuntime>, roles: Arc<PreparedHook>) {
             for _ in 0..n {
                 let t = Instant::now();
                 let r = rt
-                    .run_flow("ten_b", vec![step(roles.clone(), Limits::default())], &e)
+                    .run_flow(
+                        "ten_b",
+                        vec![step(roles.clone(), Limits::default())],
+                        &e,
+                        AddableScopes::default(),
+                    )
                     .await;
                 assert!(r.is_ok());
                 out.push(t.elapsed());
@@ -200,7 +206,14 @@ fn isolation(rt: &Arc<HookRuntime>, roles: Arc<PreparedHook>) {
         let (rt, h, ev, stop) = (rt.clone(), hostile.clone(), looping.clone(), stop.clone());
         spinners.push(tokio.spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = rt.run_flow("ten_a", vec![step(h.clone(), spin)], &ev).await;
+                let _ = rt
+                    .run_flow(
+                        "ten_a",
+                        vec![step(h.clone(), spin)],
+                        &ev,
+                        AddableScopes::default(),
+                    )
+                    .await;
             }
         }));
     }

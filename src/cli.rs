@@ -747,7 +747,15 @@ fn hooks_test(
         limits: Limits::default(),
     };
     let size = serde_json::to_string(&event)?.len();
-    let outcome = runtime.flow_blocking(&[step], &event, size);
+    // As the test endpoint allows without a server: the OIDC scopes but offline_access, and
+    // the scopes the event requested.
+    let addable = sigil::hooks::host::AddableScopes::new(
+        sigil::oauth::OIDC_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .chain(event.transaction.requested_scopes.iter().cloned()),
+    );
+    let outcome = runtime.flow_blocking(&[step], &event, size, addable);
     println!("{}", serde_json::to_string_pretty(&outcome)?);
     Ok(match outcome.status {
         FlowStatus::Failed { .. } => ExitCode::FAILURE,

@@ -4,7 +4,11 @@
 //! Merge: each top-level key of the patch replaces the stored key whole (a nested object is not
 //! merged deeply), a key set to `null` is deleted, and `{}` changes nothing. Limits keep the
 //! event that hooks receive small: at most [`MAX_BYTES`] serialized per object, keys at most
-//! [`MAX_KEY_CHARS`] characters at any depth.
+//! [`MAX_KEY_CHARS`] characters at any depth, and at most [`MAX_DEPTH`] levels of nesting.
+//!
+//! These rules are the only ones: the management API and the hook host (which
+//! checks each `set-*-metadata` call against the merge the commit will do, see
+//! [`merge_map`]) all call this module.
 
 use serde_json::{Map, Value};
 
@@ -12,9 +16,12 @@ use serde_json::{Map, Value};
 pub const MAX_BYTES: usize = 16 * 1024;
 /// Longest key, at any depth.
 pub const MAX_KEY_CHARS: usize = 255;
+/// Deepest nesting of objects and arrays; the metadata object itself is level 1. Well under
+/// serde_json's parse limit of 128, so stored metadata always reads back.
+pub const MAX_DEPTH: usize = 32;
 
 /// Why a metadata object was refused; `path` names the offending key (dot-separated).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum MetadataError {
     /// Not a JSON object.
     #[error("must be a JSON object")]
@@ -23,6 +30,12 @@ pub enum MetadataError {
     #[error("key `{path}` is longer than {MAX_KEY_CHARS} characters")]
     KeyTooLong {
         /// The key's path.
+        path: String,
+    },
+    /// Objects and arrays nest deeper than [`MAX_DEPTH`].
+    #[error("`{path}` nests deeper than {MAX_DEPTH} levels")]
+    TooDeep {
+        /// The path of the container that is too deep.
         path: String,
     },
     /// The object is too large.
@@ -45,6 +58,20 @@ pub fn validate(value: &Value) -> Result<&Map<String, Value>, MetadataError> {
 }
 
 fn check_keys(obj: &Map<String, Value>, prefix: &str) -> Result<(), MetadataError> {
+    check_members(obj, prefix, 1)
+}
+
+/// Checks the members of an object at nesting level `depth` (the top object is level 1).
+fn check_members(
+    obj: &Map<String, Value>,
+    prefix: &str,
+    depth: usize,
+) -> Result<(), MetadataError> {
+    if depth > MAX_DEPTH {
+        return Err(MetadataError::TooDeep {
+            path: prefix.to_string(),
+        });
+    }
     for (k, v) in obj {
         let path = if prefix.is_empty() {
             k.clone()
@@ -54,24 +81,42 @@ fn check_keys(obj: &Map<String, Value>, prefix: &str) -> Result<(), MetadataErro
         if k.chars().count() > MAX_KEY_CHARS {
             return Err(MetadataError::KeyTooLong { path });
         }
-        match v {
-            Value::Object(inner) => check_keys(inner, &path)?,
-            Value::Array(items) => {
-                for item in items {
-                    if let Value::Object(inner) = item {
-                        check_keys(inner, &path)?;
-                    }
-                }
-            }
-            _ => {}
-        }
+        check_value(v, &path, depth + 1)?;
     }
     Ok(())
 }
 
+/// Checks a value that would sit at nesting level `depth` if it is a container. Arrays are
+/// walked too, arrays of arrays included, so no key escapes the rules by being wrapped.
+fn check_value(v: &Value, path: &str, depth: usize) -> Result<(), MetadataError> {
+    match v {
+        Value::Object(inner) => check_members(inner, path, depth),
+        Value::Array(items) => {
+            if depth > MAX_DEPTH {
+                return Err(MetadataError::TooDeep {
+                    path: path.to_string(),
+                });
+            }
+            items
+                .iter()
+                .try_for_each(|item| check_value(item, path, depth + 1))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Applies `patch` to `current` by the top-level rule, then validates the result.
 pub fn merge(current: &Value, patch: &Value) -> Result<Value, MetadataError> {
-    let patch = patch.as_object().ok_or(MetadataError::NotAnObject)?;
+    merge_map(
+        current,
+        patch.as_object().ok_or(MetadataError::NotAnObject)?,
+    )
+}
+
+/// [`merge`] for a patch that is already a map (the hook host checks every metadata write with
+/// it, against the metadata the commit will merge into, so a write the commit would refuse is
+/// refused at call time).
+pub fn merge_map(current: &Value, patch: &Map<String, Value>) -> Result<Value, MetadataError> {
     check_keys(patch, "")?;
     let mut out = current.as_object().cloned().unwrap_or_default();
     for (k, v) in patch {
@@ -134,5 +179,27 @@ mod tests {
         let half = "x".repeat(MAX_BYTES / 2);
         let cur = merge(&json!({}), &json!({"a": half.clone()})).unwrap();
         assert!(merge(&cur, &json!({"b": half})).is_err());
+    }
+
+    #[test]
+    fn depth_and_keys_inside_nested_arrays() {
+        let long = "k".repeat(256);
+        assert_eq!(
+            merge(&json!({}), &json!({"a": [[{long.clone(): 1}]]})),
+            Err(MetadataError::KeyTooLong {
+                path: format!("a.{long}")
+            })
+        );
+        // The object is level 1, so a value may add MAX_DEPTH - 1 levels.
+        let nest = |n: usize| -> Value {
+            serde_json::from_str(&format!("{}1{}", "[".repeat(n), "]".repeat(n))).unwrap()
+        };
+        assert!(merge(&json!({}), &json!({"ok": nest(MAX_DEPTH - 1)})).is_ok());
+        assert_eq!(
+            merge(&json!({}), &json!({"deep": nest(MAX_DEPTH)})),
+            Err(MetadataError::TooDeep {
+                path: "deep".into()
+            })
+        );
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::event::PostLoginEvent;
+use super::host::AddableScopes;
 use super::registry::{find, open_secrets, prepare};
 use super::runtime::{FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookTrace};
 use super::{HookError, LimitOverrides, Limits};
@@ -184,17 +185,24 @@ pub async fn load_flow(svc: &Services, tenant_id: &str) -> Result<Vec<FlowStep>>
 
 /// Runs the tenant's flow for a login and records the metrics; returns the outcome and its
 /// trace, which the caller hands to [`save_trace`] once it knows the login's fate. An empty
-/// flow has no trace. A
-/// runtime-level failure (no capacity) becomes a failed flow, so callers handle one shape.
+/// flow has no trace. `addable` is what the login lets `add-scope` add (decided by the
+/// protocol layer). A runtime-level failure (no capacity) becomes a failed flow, so callers
+/// handle one shape.
 pub async fn run_flow(
     svc: &Services,
     tenant_id: &str,
     steps: Vec<FlowStep>,
     event: &PostLoginEvent,
+    addable: AddableScopes,
     context: &str,
 ) -> Result<(FlowOutcome, Option<TraceRow>)> {
     let ran = !steps.is_empty();
-    let out = match svc.hooks.runtime.run_flow(tenant_id, steps, event).await {
+    let out = match svc
+        .hooks
+        .runtime
+        .run_flow(tenant_id, steps, event, addable)
+        .await
+    {
         Ok(o) => o,
         Err(e) => failed_outcome(e),
     };
@@ -255,7 +263,9 @@ pub struct TestRun {
 
 /// Runs one version against an event with the production runtime (same limits, same claim
 /// rules, the hook's secrets), without logging anyone in. Metadata writes are reported, not
-/// applied.
+/// applied. `add-scope` may add what a password grant for the event's transaction could: the
+/// OIDC scopes but `offline_access`, and the scopes of the event's audience when it names an
+/// API of the tenant.
 pub async fn test(
     svc: &Services,
     ctx: &TenantCtx,
@@ -265,11 +275,24 @@ pub async fn test(
 ) -> Result<FlowOutcome> {
     let h = find(svc, ctx, id_or_name).await?;
     let s = step(svc, &ctx.tenant_id, &h, version, FailurePolicy::FailClosed).await?;
+    let api_scopes = match event.transaction.audience.as_deref() {
+        Some(aud) => crate::store::apis::scope_values(svc.store.pool(), &ctx.tenant_id, aud)
+            .await?
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let addable = AddableScopes::new(
+        crate::oauth::OIDC_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .chain(api_scopes),
+    );
     let (out, trace) = run_flow(
         svc,
         &ctx.tenant_id,
         vec![s],
         &event,
+        addable,
         &format!("test:{}", h.name),
     )
     .await?;

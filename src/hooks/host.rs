@@ -4,6 +4,9 @@
 //! A fresh [`HostState`] (inside a fresh `Store`) is made for every invocation and dropped
 //! after it, so nothing a hook did can be seen by the next login or another tenant.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use serde_json::{Map, Value};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -14,37 +17,62 @@ use super::HookError;
 use super::Limits;
 use super::bindings::v0_1::sigil::hooks::{api, types};
 
-/// Claims a hook may not set: the JWT registered claims (RFC 7519 4.1), OIDC protocol claims
-/// (OIDC Core 2, 3.1.3.6), the RFC 9068 access-token claims, identity claims that come from
-/// the user record, and `org_id`. A closed list; trying is a named error, never a silent drop.
-pub const RESTRICTED_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "azp",
-    "nonce",
-    "auth_time",
-    "at_hash",
-    "c_hash",
-    "acr",
-    "amr",
-    "sid",
-    "scope",
-    "client_id",
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_number_verified",
-    "org_id",
-];
+pub use super::claims::RESTRICTED_CLAIMS;
 
-/// Whether a hook may set the claim `name`.
+/// Whether a hook may set the claim `name` (see [`super::claims`] for the rules).
 pub fn claim_allowed(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 255 && !RESTRICTED_CLAIMS.contains(&name)
+    super::claims::check_name(name).is_ok()
+}
+
+/// The scopes a flow's hooks may add with `add-scope`, decided by the protocol layer for each
+/// login (docs/hooks.md "Scopes"): what the application may request for the login's audience,
+/// narrowed for a third-party application to what the user consented to.
+/// `offline_access` is never among them, whatever the caller passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddableScopes(Vec<String>);
+
+impl AddableScopes {
+    /// The scopes in `scopes`, less `offline_access` (a refresh token is the application's
+    /// request and the user's grant, never a hook's addition).
+    pub fn new(scopes: impl IntoIterator<Item = String>) -> Self {
+        let mut out: Vec<String> = Vec::new();
+        for s in scopes {
+            if s != OFFLINE_ACCESS && !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        AddableScopes(out)
+    }
+
+    /// Whether `scope` may be added.
+    pub fn allows(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| s == scope)
+    }
+
+    /// The scopes, in order.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+const OFFLINE_ACCESS: &str = "offline_access";
+
+/// What the host checks a hook's calls against beyond its [`Limits`], shared by the hooks of
+/// one flow: the flow's wall-clock budget, the scopes the login lets hooks add, and the
+/// metadata their writes will be merged into at commit.
+#[derive(Debug, Clone)]
+pub struct CallRules {
+    /// When the flow's budget runs out.
+    pub flow_deadline: Instant,
+    /// The flow's budget (for the error).
+    pub flow_budget_ms: u64,
+    /// What `add-scope` may add.
+    pub addable_scopes: Arc<AddableScopes>,
+    /// `user_metadata` as the commit will merge into it: the user's, with the writes of the
+    /// flow's earlier hooks applied.
+    pub user_metadata: Arc<Value>,
+    /// `app_metadata`, likewise.
+    pub app_metadata: Arc<Value>,
 }
 
 /// Everything one invocation produced.
@@ -74,6 +102,7 @@ pub struct HostState {
     pub(crate) failure: Option<HookError>,
     pub(crate) memory_refused: bool,
     limits: Limits,
+    rules: CallRules,
     now_ms: i64,
     // Built on the guest's first WASI call: most hooks (built for wasm32-unknown-unknown)
     // never make one, and building the context is a large share of a cycle's fixed cost.
@@ -86,7 +115,7 @@ impl HostState {
     /// A fresh state for one invocation. WASI (built on first use) is sealed: nothing
     /// preopened, no environment or arguments, no network, clocks frozen at the event's time,
     /// randomness freshly seeded, stdout and stderr captured (bounded) into the hook's log.
-    pub fn new(limits: Limits, now_ms: i64) -> Self {
+    pub fn new(limits: Limits, rules: CallRules, now_ms: i64) -> Self {
         Self {
             effects: Effects::default(),
             logs: Vec::new(),
@@ -96,6 +125,7 @@ impl HostState {
             failure: None,
             memory_refused: false,
             limits,
+            rules,
             now_ms,
             wasi: None,
             table: ResourceTable::new(),
@@ -128,10 +158,26 @@ impl HostState {
         })
     }
 
+    /// Stops the guest if the flow's wall-clock budget is spent. Checked at every host call,
+    /// because epoch interruption only fires while the guest's own code runs.
+    fn within_budget(&mut self) -> wasmtime::Result<()> {
+        if Instant::now() >= self.rules.flow_deadline {
+            let budget = self.rules.flow_budget_ms;
+            return Err(self.fail(HookError::FlowTimeout(budget)));
+        }
+        Ok(())
+    }
+
     fn set_claim(&mut self, access: bool, name: String, json: String) -> wasmtime::Result<()> {
+        self.within_budget()?;
         let token = if access { "access token" } else { "ID token" };
-        if !claim_allowed(&name) {
-            return Err(self.fail(HookError::RestrictedClaim(name)));
+        if let Err(reason) = super::claims::check_name(&name) {
+            let e = if reason.is_restricted() {
+                HookError::RestrictedClaim { name, reason }
+            } else {
+                HookError::InvalidClaimName { name, reason }
+            };
+            return Err(self.fail(e));
         }
         let value = self.parse(|| format!("claim `{name}`"), &json)?;
         let (map, bytes) = if access {
@@ -142,47 +188,51 @@ impl HostState {
         } else {
             (&mut self.effects.id_claims, &mut self.id_claim_bytes)
         };
-        if let Some(old) = map.get(&name) {
-            *bytes -= name.len() + old.to_string().len();
-        }
-        *bytes += name.len() + json.len();
-        map.insert(name, value);
-        if *bytes > self.limits.claim_bytes {
+        // Count what the token will hold, the same way for a new claim and a replaced one: the
+        // name and the value serialized (`1E15` is 4 bytes of text, 18 once serialized).
+        // Saturating: the guest chooses these numbers.
+        let old = map.get(&name).map_or(0, |old| claim_size(&name, old));
+        let total = bytes
+            .saturating_sub(old)
+            .saturating_add(claim_size(&name, &value));
+        if total > self.limits.claim_bytes {
             let limit = self.limits.claim_bytes;
             return Err(self.fail(HookError::OutputLimit(format!(
                 "custom claims on the {token} exceed {limit} bytes"
             ))));
         }
+        *bytes = total;
+        map.insert(name, value);
         Ok(())
     }
 
     fn set_metadata(&mut self, app: bool, key: String, json: String) -> wasmtime::Result<()> {
+        self.within_budget()?;
         let field = if app { "app_metadata" } else { "user_metadata" };
-        if key.is_empty() || key.chars().count() > crate::metadata::MAX_KEY_CHARS {
+        if key.is_empty() {
             return Err(self.fail(HookError::InvalidOutput(format!(
-                "{field} key must be 1 to {} characters",
-                crate::metadata::MAX_KEY_CHARS
+                "{field} key must not be empty"
             ))));
         }
         let value = self.parse(|| format!("{field}.{key}"), &json)?;
-        let map = if app {
-            &mut self.effects.app_metadata
+        let (map, current) = if app {
+            (&mut self.effects.app_metadata, &self.rules.app_metadata)
         } else {
-            &mut self.effects.user_metadata
+            (&mut self.effects.user_metadata, &self.rules.user_metadata)
         };
         map.insert(key, value);
-        if serde_json::to_vec(map).map_or(usize::MAX, |v| v.len()) > crate::metadata::MAX_BYTES {
-            return Err(self.fail(HookError::OutputLimit(format!(
-                "{field} writes exceed {} bytes",
-                crate::metadata::MAX_BYTES
-            ))));
+        // The commit's own merge, run now: a write it would refuse (a key too long at any
+        // depth, too deep, too large together with what is stored) fails here, named and
+        // traced, instead of failing the login after the flow.
+        if let Err(reason) = crate::metadata::merge_map(current, map) {
+            return Err(self.fail(HookError::MetadataRefused { field, reason }));
         }
         Ok(())
     }
 
     /// Appends a log line within the cap; over it, the hook is stopped (`log_limit`).
     pub(crate) fn push_log(&mut self, line: String) -> wasmtime::Result<()> {
-        self.log_bytes += line.len() + 1;
+        self.log_bytes = self.log_bytes.saturating_add(line.len()).saturating_add(1);
         if self.log_bytes > self.limits.log_bytes {
             let limit = self.limits.log_bytes;
             return Err(self.fail(HookError::OutputLimit(format!(
@@ -206,6 +256,9 @@ impl api::Host for HostState {
     }
 
     fn deny(&mut self, reason: String) -> wasmtime::Result<()> {
+        self.within_budget()?;
+        // Kept as given (up to 500 characters) for the trace; what reaches the client is
+        // sanitized at the protocol boundary (`oauth::error_description`).
         let reason: String = reason.chars().take(500).collect();
         self.effects.deny.get_or_insert(reason);
         Ok(())
@@ -228,18 +281,30 @@ impl api::Host for HostState {
     }
 
     fn log(&mut self, message: String) -> wasmtime::Result<()> {
+        self.within_budget()?;
         self.push_log(message)
     }
 }
 
 impl HostState {
     fn scope(&mut self, add: bool, scope: String) -> wasmtime::Result<()> {
+        self.within_budget()?;
         let ok =
             !scope.is_empty() && scope.len() <= 255 && scope.chars().all(|c| c.is_ascii_graphic());
         if !ok {
             return Err(self.fail(HookError::InvalidOutput(format!(
                 "scope `{scope}` must be 1 to 255 printable ASCII characters without spaces"
             ))));
+        }
+        // Refused at call time, never dropped later: the hook sees the failure in its trace.
+        if add && !self.rules.addable_scopes.allows(&scope) {
+            let reason = if scope == OFFLINE_ACCESS {
+                "a hook can never add offline_access"
+            } else {
+                "hooks may add only scopes the application may request for this login's \
+                 audience (and, for a third-party application, that the user consented to)"
+            };
+            return Err(self.fail(HookError::ScopeNotAllowed { scope, reason }));
         }
         if self.effects.scope_changes.len() >= 100 {
             return Err(self.fail(HookError::OutputLimit("more than 100 scope changes".into())));
@@ -296,6 +361,31 @@ impl ResourceLimiter for HostState {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
+    }
+}
+
+/// The bytes a claim takes in the token: its name and its value, each serialized as JSON.
+fn claim_size(name: &str, value: &Value) -> usize {
+    serialized_len(name).saturating_add(serialized_len(value))
+}
+
+/// The length of `v` serialized as compact JSON, without building the text.
+fn serialized_len(v: &(impl serde::Serialize + ?Sized)) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(b.len());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        // Only non-string map keys fail, which parsed JSON never has; count it as too big.
+        Err(_) => usize::MAX,
     }
 }
 

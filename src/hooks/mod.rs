@@ -8,15 +8,16 @@
 //! - [`upload`]: validation of uploaded bytes (size, component or core module, allowed
 //!   imports, world version) before anything is stored; [`compile`] compiles in a child process
 //!   bounded in memory and time, and authenticates stored artifacts.
-//! - [`host`]: what a hook's imports do, with the limits and the closed list of claims a hook
-//!   may not set.
+//! - [`host`]: what a hook's imports do, with the limits they enforce at call time;
+//!   [`claims`]: the closed list of claims a hook may not set and the claim precedence.
 //! - [`runtime`]: `InstancePre` cache, one fresh `Store` per invocation, the dedicated thread
-//!   pool with per-tenant caps, and flow execution ([`runtime::HookRuntime::run_flow`]: an
+//!   pool ([`pool`]) with per-tenant caps, the flow's one wall-clock budget, and flow execution ([`runtime::HookRuntime::run_flow`]: an
 //!   event in, an outcome out, no HTTP types).
 //! - [`registry`]: hooks, versions, secrets and limits (management side); [`flows`]: the
 //!   per-tenant flow, loading and running it for a login, test runs and traces.
 
 pub mod bindings;
+pub mod claims;
 pub mod compile;
 pub mod engine;
 pub mod event;
@@ -24,6 +25,7 @@ pub mod flow_cache;
 pub mod flows;
 pub mod host;
 pub mod metrics;
+pub mod pool;
 pub mod registry;
 pub mod runtime;
 pub mod traces;
@@ -38,6 +40,9 @@ pub enum HookError {
     /// The wall-clock deadline passed (epoch interruption).
     #[error("the hook ran past its {0} ms deadline")]
     Timeout(u64),
+    /// The flow's wall-clock budget ran out during this hook, or before it could start.
+    #[error("the flow ran past its {0} ms budget")]
+    FlowTimeout(u64),
     /// The instruction budget ran out.
     #[error("the hook used its whole budget of {0} fuel units")]
     OutOfFuel(u64),
@@ -56,9 +61,39 @@ pub enum HookError {
     /// The hook returned an error.
     #[error("the hook returned an error: {0}")]
     Returned(String),
-    /// The hook tried to set a claim it may not set.
-    #[error("the hook may not set the claim `{0}`")]
-    RestrictedClaim(String),
+    /// The hook tried to set a claim it may not set (the message says why: a protocol claim,
+    /// or one that comes from the user profile).
+    #[error("the hook may not set the claim `{name}`: {reason}")]
+    RestrictedClaim {
+        /// The name as the hook sent it.
+        name: String,
+        /// Why.
+        reason: claims::ClaimNameError,
+    },
+    /// The claim name is malformed (empty, too long, control characters or NUL).
+    #[error("invalid claim name {name:?}: {reason}")]
+    InvalidClaimName {
+        /// The name as the hook sent it.
+        name: String,
+        /// What is wrong with it.
+        reason: claims::ClaimNameError,
+    },
+    /// `add-scope` named a scope this login does not allow hooks to add.
+    #[error("the hook may not add the scope `{scope}`: {reason}")]
+    ScopeNotAllowed {
+        /// The scope.
+        scope: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A metadata write the commit would refuse (the rules of `crate::metadata`).
+    #[error("the {field} write is refused: {reason}")]
+    MetadataRefused {
+        /// `user_metadata` or `app_metadata`.
+        field: &'static str,
+        /// The rule it breaks.
+        reason: crate::metadata::MetadataError,
+    },
     /// The hook passed a value that is not valid (not JSON, bad key or scope).
     #[error("invalid output: {0}")]
     InvalidOutput(String),
@@ -85,13 +120,17 @@ impl HookError {
     pub fn code(&self) -> &'static str {
         match self {
             HookError::Timeout(_) => "timeout",
+            HookError::FlowTimeout(_) => "flow_timeout",
             HookError::OutOfFuel(_) => "out_of_fuel",
             HookError::OutOfMemory(_) => "out_of_memory",
             HookError::StackOverflow => "stack_overflow",
             HookError::Panic(_) => "panic",
             HookError::Trap(_) => "trap",
             HookError::Returned(_) => "hook_error",
-            HookError::RestrictedClaim(_) => "restricted_claim",
+            HookError::RestrictedClaim { .. } => "restricted_claim",
+            HookError::InvalidClaimName { .. } => "invalid_claim_name",
+            HookError::ScopeNotAllowed { .. } => "scope_not_allowed",
+            HookError::MetadataRefused { .. } => "metadata_refused",
             HookError::InvalidOutput(_) => "invalid_output",
             HookError::OutputLimit(_) => "output_limit",
             HookError::EventTooLarge(..) => "event_too_large",
@@ -107,6 +146,11 @@ impl HookError {
 pub struct Limits {
     /// Wall-clock deadline, milliseconds (epoch-based).
     pub deadline_ms: u64,
+    /// Wall-clock budget of a whole flow, milliseconds: every hook's deadline is cut to what
+    /// is left of it, and hooks after it ran out fail with `flow_timeout`. A flow takes the
+    /// lowest of its hooks' values (normally all the tenant's).
+    #[serde(default = "default_flow_deadline_ms")]
+    pub flow_deadline_ms: u64,
     /// Instruction budget (wasmtime fuel; roughly one unit per wasm instruction).
     pub fuel: u64,
     /// Linear memory, bytes.
@@ -119,10 +163,20 @@ pub struct Limits {
     pub log_bytes: usize,
 }
 
+/// The default flow budget: four times the default hook deadline. A flow of up to 20 hooks
+/// that each take their whole deadline would otherwise hold a pool thread (and the login) for
+/// a second.
+pub const DEFAULT_FLOW_DEADLINE_MS: u64 = 200;
+
+fn default_flow_deadline_ms() -> u64 {
+    DEFAULT_FLOW_DEADLINE_MS
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             deadline_ms: 50,
+            flow_deadline_ms: DEFAULT_FLOW_DEADLINE_MS,
             fuel: 10_000_000,
             memory_bytes: 16 << 20,
             event_bytes: 128 * 1024,
@@ -138,6 +192,8 @@ impl Default for Limits {
 pub struct LimitOverrides {
     /// Milliseconds.
     pub deadline_ms: Option<u64>,
+    /// Milliseconds (the whole flow).
+    pub flow_deadline_ms: Option<u64>,
     /// Fuel units.
     pub fuel: Option<u64>,
     /// Bytes.
@@ -158,6 +214,9 @@ impl Limits {
             deadline_ms: o
                 .deadline_ms
                 .map_or(self.deadline_ms, |v| v.min(self.deadline_ms).max(1)),
+            flow_deadline_ms: o.flow_deadline_ms.map_or(self.flow_deadline_ms, |v| {
+                v.min(self.flow_deadline_ms).max(1)
+            }),
             fuel: o.fuel.map_or(self.fuel, |v| v.min(self.fuel).max(1)),
             memory_bytes: o
                 .memory_bytes

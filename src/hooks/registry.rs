@@ -417,6 +417,7 @@ pub(super) async fn open_secrets(svc: &Services, hook_id: &str) -> Result<Vec<(S
 fn check_overrides(o: &LimitOverrides) -> Result<()> {
     let fields = [
         ("deadline_ms", o.deadline_ms),
+        ("flow_deadline_ms", o.flow_deadline_ms),
         ("fuel", o.fuel),
         ("memory_bytes", o.memory_bytes.map(|v| v as u64)),
         ("event_bytes", o.event_bytes.map(|v| v as u64)),

@@ -7,6 +7,12 @@
 //! per-tenant cap on flows in flight (one tenant cannot take the whole pool) and a global cap
 //! equal to the pool's size (the pooling allocator never sees more instances than it holds).
 //! Waiting for either is bounded by the deadline and then fails with `hook_capacity`.
+//!
+//! Both permits move into the job and are released when the job ends, not when the caller
+//! stops waiting: a client that hangs up does not hand its tenant's share of the pool to the
+//! same tenant's next flow while the first one still runs. A flow has one wall-clock budget
+//! ([`Limits::flow_deadline_ms`]), counted from admission; each hook's epoch deadline is cut
+//! to what is left of it, and a flow whose caller is gone stops between hooks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +28,8 @@ use wasmtime::{Engine, Store, Trap};
 use super::bindings::v0_1::{PostLogin, PostLoginPre, sigil::hooks::types as wit};
 use super::engine::{self, EngineSettings, TICK};
 use super::event::PostLoginEvent;
-use super::host::{Effects, HostState};
+use super::host::{AddableScopes, CallRules, Effects, HostState};
+use super::pool::Pool;
 use super::{HookError, Limits};
 
 /// A component ready to instantiate (type-checked against the world once).
@@ -108,6 +115,10 @@ pub struct HookTrace {
     /// Error message, when failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The deny reason exactly as the hook gave it (up to 500 characters), when it denied; the
+    /// client gets a sanitized, shorter copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Log lines (capped).
     pub logs: Vec<String>,
 }
@@ -215,8 +226,6 @@ impl FlowOutcome {
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
 /// Sizing of the runtime.
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeSettings {
@@ -247,7 +256,7 @@ pub struct HookRuntime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Mutex<HashMap<String, Arc<PreparedHook>>>,
-    jobs: std::sync::mpsc::Sender<Job>,
+    pool: Pool,
     slots: Arc<Semaphore>,
     tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
     settings: RuntimeSettings,
@@ -278,31 +287,13 @@ impl HookRuntime {
             .threads
             .min(settings.engine.pool_instances as usize)
             .max(1);
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("sigil-hook-{i}"))
-                .spawn(move || {
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(r) => r.recv(),
-                            Err(_) => break,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => break,
-                        }
-                    }
-                })
-                .map_err(|e| HookError::Internal(e.to_string()))?;
-        }
+        let pool = Pool::new(threads, "sigil-hook")
+            .map_err(|e| HookError::Internal(format!("starting the hook pool: {e}")))?;
         Ok(Arc::new(HookRuntime {
             engine,
             linker,
             cache: Mutex::new(HashMap::new()),
-            jobs: tx,
+            pool,
             slots: Arc::new(Semaphore::new(threads)),
             tenants: Mutex::new(HashMap::new()),
             settings: RuntimeSettings {
@@ -320,6 +311,12 @@ impl HookRuntime {
     /// The settings in force.
     pub fn settings(&self) -> RuntimeSettings {
         self.settings
+    }
+
+    /// Pool threads currently serving (always the pool's size: a panicking job does not end
+    /// its thread).
+    pub fn live_threads(&self) -> usize {
+        self.pool.live()
     }
 
     /// Type-checks a compiled component against the world and caches it by content hash.
@@ -356,19 +353,42 @@ impl HookRuntime {
         self.cache.lock().ok().and_then(|c| c.get(hash).cloned())
     }
 
-    /// Runs one hook on the calling thread: fresh store, instantiate, call, collect, drop.
-    pub fn invoke(&self, hook: &PreparedHook, event: &wit::Event, limits: Limits) -> Invocation {
+    /// Runs one hook on the calling thread: fresh store, instantiate, call, collect, drop. Its
+    /// epoch deadline is its own or what is left of the flow's budget, whichever ends first.
+    pub fn invoke(
+        &self,
+        hook: &PreparedHook,
+        event: &wit::Event,
+        limits: Limits,
+        rules: CallRules,
+    ) -> Invocation {
         let start = Instant::now();
-        let mut store = Store::new(&self.engine, HostState::new(limits, event.now_ms));
+        let left_ms = rules
+            .flow_deadline
+            .saturating_duration_since(start)
+            .as_millis()
+            .try_into()
+            .unwrap_or(u64::MAX);
+        // Which limit the epoch deadline stands for, to name the error if it fires.
+        let budget_bound = left_ms < limits.deadline_ms;
+        let (budget_ms, deadline_ms) = (rules.flow_budget_ms, limits.deadline_ms.min(left_ms));
+        let mut store = Store::new(&self.engine, HostState::new(limits, rules, event.now_ms));
         store.limiter(|s| s);
         let mut result = store
             .set_fuel(limits.fuel)
             .map_err(|e| HookError::Internal(e.to_string()));
-        let ticks = limits.deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
+        let ticks = deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
         if result.is_ok() {
             result = call(hook, &mut store, event)
-                .map_err(|e| classify(e, store.data(), limits))
+                .map_err(|e| {
+                    let timeout = if budget_bound {
+                        HookError::FlowTimeout(budget_ms)
+                    } else {
+                        HookError::Timeout(limits.deadline_ms)
+                    };
+                    classify(e, store.data(), limits, timeout)
+                })
                 .and_then(|r| r.map_err(HookError::Returned));
         }
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
@@ -395,45 +415,58 @@ impl HookRuntime {
     }
 
     /// Runs `steps` in order for `event` on a pool thread and merges their effects. The
-    /// per-tenant cap is keyed by `tenant_id`.
+    /// per-tenant cap is keyed by `tenant_id`; `addable` is what `add-scope` may add.
     ///
     /// Semantics: a later hook's claim replaces an earlier one of the same name; a deny stops
     /// the flow; a fail-closed failure stops it, a fail-open failure discards that hook's
     /// effects; metadata writes are merged and returned for the caller to apply once, after
-    /// the flow succeeded.
+    /// the flow succeeded. The flow's budget starts now, so waiting for capacity counts.
     pub async fn run_flow(
         self: &Arc<Self>,
         tenant_id: &str,
         steps: Vec<FlowStep>,
         event: &PostLoginEvent,
+        addable: AddableScopes,
     ) -> Result<FlowOutcome, HookError> {
         if steps.is_empty() {
             return Ok(FlowOutcome::empty());
         }
+        let admitted = Instant::now();
+        let budget_ms = flow_budget_ms(&steps);
         let wait = Duration::from_millis(
             steps
                 .iter()
                 .map(|s| s.limits.deadline_ms)
                 .max()
-                .unwrap_or(50),
+                .unwrap_or(50)
+                .min(budget_ms),
         );
-        let _tenant_permit = acquire(self.tenant_slots(tenant_id), wait).await?;
+        let tenant_permit = acquire(self.tenant_slots(tenant_id), wait).await?;
         let slot = acquire(self.slots.clone(), wait).await?;
         let event_json =
             serde_json::to_string(event).map_err(|e| HookError::Internal(e.to_string()))?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let rt = self.clone();
         let event = event.clone();
-        let job: Job = Box::new(move || {
-            let out = rt.flow_blocking(&steps, &event, event_json.len());
-            drop(slot);
-            let _ = tx.send(out);
+        let addable = Arc::new(addable);
+        let done = self.pool.spawn(move |abandoned| {
+            // The permits live as long as the work, whatever happens to the caller.
+            let _permits = (tenant_permit, slot);
+            rt.flow(
+                &steps,
+                &event,
+                event_json.len(),
+                FlowStart {
+                    at: admitted,
+                    addable,
+                },
+                abandoned,
+            )
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| HookError::Internal("the hook pool has stopped".into()))?;
-        rx.await
-            .map_err(|_| HookError::Internal("a hook thread died".into()))
+        match done.await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => Err(HookError::Internal(e.to_string())),
+            Err(_) => Err(HookError::Internal("the hook pool dropped a flow".into())),
+        }
     }
 
     fn tenant_slots(&self, tenant: &str) -> Arc<Semaphore> {
@@ -446,31 +479,80 @@ impl HookRuntime {
             .clone()
     }
 
-    /// The flow on the current thread (pool threads, and the local test runner).
+    /// The flow on the current thread (the local test runner, benchmarks, tests), with its
+    /// budget starting now.
     pub fn flow_blocking(
         &self,
         steps: &[FlowStep],
         event: &PostLoginEvent,
         event_size: usize,
+        addable: AddableScopes,
+    ) -> FlowOutcome {
+        let start = FlowStart {
+            at: Instant::now(),
+            addable: Arc::new(addable),
+        };
+        self.flow(steps, event, event_size, start, &|| false)
+    }
+
+    /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it.
+    fn flow(
+        &self,
+        steps: &[FlowStep],
+        event: &PostLoginEvent,
+        event_size: usize,
+        start: FlowStart,
+        abandoned: &dyn Fn() -> bool,
     ) -> FlowOutcome {
         let mut out = FlowOutcome::empty();
+        let budget_ms = flow_budget_ms(steps);
+        let mut rules = CallRules {
+            // Checked: an operator's ceiling can be any u64, and `Instant + Duration` panics on
+            // overflow (`Instant`'s range is platform-defined); past a year means no budget.
+            flow_deadline: start
+                .at
+                .checked_add(Duration::from_millis(budget_ms))
+                .unwrap_or_else(|| start.at + Duration::from_secs(365 * 24 * 3600)),
+            flow_budget_ms: budget_ms,
+            addable_scopes: start.addable,
+            user_metadata: Arc::new(event.user.user_metadata.clone()),
+            app_metadata: Arc::new(event.user.app_metadata.clone()),
+        };
         // Convert once per flow (metadata is serialized to JSON text here); only the secrets
         // change from one hook to the next.
         let mut wit_event = event.to_wit();
         for step in steps {
-            let run = if event_size > step.limits.event_bytes {
-                Invocation {
-                    result: Err(HookError::EventTooLarge(
-                        event_size,
-                        step.limits.event_bytes,
-                    )),
+            if abandoned() {
+                // The caller is gone (the client hung up): nobody will read this outcome, and
+                // running on would only keep the tenant's permit and a pool thread busy.
+                out.status = FlowStatus::Failed {
+                    hook: step.hook_name.clone(),
+                    code: "abandoned".into(),
+                    message: "the login was abandoned before this hook ran".into(),
+                };
+                return out;
+            }
+            let refused = if event_size > step.limits.event_bytes {
+                Some(HookError::EventTooLarge(
+                    event_size,
+                    step.limits.event_bytes,
+                ))
+            } else if Instant::now() >= rules.flow_deadline {
+                Some(HookError::FlowTimeout(budget_ms))
+            } else {
+                None
+            };
+            let run = match refused {
+                Some(e) => Invocation {
+                    result: Err(e),
                     logs: vec![],
                     fuel_used: 0,
                     duration: Duration::ZERO,
+                },
+                None => {
+                    wit_event.secrets = super::event::wit_secrets(&step.secrets);
+                    self.invoke(&step.hook, &wit_event, step.limits, rules.clone())
                 }
-            } else {
-                wit_event.secrets = super::event::wit_secrets(&step.secrets);
-                self.invoke(&step.hook, &wit_event, step.limits)
             };
             let mut trace = HookTrace {
                 hook_id: step.hook_id.clone(),
@@ -482,6 +564,7 @@ impl HookRuntime {
                 claims_set: Vec::new(),
                 error_code: None,
                 error: None,
+                reason: None,
                 logs: run.logs,
             };
             match run.result {
@@ -497,10 +580,22 @@ impl HookRuntime {
                                 .map(|k| format!("access_token.{k}")),
                         )
                         .collect();
+                    // Later hooks' metadata writes are checked against these ones too.
+                    for (writes, base) in [
+                        (&effects.user_metadata, &mut rules.user_metadata),
+                        (&effects.app_metadata, &mut rules.app_metadata),
+                    ] {
+                        if !writes.is_empty()
+                            && let Ok(merged) = crate::metadata::merge_map(base.as_ref(), writes)
+                        {
+                            *base = Arc::new(merged);
+                        }
+                    }
                     let deny = effects.deny.clone();
                     out.merge(effects);
                     if let Some(reason) = deny {
                         trace.outcome = "denied".into();
+                        trace.reason = Some(reason.clone());
                         out.trace.push(trace);
                         out.status = FlowStatus::Denied {
                             hook: step.hook_name.clone(),
@@ -536,6 +631,21 @@ impl HookRuntime {
     }
 }
 
+/// Where a flow's budget starts and what its hooks may add.
+struct FlowStart {
+    at: Instant,
+    addable: Arc<AddableScopes>,
+}
+
+/// A flow's budget: the lowest `flow_deadline_ms` of its steps (normally all the tenant's).
+fn flow_budget_ms(steps: &[FlowStep]) -> u64 {
+    steps
+        .iter()
+        .map(|s| s.limits.flow_deadline_ms)
+        .min()
+        .unwrap_or(super::DEFAULT_FLOW_DEADLINE_MS)
+}
+
 /// The export every post-login hook provides.
 const ENTRY: &str = "on-post-login";
 
@@ -567,13 +677,19 @@ async fn acquire(sem: Arc<Semaphore>, wait: Duration) -> Result<OwnedSemaphorePe
     }
 }
 
-/// Names a trap.
-fn classify(e: wasmtime::Error, state: &HostState, limits: Limits) -> HookError {
+/// Names a trap; `timeout` is what an epoch interrupt means for this invocation (its own
+/// deadline, or the flow's budget).
+fn classify(
+    e: wasmtime::Error,
+    state: &HostState,
+    limits: Limits,
+    timeout: HookError,
+) -> HookError {
     if let Some(f) = &state.failure {
         return f.clone();
     }
     match e.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => HookError::Timeout(limits.deadline_ms),
+        Some(Trap::Interrupt) => timeout,
         Some(Trap::OutOfFuel) => HookError::OutOfFuel(limits.fuel),
         Some(Trap::StackOverflow) => HookError::StackOverflow,
         Some(trap) => {

@@ -90,7 +90,9 @@ impl IntoResponse for OAuthReply {
         };
         let description = match &e {
             OAuthError::Server(_) => "the server could not complete the request".to_string(),
-            other => other.to_string(),
+            // RFC 6749 5.2: only %x20-21 / %x23-5B / %x5D-7E, whatever the message holds (a
+            // hook's deny reason, text from the request).
+            other => crate::oauth::error_description(&other.to_string()),
         };
         let mut res = (
             status,

@@ -85,7 +85,8 @@ pub struct Verified {
     pub req: AuthorizeRequest,
 }
 
-/// The redirect carrying an error (RFC 6749 4.1.2.1) with `state` and `iss` (RFC 9207).
+/// The redirect carrying an error (RFC 6749 4.1.2.1) with `state` and `iss` (RFC 9207). The
+/// description is reduced to the characters 4.1.2.1 allows ([`super::error_description`]).
 pub fn error_redirect(
     issuer: &str,
     redirect_uri: &str,
@@ -93,11 +94,12 @@ pub fn error_redirect(
     error: &str,
     description: &str,
 ) -> String {
+    let description = super::error_description(description);
     redirect_with(
         redirect_uri,
         &[
             ("error", Some(error)),
-            ("error_description", Some(description)),
+            ("error_description", Some(&description)),
             ("state", state),
             ("iss", Some(issuer)),
         ],

@@ -9,21 +9,24 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::OAuthError;
 use super::event::{self, RequestInfo};
 use super::tokens::{self, TokenRequest};
+use super::{OAuthError, OIDC_SCOPES};
 use crate::crypto::{Secret, random_secret};
 use crate::hooks::event::Protocol;
 use crate::hooks::flows;
-use crate::hooks::runtime::{FlowOutcome, FlowStatus};
+use crate::hooks::host::AddableScopes;
+use crate::hooks::runtime::{FlowOutcome, FlowStatus, FlowStep};
 use crate::ids::{IdKind, new_id};
 use crate::metadata;
 use crate::services::Services;
 use crate::store::Tx;
+use crate::store::apis as api_store;
 use crate::store::apps::AppRow;
 use crate::store::hooks::TraceRow;
 use crate::store::keys::{self as key_store, GrantRow, RefreshRow};
 use crate::store::orgs::OrgRow;
+use crate::store::sessions as session_store;
 use crate::store::users::{self as user_store, UserRow};
 use crate::templates::cache::TemplateSet;
 
@@ -111,28 +114,30 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
         .effective(&svc.store, tenant_id, &l.app.client_id)
         .await?;
     let jti = new_id(IdKind::AccessToken, svc.now());
-    let (mut id_claims, mut access_claims, outcome, trace) =
-        if steps.is_empty() && templates.is_empty() {
-            (Map::new(), Map::new(), flows::nothing_to_run(svc), None)
-        } else {
-            let mut ev = event::build(
-                svc,
-                l.tenant,
-                &l.user,
-                l.org.as_ref(),
-                l.app,
-                l.protocol,
-                &l.scopes,
-                l.audience.as_deref(),
-                l.request,
-            )
-            .await?;
-            ev.transaction.redirect_uri = l.redirect_uri.clone();
-            // JWT templates render first; the hooks' claims of the same name replace theirs.
-            let (id, access) = render_templates(&templates, &ev)?;
-            let (outcome, trace) = flows::run_flow(svc, tenant_id, steps, &ev, &jti).await?;
-            (id, access, outcome, trace)
-        };
+    let (mut id_claims, mut access_claims, outcome, trace) = if steps.is_empty()
+        && templates.is_empty()
+    {
+        (Map::new(), Map::new(), flows::nothing_to_run(svc), None)
+    } else {
+        let mut ev = event::build(
+            svc,
+            l.tenant,
+            &l.user,
+            l.org.as_ref(),
+            l.app,
+            l.protocol,
+            &l.scopes,
+            l.audience.as_deref(),
+            l.request,
+        )
+        .await?;
+        ev.transaction.redirect_uri = l.redirect_uri.clone();
+        // JWT templates render first; the hooks' claims of the same name replace theirs.
+        let (id, access) = render_templates(&templates, &ev)?;
+        let addable = addable_scopes(svc, l, &steps).await?;
+        let (outcome, trace) = flows::run_flow(svc, tenant_id, steps, &ev, addable, &jti).await?;
+        (id, access, outcome, trace)
+    };
     if outcome.status != FlowStatus::Success
         && let Some(t) = trace.clone()
     {
@@ -172,6 +177,40 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
         },
         outcome,
     ))
+}
+
+/// What the login lets `add-scope` add (docs/hooks.md "Scopes"), checked by the hook host at
+/// call time: what the application may request for this login's audience (the OIDC scopes and
+/// the audience API's scopes, as `password::check_scopes` allows), never `offline_access`,
+/// and for a third-party application only what the user consented to (OIDC Core 3.1.2.4).
+/// Nothing for a flow without hooks (no lookups).
+async fn addable_scopes(
+    svc: &Services,
+    l: &Login<'_>,
+    steps: &[FlowStep],
+) -> Result<AddableScopes, OAuthError> {
+    if steps.is_empty() {
+        return Ok(AddableScopes::default());
+    }
+    let api_scopes = match l.audience.as_deref() {
+        Some(aud) => api_store::scope_values(svc.store.pool(), l.tenant.0, aud)
+            .await?
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut scopes: Vec<String> = OIDC_SCOPES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(api_scopes)
+        .collect();
+    if l.app.first_party == 0 {
+        let consented = session_store::consent(&svc.store, &l.user.id, &l.app.client_id)
+            .await?
+            .unwrap_or_default();
+        let consented: Vec<&str> = consented.split(' ').collect();
+        scopes.retain(|s| consented.contains(&s.as_str()));
+    }
+    Ok(AddableScopes::new(scopes))
 }
 
 /// Custom claims of one token.

@@ -107,10 +107,44 @@ impl From<sqlx::Error> for OAuthError {
     }
 }
 
+/// Longest `error_description` sent to a client, in characters.
+pub const MAX_ERROR_DESCRIPTION: usize = 200;
+
+/// `text` as an `error_description` may carry it: RFC 6749 4.1.2.1 and 5.2 allow only
+/// %x20-21 / %x23-5B / %x5D-7E (printable ASCII without `"` and `\`). Every other character
+/// becomes `?`, and the result is cut at [`MAX_ERROR_DESCRIPTION`] characters. Applied where
+/// errors leave the server (the token endpoint's JSON, the authorization redirect), since some
+/// descriptions carry text from a hook's deny reason or from the request; the hook trace keeps
+/// a deny reason as given.
+pub fn error_description(text: &str) -> String {
+    text.chars()
+        .take(MAX_ERROR_DESCRIPTION)
+        .map(|c| match c {
+            '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 /// Scopes that belong to OpenID Connect itself rather than to an API.
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 /// The tenant's `/userinfo` URL (an audience of access tokens granted `openid`).
 pub fn userinfo_url(issuer: &str) -> String {
     format!("{issuer}/userinfo")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_description_keeps_only_rfc6749_characters() {
+        assert_eq!(error_description("ok: fine!"), "ok: fine!");
+        assert_eq!(error_description("a\"b\\c\nd\u{e9}\u{7f}"), "a?b?c?d??");
+        assert_eq!(
+            error_description(&"x".repeat(500)).len(),
+            MAX_ERROR_DESCRIPTION
+        );
+    }
 }

@@ -9,7 +9,8 @@ use crate::services::Services;
 use crate::store::apps::AppRow;
 use crate::store::users::UserRow;
 
-/// Standard claims of the user allowed by `scopes` (OIDC Core 5.4).
+/// Standard claims of the user allowed by `scopes` (OIDC Core 5.4). Every name it can emit is
+/// in `hooks::claims::PROFILE_CLAIMS`, so no hook or template claim is ever replaced by one.
 pub fn profile_claims(user: &UserRow, scopes: &[String]) -> Map<String, Value> {
     let mut m = Map::new();
     if scopes.iter().any(|s| s == "profile") {
@@ -166,4 +167,43 @@ pub async fn issue(svc: &Services, r: &TokenRequest<'_>) -> Result<Issued, OAuth
         expires_in: r.app.access_token_lifetime,
         id_token,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::claims::PROFILE_CLAIMS;
+
+    /// Claim precedence (docs/hooks.md): hooks and templates may not set a profile claim, so
+    /// the list must hold every claim the profile can put in a token.
+    #[test]
+    fn every_profile_claim_is_restricted() {
+        let some = |s: &str| Some(s.to_string());
+        let user = UserRow {
+            id: "usr_1".into(),
+            tenant_id: "ten_1".into(),
+            email: "ada@example.com".into(),
+            email_normalized: "ada@example.com".into(),
+            email_verified: 1,
+            password_hash: None,
+            name: some("Ada Lovelace"),
+            given_name: some("Ada"),
+            family_name: some("Lovelace"),
+            nickname: some("ada"),
+            picture: some("https://example.com/a.png"),
+            blocked: 0,
+            user_metadata: "{}".into(),
+            app_metadata: "{}".into(),
+            external_id: None,
+            created_at: 0,
+            updated_at: 0,
+            last_login: None,
+            logins_count: 0,
+        };
+        let all = profile_claims(&user, &["profile".into(), "email".into()]);
+        for name in all.keys() {
+            assert!(PROFILE_CLAIMS.contains(&name.as_str()), "{name}");
+        }
+        assert!(all.len() >= 8);
+    }
 }

@@ -23,6 +23,28 @@ pub struct ApiRow {
     pub updated_at: i64,
 }
 
+impl ApiRow {
+    /// The scope values the API defines (the `value` of each entry of `scopes`).
+    pub fn scope_values(&self) -> Vec<String> {
+        serde_json::from_str::<Vec<serde_json::Value>>(&self.scopes)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s["value"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+/// The scope values of the API whose audience is `identifier`; `None` when there is no such API.
+pub async fn scope_values<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    identifier: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    Ok(get(ex, tenant_id, By::Identifier(identifier), "")
+        .await?
+        .map(|a| a.scope_values()))
+}
+
 const COLS: &str = "id, tenant_id, identifier, name, scopes, created_at, updated_at";
 
 /// Inserts an API.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::expr::{self, Alt, Expr, Piece};
 use super::{ErrorKind, Limits, TemplateError, schema};
+use crate::hooks::claims::{PROFILE_CLAIMS, restricted_in};
 
 /// More errors than this are rarely read and would let a hostile template make us build a
 /// huge error list.
@@ -138,9 +139,23 @@ impl Compiler<'_> {
             self.pointer.push('/');
             self.pointer
                 .push_str(&key.replace('~', "~0").replace('/', "~1"));
-            if top && self.restricted.contains(&key.as_str()) {
-                let msg = format!("`{key}` is set by the server and cannot be templated");
-                self.report(0, ErrorKind::RestrictedClaim, msg);
+            // The hooks' rule (crate::hooks::claims): names match canonically, and a name
+            // with control characters or NUL is refused.
+            if top {
+                let refusal = if key.chars().any(char::is_control) {
+                    Some("claim names may not contain control characters or NUL".to_string())
+                } else {
+                    restricted_in(self.restricted, key).map(|r| {
+                        if PROFILE_CLAIMS.contains(&r) {
+                            format!("`{r}` comes from the user profile and cannot be templated")
+                        } else {
+                            format!("`{r}` is set by the server and cannot be templated")
+                        }
+                    })
+                };
+                if let Some(msg) = refusal {
+                    self.report(0, ErrorKind::RestrictedClaim, msg);
+                }
             }
             out.push((key.clone(), self.node(value, depth + 1)));
             self.pointer.truncate(len);

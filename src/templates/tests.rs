@@ -294,7 +294,31 @@ fn restricted_claims_rejected_at_top_level_only() {
             ("/sub", 0, ErrorKind::RestrictedClaim)
         ]
     );
-    parse(json!({"https://example.com/email": "{{user.email}}", "Sub": 1}));
+    parse(json!({"https://example.com/email": "{{user.email}}", "subject": 1}));
+}
+
+/// The hooks' rule (crate::hooks::claims): restricted names match canonically, profile claims
+/// are restricted (the user profile would replace them), control characters are refused.
+#[test]
+fn restricted_claims_match_canonically() {
+    for key in [
+        "Sub",
+        " sub ",
+        "SUB",
+        "su\u{0}b",
+        "name",
+        "Updated_At",
+        "cnf",
+    ] {
+        let errs = errors(json!({key: 1}));
+        assert_eq!(errs.len(), 1, "{key:?}");
+        assert_eq!(errs[0].kind, ErrorKind::RestrictedClaim, "{key:?}");
+    }
+    assert!(
+        errors(json!({"name": 1}))[0]
+            .message
+            .contains("user profile")
+    );
 }
 
 #[test]

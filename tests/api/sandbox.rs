@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sigil::hooks::event::PostLoginEvent;
+use sigil::hooks::host::AddableScopes;
 use sigil::hooks::runtime::{
     FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookRuntime, PreparedHook, RuntimeSettings,
 };
@@ -15,23 +16,23 @@ use sigil::hooks::{Limits, compile};
 
 use crate::helpers::{guest, hook, shared_runtime};
 
-fn prepare(rt: &HookRuntime, bytes: &[u8]) -> Arc<PreparedHook> {
+pub(crate) fn prepare(rt: &HookRuntime, bytes: &[u8]) -> Arc<PreparedHook> {
     let v = upload::validate(bytes).expect("valid upload");
     let c = compile::compile_here(rt.engine(), &v.component).expect("compiles");
     rt.prepare(&v.hash, &c).expect("implements the world")
 }
 
-fn event(edit: impl FnOnce(&mut Value)) -> PostLoginEvent {
+pub(crate) fn event(edit: impl FnOnce(&mut Value)) -> PostLoginEvent {
     let mut v: Value = serde_json::from_str(include_str!("../../docs/sample-event.json")).unwrap();
     edit(&mut v);
     serde_json::from_value(v).unwrap()
 }
 
-fn mode(m: &str) -> PostLoginEvent {
+pub(crate) fn mode(m: &str) -> PostLoginEvent {
     event(|e| e["user"]["user_metadata"]["mode"] = json!(m))
 }
 
-fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) -> FlowStep {
+pub(crate) fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) -> FlowStep {
     FlowStep {
         hook_id: "hook_test".into(),
         hook_name: "test".into(),
@@ -43,11 +44,19 @@ fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) -> FlowStep
     }
 }
 
-fn run(rt: &HookRuntime, steps: &[FlowStep], e: &PostLoginEvent) -> FlowOutcome {
-    rt.flow_blocking(steps, e, serde_json::to_string(e).unwrap().len())
+pub(crate) fn run(rt: &HookRuntime, steps: &[FlowStep], e: &PostLoginEvent) -> FlowOutcome {
+    // Hooks may add what the event requested and `admin:all` (the example hook's scope).
+    let addable = AddableScopes::new(
+        e.transaction
+            .requested_scopes
+            .iter()
+            .cloned()
+            .chain(["admin:all".to_string()]),
+    );
+    rt.flow_blocking(steps, e, serde_json::to_string(e).unwrap().len(), addable)
 }
 
-fn failure(o: &FlowOutcome) -> (String, String) {
+pub(crate) fn failure(o: &FlowOutcome) -> (String, String) {
     match &o.status {
         FlowStatus::Failed { code, message, .. } => (code.clone(), message.clone()),
         other => panic!("expected a failure, got {other:?}"),
@@ -367,6 +376,8 @@ async fn capacity_is_bounded_and_fails_fast() {
     let spin = Limits {
         fuel: u64::MAX / 2,
         deadline_ms: 300,
+        // Above the hook's deadline, so the hook's own deadline is what stops it.
+        flow_deadline_ms: 1000,
         ..Limits::default()
     };
     let hostile = prepare(&rt, &hook("hostile"));
@@ -374,7 +385,12 @@ async fn capacity_is_bounded_and_fails_fast() {
     let a = |rt: Arc<HookRuntime>, h: Arc<PreparedHook>, e: PostLoginEvent| async move {
         let start = Instant::now();
         let r = rt
-            .run_flow("ten_a", vec![step(h, spin, FailurePolicy::FailClosed)], &e)
+            .run_flow(
+                "ten_a",
+                vec![step(h, spin, FailurePolicy::FailClosed)],
+                &e,
+                AddableScopes::default(),
+            )
             .await;
         (r, start.elapsed())
     };
@@ -392,6 +408,7 @@ async fn capacity_is_bounded_and_fails_fast() {
                 FailurePolicy::FailClosed,
             )],
             &mode("ok"),
+            AddableScopes::default(),
         )
         .await
         .unwrap();

@@ -77,12 +77,51 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
             api.id_token().set_custom_claim("sub", &"usr_impostor")?;
         }
         "error" => return Err("upstream CRM unavailable".into()),
+        "raw" => raw_calls(event)?,
         "secret" => {
             let key = event.secret("CRM_KEY").unwrap_or("missing");
             api.id_token().set_custom_claim("crm_key_len", &key.len())?;
         }
         _ => {
             api.id_token().set_custom_claim("ok", &true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the host calls listed in the hook's secret `CALLS` (JSON text) or else in
+/// `user_metadata.calls`, with exactly the text given, so a test
+/// can send what the SDK would never produce (`1E15`, names with NUL, ...). Each call is
+/// `[function, arg1, arg2?, count?]`: `count` repeats it, with `{i}` in the arguments replaced by
+/// the repetition's index (three digits, zero-padded).
+fn raw_calls(event: &Event) -> Result<(), String> {
+    use sigil_hooks::bindings::sigil::hooks::api as host;
+    let calls: Vec<sigil_hooks::serde_json::Value> = match event.secret("CALLS") {
+        Some(text) => sigil_hooks::serde_json::from_str(text).map_err(|e| e.to_string())?,
+        None => event
+            .user()
+            .user_metadata
+            .get("calls")
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default(),
+    };
+    for call in &calls {
+        let text = |i: usize| call.get(i).and_then(|v| v.as_str()).unwrap_or("");
+        let count = call.get(3).and_then(|v| v.as_u64()).unwrap_or(1);
+        for n in 0..count {
+            let arg = |i: usize| text(i).replace("{i}", &format!("{n:03}"));
+            match text(0) {
+                "set-id-token-claim" => host::set_id_token_claim(&arg(1), &arg(2)),
+                "set-access-token-claim" => host::set_access_token_claim(&arg(1), &arg(2)),
+                "deny" => host::deny(&arg(1)),
+                "add-scope" => host::add_scope(&arg(1)),
+                "remove-scope" => host::remove_scope(&arg(1)),
+                "set-user-metadata" => host::set_user_metadata(&arg(1), &arg(2)),
+                "set-app-metadata" => host::set_app_metadata(&arg(1), &arg(2)),
+                "log" => host::log(&arg(1)),
+                other => return Err(format!("unknown host call `{other}`")),
+            }
         }
     }
     Ok(())

@@ -1,0 +1,133 @@
+//! The dedicated threads guests run on.
+//!
+//! A fixed number of threads take jobs from one queue. A job that panics is caught on its
+//! thread (`catch_unwind`): its caller gets [`PoolError::Panicked`] and the thread goes on
+//! serving, so the pool never shrinks. Without that, every panic (a host bug reachable by a
+//! guest, say) would cost a thread for good, and a few would leave logins waiting on a pool
+//! that no longer runs anything.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Why a job gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// The job panicked (the message, when it was a string); its thread survived.
+    #[error("a hook-pool job panicked: {0}")]
+    Panicked(String),
+    /// The pool has stopped (it is being dropped).
+    #[error("the hook pool has stopped")]
+    Stopped,
+}
+
+/// A fixed-size pool of named threads.
+pub struct Pool {
+    jobs: Sender<Job>,
+    threads: usize,
+    /// Threads currently in their serving loop (they only leave it when the pool is dropped).
+    live: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("threads", &self.threads)
+            .field("live", &self.live())
+            .finish()
+    }
+}
+
+/// Counts a thread out of [`Pool::live`] however it leaves its loop.
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Pool {
+    /// Starts `threads` threads (at least one) named `{name}-{i}`.
+    pub fn new(threads: usize, name: &str) -> std::io::Result<Pool> {
+        let threads = threads.max(1);
+        let (tx, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let live = Arc::new(AtomicUsize::new(0));
+        for i in 0..threads {
+            let rx = rx.clone();
+            live.fetch_add(1, Ordering::SeqCst);
+            let alive = Alive(live.clone());
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || serve(&rx, alive))?;
+        }
+        Ok(Pool {
+            jobs: tx,
+            threads,
+            live,
+        })
+    }
+
+    /// The number of threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Threads currently serving; equal to [`Pool::threads`] for the pool's whole life.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Queues `f`; the receiver gets its result, or why there is none. Dropping the receiver
+    /// does not stop a running job (nothing can stop a thread from outside); `f` is given a
+    /// function that tells whether the receiver is gone, so a long job can stop early.
+    pub fn spawn<T, F>(&self, f: F) -> oneshot::Receiver<Result<T, PoolError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Fn() -> bool) -> T + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let abandoned = || tx.is_closed();
+            let out = catch_unwind(AssertUnwindSafe(|| f(&abandoned))).map_err(|p| {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                PoolError::Panicked(msg)
+            });
+            let _ = tx.send(out);
+        });
+        if self.jobs.send(job).is_err() {
+            // The threads are gone (only while dropping): answer instead of hanging.
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(Err(PoolError::Stopped));
+            return rx;
+        }
+        rx
+    }
+}
+
+/// One thread's loop: take a job, run it, repeat, until the pool is dropped. Jobs catch their
+/// own panics (see [`Pool::spawn`]); the loop catches again so that nothing a job does can end
+/// the thread.
+fn serve(rx: &Mutex<Receiver<Job>>, _alive: Alive) {
+    loop {
+        // A poisoned lock only means another thread panicked while holding it; the receiver
+        // itself is still sound.
+        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match job {
+            Ok(job) => {
+                let _ = catch_unwind(AssertUnwindSafe(job));
+            }
+            Err(_) => break,
+        }
+    }
+}
