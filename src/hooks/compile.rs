@@ -49,17 +49,30 @@ pub struct CompilerSettings {
     pub memory_limit: u64,
     /// Wall-clock limit.
     pub timeout: Duration,
+    /// Workers that may compile at once, server-wide (see [`super::admission::CompileGate`]).
+    pub workers: usize,
+    /// How long an upload may wait for a worker before it is answered `compile_busy`.
+    pub queue: Duration,
 }
 
 impl CompilerSettings {
-    /// Defaults: this executable, 512 MiB, 10 s.
+    /// Defaults: this executable, 512 MiB, 10 s, [`default_workers`], a 60 s queue.
     pub fn current_exe() -> Self {
         CompilerSettings {
             exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sigil")),
             memory_limit: 512 << 20,
             timeout: Duration::from_secs(10),
+            workers: default_workers(),
+            queue: Duration::from_secs(60),
         }
     }
+}
+
+/// Half the cores, at least one: each worker compiles on one thread, so logins always keep
+/// at least half the machine (all of it on a 2-core machine but the one worker's core).
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores / 2).max(1)
 }
 
 /// Compiles `component` in a bounded child process; returns the serialized artifact.
@@ -146,11 +159,21 @@ fn worker_args(e: &EngineSettings, memory_limit: u64) -> Vec<String> {
     ]
 }
 
-/// The worker's body: caps its own address space, compiles stdin, writes the artifact to
-/// stdout.
+/// Scheduling priority of the worker (`nice`): compiling is background work, so on a busy
+/// machine the kernel runs logins first.
+#[cfg(unix)]
+const WORKER_NICE: libc::c_int = 10;
+
+/// The worker's body: caps its own address space, lowers its priority, compiles stdin on one
+/// thread, writes the artifact to stdout.
 pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), String> {
     #[cfg(unix)]
     {
+        // SAFETY: setpriority only changes this process's nice value. Failing to lower it is
+        // not worth refusing the upload for.
+        unsafe {
+            let _ = libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE);
+        }
         let lim = libc::rlimit {
             rlim_cur: address_space as libc::rlim_t,
             rlim_max: address_space as libc::rlim_t,
@@ -166,7 +189,7 @@ pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), 
         .map_err(|e| e.to_string())?;
     // The pooling allocator reserves address space up front; the worker only compiles, so it
     // uses the on-demand allocator with otherwise identical settings.
-    let mut config = engine::config(settings);
+    let mut config = worker_config(settings);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
     let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
     let artifact = engine
@@ -175,6 +198,17 @@ pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), 
     std::io::stdout()
         .write_all(&artifact)
         .map_err(|e| e.to_string())
+}
+
+/// The worker's engine configuration: the server's, compiling on one thread. Cranelift would
+/// otherwise compile functions on a thread per core, and a single upload of a large component
+/// would take every core from the logins; the server caps workers, each worker takes one core.
+/// Neither setting is part of the engine's compatibility hash, so the artifact loads in the
+/// server (checked by a test below).
+pub fn worker_config(settings: &EngineSettings) -> wasmtime::Config {
+    let mut config = engine::config(settings);
+    config.parallel_compilation(false);
+    config
 }
 
 /// Compiles in this process (the local test runner, on the customer's own machine).
@@ -247,4 +281,32 @@ impl ArtifactSeal {
 pub fn exe_or_current(path: Option<&Path>) -> PathBuf {
     path.map(Path::to_path_buf)
         .unwrap_or_else(|| CompilerSettings::current_exe().exe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Artifacts of the single-threaded worker engine load in the server's engine: the
+    /// compatibility hash (what artifacts are keyed and checked by) is the same.
+    #[test]
+    fn the_worker_engine_is_compatible_with_the_server() {
+        let s = EngineSettings {
+            pool_instances: 2,
+            ..EngineSettings::default()
+        };
+        let mut w = worker_config(&s);
+        w.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+        let worker = Engine::new(&w).unwrap();
+        let server = Engine::new(&engine::config(&s)).unwrap();
+        assert_eq!(
+            engine::compatibility_hash(&worker),
+            engine::compatibility_hash(&server)
+        );
+        let wat = r#"(component (core module (func (export "f"))))"#;
+        let artifact = worker
+            .precompile_component(&wat::parse_str(wat).unwrap())
+            .unwrap();
+        load(&server, &artifact).expect("the worker's artifact loads in the server");
+    }
 }

@@ -8,7 +8,6 @@
 //! equal to the pool's size (the pooling allocator never sees more instances than it holds).
 //! Waiting for either is bounded by the deadline and then fails with `hook_capacity`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, 
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::v0_1::{PostLogin, PostLoginPre, sigil::hooks::types as wit};
+use super::caches::{self, CacheBounds, Lru, TenantSlots};
 use super::engine::{self, EngineSettings, TICK};
 use super::event::PostLoginEvent;
 use super::host::{Effects, HostState};
@@ -226,6 +226,8 @@ pub struct RuntimeSettings {
     pub threads: usize,
     /// Flows one tenant may have in flight.
     pub per_tenant: usize,
+    /// Bounds of the prepared-component cache and the per-tenant semaphore map.
+    pub caches: CacheBounds,
 }
 
 impl Default for RuntimeSettings {
@@ -238,6 +240,7 @@ impl Default for RuntimeSettings {
             // Leave room for other tenants: one tenant's spinning hooks can hold at most half
             // the pool.
             per_tenant: (threads / 2).max(1),
+            caches: CacheBounds::default(),
         }
     }
 }
@@ -246,10 +249,12 @@ impl Default for RuntimeSettings {
 pub struct HookRuntime {
     engine: Engine,
     linker: Linker<HostState>,
-    cache: Mutex<HashMap<String, Arc<PreparedHook>>>,
+    /// Prepared components by content hash, least recently used dropped beyond the bound.
+    cache: Mutex<Lru<Arc<PreparedHook>>>,
     jobs: std::sync::mpsc::Sender<Job>,
     slots: Arc<Semaphore>,
-    tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each tenant's admission semaphore (bounded; busy ones are never dropped).
+    tenants: Mutex<TenantSlots>,
     settings: RuntimeSettings,
 }
 
@@ -301,10 +306,13 @@ impl HookRuntime {
         Ok(Arc::new(HookRuntime {
             engine,
             linker,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(caches::lru(settings.caches.prepared)),
             jobs: tx,
             slots: Arc::new(Semaphore::new(threads)),
-            tenants: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(TenantSlots::new(
+                settings.caches.tenants,
+                settings.per_tenant,
+            )),
             settings: RuntimeSettings {
                 threads,
                 ..settings
@@ -353,7 +361,27 @@ impl HookRuntime {
 
     /// A prepared hook from the cache.
     pub fn cached(&self, hash: &str) -> Option<Arc<PreparedHook>> {
-        self.cache.lock().ok().and_then(|c| c.get(hash).cloned())
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(hash).cloned())
+    }
+
+    /// Drops a prepared component from the cache (its stored artifact was deleted).
+    pub fn forget(&self, hash: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(hash);
+        }
+    }
+
+    /// How many prepared components the cache holds (at most `caches.prepared`).
+    pub fn cached_len(&self) -> usize {
+        self.cache.lock().map_or(0, |c| c.len())
+    }
+
+    /// How many tenant semaphores are kept (at most `caches.tenants`, plus busy ones).
+    pub fn tenant_slots_len(&self) -> usize {
+        self.tenants.lock().map_or(0, |t| t.len())
     }
 
     /// Runs one hook on the calling thread: fresh store, instantiate, call, collect, drop.
@@ -441,9 +469,7 @@ impl HookRuntime {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
-        map.entry(tenant.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_tenant)))
-            .clone()
+        map.get(tenant)
     }
 
     /// The flow on the current thread (pool threads, and the local test runner).
