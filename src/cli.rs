@@ -317,6 +317,8 @@ enum HookCommand {
         pool_instances: u32,
         #[arg(long)]
         address_space: u64,
+        #[arg(long, default_value_t = 10)]
+        cpu_seconds: u64,
     },
 }
 
@@ -369,6 +371,7 @@ pub fn main() -> ExitCode {
                 max_memory,
                 pool_instances,
                 address_space,
+                cpu_seconds,
             },
     } = &cli.command
     {
@@ -377,7 +380,7 @@ pub fn main() -> ExitCode {
             max_memory_bytes: *max_memory,
             pool_instances: *pool_instances,
         };
-        return match sigil::hooks::compile::worker_main(&settings, *address_space) {
+        return match sigil::hooks::compile::worker_main(&settings, *address_space, *cpu_seconds) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

@@ -121,7 +121,8 @@ struct NewArtifact {
 ///
 /// For an upload (`ensure_stored`), a prepared component in memory is not enough: its
 /// artifact must be in the database too (another node may have deleted it with the last
-/// version that used it), or every version would not have one.
+/// version that used it), or a version would be stored without one; it is then serialized
+/// from memory, not compiled again.
 async fn load_or_compile(
     svc: &Services,
     hash: &str,
@@ -130,10 +131,19 @@ async fn load_or_compile(
 ) -> Result<(Arc<PreparedHook>, Option<NewArtifact>)> {
     let hooks = &svc.hooks;
     let compat = super::engine::compatibility_hash(hooks.runtime.engine());
-    if let Some(h) = hooks.runtime.cached(hash)
-        && (!ensure_stored || store::has_artifact(&svc.store, hash, &compat).await?)
-    {
-        return Ok((h, None));
+    if let Some(h) = hooks.runtime.cached(hash) {
+        if !ensure_stored || store::has_artifact(&svc.store, hash, &compat).await? {
+            return Ok((h, None));
+        }
+        let artifact = h
+            .artifact()
+            .map_err(|e| ManageError::Internal(e.to_string()))?;
+        let new = NewArtifact {
+            mac: hooks.seal.seal(hash, &compat, &artifact),
+            compat,
+            artifact,
+        };
+        return Ok((h, Some(new)));
     }
     let stored = store::artifact(&svc.store, hash, &compat).await?;
     let (artifact, fresh) = match stored {

@@ -34,6 +34,17 @@ pub struct PreparedHook {
     pub hash: String,
 }
 
+impl PreparedHook {
+    /// The compiled artifact of this component, as the compile worker produced it: stored for
+    /// an upload of a component this node has prepared but whose artifact is not stored.
+    pub fn artifact(&self) -> Result<Vec<u8>, HookError> {
+        self.pre
+            .component()
+            .serialize()
+            .map_err(|e| HookError::Internal(format!("serializing a component: {e:#}")))
+    }
+}
+
 impl std::fmt::Debug for PreparedHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedHook")
