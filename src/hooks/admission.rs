@@ -207,4 +207,14 @@ mod tests {
         // A clock stepping back neither refills nor panics.
         assert!(l.take("a", -5).is_err());
     }
+
+    #[tokio::test]
+    async fn a_full_gate_answers_compile_busy_after_its_queue_limit() {
+        let gate = CompileGate::new(1, Duration::from_millis(50));
+        let held = gate.enter().await.unwrap();
+        let e = gate.enter().await.unwrap_err();
+        assert_eq!(e.code(), "compile_busy");
+        drop(held);
+        let _free = gate.enter().await.expect("free again");
+    }
 }
