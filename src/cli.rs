@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN, KeySource};
+use sigil::hooks::admission::UploadRate;
+use sigil::hooks::caches::CacheBounds;
 use sigil::manage::api_keys::{self, CreateApiKey};
 use sigil::manage::import::import_lines;
 use sigil::manage::tenants::{self, CreateTenant};
@@ -55,6 +57,8 @@ enum Command {
         /// Hours after which a browser login session ends, used or not.
         #[arg(long, env = "SIGIL_SESSION_LIFETIME_HOURS", default_value_t = 168)]
         session_lifetime_hours: i64,
+        #[command(flatten)]
+        compile: CompileFlags,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -90,6 +94,53 @@ enum Command {
     },
     /// Print the OpenAPI document of the management API.
     Openapi,
+}
+
+/// Limits on hook uploads, compilation and the runtime's memory (docs/hooks.md, "Uploads and
+/// compilation").
+#[derive(Debug, clap::Args)]
+struct CompileFlags {
+    /// Compile workers that may run at once, server-wide [default: half the cores, at least 1].
+    #[arg(long, env = "SIGIL_COMPILE_WORKERS", value_parser = at_least_one())]
+    compile_workers: Option<usize>,
+    /// Hook uploads one tenant may make back to back.
+    #[arg(long, env = "SIGIL_HOOK_UPLOAD_BURST", default_value_t = UploadRate::default().burst,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    hook_upload_burst: u32,
+    /// Hook uploads one tenant may make per minute after its burst.
+    #[arg(long, env = "SIGIL_HOOK_UPLOADS_PER_MINUTE", default_value_t = UploadRate::default().per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    hook_uploads_per_minute: u32,
+    /// Prepared hook versions kept in memory (the least recently used are dropped, and
+    /// prepared again from their stored artifact when next needed).
+    #[arg(long, env = "SIGIL_HOOK_CACHE_ENTRIES", default_value_t = CacheBounds::PREPARED,
+          value_parser = at_least_one())]
+    hook_cache_entries: usize,
+    /// Tenants whose hook admission semaphore is kept in memory (idle ones beyond this are
+    /// dropped).
+    #[arg(long, env = "SIGIL_HOOK_TENANT_ENTRIES", default_value_t = CacheBounds::TENANTS,
+          value_parser = at_least_one())]
+    hook_tenant_entries: usize,
+}
+
+impl CompileFlags {
+    fn apply(&self, s: &mut Settings) {
+        if let Some(n) = self.compile_workers {
+            s.compiler.workers = n;
+        }
+        s.upload_rate = UploadRate {
+            burst: self.hook_upload_burst,
+            per_minute: self.hook_uploads_per_minute,
+        };
+        s.hook_caches = CacheBounds {
+            prepared: self.hook_cache_entries,
+            tenants: self.hook_tenant_entries,
+        };
+    }
+}
+
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +317,8 @@ enum HookCommand {
         pool_instances: u32,
         #[arg(long)]
         address_space: u64,
+        #[arg(long, default_value_t = 10)]
+        cpu_seconds: u64,
     },
 }
 
@@ -322,6 +375,7 @@ pub fn main() -> ExitCode {
                 max_memory,
                 pool_instances,
                 address_space,
+                cpu_seconds,
             },
     } = &cli.command
     {
@@ -330,7 +384,7 @@ pub fn main() -> ExitCode {
             max_memory_bytes: *max_memory,
             pool_instances: *pool_instances,
         };
-        return match sigil::hooks::compile::worker_main(&settings, *address_space) {
+        return match sigil::hooks::compile::worker_main(&settings, *address_space, *cpu_seconds) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -376,8 +430,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             trusted_proxies,
             session_idle_hours,
             session_lifetime_hours,
+            compile,
         } => {
             let mut s = settings(&cli.database, listen);
+            compile.apply(&mut s);
             s.public_url = public_url;
             s.trusted_proxies = trusted_proxies;
             s.sessions = sigil::oauth::session::SessionPolicy {

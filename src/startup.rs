@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, KeySource};
 use crate::crypto::Sealer;
+use crate::hooks::admission::{CompileGate, UploadLimiter, UploadRate};
+use crate::hooks::caches::CacheBounds;
 use crate::hooks::compile::{ArtifactSeal, CompilerSettings};
 use crate::hooks::registry::HookServices;
 use crate::hooks::runtime::{HookRuntime, RuntimeSettings};
@@ -68,8 +70,13 @@ pub struct Settings {
     /// A hook runtime to share (tests run many servers in one process; the engine is meant to
     /// be one per process). `None` builds one.
     pub hook_runtime: Option<Arc<HookRuntime>>,
-    /// The compile worker (default: this executable).
+    /// The compile worker (default: this executable) and how many run at once.
     pub compiler: CompilerSettings,
+    /// Each tenant's hook upload allowance.
+    pub upload_rate: UploadRate,
+    /// Bounds of the hook runtime's prepared-component cache and tenant map (used when the
+    /// runtime is built here, not when one is shared in).
+    pub hook_caches: CacheBounds,
     /// Operator ceilings of hook limits.
     pub hook_ceilings: Limits,
     /// Reverse proxies whose `X-Forwarded-For` header is trusted.
@@ -91,6 +98,8 @@ impl Settings {
             clock: Arc::new(SystemClock),
             hook_runtime: None,
             compiler: CompilerSettings::current_exe(),
+            upload_rate: UploadRate::default(),
+            hook_caches: CacheBounds::default(),
             hook_ceilings: Limits::default(),
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
@@ -110,11 +119,16 @@ pub async fn services(
     store.migrate().await?;
     let runtime = match &settings.hook_runtime {
         Some(r) => r.clone(),
-        None => HookRuntime::new(RuntimeSettings::default())?,
+        None => HookRuntime::new(RuntimeSettings {
+            caches: settings.hook_caches,
+            ..RuntimeSettings::default()
+        })?,
     };
     let hooks = HookServices {
         runtime,
         compiler: settings.compiler.clone(),
+        compile_gate: CompileGate::new(settings.compiler.workers, settings.compiler.queue),
+        uploads: UploadLimiter::new(settings.upload_rate),
         seal: ArtifactSeal::new(&master),
         secrets: Sealer::new(&master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
@@ -160,6 +174,7 @@ impl Application {
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
         let public_url = config::public_url(settings.public_url.as_deref(), bound)?;
         let (svc, key_source) = services(&settings, public_url).await?;
+        sweep(&svc).await;
         let bootstrap_key = tenants::bootstrap(&svc).await?;
         Ok(Self {
             listener,
@@ -204,6 +219,19 @@ impl Application {
         self.svc.hooks.traces.flush().await;
         self.svc.store.close().await;
         result
+    }
+}
+
+/// Start-up housekeeping: deletes compiled artifacts no hook version references. A failure
+/// is logged, not fatal: orphans only cost disk space, and the next start tries again.
+async fn sweep(svc: &Services) {
+    match crate::hooks::registry::sweep_orphan_artifacts(svc).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "deleted compiled artifacts no hook version uses"
+        ),
+        Err(e) => tracing::warn!(error = %e, "sweeping unused compiled artifacts failed"),
     }
 }
 

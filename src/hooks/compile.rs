@@ -2,8 +2,11 @@
 //!
 //! Compiling untrusted wasm can itself be slow or huge (compile-time denial of service is
 //! outside wasmtime's security model), so uploads are compiled by a child process (`sigil
-//! hooks compile-worker`) that caps its own address space (RLIMIT_AS) and is killed when it
-//! runs past a timeout: a pathological module is refused and the server's memory does not grow.
+//! hooks compile-worker`) that caps its own address space (RLIMIT_AS) and CPU time
+//! (RLIMIT_CPU), and is killed if it runs far past its time limit on the wall clock: a
+//! pathological module is refused and the server's memory does not grow. The time limit is CPU
+//! time because the worker runs at a lower priority than logins: on a busy machine it gets
+//! less of the CPU, and a legitimate upload must not be refused for waiting its turn.
 //!
 //! Deserializing compiled code is `unsafe` in wasmtime: bytes that were not produced by this
 //! deployment could be arbitrary machine code. Artifacts are therefore only ever loaded from
@@ -26,9 +29,12 @@ use crate::crypto::{MasterKey, constant_time_eq};
 /// Why compilation or loading failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    /// The worker ran past its time limit and was killed.
-    #[error("compilation took longer than {0:?} and was stopped")]
+    /// The worker used its whole CPU-time limit and was killed.
+    #[error("compilation took longer than {0:?} of CPU time and was stopped")]
     Timeout(Duration),
+    /// The worker ran past the wall-clock backstop ([`WALL_FACTOR`] times its CPU limit).
+    #[error("compilation did not finish within {0:?} and was stopped")]
+    WallTimeout(Duration),
     /// The worker failed (invalid wasm, or it ran out of its memory limit).
     #[error("compilation failed: {0}")]
     Failed(String),
@@ -47,20 +53,38 @@ pub struct CompilerSettings {
     pub exe: PathBuf,
     /// Address-space limit of the worker.
     pub memory_limit: u64,
-    /// Wall-clock limit.
+    /// CPU-time limit of the worker (whole seconds; the wall-clock backstop is
+    /// [`WALL_FACTOR`] times this).
     pub timeout: Duration,
+    /// Workers that may compile at once, server-wide (see [`super::admission::CompileGate`]).
+    pub workers: usize,
+    /// How long an upload may wait for a worker before it is answered `compile_busy`.
+    pub queue: Duration,
 }
 
 impl CompilerSettings {
-    /// Defaults: this executable, 512 MiB, 10 s.
+    /// Defaults: this executable, 512 MiB, 10 s, [`default_workers`], a 60 s queue.
     pub fn current_exe() -> Self {
         CompilerSettings {
             exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sigil")),
             memory_limit: 512 << 20,
             timeout: Duration::from_secs(10),
+            workers: default_workers(),
+            queue: Duration::from_secs(60),
         }
     }
 }
+
+/// Half the cores, at least one: each worker compiles on one thread, so logins always keep
+/// at least half the machine (all of it on a 2-core machine but the one worker's core).
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores / 2).max(1)
+}
+
+/// The wall-clock backstop, as a multiple of the CPU-time limit. Only a worker that gets a
+/// sixth of a core or less for its whole run hits it.
+pub const WALL_FACTOR: u32 = 6;
 
 /// Compiles `component` in a bounded child process; returns the serialized artifact.
 pub fn compile_in_child(
@@ -69,7 +93,7 @@ pub fn compile_in_child(
     component: &[u8],
 ) -> Result<Vec<u8>, CompileError> {
     let mut child = Command::new(&c.exe)
-        .args(worker_args(engine, c.memory_limit))
+        .args(worker_args(engine, c.memory_limit, cpu_seconds(c.timeout)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,13 +123,14 @@ pub fn compile_in_child(
         s
     });
     let start = Instant::now();
+    let wall = c.timeout * WALL_FACTOR;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > c.timeout => {
+            Ok(None) if start.elapsed() > wall => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(CompileError::Timeout(c.timeout));
+                return Err(CompileError::WallTimeout(wall));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(CompileError::Worker(e.to_string())),
@@ -117,6 +142,16 @@ pub fn compile_in_child(
         .map_err(|_| CompileError::Worker("reader panicked".into()))?
         .map_err(|e| CompileError::Worker(e.to_string()))?;
     let err = err_reader.join().unwrap_or_default();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        // SIGXCPU at the soft CPU limit, SIGKILL at the hard one a second later.
+        if matches!(status.signal(), Some(libc::SIGXCPU) | Some(libc::SIGKILL)) {
+            return Err(CompileError::Timeout(Duration::from_secs(cpu_seconds(
+                c.timeout,
+            ))));
+        }
+    }
     if !status.success() {
         let msg = err.trim();
         return Err(CompileError::Failed(if msg.is_empty() {
@@ -131,7 +166,12 @@ pub fn compile_in_child(
     Ok(out)
 }
 
-fn worker_args(e: &EngineSettings, memory_limit: u64) -> Vec<String> {
+/// The CPU limit in whole seconds (at least one).
+fn cpu_seconds(timeout: Duration) -> u64 {
+    timeout.as_secs().max(1)
+}
+
+fn worker_args(e: &EngineSettings, memory_limit: u64, cpu_seconds: u64) -> Vec<String> {
     vec![
         "hooks".into(),
         "compile-worker".into(),
@@ -143,14 +183,30 @@ fn worker_args(e: &EngineSettings, memory_limit: u64) -> Vec<String> {
         e.pool_instances.to_string(),
         "--address-space".into(),
         memory_limit.to_string(),
+        "--cpu-seconds".into(),
+        cpu_seconds.to_string(),
     ]
 }
 
-/// The worker's body: caps its own address space, compiles stdin, writes the artifact to
-/// stdout.
-pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), String> {
+/// Scheduling priority of the worker (`nice`): compiling is background work, so on a busy
+/// machine the kernel runs logins first.
+#[cfg(unix)]
+const WORKER_NICE: libc::c_int = 10;
+
+/// The worker's body: caps its own address space and CPU time, lowers its priority, compiles
+/// stdin on one thread, writes the artifact to stdout.
+pub fn worker_main(
+    settings: &EngineSettings,
+    address_space: u64,
+    cpu_seconds: u64,
+) -> Result<(), String> {
     #[cfg(unix)]
     {
+        // SAFETY: setpriority only changes this process's nice value. Failing to lower it is
+        // not worth refusing the upload for.
+        unsafe {
+            let _ = libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE);
+        }
         let lim = libc::rlimit {
             rlim_cur: address_space as libc::rlim_t,
             rlim_max: address_space as libc::rlim_t,
@@ -159,6 +215,15 @@ pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), 
         if unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) } != 0 {
             return Err("setrlimit(RLIMIT_AS) failed".into());
         }
+        // The kernel sends SIGXCPU at the soft limit and SIGKILL at the hard one.
+        let cpu = libc::rlimit {
+            rlim_cur: cpu_seconds as libc::rlim_t,
+            rlim_max: cpu_seconds.saturating_add(1) as libc::rlim_t,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_CPU, &cpu) } != 0 {
+            return Err("setrlimit(RLIMIT_CPU) failed".into());
+        }
     }
     let mut input = Vec::new();
     std::io::stdin()
@@ -166,7 +231,7 @@ pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), 
         .map_err(|e| e.to_string())?;
     // The pooling allocator reserves address space up front; the worker only compiles, so it
     // uses the on-demand allocator with otherwise identical settings.
-    let mut config = engine::config(settings);
+    let mut config = worker_config(settings);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
     let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
     let artifact = engine
@@ -175,6 +240,17 @@ pub fn worker_main(settings: &EngineSettings, address_space: u64) -> Result<(), 
     std::io::stdout()
         .write_all(&artifact)
         .map_err(|e| e.to_string())
+}
+
+/// The worker's engine configuration: the server's, compiling on one thread. Cranelift would
+/// otherwise compile functions on a thread per core, and a single upload of a large component
+/// would take every core from the logins; the server caps workers, each worker takes one core.
+/// Neither setting is part of the engine's compatibility hash, so the artifact loads in the
+/// server (checked by a test below).
+pub fn worker_config(settings: &EngineSettings) -> wasmtime::Config {
+    let mut config = engine::config(settings);
+    config.parallel_compilation(false);
+    config
 }
 
 /// Compiles in this process (the local test runner, on the customer's own machine).
@@ -247,4 +323,32 @@ impl ArtifactSeal {
 pub fn exe_or_current(path: Option<&Path>) -> PathBuf {
     path.map(Path::to_path_buf)
         .unwrap_or_else(|| CompilerSettings::current_exe().exe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Artifacts of the single-threaded worker engine load in the server's engine: the
+    /// compatibility hash (what artifacts are keyed and checked by) is the same.
+    #[test]
+    fn the_worker_engine_is_compatible_with_the_server() {
+        let s = EngineSettings {
+            pool_instances: 2,
+            ..EngineSettings::default()
+        };
+        let mut w = worker_config(&s);
+        w.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+        let worker = Engine::new(&w).unwrap();
+        let server = Engine::new(&engine::config(&s)).unwrap();
+        assert_eq!(
+            engine::compatibility_hash(&worker),
+            engine::compatibility_hash(&server)
+        );
+        let wat = r#"(component (core module (func (export "f"))))"#;
+        let artifact = worker
+            .precompile_component(&wat::parse_str(wat).unwrap())
+            .unwrap();
+        load(&server, &artifact).expect("the worker's artifact loads in the server");
+    }
 }

@@ -7,16 +7,20 @@
 //!   and its epoch ticker thread.
 //! - [`upload`]: validation of uploaded bytes (size, component or core module, allowed
 //!   imports, world version) before anything is stored; [`compile`] compiles in a child process
-//!   bounded in memory and time, and authenticates stored artifacts.
+//!   bounded in memory and time, and authenticates stored artifacts; [`admission`] caps compile
+//!   workers server-wide and uploads per tenant.
 //! - [`host`]: what a hook's imports do, with the limits they enforce at call time;
 //!   [`claims`]: the closed list of claims a hook may not set and the claim precedence.
-//! - [`runtime`]: `InstancePre` cache, one fresh `Store` per invocation, the dedicated thread
-//!   pool ([`pool`]) with per-tenant caps, the flow's one wall-clock budget, and flow execution ([`runtime::HookRuntime::run_flow`]: an
+//! - [`runtime`]: `InstancePre` cache (a bounded LRU, [`caches`]), one fresh `Store` per
+//!   invocation, the dedicated thread pool ([`pool`]) with per-tenant caps, the flow's one
+//!   wall-clock budget, and flow execution ([`runtime::HookRuntime::run_flow`]: an
 //!   event in, an outcome out, no HTTP types).
 //! - [`registry`]: hooks, versions, secrets and limits (management side); [`flows`]: the
 //!   per-tenant flow, loading and running it for a login, test runs and traces.
 
+pub mod admission;
 pub mod bindings;
+pub mod caches;
 pub mod claims;
 pub mod compile;
 pub mod engine;

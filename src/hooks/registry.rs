@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::admission::{CompileGate, UploadLimiter};
 use super::compile::{self, ArtifactSeal, CompilerSettings};
 use super::metrics::Metrics;
 use super::runtime::{HookRuntime, PreparedHook};
@@ -27,6 +28,10 @@ pub struct HookServices {
     pub runtime: Arc<HookRuntime>,
     /// The compile worker.
     pub compiler: CompilerSettings,
+    /// The cap on compile workers running at once.
+    pub compile_gate: CompileGate,
+    /// Per-tenant upload rate.
+    pub uploads: UploadLimiter,
     /// MACs on stored artifacts.
     pub seal: ArtifactSeal,
     /// Encryption of hook secrets.
@@ -100,22 +105,57 @@ fn upload_error(e: upload::UploadError) -> ManageError {
     invalid("wasm", e.to_string())
 }
 
-/// Compiles (in the bounded worker) or loads the artifact of a component and prepares it.
-pub async fn prepare(svc: &Services, hash: &str, component: Vec<u8>) -> Result<Arc<PreparedHook>> {
+/// A compiled artifact that passed the world check and is not stored yet.
+#[derive(Debug)]
+struct NewArtifact {
+    compat: String,
+    artifact: Vec<u8>,
+    mac: String,
+}
+
+/// Loads the stored artifact of `hash` (MAC checked) or compiles `component` in the bounded
+/// worker, then type-checks it against the world and caches it. A fresh artifact is returned,
+/// not stored: the caller stores it once the component passed every check (and, for an
+/// upload, in the transaction that stores the version referencing it), so a refused upload
+/// leaves nothing behind.
+///
+/// For an upload (`ensure_stored`), a prepared component in memory is not enough: its
+/// artifact must be in the database too (another node may have deleted it with the last
+/// version that used it), or a version would be stored without one; it is then serialized
+/// from memory, not compiled again.
+async fn load_or_compile(
+    svc: &Services,
+    hash: &str,
+    component: Vec<u8>,
+    ensure_stored: bool,
+) -> Result<(Arc<PreparedHook>, Option<NewArtifact>)> {
     let hooks = &svc.hooks;
-    if let Some(h) = hooks.runtime.cached(hash) {
-        return Ok(h);
-    }
     let compat = super::engine::compatibility_hash(hooks.runtime.engine());
+    if let Some(h) = hooks.runtime.cached(hash) {
+        if !ensure_stored || store::has_artifact(&svc.store, hash, &compat).await? {
+            return Ok((h, None));
+        }
+        let artifact = h
+            .artifact()
+            .map_err(|e| ManageError::Internal(e.to_string()))?;
+        let new = NewArtifact {
+            mac: hooks.seal.seal(hash, &compat, &artifact),
+            compat,
+            artifact,
+        };
+        return Ok((h, Some(new)));
+    }
     let stored = store::artifact(&svc.store, hash, &compat).await?;
-    let artifact = match stored {
+    let (artifact, fresh) = match stored {
         Some((artifact, mac)) if hooks.seal.verify(hash, &compat, &artifact, &mac).is_ok() => {
-            artifact
+            (artifact, false)
         }
         other => {
             if other.is_some() {
                 tracing::error!(hash, "stored artifact failed authentication; recompiling");
             }
+            // Held until the worker exits: at most `compiler.workers` compile at once.
+            let _slot = hooks.compile_gate.enter().await?;
             let compiler = hooks.compiler.clone();
             let engine_settings = hooks.runtime.settings().engine;
             let artifact = tokio::task::spawn_blocking(move || {
@@ -124,27 +164,47 @@ pub async fn prepare(svc: &Services, hash: &str, component: Vec<u8>) -> Result<A
             .await
             .map_err(|_| invalid("wasm", "compilation was interrupted"))?
             .map_err(|e| invalid("wasm", e.to_string()))?;
-            let mac = hooks.seal.seal(hash, &compat, &artifact);
-            store::put_artifact(&svc.store, hash, &compat, &artifact, &mac, svc.now()).await?;
-            artifact
+            (artifact, true)
         }
     };
     let component = compile::load(hooks.runtime.engine(), &artifact)
         .map_err(|e| invalid("wasm", e.to_string()))?;
-    hooks.runtime.prepare(hash, &component).map_err(|e| {
+    let prepared = hooks.runtime.prepare(hash, &component).map_err(|e| {
         invalid(
             "wasm",
             format!("the component does not implement the world sigil:hooks/post-login@0.1.0: {e}"),
         )
-    })
+    })?;
+    let new = fresh.then(|| NewArtifact {
+        mac: hooks.seal.seal(hash, &compat, &artifact),
+        compat,
+        artifact,
+    });
+    Ok((prepared, new))
+}
+
+/// Compiles (in the bounded worker) or loads the artifact of a stored version's component
+/// and prepares it (a login after the prepared cache dropped it, or after an engine upgrade).
+/// A fresh artifact is stored once the component passed the world check.
+pub async fn prepare(svc: &Services, hash: &str, component: Vec<u8>) -> Result<Arc<PreparedHook>> {
+    let (prepared, new) = load_or_compile(svc, hash, component, false).await?;
+    if let Some(a) = new {
+        let mut tx = svc.store.begin_write().await?;
+        store::put_artifact(&mut tx, hash, &a.compat, &a.artifact, &a.mac, svc.now()).await?;
+        tx.commit().await?;
+    }
+    Ok(prepared)
 }
 
 /// Uploads a new immutable version of hook `name` (creating the hook on first upload).
-/// Everything is validated and compiled before anything is stored.
+/// Admission first (the tenant's upload rate), then everything is validated, compiled and
+/// checked against the world before anything is stored; the version and its artifact are
+/// stored in one transaction.
 pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -> Result<Uploaded> {
+    svc.hooks.uploads.take(&ctx.tenant_id, svc.now())?;
     validate::token("name", name, 100)?;
     let v = upload::validate(bytes).map_err(upload_error)?;
-    prepare(svc, &v.hash, v.component.clone()).await?;
+    let (_, artifact) = load_or_compile(svc, &v.hash, v.component.clone(), true).await?;
     let now = svc.now();
     let mut tx = svc.store.begin_write().await?;
     let hook = match store::get_hook(
@@ -180,6 +240,9 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
         created_at: now,
     };
     store::insert_version(&mut tx, &ctx.tenant_id, &row, &v.component).await?;
+    if let Some(a) = artifact {
+        store::put_artifact(&mut tx, &v.hash, &a.compat, &a.artifact, &a.mac, now).await?;
+    }
     let summary = json!({"name": name, "version": version, "hash": v.hash});
     record(&mut tx, svc, ctx, "upload", "hook", &hook.id, summary).await?;
     tx.commit().await?;
@@ -189,6 +252,16 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
         name: name.to_string(),
         version: version_view(row),
     })
+}
+
+/// Deletes every stored artifact that no version references (left by versions deleted on an
+/// older release, or a version deleted while a login stored its artifact). Runs at start-up;
+/// returns how many went.
+pub async fn sweep_orphan_artifacts(svc: &Services) -> Result<u64> {
+    let mut tx = svc.store.begin_write().await?;
+    let n = store::delete_orphan_artifacts(&mut tx).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 pub(super) async fn find(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
@@ -310,7 +383,22 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result
             "the hook is bound in the post-login flow; unbind it first",
         ));
     }
+    let mut hashes: Vec<String> = store::versions(&mut **tx, &h.id)
+        .await?
+        .into_iter()
+        .map(|v| v.hash)
+        .collect();
+    hashes.sort();
+    hashes.dedup();
     store::delete_hook(&mut tx, &ctx.tenant_id, &h.id).await?;
+    // Its artifacts go with it, unless another version (of any tenant: artifacts are
+    // content-addressed) still references them.
+    let mut gone = Vec::new();
+    for hash in hashes {
+        if store::delete_unreferenced_artifact(&mut tx, &hash).await? {
+            gone.push(hash);
+        }
+    }
     record(
         &mut tx,
         svc,
@@ -322,6 +410,9 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result
     )
     .await?;
     tx.commit().await?;
+    for hash in &gone {
+        svc.hooks.runtime.forget(hash);
+    }
     svc.hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }

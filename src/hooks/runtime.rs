@@ -14,7 +14,6 @@
 //! ([`Limits::flow_deadline_ms`]), counted from admission; each hook's epoch deadline is cut
 //! to what is left of it, and a flow whose caller is gone stops between hooks.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, 
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::v0_1::{PostLogin, PostLoginPre, sigil::hooks::types as wit};
+use super::caches::{self, CacheBounds, Lru, TenantSlots};
 use super::engine::{self, EngineSettings, TICK};
 use super::event::PostLoginEvent;
 use super::host::{AddableScopes, CallRules, Effects, HostState};
@@ -39,6 +39,17 @@ pub struct PreparedHook {
     entry: ComponentExportIndex,
     /// SHA-256 of the component bytes.
     pub hash: String,
+}
+
+impl PreparedHook {
+    /// The compiled artifact of this component, as the compile worker produced it: stored for
+    /// an upload of a component this node has prepared but whose artifact is not stored.
+    pub fn artifact(&self) -> Result<Vec<u8>, HookError> {
+        self.pre
+            .component()
+            .serialize()
+            .map_err(|e| HookError::Internal(format!("serializing a component: {e:#}")))
+    }
 }
 
 impl std::fmt::Debug for PreparedHook {
@@ -235,6 +246,8 @@ pub struct RuntimeSettings {
     pub threads: usize,
     /// Flows one tenant may have in flight.
     pub per_tenant: usize,
+    /// Bounds of the prepared-component cache and the per-tenant semaphore map.
+    pub caches: CacheBounds,
 }
 
 impl Default for RuntimeSettings {
@@ -247,6 +260,7 @@ impl Default for RuntimeSettings {
             // Leave room for other tenants: one tenant's spinning hooks can hold at most half
             // the pool.
             per_tenant: (threads / 2).max(1),
+            caches: CacheBounds::default(),
         }
     }
 }
@@ -255,10 +269,12 @@ impl Default for RuntimeSettings {
 pub struct HookRuntime {
     engine: Engine,
     linker: Linker<HostState>,
-    cache: Mutex<HashMap<String, Arc<PreparedHook>>>,
+    /// Prepared components by content hash, least recently used dropped beyond the bound.
+    cache: Mutex<Lru<Arc<PreparedHook>>>,
     pool: Pool,
     slots: Arc<Semaphore>,
-    tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each tenant's admission semaphore (bounded; busy ones are never dropped).
+    tenants: Mutex<TenantSlots>,
     settings: RuntimeSettings,
 }
 
@@ -292,10 +308,13 @@ impl HookRuntime {
         Ok(Arc::new(HookRuntime {
             engine,
             linker,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(caches::lru(settings.caches.prepared)),
             pool,
             slots: Arc::new(Semaphore::new(threads)),
-            tenants: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(TenantSlots::new(
+                settings.caches.tenants,
+                settings.per_tenant,
+            )),
             settings: RuntimeSettings {
                 threads,
                 ..settings
@@ -350,7 +369,27 @@ impl HookRuntime {
 
     /// A prepared hook from the cache.
     pub fn cached(&self, hash: &str) -> Option<Arc<PreparedHook>> {
-        self.cache.lock().ok().and_then(|c| c.get(hash).cloned())
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(hash).cloned())
+    }
+
+    /// Drops a prepared component from the cache (its stored artifact was deleted).
+    pub fn forget(&self, hash: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(hash);
+        }
+    }
+
+    /// How many prepared components the cache holds (at most `caches.prepared`).
+    pub fn cached_len(&self) -> usize {
+        self.cache.lock().map_or(0, |c| c.len())
+    }
+
+    /// How many tenant semaphores are kept (at most `caches.tenants`, plus busy ones).
+    pub fn tenant_slots_len(&self) -> usize {
+        self.tenants.lock().map_or(0, |t| t.len())
     }
 
     /// Runs one hook on the calling thread: fresh store, instantiate, call, collect, drop. Its
@@ -474,9 +513,7 @@ impl HookRuntime {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
-        map.entry(tenant.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_tenant)))
-            .clone()
+        map.get(tenant)
     }
 
     /// The flow on the current thread (the local test runner, benchmarks, tests), with its

@@ -15,13 +15,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use crate::hooks::admission::AdmissionError;
 use crate::manage::ManageError;
 
 /// The JSON error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable machine code: `invalid_json`, `invalid_field`, `unauthorized`, `forbidden`,
-    /// `not_found`, `conflict`, `payload_too_large`, `internal`.
+    /// `not_found`, `conflict`, `payload_too_large`, `rate_limited`, `compile_busy`,
+    /// `internal`.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
@@ -52,6 +54,8 @@ pub struct ErrorDetail {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds for the `Retry-After` header (RFC 9110 10.2.3) of a 429 or 503.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -65,6 +69,7 @@ impl ApiError {
                 field: None,
                 errors: Vec::new(),
             },
+            retry_after: None,
         }
     }
 
@@ -100,6 +105,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -146,6 +155,15 @@ impl From<ManageError> for ApiError {
                 e
             }
             ManageError::InUse(why) => ApiError::new(StatusCode::CONFLICT, "in_use", why),
+            ManageError::Admission(e) => {
+                let status = match e {
+                    AdmissionError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    AdmissionError::CompileBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                let mut err = ApiError::new(status, e.code(), e.to_string());
+                err.retry_after = Some(e.retry_after_secs());
+                err
+            }
             ManageError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal failure");
                 ApiError::new(

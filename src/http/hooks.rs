@@ -86,10 +86,13 @@ pub struct DeployBody {
 
 /// Upload a new immutable version of a hook (the request body is the `.wasm`: a component, or
 /// the core module `cargo build --target wasm32-unknown-unknown` produces with the SDK). The
-/// hook is created on its first upload. Validated and compiled before anything is stored.
+/// hook is created on its first upload. Validated, compiled and checked against the world
+/// before anything is stored. Over the tenant's upload rate: `429` `rate_limited`; no compile
+/// worker free within the queue limit: `503` `compile_busy`; both with `Retry-After`.
 #[utoipa::path(post, path = "/t/{tenant}/api/hooks/{name}/versions", tag = "hooks", params(NamePath),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
-    responses((status = 201, body = Uploaded), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+    responses((status = 201, body = Uploaded), (status = "4XX", body = ErrorBody),
+        (status = 503, body = ErrorBody)), security(("api_key" = [])))]
 async fn upload(
     State(svc): State<Services>,
     auth: Auth,

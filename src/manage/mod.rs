@@ -54,6 +54,10 @@ pub enum ManageError {
     /// A JWT template failed validation (every error, with its position).
     #[error("invalid template")]
     InvalidTemplate(Vec<crate::templates::TemplateError>),
+    /// Not admitted now: over the tenant's upload rate (429) or no compile worker free (503);
+    /// the client may retry after the time it names.
+    #[error(transparent)]
+    Admission(#[from] crate::hooks::admission::AdmissionError),
     /// The store failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(StoreError),

@@ -244,9 +244,22 @@ pub async fn artifact(
     )
 }
 
-/// Stores an artifact (idempotent: the same bytes compile to the same artifact).
+/// Whether an artifact of `hash` for engine `compat` is stored.
+pub async fn has_artifact(store: &Store, hash: &str, compat: &str) -> Result<bool, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM hook_artifacts WHERE hash = $1 AND compat = $2")
+            .bind(hash)
+            .bind(compat)
+            .fetch_one(store.pool())
+            .await?;
+    Ok(n > 0)
+}
+
+/// Stores an artifact (idempotent: the same bytes compile to the same artifact). Called only
+/// for a component that passed the world check, in the transaction that stores (or already
+/// has) a version referencing it.
 pub async fn put_artifact(
-    store: &Store,
+    conn: &mut AnyConnection,
     hash: &str,
     compat: &str,
     artifact: &[u8],
@@ -262,9 +275,36 @@ pub async fn put_artifact(
     .bind(artifact.to_vec())
     .bind(mac)
     .bind(now)
-    .execute(store.pool())
+    .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Deletes the artifacts (every engine's) of `hash` if no version references it any more;
+/// returns whether any went.
+pub async fn delete_unreferenced_artifact(
+    conn: &mut AnyConnection,
+    hash: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM hook_artifacts WHERE hash = $1 \
+         AND NOT EXISTS (SELECT 1 FROM hook_versions v WHERE v.hash = $1)",
+    )
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes every artifact no version references; returns how many rows went.
+pub async fn delete_orphan_artifacts(conn: &mut AnyConnection) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM hook_artifacts WHERE NOT EXISTS \
+         (SELECT 1 FROM hook_versions v WHERE v.hash = hook_artifacts.hash)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Sets (or replaces) a sealed secret.
