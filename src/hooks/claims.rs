@@ -18,7 +18,9 @@
 /// Identity claims Sigil takes from the user record (OIDC Core 5.1; `profile` and `email`
 /// scopes, see `oauth::tokens::profile_claims`). A hook or template may not set them: the
 /// profile's value would replace it in the ID token. Also in [`RESTRICTED_CLAIMS`].
-pub const PROFILE_CLAIMS: &[&str] = &[
+pub const PROFILE_CLAIMS: &[&str] = &PROFILE;
+
+const PROFILE: [&str; 10] = [
     "name",
     "given_name",
     "family_name",
@@ -31,11 +33,10 @@ pub const PROFILE_CLAIMS: &[&str] = &[
     "phone_number_verified",
 ];
 
-/// Every claim a hook or template may not set (a closed list, matched canonically): the JWT
-/// registered claims (RFC 7519 4.1), the OIDC protocol claims (OIDC Core 2, 3.1.3.6), the RFC
-/// 9068 access-token claims, the RFC 8693 delegation claims (`act`, `may_act`), the RFC 7800
-/// confirmation claim (`cnf`), `org_id`, and the [`PROFILE_CLAIMS`].
-pub const RESTRICTED_CLAIMS: &[&str] = &[
+/// The JWT registered claims (RFC 7519 4.1), the OIDC protocol claims (OIDC Core 2,
+/// 3.1.3.6), the RFC 9068 access-token claims, the RFC 8693 delegation claims (`act`,
+/// `may_act`), the RFC 7800 confirmation claim (`cnf`) and `org_id`.
+const PROTOCOL: [&str; 21] = [
     "iss",
     "sub",
     "aud",
@@ -57,17 +58,31 @@ pub const RESTRICTED_CLAIMS: &[&str] = &[
     "act",
     "may_act",
     "org_id",
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "picture",
-    "updated_at",
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_number_verified",
 ];
+
+/// Every claim a hook or template may not set (a closed list, matched canonically): the
+/// protocol claims and the [`PROFILE_CLAIMS`].
+pub const RESTRICTED_CLAIMS: &[&str] = &concat::<21, 10, 31>(PROTOCOL, PROFILE);
+
+/// Joins two lists at compile time, so each claim is written once.
+const fn concat<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
+    assert!(A + B == C, "C must be A + B");
+    let mut out = [""; C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < B {
+        out[A + j] = b[j];
+        j += 1;
+    }
+    out
+}
 
 /// Longest claim name, in bytes.
 pub const MAX_NAME_BYTES: usize = 255;

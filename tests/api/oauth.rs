@@ -106,6 +106,22 @@ pub(crate) async fn token(
     (status, res.json().await.unwrap_or(Value::Null), headers)
 }
 
+/// The password grant for Ada (created by [`setup`]) with `password` and `extra` parameters.
+pub(crate) async fn ada_grant(
+    app: &TestApp,
+    s: &Setup,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut form = vec![("username", "ada@example.com"), ("password", password)];
+    form.extend_from_slice(extra);
+    let (st, body, _) = token(app, s, &form).await;
+    (st, body)
+}
+
+/// Ada's right password in [`setup`].
+pub(crate) const ADA_PASSWORD: &str = "correct horse battery";
+
 /// Verifies a JWT against the tenant's JWKS, with the algorithm from the JWK.
 pub(crate) async fn verify(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
     let (_, jwks) = app

@@ -140,6 +140,18 @@ async fn newest_trace(app: &TestApp, tenant: &str) -> Value {
     traces["data"][0].clone()
 }
 
+/// Asserts the tenant's newest trace failed its first hook with `code`, naming `needle`.
+#[track_caller]
+fn assert_first_hook_failed(trace: &Value, code: &str, needle: &str) {
+    assert_eq!(trace["hooks"][0]["error_code"], code, "{trace}");
+    assert!(
+        trace["hooks"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(needle)),
+        "{trace}"
+    );
+}
+
 /// The user's `user_metadata` for the hostile guest's `raw` mode.
 fn raw(calls: Value) -> Value {
     json!({"mode": "raw", "calls": calls})
@@ -298,17 +310,7 @@ async fn add_scope_cannot_add_offline_access(db: Db) {
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     assert!(body.get("refresh_token").is_none());
     let trace = newest_trace(&app, "default").await;
-    assert_eq!(
-        trace["hooks"][0]["error_code"], "scope_not_allowed",
-        "{trace}"
-    );
-    assert!(
-        trace["hooks"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("offline_access"),
-        "{trace}"
-    );
+    assert_first_hook_failed(&trace, "scope_not_allowed", "offline_access");
 }
 
 /// docs/hooks.md "Scopes": an API's scope may be added only when that API is the login's
@@ -321,26 +323,14 @@ async fn add_scope_of_an_api_needs_it_as_audience(db: Db) {
     let (s, body) = password_grant(&app, &t, &[("scope", "openid")]).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     let trace = newest_trace(&app, "default").await;
-    assert_eq!(
-        trace["hooks"][0]["error_code"], "scope_not_allowed",
-        "{trace}"
-    );
-    assert!(
-        trace["hooks"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("read:reports")
-    );
+    assert_first_hook_failed(&trace, "scope_not_allowed", "read:reports");
 
     let invented = raw(json!([["add-scope", "admin:everything"]]));
     set_user_metadata(&app, "default", invented).await;
     let (s, _) = password_grant(&app, &t, &[("scope", "openid"), ("audience", API)]).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
     let trace = newest_trace(&app, "default").await;
-    assert_eq!(
-        trace["hooks"][0]["error_code"], "scope_not_allowed",
-        "{trace}"
-    );
+    assert_first_hook_failed(&trace, "scope_not_allowed", "");
 }
 
 /// docs/hooks.md "Scopes": what the application may request is addable: OIDC scopes other than
@@ -383,10 +373,7 @@ async fn add_scope_in_the_code_flow_needs_consent(db: Db) {
     let q = back.location();
     assert_eq!(q["error"], "server_error", "{q:?}");
     let trace = newest_trace(&app, "default").await;
-    assert_eq!(
-        trace["hooks"][0]["error_code"], "scope_not_allowed",
-        "{trace}"
-    );
+    assert_first_hook_failed(&trace, "scope_not_allowed", "");
 }
 
 fn authorize_path(client_id: &str, scope: &str) -> String {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, authorize_path, login_for_code};
 use crate::helpers::{Db, TestApp, spawn_app};
-use crate::oauth::{Setup, setup, token};
+use crate::oauth::{ADA_PASSWORD, Setup, ada_grant, setup};
 
 /// Whether the browser's session still gives a code without the page (`prompt=none`).
 async fn still_logged_in(b: &mut Browser, s: &code_flow::Setup) -> bool {
@@ -169,14 +169,7 @@ async fn brute_force_lock_holds_under_parallel_guesses(db: Db) {
         let pw = format!("wrong guess {i}");
         let s = &s;
         let app = &app;
-        async move {
-            token(
-                app,
-                s,
-                &[("username", "ada@example.com"), ("password", &pw)],
-            )
-            .await
-        }
+        async move { ada_grant(app, s, &pw, &[]).await }
     }))
     .await;
     let bodies: Vec<&Value> = guesses.iter().map(|g| &g.1).collect();
@@ -189,15 +182,7 @@ async fn brute_force_lock_holds_under_parallel_guesses(db: Db) {
     println!("50 parallel guesses: {wrong} verified and wrong, {locked} locked");
     assert_eq!((wrong, locked), (10, 40));
     // The right password is locked out too, for this (user, IP).
-    let (st, _, _) = token(
-        &app,
-        &s,
-        &[
-            ("username", "ada@example.com"),
-            ("password", "correct horse battery"),
-        ],
-    )
-    .await;
+    let (st, _) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
 
@@ -244,16 +229,7 @@ async fn database_failure_is_a_500_not_a_missing_tenant(db: Db) {
 async fn userinfo_without_openid_is_insufficient_scope(db: Db) {
     let app = spawn_app(db).await;
     let s = setup(&app, "ES256").await;
-    let (st, t, _) = token(
-        &app,
-        &s,
-        &[
-            ("username", "ada@example.com"),
-            ("password", "correct horse battery"),
-            ("scope", "profile"),
-        ],
-    )
-    .await;
+    let (st, t) = ada_grant(&app, &s, ADA_PASSWORD, &[("scope", "profile")]).await;
     assert_eq!(st, StatusCode::OK, "{t}");
     let res = app
         .client
@@ -278,14 +254,11 @@ async fn userinfo_without_openid_is_insufficient_scope(db: Db) {
 async fn unknown_audience_is_invalid_target(db: Db) {
     let app = spawn_app(db).await;
     let s = setup(&app, "ES256").await;
-    let (st, b, _) = token(
+    let (st, b) = ada_grant(
         &app,
         &s,
-        &[
-            ("username", "ada@example.com"),
-            ("password", "correct horse battery"),
-            ("audience", "https://unknown.example.com"),
-        ],
+        ADA_PASSWORD,
+        &[("audience", "https://unknown.example.com")],
     )
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, login_for_code};
 use crate::helpers::{Db, TestApp, spawn_app, spawn_app_with};
-use crate::oauth::{Setup, refresh, setup, token, upload_and_bind};
+use crate::oauth::{ADA_PASSWORD, Setup, ada_grant, refresh, setup, upload_and_bind};
 use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 
 /// A password-grant application with refresh tokens, the user Ada, and a first refresh token.
@@ -24,16 +24,7 @@ async fn logged_in(app: &TestApp) -> (Setup, Value) {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
-    let (st, first, _) = token(
-        app,
-        &s,
-        &[
-            ("username", "ada@example.com"),
-            ("password", "correct horse battery"),
-            ("scope", "openid offline_access"),
-        ],
-    )
-    .await;
+    let (st, first) = ada_grant(app, &s, ADA_PASSWORD, &[("scope", "openid offline_access")]).await;
     assert_eq!(st, StatusCode::OK, "{first}");
     (s, first)
 }
@@ -158,14 +149,11 @@ async fn concurrent_refreshes_of_one_token_issue_exactly_once(db: Db) {
     let (s, _) = logged_in(&app).await;
     upload_and_bind(&app, &[("tier", "org_tier", "fail_closed")]).await;
     for round in 0..8 {
-        let (st, fresh, _) = token(
+        let (st, fresh) = ada_grant(
             &app,
             &s,
-            &[
-                ("username", "ada@example.com"),
-                ("password", "correct horse battery"),
-                ("scope", "openid offline_access"),
-            ],
+            ADA_PASSWORD,
+            &[("scope", "openid offline_access")],
         )
         .await;
         assert_eq!(st, StatusCode::OK, "{fresh}");
@@ -359,17 +347,9 @@ fn legacy_hash() -> String {
 }
 
 async fn password_login(app: &TestApp, s: &Setup, password: &str) -> StatusCode {
-    token(
-        app,
-        s,
-        &[
-            ("username", "ada@example.com"),
-            ("password", password),
-            ("scope", "openid offline_access"),
-        ],
-    )
-    .await
-    .0
+    ada_grant(app, s, password, &[("scope", "openid offline_access")])
+        .await
+        .0
 }
 
 /// Item 4. Re-running an import never overwrites a user's current password (or any field
