@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{Db, TestApp, assert_error, hook, spawn_app};
 
+/// Uploads `bytes` as a new version of hook `name`: status and body.
 async fn upload(
     app: &TestApp,
     key: &str,
@@ -15,6 +16,18 @@ async fn upload(
     name: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
+    let (status, _, body) = upload_with_headers(app, key, tenant, name, bytes).await;
+    (status, body)
+}
+
+/// Uploads `bytes` as a new version of hook `name`: status, headers and body.
+pub(crate) async fn upload_with_headers(
+    app: &TestApp,
+    key: &str,
+    tenant: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let res = app
         .client
         .post(format!("{}/t/{tenant}/api/hooks/{name}/versions", app.base))
@@ -25,7 +38,8 @@ async fn upload(
         .await
         .unwrap();
     let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
 fn sample_event(mode: &str) -> Value {

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sigil::hooks::caches::CacheBounds;
 use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
@@ -20,27 +19,7 @@ use sigil::startup::{Application, Settings};
 use crate::both_backends;
 use crate::helpers::{Db, FreshDb, TestApp, assert_error, hook, spawn_app, spawn_app_with};
 
-/// Uploads `bytes` as a new version of hook `name`.
-async fn upload(
-    app: &TestApp,
-    key: &str,
-    tenant: &str,
-    name: &str,
-    bytes: Vec<u8>,
-) -> (StatusCode, HeaderMap, Value) {
-    let res = app
-        .client
-        .post(format!("{}/t/{tenant}/api/hooks/{name}/versions", app.base))
-        .bearer_auth(key)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    (status, headers, res.json().await.unwrap_or(Value::Null))
-}
+use crate::hooks::upload_with_headers as upload;
 
 /// A component of another world whose core module defines `n` small functions: it validates
 /// (no imports), compiles (every function is compiled whether used or not), then fails the
