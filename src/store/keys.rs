@@ -152,22 +152,6 @@ pub async fn insert_refresh(conn: &mut AnyConnection, r: &RefreshRow) -> Result<
     Ok(())
 }
 
-/// A refresh token by hash, locked for the rotation.
-pub async fn refresh_for_update(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    hash: &str,
-    lock: &str,
-) -> Result<Option<RefreshRow>, StoreError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2{lock}"
-    ))
-    .bind(tenant_id)
-    .bind(hash)
-    .fetch_optional(conn)
-    .await?)
-}
-
 /// Marks a token used (rotated) if it still is live: false when a concurrent use already
 /// rotated it or it was revoked meanwhile. Run in the transaction that stores its successor,
 /// so a rotation and the issuance it pays for commit together or not at all. On PostgreSQL a
@@ -187,7 +171,7 @@ pub async fn rotate(conn: &mut AnyConnection, hash: &str, now: i64) -> Result<bo
 
 /// Revokes every refresh token of a family and every access token issued with it (RFC 7009
 /// 2.1, RFC 9700 4.14.2), inside `conn`'s transaction.
-pub async fn revoke_family_in(
+async fn revoke_family_in(
     conn: &mut AnyConnection,
     family_id: &str,
     now: i64,
@@ -277,14 +261,20 @@ pub async fn revoke_grant(
     Ok(())
 }
 
-/// A refresh token by hash (no lock).
+/// A refresh token by hash. No lock: the refresh grant rotates with [`rotate`] in the
+/// transaction that issues, so reading it is all the grant needs up front.
 pub async fn refresh_by_hash(
     store: &Store,
     tenant_id: &str,
     hash: &str,
 ) -> Result<Option<RefreshRow>, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    refresh_for_update(&mut conn, tenant_id, hash, "").await
+    Ok(sqlx::query_as(&format!(
+        "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2"
+    ))
+    .bind(tenant_id)
+    .bind(hash)
+    .fetch_optional(store.pool())
+    .await?)
 }
 
 /// Revokes every refresh token and access grant of a user (blocking, a password change).
