@@ -18,5 +18,6 @@ mod orgs;
 mod platform;
 mod roles_apis;
 mod sandbox;
+mod schema;
 mod templates;
 mod users;
