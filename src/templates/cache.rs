@@ -71,8 +71,20 @@ impl TemplateCache {
             match Template::parse(&value, RESTRICTED_CLAIMS, &Limits::default()) {
                 Ok(t) => Some(Arc::new(t)),
                 Err(e) => {
-                    tracing::error!(tenant = %tenant_id, token, errors = ?e, "stored JWT template no longer valid");
-                    None
+                    let kept = without_restricted(&value, &e).and_then(|v| {
+                        Template::parse(&v, RESTRICTED_CLAIMS, &Limits::default()).ok()
+                    });
+                    match kept {
+                        Some(t) => {
+                            tracing::warn!(tenant = %tenant_id, token, errors = ?e,
+                                "stored JWT template sets claims this version restricts: those claims are left out, the others apply");
+                            Some(Arc::new(t))
+                        }
+                        None => {
+                            tracing::error!(tenant = %tenant_id, token, errors = ?e, "stored JWT template no longer valid");
+                            None
+                        }
+                    }
                 }
             }
         };
@@ -91,5 +103,54 @@ impl TemplateCache {
         if let Ok(mut map) = self.entries.lock() {
             map.retain(|(t, _), _| t != tenant_id);
         }
+    }
+}
+
+/// A stored template refused only because it sets claims a later version restricts (they were
+/// allowed when it was saved), without those claims; `None` when anything else is wrong. The
+/// rest of the template keeps applying: dropping the whole template would silently take every
+/// other claim out of the tenant's tokens.
+fn without_restricted(template: &Value, errors: &[super::TemplateError]) -> Option<Value> {
+    if errors.is_empty()
+        || errors
+            .iter()
+            .any(|e| e.kind != super::ErrorKind::RestrictedClaim)
+    {
+        return None;
+    }
+    let mut claims = template.as_object()?.clone();
+    for e in errors {
+        // Restricted names are only checked at the top level: the pointer is `/<name>`.
+        let name = e
+            .pointer
+            .strip_prefix('/')?
+            .replace("~1", "/")
+            .replace("~0", "~");
+        claims.remove(&name)?;
+    }
+    Some(Value::Object(claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_template_keeps_its_claims_that_are_still_allowed() {
+        let stored =
+            json!({"name": "{{user.name}}", "Sub": "x", "dept": "{{user.user_metadata.dept}}"});
+        let errors = Template::parse(&stored, RESTRICTED_CLAIMS, &Limits::default())
+            .expect_err("name and Sub are restricted now");
+        let kept = without_restricted(&stored, &errors).expect("only restricted names failed");
+        assert_eq!(kept, json!({"dept": "{{user.user_metadata.dept}}"}));
+        let broken = json!({"name": "{{user.nmae}}", "dept": "{{user.nope}}"});
+        let errors = Template::parse(&broken, RESTRICTED_CLAIMS, &Limits::default()).unwrap_err();
+        assert_eq!(
+            without_restricted(&broken, &errors),
+            None,
+            "other errors drop it"
+        );
     }
 }
