@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::OAuthError;
 use super::login::TokenResponse;
@@ -27,19 +27,9 @@ pub async fn grant(
         .ok_or_else(|| {
             OAuthError::InvalidRequest("audience is required: the identifier of an API".into())
         })?;
-    let api = api_store::get(
-        svc.store.pool(),
-        tenant_id,
-        api_store::By::Identifier(audience),
-        "",
-    )
-    .await?
-    .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{audience}`")))?;
-    let defined: Vec<String> = serde_json::from_str::<Vec<Value>>(&api.scopes)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s["value"].as_str().map(str::to_string))
-        .collect();
+    let defined = api_store::scope_values(svc.store.pool(), tenant_id, audience)
+        .await?
+        .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{audience}`")))?;
     let scopes = match scope_list(form) {
         None => defined.clone(),
         Some(asked) => {

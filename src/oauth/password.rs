@@ -7,8 +7,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::event::RequestInfo;
 use super::login::{self, Login, TokenResponse};
 use super::metrics::Attempt;
@@ -223,29 +221,12 @@ pub async fn check_scopes(
     audience: Option<&str>,
     requested: &[String],
 ) -> Result<(), OAuthError> {
-    let api = match audience {
-        Some(a) => Some(
-            api_store::get(
-                svc.store.pool(),
-                tenant_id,
-                api_store::By::Identifier(a),
-                "",
-            )
+    let api_scopes = match audience {
+        Some(a) => api_store::scope_values(svc.store.pool(), tenant_id, a)
             .await?
             .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{a}`")))?,
-        ),
-        None => None,
+        None => Vec::new(),
     };
-    let api_scopes: Vec<String> = api
-        .as_ref()
-        .map(|a| {
-            serde_json::from_str::<Vec<Value>>(&a.scopes)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|s| s["value"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
     for s in requested {
         if !OIDC_SCOPES.contains(&s.as_str()) && !api_scopes.contains(s) {
             return Err(OAuthError::InvalidScope(format!(
