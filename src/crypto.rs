@@ -268,6 +268,15 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_from_a_request_never_prints_and_compares_by_value() {
+        let s: Secret = serde_json::from_str("\"hunter2-hunter2\"").unwrap();
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(s, Secret::new("hunter2-hunter2".into()));
+        assert_ne!(s, Secret::new("hunter2-hunter3".into()));
+        assert_ne!(s, Secret::new("hunter2".into()));
+    }
+
+    #[test]
     fn master_key_round_trips_and_redacts() {
         let k = MasterKey::generate();
         let back = MasterKey::from_base64(&k.to_base64()).unwrap();

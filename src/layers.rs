@@ -34,7 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &[]),
     // The leaves.
     ("config", &["store", "crypto"]),
-    ("passwords", &[]),
+    ("passwords", &["crypto"]),
     ("crypto", &[]),
     ("clock", &[]),
     ("ids", &[]),

@@ -2,14 +2,30 @@
 //! sandboxed WebAssembly hooks.
 //!
 //! # Layout
-//! Layers call one way: `http` (axum only) -> domain modules -> `store` (all SQL).
-//! - [`http`]: routers, extractors, the JSON error shape, the OpenAPI document.
+//! Layers call one way (`docs/architecture.md`; `layers.rs` tests it, and the hook host is a
+//! crate of its own, `sigil_hooks`, so it cannot call back):
+//! `http` -> {`manage`, `oauth`} -> {`flows`, `templates`, `keys`, `sigil_hooks`} -> `store` ->
+//! the leaves.
+//! - [`http`]: routers, extractors, the JSON error shape, the OpenAPI document; the browser
+//!   pages of the code flow (`http::browser`).
 //! - [`manage`]: the management domain (tenants, API keys, users, organizations, roles,
-//!   applications, APIs, import, audit log): validation, transactions, audit entries.
+//!   applications, APIs, templates, signing keys, hooks, import, audit log): validation,
+//!   transactions, audit entries.
+//! - [`oauth`]: the protocol domain: the grants, the browser flow, the post-login pipeline
+//!   (`oauth::pipeline`), every token's claims (`oauth::claims`), signing, `/userinfo`,
+//!   revocation, introspection, logout, sessions, discovery.
+//! - [`services`]: the shared handle the HTTP layer passes down (being narrowed to what each
+//!   function uses).
+//! - [`flows`]: a tenant's hooks as the server runs them: loaded from the store, prepared,
+//!   run with metrics and traces; the post-login event built from the store.
+//! - [`templates`]: JWT templates (parse, validate, render, cache).
+//! - [`keys`]: signing keys (generation, sealing, rotation, JWKS).
 //! - [`store`]: every SQL statement, one dialect-neutral set for SQLite and PostgreSQL.
-//! - [`passwords`], [`crypto`], [`metadata`], [`ids`], [`clock`]: the small rules the domain
-//!   leans on (argon2id, keyed secret hashes, the metadata merge rule, id format, time).
-//! - [`startup`], [`config`], [`telemetry`]: building and running the server.
+//! - [`crypto`], [`clock`], [`ids`], [`scopes`], [`passwords`], [`config`]: the leaves (keyed
+//!   hashes, sealing and `Secret`; injected time; id format; the scope parser; argon2id on a
+//!   bounded pool; operator settings).
+//! - [`startup`], [`telemetry`]: building and running the server (the `sigil` binary's CLI
+//!   lives in `src/cli`).
 
 pub mod clock;
 pub mod config;

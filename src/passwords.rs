@@ -12,6 +12,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier,
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use crate::crypto::Secret;
+
 /// Errors from password handling.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
@@ -133,17 +135,18 @@ impl PasswordHasher {
     }
 
     /// [`PasswordHasher::hash`] on the bounded pool.
-    pub async fn hash_bounded(&self, password: String) -> Result<String, PasswordError> {
-        self.bounded(move |h| h.hash(&password)).await?
+    pub async fn hash_bounded(&self, password: Secret) -> Result<String, PasswordError> {
+        self.bounded(move |h| h.hash(password.expose())).await?
     }
 
     /// [`PasswordHasher::verify`] on the bounded pool.
     pub async fn verify_bounded(
         &self,
-        password: String,
+        password: Secret,
         stored: String,
     ) -> Result<Verified, PasswordError> {
-        self.bounded(move |h| h.verify(&password, &stored)).await
+        self.bounded(move |h| h.verify(password.expose(), &stored))
+            .await
     }
 
     /// The parameters, for reports.
@@ -348,14 +351,17 @@ mod bounded_tests {
         let busy = h.gate.clone().acquire_owned().await.unwrap();
         let waiting = tokio::spawn({
             let h = h.clone();
-            async move { h.hash_bounded("correct horse battery".into()).await }
+            async move {
+                h.hash_bounded(Secret::new("correct horse battery".into()))
+                    .await
+            }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiting.is_finished(), "a hash ran past a full gate");
         drop(busy);
         let hash = waiting.await.unwrap().unwrap();
         assert_eq!(
-            h.verify_bounded("correct horse battery".into(), hash)
+            h.verify_bounded(Secret::new("correct horse battery".into()), hash)
                 .await
                 .unwrap(),
             Verified::Yes

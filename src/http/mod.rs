@@ -5,10 +5,10 @@ pub mod admin;
 pub mod apis;
 pub mod apps;
 pub mod auth;
+pub mod browser;
 pub mod client_ip;
 pub mod error;
 pub mod hooks;
-pub mod login;
 pub mod oidc;
 pub mod orgs;
 pub mod pages;
@@ -99,7 +99,7 @@ pub fn app(svc: Services) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(hooks::metrics))
         .merge(oidc::router(svc.clone()))
-        .merge(login::router())
+        .merge(browser::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -13,11 +13,13 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::crypto::Secret;
 use crate::flows::event::RequestInfo;
 use crate::manage::{ManageError, tenants};
-use crate::oauth::password::{self, ClientCredentials};
+use crate::oauth::client_auth::ClientCredentials;
+use crate::oauth::password;
 use crate::oauth::{
-    OAuthError, client_credentials, code, discovery, refresh, revocation, userinfo,
+    OAuthError, client_credentials, code, discovery, introspection, refresh, revocation, userinfo,
 };
 use crate::services::Services;
 
@@ -195,7 +197,7 @@ fn client_credentials(
             Ok((
                 ClientCredentials {
                     client_id: dec(id),
-                    client_secret: dec(secret),
+                    client_secret: dec(secret).map(Secret::new),
                 },
                 true,
             ))
@@ -203,7 +205,7 @@ fn client_credentials(
         None => Ok((
             ClientCredentials {
                 client_id: form.get("client_id").cloned(),
-                client_secret: form.get("client_secret").cloned(),
+                client_secret: form.get("client_secret").cloned().map(Secret::new),
             },
             false,
         )),
@@ -386,7 +388,7 @@ async fn introspect(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match revocation::introspect(&svc, (&t.0, &t.1), creds, &token).await {
+    match introspection::introspect(&svc, (&t.0, &t.1), creds, &token).await {
         Ok(v) => no_store(Json(v).into_response()),
         Err(e) => OAuthReply(e, basic).into_response(),
     }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::validate;
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable, record, stored};
 use crate::clock::rfc3339;
+use crate::crypto::Secret;
 use crate::ids::{IdKind, new_id};
 use crate::passwords::PasswordHasher;
 use crate::services::Services;
@@ -93,7 +94,8 @@ pub struct CreateUser {
     pub email_verified: bool,
     /// 8 to 256 characters; stored as argon2id. Optional: a user without a password cannot log
     /// in with one until it is set.
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
     /// Full name.
     pub name: Option<String>,
     /// Given name.
@@ -168,7 +170,8 @@ pub struct UpdateUser {
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     /// 8 to 256 characters.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Secret,
 }
 
 /// A list of role names.
@@ -239,9 +242,9 @@ pub(crate) fn apply_metadata(
 pub(crate) async fn hash_password(
     hasher: &PasswordHasher,
     field: &str,
-    password: String,
+    password: Secret,
 ) -> Result<String> {
-    PasswordHasher::check_policy(&password).map_err(|e| invalid(field, e.to_string()))?;
+    PasswordHasher::check_policy(password.expose()).map_err(|e| invalid(field, e.to_string()))?;
     hasher
         .hash_bounded(password)
         .await

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::password::{check_scopes, member_org};
 use super::pipeline::{self, Login};
+use super::scope_policy::check_scopes;
+use super::subject::member_org;
 use super::{OAuthError, session};
 use crate::crypto::random_secret;
 use crate::flows::event::RequestInfo;
@@ -423,8 +424,7 @@ pub async fn next(
         Err(e) => return Err(e),
     };
     let code = random_secret("ac_");
-    let rehashed =
-        pipeline::rehash(svc, arrival.rehash_password.map(|p| p.expose().to_string())).await;
+    let rehashed = pipeline::rehash(svc, arrival.rehash_password).await;
     let stored = async {
         let mut tx = svc.store.begin_write().await?;
         pipeline::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;

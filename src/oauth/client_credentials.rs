@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use super::OAuthError;
-use super::password::{ClientCredentials, client_for_grant, scope_list};
+use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::TokenResponse;
+use super::token_form::scope_list;
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
 use crate::store::apis as api_store;

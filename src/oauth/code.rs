@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use sha2::Digest as _;
 
 use super::OAuthError;
-use super::password::{ClientCredentials, client_for_grant, required};
+use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Decision, Issue, TokenResponse};
+use super::token_form::required;
 use crate::crypto::constant_time_eq;
 use crate::services::Services;
 use crate::store::keys as key_store;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::userinfo::verify_jwt;
+use super::jwt_verify::verify_jwt;
 use crate::crypto::constant_time_eq;
 use crate::services::Services;
 use crate::store::apps as app_store;

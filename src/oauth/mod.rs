@@ -8,17 +8,24 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_auth;
 pub mod client_credentials;
 pub mod code;
 pub mod discovery;
+pub mod introspection;
+pub mod jwt_verify;
 pub mod logout;
 pub mod metrics;
 pub mod password;
 pub mod pipeline;
 pub mod refresh;
 pub mod revocation;
+pub mod scope_policy;
 pub mod session;
+pub mod subject;
+pub mod token_form;
 pub mod tokens;
+pub mod user_auth;
 pub mod userinfo;
 
 use crate::keys::KeyError;

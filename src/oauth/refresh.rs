@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 
 use super::OAuthError;
-use super::password::{ClientCredentials, client_for_grant, required, scope_list};
+use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Login, TokenResponse};
+use super::token_form::{required, scope_list};
 use crate::flows::event::RequestInfo;
 use crate::services::Services;
 use crate::store::keys as key_store;

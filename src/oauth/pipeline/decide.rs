@@ -104,7 +104,7 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
 
 /// What the login lets `add-scope` add (docs/hooks.md "Scopes"), checked by the hook host at
 /// call time: what the application may request for this login's audience (the OIDC scopes and
-/// the audience API's scopes, as `password::check_scopes` allows), never `offline_access`,
+/// the audience API's scopes, as `scope_policy::check_scopes` allows), never `offline_access`,
 /// and for a third-party application only what the user consented to (OIDC Core 3.1.2.4).
 /// Nothing for a flow without hooks (no lookups).
 async fn addable_scopes(

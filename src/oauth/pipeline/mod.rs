@@ -70,7 +70,7 @@ pub struct Login<'a> {
     /// The request.
     pub request: &'a RequestInfo,
     /// A password to rehash into argon2id (an imported or weaker hash verified).
-    pub rehash_password: Option<String>,
+    pub rehash_password: Option<crate::crypto::Secret>,
     /// Epoch seconds of the authentication.
     pub auth_time: i64,
     /// The refresh-token family being rotated (refresh grant).

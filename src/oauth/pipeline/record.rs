@@ -13,7 +13,7 @@ use sigil_hooks::metadata;
 use sigil_hooks::outcome::FlowOutcome;
 
 /// Rehashes a password verified against an imported or weaker hash (off the async threads).
-pub async fn rehash(svc: &Services, password: Option<String>) -> Option<String> {
+pub async fn rehash(svc: &Services, password: Option<crate::crypto::Secret>) -> Option<String> {
     svc.passwords.hash_bounded(password?).await.ok()
 }
 

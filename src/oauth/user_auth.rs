@@ -1,0 +1,117 @@
+//! Authenticating a user by password, for the password grant and the hosted login page: the
+//! brute-force lock (counted atomically before the compare), one argon2id verification on the
+//! bounded pool whatever happens (a dummy hash for unknown users and locked pairs), and one
+//! answer for every failure, so neither the message nor the timing tells whether an account
+//! exists.
+
+use super::OAuthError;
+use super::metrics::Attempt;
+use crate::passwords::Verified;
+use crate::services::Services;
+use crate::store::keys as key_store;
+use crate::store::users::normalize_email;
+use crate::store::users::{self as user_store, UserRow};
+
+/// The one message for every failed password login, whatever the cause (unknown user, wrong
+/// password, locked, no password set), so the answer reveals nothing about the account.
+pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+
+/// Attempts from one IP that may be compared for one user...
+pub const MAX_FAILURES: i64 = 10;
+/// ...within this window, which starts at the first attempt; a success clears the count, and
+/// the lock lifts when the window ends.
+const LOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Why a password login did not authenticate, so callers choose their words from the kind and
+/// never from an error's text.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// Unknown user, wrong password, or a locked (user, IP) pair: indistinguishable on purpose.
+    WrongCredentials,
+    /// The password was right but the user is blocked.
+    Blocked,
+    /// A failure on our side.
+    Server(OAuthError),
+}
+
+impl From<OAuthError> for LoginRefused {
+    fn from(e: OAuthError) -> Self {
+        LoginRefused::Server(e)
+    }
+}
+
+impl From<crate::store::StoreError> for LoginRefused {
+    fn from(e: crate::store::StoreError) -> Self {
+        LoginRefused::Server(e.into())
+    }
+}
+
+impl From<LoginRefused> for OAuthError {
+    fn from(r: LoginRefused) -> Self {
+        match r {
+            LoginRefused::WrongCredentials => OAuthError::InvalidGrant(WRONG_CREDENTIALS.into()),
+            LoginRefused::Blocked => OAuthError::InvalidGrant("the user is blocked".into()),
+            LoginRefused::Server(e) => e,
+        }
+    }
+}
+
+/// Authenticates a user by email and password: one argon2id verification whatever happens (a
+/// dummy hash for unknown users and locked pairs), byte-identical errors for unknown users,
+/// wrong passwords and locked pairs. Returns the user and whether the stored hash should be
+/// upgraded to argon2id.
+///
+/// The brute-force lock counts the attempt before the password is compared, in one atomic
+/// statement, so parallel guesses each get their own count and at most [`MAX_FAILURES`] of
+/// them in a window are ever compared (RFC 6749 10.10, RFC 9700 2.4).
+pub async fn authenticate_user(
+    svc: &Services,
+    tenant_id: &str,
+    username: &str,
+    password: &str,
+    ip: &str,
+) -> Result<(UserRow, bool), LoginRefused> {
+    let email = normalize_email(username);
+    let user = user_store::get(
+        svc.store.pool(),
+        tenant_id,
+        user_store::By::Email(&email),
+        "",
+    )
+    .await?;
+    let now = svc.now();
+    let locked = match &user {
+        Some(u) => {
+            key_store::count_attempt(&svc.store, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS).await?
+                > MAX_FAILURES
+        }
+        None => false,
+    };
+    let stored = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .filter(|_| !locked)
+        .unwrap_or_else(|| svc.dummy_hash.clone());
+    let verified = svc
+        .passwords
+        .verify_bounded(crate::crypto::Secret::new(password.to_string()), stored)
+        .await
+        .map_err(|e| OAuthError::Server(e.to_string()))?;
+    let user = match (user, verified) {
+        (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
+        _ => {
+            svc.login_metrics.attempt(if locked {
+                Attempt::Locked
+            } else {
+                Attempt::Wrong
+            });
+            return Err(LoginRefused::WrongCredentials);
+        }
+    };
+    svc.login_metrics.attempt(Attempt::Ok);
+    key_store::clear_attempts(&svc.store, &user.id, ip).await?;
+    if user.blocked != 0 {
+        return Err(LoginRefused::Blocked);
+    }
+    Ok((user, verified == Verified::YesRehash))
+}
