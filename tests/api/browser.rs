@@ -12,8 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use crate::helpers::{Db, spawn_app};
-use crate::oauth::{upload_and_bind, verify};
+use crate::helpers::{Db, spawn_app, upload_and_bind, verify};
 
 struct Driver(Child);
 

@@ -275,6 +275,21 @@ impl Drop for TestApp {
     }
 }
 
+/// A reply whose status a test expects.
+pub trait Reply {
+    /// Asserts the status and returns the body, so a setup step that fails stops the test at
+    /// its own line (with the body in the message) instead of somewhere later.
+    fn expect_status(self, status: StatusCode) -> Value;
+}
+
+impl Reply for (StatusCode, Value) {
+    #[track_caller]
+    fn expect_status(self, status: StatusCode) -> Value {
+        assert_eq!(self.0, status, "unexpected status; body: {}", self.1);
+        self.1
+    }
+}
+
 /// Asserts an error body: status, machine code and (when given) field.
 #[track_caller]
 pub fn assert_error(
@@ -326,6 +341,70 @@ pub fn shared_runtime() -> Arc<HookRuntime> {
         .expect("hook runtime")
     })
     .clone()
+}
+
+/// Uploads each `(name, guest file, failure policy)` as version 1 of hook `name`, deploys it,
+/// and binds them all, in order, to the default tenant's post-login flow.
+pub async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)]) {
+    let mut bindings = Vec::new();
+    for (name, file, policy) in hooks {
+        let res = app
+            .client
+            .post(format!("{}/t/default/api/hooks/{name}/versions", app.base))
+            .bearer_auth(&app.operator_key)
+            .body(hook(file))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, StatusCode::CREATED, "{}", res.text().await.unwrap());
+        app.post(
+            &format!("/t/default/api/hooks/{name}/deploy"),
+            json!({"version": 1}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+        bindings.push(json!({"hook": name, "failure_policy": policy}));
+    }
+    app.put(
+        "/t/default/api/flows/post-login",
+        json!({"bindings": bindings}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+}
+
+/// Verifies a JWT against the default tenant's JWKS, with the algorithm from the JWK, and
+/// checks its issuer and expiry (not its audience).
+pub async fn verify(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
+    let jwks = app
+        .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
+        .await
+        .expect_status(StatusCode::OK);
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"].as_str() == header.kid.as_deref())
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+    let alg: jsonwebtoken::Algorithm = jwk
+        .common
+        .key_algorithm
+        .unwrap()
+        .to_string()
+        .parse()
+        .unwrap();
+    let mut v = jsonwebtoken::Validation::new(alg);
+    v.validate_aud = false;
+    v.set_issuer(&[format!("{}/t/default", app.base)]);
+    let data = jsonwebtoken::decode::<Value>(jwt, &key, &v).expect("valid signature");
+    (data.header, data.claims)
 }
 
 /// A guest built by scripts/build-hooks.sh (`target/guests/...`).

@@ -6,8 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Db, TestApp, spawn_app};
-use crate::oauth::{upload_and_bind, verify};
+use crate::helpers::{Db, TestApp, spawn_app, upload_and_bind, verify};
 
 fn access_template() -> Value {
     json!({

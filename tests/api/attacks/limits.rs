@@ -20,8 +20,7 @@ use sigil::hooks::runtime::{FailurePolicy, FlowStatus};
 
 use crate::both_backends;
 use crate::code_flow::Browser;
-use crate::helpers::{Db, TestApp, hook, shared_runtime, spawn_app};
-use crate::oauth::verify;
+use crate::helpers::{Db, TestApp, hook, shared_runtime, spawn_app, verify};
 use crate::sandbox::{event, failure, prepare, run, step};
 
 /// The API every test tenant defines.
