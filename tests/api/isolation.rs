@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, assert_error, spawn_app};
 
 async fn every_resource_is_isolated(db: Db) {
     let app = spawn_app(db).await;
@@ -19,27 +19,30 @@ async fn every_resource_is_isolated(db: Db) {
     };
 
     // Tenant A's objects.
-    let (_, role) = call(
+    let role = call(
         &a,
         Method::POST,
         "/t/alpha/api/roles".into(),
         Some(json!({"name": "admin"})),
     )
-    .await;
-    let (_, user) = call(
+    .await
+    .expect_status(StatusCode::CREATED);
+    let user = call(
         &a,
         Method::POST,
         "/t/alpha/api/users".into(),
         Some(json!({"email": "a@alpha.com", "external_id": "ax", "roles": ["admin"]})),
     )
-    .await;
-    let (_, org) = call(
+    .await
+    .expect_status(StatusCode::CREATED);
+    let org = call(
         &a,
         Method::POST,
         "/t/alpha/api/organizations".into(),
         Some(json!({"name": "o", "external_id": "ox"})),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::CREATED);
     let (s, _) = call(
         &a,
         Method::POST,
@@ -51,27 +54,30 @@ async fn every_resource_is_isolated(db: Db) {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (_, client) = call(
+    let client = call(
         &a,
         Method::POST,
         "/t/alpha/api/applications".into(),
         Some(json!({"name": "app"})),
     )
-    .await;
-    let (_, api) = call(
+    .await
+    .expect_status(StatusCode::CREATED);
+    let api = call(
         &a,
         Method::POST,
         "/t/alpha/api/apis".into(),
         Some(json!({"identifier": "https://alpha.api", "name": "x"})),
     )
-    .await;
-    let (_, key) = call(
+    .await
+    .expect_status(StatusCode::CREATED);
+    let key = call(
         &a,
         Method::POST,
         "/t/alpha/api/api-keys".into(),
         Some(json!({"name": "k"})),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::CREATED);
     let (uid, oid, rid) = (
         user["id"].as_str().unwrap(),
         org["id"].as_str().unwrap(),
@@ -195,13 +201,14 @@ async fn every_resource_is_isolated(db: Db) {
         assert_error(&got, StatusCode::FORBIDDEN, "forbidden", None);
     }
     // B cannot attach A's user to its own organization either.
-    let (_, borg) = call(
+    let borg = call(
         &b,
         Method::POST,
         "/t/beta/api/organizations".into(),
         Some(json!({"name": "b"})),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::CREATED);
     let got = call(
         &b,
         Method::POST,
@@ -227,14 +234,18 @@ async fn every_resource_is_isolated(db: Db) {
         "apis",
         "audit-log",
     ] {
-        let (_, page) = call(&b, Method::GET, format!("/t/beta/api/{list}"), None).await;
+        let page = call(&b, Method::GET, format!("/t/beta/api/{list}"), None)
+            .await
+            .expect_status(StatusCode::OK);
         let text = page.to_string();
         for id in [uid, oid, rid, cid, aid] {
             assert!(!text.contains(id), "{list} of beta shows {id}");
         }
     }
     // And nothing of A changed.
-    let (_, u) = call(&a, Method::GET, format!("/t/alpha/api/users/{uid}"), None).await;
+    let u = call(&a, Method::GET, format!("/t/alpha/api/users/{uid}"), None)
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(u["name"], Value::Null);
     assert_eq!(u["roles"], json!(["admin"]));
     assert_eq!(u["user_metadata"], json!({}));
@@ -246,13 +257,14 @@ async fn every_resource_is_isolated(db: Db) {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, c) = call(
+    let c = call(
         &a,
         Method::GET,
         format!("/t/alpha/api/applications/{cid}"),
         None,
     )
-    .await;
+    .await
+    .expect_status(StatusCode::OK);
     assert_eq!(c["name"], "app");
     let (s, _) = call(
         key["key"].as_str().unwrap(),

@@ -20,7 +20,7 @@ use sigil::hooks::runtime::{FailurePolicy, FlowStatus};
 
 use crate::both_backends;
 use crate::code_flow::Browser;
-use crate::helpers::{Db, TestApp, hook, shared_runtime, spawn_app, verify};
+use crate::helpers::{Db, Reply, TestApp, hook, shared_runtime, spawn_app, verify};
 use crate::sandbox::{event, failure, prepare, run, step};
 
 /// The API every test tenant defines.
@@ -86,7 +86,8 @@ pub(super) async fn tenant_with_hostile(
         &format!("{base}/hooks/hostile/deploy"),
         json!({"version": 1}),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::OK);
     let bindings: Vec<Value> = (0..times)
         .map(|_| json!({"hook": "hostile", "failure_policy": policy}))
         .collect();
@@ -357,7 +358,8 @@ async fn add_scope_in_the_code_flow_needs_consent(db: Db) {
         &format!("/t/default/api/applications/{}", t.client_id),
         json!({"first_party": false}),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::OK);
     let mut b = Browser::new(&app);
     let page = b.get(&authorize_path(&t.client_id, "openid")).await;
     let consent = b.login(&page, "ada@example.com", PASSWORD).await;
@@ -389,7 +391,10 @@ fn authorize_path(client_id: &str, scope: &str) -> String {
 }
 
 async fn set_user_metadata(app: &TestApp, tenant: &str, user_metadata: Value) {
-    let (_, users) = app.get(&format!("/t/{tenant}/api/users")).await;
+    let users = app
+        .get(&format!("/t/{tenant}/api/users"))
+        .await
+        .expect_status(StatusCode::OK);
     let id = users["data"][0]["id"].as_str().unwrap().to_string();
     let (s, b) = app
         .call(

@@ -17,7 +17,7 @@ use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil::startup::{Application, Settings};
 
 use crate::both_backends;
-use crate::helpers::{Db, FreshDb, TestApp, assert_error, hook, spawn_app, spawn_app_with};
+use crate::helpers::{Db, FreshDb, Reply, TestApp, assert_error, hook, spawn_app, spawn_app_with};
 
 use crate::hooks::upload_with_headers as upload;
 
@@ -262,14 +262,15 @@ async fn uploads_over_the_rate_limit_get_429_with_retry_after(db: Db) {
     // Refused before anything else: even garbage gets 429, not 400.
     let (s, _, _) = upload(&app, &a, "alpha", "junk", b"not wasm".to_vec()).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-    let (_, list) = app
+    let list = app
         .call(
             reqwest::Method::GET,
             "/t/alpha/api/hooks/roles",
             Some(&a),
             None,
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         list["versions"].as_array().unwrap().len(),
         burst as usize,
@@ -308,7 +309,10 @@ async fn a_component_failing_the_world_check_stores_no_artifact(db: Db) {
         before,
         "no artifact for a refused upload"
     );
-    let (_, list) = app.get("/t/default/api/hooks").await;
+    let list = app
+        .get("/t/default/api/hooks")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 0, "no hook either");
 }
 
@@ -481,7 +485,8 @@ async fn runtime_maps_are_bounded_and_an_evicted_hook_is_prepared_again(db: Db) 
 
     // A login that runs the dropped hook prepares it again, transparently.
     app.post("/t/default/api/hooks/roles/deploy", json!({"version": 1}))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     let (s, flow) = app
         .put(
             "/t/default/api/flows/post-login",
