@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sigil::clock::SystemClock;
+use sigil::clock::{Clock as _, ManualClock, SystemClock};
 use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil::passwords::PasswordHasher;
 use sigil::services::Services;
@@ -116,6 +116,15 @@ pub struct TestApp {
 
 pub async fn spawn_app(db: Db) -> TestApp {
     spawn_app_with(db, |_| {}).await
+}
+
+/// A server whose clock moves only when the test advances it. It starts at the real time, so
+/// the JWTs it signs also verify against the wall clock (as clients check them).
+pub async fn spawn_app_with_clock(db: Db) -> (TestApp, Arc<ManualClock>) {
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let server_clock = clock.clone();
+    let app = spawn_app_with(db, move |s| s.clock = server_clock).await;
+    (app, clock)
 }
 
 /// A server with adjusted settings.
@@ -310,18 +319,21 @@ pub fn assert_error(
     }
 }
 
-/// Runs each named `async fn(Db)` test once on SQLite and once on PostgreSQL.
+/// Runs each named `async fn(Db)` test once on SQLite and once on PostgreSQL. Attributes
+/// written before a name (`#[ignore = "why"]`) go on both of its tests.
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
         mod sqlite {
             $(
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() { super::$name($crate::helpers::Db::Sqlite).await }
             )*
         }
         mod postgres {
             $(
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() { super::$name($crate::helpers::Db::Postgres).await }
             )*

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::grants::{Setup, ada_login, setup};
-use crate::helpers::{Db, Reply, TestApp, spawn_app, upload_and_bind};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with_clock, upload_and_bind};
+
+/// `manage::apps`' default access-token lifetime, in milliseconds.
+const ACCESS_TOKEN_LIFETIME_MS: i64 = 900 * 1000;
 
 async fn get_userinfo(app: &TestApp, tenant: &str, token: Option<&str>) -> (StatusCode, Value) {
     app.call(Method::GET, &format!("/t/{tenant}/userinfo"), token, None)
@@ -146,6 +149,27 @@ async fn a_password_change_stops_userinfo_for_tokens_already_issued(db: Db) {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
+async fn an_access_token_is_accepted_until_the_end_of_its_lifetime(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let (_, body) = tokens(&app).await;
+    clock.advance_ms(ACCESS_TOKEN_LIFETIME_MS - 1000);
+    get_userinfo(&app, "default", body["access_token"].as_str())
+        .await
+        .expect_status(StatusCode::OK);
+}
+
+/// Fails today (ignored, so the suite stays green until it is fixed): `/userinfo` and
+/// introspection leave `exp` to `jsonwebtoken`, which reads the wall clock, so the server's
+/// clock (`Settings.clock`) does not decide when an access token expires. Run it with
+/// `cargo test --test api -- --ignored`.
+async fn an_access_token_past_its_lifetime_is_refused(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let (_, body) = tokens(&app).await;
+    clock.advance_ms(ACCESS_TOKEN_LIFETIME_MS);
+    let (st, b) = get_userinfo(&app, "default", body["access_token"].as_str()).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
+}
+
 both_backends!(
     userinfo_returns_the_hooks_id_token_claims_and_the_profile,
     userinfo_answers_post_with_the_claims_of_the_granted_scopes_only,
@@ -154,4 +178,7 @@ both_backends!(
     userinfo_without_a_token_is_unauthorized,
     blocking_the_user_stops_userinfo_for_tokens_already_issued,
     a_password_change_stops_userinfo_for_tokens_already_issued,
+    an_access_token_is_accepted_until_the_end_of_its_lifetime,
+    #[ignore = "defect: an access token's exp is checked against the wall clock, not the server's clock"]
+    an_access_token_past_its_lifetime_is_refused,
 );

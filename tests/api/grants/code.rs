@@ -10,9 +10,12 @@ use crate::code_flow::{
     Browser, Setup, VERIFIER, exchange, login_for_code, login_for_tokens, setup, setup_second_app,
     userinfo,
 };
-use crate::helpers::{Db, Reply, TestApp, spawn_app, verify};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with_clock, verify};
 
 use super::error_of;
+
+/// `sigil::oauth::authorize::CODE_LIFETIME_MS`.
+const CODE_LIFETIME_MS: i64 = 60_000;
 
 /// The fixture and a fresh code for it.
 async fn code(app: &TestApp) -> (Setup, String) {
@@ -169,6 +172,28 @@ async fn a_replayed_code_revokes_the_tokens_its_first_exchange_issued(db: Db) {
     );
 }
 
+async fn a_code_redeemed_within_its_60_seconds_works(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let (s, code) = code(&app).await;
+    clock.advance_ms(CODE_LIFETIME_MS - 1);
+    exchange(&app, &s, &code, Some(VERIFIER))
+        .await
+        .expect_status(StatusCode::OK);
+}
+
+async fn a_code_redeemed_after_its_60_seconds_is_invalid_grant(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let (s, code) = code(&app).await;
+    clock.advance_ms(CODE_LIFETIME_MS);
+    let got = exchange(&app, &s, &code, Some(VERIFIER)).await;
+    assert_eq!(
+        error_of(&got),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{}",
+        got.1
+    );
+}
+
 both_backends!(
     the_id_token_carries_the_nonce_the_session_the_auth_time_and_the_at_hash,
     a_refresh_keeps_the_session_id_of_the_login,
@@ -180,4 +205,6 @@ both_backends!(
     refused_exchanges_do_not_spend_the_code,
     a_replayed_code_is_invalid_grant,
     a_replayed_code_revokes_the_tokens_its_first_exchange_issued,
+    a_code_redeemed_within_its_60_seconds_works,
+    a_code_redeemed_after_its_60_seconds_is_invalid_grant,
 );

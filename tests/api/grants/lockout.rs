@@ -8,7 +8,10 @@ use serde_json::json;
 
 use super::{ADA_PASSWORD, Setup, ada_grant, setup};
 use crate::both_backends;
-use crate::helpers::{Db, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Db, TestApp, spawn_app, spawn_app_with, spawn_app_with_clock};
+
+/// `oauth::password`'s window.
+const LOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// Ten wrong passwords for Ada from this client's address, each refused as wrong.
 async fn ten_wrong_passwords(app: &TestApp, s: &Setup) {
@@ -73,6 +76,26 @@ async fn a_locked_user_can_still_log_in_from_another_ip(db: Db) {
     );
 }
 
+async fn the_lock_holds_until_its_window_ends(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let s = setup(&app, "RS256").await;
+    ten_wrong_passwords(&app, &s).await;
+    clock.advance_ms(LOCK_WINDOW_MS - 1);
+    let (st, _) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "still locked");
+}
+
+async fn the_lock_lifts_when_its_window_has_passed(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let s = setup(&app, "RS256").await;
+    ten_wrong_passwords(&app, &s).await;
+    let (st, _) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "locked");
+    clock.advance_ms(LOCK_WINDOW_MS);
+    let (st, b) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+    assert_eq!(st, StatusCode::OK, "the window has passed: {b}");
+}
+
 async fn behind_a_trusted_proxy_the_lock_follows_x_forwarded_for(db: Db) {
     // The test client on 127.0.0.1 is the proxy.
     let app = spawn_app_with(db, |s| {
@@ -120,6 +143,8 @@ async fn without_a_trusted_proxy_a_forged_x_forwarded_for_does_not_escape_the_lo
 both_backends!(
     ten_wrong_passwords_lock_the_user_from_that_ip_with_the_generic_reply,
     a_locked_user_can_still_log_in_from_another_ip,
+    the_lock_holds_until_its_window_ends,
+    the_lock_lifts_when_its_window_has_passed,
     behind_a_trusted_proxy_the_lock_follows_x_forwarded_for,
     without_a_trusted_proxy_a_forged_x_forwarded_for_does_not_escape_the_lock,
 );

@@ -1,18 +1,26 @@
 //! The refresh-token grant (RFC 6749 6): rotation on every use, reuse detection (RFC 9700
 //! 4.14.2), scope narrowing, the checks that still apply on every use, and the lifetime.
 
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sigil::clock::ManualClock;
 
 use super::{Setup, ada_login, application, enable_refresh, error_of, refresh, setup};
 use crate::both_backends;
-use crate::helpers::{Db, Reply, TestApp, spawn_app, upload_and_bind, verify};
+use crate::helpers::{
+    Db, Reply, TestApp, spawn_app, spawn_app_with_clock, upload_and_bind, verify,
+};
 
 const OFFLINE: [(&str, &str); 1] = [("scope", "openid offline_access")];
 const OFFLINE_IN_GLOBEX: [(&str, &str); 2] = [
     ("scope", "openid offline_access"),
     ("organization", "globex"),
 ];
+
+/// The default refresh-token lifetime of an application, in milliseconds (30 days).
+const REFRESH_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// The fixture allowed refresh tokens, and Ada's first one (with `login` parameters).
 async fn refreshable(app: &TestApp, login: &[(&str, &str)]) -> (Setup, String) {
@@ -168,6 +176,51 @@ async fn an_unknown_refresh_token_is_invalid_grant(db: Db) {
     assert_invalid_grant(&refresh(&app, &s, "rt_garbage", None).await, "unknown");
 }
 
+/// The fixture with refresh tokens on a server with a manual clock, and Ada's first token.
+async fn refreshable_at_manual_time(db: Db) -> (TestApp, Arc<ManualClock>, Setup, String) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let (s, rt) = refreshable(&app, &OFFLINE).await;
+    (app, clock, s, rt)
+}
+
+async fn a_refresh_token_works_until_the_end_of_its_lifetime(db: Db) {
+    let (app, clock, s, rt) = refreshable_at_manual_time(db).await;
+    clock.advance_ms(REFRESH_LIFETIME_MS - 1);
+    refreshed(&app, &s, &rt, None).await;
+}
+
+async fn a_refresh_token_used_after_its_lifetime_is_invalid_grant(db: Db) {
+    let (app, clock, s, rt) = refreshable_at_manual_time(db).await;
+    clock.advance_ms(REFRESH_LIFETIME_MS);
+    assert_invalid_grant(&refresh(&app, &s, &rt, None).await, "expired");
+}
+
+async fn the_refresh_token_lifetime_is_the_application_s_setting(db: Db) {
+    let (app, clock, s, _) = refreshable_at_manual_time(db).await;
+    app.patch(
+        &format!("/t/default/api/applications/{}", s.client_id),
+        json!({"refresh_token_lifetime": 3600}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    let rt = ada_login(&app, &s, &OFFLINE).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    clock.advance_ms(3600 * 1000);
+    assert_invalid_grant(&refresh(&app, &s, &rt, None).await, "expired after an hour");
+}
+
+async fn a_rotated_refresh_token_gets_a_full_lifetime_of_its_own(db: Db) {
+    let (app, clock, s, rt1) = refreshable_at_manual_time(db).await;
+    clock.advance_ms(REFRESH_LIFETIME_MS - 1000);
+    let second = refreshed(&app, &s, &rt1, None).await;
+    let rt2 = second["refresh_token"].as_str().unwrap();
+    // Past the first token's lifetime, within the second's.
+    clock.advance_ms(REFRESH_LIFETIME_MS - 1000);
+    refreshed(&app, &s, rt2, None).await;
+}
+
 both_backends!(
     offline_access_gives_a_refresh_token,
     without_the_refresh_token_grant_offline_access_gives_no_refresh_token,
@@ -180,4 +233,8 @@ both_backends!(
     a_refresh_after_the_organization_membership_ended_is_invalid_grant,
     a_refresh_for_a_blocked_user_is_invalid_grant,
     an_unknown_refresh_token_is_invalid_grant,
+    a_refresh_token_works_until_the_end_of_its_lifetime,
+    a_refresh_token_used_after_its_lifetime_is_invalid_grant,
+    the_refresh_token_lifetime_is_the_application_s_setting,
+    a_rotated_refresh_token_gets_a_full_lifetime_of_its_own,
 );
