@@ -419,17 +419,19 @@ pub async fn verify(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
     (data.header, data.claims)
 }
 
-/// A guest built by scripts/build-hooks.sh (`target/guests/...`).
+/// A guest built for `target` by `crates/test-guests` (its build script compiles them all).
 pub fn guest(target: &str, name: &str) -> Vec<u8> {
-    let dir = std::env::var("SIGIL_GUEST_DIR")
-        .unwrap_or_else(|_| format!("{}/target/guests", env!("CARGO_MANIFEST_DIR")));
-    let path = format!("{dir}/{target}/release/{name}.wasm");
+    let path = sigil_test_guests::path(target, name);
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}; build the guests with ./scripts/build-hooks.sh (scripts/test.sh does)")
+        panic!(
+            "{}: {e}; crates/test-guests/build.rs builds the guests into {}",
+            path.display(),
+            sigil_test_guests::DIR
+        )
     })
 }
 
 /// An example hook or test guest for wasm32-unknown-unknown.
 pub fn hook(name: &str) -> Vec<u8> {
-    guest("wasm32-unknown-unknown", name)
+    guest(sigil_test_guests::HOOK_TARGET, name)
 }
