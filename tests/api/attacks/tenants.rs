@@ -11,7 +11,7 @@ use serde_json::json;
 use sigil::hooks::Limits;
 use sigil::hooks::runtime::{FailurePolicy, HookRuntime, RuntimeSettings};
 
-use super::limits::{grant_request, password_grant, tenant_with_hostile};
+use super::hostile_tenant::{grant_request, password_grant, tenant_with_hostile};
 use crate::both_backends;
 use crate::helpers::{Db, hook, spawn_app_with};
 use crate::sandbox::{mode, prepare, run, step};
