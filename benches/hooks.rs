@@ -12,7 +12,7 @@
 //!   the isolation measurement: a well-behaved hook of tenant B, alone and while four
 //!   infinite-loop hooks of tenant A run.
 //!
-//! Run: `./scripts/build-hooks.sh && cargo bench --bench hooks`
+//! Run: `cargo bench --bench hooks` (crates/test-guests builds the hooks it runs)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,13 +23,10 @@ use sigil::hooks::host::AddableScopes;
 use sigil::hooks::runtime::{FailurePolicy, FlowStep, HookRuntime, PreparedHook, RuntimeSettings};
 use sigil::hooks::{Limits, compile, upload};
 
+/// An example hook or test guest, built by crates/test-guests (a dev-dependency).
 fn hook(name: &str) -> Vec<u8> {
-    // Example hooks and test guests share one output directory (scripts/build-hooks.sh).
-    let path = format!(
-        "{}/target/guests/wasm32-unknown-unknown/release/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run ./scripts/build-hooks.sh)"))
+    let path = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn prepare(rt: &HookRuntime, name: &str) -> Arc<PreparedHook> {
