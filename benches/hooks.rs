@@ -14,14 +14,20 @@
 //!
 //! Run: `cargo bench --bench hooks` (crates/test-guests builds the hooks it runs)
 
+// These benchmarks measure real elapsed time (the server under test takes its time from the
+// injected clock), so the workspace's ban on `Instant::now` does not apply to them.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, black_box};
-use sigil::hooks::event::PostLoginEvent;
-use sigil::hooks::host::AddableScopes;
-use sigil::hooks::runtime::{FailurePolicy, FlowStep, HookRuntime, PreparedHook, RuntimeSettings};
-use sigil::hooks::{Limits, compile, upload};
+use sigil_hooks::event::PostLoginEvent;
+use sigil_hooks::host::AddableScopes;
+use sigil_hooks::outcome::FailurePolicy;
+use sigil_hooks::prepare::PreparedHook;
+use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
+use sigil_hooks::{Limits, compile, upload};
 
 /// An example hook or test guest, built by crates/test-guests (a dev-dependency).
 fn hook(name: &str) -> Vec<u8> {
@@ -90,7 +96,7 @@ fn main() {
             "https://example.com/roles": "{{user.app_metadata.roles}}",
             "region": "{{user.user_metadata.region || organization.metadata.region || 'eu'}}"
         }),
-        sigil::hooks::host::RESTRICTED_CLAIMS,
+        sigil_hooks::host::RESTRICTED_CLAIMS,
         &Default::default(),
     )
     .unwrap();

@@ -12,13 +12,13 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN, KeySource};
-use sigil::hooks::admission::UploadRate;
-use sigil::hooks::caches::CacheBounds;
 use sigil::manage::api_keys::{self, CreateApiKey};
 use sigil::manage::import::import_lines;
 use sigil::manage::tenants::{self, CreateTenant};
 use sigil::startup::{self, Application, Settings};
 use sigil::telemetry::{self, LogFormat};
+use sigil_hooks::admission::UploadRate;
+use sigil_hooks::caches::CacheBounds;
 
 /// Sigil: OpenID Connect with WebAssembly post-login hooks.
 #[derive(Debug, Parser)]
@@ -379,12 +379,12 @@ pub fn main() -> ExitCode {
             },
     } = &cli.command
     {
-        let settings = sigil::hooks::engine::EngineSettings {
+        let settings = sigil_hooks::engine::EngineSettings {
             max_wasm_stack: *max_wasm_stack,
             max_memory_bytes: *max_memory,
             pool_instances: *pool_instances,
         };
-        return match sigil::hooks::compile::worker_main(&settings, *address_space, *cpu_seconds) {
+        return match sigil_hooks::compile::worker_main(&settings, *address_space, *cpu_seconds) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -436,7 +436,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             compile.apply(&mut s);
             s.public_url = public_url;
             s.trusted_proxies = trusted_proxies;
-            s.sessions = sigil::oauth::session::SessionPolicy {
+            s.sessions = sigil::config::SessionPolicy {
                 idle_ms: session_idle_hours.max(1) * 3600 * 1000,
                 absolute_ms: session_lifetime_hours.max(1) * 3600 * 1000,
             };
@@ -641,7 +641,6 @@ async fn templates_command(database: &str, command: TemplatesCommand) -> Result<
 }
 
 async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode> {
-    use sigil::hooks::{flows, registry};
     let json = |v: &dyn erased::Ser| -> Result<()> {
         println!("{}", v.pretty()?);
         Ok(())
@@ -668,17 +667,25 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            let up = registry::upload(&svc, &ctx, &name, &bytes).await?;
+            let up = sigil::manage::hooks::versions::upload(&svc, &ctx, &name, &bytes).await?;
             json(&up)?;
             if deploy {
-                json(&registry::deploy(&svc, &ctx, &up.hook_id, up.version.version).await?)?;
+                json(
+                    &sigil::manage::hooks::versions::deploy(
+                        &svc,
+                        &ctx,
+                        &up.hook_id,
+                        up.version.version,
+                    )
+                    .await?,
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::List { tenant } => {
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            json(&registry::list(&svc, &ctx, &Default::default()).await?)?;
+            json(&sigil::manage::hooks::versions::list(&svc, &ctx, &Default::default()).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::Deploy {
@@ -688,19 +695,19 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
         } => {
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            json(&registry::deploy(&svc, &ctx, &hook, version).await?)?;
+            json(&sigil::manage::hooks::versions::deploy(&svc, &ctx, &hook, version).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::Rollback { hook, tenant } => {
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            json(&registry::rollback(&svc, &ctx, &hook).await?)?;
+            json(&sigil::manage::hooks::versions::rollback(&svc, &ctx, &hook).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::Delete { hook, tenant } => {
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            registry::delete(&svc, &ctx, &hook).await?;
+            sigil::manage::hooks::versions::delete(&svc, &ctx, &hook).await?;
             println!("deleted {hook}");
             Ok(ExitCode::SUCCESS)
         }
@@ -710,7 +717,7 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
             let value = value.trim_end_matches(['\n', '\r']);
             let svc = offline(database).await?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            registry::set_secret(&svc, &ctx, &hook, &name, value).await?;
+            sigil::manage::hooks::secrets::set_secret(&svc, &ctx, &hook, &name, value).await?;
             println!("secret {name} set on {hook}");
             Ok(ExitCode::SUCCESS)
         }
@@ -720,13 +727,10 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
             let mut parsed = Vec::new();
             for b in bindings {
                 let (rest, policy) = match b.strip_suffix(":fail_open") {
-                    Some(r) => (
-                        r.to_string(),
-                        sigil::hooks::runtime::FailurePolicy::FailOpen,
-                    ),
+                    Some(r) => (r.to_string(), sigil_hooks::outcome::FailurePolicy::FailOpen),
                     None => (
                         b.strip_suffix(":fail_closed").unwrap_or(&b).to_string(),
-                        sigil::hooks::runtime::FailurePolicy::FailClosed,
+                        sigil_hooks::outcome::FailurePolicy::FailClosed,
                     ),
                 };
                 let (hook, version) = match rest.split_once('@') {
@@ -736,13 +740,20 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
                     ),
                     None => (rest, None),
                 };
-                parsed.push(flows::Binding {
+                parsed.push(sigil::manage::hooks::flow::Binding {
                     hook,
                     version,
                     failure_policy: policy,
                 });
             }
-            json(&flows::set_flow(&svc, &ctx, flows::Flow { bindings: parsed }).await?)?;
+            json(
+                &sigil::manage::hooks::flow::set_flow(
+                    &svc,
+                    &ctx,
+                    sigil::manage::hooks::flow::Flow { bindings: parsed },
+                )
+                .await?,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::Traces { tenant, limit } => {
@@ -752,7 +763,7 @@ async fn hooks_command(database: &str, command: HookCommand) -> Result<ExitCode>
                 limit: Some(limit),
                 cursor: None,
             };
-            json(&flows::traces(&svc, &ctx, &page).await?)?;
+            json(&sigil::manage::hooks::traces::traces(&svc, &ctx, &page).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         HookCommand::CompileWorker { .. } => unreachable!("handled before the runtime starts"),
@@ -765,10 +776,9 @@ fn hooks_test(
     event: &std::path::Path,
     secrets: &[String],
 ) -> Result<ExitCode> {
-    use sigil::hooks::runtime::{
-        FailurePolicy, FlowStatus, FlowStep, HookRuntime, RuntimeSettings,
-    };
-    use sigil::hooks::{Limits, compile, event::PostLoginEvent, upload};
+    use sigil_hooks::outcome::{FailurePolicy, FlowStatus};
+    use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
+    use sigil_hooks::{Limits, compile, event::PostLoginEvent, upload};
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let event_text =
         std::fs::read_to_string(event).with_context(|| format!("reading {}", event.display()))?;
@@ -805,8 +815,8 @@ fn hooks_test(
     let size = serde_json::to_string(&event)?.len();
     // As the test endpoint allows without a server: the OIDC scopes but offline_access, and
     // the scopes the event requested.
-    let addable = sigil::hooks::host::AddableScopes::new(
-        sigil::oauth::OIDC_SCOPES
+    let addable = sigil_hooks::host::AddableScopes::new(
+        sigil::scopes::OIDC_SCOPES
             .iter()
             .map(|s| s.to_string())
             .chain(event.transaction.requested_scopes.iter().cloned()),

@@ -112,3 +112,22 @@ mod tests {
         assert!(public_url(Some("id.example.com"), addr).is_err());
     }
 }
+
+/// Browser login session lifetimes (operator settings).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Ends a session unused for this long (ms).
+    pub idle_ms: i64,
+    /// Ends a session this long after the login, used or not (ms).
+    pub absolute_ms: i64,
+}
+
+impl Default for SessionPolicy {
+    /// Three days idle, seven days absolute (Auth0's defaults).
+    fn default() -> Self {
+        Self {
+            idle_ms: 3 * 24 * 3600 * 1000,
+            absolute_ms: 7 * 24 * 3600 * 1000,
+        }
+    }
+}

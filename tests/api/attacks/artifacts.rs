@@ -7,9 +7,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sigil::hooks::caches::CacheBounds;
-use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil::startup::{Application, Settings};
+use sigil_hooks::caches::CacheBounds;
+use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
 use super::uploads::{Login, password_grant};
 use crate::both_backends;
@@ -89,8 +89,8 @@ async fn deleting_a_hook_deletes_its_unreferenced_artifacts(db: Db) {
     // This node already has `roles_claims` prepared in memory (as after another tenant's
     // upload of the same bytes); the upload still stores its artifact, serialized from memory.
     let rt = app.svc.hooks.runtime.clone();
-    let v = sigil::hooks::upload::validate(&hook("roles_claims")).unwrap();
-    let c = sigil::hooks::compile::compile_here(rt.engine(), &v.component).unwrap();
+    let v = sigil_hooks::upload::validate(&hook("roles_claims")).unwrap();
+    let c = sigil_hooks::compile::compile_here(rt.engine(), &v.component).unwrap();
     rt.prepare(&v.hash, &c).unwrap();
     let (s, _, one) = upload(&app, &key, "default", "one", hook("roles_claims")).await;
     assert_eq!(s, StatusCode::CREATED, "{one}");
@@ -114,7 +114,7 @@ async fn deleting_a_hook_deletes_its_unreferenced_artifacts(db: Db) {
             .seal
             .verify(h, &compat, &artifact, &mac)
             .unwrap();
-        sigil::hooks::compile::load(rt.engine(), &artifact).expect("the stored artifact loads");
+        sigil_hooks::compile::load(rt.engine(), &artifact).expect("the stored artifact loads");
     }
 
     let (s, _) = app.delete("/t/default/api/hooks/one").await;

@@ -15,8 +15,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sigil::hooks::Limits;
-use sigil::hooks::runtime::{FailurePolicy, FlowStatus};
+use sigil_hooks::Limits;
+use sigil_hooks::outcome::{FailurePolicy, FlowStatus};
 
 use super::hostile_tenant::{API, PASSWORD, REDIRECT, password_grant, tenant_with_hostile};
 use crate::both_backends;
@@ -49,7 +49,7 @@ fn raw(calls: Value) -> Value {
 }
 
 /// An in-process event for the `raw` mode.
-fn raw_event(calls: Value) -> sigil::hooks::event::PostLoginEvent {
+fn raw_event(calls: Value) -> sigil_hooks::event::PostLoginEvent {
     event(|e| e["user"]["user_metadata"] = raw(calls))
 }
 

@@ -209,7 +209,7 @@ async fn uploads_over_the_rate_limit_get_429_with_retry_after(db: Db) {
     let app = spawn_app(db).await;
     let a = app.tenant("alpha").await;
     let b = app.tenant("beta").await;
-    let burst = sigil::hooks::admission::UploadRate::default().burst;
+    let burst = sigil_hooks::admission::UploadRate::default().burst;
     for i in 0..burst {
         let (s, _, body) = upload(&app, &a, "alpha", "roles", hook("roles_claims")).await;
         assert_eq!(s, StatusCode::CREATED, "upload {i}: {body}");
