@@ -2,7 +2,7 @@
 //! with RS256 and ES256, with no hooks and with a three-hook flow, next to the raw signing rate
 //! measured in the same run (a grant signs twice: the physical limit).
 //!
-//! Run: `./scripts/build-hooks.sh && cargo bench --bench grants`
+//! Run: `cargo bench --bench grants` (crates/test-guests builds the hooks it runs)
 //! (the server runs in this process on 127.0.0.1:0 with a fresh SQLite file; 8 concurrent
 //! clients per scenario; the refresh comparison alternates five 5 s rounds of each
 //! configuration and reports each one's median round, and the hooks' cost as the median of the
@@ -23,12 +23,10 @@ const RUN: Duration = Duration::from_secs(5);
 /// Alternating rounds per configuration in the refresh comparison.
 const ROUNDS: usize = 5;
 
+/// An example hook or test guest, built by crates/test-guests (a dev-dependency).
 fn hook(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/target/guests/wasm32-unknown-unknown/release/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run ./scripts/build-hooks.sh)"))
+    let path = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 struct Env {

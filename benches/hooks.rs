@@ -12,7 +12,7 @@
 //!   the isolation measurement: a well-behaved hook of tenant B, alone and while four
 //!   infinite-loop hooks of tenant A run.
 //!
-//! Run: `./scripts/build-hooks.sh && cargo bench --bench hooks`
+//! Run: `cargo bench --bench hooks` (crates/test-guests builds the hooks it runs)
 
 // These benchmarks measure real elapsed time (the server under test takes its time from the
 // injected clock), so the workspace's ban on `Instant::now` does not apply to them.
@@ -29,13 +29,10 @@ use sigil_hooks::prepare::PreparedHook;
 use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
 use sigil_hooks::{Limits, compile, upload};
 
+/// An example hook or test guest, built by crates/test-guests (a dev-dependency).
 fn hook(name: &str) -> Vec<u8> {
-    // Example hooks and test guests share one output directory (scripts/build-hooks.sh).
-    let path = format!(
-        "{}/target/guests/wasm32-unknown-unknown/release/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run ./scripts/build-hooks.sh)"))
+    let path = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn prepare(rt: &HookRuntime, name: &str) -> Arc<PreparedHook> {

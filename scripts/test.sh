@@ -16,8 +16,11 @@ fi
 # Chromium and ChromeDriver for the real-browser login test.
 ./scripts/setup-browser.sh
 
-# The example hooks and the hostile fixtures the tests run, built for wasm32.
-./scripts/build-hooks.sh
+# The wasm32 targets of the example hooks and the hostile fixtures the tests run; the build
+# script of crates/test-guests compiles them (scripts/build-hooks.sh does the same for benches).
+if command -v rustup >/dev/null 2>&1; then
+  rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
+fi
 
 # The hooks SDK's own unit tests (its allocator), natively.
 cargo test --quiet --manifest-path hooks-sdk/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-$PWD/target}/sdk"

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, assert_error, spawn_app};
 
 async fn application_lifecycle(db: Db) {
     let app = spawn_app(db).await;
@@ -31,9 +31,10 @@ async fn application_lifecycle(db: Db) {
     assert_eq!(a["signing_alg"], "RS256");
 
     // The secret is never shown again and is stored as a keyed hash.
-    let (_, got) = app
+    let got = app
         .get(&format!("/t/default/api/applications/{client_id}"))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert!(got.get("client_secret").is_none() && !got.to_string().contains(&secret));
     let (stored,): (String,) =
         sqlx::query_as("SELECT secret_hash FROM applications WHERE client_id = $1")
@@ -64,12 +65,12 @@ async fn application_lifecycle(db: Db) {
         "the old secret stops working"
     );
 
-    let (_, upd) = app
+    let upd = app
         .patch(
             &format!("/t/default/api/applications/{client_id}"),
             json!({"grant_types": ["authorization_code", "password"], "client_metadata": {"tier": 2}, "signing_alg": "ES256"}),
         )
-        .await;
+        .await.expect_status(StatusCode::OK);
     assert_eq!(
         upd["grant_types"],
         json!(["authorization_code", "password"]),
@@ -77,12 +78,13 @@ async fn application_lifecycle(db: Db) {
     );
     assert_eq!(upd["client_metadata"], json!({"plan": "pro", "tier": 2}));
     assert_eq!(upd["signing_alg"], "ES256");
-    let (_, m) = app
+    let m = app
         .put(
             &format!("/t/default/api/applications/{client_id}/client_metadata"),
             json!({"x": 1}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(m, json!({"x": 1}));
 
     let (s, _) = app
@@ -179,7 +181,10 @@ async fn application_rules(db: Db) {
         let got = app.post("/t/default/api/applications", body.clone()).await;
         assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some(field));
     }
-    let (_, list) = app.get("/t/default/api/applications").await;
+    let list = app
+        .get("/t/default/api/applications")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         list["data"].as_array().unwrap().len(),
         1,

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, assert_error, spawn_app};
 
 async fn keys_authenticate_and_revoke(db: Db) {
     let app = spawn_app(db).await;
@@ -50,7 +50,10 @@ async fn keys_authenticate_and_revoke(db: Db) {
     assert_eq!(s, StatusCode::OK);
 
     // Listing never shows the key, only a prefix.
-    let (_, list) = app.get("/t/default/api/api-keys").await;
+    let list = app
+        .get("/t/default/api/api-keys")
+        .await
+        .expect_status(StatusCode::OK);
     let text = list.to_string();
     assert!(!text.contains(&key) && !text.contains(&app.operator_key));
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
@@ -151,27 +154,32 @@ async fn tenant_scoping_and_operator_powers(db: Db) {
 
 async fn audit_log_records_changes_without_secrets(db: Db) {
     let app = spawn_app(db).await;
-    let (_, user) = app
+    let user = app
         .post(
             "/t/default/api/users",
             json!({"email": "audit@example.com", "password": "hunter2hunter2"}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     let id = user["id"].as_str().unwrap();
     app.patch(&format!("/t/default/api/users/{id}"), json!({"name": "A"}))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     app.put(
         &format!("/t/default/api/users/{id}/password"),
         json!({"password": "another-secret-pw"}),
     )
-    .await;
-    let (_, created) = app
+    .await
+    .expect_status(StatusCode::NO_CONTENT);
+    let created = app
         .post("/t/default/api/applications", json!({"name": "web"}))
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     let secret = created["client_secret"].as_str().unwrap().to_string();
-    let (_, key) = app
+    let key = app
         .post("/t/default/api/api-keys", json!({"name": "k"}))
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     let (s, log) = app.get("/t/default/api/audit-log").await;
     assert_eq!(s, StatusCode::OK);
     let entries = log["data"].as_array().unwrap();
@@ -198,7 +206,10 @@ async fn audit_log_records_changes_without_secrets(db: Db) {
     }
     // Newest first, by the operator key's id.
     assert_eq!(entries[0]["resource_type"], "api_key");
-    let (_, keys) = app.get("/t/default/api/api-keys").await;
+    let keys = app
+        .get("/t/default/api/api-keys")
+        .await
+        .expect_status(StatusCode::OK);
     let operator_id = keys["data"]
         .as_array()
         .unwrap()
@@ -217,9 +228,10 @@ async fn audit_log_records_changes_without_secrets(db: Db) {
     ] {
         assert!(!text.contains(s), "audit log leaks a secret");
     }
-    let (_, only) = app
+    let only = app
         .get(&format!("/t/default/api/audit-log?resource_id={id}"))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(only["data"].as_array().unwrap().len(), 3);
 }
 

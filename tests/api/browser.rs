@@ -12,8 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use crate::helpers::{Db, spawn_app};
-use crate::oauth::{upload_and_bind, verify};
+use crate::helpers::{Db, Reply, spawn_app, upload_and_bind, verify};
 
 struct Driver(Child);
 
@@ -80,19 +79,21 @@ async fn callback_server() -> String {
 async fn chromium_logs_in_through_the_hosted_page() {
     let app = spawn_app(Db::Sqlite).await;
     let redirect = callback_server().await;
-    let (_, user) = app
+    let user = app
         .post(
             "/t/default/api/users",
             json!({"email": "grace@example.com", "password": "correct horse battery",
                    "email_verified": true, "app_metadata": {"roles": ["admin"]}}),
         )
-        .await;
-    let (_, a) = app
+        .await
+        .expect_status(StatusCode::CREATED);
+    let a = app
         .post(
             "/t/default/api/applications",
             json!({"name": "Browser app", "redirect_uris": [redirect]}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
     let client_id = a["client_id"].as_str().unwrap();
     let verifier = "browser-test-verifier-0123456789-abcdefghijklmnop";

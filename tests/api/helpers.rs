@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sigil::clock::SystemClock;
+use sigil::clock::{Clock as _, ManualClock, SystemClock};
 use sigil::passwords::PasswordHasher;
 use sigil::services::Services;
 use sigil::startup::{Application, Settings};
@@ -116,6 +116,15 @@ pub struct TestApp {
 
 pub async fn spawn_app(db: Db) -> TestApp {
     spawn_app_with(db, |_| {}).await
+}
+
+/// A server whose clock moves only when the test advances it. It starts at the real time, so
+/// the JWTs it signs also verify against the wall clock (as clients check them).
+pub async fn spawn_app_with_clock(db: Db) -> (TestApp, Arc<ManualClock>) {
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let server_clock = clock.clone();
+    let app = spawn_app_with(db, move |s| s.clock = server_clock).await;
+    (app, clock)
 }
 
 /// A server with adjusted settings.
@@ -275,6 +284,21 @@ impl Drop for TestApp {
     }
 }
 
+/// A reply whose status a test expects.
+pub trait Reply {
+    /// Asserts the status and returns the body, so a setup step that fails stops the test at
+    /// its own line (with the body in the message) instead of somewhere later.
+    fn expect_status(self, status: StatusCode) -> Value;
+}
+
+impl Reply for (StatusCode, Value) {
+    #[track_caller]
+    fn expect_status(self, status: StatusCode) -> Value {
+        assert_eq!(self.0, status, "unexpected status; body: {}", self.1);
+        self.1
+    }
+}
+
 /// Asserts an error body: status, machine code and (when given) field.
 #[track_caller]
 pub fn assert_error(
@@ -295,18 +319,21 @@ pub fn assert_error(
     }
 }
 
-/// Runs each named `async fn(Db)` test once on SQLite and once on PostgreSQL.
+/// Runs each named `async fn(Db)` test once on SQLite and once on PostgreSQL. Attributes
+/// written before a name (`#[ignore = "why"]`) go on both of its tests.
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
         mod sqlite {
             $(
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() { super::$name($crate::helpers::Db::Sqlite).await }
             )*
         }
         mod postgres {
             $(
+                $(#[$attr])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() { super::$name($crate::helpers::Db::Postgres).await }
             )*
@@ -328,17 +355,83 @@ pub fn shared_runtime() -> Arc<HookRuntime> {
     .clone()
 }
 
-/// A guest built by scripts/build-hooks.sh (`target/guests/...`).
+/// Uploads each `(name, guest file, failure policy)` as version 1 of hook `name`, deploys it,
+/// and binds them all, in order, to the default tenant's post-login flow.
+pub async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)]) {
+    let mut bindings = Vec::new();
+    for (name, file, policy) in hooks {
+        let res = app
+            .client
+            .post(format!("{}/t/default/api/hooks/{name}/versions", app.base))
+            .bearer_auth(&app.operator_key)
+            .body(hook(file))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, StatusCode::CREATED, "{}", res.text().await.unwrap());
+        app.post(
+            &format!("/t/default/api/hooks/{name}/deploy"),
+            json!({"version": 1}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+        bindings.push(json!({"hook": name, "failure_policy": policy}));
+    }
+    app.put(
+        "/t/default/api/flows/post-login",
+        json!({"bindings": bindings}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+}
+
+/// Verifies a JWT against the default tenant's JWKS, with the algorithm from the JWK, and
+/// checks its issuer and expiry (not its audience).
+pub async fn verify(app: &TestApp, jwt: &str) -> (jsonwebtoken::Header, Value) {
+    let jwks = app
+        .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
+        .await
+        .expect_status(StatusCode::OK);
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"].as_str() == header.kid.as_deref())
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+    let alg: jsonwebtoken::Algorithm = jwk
+        .common
+        .key_algorithm
+        .unwrap()
+        .to_string()
+        .parse()
+        .unwrap();
+    let mut v = jsonwebtoken::Validation::new(alg);
+    v.validate_aud = false;
+    v.set_issuer(&[format!("{}/t/default", app.base)]);
+    let data = jsonwebtoken::decode::<Value>(jwt, &key, &v).expect("valid signature");
+    (data.header, data.claims)
+}
+
+/// A guest built for `target` by `crates/test-guests` (its build script compiles them all).
 pub fn guest(target: &str, name: &str) -> Vec<u8> {
-    let dir = std::env::var("SIGIL_GUEST_DIR")
-        .unwrap_or_else(|_| format!("{}/target/guests", env!("CARGO_MANIFEST_DIR")));
-    let path = format!("{dir}/{target}/release/{name}.wasm");
+    let path = sigil_test_guests::path(target, name);
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}; build the guests with ./scripts/build-hooks.sh (scripts/test.sh does)")
+        panic!(
+            "{}: {e}; crates/test-guests/build.rs builds the guests into {}",
+            path.display(),
+            sigil_test_guests::DIR
+        )
     })
 }
 
 /// An example hook or test guest for wasm32-unknown-unknown.
 pub fn hook(name: &str) -> Vec<u8> {
-    guest("wasm32-unknown-unknown", name)
+    guest(sigil_test_guests::HOOK_TARGET, name)
 }

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Db, TestApp, assert_error, hook, spawn_app};
+use crate::helpers::{Db, Reply, TestApp, assert_error, hook, spawn_app};
 
 /// Uploads `bytes` as a new version of hook `name`: status and body.
 async fn upload(
@@ -90,9 +90,10 @@ async fn hook_lifecycle_and_flow(db: Db) {
         (s, h["deployed_version"].clone()),
         (StatusCode::OK, json!(2))
     );
-    let (_, h) = app
+    let h = app
         .post("/t/default/api/hooks/roles/rollback", json!({}))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(h["deployed_version"], 1);
     let got = app
         .post("/t/default/api/hooks/roles/rollback", json!({}))
@@ -148,7 +149,10 @@ async fn hook_lifecycle_and_flow(db: Db) {
         "invalid_field",
         Some("bindings[0].hook"),
     );
-    let (_, still) = app.get("/t/default/api/flows/post-login").await;
+    let still = app
+        .get("/t/default/api/flows/post-login")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         still["bindings"].as_array().unwrap().len(),
         2,
@@ -167,7 +171,10 @@ async fn hook_lifecycle_and_flow(db: Db) {
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (_, h) = app.get("/t/default/api/hooks/hostile").await;
+    let h = app
+        .get("/t/default/api/hooks/hostile")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(h["secrets"], json!(["CRM_KEY"]));
     assert!(!h.to_string().contains("k-123456"));
     let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM hook_secrets")
@@ -185,27 +192,32 @@ async fn hook_lifecycle_and_flow(db: Db) {
         .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     assert_eq!(out["id_token_claims"]["crm_key_len"], 8);
-    let (_, out) = app
+    let out = app
         .post(
             "/t/default/api/hooks/hostile/versions/1/test",
             json!({"event": sample_event("restricted")}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(out["status"]["status"], "failed");
     assert_eq!(out["status"]["code"], "restricted_claim");
     assert_eq!(out["trace"][0]["error_code"], "restricted_claim");
-    let (_, out) = app
+    let out = app
         .post(
             &format!("/t/default/api/hooks/{id}/versions/1/test"),
             json!({"event": sample_event("ok")}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         out["access_token_claims"]["https://sigil.example/roles"],
         json!(["admin", "billing"])
     );
     assert!(out["trace"][0]["fuel_used"].as_u64().unwrap() > 0);
-    let (_, traces) = app.get("/t/default/api/hook-traces").await;
+    let traces = app
+        .get("/t/default/api/hook-traces")
+        .await
+        .expect_status(StatusCode::OK);
     let traces = traces["data"].as_array().unwrap();
     assert_eq!(traces.len(), 3);
     assert_eq!(traces[0]["context"], format!("test:roles"));
@@ -213,12 +225,13 @@ async fn hook_lifecycle_and_flow(db: Db) {
     assert_eq!(traces[1]["hooks"][0]["error_code"], "restricted_claim");
 
     // Limits: a tenant can lower, never raise.
-    let (_, l) = app
+    let l = app
         .put(
             "/t/default/api/hook-limits",
             json!({"deadline_ms": 20, "fuel": 999_999_999_999u64}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(l["effective"]["deadline_ms"], 20);
     assert_eq!(l["effective"]["fuel"], 10_000_000);
     let got = app
@@ -230,16 +243,18 @@ async fn hook_lifecycle_and_flow(db: Db) {
         "invalid_field",
         Some("limits.fuel"),
     );
-    let (_, h) = app
+    let h = app
         .put("/t/default/api/hooks/hostile/limits", json!({"fuel": 1000}))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(h["limits"]["fuel"], 1000);
-    let (_, out) = app
+    let out = app
         .post(
             "/t/default/api/hooks/hostile/versions/1/test",
             json!({"event": sample_event("ok")}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         out["status"]["code"], "out_of_fuel",
         "the hook's own lower limit applies"
@@ -258,12 +273,19 @@ async fn hook_lifecycle_and_flow(db: Db) {
 
     // Unbind, then delete.
     app.put("/t/default/api/flows/post-login", json!({"bindings": []}))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     let (s, _) = app.delete("/t/default/api/hooks/hostile").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (_, list) = app.get("/t/default/api/hooks").await;
+    let list = app
+        .get("/t/default/api/hooks")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    let (_, log) = app.get("/t/default/api/audit-log").await;
+    let log = app
+        .get("/t/default/api/audit-log")
+        .await
+        .expect_status(StatusCode::OK);
     let actions: Vec<&str> = log["data"]
         .as_array()
         .unwrap()
@@ -324,7 +346,10 @@ async fn bad_uploads_are_refused(db: Db) {
     if let Ok(res) = big {
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let (_, list) = app.get("/t/default/api/hooks").await;
+    let list = app
+        .get("/t/default/api/hooks")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         list["data"].as_array().unwrap().len(),
         0,
@@ -387,13 +412,15 @@ async fn hooks_are_tenant_isolated(db: Db) {
         "invalid_field",
         Some("bindings[0].hook"),
     );
-    let (_, list) = app
+    let list = app
         .call(Method::GET, "/t/beta/api/hooks", Some(&b), None)
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
-    let (_, traces) = app
+    let traces = app
         .call(Method::GET, "/t/beta/api/hook-traces", Some(&b), None)
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(traces["data"].as_array().unwrap().len(), 0);
 }
 

@@ -5,7 +5,7 @@ use serde_json::json;
 use sigil::passwords::Verified;
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, assert_error, spawn_app};
 
 async fn import_reports_lines_and_is_idempotent(db: Db) {
     let app = spawn_app(db).await;
@@ -49,7 +49,10 @@ async fn import_reports_lines_and_is_idempotent(db: Db) {
     assert!(errors[2]["message"].as_str().unwrap().contains("ceiling"));
 
     // Imported hashes verify, and ask to be upgraded to argon2id at the next login.
-    let (_, one) = app.get("/t/default/api/users/by-external-id/old-1").await;
+    let one = app
+        .get("/t/default/api/users/by-external-id/old-1")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(one["user_metadata"], json!({"dept": "eng"}));
     assert_eq!(one["has_password"], true);
     let (h,): (String,) =
@@ -64,14 +67,15 @@ async fn import_reports_lines_and_is_idempotent(db: Db) {
     assert_eq!(app.svc.passwords.verify("wrong", &h), Verified::No);
 
     // Running the same import again changes nothing: no duplicates, no updates.
-    let (_, again) = app
+    let again = app
         .raw(
             Method::POST,
             "/t/default/api/users/import",
             &app.operator_key.clone(),
             lines.into_bytes(),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         (
             again["created"].as_u64(),
@@ -80,23 +84,30 @@ async fn import_reports_lines_and_is_idempotent(db: Db) {
         ),
         (Some(0), Some(0), Some(2))
     );
-    let (_, all) = app.get("/t/default/api/users").await;
+    let all = app
+        .get("/t/default/api/users")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
 
     // With `update`, a changed line updates the matched user (by external id, even with a new
     // email).
     let change = json!({"email": "one-new@example.com", "external_id": "old-1", "name": "Renamed"})
         .to_string();
-    let (_, r) = app
+    let r = app
         .raw(
             Method::POST,
             "/t/default/api/users/import?update=true",
             &app.operator_key.clone(),
             change.into_bytes(),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(r["updated"], 1);
-    let (_, one2) = app.get("/t/default/api/users/by-external-id/old-1").await;
+    let one2 = app
+        .get("/t/default/api/users/by-external-id/old-1")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(
         (
             one2["id"].clone(),

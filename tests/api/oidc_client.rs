@@ -19,8 +19,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::code_flow::Browser;
-use crate::helpers::{Db, spawn_app};
-use crate::oauth::upload_and_bind;
+use crate::helpers::{Db, spawn_app, upload_and_bind};
 
 const REDIRECT: &str = "https://rp.example.com/callback";
 

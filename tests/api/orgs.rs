@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, assert_error, spawn_app};
 
 async fn organization_lifecycle(db: Db) {
     let app = spawn_app(db).await;
@@ -41,26 +41,32 @@ async fn organization_lifecycle(db: Db) {
         Some("metadata"),
     );
 
-    let (_, by_ext) = app
+    let by_ext = app
         .get("/t/default/api/organizations/by-external-id/crm-7")
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(by_ext["id"], id.as_str());
-    let (_, by_name) = app.get("/t/default/api/organizations?name=acme").await;
+    let by_name = app
+        .get("/t/default/api/organizations?name=acme")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(by_name["data"][0]["id"], id.as_str());
 
-    let (_, m) = app
+    let m = app
         .patch(
             &format!("/t/default/api/organizations/{id}/metadata"),
             json!({"region": "eu", "tier": null}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(m, json!({"region": "eu"}));
-    let (_, m) = app
+    let m = app
         .put(
             &format!("/t/default/api/organizations/{id}/metadata"),
             json!({"tier": "silver"}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(m, json!({"tier": "silver"}));
     let (s, o2) = app
         .patch(
@@ -86,12 +92,15 @@ async fn memberships_with_roles(db: Db) {
         "/t/default/api/roles",
         json!({"name": "org:admin", "permissions": ["billing:manage"]}),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::CREATED);
     app.post("/t/default/api/roles", json!({"name": "org:member"}))
-        .await;
-    let (_, o) = app
+        .await
+        .expect_status(StatusCode::CREATED);
+    let o = app
         .post("/t/default/api/organizations", json!({"name": "acme"}))
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     let org = o["id"].as_str().unwrap().to_string();
     let u = app.user("member@example.com").await;
     let user = u["id"].as_str().unwrap().to_string();
@@ -146,20 +155,23 @@ async fn memberships_with_roles(db: Db) {
         .await;
     assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
 
-    let (_, m) = app
+    let m = app
         .put(
             &format!("/t/default/api/organizations/{org}/members/{user}"),
             json!({"roles": ["org:member"]}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(m["roles"], json!(["org:member"]));
-    let (_, list) = app
+    let list = app
         .get(&format!("/t/default/api/organizations/{org}/members"))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    let (_, mine) = app
+    let mine = app
         .get(&format!("/t/default/api/users/{user}/organizations"))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(mine["data"][0]["organization_id"], org.as_str());
     assert_eq!(mine["data"][0]["roles"], json!(["org:member"]));
 
@@ -181,11 +193,15 @@ async fn memberships_with_roles(db: Db) {
         &format!("/t/default/api/organizations/{org}/members"),
         json!({"user_id": user}),
     )
-    .await;
-    app.delete(&format!("/t/default/api/users/{user}")).await;
-    let (_, list) = app
+    .await
+    .expect_status(StatusCode::CREATED);
+    app.delete(&format!("/t/default/api/users/{user}"))
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+    let list = app
         .get(&format!("/t/default/api/organizations/{org}/members"))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
 }
 

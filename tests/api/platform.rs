@@ -1,10 +1,10 @@
 //! Health, readiness, OpenAPI, error shapes that hold for every endpoint.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, TestApp, assert_error, spawn_app};
 
 async fn health_and_readiness(db: Db) {
     let app = spawn_app(db).await;
@@ -21,11 +21,19 @@ async fn health_and_readiness(db: Db) {
     );
 }
 
-async fn openapi_covers_every_resource(db: Db) {
-    let app = spawn_app(db).await;
-    let (s, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
-    assert_eq!(s, StatusCode::OK);
+/// The OpenAPI document of the running server.
+async fn openapi(app: &TestApp) -> Value {
+    let doc = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect_status(StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    doc
+}
+
+async fn the_openapi_document_lists_every_resource(db: Db) {
+    let app = spawn_app(db).await;
+    let doc = openapi(&app).await;
     let paths = doc["paths"].as_object().unwrap();
     for p in [
         "/t/{tenant}/api/users",
@@ -50,6 +58,77 @@ async fn openapi_covers_every_resource(db: Db) {
     }
     assert!(doc["components"]["schemas"]["User"].is_object());
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+/// Every operation in `/openapi.json`, fetched from the server: the documentation is complete
+/// (tag, a success response, the error body, every path parameter described, the API key
+/// required), and the server serves it (without a key it answers 401, not 404 or 405).
+async fn every_documented_operation_is_described_served_and_requires_a_key(db: Db) {
+    let app = spawn_app(db).await;
+    let doc = openapi(&app).await;
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(m) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            count += 1;
+            let name = format!("{m} {template}");
+            let params: Vec<&str> = template
+                .split('{')
+                .skip(1)
+                .filter_map(|p| p.split_once('}').map(|(p, _)| p))
+                .collect();
+            let described: Vec<&str> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            for p in &params {
+                if !described.contains(p) {
+                    problems.push(format!("{name}: path parameter {{{p}}} is not described"));
+                }
+            }
+            if op["tags"].as_array().is_none_or(Vec::is_empty) {
+                problems.push(format!("{name}: no tag"));
+            }
+            let responses = op["responses"].as_object();
+            if !responses.is_some_and(|r| r.keys().any(|k| k.starts_with('2'))) {
+                problems.push(format!("{name}: no success response"));
+            }
+            if op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"]
+                != "#/components/schemas/ErrorBody"
+            {
+                problems.push(format!("{name}: its 4XX response is not an ErrorBody"));
+            }
+            let requires_key = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
+            if !requires_key {
+                problems.push(format!("{name}: does not require the api_key"));
+            }
+            // Served, and refused without a key (before any lookup or body parsing).
+            let path = params.iter().fold(template.clone(), |p, name| {
+                let value = if *name == "version" { "1" } else { "x" };
+                p.replace(&format!("{{{name}}}"), value)
+            });
+            let body = [Method::POST, Method::PUT, Method::PATCH]
+                .contains(&m)
+                .then(|| json!({}));
+            let got = app.call(m.clone(), &path, None, body).await;
+            if got.0 != StatusCode::UNAUTHORIZED || got.1["code"] != "unauthorized" {
+                problems.push(format!(
+                    "{name}: without a key {m} {path} answered {} {}",
+                    got.0, got.1
+                ));
+            }
+        }
+    }
+    assert!(count > 50, "the document lists {count} operations");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 async fn malformed_bodies_name_the_problem(db: Db) {
@@ -119,6 +198,7 @@ async fn malformed_bodies_name_the_problem(db: Db) {
 
 both_backends!(
     health_and_readiness,
-    openapi_covers_every_resource,
+    the_openapi_document_lists_every_resource,
+    every_documented_operation_is_described_served_and_requires_a_key,
     malformed_bodies_name_the_problem
 );

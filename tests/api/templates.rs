@@ -6,8 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Db, TestApp, spawn_app};
-use crate::oauth::{upload_and_bind, verify};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, upload_and_bind, verify};
 
 fn access_template() -> Value {
     json!({
@@ -20,20 +19,21 @@ fn access_template() -> Value {
 }
 
 async fn seed(app: &TestApp) -> (String, String, String) {
-    let (_, u) = app
+    let u = app
         .post(
             "/t/default/api/users",
             json!({"email": "ada@example.com", "password": "correct horse battery", "email_verified": true,
                    "given_name": "Ada", "family_name": "Lovelace",
                    "user_metadata": {"department": "engineering"}, "app_metadata": {"roles": ["admin", "billing"]}}),
         )
-        .await;
-    let (_, o) = app
+        .await.expect_status(StatusCode::CREATED);
+    let o = app
         .post(
             "/t/default/api/organizations",
             json!({"name": "globex", "metadata": {"tier": "gold"}}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     app.post(
         &format!(
             "/t/default/api/organizations/{}/members",
@@ -41,13 +41,15 @@ async fn seed(app: &TestApp) -> (String, String, String) {
         ),
         json!({"user_id": u["id"]}),
     )
-    .await;
-    let (_, a) = app
+    .await
+    .expect_status(StatusCode::CREATED);
+    let a = app
         .post(
             "/t/default/api/applications",
             json!({"name": "web", "grant_types": ["password"], "client_metadata": {"plan": "pro"}}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     (
         u["id"].as_str().unwrap().into(),
         a["client_id"].as_str().unwrap().into(),
@@ -96,7 +98,10 @@ async fn templates_validate_save_preview_and_audit(db: Db) {
         (s, e["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("token"))
     );
-    let (_, saved) = app.get("/t/default/api/jwt-templates").await;
+    let saved = app
+        .get("/t/default/api/jwt-templates")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(saved["access_token"], Value::Null);
 
     let (s, b) = app
@@ -110,12 +115,16 @@ async fn templates_validate_save_preview_and_audit(db: Db) {
         "/t/default/api/jwt-templates/id_token",
         json!({"full_name": "{{user.given_name}} {{user.family_name}}", "plan": "{{client.client_metadata.plan}}"}),
     )
-    .await;
-    let (_, saved) = app.get("/t/default/api/jwt-templates").await;
+    .await.expect_status(StatusCode::OK);
+    let saved = app
+        .get("/t/default/api/jwt-templates")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(saved["access_token"], access_template());
-    let (_, log) = app
+    let log = app
         .get("/t/default/api/audit-log?resource_type=jwt_template")
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert!(
         log["data"]
             .as_array()
@@ -135,12 +144,13 @@ async fn templates_validate_save_preview_and_audit(db: Db) {
     assert_eq!(p["access_token"]["region"], "eu");
     assert_eq!(p["access_token"]["logins"], 42);
     assert_eq!(p["id_token"]["full_name"], "Ada Lovelace");
-    let (_, p) = app
+    let p = app
         .post(
             "/t/default/api/jwt-templates/preview",
             json!({"template": {"who": "{{user.email}} ({{tenant.name}})"}}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(p["access_token"], json!({"who": "ada@example.com (acme)"}));
     let (s, p) = app
         .post(
@@ -173,12 +183,13 @@ async fn templates_validate_save_preview_and_audit(db: Db) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (_, p) = app
+    let p = app
         .post(
             "/t/default/api/jwt-templates/preview",
             json!({"client_id": client_id}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(p["access_token"], json!({"app_only": true}));
     assert_eq!(p["id_token"]["full_name"], "Ada Lovelace");
     let (s, _) = app
@@ -225,12 +236,13 @@ async fn template_claims_reach_tokens_and_hooks_override(db: Db) {
     let mut t = access_template();
     t["https://sigil.example/roles"] = json!("from-template");
     app.put("/t/default/api/jwt-templates/access_token", t)
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     app.put(
         "/t/default/api/jwt-templates/id_token",
         json!({"full_name": "{{user.given_name}} {{user.family_name}}", "missing": "{{user.user_metadata.nope}}"}),
     )
-    .await;
+    .await.expect_status(StatusCode::OK);
     // Templates alone, no hook bound yet: the event is built for them.
     let body = password_grant(&app, &client_id, &secret).await;
     let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sigil::passwords::Verified;
 
 use crate::both_backends;
-use crate::helpers::{Db, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, assert_error, spawn_app};
 
 async fn user_lifecycle(db: Db) {
     let app = spawn_app(db).await;
@@ -33,13 +33,20 @@ async fn user_lifecycle(db: Db) {
     let (s, got) = app.get(&format!("/t/default/api/users/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(got, u);
-    let (_, by_ext) = app
+    let by_ext = app
         .get("/t/default/api/users/by-external-id/legacy-1")
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(by_ext["id"], id.as_str());
-    let (_, filtered) = app.get("/t/default/api/users?email=ADA@example.COM").await;
+    let filtered = app
+        .get("/t/default/api/users?email=ADA@example.COM")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(filtered["data"][0]["id"], id.as_str());
-    let (_, filtered) = app.get("/t/default/api/users?external_id=legacy-1").await;
+    let filtered = app
+        .get("/t/default/api/users?external_id=legacy-1")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
 
     // PATCH: absent unchanged, null clears, blocked toggles, metadata merges.
@@ -58,12 +65,13 @@ async fn user_lifecycle(db: Db) {
         p["user_metadata"],
         json!({"department": "eng", "team": "engines"})
     );
-    let (_, p) = app
+    let p = app
         .patch(
             &format!("/t/default/api/users/{id}"),
             json!({"blocked": false}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(p["blocked"], false);
 
     // Password: policy enforced, stored as argon2id and verifiable.
@@ -121,7 +129,8 @@ async fn uniqueness_and_validation(db: Db) {
         "/t/default/api/users",
         json!({"email": "ÉMILE@Example.com", "external_id": "e-1"}),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::CREATED);
     // Case-insensitive per Unicode, not only ASCII.
     let got = app
         .post(
@@ -137,12 +146,13 @@ async fn uniqueness_and_validation(db: Db) {
         )
         .await;
     assert_error(&got, StatusCode::CONFLICT, "conflict", Some("external_id"));
-    let (_, second) = app
+    let second = app
         .post(
             "/t/default/api/users",
             json!({"email": "second@example.com"}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     let got = app
         .patch(
             &format!("/t/default/api/users/{}", second["id"].as_str().unwrap()),
@@ -173,7 +183,10 @@ async fn uniqueness_and_validation(db: Db) {
         assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", Some(field));
     }
     // None of the refused requests left a user behind.
-    let (_, all) = app.get("/t/default/api/users").await;
+    let all = app
+        .get("/t/default/api/users")
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
 }
 
@@ -212,12 +225,12 @@ async fn cursor_pagination(db: Db) {
 
 async fn metadata_merge_rules_and_limits(db: Db) {
     let app = spawn_app(db).await;
-    let (_, u) = app
+    let u = app
         .post(
             "/t/default/api/users",
             json!({"email": "m@example.com", "user_metadata": {"a": 1, "nested": {"x": 1, "y": 2}, "gone": true}}),
         )
-        .await;
+        .await.expect_status(StatusCode::CREATED);
     let path = format!(
         "/t/default/api/users/{}/user_metadata",
         u["id"].as_str().unwrap()
@@ -231,20 +244,30 @@ async fn metadata_merge_rules_and_limits(db: Db) {
         json!({"a": 1, "b": 2, "nested": {"z": 3}}),
         "top-level merge, null deletes, nested replaced whole"
     );
-    let (_, same) = app.patch(&path, json!({})).await;
+    let same = app
+        .patch(&path, json!({}))
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(same, m, "{{}} changes nothing");
-    let (_, replaced) = app.put(&path, json!({"only": true})).await;
+    let replaced = app
+        .put(&path, json!({"only": true}))
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(replaced, json!({"only": true}));
 
     let app_path = path.replace("user_metadata", "app_metadata");
-    let (_, am) = app.patch(&app_path, json!({"roles": ["admin"]})).await;
+    let am = app
+        .patch(&app_path, json!({"roles": ["admin"]}))
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(am, json!({"roles": ["admin"]}));
-    let (_, user) = app
+    let user = app
         .get(&format!(
             "/t/default/api/users/{}",
             u["id"].as_str().unwrap()
         ))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(user["user_metadata"], json!({"only": true}));
     assert_eq!(user["app_metadata"], json!({"roles": ["admin"]}));
 
@@ -274,20 +297,22 @@ async fn metadata_merge_rules_and_limits(db: Db) {
         Some("user_metadata"),
     );
     // Refused writes changed nothing.
-    let (_, after) = app
+    let after = app
         .get(&format!(
             "/t/default/api/users/{}",
             u["id"].as_str().unwrap()
         ))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(after["user_metadata"], json!({"only": true}));
 }
 
 async fn concurrent_merges_all_land(db: Db) {
     let app = spawn_app(db).await;
-    let (_, u) = app
+    let u = app
         .post("/t/default/api/users", json!({"email": "c@example.com"}))
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     let path = format!(
         "/t/default/api/users/{}/app_metadata",
         u["id"].as_str().unwrap()
@@ -311,12 +336,13 @@ async fn concurrent_merges_all_land(db: Db) {
     for (s, b) in &results {
         assert_eq!(*s, StatusCode::OK, "{b}");
     }
-    let (_, user) = app
+    let user = app
         .get(&format!(
             "/t/default/api/users/{}",
             u["id"].as_str().unwrap()
         ))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     let meta = user["app_metadata"].as_object().unwrap();
     assert_eq!(meta.len(), 50, "every concurrent merge landed: {meta:?}");
     for i in 0..50 {
@@ -335,19 +361,29 @@ async fn tenant_roles(db: Db) {
             .await;
         assert_eq!(s, StatusCode::CREATED);
     }
-    let (_, u) = app
+    let u = app
         .post(
             "/t/default/api/users",
             json!({"email": "r@example.com", "roles": ["viewer"]}),
         )
-        .await;
+        .await
+        .expect_status(StatusCode::CREATED);
     assert_eq!(u["roles"], json!(["viewer"]));
     let path = format!("/t/default/api/users/{}/roles", u["id"].as_str().unwrap());
-    let (_, r) = app.post(&path, json!({"roles": ["admin"]})).await;
+    let r = app
+        .post(&path, json!({"roles": ["admin"]}))
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(r["roles"], json!(["admin", "viewer"]));
-    let (_, r) = app.put(&path, json!({"roles": ["editor"]})).await;
+    let r = app
+        .put(&path, json!({"roles": ["editor"]}))
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(r["roles"], json!(["editor"]));
-    let (_, r) = app.delete(&format!("{path}/editor")).await;
+    let r = app
+        .delete(&format!("{path}/editor"))
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(r["roles"], json!([]));
     let got = app.put(&path, json!({"roles": ["editor", "ghost"]})).await;
     assert_error(
@@ -356,7 +392,7 @@ async fn tenant_roles(db: Db) {
         "invalid_field",
         Some("roles[1]"),
     );
-    let (_, r) = app.get(&path).await;
+    let r = app.get(&path).await.expect_status(StatusCode::OK);
     assert_eq!(r["roles"], json!([]), "a refused change granted nothing");
 }
 

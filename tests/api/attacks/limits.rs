@@ -18,120 +18,11 @@ use serde_json::{Value, json};
 use sigil_hooks::Limits;
 use sigil_hooks::outcome::{FailurePolicy, FlowStatus};
 
+use super::hostile_tenant::{API, PASSWORD, REDIRECT, password_grant, tenant_with_hostile};
 use crate::both_backends;
 use crate::code_flow::Browser;
-use crate::helpers::{Db, TestApp, hook, shared_runtime, spawn_app};
-use crate::oauth::verify;
+use crate::helpers::{Db, Reply, TestApp, hook, shared_runtime, spawn_app, verify};
 use crate::sandbox::{event, failure, prepare, run, step};
-
-/// The API every test tenant defines.
-pub(super) const API: &str = "https://api.example.com";
-const REDIRECT: &str = "https://app.example.com/callback";
-const PASSWORD: &str = "correct horse battery";
-
-/// A tenant ready for password grants.
-pub(super) struct Tenant {
-    pub name: String,
-    pub client_id: String,
-    pub secret: String,
-}
-
-/// Creates `name` (unless it is `default`) with a user `ada@example.com` (name "Ada", the given
-/// `user_metadata`), the API [`API`] with scope `read:reports`, a confidential first-party
-/// application allowed the password, refresh-token and code grants, the hostile guest uploaded
-/// as `hostile`, and a flow that binds it `times` times with `policy`.
-pub(super) async fn tenant_with_hostile(
-    app: &TestApp,
-    name: &str,
-    user_metadata: Value,
-    policy: &str,
-    times: usize,
-) -> Tenant {
-    if name != "default" {
-        app.tenant(name).await;
-    }
-    let base = format!("/t/{name}/api");
-    let (s, u) = app
-        .post(
-            &format!("{base}/users"),
-            json!({"email": "ada@example.com", "password": PASSWORD, "email_verified": true,
-                   "name": "Ada", "user_metadata": user_metadata}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{u}");
-    let (s, a) = app
-        .post(
-            &format!("{base}/apis"),
-            json!({"identifier": API, "name": "API", "scopes": [{"value": "read:reports"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{a}");
-    let (s, a) = app
-        .post(
-            &format!("{base}/applications"),
-            json!({"name": "web", "redirect_uris": [REDIRECT],
-                   "grant_types": ["password", "refresh_token", "authorization_code"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{a}");
-    let res = app
-        .client
-        .post(format!("{}{base}/hooks/hostile/versions", app.base))
-        .bearer_auth(&app.operator_key)
-        .body(hook("hostile"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    app.post(
-        &format!("{base}/hooks/hostile/deploy"),
-        json!({"version": 1}),
-    )
-    .await;
-    let bindings: Vec<Value> = (0..times)
-        .map(|_| json!({"hook": "hostile", "failure_policy": policy}))
-        .collect();
-    let (s, b) = app
-        .put(
-            &format!("{base}/flows/post-login"),
-            json!({"bindings": bindings}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    Tenant {
-        name: name.into(),
-        client_id: a["client_id"].as_str().unwrap().into(),
-        secret: a["client_secret"].as_str().unwrap().into(),
-    }
-}
-
-/// The password-grant request for `t`'s user, with `extra` form fields.
-pub(super) fn grant_request(
-    app: &TestApp,
-    t: &Tenant,
-    extra: &[(&str, &str)],
-) -> reqwest::RequestBuilder {
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", "password"),
-        ("username", "ada@example.com"),
-        ("password", PASSWORD),
-    ];
-    form.extend_from_slice(extra);
-    app.client
-        .post(format!("{}/t/{}/oauth/token", app.base, t.name))
-        .basic_auth(&t.client_id, Some(&t.secret))
-        .form(&form)
-}
-
-/// Runs a password grant; the status and the JSON body.
-pub(super) async fn password_grant(
-    app: &TestApp,
-    t: &Tenant,
-    extra: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let res = grant_request(app, t, extra).send().await.unwrap();
-    (res.status(), res.json().await.unwrap_or(Value::Null))
-}
 
 /// The per-hook entries of the tenant's newest trace.
 async fn newest_trace(app: &TestApp, tenant: &str) -> Value {
@@ -358,7 +249,8 @@ async fn add_scope_in_the_code_flow_needs_consent(db: Db) {
         &format!("/t/default/api/applications/{}", t.client_id),
         json!({"first_party": false}),
     )
-    .await;
+    .await
+    .expect_status(StatusCode::OK);
     let mut b = Browser::new(&app);
     let page = b.get(&authorize_path(&t.client_id, "openid")).await;
     let consent = b.login(&page, "ada@example.com", PASSWORD).await;
@@ -390,7 +282,10 @@ fn authorize_path(client_id: &str, scope: &str) -> String {
 }
 
 async fn set_user_metadata(app: &TestApp, tenant: &str, user_metadata: Value) {
-    let (_, users) = app.get(&format!("/t/{tenant}/api/users")).await;
+    let users = app
+        .get(&format!("/t/{tenant}/api/users"))
+        .await
+        .expect_status(StatusCode::OK);
     let id = users["data"][0]["id"].as_str().unwrap().to_string();
     let (s, b) = app
         .call(

@@ -4,10 +4,14 @@
 //!
 //! - [`sessions`]: server-side failures never cost a session; revocation reaches every token.
 //! - [`tenants`]: one tenant's hooks cannot starve or stall another's logins.
-//! - [`uploads`]: compiling is bounded and a refused upload stores nothing.
+//! - [`uploads`]: compiling is bounded.
+//! - [`artifacts`]: a refused upload stores nothing, and compiled artifacts and runtime maps do
+//!   not grow without limit.
 //! - [`limits`]: every hook limit is exact and every refusal is named and traced.
 //! - [`protocol`]: logout, introspection, parameters, brute force, errors, `/userinfo`.
 
+mod artifacts;
+mod hostile_tenant;
 mod limits;
 mod protocol;
 mod sessions;

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, authorize_path, login_for_code};
+use crate::grants::{ADA_PASSWORD, Setup, ada_grant, setup};
 use crate::helpers::{Db, TestApp, spawn_app};
-use crate::oauth::{ADA_PASSWORD, Setup, ada_grant, setup};
 
 /// Whether the browser's session still gives a code without the page (`prompt=none`).
 async fn still_logged_in(b: &mut Browser, s: &code_flow::Setup) -> bool {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, login_for_code};
-use crate::helpers::{Db, TestApp, spawn_app, spawn_app_with};
-use crate::oauth::{ADA_PASSWORD, Setup, ada_grant, refresh, setup, upload_and_bind};
+use crate::grants::{ADA_PASSWORD, Setup, ada_grant, refresh, setup};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with, upload_and_bind};
 use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
 /// A password-grant application with refresh tokens, the user Ada, and a first refresh token.
@@ -378,9 +378,10 @@ async fn reimport_never_undoes_a_password_change(db: Db) {
         password_login(&app, &s, "imported password").await,
         StatusCode::BAD_REQUEST
     );
-    let (_, u) = app
+    let u = app
         .get(&format!("/t/default/api/users/{}", s.user_id))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(u["name"], "Ada", "no field changes without update");
 }
 
@@ -440,17 +441,19 @@ async fn import_carries_roles_and_memberships(db: Db) {
         report["errors"][1]["field"],
         "organizations[0].organization"
     );
-    let (_, users) = app
+    let users = app
         .get("/t/default/api/users?email=grace@example.com")
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     let u = &users["data"][0];
     assert_eq!(u["roles"], json!(["admin"]), "{users}");
-    let (_, orgs) = app
+    let orgs = app
         .get(&format!(
             "/t/default/api/users/{}/organizations",
             u["id"].as_str().unwrap()
         ))
-        .await;
+        .await
+        .expect_status(StatusCode::OK);
     assert_eq!(orgs["data"][0]["organization_id"], o["id"], "{orgs}");
     assert_eq!(orgs["data"][0]["roles"], json!(["org:billing"]), "{orgs}");
 }

@@ -12,7 +12,7 @@ use sigil_hooks::Limits;
 use sigil_hooks::outcome::FailurePolicy;
 use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
-use super::limits::{grant_request, password_grant, tenant_with_hostile};
+use super::hostile_tenant::{grant_request, password_grant, tenant_with_hostile};
 use crate::both_backends;
 use crate::helpers::{Db, hook, spawn_app_with};
 use crate::sandbox::{mode, prepare, run, step};

@@ -1,0 +1,143 @@
+//! Signing-key rotation: the JWKS publishes the next, current and previous keys of each
+//! algorithm, so tokens keep verifying across one rotation and a new key is known before it
+//! signs; a second rotation retires the oldest key and its tokens.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::grants::{Setup, ada_login, setup};
+use crate::helpers::{Db, Reply, TestApp, spawn_app};
+
+fn kid(jwt: &str) -> String {
+    jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
+}
+
+/// A fresh access token for Ada.
+async fn access_token(app: &TestApp, s: &Setup) -> String {
+    ada_login(app, s, &[("scope", "openid")]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Rotates the ES256 keys; returns the key list (previous, current, next).
+async fn rotate(app: &TestApp) -> Value {
+    app.post(
+        "/t/default/api/signing-keys/rotate",
+        json!({"alg": "ES256"}),
+    )
+    .await
+    .expect_status(StatusCode::OK)
+}
+
+async fn userinfo_status(app: &TestApp, at: &str) -> StatusCode {
+    app.call(Method::GET, "/t/default/userinfo", Some(at), None)
+        .await
+        .0
+}
+
+async fn a_rotation_lists_the_previous_current_and_next_keys(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    access_token(&app, &s).await;
+    let keys = rotate(&app).await;
+    let statuses: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["previous", "current", "next"]);
+}
+
+async fn the_jwks_publishes_all_three_keys_and_every_algorithm_s_current_key(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    access_token(&app, &s).await;
+    rotate(&app).await;
+    let jwks = app
+        .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
+        .await
+        .expect_status(StatusCode::OK);
+    let es256 = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] == "ES256")
+        .count();
+    assert_eq!(es256, 3, "next, current and previous are published: {jwks}");
+    // Every other algorithm an application may pick has its current key published too.
+    for alg in ["RS256", "EdDSA"] {
+        assert!(
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["alg"] == alg)
+        );
+    }
+}
+
+async fn after_a_rotation_the_new_current_key_signs(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    let at0 = access_token(&app, &s).await;
+    rotate(&app).await;
+    let at1 = access_token(&app, &s).await;
+    assert_ne!(kid(&at0), kid(&at1), "the new current key signs");
+}
+
+async fn a_token_signed_before_a_rotation_still_verifies(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    let at0 = access_token(&app, &s).await;
+    rotate(&app).await;
+    assert_eq!(
+        userinfo_status(&app, &at0).await,
+        StatusCode::OK,
+        "a token signed before the rotation still verifies"
+    );
+}
+
+async fn a_second_rotation_makes_the_published_next_key_current(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    access_token(&app, &s).await;
+    let keys = rotate(&app).await;
+    let next_kid = keys[2]["kid"].as_str().unwrap().to_string();
+    rotate(&app).await;
+    assert_eq!(kid(&access_token(&app, &s).await), next_kid);
+}
+
+async fn a_second_rotation_retires_the_oldest_key_and_its_tokens(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    let at0 = access_token(&app, &s).await;
+    rotate(&app).await;
+    let at1 = access_token(&app, &s).await;
+    rotate(&app).await;
+    assert_eq!(userinfo_status(&app, &at0).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(userinfo_status(&app, &at1).await, StatusCode::OK);
+}
+
+async fn rotating_keys_of_an_unsupported_algorithm_is_refused(db: Db) {
+    let app = spawn_app(db).await;
+    let got = app
+        .post(
+            "/t/default/api/signing-keys/rotate",
+            json!({"alg": "HS256"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST);
+}
+
+both_backends!(
+    a_rotation_lists_the_previous_current_and_next_keys,
+    the_jwks_publishes_all_three_keys_and_every_algorithm_s_current_key,
+    after_a_rotation_the_new_current_key_signs,
+    a_token_signed_before_a_rotation_still_verifies,
+    a_second_rotation_makes_the_published_next_key_current,
+    a_second_rotation_retires_the_oldest_key_and_its_tokens,
+    rotating_keys_of_an_unsupported_algorithm_is_refused,
+);
