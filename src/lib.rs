@@ -10,6 +10,8 @@
 //! - [`passwords`], [`crypto`], [`metadata`], [`ids`], [`clock`]: the small rules the domain
 //!   leans on (argon2id, keyed secret hashes, the metadata merge rule, id format, time).
 //! - [`startup`], [`config`], [`telemetry`]: building and running the server.
+//! - [`runner`]: the local runner (hooks against an event, no server), shared by
+//!   `sigil hooks test`, the tests and the benchmarks.
 
 pub mod clock;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod manage;
 pub mod metadata;
 pub mod oauth;
 pub mod passwords;
+pub mod runner;
 pub mod services;
 pub mod startup;
 pub mod store;
