@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use crate::crypto::{CryptoError, MasterKey};
 use crate::hooks::Limits;
+use crate::hooks::caches::CacheBounds;
+use crate::hooks::engine::EngineSettings;
 use crate::hooks::runtime::RuntimeSettings;
 use crate::passwords::PasswordHasher;
 use crate::store::{self, Backend};
@@ -163,6 +165,28 @@ pub fn check_hook_ceilings(
     Ok(())
 }
 
+/// The hook runtime's sizing from what the operator gave; what is not given follows
+/// [`RuntimeSettings::default`]'s rules, a tenant's share included: half the threads given
+/// (at least one), so a tenant's spinning hooks can never hold the whole pool.
+pub fn hook_runtime(
+    threads: Option<usize>,
+    per_tenant: Option<usize>,
+    pool_instances: u32,
+    caches: CacheBounds,
+) -> RuntimeSettings {
+    let defaults = RuntimeSettings::default();
+    let threads = threads.unwrap_or(defaults.threads);
+    RuntimeSettings {
+        engine: EngineSettings {
+            pool_instances,
+            ..defaults.engine
+        },
+        threads,
+        per_tenant: per_tenant.unwrap_or((threads / 2).max(1)),
+        caches,
+    }
+}
+
 /// A database URL fit for a log line: its password replaced by `redacted`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -222,6 +246,27 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_tenants_share_of_the_hook_threads_follows_the_threads_given() {
+        let defaults = RuntimeSettings::default();
+        let instances = defaults.engine.pool_instances;
+        let caches = CacheBounds::default();
+        let d = hook_runtime(None, None, instances, caches);
+        assert_eq!(
+            (d.threads, d.per_tenant),
+            (defaults.threads, defaults.per_tenant)
+        );
+        let eight = hook_runtime(Some(8), None, instances, caches);
+        assert_eq!((eight.threads, eight.per_tenant), (8, 4));
+        assert_eq!(hook_runtime(Some(1), None, instances, caches).per_tenant, 1);
+        let given = hook_runtime(Some(8), Some(8), 16, caches);
+        assert_eq!((given.per_tenant, given.engine.pool_instances), (8, 16));
+        assert_eq!(
+            given.engine.max_memory_bytes,
+            defaults.engine.max_memory_bytes
+        );
     }
 
     #[test]

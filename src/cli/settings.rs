@@ -125,23 +125,17 @@ pub struct HookPoolFlags {
 }
 
 impl HookPoolFlags {
-    /// The runtime's settings; what is not given keeps [`RuntimeSettings::default`]'s rule
-    /// (a tenant's share follows the thread count given).
+    /// The runtime's settings.
     pub fn runtime(&self) -> RuntimeSettings {
-        let defaults = RuntimeSettings::default();
-        let threads = self.hook_threads.unwrap_or(defaults.threads);
-        RuntimeSettings {
-            engine: EngineSettings {
-                pool_instances: self.hook_instances,
-                ..defaults.engine
-            },
-            threads,
-            per_tenant: self.hook_per_tenant.unwrap_or((threads / 2).max(1)),
-            caches: CacheBounds {
+        config::hook_runtime(
+            self.hook_threads,
+            self.hook_per_tenant,
+            self.hook_instances,
+            CacheBounds {
                 prepared: self.hook_cache_entries,
                 tenants: self.hook_tenant_entries,
             },
-        }
+        )
     }
 }
 
