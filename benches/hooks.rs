@@ -17,15 +17,20 @@
 //!
 //! Run: `./scripts/build-hooks.sh && cargo bench --bench hooks`
 
+// These benchmarks measure real elapsed time (the server under test takes its time from the
+// injected clock), so the workspace's ban on `Instant::now` does not apply to them.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, black_box};
-use sigil::hooks::Limits;
-use sigil::hooks::event::PostLoginEvent;
-use sigil::hooks::host::AddableScopes;
-use sigil::hooks::runtime::{FlowStep, HookRuntime, PreparedHook, RuntimeSettings};
 use sigil::runner::{self, LocalEvent, LocalRunner};
+use sigil_hooks::Limits;
+use sigil_hooks::event::PostLoginEvent;
+use sigil_hooks::host::AddableScopes;
+use sigil_hooks::prepare::PreparedHook;
+use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
 
 fn hook(name: &str) -> Vec<u8> {
     // Example hooks and test guests share one output directory (scripts/build-hooks.sh).
@@ -88,7 +93,7 @@ fn main() {
             "https://example.com/roles": "{{user.app_metadata.roles}}",
             "region": "{{user.user_metadata.region || organization.metadata.region || 'eu'}}"
         }),
-        sigil::hooks::host::RESTRICTED_CLAIMS,
+        sigil_hooks::host::RESTRICTED_CLAIMS,
         &Default::default(),
     )
     .unwrap();

@@ -5,11 +5,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use sigil_hooks::Limits;
+use sigil_hooks::caches::CacheBounds;
+use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::runtime::RuntimeSettings;
+
 use crate::crypto::{CryptoError, MasterKey};
-use crate::hooks::Limits;
-use crate::hooks::caches::CacheBounds;
-use crate::hooks::engine::EngineSettings;
-use crate::hooks::runtime::RuntimeSettings;
 use crate::passwords::PasswordHasher;
 use crate::store::{self, Backend};
 
@@ -195,6 +196,25 @@ pub fn redact_url(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+/// Browser login session lifetimes (operator settings).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Ends a session unused for this long (ms).
+    pub idle_ms: i64,
+    /// Ends a session this long after the login, used or not (ms).
+    pub absolute_ms: i64,
+}
+
+impl Default for SessionPolicy {
+    /// Three days idle, seven days absolute (Auth0's defaults).
+    fn default() -> Self {
+        Self {
+            idle_ms: 3 * 24 * 3600 * 1000,
+            absolute_ms: 7 * 24 * 3600 * 1000,
+        }
     }
 }
 

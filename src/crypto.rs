@@ -155,10 +155,21 @@ pub fn random_secret(prefix: &str) -> Secret {
     Secret(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b)))
 }
 
-/// A secret value shown to its owner once. `Debug` prints `[redacted]`; it is deliberately not
-/// `Display` so it cannot slip into a log line by formatting.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value: a generated one shown to its owner once, or a client secret or password
+/// received in a request. `Debug` prints `[redacted]`; it is deliberately not `Display` so it
+/// cannot slip into a log line by formatting; equality is constant-time (it compares secrets).
+/// It deserializes from a plain JSON string, so request structs hold it from the start.
+#[derive(Clone, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// Wraps a secret string.
@@ -168,6 +179,12 @@ impl Secret {
     /// The secret itself, for the one place that must show or hash it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
     }
 }
 

@@ -16,15 +16,17 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod hooks;
+pub mod flows;
 pub mod http;
 pub mod ids;
 pub mod keys;
+#[cfg(test)]
+mod layers;
 pub mod manage;
-pub mod metadata;
 pub mod oauth;
 pub mod passwords;
 pub mod runner;
+pub mod scopes;
 pub mod services;
 pub mod startup;
 pub mod store;

@@ -15,14 +15,14 @@
 
 use std::sync::Arc;
 
-use crate::hooks::compile::{self, CompileError};
-use crate::hooks::event::PostLoginEvent;
-use crate::hooks::host::AddableScopes;
-use crate::hooks::runtime::{
-    FailurePolicy, FlowOutcome, FlowStep, HookRuntime, PreparedHook, RuntimeSettings,
-};
-use crate::hooks::upload::{self, UploadError};
-use crate::hooks::{HookError, Limits};
+use sigil_hooks::compile::{self, CompileError};
+use sigil_hooks::event::PostLoginEvent;
+use sigil_hooks::host::AddableScopes;
+use sigil_hooks::outcome::{FailurePolicy, FlowOutcome};
+use sigil_hooks::prepare::PreparedHook;
+use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
+use sigil_hooks::upload::{self, UploadError};
+use sigil_hooks::{HookError, Limits};
 
 /// Why a hook could not be run locally (a hook that runs and fails is a [`FlowOutcome`], not
 /// an error).
@@ -173,7 +173,7 @@ impl LocalEvent {
     /// event's audience API.)
     pub fn addable_scopes(&self) -> AddableScopes {
         AddableScopes::new(
-            crate::oauth::OIDC_SCOPES
+            crate::scopes::OIDC_SCOPES
                 .iter()
                 .map(|s| s.to_string())
                 .chain(self.event.transaction.requested_scopes.iter().cloned()),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::crypto::{MasterKey, SecretHasher};
-use crate::hooks::registry::HookServices;
+use crate::flows::Hooks;
 use crate::keys::KeyRing;
 use crate::passwords::PasswordHasher;
 use crate::store::Store;
@@ -30,7 +30,7 @@ pub struct Inner {
     /// Public base URL; tenant `x` has the issuer `{public_url}/t/x`.
     pub public_url: String,
     /// The hook runtime and what managing hooks needs.
-    pub hooks: HookServices,
+    pub hooks: Hooks,
     /// Per-tenant signing keys, parsed once.
     pub keys: KeyRing,
     /// An argon2id hash of a random password, verified against when a login names an unknown
@@ -39,7 +39,7 @@ pub struct Inner {
     /// Proxies whose `X-Forwarded-For` is believed (the client IP feeds the brute-force lock).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
-    pub sessions: crate::oauth::session::SessionPolicy,
+    pub sessions: crate::config::SessionPolicy,
     /// Parsed JWT templates.
     pub templates: crate::templates::cache::TemplateCache,
     /// Password-attempt counters for `/metrics`.
@@ -52,7 +52,7 @@ pub struct LoginPolicy {
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
-    pub sessions: crate::oauth::session::SessionPolicy,
+    pub sessions: crate::config::SessionPolicy,
 }
 
 impl Services {
@@ -64,7 +64,7 @@ impl Services {
         passwords: PasswordHasher,
         clock: SharedClock,
         public_url: String,
-        hooks: HookServices,
+        hooks: Hooks,
         login: LoginPolicy,
     ) -> Result<Self, crate::passwords::PasswordError> {
         let keys = KeyRing::new(crate::crypto::Sealer::new(&master, "signing-keys"));

@@ -13,16 +13,16 @@ use tokio::net::TcpListener;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, KeySource};
 use crate::crypto::{MasterKey, Sealer};
-use crate::hooks::admission::{CompileGate, UploadLimiter, UploadRate};
-use crate::hooks::compile::{ArtifactSeal, CompilerSettings};
-use crate::hooks::registry::HookServices;
-use crate::hooks::runtime::{HookRuntime, RuntimeSettings};
-use crate::hooks::{HookError, Limits};
+use crate::flows::Hooks;
 use crate::manage::api_keys::ApiKeyCreated;
 use crate::manage::{ManageError, tenants};
 use crate::passwords::PasswordHasher;
 use crate::services::Services;
 use crate::store::{Store, StoreError};
+use sigil_hooks::admission::{CompileGate, UploadLimiter, UploadRate};
+use sigil_hooks::compile::{ArtifactSeal, CompilerSettings};
+use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
+use sigil_hooks::{HookError, Limits};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` header is trusted.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
-    pub sessions: crate::oauth::session::SessionPolicy,
+    pub sessions: crate::config::SessionPolicy,
 }
 
 impl Settings {
@@ -152,20 +152,17 @@ pub async fn services(
         Some(r) => r.clone(),
         None => HookRuntime::new(settings.hook_pool)?,
     };
-    let hooks = HookServices {
+    let hooks = Hooks {
         runtime,
         compiler: settings.compiler.clone(),
         compile_gate: CompileGate::new(settings.compiler.workers, settings.compiler.queue),
         uploads: UploadLimiter::new(settings.upload_rate),
-        seal: ArtifactSeal::new(&master),
+        seal: ArtifactSeal::new(master.derive("artifact-mac")),
         secrets: Sealer::new(&master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
         metrics: Default::default(),
         flows: Default::default(),
-        traces: crate::hooks::traces::TraceWriter::start(
-            store.clone(),
-            crate::hooks::flows::TRACES_KEPT,
-        ),
+        traces: crate::flows::traces::TraceWriter::start(store.clone(), crate::flows::TRACES_KEPT),
     };
     let svc = Services::new(
         store,
@@ -237,6 +234,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let maintenance = tokio::spawn(maintenance(self.svc.clone()));
         let app = crate::http::app(self.svc.clone());
         let result = axum::serve(
             self.listener,
@@ -244,6 +242,7 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        maintenance.abort();
         self.svc.hooks.traces.flush().await;
         self.svc.store.close().await;
         result
@@ -253,13 +252,40 @@ impl Application {
 /// Start-up housekeeping: deletes compiled artifacts no hook version references. A failure
 /// is logged, not fatal: orphans only cost disk space, and the next start tries again.
 async fn sweep(svc: &Services) {
-    match crate::hooks::registry::sweep_orphan_artifacts(svc).await {
+    match crate::flows::sweep_orphan_artifacts(&svc.store).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             deleted = n,
             "deleted compiled artifacts no hook version uses"
         ),
         Err(e) => tracing::warn!(error = %e, "sweeping unused compiled artifacts failed"),
+    }
+}
+
+/// How often expired authorization codes are deleted.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long an expired code row is kept before it is deleted (as before this task existed).
+const EXPIRED_CODES_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Periodic housekeeping, off the request path: expired authorization codes are deleted at
+/// start and then every [`PURGE_EVERY`]. Time comes from the injected clock.
+async fn maintenance(svc: Services) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        let before = svc.now() - EXPIRED_CODES_KEPT_MS;
+        let purged = async {
+            let mut tx = svc.store.begin_write().await?;
+            let n = crate::store::sessions::purge_codes(&mut tx, before).await?;
+            tx.commit().await?;
+            Ok::<u64, StoreError>(n)
+        }
+        .await;
+        match purged {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "deleted expired authorization codes"),
+            Err(e) => tracing::warn!(error = %e, "purging expired authorization codes failed"),
+        }
     }
 }
 

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use sigil::hooks::engine::EngineSettings;
-use sigil::hooks::flows::{self, Flow};
-use sigil::hooks::registry;
-use sigil::hooks::runtime::FlowStatus;
 use sigil::manage::PageParams;
+use sigil::manage::hooks::flow::{self, Flow};
+use sigil::manage::hooks::{secrets, traces, versions};
 use sigil::manage::tenants;
 use sigil::runner::{self, LocalEvent, LocalRunner};
+use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::outcome::FlowStatus;
 
 use super::args::{CompileWorkerArgs, HookManageCommand, HookTestArgs};
 use super::{offline, offline_settings, print_json, read, read_text};
@@ -68,15 +68,15 @@ pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCo
         } => {
             let bytes = read(&file)?;
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            let up = registry::upload(&svc, &ctx, &name, &bytes).await?;
+            let up = versions::upload(&svc, &ctx, &name, &bytes).await?;
             print_json(&up)?;
             if deploy {
-                print_json(&registry::deploy(&svc, &ctx, &up.hook_id, up.version.version).await?)?;
+                print_json(&versions::deploy(&svc, &ctx, &up.hook_id, up.version.version).await?)?;
             }
         }
         HookManageCommand::List { tenant } => {
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&registry::list(&svc, &ctx, &Default::default()).await?)?;
+            print_json(&versions::list(&svc, &ctx, &Default::default()).await?)?;
         }
         HookManageCommand::Deploy {
             hook,
@@ -84,22 +84,22 @@ pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCo
             tenant,
         } => {
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&registry::deploy(&svc, &ctx, &hook, version).await?)?;
+            print_json(&versions::deploy(&svc, &ctx, &hook, version).await?)?;
         }
         HookManageCommand::Rollback { hook, tenant } => {
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&registry::rollback(&svc, &ctx, &hook).await?)?;
+            print_json(&versions::rollback(&svc, &ctx, &hook).await?)?;
         }
         HookManageCommand::Delete { hook, tenant } => {
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            registry::delete(&svc, &ctx, &hook).await?;
+            versions::delete(&svc, &ctx, &hook).await?;
             println!("deleted {hook}");
         }
         HookManageCommand::SetSecret { hook, name, tenant } => {
             let value = read_text(Path::new("-"))?;
             let value = value.trim_end_matches(['\n', '\r']);
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            registry::set_secret(&svc, &ctx, &hook, &name, value).await?;
+            secrets::set_secret(&svc, &ctx, &hook, &name, value).await?;
             println!("secret {name} set on {hook}");
         }
         HookManageCommand::Flow { tenant, bindings } => {
@@ -107,7 +107,7 @@ pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCo
             let flow = Flow {
                 bindings: bindings.into_iter().map(Into::into).collect(),
             };
-            print_json(&flows::set_flow(&svc, &ctx, flow).await?)?;
+            print_json(&flow::set_flow(&svc, &ctx, flow).await?)?;
         }
         HookManageCommand::Traces { tenant, limit } => {
             let ctx = tenants::cli_ctx(&svc, &tenant).await?;
@@ -115,7 +115,7 @@ pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCo
                 limit: Some(limit),
                 cursor: None,
             };
-            print_json(&flows::traces(&svc, &ctx, &page).await?)?;
+            print_json(&traces::traces(&svc, &ctx, &page).await?)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -129,7 +129,7 @@ pub fn compile_worker(args: &CompileWorkerArgs) -> ExitCode {
         max_memory_bytes: args.max_memory,
         pool_instances: args.pool_instances,
     };
-    match sigil::hooks::compile::worker_main(&engine, args.address_space, args.cpu_seconds) {
+    match sigil_hooks::compile::worker_main(&engine, args.address_space, args.cpu_seconds) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");

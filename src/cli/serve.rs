@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use sigil::config::SessionPolicy;
 use sigil::config::{self, KeySource};
-use sigil::oauth::session::SessionPolicy;
 use sigil::startup::{self, Application, Settings};
 
 use super::args::ServeArgs;

@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use sigil::config::{self, ConfigError, DEFAULT_MAX_CONNECTIONS};
-use sigil::hooks::Limits;
-use sigil::hooks::admission::UploadRate;
-use sigil::hooks::caches::CacheBounds;
-use sigil::hooks::compile::CompilerSettings;
-use sigil::hooks::engine::EngineSettings;
-use sigil::hooks::runtime::RuntimeSettings;
 use sigil::passwords::PasswordHasher;
 use sigil::startup::Settings;
+use sigil_hooks::Limits;
+use sigil_hooks::admission::UploadRate;
+use sigil_hooks::caches::CacheBounds;
+use sigil_hooks::compile::CompilerSettings;
+use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::runtime::RuntimeSettings;
 
 /// The database pool.
 #[derive(Debug, clap::Args)]

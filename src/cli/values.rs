@@ -7,8 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sigil::hooks::flows::Binding;
-use sigil::hooks::runtime::FailurePolicy;
+use sigil::manage::hooks::flow::Binding;
+use sigil_hooks::outcome::FailurePolicy;
 
 /// One binding of the post-login flow: `HOOK[@VERSION][:POLICY]`.
 ///

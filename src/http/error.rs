@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use crate::hooks::admission::AdmissionError;
 use crate::manage::ManageError;
+use sigil_hooks::admission::AdmissionError;
 
 /// The JSON error body.
 #[derive(Debug, Serialize, ToSchema)]

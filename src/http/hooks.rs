@@ -12,13 +12,18 @@ use utoipa_axum::routes;
 use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody};
 use super::params::{IdPath, TenantPath};
-use crate::hooks::LimitOverrides;
-use crate::hooks::flows::{self, Flow, TestRun, Trace};
-use crate::hooks::registry::{self, Hook, SecretValue, TenantLimits, Uploaded};
-use crate::hooks::runtime::FlowOutcome;
-use crate::hooks::upload::MAX_UPLOAD_BYTES;
+use crate::manage::hooks::flow::{self, Flow};
+use crate::manage::hooks::limits::{self, TenantLimits};
+use crate::manage::hooks::secrets::{self, SecretValue};
+use crate::manage::hooks::test_run::{self, TestRun};
+use crate::manage::hooks::traces::{self, Trace};
+use crate::manage::hooks::versions;
+use crate::manage::hooks::{Hook, Uploaded};
 use crate::manage::{Page, PageParams};
 use crate::services::Services;
+use sigil_hooks::LimitOverrides;
+use sigil_hooks::outcome::FlowOutcome;
+use sigil_hooks::upload::MAX_UPLOAD_BYTES;
 
 type Res<T> = Result<T, ApiError>;
 
@@ -102,7 +107,7 @@ async fn upload(
     let _ = &p.tenant;
     Ok((
         StatusCode::CREATED,
-        Json(registry::upload(&svc, &auth.ctx, &p.name, &body).await?),
+        Json(versions::upload(&svc, &auth.ctx, &p.name, &body).await?),
     ))
 }
 
@@ -114,7 +119,7 @@ async fn list_hooks(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Hook>>> {
-    Ok(Json(registry::list(&svc, &auth.ctx, &page).await?))
+    Ok(Json(versions::list(&svc, &auth.ctx, &page).await?))
 }
 
 /// Get a hook (by id or name) with its versions and secret names.
@@ -125,7 +130,7 @@ async fn get_hook(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Hook>> {
-    Ok(Json(registry::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(versions::get(&svc, &auth.ctx, &p.id).await?))
 }
 
 /// Delete a hook (refused with 409 `in_use` while the flow binds it).
@@ -136,7 +141,7 @@ async fn delete_hook(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    registry::delete(&svc, &auth.ctx, &p.id).await?;
+    versions::delete(&svc, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -150,7 +155,7 @@ async fn deploy(
     Body(b): Body<DeployBody>,
 ) -> Res<Json<Hook>> {
     Ok(Json(
-        registry::deploy(&svc, &auth.ctx, &p.id, b.version).await?,
+        versions::deploy(&svc, &auth.ctx, &p.id, b.version).await?,
     ))
 }
 
@@ -162,7 +167,7 @@ async fn rollback(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Hook>> {
-    Ok(Json(registry::rollback(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(versions::rollback(&svc, &auth.ctx, &p.id).await?))
 }
 
 /// Set a secret (write-only; encrypted at rest; the hook reads it from its event).
@@ -175,7 +180,7 @@ async fn set_secret(
     Body(b): Body<SecretValue>,
 ) -> Res<StatusCode> {
     let _ = &p.tenant;
-    registry::set_secret(&svc, &auth.ctx, &p.id, &p.secret, &b.value).await?;
+    secrets::set_secret(&svc, &auth.ctx, &p.id, &p.secret, &b.value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -187,7 +192,7 @@ async fn delete_secret(
     auth: Auth,
     Path(p): Path<SecretPath>,
 ) -> Res<StatusCode> {
-    registry::delete_secret(&svc, &auth.ctx, &p.id, &p.secret).await?;
+    secrets::delete_secret(&svc, &auth.ctx, &p.id, &p.secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -201,7 +206,7 @@ async fn set_limits(
     Body(b): Body<LimitOverrides>,
 ) -> Res<Json<Hook>> {
     Ok(Json(
-        registry::set_hook_limits(&svc, &auth.ctx, &p.id, b).await?,
+        limits::set_hook_limits(&svc, &auth.ctx, &p.id, b).await?,
     ))
 }
 
@@ -217,7 +222,7 @@ async fn test_version(
 ) -> Res<Json<FlowOutcome>> {
     let _ = &p.tenant;
     Ok(Json(
-        flows::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?,
+        test_run::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?,
     ))
 }
 
@@ -225,21 +230,21 @@ async fn test_version(
 #[utoipa::path(get, path = "/t/{tenant}/api/flows/post-login", tag = "hooks", params(TenantPath),
     responses((status = 200, body = Flow), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_flow(State(svc): State<Services>, auth: Auth) -> Res<Json<Flow>> {
-    Ok(Json(flows::flow(&svc, &auth.ctx).await?))
+    Ok(Json(flow::flow(&svc, &auth.ctx).await?))
 }
 
 /// Replace the post-login flow (at most 20 bindings), atomically.
 #[utoipa::path(put, path = "/t/{tenant}/api/flows/post-login", tag = "hooks", params(TenantPath), request_body = Flow,
     responses((status = 200, body = Flow), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn put_flow(State(svc): State<Services>, auth: Auth, Body(b): Body<Flow>) -> Res<Json<Flow>> {
-    Ok(Json(flows::set_flow(&svc, &auth.ctx, b).await?))
+    Ok(Json(flow::set_flow(&svc, &auth.ctx, b).await?))
 }
 
 /// The tenant's hook limits (overrides, ceilings, effective).
 #[utoipa::path(get, path = "/t/{tenant}/api/hook-limits", tag = "hooks", params(TenantPath),
     responses((status = 200, body = TenantLimits), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_tenant_limits(State(svc): State<Services>, auth: Auth) -> Res<Json<TenantLimits>> {
-    Ok(Json(registry::tenant_limits(&svc, &auth.ctx).await?))
+    Ok(Json(limits::tenant_limits(&svc, &auth.ctx).await?))
 }
 
 /// Lower the tenant's hook limits below the operator's ceilings.
@@ -250,7 +255,7 @@ async fn put_tenant_limits(
     auth: Auth,
     Body(b): Body<LimitOverrides>,
 ) -> Res<Json<TenantLimits>> {
-    Ok(Json(registry::set_tenant_limits(&svc, &auth.ctx, b).await?))
+    Ok(Json(limits::set_tenant_limits(&svc, &auth.ctx, b).await?))
 }
 
 /// Execution traces, newest first (the newest 1000 are kept).
@@ -261,7 +266,7 @@ async fn list_traces(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Trace>>> {
-    Ok(Json(flows::traces(&svc, &auth.ctx, &page).await?))
+    Ok(Json(traces::traces(&svc, &auth.ctx, &page).await?))
 }
 
 /// Prometheus metrics.

@@ -19,9 +19,9 @@ use axum::routing::{get, post};
 use super::oidc::request_info;
 use super::pages::{self, LoginPage};
 use crate::crypto::{constant_time_eq, random_secret};
+use crate::flows::event::RequestInfo;
 use crate::manage::tenants;
 use crate::oauth::authorize::{self, Arrival, Refusal, Step, Verified};
-use crate::oauth::event::RequestInfo;
 use crate::oauth::{logout, password, session};
 use crate::services::Services;
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod apis;
 pub mod apps;
 pub mod auth;
+pub mod client_ip;
 pub mod error;
 pub mod hooks;
 pub mod login;

@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::flows::event::RequestInfo;
 use crate::manage::{ManageError, tenants};
-use crate::oauth::event::RequestInfo;
 use crate::oauth::password::{self, ClientCredentials};
 use crate::oauth::{
     OAuthError, client_credentials, code, discovery, refresh, revocation, userinfo,
@@ -219,7 +219,7 @@ pub(super) fn request_info(svc: &Services, headers: &HeaderMap, peer: SocketAddr
             .map(str::to_string)
     };
     RequestInfo {
-        ip: crate::oauth::event::client_ip(
+        ip: super::client_ip::client_ip(
             peer.ip(),
             headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
             &svc.trusted_proxies,

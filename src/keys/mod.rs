@@ -189,7 +189,7 @@ impl SigningKey {
 }
 
 /// A tenant's parsed keys and when they were read.
-type CachedKeys = (std::time::Instant, Vec<Arc<SigningKey>>);
+type CachedKeys = (i64, Vec<Arc<SigningKey>>);
 
 /// The tenants' keys, parsed once per process.
 pub struct KeyRing {
@@ -199,7 +199,7 @@ pub struct KeyRing {
 
 /// How long a node trusts its parsed keys before re-reading them, so a rotation made on one
 /// node reaches the others.
-const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const CACHE_TTL_MS: i64 = 60_000;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -216,24 +216,26 @@ impl KeyRing {
         }
     }
 
-    fn cached(&self, tenant_id: &str) -> Option<Vec<Arc<SigningKey>>> {
+    fn cached(&self, tenant_id: &str, now: i64) -> Option<Vec<Arc<SigningKey>>> {
         self.cache.lock().ok().and_then(|c| {
             c.get(tenant_id)
-                .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+                .filter(|(at, _)| (*at..*at + CACHE_TTL_MS).contains(&now))
                 .map(|(_, k)| k.clone())
         })
     }
 
-    /// The tenant's published keys (loaded and parsed once).
+    /// The tenant's published keys (loaded and parsed once, re-read after a minute by the
+    /// injected clock's `now`).
     pub async fn keys(
         &self,
         store: &Store,
         tenant_id: &str,
+        now: i64,
     ) -> Result<Vec<Arc<SigningKey>>, KeyError> {
-        if let Some(k) = self.cached(tenant_id) {
+        if let Some(k) = self.cached(tenant_id, now) {
             return Ok(k);
         }
-        self.reload(store, tenant_id).await
+        self.reload(store, tenant_id, now).await
     }
 
     /// Re-reads the tenant's keys (a `kid` this node has not seen may be new).
@@ -241,6 +243,7 @@ impl KeyRing {
         &self,
         store: &Store,
         tenant_id: &str,
+        now: i64,
     ) -> Result<Vec<Arc<SigningKey>>, KeyError> {
         let mut out = Vec::new();
         for row in store::list(store, tenant_id).await? {
@@ -258,10 +261,7 @@ impl KeyRing {
             out.push(Arc::new(key));
         }
         if let Ok(mut c) = self.cache.lock() {
-            c.insert(
-                tenant_id.to_string(),
-                (std::time::Instant::now(), out.clone()),
-            );
+            c.insert(tenant_id.to_string(), (now, out.clone()));
         }
         Ok(out)
     }
@@ -280,11 +280,11 @@ impl KeyRing {
                 .find(|k| k.alg == alg && k.status == "current")
                 .cloned()
         };
-        if let Some(k) = newest(&self.keys(store, tenant_id).await?) {
+        if let Some(k) = newest(&self.keys(store, tenant_id, now).await?) {
             return Ok(k);
         }
         // Another node may have made one meanwhile.
-        if let Some(k) = newest(&self.reload(store, tenant_id).await?) {
+        if let Some(k) = newest(&self.reload(store, tenant_id, now).await?) {
             return Ok(k);
         }
         let alg_owned = alg.to_string();
@@ -305,7 +305,7 @@ impl KeyRing {
             },
         )
         .await?;
-        newest(&self.reload(store, tenant_id).await?)
+        newest(&self.reload(store, tenant_id, now).await?)
             .ok_or_else(|| KeyError::Crypto("new key not found".into()))
     }
 
@@ -347,18 +347,18 @@ impl KeyRing {
         }
         store::insert_in(&mut tx, &add(&fresh.1, "next", 1)).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.reload(store, tenant_id).await
+        self.reload(store, tenant_id, now).await
     }
 
     /// The tenant's JWKS document. Every algorithm an application may select has its current
     /// key published before any token is signed with it: relying parties often fetch the JWKS
     /// once, and a key appearing only with its first token would fail their verification.
     pub async fn jwks(&self, store: &Store, tenant_id: &str, now: i64) -> Result<Value, KeyError> {
-        let mut keys = self.keys(store, tenant_id).await?;
+        let mut keys = self.keys(store, tenant_id, now).await?;
         for alg in SIGNING_ALGS {
             if !keys.iter().any(|k| k.alg == alg && k.status == "current") {
                 self.signing_key(store, tenant_id, alg, now).await?;
-                keys = self.keys(store, tenant_id).await?;
+                keys = self.keys(store, tenant_id, now).await?;
             }
         }
         Ok(json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::users::{CreateUser, new_row, resolve_roles};
-use super::validate::normalize_email;
 use super::{ManageError, Result, TenantCtx, invalid, record};
 use crate::passwords::check_imported_hash;
 use crate::services::Services;
 use crate::store::orgs as org_store;
+use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By};
 
 /// One line of an import file.

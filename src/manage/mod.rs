@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod hooks;
 pub mod import;
 pub mod orgs;
 pub mod roles;
@@ -57,7 +58,7 @@ pub enum ManageError {
     /// Not admitted now: over the tenant's upload rate (429) or no compile worker free (503);
     /// the client may retry after the time it names.
     #[error(transparent)]
-    Admission(#[from] crate::hooks::admission::AdmissionError),
+    Admission(#[from] sigil_hooks::admission::AdmissionError),
     /// The store failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(StoreError),
@@ -196,4 +197,19 @@ pub(crate) fn stored<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T> {
     Ok(crate::store::json(column, text)?)
+}
+
+impl From<crate::flows::FlowError> for ManageError {
+    fn from(e: crate::flows::FlowError) -> Self {
+        use crate::flows::FlowError;
+        match e {
+            FlowError::Store(s) => s.into(),
+            FlowError::NotFound(what) => ManageError::NotFound(what),
+            FlowError::Admission(a) => ManageError::Admission(a),
+            e @ (FlowError::Compile(_) | FlowError::World(_)) => invalid("wasm", e.to_string()),
+            e @ (FlowError::Secret { .. } | FlowError::Host(_)) => {
+                ManageError::Internal(e.to_string())
+            }
+        }
+    }
 }

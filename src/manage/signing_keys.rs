@@ -5,7 +5,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ManageError, Result, TenantCtx, invalid, record};
-use crate::manage::apps::SIGNING_ALGS;
+use crate::keys::SIGNING_ALGS;
 use crate::services::Services;
 
 /// A published signing key (never its private part).
@@ -39,7 +39,7 @@ fn keys_error(e: crate::keys::KeyError) -> ManageError {
 pub async fn list(svc: &Services, ctx: &TenantCtx) -> Result<Vec<SigningKeyView>> {
     let keys = svc
         .keys
-        .reload(&svc.store, &ctx.tenant_id)
+        .reload(&svc.store, &ctx.tenant_id, svc.now())
         .await
         .map_err(keys_error)?;
     Ok(keys

@@ -7,15 +7,15 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{ManageError, Result, TenantCtx, record};
-use crate::hooks::event::Protocol;
-use crate::hooks::host::RESTRICTED_CLAIMS;
-use crate::oauth::event::{self as oauth_event, RequestInfo};
+use crate::flows::event::{self as flow_event, RequestInfo};
 use crate::services::Services;
 use crate::store::apps as app_store;
 use crate::store::orgs as org_store;
 use crate::store::templates::{self as store, TemplateRow};
 use crate::store::users as user_store;
 use crate::templates::{Limits, Template};
+use sigil_hooks::event::Protocol;
+use sigil_hooks::host::RESTRICTED_CLAIMS;
 
 /// The sample event the preview uses when given neither a user nor an event.
 pub const SAMPLE_EVENT: &str = include_str!("../../docs/sample-event.json");
@@ -249,8 +249,8 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
                         .ok_or(ManageError::NotFound("organization"))?,
                 ),
             };
-            let ev = oauth_event::build(
-                svc,
+            let ev = flow_event::build(
+                &svc.store,
                 (&ctx.tenant_id, &ctx.tenant_name),
                 &user,
                 org.as_ref(),
@@ -259,6 +259,7 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
                 &["openid".to_string()],
                 None,
                 &RequestInfo::default(),
+                svc.now(),
             )
             .await
             .map_err(|e| ManageError::Internal(e.to_string()))?;
@@ -294,6 +295,7 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
             &svc.store,
             &ctx.tenant_id,
             input.client_id.as_deref().unwrap_or(""),
+            svc.now(),
         )
         .await?;
     Ok(Preview {

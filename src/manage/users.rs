@@ -4,16 +4,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::validate::{self, normalize_email};
+use super::validate;
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable, record, stored};
 use crate::clock::rfc3339;
 use crate::ids::{IdKind, new_id};
-use crate::metadata;
 use crate::passwords::PasswordHasher;
 use crate::services::Services;
 use crate::store::roles as role_store;
+use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By, UserRow};
 use crate::store::{Tx, flag};
+use sigil_hooks::metadata;
 
 /// A user as the API shows it. The password hash is never shown.
 #[derive(Debug, Serialize, ToSchema)]
@@ -241,10 +242,9 @@ pub(crate) async fn hash_password(
     password: String,
 ) -> Result<String> {
     PasswordHasher::check_policy(&password).map_err(|e| invalid(field, e.to_string()))?;
-    let h = hasher.clone();
-    tokio::task::spawn_blocking(move || h.hash(&password))
+    hasher
+        .hash_bounded(password)
         .await
-        .map_err(|_| invalid(field, "hashing was interrupted"))?
         .map_err(|e| invalid(field, e.to_string()))
 }
 

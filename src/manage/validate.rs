@@ -4,13 +4,7 @@
 use serde_json::Value;
 
 use super::{ManageError, Result, invalid};
-use crate::metadata::{self, MetadataError};
-
-/// Normalizes an email for uniqueness: trimmed and lower-cased per Unicode (not only ASCII, so
-/// `ÉMILE@x` and `émile@x` are one account).
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+use sigil_hooks::metadata::{self, MetadataError};
 
 /// Checks an email's shape (one `@`, non-empty parts, no spaces, at most 254 characters).
 pub fn email(field: &str, value: &str) -> Result<()> {
@@ -192,7 +186,10 @@ mod tests {
         assert!(email("email", "a b@c.d").is_err());
         assert!(email("email", "nobody").is_err());
         assert!(email("email", "@x.y").is_err());
-        assert_eq!(normalize_email(" ÉMILE@Example.COM "), "émile@example.com");
+        assert_eq!(
+            crate::store::users::normalize_email(" ÉMILE@Example.COM "),
+            "émile@example.com"
+        );
     }
 
     #[test]

@@ -12,16 +12,16 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::event::RequestInfo;
-use super::login::{self, Login};
 use super::password::{check_scopes, member_org};
+use super::pipeline::{self, Login};
 use super::{OAuthError, session};
 use crate::crypto::random_secret;
-use crate::hooks::event::Protocol;
+use crate::flows::event::RequestInfo;
 use crate::services::Services;
 use crate::store::apps::{self as app_store, AppRow};
 use crate::store::sessions::{self as store, CodeRow, SessionRow};
 use crate::store::users as user_store;
+use sigil_hooks::event::Protocol;
 
 /// Codes live 60 seconds (RFC 6749 4.1.2 recommends at most 10 minutes).
 pub const CODE_LIFETIME_MS: i64 = 60_000;
@@ -255,12 +255,7 @@ pub async fn validate(
                 .ok_or_else(|| fail("invalid_request", "max_age must be a number of seconds"))?,
         ),
     };
-    let scopes: Vec<String> = get("scope")
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let scopes = crate::scopes::parse(&get("scope").unwrap_or_default());
     let audience = get("audience");
     if let Err(e) = check_scopes(svc, tenant.0, audience.as_deref(), &scopes).await {
         return Err(fail(e.code(), &e.to_string()));
@@ -413,7 +408,7 @@ pub async fn next(
         rotates: None,
         sid: Some(session.sid.clone()),
     };
-    let (decision, outcome) = match login::decide(svc, &l).await {
+    let (decision, outcome) = match pipeline::decide(svc, &l).await {
         Ok(x) => x,
         Err(OAuthError::AccessDenied(reason)) => {
             return Ok(redirect_err("access_denied", &reason));
@@ -429,10 +424,10 @@ pub async fn next(
     };
     let code = random_secret("ac_");
     let rehashed =
-        login::rehash(svc, arrival.rehash_password.map(|p| p.expose().to_string())).await;
+        pipeline::rehash(svc, arrival.rehash_password.map(|p| p.expose().to_string())).await;
     let stored = async {
         let mut tx = svc.store.begin_write().await?;
-        login::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
+        pipeline::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
         store::insert_code(
             &mut tx,
             &CodeRow {
@@ -462,13 +457,9 @@ pub async fn next(
         Ok::<(), OAuthError>(())
     }
     .await;
-    login::save_trace(svc, &decision, stored.is_ok()).await;
+    pipeline::save_trace(svc, &decision, stored.is_ok()).await;
     stored?;
     session::touch(svc, &session).await?;
-    // Expired codes are useless; forget them now and then rather than on a timer.
-    if rand::random::<u8>() == 0 {
-        store::purge_codes(&svc.store, now - 24 * 3600 * 1000).await?;
-    }
     Ok(Step::Redirect(redirect_with(
         &r.redirect_uri,
         &[

@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
-
 use super::OAuthError;
-use super::login::TokenResponse;
 use super::password::{ClientCredentials, client_for_grant, scope_list};
+use super::pipeline::TokenResponse;
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
 use crate::store::apis as api_store;
@@ -42,27 +40,24 @@ pub async fn grant(
         }
     };
     let now_ms = svc.now();
-    let now = now_ms / 1000;
     let key = svc
         .keys
         .signing_key(&svc.store, tenant_id, &app.signing_alg, now_ms)
         .await?;
-    let claims = json!({
-        "iss": svc.issuer(tenant_name),
-        "sub": app.client_id,
-        "aud": audience,
-        "exp": now + app.access_token_lifetime,
-        "iat": now,
-        "jti": new_id(IdKind::AccessToken, now_ms),
-        "client_id": app.client_id,
-        "scope": scopes.join(" "),
-    });
+    let claims = super::claims::machine_access_token(
+        &svc.issuer(tenant_name),
+        &app,
+        audience,
+        &scopes,
+        &new_id(IdKind::AccessToken, now_ms),
+        now_ms / 1000,
+    );
     Ok(TokenResponse {
-        access_token: key.sign("at+jwt", &claims)?,
+        access_token: key.sign("at+jwt", &serde_json::Value::Object(claims))?,
         token_type: "Bearer",
         expires_in: app.access_token_lifetime,
         id_token: None,
         refresh_token: None,
-        scope: scopes.join(" "),
+        scope: crate::scopes::join(&scopes),
     })
 }

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use sha2::Digest as _;
 
 use super::OAuthError;
-use super::login::{self, Decision, Issue, TokenResponse};
 use super::password::{ClientCredentials, client_for_grant, required};
+use super::pipeline::{self, Decision, Issue, TokenResponse};
 use crate::crypto::constant_time_eq;
 use crate::services::Services;
 use crate::store::keys as key_store;
@@ -133,12 +133,7 @@ pub async fn grant(
         }
     }
 
-    let scopes: Vec<String> = row
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let scopes = crate::scopes::parse(&row.scope);
     let claims = |s: &str| -> Map<String, Value> { serde_json::from_str(s).unwrap_or_default() };
     let decision = Decision {
         jti: row.jti.clone(),
@@ -160,7 +155,7 @@ pub async fn grant(
         sid: row.sid.as_deref(),
         family: None,
     };
-    let signed = login::sign(svc, &issue).await?;
+    let signed = pipeline::sign(svc, &issue).await?;
     let mut tx = svc.store.begin_write().await?;
     if !store::consume_code(&mut tx, &hash, signed.family_id.as_deref(), now).await? {
         // Another exchange won the race: this one is a replay.
@@ -169,7 +164,7 @@ pub async fn grant(
         revoke_issued(svc, tenant_id, &hash).await?;
         return Err(invalid());
     }
-    login::persist(svc, &mut tx, &issue, &signed).await?;
+    pipeline::persist(svc, &mut tx, &issue, &signed).await?;
     tx.commit().await?;
-    Ok(login::response(signed, &decision))
+    Ok(pipeline::response(signed, &decision))
 }

@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::OIDC_SCOPES;
-use crate::manage::apps::SIGNING_ALGS;
+use crate::keys::SIGNING_ALGS;
+use crate::scopes::OIDC_SCOPES;
 
 /// The discovery document. Only what works is advertised: the grants listed are the ones the
 /// token endpoint implements today.

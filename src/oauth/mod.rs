@@ -7,14 +7,14 @@
 //! is answered with `unsupported_grant_type` until it lands.
 
 pub mod authorize;
+pub mod claims;
 pub mod client_credentials;
 pub mod code;
 pub mod discovery;
-pub mod event;
-pub mod login;
 pub mod logout;
 pub mod metrics;
 pub mod password;
+pub mod pipeline;
 pub mod refresh;
 pub mod revocation;
 pub mod session;
@@ -22,7 +22,6 @@ pub mod tokens;
 pub mod userinfo;
 
 use crate::keys::KeyError;
-use crate::manage::ManageError;
 use crate::store::StoreError;
 
 /// OAuth errors (RFC 6749 5.2, RFC 6750 3.1), each with its HTTP status.
@@ -89,8 +88,8 @@ impl From<StoreError> for OAuthError {
     }
 }
 
-impl From<ManageError> for OAuthError {
-    fn from(e: ManageError) -> Self {
+impl From<crate::flows::FlowError> for OAuthError {
+    fn from(e: crate::flows::FlowError) -> Self {
         OAuthError::Server(e.to_string())
     }
 }
@@ -125,9 +124,6 @@ pub fn error_description(text: &str) -> String {
         })
         .collect()
 }
-
-/// Scopes that belong to OpenID Connect itself rather than to an API.
-pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 /// The tenant's `/userinfo` URL (an audience of access tokens granted `openid`).
 pub fn userinfo_url(issuer: &str) -> String {

@@ -7,20 +7,23 @@
 
 use std::collections::HashMap;
 
-use super::event::RequestInfo;
-use super::login::{self, Login, TokenResponse};
+use super::OAuthError;
 use super::metrics::Attempt;
-use super::{OAuthError, OIDC_SCOPES};
-use crate::hooks::event::Protocol;
-use crate::manage::validate::normalize_email;
+use super::pipeline::{self, Login, TokenResponse};
+use crate::flows::event::RequestInfo;
 use crate::passwords::Verified;
+use crate::scopes::OIDC_SCOPES;
 use crate::services::Services;
 use crate::store::apis::{self as api_store};
 use crate::store::apps::{self as app_store, AppRow};
 use crate::store::keys as key_store;
 use crate::store::orgs::{self as org_store, OrgRow};
+use crate::store::users::normalize_email;
 use crate::store::users::{self as user_store, UserRow};
+use sigil_hooks::event::Protocol;
 
+/// The one message for every failed password login, whatever the cause (unknown user, wrong
+/// password, locked, no password set), so the answer reveals nothing about the account.
 pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 
 /// Attempts from one IP that may be compared for one user...
@@ -89,12 +92,9 @@ pub fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a
 
 /// Splits a `scope` parameter (RFC 6749 3.3).
 pub fn scope_list(form: &HashMap<String, String>) -> Option<Vec<String>> {
-    form.get("scope").filter(|s| !s.is_empty()).map(|s| {
-        s.split(' ')
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
+    form.get("scope")
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::scopes::parse(s))
 }
 
 /// Why a password login did not authenticate, so callers choose their words from the kind and
@@ -167,9 +167,9 @@ pub async fn authenticate_user(
         .and_then(|u| u.password_hash.clone())
         .filter(|_| !locked)
         .unwrap_or_else(|| svc.dummy_hash.clone());
-    let hasher = svc.passwords.clone();
-    let pw = password.to_string();
-    let verified = tokio::task::spawn_blocking(move || hasher.verify(&pw, &stored))
+    let verified = svc
+        .passwords
+        .verify_bounded(password.to_string(), stored)
         .await
         .map_err(|e| OAuthError::Server(e.to_string()))?;
     let user = match (user, verified) {
@@ -269,7 +269,7 @@ pub async fn grant(
             )?),
         };
 
-    login::complete(
+    pipeline::complete(
         svc,
         Login {
             tenant,

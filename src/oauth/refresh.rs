@@ -11,14 +11,14 @@
 use std::collections::HashMap;
 
 use super::OAuthError;
-use super::event::RequestInfo;
-use super::login::{self, Login, TokenResponse};
 use super::password::{ClientCredentials, client_for_grant, required, scope_list};
-use crate::hooks::event::Protocol;
+use super::pipeline::{self, Login, TokenResponse};
+use crate::flows::event::RequestInfo;
 use crate::services::Services;
 use crate::store::keys as key_store;
 use crate::store::orgs as org_store;
 use crate::store::users as user_store;
+use sigil_hooks::event::Protocol;
 
 /// Runs the refresh grant.
 pub async fn grant(
@@ -37,7 +37,7 @@ pub async fn grant(
     let now = svc.now();
 
     // Nothing is spent here: the token is rotated in the transaction that stores its successor
-    // (login::complete), so a refresh that fails on our side, or that a hook denies, leaves
+    // (pipeline::complete), so a refresh that fails on our side, or that a hook denies, leaves
     // it valid for the retry.
     let row = key_store::refresh_by_hash(&svc.store, tenant_id, &hash)
         .await?
@@ -52,12 +52,7 @@ pub async fn grant(
         tracing::warn!(family = %row.family_id, "refresh token reuse: family revoked");
         return Err(invalid());
     }
-    let original: Vec<String> = row
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let original = crate::scopes::parse(&row.scope);
     let scopes = match scope_list(form) {
         None => original.clone(),
         Some(asked) => {
@@ -101,7 +96,7 @@ pub async fn grant(
             org
         }
     };
-    login::complete(
+    pipeline::complete(
         svc,
         Login {
             tenant,

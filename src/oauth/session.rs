@@ -11,25 +11,6 @@ use crate::ids::{IdKind, new_id};
 use crate::services::Services;
 use crate::store::sessions::{self as store, SessionRow};
 
-/// Session lifetimes (operator settings).
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    /// Ends a session unused for this long (ms).
-    pub idle_ms: i64,
-    /// Ends a session this long after the login, used or not (ms).
-    pub absolute_ms: i64,
-}
-
-impl Default for SessionPolicy {
-    /// Three days idle, seven days absolute (Auth0's defaults).
-    fn default() -> Self {
-        Self {
-            idle_ms: 3 * 24 * 3600 * 1000,
-            absolute_ms: 7 * 24 * 3600 * 1000,
-        }
-    }
-}
-
 /// The live session named by a cookie value, if any (ended, expired or idle sessions and
 /// sessions of blocked users are not live).
 pub async fn current(

@@ -1,38 +1,14 @@
-//! Token assembly: the ID token (OIDC Core 2) and the JWT access token (RFC 9068), with the
-//! hooks' custom claims merged over the base claims (restricted names were already refused by
-//! the hook host, so a custom claim can never replace a protocol claim).
+//! Token signing: the ID token (OIDC Core 2) and the JWT access token (RFC 9068) of a user's
+//! grant, with the claims [`super::claims`] builds, signed with the application's algorithm
+//! (RFC 8725 3.1: one algorithm per key, never taken from the token).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use super::claims::{self, UserGrant};
 use super::{OAuthError, userinfo_url};
 use crate::services::Services;
 use crate::store::apps::AppRow;
 use crate::store::users::UserRow;
-
-/// Standard claims of the user allowed by `scopes` (OIDC Core 5.4). Every name it can emit is
-/// in `hooks::claims::PROFILE_CLAIMS`, so no hook or template claim is ever replaced by one.
-pub fn profile_claims(user: &UserRow, scopes: &[String]) -> Map<String, Value> {
-    let mut m = Map::new();
-    if scopes.iter().any(|s| s == "profile") {
-        for (k, v) in [
-            ("name", &user.name),
-            ("given_name", &user.given_name),
-            ("family_name", &user.family_name),
-            ("nickname", &user.nickname),
-            ("picture", &user.picture),
-        ] {
-            if let Some(v) = v {
-                m.insert(k.into(), json!(v));
-            }
-        }
-        m.insert("updated_at".into(), json!(user.updated_at / 1000));
-    }
-    if scopes.iter().any(|s| s == "email") {
-        m.insert("email".into(), json!(user.email));
-        m.insert("email_verified".into(), json!(user.email_verified != 0));
-    }
-    m
-}
 
 /// What a grant issues.
 #[derive(Debug)]
@@ -91,119 +67,47 @@ pub fn at_hash(alg: &str, access_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
-/// Signs both tokens with the application's algorithm.
+/// Signs both tokens with the application's algorithm; their claims come from
+/// [`super::claims`].
 pub async fn issue(svc: &Services, r: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
     let now_ms = svc.now();
-    let now = now_ms / 1000;
     let key = svc
         .keys
         .signing_key(&svc.store, r.tenant_id, &r.app.signing_alg, now_ms)
         .await?;
     let openid = r.scopes.iter().any(|s| s == "openid");
-
     // RFC 9068 2.2: aud is the API; the tenant's /userinfo is an audience too when openid was
     // granted, so the same token works there.
-    let mut aud: Vec<String> = r.audience.map(|a| vec![a.to_string()]).unwrap_or_default();
-    if openid || aud.is_empty() {
-        aud.push(userinfo_url(r.issuer));
+    let mut audiences: Vec<String> = r.audience.map(|a| vec![a.to_string()]).unwrap_or_default();
+    if openid || audiences.is_empty() {
+        audiences.push(userinfo_url(r.issuer));
     }
-    let jti = r.jti.to_string();
-    let mut at = r.access_claims.clone();
-    for (k, v) in [
-        ("iss", json!(r.issuer)),
-        ("sub", json!(r.user.id)),
-        (
-            "aud",
-            if aud.len() == 1 {
-                json!(aud[0])
-            } else {
-                json!(aud)
-            },
-        ),
-        ("exp", json!(now + r.app.access_token_lifetime)),
-        ("iat", json!(now)),
-        ("jti", json!(jti)),
-        ("client_id", json!(r.app.client_id)),
-        ("scope", json!(r.scopes.join(" "))),
-    ] {
-        at.insert(k.into(), v);
-    }
-    if let Some(o) = r.org_id {
-        at.insert("org_id".into(), json!(o));
-    }
+    let grant = UserGrant {
+        issuer: r.issuer,
+        user: r.user,
+        app: r.app,
+        scopes: r.scopes,
+        audiences: &audiences,
+        org_id: r.org_id,
+        auth_time: r.auth_time,
+        jti: r.jti,
+        nonce: r.nonce,
+        sid: r.sid,
+        now: now_ms / 1000,
+    };
+    let at = claims::access_token(&grant, r.access_claims);
     let access_token = key.sign("at+jwt", &Value::Object(at))?;
-
     let id_token = if openid {
-        let mut it = r.id_claims.clone();
-        it.extend(profile_claims(r.user, r.scopes));
-        for (k, v) in [
-            ("iss", json!(r.issuer)),
-            ("sub", json!(r.user.id)),
-            ("aud", json!(r.app.client_id)),
-            ("exp", json!(now + r.app.id_token_lifetime)),
-            ("iat", json!(now)),
-            ("auth_time", json!(r.auth_time)),
-            ("azp", json!(r.app.client_id)),
-            ("at_hash", json!(at_hash(&r.app.signing_alg, &access_token))),
-        ] {
-            it.insert(k.into(), v);
-        }
-        if let Some(n) = r.nonce {
-            it.insert("nonce".into(), json!(n));
-        }
-        if let Some(sid) = r.sid {
-            it.insert("sid".into(), json!(sid));
-        }
-        if let Some(o) = r.org_id {
-            it.insert("org_id".into(), json!(o));
-        }
+        let at_hash = at_hash(&r.app.signing_alg, &access_token);
+        let it = claims::id_token(&grant, r.id_claims, &at_hash);
         Some(key.sign("JWT", &Value::Object(it))?)
     } else {
         None
     };
     Ok(Issued {
         access_token,
-        jti,
+        jti: r.jti.to_string(),
         expires_in: r.app.access_token_lifetime,
         id_token,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hooks::claims::PROFILE_CLAIMS;
-
-    /// Claim precedence (docs/hooks.md): hooks and templates may not set a profile claim, so
-    /// the list must hold every claim the profile can put in a token.
-    #[test]
-    fn every_profile_claim_is_restricted() {
-        let some = |s: &str| Some(s.to_string());
-        let user = UserRow {
-            id: "usr_1".into(),
-            tenant_id: "ten_1".into(),
-            email: "ada@example.com".into(),
-            email_normalized: "ada@example.com".into(),
-            email_verified: 1,
-            password_hash: None,
-            name: some("Ada Lovelace"),
-            given_name: some("Ada"),
-            family_name: some("Lovelace"),
-            nickname: some("ada"),
-            picture: some("https://example.com/a.png"),
-            blocked: 0,
-            user_metadata: "{}".into(),
-            app_metadata: "{}".into(),
-            external_id: None,
-            created_at: 0,
-            updated_at: 0,
-            last_login: None,
-            logins_count: 0,
-        };
-        let all = profile_claims(&user, &["profile".into(), "email".into()]);
-        for name in all.keys() {
-            assert!(PROFILE_CLAIMS.contains(&name.as_str()), "{name}");
-        }
-        assert!(all.len() >= 8);
-    }
 }

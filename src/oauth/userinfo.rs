@@ -4,9 +4,9 @@
 //! `kid`, the algorithm taken from that key and never from the header (3.1), `typ` `at+jwt`
 //! (3.11, RFC 9068 4), `iss` this tenant, not expired, and its grant recorded and not revoked.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{OAuthError, tokens, userinfo_url};
+use super::{OAuthError, userinfo_url};
 use crate::services::Services;
 use crate::store::keys as key_store;
 use crate::store::users as user_store;
@@ -49,7 +49,7 @@ pub async fn verify_jwt(
         }));
     }
     let kid = header.kid.ok_or_else(|| bad("the token names no key"))?;
-    let keys = svc.keys.keys(&svc.store, tenant_id).await?;
+    let keys = svc.keys.keys(&svc.store, tenant_id, svc.now()).await?;
     let key = keys
         .iter()
         .find(|k| k.kid == kid)
@@ -94,7 +94,7 @@ pub async fn userinfo(
     if grant.revoked_at.is_some() {
         return Err(bad("the token was revoked"));
     }
-    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
+    let scopes = crate::scopes::parse(&grant.scope);
     if !scopes.iter().any(|s| s == "openid") {
         // RFC 6750 3.1: a valid token without the scope the resource needs.
         return Err(OAuthError::InsufficientScope(
@@ -114,8 +114,8 @@ pub async fn userinfo(
     }
     // The ID token's custom claims as computed at issuance (stored, so any node answers the
     // same without re-running hooks), then the standard claims and `sub`.
-    let mut out: Map<String, Value> = serde_json::from_str(&grant.id_claims).unwrap_or_default();
-    out.extend(tokens::profile_claims(&user, &scopes));
-    out.insert("sub".into(), json!(user.id));
-    Ok(Value::Object(out))
+    let stored: Map<String, Value> = serde_json::from_str(&grant.id_claims).unwrap_or_default();
+    Ok(Value::Object(super::claims::userinfo(
+        stored, &user, &scopes,
+    )))
 }

@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, WriteTx};
 
 /// A login session (the SSO cookie names it by the keyed hash of its secret).
 #[derive(Debug, Clone, FromRow)]
@@ -234,12 +234,12 @@ pub async fn consume_code(
 
 /// Forgets codes that expired before `before` (they can no longer be exchanged or replayed
 /// usefully: their tokens have been revoked or have expired too).
-pub async fn purge_codes(store: &Store, before: i64) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM auth_codes WHERE expires_at < $1")
+pub async fn purge_codes(tx: &mut WriteTx, before: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM auth_codes WHERE expires_at < $1")
         .bind(before)
-        .execute(store.pool())
+        .execute(&mut ***tx)
         .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// The scopes a user already granted a client.

@@ -244,3 +244,9 @@ pub async fn remove_role(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Normalizes an email for uniqueness: trimmed and lower-cased per Unicode (not only ASCII, so
+/// `ÉMILE@x` and `émile@x` are one account).
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}

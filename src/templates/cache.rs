@@ -2,21 +2,20 @@
 //! compiled template instead of parsing JSON.
 //!
 //! Entries live a few seconds: a change saved on one node reaches the others within
-//! [`TTL`]; the node that saved it drops its entries at once.
+//! [`TTL_MS`]; the node that saved it drops its entries at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::{Limits, Template};
-use crate::hooks::host::RESTRICTED_CLAIMS;
 use crate::store::templates as store;
 use crate::store::{Store, StoreError};
+use sigil_hooks::host::RESTRICTED_CLAIMS;
 
 /// How long a loaded template set is used before it is read again.
-pub const TTL: Duration = Duration::from_secs(5);
+pub const TTL_MS: i64 = 5_000;
 
 /// The templates that apply to one application's tokens.
 #[derive(Debug, Default, Clone)]
@@ -37,7 +36,7 @@ impl TemplateSet {
 /// The cache.
 #[derive(Debug, Default)]
 pub struct TemplateCache {
-    entries: Mutex<HashMap<(String, String), (Instant, TemplateSet)>>,
+    entries: Mutex<HashMap<(String, String), (i64, TemplateSet)>>,
 }
 
 impl TemplateCache {
@@ -47,11 +46,12 @@ impl TemplateCache {
         store: &Store,
         tenant_id: &str,
         client_id: &str,
+        now: i64,
     ) -> Result<TemplateSet, StoreError> {
         let key = (tenant_id.to_string(), client_id.to_string());
         if let Ok(map) = self.entries.lock()
             && let Some((at, set)) = map.get(&key)
-            && at.elapsed() < TTL
+            && (*at..*at + TTL_MS).contains(&now)
         {
             return Ok(set.clone());
         }
@@ -93,7 +93,7 @@ impl TemplateCache {
             id_token: pick("id_token"),
         };
         if let Ok(mut map) = self.entries.lock() {
-            map.insert(key, (Instant::now(), set.clone()));
+            map.insert(key, (now, set.clone()));
         }
         Ok(set)
     }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::expr::{self, Alt, Expr, Piece};
 use super::{ErrorKind, Limits, TemplateError, schema};
-use crate::hooks::claims::{PROFILE_CLAIMS, restricted_in};
+use sigil_hooks::claims::{PROFILE_CLAIMS, restricted_in};
 
 /// More errors than this are rarely read and would let a hostile template make us build a
 /// huge error list.
@@ -139,7 +139,7 @@ impl Compiler<'_> {
             self.pointer.push('/');
             self.pointer
                 .push_str(&key.replace('~', "~0").replace('/', "~1"));
-            // The hooks' rule (crate::hooks::claims): names match canonically, and a name
+            // The hooks' rule (sigil_hooks::claims): names match canonically, and a name
             // with control characters or NUL is refused.
             if top {
                 let refusal = if key.chars().any(char::is_control) {

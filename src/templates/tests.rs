@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use super::{ErrorKind, Limits, Template, TemplateError};
 
 /// The production list: templates may not set what hooks may not set.
-pub(super) const RESTRICTED: &[&str] = crate::hooks::host::RESTRICTED_CLAIMS;
+pub(super) const RESTRICTED: &[&str] = sigil_hooks::host::RESTRICTED_CLAIMS;
 
 pub(super) fn event() -> Value {
     json!({
@@ -297,7 +297,7 @@ fn restricted_claims_rejected_at_top_level_only() {
     parse(json!({"https://example.com/email": "{{user.email}}", "subject": 1}));
 }
 
-/// The hooks' rule (crate::hooks::claims): restricted names match canonically, profile claims
+/// The hooks' rule (sigil_hooks::claims): restricted names match canonically, profile claims
 /// are restricted (the user profile would replace them), control characters are refused.
 #[test]
 fn restricted_claims_match_canonically() {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sigil::clock::SystemClock;
-use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil::passwords::PasswordHasher;
 use sigil::services::Services;
 use sigil::startup::{Application, Settings};
+use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 

@@ -1,6 +1,10 @@
 //! Integration tests: the real server on port 0, a fresh database per test, HTTP only.
 //! Every test runs on SQLite and on PostgreSQL.
 
+// These tests measure real elapsed time (the server under test takes its time from the
+// injected clock), so the workspace's ban on `Instant::now` does not apply to them.
+#![allow(clippy::disallowed_methods)]
+
 mod helpers;
 
 mod apps;

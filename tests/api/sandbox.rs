@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sigil::hooks::event::PostLoginEvent;
-use sigil::hooks::host::AddableScopes;
-use sigil::hooks::runtime::{
-    FailurePolicy, FlowOutcome, FlowStatus, FlowStep, HookRuntime, PreparedHook, RuntimeSettings,
-};
-use sigil::hooks::upload::{self, UploadError};
-use sigil::hooks::{Limits, compile};
 use sigil::runner::{LocalEvent, LocalRunner};
+use sigil_hooks::event::PostLoginEvent;
+use sigil_hooks::host::AddableScopes;
+use sigil_hooks::outcome::{FailurePolicy, FlowOutcome, FlowStatus};
+use sigil_hooks::prepare::PreparedHook;
+use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
+use sigil_hooks::upload::{self, UploadError};
+use sigil_hooks::{Limits, compile};
 
 use crate::helpers::{guest, hook, shared_runtime};
 

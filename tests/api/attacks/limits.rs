@@ -15,8 +15,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sigil::hooks::Limits;
-use sigil::hooks::runtime::{FailurePolicy, FlowStatus};
+use sigil_hooks::Limits;
+use sigil_hooks::outcome::{FailurePolicy, FlowStatus};
 
 use crate::both_backends;
 use crate::code_flow::Browser;
@@ -158,7 +158,7 @@ fn raw(calls: Value) -> Value {
 }
 
 /// An in-process event for the `raw` mode.
-fn raw_event(calls: Value) -> sigil::hooks::event::PostLoginEvent {
+fn raw_event(calls: Value) -> sigil_hooks::event::PostLoginEvent {
     event(|e| e["user"]["user_metadata"] = raw(calls))
 }
 

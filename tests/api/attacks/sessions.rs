@@ -12,7 +12,7 @@ use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, login_for_code};
 use crate::helpers::{Db, TestApp, spawn_app, spawn_app_with};
 use crate::oauth::{ADA_PASSWORD, Setup, ada_grant, refresh, setup, upload_and_bind};
-use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
+use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
 /// A password-grant application with refresh tokens, the user Ada, and a first refresh token.
 async fn logged_in(app: &TestApp) -> (Setup, Value) {

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sigil::hooks::Limits;
-use sigil::hooks::runtime::{FailurePolicy, HookRuntime, RuntimeSettings};
+use sigil_hooks::Limits;
+use sigil_hooks::outcome::FailurePolicy;
+use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
 use super::limits::{grant_request, password_grant, tenant_with_hostile};
 use crate::both_backends;
@@ -141,7 +142,7 @@ fn flow_has_one_wall_clock_budget() {
         &[step(h, unbounded, FailurePolicy::FailClosed)],
         &mode("ok"),
     );
-    assert_eq!(out.status, sigil::hooks::runtime::FlowStatus::Success);
+    assert_eq!(out.status, sigil_hooks::outcome::FlowStatus::Success);
 }
 
 /// docs/hooks.md "Isolation and capacity": pool threads survive a panicking job (the caller
@@ -151,7 +152,7 @@ fn flow_has_one_wall_clock_budget() {
 async fn pool_threads_survive_panicking_jobs() {
     use std::sync::{Arc, Barrier};
 
-    use sigil::hooks::pool::{Pool, PoolError};
+    use sigil_hooks::pool::{Pool, PoolError};
 
     let pool = Pool::new(3, "test-pool").unwrap();
     for i in 0..10 {

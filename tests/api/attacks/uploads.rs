@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sigil::hooks::caches::CacheBounds;
-use sigil::hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil::startup::{Application, Settings};
+use sigil_hooks::caches::CacheBounds;
+use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
 use crate::both_backends;
 use crate::helpers::{Db, FreshDb, TestApp, assert_error, hook, spawn_app, spawn_app_with};
@@ -240,7 +240,7 @@ async fn uploads_over_the_rate_limit_get_429_with_retry_after(db: Db) {
     let app = spawn_app(db).await;
     let a = app.tenant("alpha").await;
     let b = app.tenant("beta").await;
-    let burst = sigil::hooks::admission::UploadRate::default().burst;
+    let burst = sigil_hooks::admission::UploadRate::default().burst;
     for i in 0..burst {
         let (s, _, body) = upload(&app, &a, "alpha", "roles", hook("roles_claims")).await;
         assert_eq!(s, StatusCode::CREATED, "upload {i}: {body}");
@@ -346,7 +346,7 @@ async fn deleting_a_hook_deletes_its_unreferenced_artifacts(db: Db) {
             .seal
             .verify(h, &compat, &artifact, &mac)
             .unwrap();
-        sigil::hooks::compile::load(rt.engine(), &artifact).expect("the stored artifact loads");
+        sigil_hooks::compile::load(rt.engine(), &artifact).expect("the stored artifact loads");
     }
 
     let (s, _) = app.delete("/t/default/api/hooks/one").await;

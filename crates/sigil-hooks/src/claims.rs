@@ -16,7 +16,7 @@
 //! or NUL (`su\0b`) is refused outright, since C-string parsers truncate it.
 
 /// Identity claims Sigil takes from the user record (OIDC Core 5.1; `profile` and `email`
-/// scopes, see `oauth::tokens::profile_claims`). A hook or template may not set them: the
+/// scopes; the server's `oauth::claims::profile` emits them). A hook or template may not set them: the
 /// profile's value would replace it in the ID token. Also in [`RESTRICTED_CLAIMS`].
 pub const PROFILE_CLAIMS: &[&str] = &PROFILE;
 
@@ -32,6 +32,10 @@ const PROFILE: [&str; 10] = [
     "phone_number",
     "phone_number_verified",
 ];
+
+/// Claims Sigil computes itself for the protocol; see [`PROTOCOL`] for where each comes from.
+/// Also in [`RESTRICTED_CLAIMS`].
+pub const PROTOCOL_CLAIMS: &[&str] = &PROTOCOL;
 
 /// The JWT registered claims (RFC 7519 4.1), the OIDC protocol claims (OIDC Core 2,
 /// 3.1.3.6), the RFC 9068 access-token claims, the RFC 8693 delegation claims (`act`,

@@ -122,7 +122,10 @@ fn componentize(module: &[u8]) -> Result<Vec<u8>, UploadError> {
             _ => {}
         }
     }
-    let err = |e: anyhow::Error| UploadError::Componentize(format!("{e:#}"));
+    // `{:#}` prints the encoder's whole cause chain.
+    fn err(e: impl std::fmt::Display) -> UploadError {
+        UploadError::Componentize(format!("{e:#}"))
+    }
     let mut enc = wit_component::ComponentEncoder::default();
     enc.module(module).map_err(err)?.validate(true);
     if wasi_p1 {

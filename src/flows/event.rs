@@ -3,16 +3,15 @@
 
 use serde_json::Value;
 
-use super::OAuthError;
 use crate::clock::rfc3339;
-use crate::hooks::event::{
-    EventClient, EventOrganization, EventRequest, EventTenant, EventTransaction, EventUser,
-    PostLoginEvent, Protocol,
-};
-use crate::services::Services;
 use crate::store::apps::AppRow;
 use crate::store::orgs::{self as org_store, OrgRow};
 use crate::store::users::UserRow;
+use crate::store::{Store, StoreError};
+use sigil_hooks::event::{
+    EventClient, EventOrganization, EventRequest, EventTenant, EventTransaction, EventUser,
+    PostLoginEvent, Protocol,
+};
 
 /// Request facts the event carries.
 #[derive(Debug, Clone, Default)]
@@ -27,36 +26,12 @@ pub struct RequestInfo {
     pub language: Option<String>,
 }
 
-/// The client's IP: the peer, unless the peer is a trusted proxy, in which case the
-/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
-/// could be forged by the client).
-pub fn client_ip(
-    peer: std::net::IpAddr,
-    forwarded_for: Option<&str>,
-    trusted: &[std::net::IpAddr],
-) -> std::net::IpAddr {
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let Some(xff) = forwarded_for else {
-        return peer;
-    };
-    for hop in xff.rsplit(',') {
-        match hop.trim().parse::<std::net::IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
-            Ok(ip) => return ip,
-            Err(_) => return peer,
-        }
-    }
-    peer
-}
-
 /// Tenant-wide roles of a user and the union of their permissions.
 pub async fn roles_and_permissions(
-    svc: &Services,
+    db: &Store,
     user_id: &str,
-) -> Result<(Vec<String>, Vec<String>), OAuthError> {
-    let rows = crate::store::roles::of_user(svc.store.pool(), user_id).await?;
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let rows = crate::store::roles::of_user(db.pool(), user_id).await?;
     let mut perms: Vec<String> = Vec::new();
     for (_, p) in &rows {
         for perm in serde_json::from_str::<Vec<String>>(p).unwrap_or_default() {
@@ -72,10 +47,10 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Object(Default::default()))
 }
 
-/// The event for one login.
+/// The event for one login at `now` (epoch ms).
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
-    svc: &Services,
+    db: &Store,
     tenant: (&str, &str),
     user: &UserRow,
     org: Option<&OrgRow>,
@@ -84,12 +59,13 @@ pub async fn build(
     scopes: &[String],
     audience: Option<&str>,
     request: &RequestInfo,
-) -> Result<PostLoginEvent, OAuthError> {
-    let (roles, permissions) = roles_and_permissions(svc, &user.id).await?;
+    now: i64,
+) -> Result<PostLoginEvent, StoreError> {
+    let (roles, permissions) = roles_and_permissions(db, &user.id).await?;
     let organization = match org {
         None => None,
         Some(o) => {
-            let mut conn = svc.store.pool().acquire().await?;
+            let mut conn = db.pool().acquire().await?;
             let member = org_store::member(&mut conn, &o.id, &user.id).await?;
             Some(EventOrganization {
                 id: o.id.clone(),
@@ -142,37 +118,6 @@ pub async fn build(
             id: tenant.0.to_string(),
             name: tenant.1.to_string(),
         },
-        now: rfc3339(svc.now()),
+        now: rfc3339(now),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::client_ip;
-
-    #[test]
-    fn forwarded_for_only_from_trusted_proxies() {
-        let proxy = "10.0.0.1".parse().unwrap();
-        let peer_untrusted = "192.0.2.5".parse().unwrap();
-        let trusted = [proxy];
-        assert_eq!(
-            client_ip(peer_untrusted, Some("203.0.113.9"), &trusted),
-            peer_untrusted
-        );
-        assert_eq!(
-            client_ip(proxy, Some("203.0.113.9"), &trusted).to_string(),
-            "203.0.113.9"
-        );
-        // A client-supplied entry on the left is ignored: the proxy appended the real one.
-        assert_eq!(
-            client_ip(proxy, Some("1.2.3.4, 203.0.113.9"), &trusted).to_string(),
-            "203.0.113.9"
-        );
-        assert_eq!(
-            client_ip(proxy, Some("203.0.113.9, 10.0.0.1"), &trusted).to_string(),
-            "203.0.113.9"
-        );
-        assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
-        assert_eq!(client_ip(proxy, None, &trusted), proxy);
-    }
 }

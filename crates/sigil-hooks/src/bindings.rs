@@ -6,9 +6,12 @@
 //! docs/hooks.md for the compatibility promise).
 
 /// `sigil:hooks@0.1.0`.
+// Generated from the WIT, whose doc comments the generator does not carry to every item.
+#[allow(missing_docs)]
 pub mod v0_1 {
     wasmtime::component::bindgen!({
-        path: "wit",
+        // The contract lives at the repository root, beside every crate that reads it.
+        path: "../../wit",
         world: "post-login",
         imports: { default: trappable },
     });

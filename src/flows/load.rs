@@ -1,0 +1,125 @@
+//! Loading a tenant's flow for a login: its bindings, each hook's version, secrets and limits,
+//! prepared and cached per tenant.
+
+use sigil_hooks::outcome::FailurePolicy;
+use sigil_hooks::runtime::FlowStep;
+use sigil_hooks::{LimitOverrides, Limits};
+
+use super::{FlowError, Hooks, secret_aad};
+use crate::store::Store;
+use crate::store::hooks::{self as store, By, HookRow};
+
+/// The stored text of a failure policy.
+pub fn policy_text(p: FailurePolicy) -> &'static str {
+    match p {
+        FailurePolicy::FailClosed => "fail_closed",
+        FailurePolicy::FailOpen => "fail_open",
+    }
+}
+
+/// The stored policy; anything but `fail_open` fails closed.
+pub fn policy_of(text: &str) -> FailurePolicy {
+    if text == "fail_open" {
+        FailurePolicy::FailOpen
+    } else {
+        FailurePolicy::FailClosed
+    }
+}
+
+/// What `hook` runs with: the operator's ceilings lowered by the tenant's overrides, then by
+/// the hook's own.
+async fn limits_for(
+    db: &Store,
+    hooks: &Hooks,
+    tenant_id: &str,
+    hook: &HookRow,
+) -> Result<Limits, FlowError> {
+    let tenant: LimitOverrides =
+        serde_json::from_str(&store::tenant_limits(db, tenant_id).await?).unwrap_or_default();
+    let own: LimitOverrides = serde_json::from_str(&hook.limits).unwrap_or_default();
+    Ok(hooks.ceilings.lowered(&tenant).lowered(&own))
+}
+
+/// The decrypted secrets of a hook.
+pub async fn open_secrets(
+    db: &Store,
+    hooks: &Hooks,
+    hook_id: &str,
+) -> Result<Vec<(String, String)>, FlowError> {
+    let mut out = Vec::new();
+    for (name, sealed, _) in store::secrets(db.pool(), hook_id).await? {
+        let plain = hooks
+            .secrets
+            .open(&sealed, &secret_aad(hook_id, &name))
+            .ok_or_else(|| FlowError::Secret {
+                name: name.clone(),
+                hook_id: hook_id.to_string(),
+            })?;
+        out.push((name, String::from_utf8_lossy(&plain).into_owned()));
+    }
+    Ok(out)
+}
+
+/// One version of `hook`, ready to run: prepared (from the cache, the stored artifact or the
+/// compile worker), with its secrets and limits.
+pub async fn step(
+    db: &Store,
+    hooks: &Hooks,
+    tenant_id: &str,
+    hook: &HookRow,
+    version: i64,
+    policy: FailurePolicy,
+    now: i64,
+) -> Result<FlowStep, FlowError> {
+    let (v, bytes) = store::component(db.pool(), &hook.id, version)
+        .await?
+        .ok_or(FlowError::NotFound("hook version"))?;
+    let prepared = match hooks.runtime.cached(&v.hash) {
+        Some(p) => p,
+        None => super::prepare::prepare(db, hooks, &v.hash, bytes, now).await?,
+    };
+    Ok(FlowStep {
+        hook_id: hook.id.clone(),
+        hook_name: hook.name.clone(),
+        version,
+        hook: prepared,
+        policy,
+        secrets: open_secrets(db, hooks, &hook.id).await?,
+        limits: limits_for(db, hooks, tenant_id, hook).await?,
+    })
+}
+
+/// The tenant's flow, ready to run (from the cache when fresh).
+pub async fn load_flow(
+    db: &Store,
+    hooks: &Hooks,
+    tenant_id: &str,
+    now: i64,
+) -> Result<Vec<FlowStep>, FlowError> {
+    if let Some(steps) = hooks.flows.get(tenant_id, now) {
+        return Ok(steps);
+    }
+    let mut steps = Vec::new();
+    for b in store::bindings(db.pool(), tenant_id).await? {
+        let hook = store::get_hook(db.pool(), tenant_id, By::Id(&b.hook_id), "")
+            .await?
+            .ok_or(FlowError::NotFound("hook"))?;
+        let Some(version) = b.version.or(hook.deployed_version) else {
+            continue;
+        };
+        steps.push(
+            step(
+                db,
+                hooks,
+                tenant_id,
+                &hook,
+                version,
+                policy_of(&b.policy),
+                now,
+            )
+            .await?,
+        );
+    }
+    hooks.flows.put(tenant_id, &steps, now);
+    Ok(steps)
+}

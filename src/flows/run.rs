@@ -1,0 +1,81 @@
+//! Running a flow for a login or a test: the host runs it, this records the metrics and builds
+//! the trace the caller stores once it knows the login's fate.
+
+use serde_json::json;
+use sigil_hooks::HookError;
+use sigil_hooks::event::PostLoginEvent;
+use sigil_hooks::host::AddableScopes;
+use sigil_hooks::outcome::{FlowOutcome, FlowStatus};
+use sigil_hooks::runtime::FlowStep;
+
+use super::Hooks;
+use crate::ids::{IdKind, new_id};
+use crate::store::hooks::TraceRow;
+
+/// Runs the tenant's flow and records the metrics; returns the outcome and its trace, which
+/// the caller hands to [`save_trace`] once it knows the login's fate. An empty flow has no
+/// trace. `addable` is what the login lets `add-scope` add (decided by the protocol layer). A
+/// runtime-level failure (no capacity) becomes a failed flow, so callers handle one shape.
+pub async fn run_flow(
+    hooks: &Hooks,
+    tenant_id: &str,
+    steps: Vec<FlowStep>,
+    event: &PostLoginEvent,
+    addable: AddableScopes,
+    context: &str,
+    now: i64,
+) -> (FlowOutcome, Option<TraceRow>) {
+    let ran = !steps.is_empty();
+    let out = match hooks
+        .runtime
+        .run_flow(tenant_id, steps, event, addable)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => failed_outcome(e),
+    };
+    let trace = observe(hooks, tenant_id, &out, context, now);
+    (out, ran.then_some(trace))
+}
+
+/// The outcome of a login whose tenant has no hooks bound: counted as a successful flow run,
+/// as [`run_flow`] counts an empty flow (which has no trace), without building an event for it.
+pub fn nothing_to_run(hooks: &Hooks) -> FlowOutcome {
+    hooks.metrics.flow("success");
+    FlowOutcome::empty()
+}
+
+/// Queues a trace for the trace writer (stored in a batch within milliseconds).
+pub async fn save_trace(hooks: &Hooks, trace: TraceRow) {
+    hooks.traces.record(trace).await;
+}
+
+fn failed_outcome(e: HookError) -> FlowOutcome {
+    let mut o = FlowOutcome::empty();
+    o.status = FlowStatus::Failed {
+        hook: String::new(),
+        code: e.code().into(),
+        message: e.to_string(),
+    };
+    o
+}
+
+fn observe(hooks: &Hooks, tenant_id: &str, out: &FlowOutcome, context: &str, now: i64) -> TraceRow {
+    for t in &out.trace {
+        hooks.metrics.hook(&t.outcome, t.duration_us);
+    }
+    let status = match &out.status {
+        FlowStatus::Success => "success",
+        FlowStatus::Denied { .. } => "denied",
+        FlowStatus::Failed { .. } => "failed",
+    };
+    hooks.metrics.flow(status);
+    TraceRow {
+        id: new_id(IdKind::Trace, now),
+        tenant_id: tenant_id.to_string(),
+        at: now,
+        context: context.to_string(),
+        status: status.into(),
+        trace: json!({"status": out.status, "hooks": out.trace}).to_string(),
+    }
+}

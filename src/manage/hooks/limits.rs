@@ -1,0 +1,110 @@
+//! Hook limits: a tenant's and a hook's overrides, which only ever lower the operator's
+//! ceilings.
+
+use serde::Serialize;
+use serde_json::json;
+use sigil_hooks::{LimitOverrides, Limits};
+use utoipa::ToSchema;
+
+use super::{Hook, lock, view};
+use crate::manage::{Result, TenantCtx, invalid, record};
+use crate::services::Services;
+use crate::store::hooks as store;
+
+fn check_overrides(o: &LimitOverrides) -> Result<()> {
+    let fields = [
+        ("deadline_ms", o.deadline_ms),
+        ("flow_deadline_ms", o.flow_deadline_ms),
+        ("fuel", o.fuel),
+        ("memory_bytes", o.memory_bytes.map(|v| v as u64)),
+        ("event_bytes", o.event_bytes.map(|v| v as u64)),
+        ("claim_bytes", o.claim_bytes.map(|v| v as u64)),
+        ("log_bytes", o.log_bytes.map(|v| v as u64)),
+    ];
+    for (f, v) in fields {
+        if v == Some(0) {
+            return Err(invalid(format!("limits.{f}"), "must be positive"));
+        }
+    }
+    Ok(())
+}
+
+/// Sets a hook's limit overrides (they only ever lower the tenant's limits).
+pub async fn set_hook_limits(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    o: LimitOverrides,
+) -> Result<Hook> {
+    check_overrides(&o)?;
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
+    row.limits = serde_json::to_string(&o).unwrap_or_else(|_| "{}".into());
+    row.updated_at = svc.now();
+    store::update_hook(&mut tx, &row).await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "set_limits",
+        "hook",
+        &row.id,
+        json!({"limits": o}),
+    )
+    .await?;
+    tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    view(svc, row).await
+}
+
+/// The tenant's effective limits and its overrides.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantLimits {
+    /// What the tenant asked for.
+    pub overrides: LimitOverrides,
+    /// The operator's ceilings.
+    pub ceilings: Limits,
+    /// What hooks of this tenant run with (before per-hook overrides).
+    pub effective: Limits,
+}
+
+/// The tenant's limits.
+pub async fn tenant_limits(svc: &Services, ctx: &TenantCtx) -> Result<TenantLimits> {
+    let o: LimitOverrides =
+        serde_json::from_str(&store::tenant_limits(&svc.store, &ctx.tenant_id).await?)
+            .unwrap_or_default();
+    Ok(TenantLimits {
+        overrides: o,
+        ceilings: svc.hooks.ceilings,
+        effective: svc.hooks.ceilings.lowered(&o),
+    })
+}
+
+/// Sets the tenant's overrides.
+pub async fn set_tenant_limits(
+    svc: &Services,
+    ctx: &TenantCtx,
+    o: LimitOverrides,
+) -> Result<TenantLimits> {
+    check_overrides(&o)?;
+    let mut tx = svc.store.begin_write().await?;
+    store::set_tenant_limits(
+        &mut tx,
+        &ctx.tenant_id,
+        &serde_json::to_string(&o).unwrap_or_else(|_| "{}".into()),
+    )
+    .await?;
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "set_hook_limits",
+        "tenant",
+        &ctx.tenant_id,
+        json!({"limits": o}),
+    )
+    .await?;
+    tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    tenant_limits(svc, ctx).await
+}

@@ -1,0 +1,121 @@
+//! Managing hooks: upload, versions, deploy and rollback ([`versions`]), secrets
+//! ([`secrets`]), limits ([`limits`]), the post-login flow ([`flow`]), test runs
+//! ([`test_run`]) and stored traces ([`traces`]). Running them is `crate::flows` and the
+//! `sigil_hooks` host.
+
+pub mod flow;
+pub mod limits;
+pub mod secrets;
+pub mod test_run;
+pub mod traces;
+pub mod versions;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use sigil_hooks::LimitOverrides;
+
+use super::{ManageError, Result, TenantCtx};
+use crate::clock::rfc3339;
+use crate::services::Services;
+use crate::store::Tx;
+use crate::store::hooks::{self as store, By, HookRow, VersionRow};
+
+/// One version of a hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookVersion {
+    /// 1, 2, ...
+    pub version: i64,
+    /// SHA-256 of the component.
+    pub hash: String,
+    /// Component size, bytes.
+    pub size: i64,
+    /// The component's imports.
+    pub imports: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hook {
+    /// `hook_...`
+    pub id: String,
+    /// Unique per tenant.
+    pub name: String,
+    /// The version "latest deployed" bindings run.
+    pub deployed_version: Option<i64>,
+    /// Versions, newest first.
+    pub versions: Vec<HookVersion>,
+    /// Secret names (values are write-only).
+    pub secrets: Vec<String>,
+    /// This hook's limit overrides.
+    pub limits: LimitOverrides,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A new version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    /// `hook_...`
+    pub hook_id: String,
+    /// Hook name.
+    pub name: String,
+    /// The new version.
+    pub version: HookVersion,
+}
+
+pub(super) fn version_view(v: VersionRow) -> HookVersion {
+    HookVersion {
+        imports: serde_json::from_str(&v.imports).unwrap_or_default(),
+        version: v.version,
+        hash: v.hash,
+        size: v.size,
+        created_at: rfc3339(v.created_at),
+    }
+}
+
+/// A hook of the tenant by id (`hook_...`) or name.
+pub(super) async fn find(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
+    let by = if id_or_name.starts_with("hook_") {
+        By::Id(id_or_name)
+    } else {
+        By::Name(id_or_name)
+    };
+    store::get_hook(svc.store.pool(), &ctx.tenant_id, by, "")
+        .await?
+        .ok_or(ManageError::NotFound("hook"))
+}
+
+pub(super) async fn view(svc: &Services, h: HookRow) -> Result<Hook> {
+    let versions = store::versions(svc.store.pool(), &h.id).await?;
+    let secrets = store::secrets(svc.store.pool(), &h.id).await?;
+    Ok(Hook {
+        limits: serde_json::from_str(&h.limits).unwrap_or_default(),
+        id: h.id,
+        name: h.name,
+        deployed_version: h.deployed_version,
+        versions: versions.into_iter().map(version_view).collect(),
+        secrets: secrets.into_iter().map(|(n, _, _)| n).collect(),
+        created_at: rfc3339(h.created_at),
+    })
+}
+
+/// Reads and locks a hook (by id or name) for a read-modify-write.
+pub(super) async fn lock(
+    svc: &Services,
+    tx: &mut Tx,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+) -> Result<HookRow> {
+    let h = find(svc, ctx, id_or_name).await?;
+    store::get_hook(
+        &mut **tx,
+        &ctx.tenant_id,
+        By::Id(&h.id),
+        svc.store.for_update(),
+    )
+    .await?
+    .ok_or(ManageError::NotFound("hook"))
+}

@@ -1,0 +1,190 @@
+//! Hook versions: upload (validated, compiled and world-checked before anything is stored),
+//! deploy, rollback, listing and deletion.
+
+use serde_json::json;
+use sigil_hooks::upload;
+
+use super::{Hook, Uploaded, find, lock, version_view, view};
+use crate::flows::prepare::load_or_compile;
+use crate::ids::{IdKind, new_id};
+use crate::manage::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
+use crate::services::Services;
+use crate::store::hooks::{self as store, By, HookRow, VersionRow};
+
+fn upload_error(e: upload::UploadError) -> ManageError {
+    invalid("wasm", e.to_string())
+}
+
+/// Uploads a new immutable version of hook `name` (creating the hook on first upload).
+/// Admission first (the tenant's upload rate), then everything is validated, compiled and
+/// checked against the world before anything is stored; the version and its artifact are
+/// stored in one transaction.
+pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -> Result<Uploaded> {
+    svc.hooks.uploads.take(&ctx.tenant_id, svc.now())?;
+    validate::token("name", name, 100)?;
+    let v = upload::validate(bytes).map_err(upload_error)?;
+    let (_, artifact) =
+        load_or_compile(&svc.store, &svc.hooks, &v.hash, v.component.clone(), true).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin_write().await?;
+    let hook = match store::get_hook(
+        &mut **tx,
+        &ctx.tenant_id,
+        By::Name(name),
+        svc.store.for_update(),
+    )
+    .await?
+    {
+        Some(h) => h,
+        None => {
+            let h = HookRow {
+                id: new_id(IdKind::Hook, now),
+                tenant_id: ctx.tenant_id.clone(),
+                name: name.to_string(),
+                deployed_version: None,
+                limits: "{}".into(),
+                created_at: now,
+                updated_at: now,
+            };
+            store::insert_hook(&mut tx, &h).await?;
+            h
+        }
+    };
+    let version = store::next_version(&mut tx, &hook.id).await?;
+    let row = VersionRow {
+        hook_id: hook.id.clone(),
+        version,
+        hash: v.hash.clone(),
+        size: v.component.len() as i64,
+        imports: serde_json::to_string(&v.imports).unwrap_or_else(|_| "[]".into()),
+        created_at: now,
+    };
+    store::insert_version(&mut tx, &ctx.tenant_id, &row, &v.component).await?;
+    if let Some(a) = artifact {
+        a.store(&mut tx, &v.hash, now).await?;
+    }
+    let summary = json!({"name": name, "version": version, "hash": v.hash});
+    record(&mut tx, svc, ctx, "upload", "hook", &hook.id, summary).await?;
+    tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    Ok(Uploaded {
+        hook_id: hook.id,
+        name: name.to_string(),
+        version: version_view(row),
+    })
+}
+
+/// A hook by id or name.
+pub async fn get(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
+    let h = find(svc, ctx, id_or_name).await?;
+    view(svc, h).await
+}
+
+/// Lists hooks.
+pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Hook>> {
+    let rows = store::list_hooks(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+    let mut data = Vec::new();
+    for h in rows.items {
+        data.push(view(svc, h).await?);
+    }
+    Ok(Page {
+        data,
+        next_cursor: rows.next_cursor,
+    })
+}
+
+async fn set_deployed(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    pick: impl Fn(&HookRow, &[VersionRow]) -> Result<i64>,
+) -> Result<Hook> {
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
+    let versions = store::versions(&mut **tx, &row.id).await?;
+    let version = pick(&row, &versions)?;
+    let previous = row.deployed_version;
+    row.deployed_version = Some(version);
+    row.updated_at = svc.now();
+    store::update_hook(&mut tx, &row).await?;
+    let summary = json!({"version": version, "previous": previous});
+    record(&mut tx, svc, ctx, "deploy", "hook", &row.id, summary).await?;
+    tx.commit().await?;
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    view(svc, row).await
+}
+
+/// Deploys `version` (what "latest deployed" bindings run from now on).
+pub async fn deploy(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id_or_name: &str,
+    version: i64,
+) -> Result<Hook> {
+    set_deployed(svc, ctx, id_or_name, |_, vs| {
+        if vs.iter().any(|v| v.version == version) {
+            Ok(version)
+        } else {
+            Err(invalid("version", format!("no version {version}")))
+        }
+    })
+    .await
+}
+
+/// Deploys the version before the deployed one.
+pub async fn rollback(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
+    set_deployed(svc, ctx, id_or_name, |h, vs| {
+        let current = h
+            .deployed_version
+            .ok_or_else(|| invalid("version", "nothing is deployed"))?;
+        vs.iter()
+            .map(|v| v.version)
+            .filter(|v| *v < current)
+            .max()
+            .ok_or_else(|| invalid("version", "no earlier version to roll back to"))
+    })
+    .await
+}
+
+/// Deletes a hook; refused while the flow binds it.
+pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<()> {
+    let h = find(svc, ctx, id_or_name).await?;
+    let mut tx = svc.store.begin_write().await?;
+    if store::is_bound(&mut tx, &h.id).await? {
+        return Err(ManageError::InUse(
+            "the hook is bound in the post-login flow; unbind it first",
+        ));
+    }
+    let mut hashes: Vec<String> = store::versions(&mut **tx, &h.id)
+        .await?
+        .into_iter()
+        .map(|v| v.hash)
+        .collect();
+    hashes.sort();
+    hashes.dedup();
+    store::delete_hook(&mut tx, &ctx.tenant_id, &h.id).await?;
+    // Its artifacts go with it, unless another version (of any tenant: artifacts are
+    // content-addressed) still references them.
+    let mut gone = Vec::new();
+    for hash in hashes {
+        if store::delete_unreferenced_artifact(&mut tx, &hash).await? {
+            gone.push(hash);
+        }
+    }
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        "delete",
+        "hook",
+        &h.id,
+        json!({"name": h.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    for hash in &gone {
+        svc.hooks.runtime.forget(hash);
+    }
+    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    Ok(())
+}

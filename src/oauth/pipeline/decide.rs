@@ -1,0 +1,158 @@
+//! The flow half of the pipeline: the event built, the tenant's hooks run, the JWT templates
+//! rendered, and what `add-scope` may add.
+
+use serde_json::{Map, Value};
+use sigil_hooks::host::AddableScopes;
+use sigil_hooks::outcome::{FlowOutcome, FlowStatus};
+use sigil_hooks::runtime::FlowStep;
+
+use super::{Decision, Login};
+use crate::flows::event;
+use crate::flows::{load as flow_load, run as flow_run};
+use crate::ids::{IdKind, new_id};
+use crate::oauth::OAuthError;
+use crate::oauth::claims;
+use crate::scopes::OIDC_SCOPES;
+use crate::services::Services;
+use crate::store::apis as api_store;
+use crate::store::sessions as session_store;
+use crate::templates::cache::TemplateSet;
+
+/// Builds the event and runs the tenant's flow. A deny is `access_denied` with the hook's
+/// reason; a failure under `fail_closed` is a server error whose cause stays in the trace.
+///
+/// A tenant with no hooks and no JWT templates for this application gets no event at all: it
+/// would cost two database reads (roles, organization membership) that nothing uses.
+pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutcome), OAuthError> {
+    let tenant_id = l.tenant.0;
+    let steps = flow_load::load_flow(&svc.store, &svc.hooks, tenant_id, svc.now()).await?;
+    let templates = svc
+        .templates
+        .effective(&svc.store, tenant_id, &l.app.client_id, svc.now())
+        .await?;
+    let jti = new_id(IdKind::AccessToken, svc.now());
+    let (id_claims, access_claims, outcome, trace) = if steps.is_empty() && templates.is_empty() {
+        (
+            Map::new(),
+            Map::new(),
+            flow_run::nothing_to_run(&svc.hooks),
+            None,
+        )
+    } else {
+        let mut ev = event::build(
+            &svc.store,
+            l.tenant,
+            &l.user,
+            l.org.as_ref(),
+            l.app,
+            l.protocol,
+            &l.scopes,
+            l.audience.as_deref(),
+            l.request,
+            svc.now(),
+        )
+        .await?;
+        ev.transaction.redirect_uri = l.redirect_uri.clone();
+        // JWT templates render first; the hooks' claims of the same name replace theirs
+        // (claims::custom, below).
+        let (id, access) = render_templates(&templates, &ev)?;
+        let addable = addable_scopes(svc, l, &steps).await?;
+        let (outcome, trace) =
+            flow_run::run_flow(&svc.hooks, tenant_id, steps, &ev, addable, &jti, svc.now()).await;
+        (id, access, outcome, trace)
+    };
+    if outcome.status != FlowStatus::Success
+        && let Some(t) = trace.clone()
+    {
+        flow_run::save_trace(&svc.hooks, t).await;
+    }
+    match &outcome.status {
+        FlowStatus::Success => {}
+        FlowStatus::Denied { reason, .. } => return Err(OAuthError::AccessDenied(reason.clone())),
+        FlowStatus::Failed {
+            hook,
+            code,
+            message,
+        } => {
+            return Err(OAuthError::Server(format!(
+                "hook {hook} failed ({code}): {message}"
+            )));
+        }
+    }
+    let id_claims = claims::custom(id_claims, &outcome.id_token_claims);
+    let access_claims = claims::custom(access_claims, &outcome.access_token_claims);
+    let mut scopes = l.scopes.clone();
+    outcome.apply_scopes(&mut scopes);
+    let grants: Vec<String> = serde_json::from_str(&l.app.grant_types).unwrap_or_default();
+    let refresh =
+        scopes.iter().any(|s| s == "offline_access") && grants.iter().any(|g| g == "refresh_token");
+    if !refresh {
+        scopes.retain(|s| s != "offline_access");
+    }
+    Ok((
+        Decision {
+            jti,
+            scopes,
+            id_claims,
+            access_claims,
+            refresh,
+            trace,
+        },
+        outcome,
+    ))
+}
+
+/// What the login lets `add-scope` add (docs/hooks.md "Scopes"), checked by the hook host at
+/// call time: what the application may request for this login's audience (the OIDC scopes and
+/// the audience API's scopes, as `password::check_scopes` allows), never `offline_access`,
+/// and for a third-party application only what the user consented to (OIDC Core 3.1.2.4).
+/// Nothing for a flow without hooks (no lookups).
+async fn addable_scopes(
+    svc: &Services,
+    l: &Login<'_>,
+    steps: &[FlowStep],
+) -> Result<AddableScopes, OAuthError> {
+    if steps.is_empty() {
+        return Ok(AddableScopes::default());
+    }
+    let api_scopes = match l.audience.as_deref() {
+        Some(aud) => api_store::scope_values(svc.store.pool(), l.tenant.0, aud)
+            .await?
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut scopes: Vec<String> = OIDC_SCOPES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(api_scopes)
+        .collect();
+    if l.app.first_party == 0 {
+        let consented = session_store::consent(&svc.store, &l.user.id, &l.app.client_id)
+            .await?
+            .unwrap_or_default();
+        let consented: Vec<&str> = consented.split(' ').collect();
+        scopes.retain(|s| consented.contains(&s.as_str()));
+    }
+    Ok(AddableScopes::new(scopes))
+}
+
+/// Custom claims of one token.
+type Claims = Map<String, Value>;
+
+/// The claims of the JWT templates that apply to this application (ID token, access token).
+fn render_templates(
+    set: &TemplateSet,
+    ev: &sigil_hooks::event::PostLoginEvent,
+) -> Result<(Claims, Claims), OAuthError> {
+    if set.is_empty() {
+        return Ok((Map::new(), Map::new()));
+    }
+    let mut event = serde_json::to_value(ev).map_err(|e| OAuthError::Server(e.to_string()))?;
+    if let Some(o) = event.as_object_mut() {
+        o.remove("secrets");
+    }
+    let render = |t: &Option<std::sync::Arc<crate::templates::Template>>| {
+        t.as_ref().map(|t| t.render(&event)).unwrap_or_default()
+    };
+    Ok((render(&set.id_token), render(&set.access_token)))
+}

@@ -1,0 +1,165 @@
+//! The post-login pipeline every grant that logs a user in shares: build the event, run the
+//! tenant's flow, apply its outcome (claims, scopes, metadata writes), sign the tokens, and
+//! persist the grant (and a rotated refresh token) in one transaction.
+//!
+//! The code flow splits it in two: the flow runs when the user authenticates at `/authorize`
+//! ([`decide`] and [`record_login`], bound to the code), and the tokens are signed when the
+//! code is exchanged ([`sign`] and [`persist`]).
+
+mod decide;
+mod record;
+mod sign;
+
+pub use decide::decide;
+pub use record::{record_login, rehash};
+pub use sign::{Issue, Signed, persist, response, sign};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::OAuthError;
+use crate::flows::event::RequestInfo;
+use crate::flows::run as flow_run;
+use crate::services::Services;
+use crate::store::apps::AppRow;
+use crate::store::hooks::TraceRow;
+use crate::store::keys::{self as key_store};
+use crate::store::orgs::OrgRow;
+use crate::store::users::UserRow;
+use sigil_hooks::event::Protocol;
+use sigil_hooks::outcome::FlowOutcome;
+
+/// A successful token response (RFC 6749 5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds.
+    pub expires_in: i64,
+    /// The ID token when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// A refresh token when `offline_access` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+/// One login to complete.
+#[derive(Debug)]
+pub struct Login<'a> {
+    /// (tenant id, tenant name).
+    pub tenant: (&'a str, &'a str),
+    /// The application.
+    pub app: &'a AppRow,
+    /// The authenticated user.
+    pub user: UserRow,
+    /// The organization of the login.
+    pub org: Option<OrgRow>,
+    /// How the user logged in.
+    pub protocol: Protocol,
+    /// Scopes requested (and allowed).
+    pub scopes: Vec<String>,
+    /// The API.
+    pub audience: Option<String>,
+    /// The `redirect_uri` of the authorization request (code flow).
+    pub redirect_uri: Option<String>,
+    /// The request.
+    pub request: &'a RequestInfo,
+    /// A password to rehash into argon2id (an imported or weaker hash verified).
+    pub rehash_password: Option<String>,
+    /// Epoch seconds of the authentication.
+    pub auth_time: i64,
+    /// The refresh-token family being rotated (refresh grant).
+    pub family: Option<String>,
+    /// The keyed hash of the refresh token this login rotates (refresh grant): marked used in
+    /// the transaction that stores its successor, never before.
+    pub rotates: Option<String>,
+    /// The login session (`sid`), for logins through the browser.
+    pub sid: Option<String>,
+}
+
+/// What the flow decided for one login, before anything is signed.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The `jti` of the access token this login issues; the flow's trace is recorded under it.
+    pub jti: String,
+    /// Granted scopes after the hooks' changes.
+    pub scopes: Vec<String>,
+    /// Custom ID-token claims.
+    pub id_claims: Map<String, Value>,
+    /// Custom access-token claims.
+    pub access_claims: Map<String, Value>,
+    /// Whether a refresh token is issued (`offline_access` granted and the grant allowed).
+    pub refresh: bool,
+    /// The flow's trace, queued for storage once the login is committed (none when no hook
+    /// ran).
+    pub trace: Option<TraceRow>,
+}
+
+/// Runs the whole pipeline at the token endpoint (password and refresh grants).
+///
+/// Everything after the flow commits in one transaction: the rotation of the presented refresh
+/// token, the user's login record and metadata writes, the grant and the new refresh token. So
+/// a failure anywhere issues nothing and spends nothing (the client may retry), and of two
+/// concurrent uses of one refresh token exactly one rotates it (RFC 6749 10.4). The flow's
+/// trace is written whatever happens after the hooks ran; a login that failed after a
+/// successful flow is traced as `aborted`.
+pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
+    let (decision, outcome) = decide(svc, &l).await?;
+    let result = issue_after_flow(svc, &l, &decision, &outcome).await;
+    save_trace(svc, &decision, result.is_ok()).await;
+    result
+}
+
+/// Queues the trace of a flow that succeeded, whatever became of the login after it: a login
+/// that failed afterwards (a lost refresh race, the database) is traced as `aborted`, so no
+/// run of a tenant's hooks goes unrecorded.
+pub async fn save_trace(svc: &Services, decision: &Decision, login_ok: bool) {
+    if let Some(mut t) = decision.trace.clone() {
+        if !login_ok {
+            t.status = "aborted".into();
+        }
+        flow_run::save_trace(&svc.hooks, t).await;
+    }
+}
+
+/// Signs and records what a successful flow decided (see [`complete`]).
+async fn issue_after_flow(
+    svc: &Services,
+    l: &Login<'_>,
+    decision: &Decision,
+    outcome: &FlowOutcome,
+) -> Result<TokenResponse, OAuthError> {
+    let rehashed = rehash(svc, l.rehash_password.clone()).await;
+    let issue = Issue {
+        tenant: l.tenant,
+        app: l.app,
+        user: &l.user,
+        org_id: l.org.as_ref().map(|o| o.id.as_str()),
+        audience: l.audience.as_deref(),
+        decision,
+        auth_time: l.auth_time,
+        nonce: None,
+        sid: l.sid.as_deref(),
+        family: l.family.clone(),
+    };
+    let signed = sign(svc, &issue).await?;
+    let mut tx = svc.store.begin_write().await?;
+    if let Some(hash) = &l.rotates
+        && !key_store::rotate(&mut tx, hash, svc.now()).await?
+    {
+        // Another use of the same token rotated it first (or it was revoked meanwhile). Not a
+        // replay of a token rotated before this request began, so nothing is revoked.
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token is invalid, expired or revoked".into(),
+        ));
+    }
+    record_login(svc, &mut tx, l, outcome, rehashed).await?;
+    persist(svc, &mut tx, &issue, &signed).await?;
+    tx.commit().await?;
+    Ok(response(signed, decision))
+}
