@@ -12,6 +12,9 @@
 //!   the isolation measurement: a well-behaved hook of tenant B, alone and while four
 //!   infinite-loop hooks of tenant A run.
 //!
+//! Hooks run through the library's local runner (`sigil::runner`), as `sigil hooks test` and
+//! the tests run them.
+//!
 //! Run: `cargo bench --bench hooks` (crates/test-guests builds the hooks it runs)
 
 // These benchmarks measure real elapsed time (the server under test takes its time from the
@@ -22,12 +25,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, black_box};
+use sigil::runner::{self, LocalEvent, LocalRunner};
+use sigil_hooks::Limits;
 use sigil_hooks::event::PostLoginEvent;
 use sigil_hooks::host::AddableScopes;
-use sigil_hooks::outcome::FailurePolicy;
 use sigil_hooks::prepare::PreparedHook;
 use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
-use sigil_hooks::{Limits, compile, upload};
 
 /// An example hook or test guest, built by crates/test-guests (a dev-dependency).
 fn hook(name: &str) -> Vec<u8> {
@@ -35,22 +38,12 @@ fn hook(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn prepare(rt: &HookRuntime, name: &str) -> Arc<PreparedHook> {
-    let v = upload::validate(&hook(name)).unwrap();
-    let c = compile::compile_here(rt.engine(), &v.component).unwrap();
-    rt.prepare(&v.hash, &c).unwrap()
+fn prepare(runner: &LocalRunner, name: &str) -> Arc<PreparedHook> {
+    runner.prepare(&hook(name)).unwrap()
 }
 
 fn step(h: Arc<PreparedHook>, limits: Limits) -> FlowStep {
-    FlowStep {
-        hook_id: "hook_bench".into(),
-        hook_name: "bench".into(),
-        version: 1,
-        hook: h,
-        policy: FailurePolicy::FailClosed,
-        secrets: vec![],
-        limits,
-    }
+    runner::step("bench", h, limits, vec![])
 }
 
 fn event() -> PostLoginEvent {
@@ -64,27 +57,28 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
 }
 
 fn main() {
-    let rt = HookRuntime::new(RuntimeSettings::default()).unwrap();
-    let roles = prepare(&rt, "roles_claims");
+    // The production runtime's sizing (the isolation pass below uses its pool).
+    let runner = LocalRunner::with_runtime(HookRuntime::new(RuntimeSettings::default()).unwrap());
+    let roles = prepare(&runner, "roles_claims");
     let flow = vec![
         step(roles.clone(), Limits::default()),
-        step(prepare(&rt, "org_tier"), Limits::default()),
-        step(prepare(&rt, "tenant_id_claim"), Limits::default()),
+        step(prepare(&runner, "org_tier"), Limits::default()),
+        step(prepare(&runner, "tenant_id_claim"), Limits::default()),
     ];
     let one = vec![step(roles.clone(), Limits::default())];
-    let noop = vec![step(prepare(&rt, "noop"), Limits::default())];
-    let e = event();
-    let size = serde_json::to_string(&e).unwrap().len();
+    let noop = vec![step(prepare(&runner, "noop"), Limits::default())];
+    let local = LocalEvent::new(event());
+    let e = local.event().clone();
 
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("noop_hook", |b| {
-        b.iter(|| black_box(rt.flow_blocking(&noop, black_box(&e), size, AddableScopes::default())))
+        b.iter(|| black_box(runner.run(&noop, black_box(&local), AddableScopes::default())))
     });
     c.bench_function("one_hook", |b| {
-        b.iter(|| black_box(rt.flow_blocking(&one, black_box(&e), size, AddableScopes::default())))
+        b.iter(|| black_box(runner.run(&one, black_box(&local), AddableScopes::default())))
     });
     c.bench_function("three_hook_flow", |b| {
-        b.iter(|| black_box(rt.flow_blocking(&flow, black_box(&e), size, AddableScopes::default())))
+        b.iter(|| black_box(runner.run(&flow, black_box(&local), AddableScopes::default())))
     });
     // JWT templates as the token pipeline runs them: the event to JSON, then the render of a
     // parsed five-claim template (the README's examples).
@@ -118,7 +112,7 @@ fn main() {
             (0..n)
                 .map(|_| {
                     let t = Instant::now();
-                    black_box(rt.flow_blocking(steps, &e, size, AddableScopes::default()));
+                    black_box(runner.run(steps, &local, AddableScopes::default()));
                     t.elapsed()
                 })
                 .collect::<Vec<_>>()
@@ -160,19 +154,20 @@ fn main() {
         println!(
             "latency jwt_template:    median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs, event to JSON + render)"
         );
-        isolation(&rt, roles);
+        isolation(&runner, roles);
     }
 }
 
 /// Tenant B's hook through the pool, alone and while tenant A keeps four infinite loops in
 /// flight (each stopped at its 50 ms deadline, then resubmitted).
-fn isolation(rt: &Arc<HookRuntime>, roles: Arc<PreparedHook>) {
+fn isolation(runner: &LocalRunner, roles: Arc<PreparedHook>) {
+    let rt = runner.runtime();
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let hostile = prepare(rt, "hostile");
+    let hostile = prepare(runner, "hostile");
     let mut looping = event();
     looping.user.user_metadata["mode"] = serde_json::json!("loop");
     let spin = Limits {

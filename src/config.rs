@@ -1,15 +1,28 @@
-//! Server configuration: flags and environment variables, validated at start.
+//! Server configuration: the checks and resolutions of what the operator sets (the binary's
+//! flags and environment variables, `startup::Settings` in code), run at start so a bad value
+//! stops the server with a message naming it instead of failing the first login.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use sigil_hooks::Limits;
+use sigil_hooks::caches::CacheBounds;
+use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::runtime::RuntimeSettings;
+
 use crate::crypto::{CryptoError, MasterKey};
+use crate::passwords::PasswordHasher;
 use crate::store::{self, Backend};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default database: an embedded SQLite file under `./data/`.
 pub const DEFAULT_DATABASE: &str = "sqlite://./data/sigil.db";
+/// Default size of the database pool.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+/// Default argon2id parameters (memory KiB, passes, lanes): `PasswordHasher::default()`'s,
+/// OWASP's first recommendation.
+pub const DEFAULT_ARGON2: (u32, u32, u32) = (19 * 1024, 2, 1);
 
 /// Errors in the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +41,26 @@ pub enum ConfigError {
     /// The public URL is not a URL.
     #[error("--public-url must be an absolute http(s) URL: {0}")]
     PublicUrl(String),
+    /// argon2 refuses the parameters.
+    #[error("argon2id parameters m={memory_kib} KiB, t={passes}, p={lanes}: {reason}")]
+    Argon2 {
+        /// `--argon2-memory-kib`.
+        memory_kib: u32,
+        /// `--argon2-passes`.
+        passes: u32,
+        /// `--argon2-lanes`.
+        lanes: u32,
+        /// argon2's reason.
+        reason: String,
+    },
+    /// A hook ceiling the runtime cannot honour.
+    #[error("hook ceiling {name}: {reason}")]
+    HookCeiling {
+        /// The limit's name, as in the API (`memory_bytes`).
+        name: &'static str,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 /// Where the master key came from.
@@ -84,9 +117,189 @@ pub fn public_url(given: Option<&str>, listen: SocketAddr) -> Result<String, Con
     }
 }
 
+/// argon2id with the operator's parameters, checked first (the hasher itself treats bad
+/// parameters as a bug and panics).
+pub fn password_hasher(
+    memory_kib: u32,
+    passes: u32,
+    lanes: u32,
+) -> Result<PasswordHasher, ConfigError> {
+    argon2::Params::new(memory_kib, passes, lanes, None).map_err(|e| ConfigError::Argon2 {
+        memory_kib,
+        passes,
+        lanes,
+        reason: e.to_string(),
+    })?;
+    Ok(PasswordHasher::new(memory_kib, passes, lanes))
+}
+
+/// Checks the operator's hook ceilings against the runtime that will enforce them: every
+/// budget at least 1 (a zero deadline or fuel would fail every hook), and the memory ceiling
+/// within what the engine's pool reserves per instance (above it, the ceiling would be a
+/// promise the pool cannot keep).
+pub fn check_hook_ceilings(
+    ceilings: &Limits,
+    runtime: &RuntimeSettings,
+) -> Result<(), ConfigError> {
+    for (name, value) in [
+        ("deadline_ms", ceilings.deadline_ms),
+        ("flow_deadline_ms", ceilings.flow_deadline_ms),
+        ("fuel", ceilings.fuel),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::HookCeiling {
+                name,
+                reason: "must be at least 1".into(),
+            });
+        }
+    }
+    let engine_max = runtime.engine.max_memory_bytes;
+    if ceilings.memory_bytes > engine_max {
+        return Err(ConfigError::HookCeiling {
+            name: "memory_bytes",
+            reason: format!(
+                "{} bytes is over the {engine_max} bytes the engine reserves per instance",
+                ceilings.memory_bytes
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The hook runtime's sizing from what the operator gave; what is not given follows
+/// [`RuntimeSettings::default`]'s rules, a tenant's share included: half the threads given
+/// (at least one), so a tenant's spinning hooks can never hold the whole pool.
+pub fn hook_runtime(
+    threads: Option<usize>,
+    per_tenant: Option<usize>,
+    pool_instances: u32,
+    caches: CacheBounds,
+) -> RuntimeSettings {
+    let defaults = RuntimeSettings::default();
+    let threads = threads.unwrap_or(defaults.threads);
+    RuntimeSettings {
+        engine: EngineSettings {
+            pool_instances,
+            ..defaults.engine
+        },
+        threads,
+        per_tenant: per_tenant.unwrap_or((threads / 2).max(1)),
+        caches,
+    }
+}
+
+/// A database URL fit for a log line: its password replaced by `redacted`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Browser login session lifetimes (operator settings).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Ends a session unused for this long (ms).
+    pub idle_ms: i64,
+    /// Ends a session this long after the login, used or not (ms).
+    pub absolute_ms: i64,
+}
+
+impl Default for SessionPolicy {
+    /// Three days idle, seven days absolute (Auth0's defaults).
+    fn default() -> Self {
+        Self {
+            idle_ms: 3 * 24 * 3600 * 1000,
+            absolute_ms: 7 * 24 * 3600 * 1000,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argon2_parameters_are_checked_not_panicked_on() {
+        let (m, t, p) = DEFAULT_ARGON2;
+        assert_eq!(
+            password_hasher(m, t, p).unwrap().describe(),
+            PasswordHasher::default().describe(),
+            "the flags' defaults are the hasher's"
+        );
+        let err = password_hasher(19 * 1024, 0, 1).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("argon2id parameters m=19456 KiB, t=0, p=1: "),
+            "{err}"
+        );
+        assert!(
+            password_hasher(4, 1, 1).is_err(),
+            "memory below 8 KiB per lane"
+        );
+        assert!(password_hasher(4096, 1, 0).is_err(), "no lanes");
+    }
+
+    #[test]
+    fn hook_ceilings_must_fit_the_runtime() {
+        let runtime = RuntimeSettings::default();
+        assert!(check_hook_ceilings(&Limits::default(), &runtime).is_ok());
+        let zero_fuel = Limits {
+            fuel: 0,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            check_hook_ceilings(&zero_fuel, &runtime),
+            Err(ConfigError::HookCeiling { name: "fuel", .. })
+        ));
+        let too_much = Limits {
+            memory_bytes: runtime.engine.max_memory_bytes + 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            check_hook_ceilings(&too_much, &runtime),
+            Err(ConfigError::HookCeiling {
+                name: "memory_bytes",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_tenants_share_of_the_hook_threads_follows_the_threads_given() {
+        let defaults = RuntimeSettings::default();
+        let instances = defaults.engine.pool_instances;
+        let caches = CacheBounds::default();
+        let d = hook_runtime(None, None, instances, caches);
+        assert_eq!(
+            (d.threads, d.per_tenant),
+            (defaults.threads, defaults.per_tenant)
+        );
+        let eight = hook_runtime(Some(8), None, instances, caches);
+        assert_eq!((eight.threads, eight.per_tenant), (8, 4));
+        assert_eq!(hook_runtime(Some(1), None, instances, caches).per_tenant, 1);
+        let given = hook_runtime(Some(8), Some(8), 16, caches);
+        assert_eq!((given.per_tenant, given.engine.pool_instances), (8, 16));
+        assert_eq!(
+            given.engine.max_memory_bytes,
+            defaults.engine.max_memory_bytes
+        );
+    }
+
+    #[test]
+    fn database_passwords_do_not_reach_the_log() {
+        assert_eq!(
+            redact_url("postgres://sigil:hunter2@db.internal/sigil"),
+            "postgres://sigil:redacted@db.internal/sigil"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/sigil.db"),
+            "sqlite://./data/sigil.db"
+        );
+    }
 
     #[test]
     fn postgres_needs_a_key() {
@@ -110,24 +323,5 @@ mod tests {
             "https://id.example.com"
         );
         assert!(public_url(Some("id.example.com"), addr).is_err());
-    }
-}
-
-/// Browser login session lifetimes (operator settings).
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    /// Ends a session unused for this long (ms).
-    pub idle_ms: i64,
-    /// Ends a session this long after the login, used or not (ms).
-    pub absolute_ms: i64,
-}
-
-impl Default for SessionPolicy {
-    /// Three days idle, seven days absolute (Auth0's defaults).
-    fn default() -> Self {
-        Self {
-            idle_ms: 3 * 24 * 3600 * 1000,
-            absolute_ms: 7 * 24 * 3600 * 1000,
-        }
     }
 }

@@ -26,6 +26,8 @@
 //!   bounded pool; operator settings).
 //! - [`startup`], [`telemetry`]: building and running the server (the `sigil` binary's CLI
 //!   lives in `src/cli`).
+//! - [`runner`]: the local runner (hooks against an event, no server), shared by
+//!   `sigil hooks test`, the tests and the benchmarks.
 
 pub mod clock;
 pub mod config;
@@ -39,6 +41,7 @@ mod layers;
 pub mod manage;
 pub mod oauth;
 pub mod passwords;
+pub mod runner;
 pub mod scopes;
 pub mod services;
 pub mod startup;

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, KeySource};
-use crate::crypto::Sealer;
+use crate::crypto::{MasterKey, Sealer};
 use crate::flows::Hooks;
 use crate::manage::api_keys::ApiKeyCreated;
 use crate::manage::{ManageError, tenants};
@@ -20,7 +20,6 @@ use crate::passwords::PasswordHasher;
 use crate::services::Services;
 use crate::store::{Store, StoreError};
 use sigil_hooks::admission::{CompileGate, UploadLimiter, UploadRate};
-use sigil_hooks::caches::CacheBounds;
 use sigil_hooks::compile::{ArtifactSeal, CompilerSettings};
 use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil_hooks::{HookError, Limits};
@@ -74,9 +73,10 @@ pub struct Settings {
     pub compiler: CompilerSettings,
     /// Each tenant's hook upload allowance.
     pub upload_rate: UploadRate,
-    /// Bounds of the hook runtime's prepared-component cache and tenant map (used when the
+    /// Sizing of the hook runtime: the engine's instance pool, the guest threads, each
+    /// tenant's share of them, the prepared-component cache and the tenant map (used when the
     /// runtime is built here, not when one is shared in).
-    pub hook_caches: CacheBounds,
+    pub hook_pool: RuntimeSettings,
     /// Operator ceilings of hook limits.
     pub hook_ceilings: Limits,
     /// Reverse proxies whose `X-Forwarded-For` header is trusted.
@@ -94,12 +94,12 @@ impl Settings {
             public_url: None,
             master_key: None,
             passwords: PasswordHasher::default(),
-            max_connections: 10,
+            max_connections: config::DEFAULT_MAX_CONNECTIONS,
             clock: Arc::new(SystemClock),
             hook_runtime: None,
             compiler: CompilerSettings::current_exe(),
             upload_rate: UploadRate::default(),
-            hook_caches: CacheBounds::default(),
+            hook_pool: RuntimeSettings::default(),
             hook_ceilings: Limits::default(),
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
@@ -107,22 +107,50 @@ impl Settings {
     }
 }
 
-/// Connects, migrates and resolves the master key: everything but the listener. The CLI's
-/// offline commands use this too.
+/// The migrated database and the master key: what every command that opens the database
+/// needs, and nothing that runs hooks (no wasm engine, no threads).
+#[derive(Debug)]
+pub struct Connected {
+    /// The database, migrated.
+    pub store: Store,
+    /// The root key.
+    pub master: MasterKey,
+    /// Where the root key came from.
+    pub key_source: KeySource,
+}
+
+/// Resolves the master key, connects and migrates.
+pub async fn connect(settings: &Settings) -> Result<Connected, StartupError> {
+    let (master, key_source) =
+        config::master_key(&settings.database_url, settings.master_key.as_deref())?;
+    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
+    store.migrate().await?;
+    Ok(Connected {
+        store,
+        master,
+        key_source,
+    })
+}
+
+/// Connects, migrates, resolves the master key and starts the hook runtime (or takes the
+/// shared one): everything but the listener. The CLI's offline commands use this too.
 pub async fn services(
     settings: &Settings,
     public_url: String,
 ) -> Result<(Services, KeySource), StartupError> {
-    let (master, source) =
-        config::master_key(&settings.database_url, settings.master_key.as_deref())?;
-    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
-    store.migrate().await?;
+    let runtime_settings = match &settings.hook_runtime {
+        Some(r) => r.settings(),
+        None => settings.hook_pool,
+    };
+    config::check_hook_ceilings(&settings.hook_ceilings, &runtime_settings)?;
+    let Connected {
+        store,
+        master,
+        key_source: source,
+    } = connect(settings).await?;
     let runtime = match &settings.hook_runtime {
         Some(r) => r.clone(),
-        None => HookRuntime::new(RuntimeSettings {
-            caches: settings.hook_caches,
-            ..RuntimeSettings::default()
-        })?,
+        None => HookRuntime::new(settings.hook_pool)?,
     };
     let hooks = Hooks {
         runtime,

@@ -1,5 +1,6 @@
 //! The `sigil` binary: first start prints the operator key once; `api-keys create` prints a
-//! working key as its last line; `users import` imports a file; `migrate` and `tenants create`.
+//! working key as its last line; `users import` imports a file; `migrate` and `tenants create`;
+//! operator settings by flag and by environment variable; the local runner (`hooks test`).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -37,8 +38,21 @@ impl Drop for Server {
 }
 
 async fn serve(db_url: &str, key: &str, port: u16) -> (Server, String) {
+    serve_with(db_url, key, port, &[], &[]).await
+}
+
+/// `sigil serve` with more flags and environment variables.
+async fn serve_with(
+    db_url: &str,
+    key: &str,
+    port: u16,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Server, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .envs(envs.iter().copied())
         .env("DATABASE_URL", db_url)
         .env("SIGIL_MASTER_KEY", key)
         .env("RUST_LOG", "warn")
@@ -228,4 +242,165 @@ async fn binary_commands(db: Db) {
     }
 }
 
-both_backends!(binary_commands);
+/// Operator settings are flags and environment variables: a ceiling set by flag and one set by
+/// variable both reach the hook limits the API reports; a setting the library refuses stops
+/// the server with a message naming it.
+async fn operator_settings_come_from_flags_and_the_environment(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let out = sigil(&fresh.url, &master, &["tenants", "create", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().last().unwrap().trim().to_string();
+    let (server, base) = serve_with(
+        &fresh.url,
+        &master,
+        free_port(),
+        &["--hook-deadline-ms", "40"],
+        &[("SIGIL_HOOK_FUEL", "123456")],
+    )
+    .await;
+    let limits: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/t/acme/api/hook-limits"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(limits["ceilings"]["deadline_ms"], 40, "{limits}");
+    assert_eq!(limits["ceilings"]["fuel"], 123456, "{limits}");
+    assert_eq!(
+        limits["ceilings"]["flow_deadline_ms"], 200,
+        "what is not set keeps its default"
+    );
+    stop(server);
+
+    for (args, message) in [
+        (
+            &["--argon2-passes", "0"][..],
+            "argon2id parameters m=19456 KiB, t=0, p=1",
+        ),
+        (
+            &["--hook-memory-bytes", "1000000000"][..],
+            "hook ceiling memory_bytes",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("DATABASE_URL", &fresh.url)
+            .env("SIGIL_MASTER_KEY", &master)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+}
+
+both_backends!(
+    binary_commands,
+    operator_settings_come_from_flags_and_the_environment
+);
+
+/// `sigil hooks test` runs several hooks as one flow in the local runner, with secrets, under
+/// the operator's ceilings taken from a flag or from the environment (the flag wins); a
+/// malformed flow binding is refused before anything opens the database.
+#[test]
+fn hooks_test_runs_a_local_flow_under_the_operators_ceilings() {
+    let dir = std::env::temp_dir().join(format!("sigil-hooks-test-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let roles = file("roles_claims.wasm", &crate::helpers::hook("roles_claims"));
+    let hostile = file("hostile.wasm", &crate::helpers::hook("hostile"));
+    let event = |mode: &str| {
+        let mut e: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/sample-event.json")).unwrap();
+        e["user"]["user_metadata"]["mode"] = json!(mode);
+        file(&format!("{mode}.json"), e.to_string().as_bytes())
+    };
+    let (secret_event, loop_event) = (event("secret"), event("loop"));
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(["hooks", "test"])
+            .args(args)
+            .env_remove("SIGIL_HOOK_FUEL")
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        let outcome = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            outcome,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, outcome, err) = run(
+        &[
+            &roles,
+            &hostile,
+            "--event",
+            &secret_event,
+            "--secret",
+            "CRM_KEY=abc=def",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(outcome["status"]["status"], "success", "{outcome}");
+    assert_eq!(outcome["id_token_claims"]["crm_key_len"], 7, "{outcome}");
+    let hooks: Vec<&str> = outcome["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["hook_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(hooks, ["roles_claims", "hostile"], "both ran, in order");
+
+    let fuel_in = |outcome: &serde_json::Value| {
+        assert_eq!(outcome["status"]["code"], "out_of_fuel", "{outcome}");
+        outcome["status"]["message"].as_str().unwrap().to_string()
+    };
+    let (code, outcome, _) = run(
+        &[&hostile, "--event", &loop_event, "--hook-fuel", "5000"],
+        &[],
+    );
+    assert_eq!(code, Some(1), "a failed flow exits 1");
+    assert!(fuel_in(&outcome).contains(" 5000 "), "{outcome}");
+    let env = [("SIGIL_HOOK_FUEL", "7000")];
+    let (_, outcome, _) = run(&[&hostile, "--event", &loop_event], &env);
+    assert!(fuel_in(&outcome).contains(" 7000 "), "{outcome}");
+    let (_, outcome, _) = run(
+        &[&hostile, "--event", &loop_event, "--hook-fuel", "5000"],
+        &env,
+    );
+    assert!(
+        fuel_in(&outcome).contains(" 5000 "),
+        "the flag wins: {outcome}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["hooks", "flow", "--tenant", "acme", "roles", "other@two"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'other@two'")
+            && err.contains("the version `two` is not a positive whole number"),
+        "{err}"
+    );
+}

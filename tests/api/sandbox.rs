@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sigil::runner::{LocalEvent, LocalRunner};
 use sigil_hooks::event::PostLoginEvent;
 use sigil_hooks::host::AddableScopes;
 use sigil_hooks::outcome::{FailurePolicy, FlowOutcome, FlowStatus};
@@ -16,10 +17,12 @@ use sigil_hooks::{Limits, compile};
 
 use crate::helpers::{guest, hook, shared_runtime};
 
-pub(crate) fn prepare(rt: &HookRuntime, bytes: &[u8]) -> Arc<PreparedHook> {
-    let v = upload::validate(bytes).expect("valid upload");
-    let c = compile::compile_here(rt.engine(), &v.component).expect("compiles");
-    rt.prepare(&v.hash, &c).expect("implements the world")
+/// Hooks run through the library's local runner, as `sigil hooks test` and the benchmarks run
+/// them.
+pub(crate) fn prepare(rt: &Arc<HookRuntime>, bytes: &[u8]) -> Arc<PreparedHook> {
+    LocalRunner::with_runtime(rt.clone())
+        .prepare(bytes)
+        .expect("a valid hook that implements the world")
 }
 
 pub(crate) fn event(edit: impl FnOnce(&mut Value)) -> PostLoginEvent {
@@ -44,7 +47,7 @@ pub(crate) fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) 
     }
 }
 
-pub(crate) fn run(rt: &HookRuntime, steps: &[FlowStep], e: &PostLoginEvent) -> FlowOutcome {
+pub(crate) fn run(rt: &Arc<HookRuntime>, steps: &[FlowStep], e: &PostLoginEvent) -> FlowOutcome {
     // Hooks may add what the event requested and `admin:all` (the example hook's scope).
     let addable = AddableScopes::new(
         e.transaction
@@ -53,7 +56,7 @@ pub(crate) fn run(rt: &HookRuntime, steps: &[FlowStep], e: &PostLoginEvent) -> F
             .cloned()
             .chain(["admin:all".to_string()]),
     );
-    rt.flow_blocking(steps, e, serde_json::to_string(e).unwrap().len(), addable)
+    LocalRunner::with_runtime(rt.clone()).run(steps, &LocalEvent::new(e.clone()), addable)
 }
 
 pub(crate) fn failure(o: &FlowOutcome) -> (String, String) {

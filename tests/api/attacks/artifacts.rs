@@ -89,9 +89,9 @@ async fn deleting_a_hook_deletes_its_unreferenced_artifacts(db: Db) {
     // This node already has `roles_claims` prepared in memory (as after another tenant's
     // upload of the same bytes); the upload still stores its artifact, serialized from memory.
     let rt = app.svc.hooks.runtime.clone();
-    let v = sigil_hooks::upload::validate(&hook("roles_claims")).unwrap();
-    let c = sigil_hooks::compile::compile_here(rt.engine(), &v.component).unwrap();
-    rt.prepare(&v.hash, &c).unwrap();
+    sigil::runner::LocalRunner::with_runtime(rt.clone())
+        .prepare(&hook("roles_claims"))
+        .unwrap();
     let (s, _, one) = upload(&app, &key, "default", "one", hook("roles_claims")).await;
     assert_eq!(s, StatusCode::CREATED, "{one}");
     let (s, _, two) = upload(&app, &key, "default", "two", hook("org_tier")).await;

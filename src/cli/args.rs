@@ -1,0 +1,390 @@
+//! The command line's shape: every command, subcommand and argument, with the help text
+//! `sigil --help` prints. The operator settings of `serve` (and the hook limits `hooks test`
+//! shares with it) are in [`super::settings`]; value syntaxes with rules of their own (a flow
+//! binding, a hook secret) are in [`super::values`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN};
+use sigil::telemetry::LogFormat;
+
+use super::settings::{CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, PasswordFlags};
+use super::values::{FlowBinding, HookSecret};
+
+/// Sigil: OpenID Connect with WebAssembly post-login hooks.
+#[derive(Debug, Parser)]
+#[command(name = "sigil", version, about)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long = "database", global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands. All but `serve`, `hooks test` and `openapi` open the database
+/// directly, so they need no running server (and run on any node of a multi-node deployment).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations; creates the `default` tenant on first start).
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenants {
+        /// What to do with tenants.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage management API keys.
+    ApiKeys {
+        /// What to do with API keys.
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Manage users.
+    Users {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Hooks: the local test runner, upload, deploy, the flow, secrets, traces.
+    Hooks {
+        /// What to do with hooks.
+        #[command(subcommand)]
+        command: HookCommand,
+    },
+    /// Rotate a tenant's signing keys (`sigil keys rotate --tenant acme --alg RS256`).
+    Keys {
+        /// What to do with signing keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage JWT templates (declarative custom claims; see docs/jwt-templates.md).
+    Templates {
+        /// What to do with templates.
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+    /// Print the OpenAPI document of the management API.
+    Openapi,
+}
+
+/// `sigil serve`: where to listen, how the server is reached, and the operator settings.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SIGIL_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Public base URL (issuers are {public-url}/t/{tenant}); default http://{listen}.
+    #[arg(long, env = "SIGIL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A reverse proxy whose X-Forwarded-For is trusted (repeatable; env: comma-separated).
+    #[arg(
+        long = "trusted-proxy",
+        env = "SIGIL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Hours a browser login session may stay unused before it ends.
+    #[arg(long, env = "SIGIL_SESSION_IDLE_HOURS", default_value_t = 72,
+          value_parser = clap::value_parser!(i64).range(1..=HOURS_MAX))]
+    pub session_idle_hours: i64,
+    /// Hours after which a browser login session ends, used or not.
+    #[arg(long, env = "SIGIL_SESSION_LIFETIME_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(i64).range(1..=HOURS_MAX))]
+    pub session_lifetime_hours: i64,
+    /// The database pool.
+    #[command(flatten)]
+    pub db: DatabaseFlags,
+    /// Password hashing.
+    #[command(flatten)]
+    pub passwords: PasswordFlags,
+    /// Hook ceilings.
+    #[command(flatten)]
+    pub hook_limits: HookLimitFlags,
+    /// The hook runtime's size.
+    #[command(flatten)]
+    pub hook_pool: HookPoolFlags,
+    /// Uploads and compilation.
+    #[command(flatten)]
+    pub compile: CompileFlags,
+}
+
+/// A hundred years: session lifetimes beyond it are a typo (and would overflow in ms).
+const HOURS_MAX: i64 = 100 * 365 * 24;
+
+/// `sigil templates ...`
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Print the saved templates (the tenant's, or an application's overrides).
+    Get {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// An application's overrides instead of the tenant's defaults.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Validate and save a template from a JSON file ("-" reads stdin).
+    Set {
+        /// access_token or id_token.
+        token: String,
+        /// The template (a JSON object).
+        file: PathBuf,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Override for this application only.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Render a template without saving it (or the saved ones when no file is given).
+    Preview {
+        /// A template to try.
+        file: Option<PathBuf>,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The application (its overrides apply; needed with --user).
+        #[arg(long)]
+        client: Option<String>,
+        /// Build the event from this user...
+        #[arg(long)]
+        user: Option<String>,
+        /// ...logging in through this organization.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Or render against this event JSON (default: docs/sample-event.json).
+        #[arg(long)]
+        event: Option<PathBuf>,
+    },
+    /// Delete a template.
+    Delete {
+        /// access_token or id_token.
+        token: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// An application's override.
+        #[arg(long)]
+        client: Option<String>,
+    },
+}
+
+/// `sigil keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Rotate: next becomes current, current stays published as previous.
+    Rotate {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// List the published keys.
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// `sigil hooks ...`
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Run hooks against an event locally, as one flow in the order given, with the production
+    /// runtime (same validation, same limits, same claim rules). Needs no server and no
+    /// database; exits 1 when the flow fails.
+    Test(HookTestArgs),
+    /// Hook management on the database.
+    #[command(flatten)]
+    Manage(HookManageCommand),
+    /// Internal: compile a component from stdin under memory limits (run by the server).
+    #[command(hide = true)]
+    CompileWorker(CompileWorkerArgs),
+}
+
+/// What the server tells its compile worker: the engine settings (which must match the
+/// server's, or the artifact would not load) and the worker's own limits.
+#[derive(Debug, clap::Args)]
+pub struct CompileWorkerArgs {
+    /// Wasm stack limit, bytes.
+    #[arg(long)]
+    pub max_wasm_stack: usize,
+    /// Linear memory per instance, bytes.
+    #[arg(long)]
+    pub max_memory: usize,
+    /// Instances the engine's pool holds.
+    #[arg(long)]
+    pub pool_instances: u32,
+    /// The worker's address-space limit, bytes.
+    #[arg(long)]
+    pub address_space: u64,
+    /// The worker's CPU-time limit, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub cpu_seconds: u64,
+}
+
+/// `sigil hooks test`.
+#[derive(Debug, clap::Args)]
+pub struct HookTestArgs {
+    /// The hooks: .wasm components or core modules.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The event JSON (see docs/sample-event.json).
+    #[arg(long)]
+    pub event: PathBuf,
+    /// A secret every hook can read, NAME=VALUE (repeatable).
+    #[arg(long = "secret")]
+    pub secrets: Vec<HookSecret>,
+    /// The operator's ceilings, as `serve` takes them (and from the same variables).
+    #[command(flatten)]
+    pub limits: HookLimitFlags,
+}
+
+/// The `sigil hooks ...` commands that act on the database.
+#[derive(Debug, Subcommand)]
+pub enum HookManageCommand {
+    /// Upload a new version of a hook (created on first upload).
+    Upload {
+        /// The .wasm file.
+        file: PathBuf,
+        /// Hook name.
+        #[arg(long)]
+        name: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Deploy the new version right away.
+        #[arg(long)]
+        deploy: bool,
+    },
+    /// List hooks and their versions.
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Deploy a version.
+    Deploy {
+        /// Hook name or id.
+        hook: String,
+        /// Version number.
+        version: i64,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Deploy the version before the deployed one.
+    Rollback {
+        /// Hook name or id.
+        hook: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a hook (refused while bound).
+    Delete {
+        /// Hook name or id.
+        hook: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Set a hook secret; the value is read from stdin so it stays out of shell history.
+    SetSecret {
+        /// Hook name or id.
+        hook: String,
+        /// Secret name.
+        name: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Replace the post-login flow: bindings as HOOK[@VERSION][:fail_open|:fail_closed], in
+    /// order.
+    Flow {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Bindings (none clears the flow).
+        bindings: Vec<FlowBinding>,
+    },
+    /// Show recent execution traces.
+    Traces {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
+}
+
+/// `sigil tenants ...`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and print its first API key (last line of stdout).
+    Create {
+        /// a-z, 0-9 and '-'.
+        name: String,
+    },
+}
+
+/// `sigil api-keys ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key and print it as the last line of stdout.
+    Create {
+        /// The tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Make it an operator key (may manage tenants).
+        #[arg(long)]
+        operator: bool,
+    },
+}
+
+/// `sigil users ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Import users from a JSON-lines file (see the README for the line format).
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// The tenant to import into.
+        #[arg(long)]
+        tenant: String,
+        /// Rewrite users that already exist from their lines (by default they are left as
+        /// they are, so re-running an import never undoes a later password change).
+        #[arg(long)]
+        update: bool,
+        /// How passwords given in plain text are hashed (as `serve` takes it).
+        #[command(flatten)]
+        passwords: PasswordFlags,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // clap's own checks: no clashing names, defaults that parse, valid ranges.
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

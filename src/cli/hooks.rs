@@ -1,0 +1,139 @@
+//! `sigil hooks ...`: the local runner (`test`), hook management on the database (upload,
+//! deploy, rollback, delete, secrets, the flow, traces) and the hidden compile worker.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use sigil::manage::PageParams;
+use sigil::manage::hooks::flow::{self, Flow};
+use sigil::manage::hooks::{secrets, traces, versions};
+use sigil::manage::tenants;
+use sigil::runner::{self, LocalEvent, LocalRunner};
+use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::outcome::FlowStatus;
+
+use super::args::{CompileWorkerArgs, HookManageCommand, HookTestArgs};
+use super::{offline, offline_settings, print_json, read, read_text};
+
+/// `sigil hooks test`: runs the files as one flow against the event in the local runner and
+/// prints the outcome; exits 1 when the flow failed (a deny is a success of the runner).
+/// Blocks: called before the async runtime starts.
+pub fn test(args: HookTestArgs) -> Result<ExitCode> {
+    let event = LocalEvent::from_json(&read_text(&args.event)?)?;
+    let secrets: Vec<(String, String)> = args
+        .secrets
+        .into_iter()
+        .map(|s| (s.name, s.value))
+        .collect();
+    let limits = args.limits.limits();
+    let runner = LocalRunner::new()?;
+    let mut steps = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        let hook = runner
+            .prepare(&read(file)?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        steps.push(runner::step(
+            &hook_name(file),
+            hook,
+            limits,
+            secrets.clone(),
+        ));
+    }
+    let outcome = runner.run(&steps, &event, event.addable_scopes());
+    print_json(&outcome)?;
+    Ok(match outcome.status {
+        FlowStatus::Failed { .. } => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// The name a local hook has in the trace: its file's stem.
+fn hook_name(file: &Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The hook management commands, on the database directly.
+pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCode> {
+    let svc = offline(&offline_settings(database)).await?;
+    match command {
+        HookManageCommand::Upload {
+            file,
+            name,
+            tenant,
+            deploy,
+        } => {
+            let bytes = read(&file)?;
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let up = versions::upload(&svc, &ctx, &name, &bytes).await?;
+            print_json(&up)?;
+            if deploy {
+                print_json(&versions::deploy(&svc, &ctx, &up.hook_id, up.version.version).await?)?;
+            }
+        }
+        HookManageCommand::List { tenant } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            print_json(&versions::list(&svc, &ctx, &Default::default()).await?)?;
+        }
+        HookManageCommand::Deploy {
+            hook,
+            version,
+            tenant,
+        } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            print_json(&versions::deploy(&svc, &ctx, &hook, version).await?)?;
+        }
+        HookManageCommand::Rollback { hook, tenant } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            print_json(&versions::rollback(&svc, &ctx, &hook).await?)?;
+        }
+        HookManageCommand::Delete { hook, tenant } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            versions::delete(&svc, &ctx, &hook).await?;
+            println!("deleted {hook}");
+        }
+        HookManageCommand::SetSecret { hook, name, tenant } => {
+            let value = read_text(Path::new("-"))?;
+            let value = value.trim_end_matches(['\n', '\r']);
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            secrets::set_secret(&svc, &ctx, &hook, &name, value).await?;
+            println!("secret {name} set on {hook}");
+        }
+        HookManageCommand::Flow { tenant, bindings } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let flow = Flow {
+                bindings: bindings.into_iter().map(Into::into).collect(),
+            };
+            print_json(&flow::set_flow(&svc, &ctx, flow).await?)?;
+        }
+        HookManageCommand::Traces { tenant, limit } => {
+            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let page = PageParams {
+                limit: Some(limit),
+                cursor: None,
+            };
+            print_json(&traces::traces(&svc, &ctx, &page).await?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The hidden `hooks compile-worker`: compiles stdin to stdout under the limits the server
+/// passed.
+pub fn compile_worker(args: &CompileWorkerArgs) -> ExitCode {
+    let engine = EngineSettings {
+        max_wasm_stack: args.max_wasm_stack,
+        max_memory_bytes: args.max_memory,
+        pool_instances: args.pool_instances,
+    };
+    match sigil_hooks::compile::worker_main(&engine, args.address_space, args.cpu_seconds) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

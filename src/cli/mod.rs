@@ -1,0 +1,130 @@
+//! The `sigil` command line: parses arguments, calls the library, prints what it returns.
+//! Nothing here decides anything a test of the library would need to cover.
+//!
+//! # Layout
+//! - [`args`]: every command and argument (what `--help` prints); [`settings`]: the operator
+//!   settings as flags and environment variables; [`values`]: value syntaxes with rules of
+//!   their own (flow bindings, hook secrets), each a `FromStr` with unit tests.
+//! - [`serve`]: `serve`; [`admin`]: `migrate`, `tenants`, `api-keys`, `users import`, `keys`,
+//!   `openapi`; [`hooks`]: `hooks ...` (the local runner and hook management);
+//!   [`templates`]: `templates ...`.
+//!
+//! Two commands run before anything else exists in the process: the compile worker (so its
+//! address-space limit covers only the compiler) and `hooks test` (the local runner needs no
+//! database and no async runtime, and must not run inside one).
+
+mod admin;
+mod args;
+mod hooks;
+mod serve;
+mod settings;
+mod templates;
+mod values;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use args::{Cli, Command, HookCommand};
+use sigil::config::{self, DEFAULT_LISTEN};
+use sigil::services::Services;
+use sigil::startup::{self, Settings};
+use sigil::telemetry;
+
+/// Entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Hooks {
+        command: HookCommand::CompileWorker(args),
+    } = &cli.command
+    {
+        return hooks::compile_worker(args);
+    }
+    telemetry::init(cli.log_format);
+    if let Command::Hooks {
+        command: HookCommand::Test(args),
+    } = cli.command
+    {
+        return report(hooks::test(args));
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report(rt.block_on(run(cli.database, cli.command)))
+}
+
+/// Prints the error of a failed command (with its causes) to stderr.
+fn report(result: Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(database: String, command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(&database, *args).await,
+        Command::Migrate => admin::migrate(&database).await,
+        Command::Tenants { command } => admin::tenants(&database, command).await,
+        Command::ApiKeys { command } => admin::api_keys(&database, command).await,
+        Command::Users { command } => admin::users(&database, command).await,
+        Command::Keys { command } => admin::keys(&database, command).await,
+        Command::Openapi => admin::openapi(),
+        Command::Hooks {
+            command: HookCommand::Manage(command),
+        } => hooks::manage(&database, command).await,
+        Command::Hooks {
+            command: HookCommand::Test(_) | HookCommand::CompileWorker(_),
+        } => unreachable!("`main` runs these before the async runtime exists"),
+        Command::Templates { command } => templates::run(&database, command).await,
+    }
+}
+
+/// Settings for a command that works on the database directly: the defaults, with the master
+/// key from `SIGIL_MASTER_KEY`.
+fn offline_settings(database: &str) -> Settings {
+    let mut s = Settings::new(DEFAULT_LISTEN.parse().expect("a valid default"), database);
+    s.master_key = std::env::var("SIGIL_MASTER_KEY").ok();
+    s
+}
+
+/// The library's services on the (migrated) database, issuers under `SIGIL_PUBLIC_URL`.
+async fn offline(settings: &Settings) -> Result<Services> {
+    let public = std::env::var("SIGIL_PUBLIC_URL").ok();
+    let public = config::public_url(public.as_deref(), settings.listen)?;
+    Ok(startup::services(settings, public).await?.0)
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Reads a file, naming it in the error.
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Reads a file as text ("-" reads stdin), naming it in the error.
+fn read_text(path: &Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading stdin")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Reads a JSON file ("-" reads stdin).
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    serde_json::from_str(&read_text(path)?)
+        .with_context(|| format!("{} is not JSON", path.display()))
+}

@@ -1,0 +1,191 @@
+//! Operator settings as flags and environment variables: each one is `--name` and
+//! `SIGIL_NAME` (a flag wins over the variable), with the library's own default, so `--help`
+//! shows what the server would use. These types only carry values into
+//! [`sigil::startup::Settings`]; checking them is [`sigil::config`]'s job.
+
+use std::time::Duration;
+
+use sigil::config::{self, ConfigError, DEFAULT_MAX_CONNECTIONS};
+use sigil::passwords::PasswordHasher;
+use sigil::startup::Settings;
+use sigil_hooks::Limits;
+use sigil_hooks::admission::UploadRate;
+use sigil_hooks::caches::CacheBounds;
+use sigil_hooks::compile::CompilerSettings;
+use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::runtime::RuntimeSettings;
+
+/// The database pool.
+#[derive(Debug, clap::Args)]
+pub struct DatabaseFlags {
+    /// Connections the server keeps open to the database, at most.
+    #[arg(long, env = "SIGIL_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+}
+
+/// argon2id, for the passwords Sigil hashes (set, imported in plain text, rehashed after a
+/// login with an older hash). Stored hashes keep the parameters they were made with.
+#[derive(Debug, clap::Args)]
+pub struct PasswordFlags {
+    /// argon2id memory per hash, KiB (OWASP's first recommendation: 19 MiB).
+    #[arg(long, env = "SIGIL_ARGON2_MEMORY_KIB", default_value_t = config::DEFAULT_ARGON2.0)]
+    pub argon2_memory_kib: u32,
+    /// argon2id passes over that memory.
+    #[arg(long, env = "SIGIL_ARGON2_PASSES", default_value_t = config::DEFAULT_ARGON2.1)]
+    pub argon2_passes: u32,
+    /// argon2id lanes (parallelism of one hash).
+    #[arg(long, env = "SIGIL_ARGON2_LANES", default_value_t = config::DEFAULT_ARGON2.2)]
+    pub argon2_lanes: u32,
+}
+
+impl PasswordFlags {
+    /// The hasher, once argon2 accepts the parameters.
+    pub fn hasher(&self) -> Result<PasswordHasher, ConfigError> {
+        config::password_hasher(
+            self.argon2_memory_kib,
+            self.argon2_passes,
+            self.argon2_lanes,
+        )
+    }
+}
+
+/// The operator's ceilings of hook limits (docs/hooks.md, "Limits"): tenants and hooks can
+/// only lower them.
+#[derive(Debug, clap::Args)]
+pub struct HookLimitFlags {
+    /// Wall-clock deadline of one hook, milliseconds.
+    #[arg(long, env = "SIGIL_HOOK_DEADLINE_MS", default_value_t = Limits::default().deadline_ms,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub hook_deadline_ms: u64,
+    /// Wall-clock budget of a whole flow, milliseconds.
+    #[arg(long, env = "SIGIL_HOOK_FLOW_DEADLINE_MS",
+          default_value_t = Limits::default().flow_deadline_ms,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub hook_flow_deadline_ms: u64,
+    /// Instruction budget of one hook (wasmtime fuel, about one unit per instruction).
+    #[arg(long, env = "SIGIL_HOOK_FUEL", default_value_t = Limits::default().fuel,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub hook_fuel: u64,
+    /// Linear memory of one hook, bytes (at most the engine's 64 MiB per instance).
+    #[arg(long, env = "SIGIL_HOOK_MEMORY_BYTES", default_value_t = Limits::default().memory_bytes)]
+    pub hook_memory_bytes: usize,
+    /// Largest event a hook is given, bytes (serialized).
+    #[arg(long, env = "SIGIL_HOOK_EVENT_BYTES", default_value_t = Limits::default().event_bytes)]
+    pub hook_event_bytes: usize,
+    /// Custom-claim bytes a hook may add per token.
+    #[arg(long, env = "SIGIL_HOOK_CLAIM_BYTES", default_value_t = Limits::default().claim_bytes)]
+    pub hook_claim_bytes: usize,
+    /// Log bytes a hook may write (stdout and stderr included).
+    #[arg(long, env = "SIGIL_HOOK_LOG_BYTES", default_value_t = Limits::default().log_bytes)]
+    pub hook_log_bytes: usize,
+}
+
+impl HookLimitFlags {
+    /// The ceilings.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            deadline_ms: self.hook_deadline_ms,
+            flow_deadline_ms: self.hook_flow_deadline_ms,
+            fuel: self.hook_fuel,
+            memory_bytes: self.hook_memory_bytes,
+            event_bytes: self.hook_event_bytes,
+            claim_bytes: self.hook_claim_bytes,
+            log_bytes: self.hook_log_bytes,
+        }
+    }
+}
+
+/// The hook runtime's size.
+#[derive(Debug, clap::Args)]
+pub struct HookPoolFlags {
+    /// Threads that run hooks [default: the number of cores, at least 2].
+    #[arg(long, env = "SIGIL_HOOK_THREADS", value_parser = at_least_one())]
+    pub hook_threads: Option<usize>,
+    /// Hook threads one tenant may occupy at once [default: half the hook threads, at
+    /// least 1].
+    #[arg(long, env = "SIGIL_HOOK_PER_TENANT", value_parser = at_least_one())]
+    pub hook_per_tenant: Option<usize>,
+    /// Instances the engine's pooling allocator reserves (hook threads beyond it are not
+    /// started).
+    #[arg(long, env = "SIGIL_HOOK_INSTANCES",
+          default_value_t = EngineSettings::default().pool_instances,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub hook_instances: u32,
+    /// Prepared hook versions kept in memory (the least recently used are dropped, and
+    /// prepared again from their stored artifact when next needed).
+    #[arg(long, env = "SIGIL_HOOK_CACHE_ENTRIES", default_value_t = CacheBounds::PREPARED,
+          value_parser = at_least_one())]
+    pub hook_cache_entries: usize,
+    /// Tenants whose hook admission semaphore is kept in memory (idle ones beyond this are
+    /// dropped).
+    #[arg(long, env = "SIGIL_HOOK_TENANT_ENTRIES", default_value_t = CacheBounds::TENANTS,
+          value_parser = at_least_one())]
+    pub hook_tenant_entries: usize,
+}
+
+impl HookPoolFlags {
+    /// The runtime's settings.
+    pub fn runtime(&self) -> RuntimeSettings {
+        config::hook_runtime(
+            self.hook_threads,
+            self.hook_per_tenant,
+            self.hook_instances,
+            CacheBounds {
+                prepared: self.hook_cache_entries,
+                tenants: self.hook_tenant_entries,
+            },
+        )
+    }
+}
+
+/// Hook uploads and compilation (docs/hooks.md, "Uploads and compilation").
+#[derive(Debug, clap::Args)]
+pub struct CompileFlags {
+    /// Compile workers that may run at once, server-wide [default: half the cores, at least 1].
+    #[arg(long, env = "SIGIL_COMPILE_WORKERS", value_parser = at_least_one())]
+    pub compile_workers: Option<usize>,
+    /// Address space of one compile worker, MiB.
+    #[arg(long, env = "SIGIL_COMPILE_MEMORY_MIB",
+          default_value_t = CompilerSettings::current_exe().memory_limit >> 20,
+          value_parser = clap::value_parser!(u64).range(16..=1 << 24))]
+    pub compile_memory_mib: u64,
+    /// CPU time one compilation may take, seconds (the wall-clock backstop is 6 times this).
+    #[arg(long, env = "SIGIL_COMPILE_CPU_SECONDS",
+          default_value_t = CompilerSettings::current_exe().timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub compile_cpu_seconds: u64,
+    /// How long an upload may wait for a free worker before `503 compile_busy`, seconds.
+    #[arg(long, env = "SIGIL_COMPILE_QUEUE_SECONDS",
+          default_value_t = CompilerSettings::current_exe().queue.as_secs(),
+          value_parser = clap::value_parser!(u64).range(..=86_400))]
+    pub compile_queue_seconds: u64,
+    /// Hook uploads one tenant may make back to back.
+    #[arg(long, env = "SIGIL_HOOK_UPLOAD_BURST", default_value_t = UploadRate::default().burst,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub hook_upload_burst: u32,
+    /// Hook uploads one tenant may make per minute after its burst.
+    #[arg(long, env = "SIGIL_HOOK_UPLOADS_PER_MINUTE", default_value_t = UploadRate::default().per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub hook_uploads_per_minute: u32,
+}
+
+impl CompileFlags {
+    /// Sets the compiler and the upload rate of `s`.
+    pub fn apply(&self, s: &mut Settings) {
+        if let Some(n) = self.compile_workers {
+            s.compiler.workers = n;
+        }
+        s.compiler.memory_limit = self.compile_memory_mib << 20;
+        s.compiler.timeout = Duration::from_secs(self.compile_cpu_seconds);
+        s.compiler.queue = Duration::from_secs(self.compile_queue_seconds);
+        s.upload_rate = UploadRate {
+            burst: self.hook_upload_burst,
+            per_minute: self.hook_uploads_per_minute,
+        };
+    }
+}
+
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
