@@ -55,9 +55,18 @@ pub async fn verify_jwt(
     v.set_issuer(&[issuer]);
     v.validate_aud = false;
     v.leeway = 0;
-    v.validate_exp = check_exp;
+    // Expiry is checked below against the injected clock, the same time that issued the
+    // token; the library would read the wall clock.
+    v.validate_exp = false;
     v.set_required_spec_claims(&["exp", "iss", "sub"]);
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &v)
         .map_err(|e| bad(&format!("invalid token: {e}")))?;
+    if check_exp {
+        // RFC 7519 4.1.4: the current time must be before `exp` (no leeway).
+        let exp = data.claims.get("exp").and_then(Value::as_i64);
+        if exp.is_none_or(|exp| svc.now() / 1000 >= exp) {
+            return Err(bad("invalid token: ExpiredSignature"));
+        }
+    }
     Ok(data.claims)
 }

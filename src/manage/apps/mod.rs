@@ -4,6 +4,12 @@
 //! strings (2.1), the resource owner password grant is off unless a confidential application
 //! enables it (2.4), and public clients (no secret) cannot use client credentials.
 
+mod rules;
+mod secret;
+
+use rules::{alg, grants, lifetime, uris};
+pub use secret::{RotatedSecret, rotate_secret};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -170,60 +176,6 @@ pub struct UpdateApp {
     pub signing_alg: Option<String>,
     /// Skip consent.
     pub first_party: Option<bool>,
-}
-
-fn uris(field: &str, list: &[String], check: fn(&str, &str) -> Result<()>) -> Result<String> {
-    if list.len() > 50 {
-        return Err(invalid(field, "at most 50 entries"));
-    }
-    for (i, u) in list.iter().enumerate() {
-        check(&format!("{field}[{i}]"), u)?;
-    }
-    Ok(serde_json::to_string(list).unwrap_or_else(|_| "[]".into()))
-}
-
-fn lifetime(field: &str, v: Option<i64>, default: i64, max: i64) -> Result<i64> {
-    match v {
-        None => Ok(default),
-        Some(s) if (60..=max).contains(&s) => Ok(s),
-        Some(_) => Err(invalid(
-            field,
-            format!("must be between 60 and {max} seconds"),
-        )),
-    }
-}
-
-fn grants(client_type: &str, list: &[String]) -> Result<String> {
-    for (i, g) in list.iter().enumerate() {
-        let field = format!("grant_types[{i}]");
-        if !GRANT_TYPES.contains(&g.as_str()) {
-            return Err(invalid(
-                field,
-                format!("must be one of {}", GRANT_TYPES.join(", ")),
-            ));
-        }
-        if client_type == "public" && matches!(g.as_str(), "password" | "client_credentials") {
-            return Err(invalid(
-                field,
-                format!("`{g}` needs a confidential application (RFC 9700 2.4)"),
-            ));
-        }
-    }
-    let mut dedup: Vec<&String> = Vec::new();
-    for g in list {
-        if !dedup.contains(&g) {
-            dedup.push(g);
-        }
-    }
-    Ok(serde_json::to_string(&dedup).unwrap_or_else(|_| "[]".into()))
-}
-
-fn alg(v: Option<&str>) -> Result<String> {
-    match v {
-        None => Ok("RS256".into()),
-        Some(a) if SIGNING_ALGS.contains(&a) => Ok(a.into()),
-        Some(_) => Err(invalid("signing_alg", "must be RS256, ES256 or EdDSA")),
-    }
 }
 
 /// Registers an application; a confidential one gets a secret, shown once.
@@ -458,47 +410,6 @@ pub async fn write_metadata(
     .await?;
     tx.commit().await?;
     stored("client_metadata", &row.client_metadata)
-}
-
-/// The new secret from a rotation, shown once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RotatedSecret {
-    /// The application.
-    pub client_id: String,
-    /// The new secret; the old one stops working now.
-    pub client_secret: String,
-}
-
-/// Replaces a confidential application's secret.
-pub async fn rotate_secret(
-    svc: &Services,
-    ctx: &TenantCtx,
-    client_id: &str,
-) -> Result<RotatedSecret> {
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
-    if row.client_type != "confidential" {
-        return Err(invalid("type", "public applications have no secret"));
-    }
-    let secret = random_secret("cs_");
-    row.secret_hash = Some(svc.secrets.hash(secret.expose()));
-    row.updated_at = svc.now();
-    store::update(&mut tx, &row).await?;
-    record(
-        &mut tx,
-        svc,
-        ctx,
-        "rotate_secret",
-        "application",
-        client_id,
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(RotatedSecret {
-        client_id: row.client_id,
-        client_secret: secret.expose().to_string(),
-    })
 }
 
 /// Deletes an application.

@@ -1,5 +1,16 @@
 //! Users: profile, password, blocking, metadata (merge and replace), tenant-wide roles.
 
+mod credentials;
+mod metadata_writes;
+mod roles;
+
+pub(crate) use credentials::hash_password;
+pub use credentials::{SetPassword, revoke_sessions, set_password};
+pub(crate) use metadata_writes::apply_metadata;
+pub use metadata_writes::{MetadataKind, MetadataOp, write_metadata};
+pub(crate) use roles::resolve_roles;
+pub use roles::{RoleNames, RoleOp, change_roles, roles};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -15,7 +26,6 @@ use crate::store::roles as role_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By, UserRow};
 use crate::store::{Tx, flag};
-use sigil_hooks::metadata;
 
 /// A user as the API shows it. The password hash is never shown.
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,23 +175,6 @@ pub struct UpdateUser {
     pub app_metadata: Option<Value>,
 }
 
-/// Body of `PUT /users/{id}/password`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetPassword {
-    /// 8 to 256 characters.
-    #[schema(value_type = String)]
-    pub password: Secret,
-}
-
-/// A list of role names.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleNames {
-    /// Role names.
-    pub roles: Vec<String>,
-}
-
 /// Filters for the user listing.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -190,89 +183,6 @@ pub struct UserFilter {
     pub email: Option<String>,
     /// Exact external id.
     pub external_id: Option<String>,
-}
-
-/// Which metadata object of a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetadataKind {
-    /// `user_metadata`
-    User,
-    /// `app_metadata`
-    App,
-}
-
-impl MetadataKind {
-    /// The field name.
-    pub fn field(self) -> &'static str {
-        match self {
-            MetadataKind::User => "user_metadata",
-            MetadataKind::App => "app_metadata",
-        }
-    }
-}
-
-/// Merge into, or replace, a metadata object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetadataOp {
-    /// Top-level merge; null deletes a key.
-    Merge,
-    /// Replace the whole object.
-    Replace,
-}
-
-/// Applies `op` with `patch` to the stored JSON text `current`.
-pub(crate) fn apply_metadata(
-    field: &str,
-    current: &str,
-    patch: &Value,
-    op: MetadataOp,
-) -> Result<String> {
-    let out = match op {
-        MetadataOp::Merge => {
-            let cur: Value = serde_json::from_str(current).unwrap_or(json!({}));
-            metadata::merge(&cur, patch)
-        }
-        MetadataOp::Replace => metadata::replace(patch),
-    };
-    out.map(|v| v.to_string())
-        .map_err(|e| validate::metadata_error(field, e))
-}
-
-/// Hashes a password off the async executor (argon2id is deliberately slow).
-pub(crate) async fn hash_password(
-    hasher: &PasswordHasher,
-    field: &str,
-    password: Secret,
-) -> Result<String> {
-    PasswordHasher::check_policy(password.expose()).map_err(|e| invalid(field, e.to_string()))?;
-    hasher
-        .hash_bounded(password)
-        .await
-        .map_err(|e| invalid(field, e.to_string()))
-}
-
-/// Resolves role names to ids within the tenant; an unknown name is a 400 on that item.
-pub(crate) async fn resolve_roles(
-    tx: &mut Tx,
-    tenant_id: &str,
-    field: &str,
-    names: &[String],
-) -> Result<Vec<String>> {
-    let names = validate::tokens(field, names, 100)?;
-    let found = role_store::by_names(tx, tenant_id, &names).await?;
-    let mut ids = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        match found.iter().find(|r| &r.name == name) {
-            Some(r) => ids.push(r.id.clone()),
-            None => {
-                return Err(invalid(
-                    format!("{field}[{i}]"),
-                    format!("no role named `{name}`"),
-                ));
-            }
-        }
-    }
-    Ok(ids)
 }
 
 fn check_profile(
@@ -482,92 +392,6 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
     view(row, roles)
 }
 
-/// Merges into or replaces one metadata object under the row lock, so concurrent merges of
-/// different keys all land.
-pub async fn write_metadata(
-    svc: &Services,
-    ctx: &TenantCtx,
-    id: &str,
-    kind: MetadataKind,
-    op: MetadataOp,
-    patch: Value,
-) -> Result<Value> {
-    let field = kind.field();
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
-    let slot = match kind {
-        MetadataKind::User => &mut row.user_metadata,
-        MetadataKind::App => &mut row.app_metadata,
-    };
-    *slot = apply_metadata(field, slot, &patch, op)?;
-    let out = slot.clone();
-    row.updated_at = svc.now();
-    store::update(&mut tx, &row).await?;
-    let keys: Vec<&String> = patch
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
-    let action = match op {
-        MetadataOp::Merge => "merge_metadata",
-        MetadataOp::Replace => "replace_metadata",
-    };
-    record(
-        &mut tx,
-        svc,
-        ctx,
-        action,
-        "user",
-        id,
-        json!({"field": field, "keys": keys}),
-    )
-    .await?;
-    tx.commit().await?;
-    stored(field, &out)
-}
-
-/// Sets a user's password (argon2id).
-pub async fn set_password(
-    svc: &Services,
-    ctx: &TenantCtx,
-    id: &str,
-    input: SetPassword,
-) -> Result<()> {
-    let hash = hash_password(&svc.passwords, "password", input.password).await?;
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
-    row.password_hash = Some(hash);
-    row.updated_at = svc.now();
-    store::update(&mut tx, &row).await?;
-    // A password change ends the user's existing grants (as after a compromise).
-    crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
-    crate::store::sessions::end_user_sessions(&mut tx, id, svc.now()).await?;
-    record(&mut tx, svc, ctx, "set_password", "user", id, json!({})).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Ends every login session of a user and revokes their refresh tokens and access grants
-/// (a "sign out everywhere"); returns how many sessions ended.
-pub async fn revoke_sessions(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<u64> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, id).await?;
-    let now = svc.now();
-    let ended = crate::store::sessions::end_user_sessions(&mut tx, id, now).await?;
-    crate::store::keys::revoke_user_tokens(&mut tx, id, now).await?;
-    record(
-        &mut tx,
-        svc,
-        ctx,
-        "revoke_sessions",
-        "user",
-        id,
-        json!({ "sessions_ended": ended }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(ended)
-}
-
 /// Deletes a user.
 pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
     let mut tx = svc.store.begin_write().await?;
@@ -577,63 +401,4 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
     record(&mut tx, svc, ctx, "delete", "user", id, json!({})).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// How a role change applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleOp {
-    /// Grant these roles too.
-    Add,
-    /// Hold exactly these roles.
-    Set,
-    /// Revoke these roles.
-    Remove,
-}
-
-/// Changes a user's tenant-wide roles; returns the resulting role names.
-pub async fn change_roles(
-    svc: &Services,
-    ctx: &TenantCtx,
-    id: &str,
-    op: RoleOp,
-    names: Vec<String>,
-) -> Result<Vec<String>> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, id).await?;
-    let ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &names).await?;
-    match op {
-        RoleOp::Add => store::add_roles(&mut tx, id, &ids).await?,
-        RoleOp::Set => {
-            store::clear_roles(&mut tx, id).await?;
-            store::add_roles(&mut tx, id, &ids).await?;
-        }
-        RoleOp::Remove => {
-            for r in &ids {
-                store::remove_role(&mut tx, id, r).await?;
-            }
-        }
-    }
-    let action = match op {
-        RoleOp::Add => "add_roles",
-        RoleOp::Set => "set_roles",
-        RoleOp::Remove => "remove_roles",
-    };
-    record(
-        &mut tx,
-        svc,
-        ctx,
-        action,
-        "user",
-        id,
-        json!({"roles": names}),
-    )
-    .await?;
-    let roles = store::role_names(&mut **tx, id).await?;
-    tx.commit().await?;
-    Ok(roles)
-}
-
-/// The user's roles.
-pub async fn roles(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Vec<String>> {
-    Ok(get(svc, ctx, id).await?.roles)
 }

@@ -1,0 +1,93 @@
+//! A user's two metadata objects: merged into or replaced under the row lock.
+
+use super::*;
+use sigil_hooks::metadata;
+
+/// Which metadata object of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataKind {
+    /// `user_metadata`
+    User,
+    /// `app_metadata`
+    App,
+}
+
+impl MetadataKind {
+    /// The field name.
+    pub fn field(self) -> &'static str {
+        match self {
+            MetadataKind::User => "user_metadata",
+            MetadataKind::App => "app_metadata",
+        }
+    }
+}
+
+/// Merge into, or replace, a metadata object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataOp {
+    /// Top-level merge; null deletes a key.
+    Merge,
+    /// Replace the whole object.
+    Replace,
+}
+
+/// Applies `op` with `patch` to the stored JSON text `current`.
+pub(crate) fn apply_metadata(
+    field: &str,
+    current: &str,
+    patch: &Value,
+    op: MetadataOp,
+) -> Result<String> {
+    let out = match op {
+        MetadataOp::Merge => {
+            let cur: Value = serde_json::from_str(current).unwrap_or(json!({}));
+            metadata::merge(&cur, patch)
+        }
+        MetadataOp::Replace => metadata::replace(patch),
+    };
+    out.map(|v| v.to_string())
+        .map_err(|e| validate::metadata_error(field, e))
+}
+
+/// Merges into or replaces one metadata object under the row lock, so concurrent merges of
+/// different keys all land.
+pub async fn write_metadata(
+    svc: &Services,
+    ctx: &TenantCtx,
+    id: &str,
+    kind: MetadataKind,
+    op: MetadataOp,
+    patch: Value,
+) -> Result<Value> {
+    let field = kind.field();
+    let mut tx = svc.store.begin_write().await?;
+    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let slot = match kind {
+        MetadataKind::User => &mut row.user_metadata,
+        MetadataKind::App => &mut row.app_metadata,
+    };
+    *slot = apply_metadata(field, slot, &patch, op)?;
+    let out = slot.clone();
+    row.updated_at = svc.now();
+    store::update(&mut tx, &row).await?;
+    let keys: Vec<&String> = patch
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    let action = match op {
+        MetadataOp::Merge => "merge_metadata",
+        MetadataOp::Replace => "replace_metadata",
+    };
+    record(
+        &mut tx,
+        svc,
+        ctx,
+        action,
+        "user",
+        id,
+        json!({"field": field, "keys": keys}),
+    )
+    .await?;
+    tx.commit().await?;
+    stored(field, &out)
+}
