@@ -66,7 +66,7 @@ pub enum ConfigError {
 /// Where the master key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
-    /// `SIGIL_MASTER_KEY`.
+    /// From the `SIGIL_MASTER_KEY` environment variable.
     Env,
     /// A file beside the SQLite data; `true` when it was created just now.
     File(PathBuf, bool),

@@ -4,8 +4,8 @@
 //! # Layout
 //! Layers call one way (`docs/architecture.md`; `layers.rs` tests it, and the hook host is a
 //! crate of its own, `sigil_hooks`, so it cannot call back):
-//! `http` -> {`manage`, `oauth`} -> {`flows`, `templates`, `keys`, `sigil_hooks`} -> `store` ->
-//! the leaves.
+//! `http` -> {`manage`, `oauth`} -> {`flows`, `templates`, `keys`, `db`, `sigil_hooks`} ->
+//! `store` -> the leaves.
 //! - [`http`]: routers, extractors, the JSON error shape, the OpenAPI document; the browser
 //!   pages of the code flow (`http::browser`).
 //! - [`manage`]: the management domain (tenants, API keys, users, organizations, roles,
@@ -14,10 +14,12 @@
 //! - [`oauth`]: the protocol domain: the grants, the browser flow, the post-login pipeline
 //!   (`oauth::pipeline`), every token's claims (`oauth::claims`), signing, `/userinfo`,
 //!   revocation, introspection, logout, sessions, discovery.
-//! - [`services`]: the shared handle the HTTP layer passes down (being narrowed to what each
-//!   function uses).
+//! - [`services`]: the server's parts, the HTTP layer's state; handlers pass domain calls only
+//!   the parts they use.
 //! - [`flows`]: a tenant's hooks as the server runs them: loaded from the store, prepared,
 //!   run with metrics and traces; the post-login event built from the store.
+//! - [`db`]: the store paired with the injected clock, and the tenants' issuer names: what
+//!   almost every domain call takes.
 //! - [`templates`]: JWT templates (parse, validate, render, cache).
 //! - [`keys`]: signing keys (generation, sealing, rotation, JWKS).
 //! - [`store`]: every SQL statement, one dialect-neutral set for SQLite and PostgreSQL.
@@ -32,6 +34,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod db;
 pub mod flows;
 pub mod http;
 pub mod ids;

@@ -1,49 +1,49 @@
-//! The services every layer above the store shares, built once at start-up and passed down
-//! explicitly (no globals): the store, the secret hasher, the password hasher and the clock.
+//! The server's parts, built once at start-up and handed to the HTTP layer as its state (no
+//! globals). Only `http`, `startup` and the CLI see [`Services`]: a handler picks out the
+//! parts a domain call uses and passes those ([`crate::db::Db`], the hasher, the keys...), so
+//! a domain function's signature says what it touches. The master key is not here: the parts
+//! that need a key hold one derived from it, and the master key itself is dropped once they
+//! are built.
 
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::crypto::{MasterKey, SecretHasher};
+use crate::db::{Db, Issuers};
 use crate::flows::Hooks;
 use crate::keys::KeyRing;
+use crate::oauth::user_auth::PasswordLogin;
+use crate::oauth::{Checking, Issuing};
 use crate::passwords::PasswordHasher;
 use crate::store::Store;
 
-/// Shared, cheaply clonable handle to Sigil's services.
+/// Shared, cheaply clonable handle to Sigil's parts.
 #[derive(Debug, Clone)]
 pub struct Services(Arc<Inner>);
 
 /// What [`Services`] holds.
 #[derive(Debug)]
 pub struct Inner {
-    /// The database.
-    pub store: Store,
-    /// Keyed hashing of API keys and client secrets.
+    /// The database and the injected clock.
+    pub db: Db,
+    /// Keyed hashing of API keys, client secrets, codes, refresh tokens and session cookies.
     pub secrets: SecretHasher,
-    /// argon2id for passwords.
+    /// argon2id on a bounded pool, for passwords set through management.
     pub passwords: PasswordHasher,
-    /// The time source.
-    pub clock: SharedClock,
-    /// Root key; later issues derive encryption keys from it.
-    pub master: MasterKey,
-    /// Public base URL; tenant `x` has the issuer `{public_url}/t/x`.
-    pub public_url: String,
+    /// Password logins: argon2id, the dummy hash for unknown users, the attempt counters.
+    pub password_login: PasswordLogin,
+    /// The issuer identifier of every tenant.
+    pub issuers: Issuers,
     /// The hook runtime and what managing hooks needs.
     pub hooks: Hooks,
     /// Per-tenant signing keys, parsed once.
     pub keys: KeyRing,
-    /// An argon2id hash of a random password, verified against when a login names an unknown
-    /// user so that timing does not reveal which accounts exist.
-    pub dummy_hash: String,
     /// Proxies whose `X-Forwarded-For` is believed (the client IP feeds the brute-force lock).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
     pub sessions: crate::config::SessionPolicy,
     /// Parsed JWT templates.
     pub templates: crate::templates::cache::TemplateCache,
-    /// Password-attempt counters for `/metrics`.
-    pub login_metrics: crate::oauth::metrics::LoginMetrics,
 }
 
 /// Operator settings of the login endpoints.
@@ -56,8 +56,9 @@ pub struct LoginPolicy {
 }
 
 impl Services {
-    /// Bundles the services. Fails when the dummy password hash cannot be made (see
-    /// [`Inner::dummy_hash`]): starting without it would make unknown users answer faster.
+    /// Builds the parts. The master key is consumed: the secret hasher and the signing-key
+    /// sealer get keys derived from it. Fails when the dummy password hash cannot be made
+    /// (see [`PasswordLogin`]): starting without it would make unknown users answer faster.
     pub fn new(
         store: Store,
         master: MasterKey,
@@ -67,33 +68,49 @@ impl Services {
         hooks: Hooks,
         login: LoginPolicy,
     ) -> Result<Self, crate::passwords::PasswordError> {
-        let keys = KeyRing::new(crate::crypto::Sealer::new(&master, "signing-keys"));
-        let dummy_hash = passwords.hash(crate::crypto::random_secret("").expose())?;
+        let keys = KeyRing::for_master(&master);
+        let secrets = SecretHasher::new(&master);
+        // `master` ends here: nothing built below can reach it.
         Ok(Self(Arc::new(Inner {
-            secrets: SecretHasher::new(&master),
-            store,
+            db: Db::new(store, clock),
+            secrets,
+            password_login: PasswordLogin::new(passwords.clone())?,
             passwords,
-            clock,
-            master,
             keys,
-            dummy_hash,
-            public_url,
+            issuers: Issuers::new(public_url),
             hooks,
             trusted_proxies: login.trusted_proxies,
             sessions: login.sessions,
             templates: Default::default(),
-            login_metrics: Default::default(),
         })))
     }
 
-    /// The issuer identifier of a tenant (OIDC Discovery 1.0 section 3).
-    pub fn issuer(&self, tenant: &str) -> String {
-        format!("{}/t/{tenant}", self.0.public_url)
+    /// What the grants and the post-login pipeline use to issue tokens.
+    pub fn issuing(&self) -> Issuing<'_> {
+        Issuing {
+            db: &self.db,
+            secrets: &self.secrets,
+            keys: &self.keys,
+            issuers: &self.issuers,
+            hooks: &self.hooks,
+            templates: &self.templates,
+            passwords: &self.passwords,
+        }
+    }
+
+    /// What the endpoints that check a presented token use.
+    pub fn checking(&self) -> Checking<'_> {
+        Checking {
+            db: &self.db,
+            secrets: &self.secrets,
+            keys: &self.keys,
+            issuers: &self.issuers,
+        }
     }
 
     /// Current time in epoch milliseconds.
     pub fn now(&self) -> i64 {
-        self.0.clock.now_ms()
+        self.db.now()
     }
 }
 

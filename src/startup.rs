@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, KeySource};
 use crate::crypto::{MasterKey, Sealer};
+use crate::db::Db;
 use crate::flows::Hooks;
 use crate::manage::api_keys::ApiKeyCreated;
 use crate::manage::{ManageError, tenants};
@@ -132,38 +133,49 @@ pub async fn connect(settings: &Settings) -> Result<Connected, StartupError> {
     })
 }
 
-/// Connects, migrates, resolves the master key and starts the hook runtime (or takes the
-/// shared one): everything but the listener. The CLI's offline commands use this too.
-pub async fn services(
+/// The hook runtime (or the shared one the settings carry) and what managing hooks needs, with
+/// keys derived from `master`. Building it starts a wasm engine: only the server and the
+/// commands that manage hooks call this.
+pub fn hooks(
     settings: &Settings,
-    public_url: String,
-) -> Result<(Services, KeySource), StartupError> {
+    store: &Store,
+    master: &MasterKey,
+) -> Result<Hooks, StartupError> {
     let runtime_settings = match &settings.hook_runtime {
         Some(r) => r.settings(),
         None => settings.hook_pool,
     };
     config::check_hook_ceilings(&settings.hook_ceilings, &runtime_settings)?;
-    let Connected {
-        store,
-        master,
-        key_source: source,
-    } = connect(settings).await?;
     let runtime = match &settings.hook_runtime {
         Some(r) => r.clone(),
         None => HookRuntime::new(settings.hook_pool)?,
     };
-    let hooks = Hooks {
+    Ok(Hooks {
         runtime,
         compiler: settings.compiler.clone(),
         compile_gate: CompileGate::new(settings.compiler.workers, settings.compiler.queue),
         uploads: UploadLimiter::new(settings.upload_rate),
         seal: ArtifactSeal::new(master.derive("artifact-mac")),
-        secrets: Sealer::new(&master, "hook-secrets"),
+        secrets: Sealer::new(master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
         metrics: Default::default(),
         flows: Default::default(),
         traces: crate::flows::traces::TraceWriter::start(store.clone(), crate::flows::TRACES_KEPT),
-    };
+    })
+}
+
+/// Connects, migrates, resolves the master key and starts the hook runtime: everything but
+/// the listener.
+pub async fn services(
+    settings: &Settings,
+    public_url: String,
+) -> Result<(Services, KeySource), StartupError> {
+    let Connected {
+        store,
+        master,
+        key_source: source,
+    } = connect(settings).await?;
+    let hooks = hooks(settings, &store, &master)?;
     let svc = Services::new(
         store,
         master,
@@ -199,8 +211,8 @@ impl Application {
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
         let public_url = config::public_url(settings.public_url.as_deref(), bound)?;
         let (svc, key_source) = services(&settings, public_url).await?;
-        sweep(&svc).await;
-        let bootstrap_key = tenants::bootstrap(&svc).await?;
+        sweep(&svc.db.store).await;
+        let bootstrap_key = tenants::bootstrap(&svc.db, &svc.secrets).await?;
         Ok(Self {
             listener,
             svc,
@@ -234,7 +246,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let maintenance = tokio::spawn(maintenance(self.svc.clone()));
+        let maintenance = tokio::spawn(maintenance(self.svc.db.clone()));
         let app = crate::http::app(self.svc.clone());
         let result = axum::serve(
             self.listener,
@@ -244,15 +256,15 @@ impl Application {
         .await;
         maintenance.abort();
         self.svc.hooks.traces.flush().await;
-        self.svc.store.close().await;
+        self.svc.db.store.close().await;
         result
     }
 }
 
 /// Start-up housekeeping: deletes compiled artifacts no hook version references. A failure
 /// is logged, not fatal: orphans only cost disk space, and the next start tries again.
-async fn sweep(svc: &Services) {
-    match crate::flows::sweep_orphan_artifacts(&svc.store).await {
+async fn sweep(store: &Store) {
+    match crate::flows::sweep_orphan_artifacts(store).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             deleted = n,
@@ -269,13 +281,13 @@ const EXPIRED_CODES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// Periodic housekeeping, off the request path: expired authorization codes are deleted at
 /// start and then every [`PURGE_EVERY`]. Time comes from the injected clock.
-async fn maintenance(svc: Services) {
+async fn maintenance(db: Db) {
     let mut tick = tokio::time::interval(PURGE_EVERY);
     loop {
         tick.tick().await;
-        let before = svc.now() - EXPIRED_CODES_KEPT_MS;
+        let before = db.now() - EXPIRED_CODES_KEPT_MS;
         let purged = async {
-            let mut tx = svc.store.begin_write().await?;
+            let mut tx = db.store.begin_write().await?;
             let n = crate::store::sessions::purge_codes(&mut tx, before).await?;
             tx.commit().await?;
             Ok::<u64, StoreError>(n)

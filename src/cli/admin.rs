@@ -27,8 +27,15 @@ pub async fn migrate(database: &str) -> Result<ExitCode> {
 /// `sigil tenants create`: prints the tenant, its issuer and its first API key (last line).
 pub async fn tenants(database: &str, command: TenantCommand) -> Result<ExitCode> {
     let TenantCommand::Create { name } = command;
-    let svc = offline(&offline_settings(database)).await?;
-    let created = tenants::create(&svc, "cli", CreateTenant { name }).await?;
+    let off = offline(&offline_settings(database)).await?;
+    let created = tenants::create(
+        &off.db,
+        &off.secrets,
+        &off.issuers,
+        "cli",
+        CreateTenant { name },
+    )
+    .await?;
     println!("tenant {} ({})", created.tenant.name, created.tenant.id);
     println!("issuer {}", created.tenant.issuer);
     println!("api key (shown once):");
@@ -43,9 +50,16 @@ pub async fn api_keys(database: &str, command: ApiKeyCommand) -> Result<ExitCode
         name,
         operator,
     } = command;
-    let svc = offline(&offline_settings(database)).await?;
-    let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-    let key = api_keys::create(&svc, &ctx, true, CreateApiKey { name, operator }).await?;
+    let off = offline(&offline_settings(database)).await?;
+    let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+    let key = api_keys::create(
+        &off.db,
+        &off.secrets,
+        &ctx,
+        true,
+        CreateApiKey { name, operator },
+    )
+    .await?;
     println!(
         "api key {} for tenant {} (shown once):",
         key.id, ctx.tenant_name
@@ -65,12 +79,12 @@ pub async fn users(database: &str, command: UserCommand) -> Result<ExitCode> {
     let text = read_text(&file)?;
     let mut settings = offline_settings(database);
     settings.passwords = passwords.hasher()?;
-    let svc = offline(&settings).await?;
-    let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+    let off = offline(&settings).await?;
+    let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
     let lines: Vec<&str> = text.lines().collect();
     let bar = progress_bar(lines.len());
     let report = import_lines(
-        &svc,
+        &off.db,
         &ctx,
         ImportMode { update },
         lines.iter().copied(),
@@ -101,15 +115,15 @@ fn progress_bar(len: usize) -> ProgressBar {
 
 /// `sigil keys rotate|list`: prints the published keys.
 pub async fn keys(database: &str, command: KeysCommand) -> Result<ExitCode> {
-    let svc = offline(&offline_settings(database)).await?;
+    let off = offline(&offline_settings(database)).await?;
     let keys = match command {
         KeysCommand::Rotate { tenant, alg } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            signing_keys::rotate(&svc, &ctx, Rotate { alg: Some(alg) }).await?
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            signing_keys::rotate(&off.db, &off.keys, &ctx, Rotate { alg: Some(alg) }).await?
         }
         KeysCommand::List { tenant } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            signing_keys::list(&svc, &ctx).await?
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            signing_keys::list(&off.db, &off.keys, &ctx).await?
         }
     };
     print_json(&keys)?;

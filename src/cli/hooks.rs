@@ -58,7 +58,8 @@ fn hook_name(file: &Path) -> String {
 
 /// The hook management commands, on the database directly.
 pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCode> {
-    let svc = offline(&offline_settings(database)).await?;
+    let off = offline(&offline_settings(database)).await?;
+    let hooks = off.hooks()?;
     match command {
         HookManageCommand::Upload {
             file,
@@ -67,55 +68,58 @@ pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCo
             deploy,
         } => {
             let bytes = read(&file)?;
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            let up = versions::upload(&svc, &ctx, &name, &bytes).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            let up = versions::upload(&off.db, &hooks, &ctx, &name, &bytes).await?;
             print_json(&up)?;
             if deploy {
-                print_json(&versions::deploy(&svc, &ctx, &up.hook_id, up.version.version).await?)?;
+                print_json(
+                    &versions::deploy(&off.db, &hooks, &ctx, &up.hook_id, up.version.version)
+                        .await?,
+                )?;
             }
         }
         HookManageCommand::List { tenant } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&versions::list(&svc, &ctx, &Default::default()).await?)?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            print_json(&versions::list(&off.db, &ctx, &Default::default()).await?)?;
         }
         HookManageCommand::Deploy {
             hook,
             version,
             tenant,
         } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&versions::deploy(&svc, &ctx, &hook, version).await?)?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            print_json(&versions::deploy(&off.db, &hooks, &ctx, &hook, version).await?)?;
         }
         HookManageCommand::Rollback { hook, tenant } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&versions::rollback(&svc, &ctx, &hook).await?)?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            print_json(&versions::rollback(&off.db, &hooks, &ctx, &hook).await?)?;
         }
         HookManageCommand::Delete { hook, tenant } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            versions::delete(&svc, &ctx, &hook).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            versions::delete(&off.db, &hooks, &ctx, &hook).await?;
             println!("deleted {hook}");
         }
         HookManageCommand::SetSecret { hook, name, tenant } => {
             let value = read_text(Path::new("-"))?;
             let value = value.trim_end_matches(['\n', '\r']);
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            secrets::set_secret(&svc, &ctx, &hook, &name, value).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            secrets::set_secret(&off.db, &hooks, &ctx, &hook, &name, value).await?;
             println!("secret {name} set on {hook}");
         }
         HookManageCommand::Flow { tenant, bindings } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             let flow = Flow {
                 bindings: bindings.into_iter().map(Into::into).collect(),
             };
-            print_json(&flow::set_flow(&svc, &ctx, flow).await?)?;
+            print_json(&flow::set_flow(&off.db, &hooks, &ctx, flow).await?)?;
         }
         HookManageCommand::Traces { tenant, limit } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             let page = PageParams {
                 limit: Some(limit),
                 cursor: None,
             };
-            print_json(&traces::traces(&svc, &ctx, &page).await?)?;
+            print_json(&traces::traces(&off.db, &hooks, &ctx, &page).await?)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -29,9 +29,13 @@ use clap::Parser;
 
 use args::{Cli, Command, HookCommand};
 use sigil::config::{self, DEFAULT_LISTEN};
-use sigil::services::Services;
+use sigil::crypto::{MasterKey, SecretHasher};
+use sigil::db::{Db, Issuers};
+use sigil::flows::Hooks;
+use sigil::keys::KeyRing;
 use sigil::startup::{self, Settings};
 use sigil::telemetry;
+use sigil::templates::cache::TemplateCache;
 
 /// Entry point.
 pub fn main() -> ExitCode {
@@ -94,11 +98,45 @@ fn offline_settings(database: &str) -> Settings {
     s
 }
 
-/// The library's services on the (migrated) database, issuers under `SIGIL_PUBLIC_URL`.
-async fn offline(settings: &Settings) -> Result<Services> {
+/// What the commands that work on the database directly use: the database, keyed hashing,
+/// the issuer names (under `SIGIL_PUBLIC_URL`), signing keys and templates. No hook
+/// runtime: a wasm engine reserves gigabytes of address space and starts threads, so only the
+/// hook commands build one ([`Offline::hooks`]).
+struct Offline {
+    db: Db,
+    secrets: SecretHasher,
+    issuers: Issuers,
+    keys: KeyRing,
+    templates: TemplateCache,
+    settings: Settings,
+    master: MasterKey,
+}
+
+impl Offline {
+    /// The hook runtime and what managing hooks needs.
+    fn hooks(&self) -> Result<Hooks> {
+        Ok(startup::hooks(
+            &self.settings,
+            &self.db.store,
+            &self.master,
+        )?)
+    }
+}
+
+/// Connects to the (migrated) database and builds the parts the offline commands use.
+async fn offline(settings: &Settings) -> Result<Offline> {
     let public = std::env::var("SIGIL_PUBLIC_URL").ok();
     let public = config::public_url(public.as_deref(), settings.listen)?;
-    Ok(startup::services(settings, public).await?.0)
+    let connected = startup::connect(settings).await?;
+    Ok(Offline {
+        db: Db::new(connected.store, settings.clock.clone()),
+        secrets: SecretHasher::new(&connected.master),
+        issuers: Issuers::new(public),
+        keys: KeyRing::for_master(&connected.master),
+        templates: TemplateCache::default(),
+        settings: settings.clone(),
+        master: connected.master,
+    })
 }
 
 /// Prints `value` as pretty JSON on stdout.

@@ -14,11 +14,11 @@ use super::{offline, offline_settings, print_json, read_json};
 
 /// Runs one templates command.
 pub async fn run(database: &str, command: TemplatesCommand) -> Result<ExitCode> {
-    let svc = offline(&offline_settings(database)).await?;
+    let off = offline(&offline_settings(database)).await?;
     match command {
         TemplatesCommand::Get { tenant, client } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            print_json(&templates::get(&svc, &ctx, client.as_deref()).await?)?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            print_json(&templates::get(&off.db, &ctx, client.as_deref()).await?)?;
         }
         TemplatesCommand::Set {
             token,
@@ -26,9 +26,18 @@ pub async fn run(database: &str, command: TemplatesCommand) -> Result<ExitCode> 
             tenant,
             client,
         } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             let kind = TokenKind::parse(&token)?;
-            match templates::set(&svc, &ctx, client.as_deref(), kind, read_json(&file)?).await {
+            match templates::set(
+                &off.db,
+                &off.templates,
+                &ctx,
+                client.as_deref(),
+                kind,
+                read_json(&file)?,
+            )
+            .await
+            {
                 Ok(v) => print_json(&v)?,
                 Err(e) => return invalid(e),
             }
@@ -41,7 +50,7 @@ pub async fn run(database: &str, command: TemplatesCommand) -> Result<ExitCode> 
             organization,
             event,
         } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             let input = PreviewInput {
                 template: file.as_deref().map(read_json).transpose()?,
                 client_id: client,
@@ -49,7 +58,7 @@ pub async fn run(database: &str, command: TemplatesCommand) -> Result<ExitCode> 
                 organization,
                 event: event.as_deref().map(read_json).transpose()?,
             };
-            match templates::preview(&svc, &ctx, input).await {
+            match templates::preview(&off.db, &off.templates, &ctx, input).await {
                 Ok(p) => print_json(&serde_json::json!({
                     "access_token": p.access_token,
                     "id_token": p.id_token,
@@ -62,8 +71,15 @@ pub async fn run(database: &str, command: TemplatesCommand) -> Result<ExitCode> 
             tenant,
             client,
         } => {
-            let ctx = tenants::cli_ctx(&svc, &tenant).await?;
-            templates::delete(&svc, &ctx, client.as_deref(), TokenKind::parse(&token)?).await?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            templates::delete(
+                &off.db,
+                &off.templates,
+                &ctx,
+                client.as_deref(),
+                TokenKind::parse(&token)?,
+            )
+            .await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -18,7 +18,7 @@ use sigil_hooks::event::{
 pub struct RequestInfo {
     /// Client IP.
     pub ip: String,
-    /// User-Agent.
+    /// The `User-Agent` header of the login request, if sent.
     pub user_agent: Option<String>,
     /// Host header.
     pub hostname: String,

@@ -37,7 +37,7 @@ async fn list_tenants(
     _op: Operator,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Tenant>>> {
-    Ok(Json(tenants::list(&svc, &page).await?))
+    Ok(Json(tenants::list(&svc.db, &svc.issuers, &page).await?))
 }
 
 /// Create a tenant; the response holds its first API key, shown once.
@@ -50,7 +50,7 @@ async fn create_tenant(
 ) -> Res<(StatusCode, Json<TenantCreated>)> {
     Ok((
         StatusCode::CREATED,
-        Json(tenants::create(&svc, &op.key_id, input).await?),
+        Json(tenants::create(&svc.db, &svc.secrets, &svc.issuers, &op.key_id, input).await?),
     ))
 }
 
@@ -62,7 +62,7 @@ async fn get_tenant(
     _op: Operator,
     Path(p): Path<TenantNamePath>,
 ) -> Res<Json<Tenant>> {
-    Ok(Json(tenants::get(&svc, &p.name).await?))
+    Ok(Json(tenants::get(&svc.db, &svc.issuers, &p.name).await?))
 }
 
 /// Delete a tenant and everything in it.
@@ -73,7 +73,7 @@ async fn delete_tenant(
     _op: Operator,
     Path(p): Path<TenantNamePath>,
 ) -> Res<StatusCode> {
-    tenants::delete(&svc, &p.name).await?;
+    tenants::delete(&svc.db, &p.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,7 +85,7 @@ async fn list_keys(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<ApiKey>>> {
-    Ok(Json(api_keys::list(&svc, &auth.ctx, &page).await?))
+    Ok(Json(api_keys::list(&svc.db, &auth.ctx, &page).await?))
 }
 
 /// Create an API key; the key is in this response only.
@@ -96,7 +96,14 @@ async fn create_key(
     auth: Auth,
     Body(input): Body<CreateApiKey>,
 ) -> Res<(StatusCode, Json<ApiKeyCreated>)> {
-    let key = api_keys::create(&svc, &auth.ctx, auth.caller.operator, input).await?;
+    let key = api_keys::create(
+        &svc.db,
+        &svc.secrets,
+        &auth.ctx,
+        auth.caller.operator,
+        input,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
@@ -108,7 +115,7 @@ async fn revoke_key(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    api_keys::revoke(&svc, &auth.ctx, &p.id).await?;
+    api_keys::revoke(&svc.db, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -121,7 +128,7 @@ async fn list_audit(
     Query(filter): Query<AuditFilter>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<AuditEntry>>> {
-    Ok(Json(audit::list(&svc, &auth.ctx, &filter, &page).await?))
+    Ok(Json(audit::list(&svc.db, &auth.ctx, &filter, &page).await?))
 }
 
 /// The tenant's published signing keys (next, current, previous).
@@ -131,7 +138,9 @@ async fn list_signing_keys(
     State(svc): State<Services>,
     auth: Auth,
 ) -> Res<Json<Vec<SigningKeyView>>> {
-    Ok(Json(signing_keys::list(&svc, &auth.ctx).await?))
+    Ok(Json(
+        signing_keys::list(&svc.db, &svc.keys, &auth.ctx).await?,
+    ))
 }
 
 /// Rotate the keys of one algorithm: next becomes current, current stays published as
@@ -143,5 +152,7 @@ async fn rotate_signing_keys(
     auth: Auth,
     Body(b): Body<Rotate>,
 ) -> Res<Json<Vec<SigningKeyView>>> {
-    Ok(Json(signing_keys::rotate(&svc, &auth.ctx, b).await?))
+    Ok(Json(
+        signing_keys::rotate(&svc.db, &svc.keys, &auth.ctx, b).await?,
+    ))
 }

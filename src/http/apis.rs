@@ -29,7 +29,7 @@ async fn list_apis(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Api>>> {
-    Ok(Json(apis::list(&svc, &auth.ctx, &page).await?))
+    Ok(Json(apis::list(&svc.db, &auth.ctx, &page).await?))
 }
 
 /// Create an API.
@@ -42,7 +42,7 @@ async fn create_api(
 ) -> Res<(StatusCode, Json<Api>)> {
     Ok((
         StatusCode::CREATED,
-        Json(apis::create(&svc, &auth.ctx, input).await?),
+        Json(apis::create(&svc.db, &auth.ctx, input).await?),
     ))
 }
 
@@ -50,7 +50,7 @@ async fn create_api(
 #[utoipa::path(get, path = "/t/{tenant}/api/apis/{id}", tag = "apis", params(IdPath),
     responses((status = 200, body = Api), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_api(State(svc): State<Services>, auth: Auth, Path(p): Path<IdPath>) -> Res<Json<Api>> {
-    Ok(Json(apis::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(apis::get(&svc.db, &auth.ctx, &p.id).await?))
 }
 
 /// Update an API (name, scopes; the identifier is fixed).
@@ -62,7 +62,7 @@ async fn update_api(
     Path(p): Path<IdPath>,
     Body(input): Body<UpdateApi>,
 ) -> Res<Json<Api>> {
-    Ok(Json(apis::update(&svc, &auth.ctx, &p.id, input).await?))
+    Ok(Json(apis::update(&svc.db, &auth.ctx, &p.id, input).await?))
 }
 
 /// Delete an API.
@@ -73,6 +73,6 @@ async fn delete_api(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    apis::delete(&svc, &auth.ctx, &p.id).await?;
+    apis::delete(&svc.db, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

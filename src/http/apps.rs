@@ -35,7 +35,7 @@ async fn list_apps(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Application>>> {
-    Ok(Json(apps::list(&svc, &auth.ctx, &page).await?))
+    Ok(Json(apps::list(&svc.db, &auth.ctx, &page).await?))
 }
 
 /// Register an application. A confidential one's `client_secret` is in this response only.
@@ -48,7 +48,7 @@ async fn create_app(
 ) -> Res<(StatusCode, Json<ApplicationCreated>)> {
     Ok((
         StatusCode::CREATED,
-        Json(apps::create(&svc, &auth.ctx, input).await?),
+        Json(apps::create(&svc.db, &svc.secrets, &auth.ctx, input).await?),
     ))
 }
 
@@ -60,7 +60,7 @@ async fn get_app(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Application>> {
-    Ok(Json(apps::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(apps::get(&svc.db, &auth.ctx, &p.id).await?))
 }
 
 /// Update an application (`client_metadata` merges; lists replace).
@@ -72,7 +72,7 @@ async fn update_app(
     Path(p): Path<IdPath>,
     Body(input): Body<UpdateApp>,
 ) -> Res<Json<Application>> {
-    Ok(Json(apps::update(&svc, &auth.ctx, &p.id, input).await?))
+    Ok(Json(apps::update(&svc.db, &auth.ctx, &p.id, input).await?))
 }
 
 /// Delete an application.
@@ -83,7 +83,7 @@ async fn delete_app(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    apps::delete(&svc, &auth.ctx, &p.id).await?;
+    apps::delete(&svc.db, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -95,7 +95,9 @@ async fn rotate_secret(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<RotatedSecret>> {
-    Ok(Json(apps::rotate_secret(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(
+        apps::rotate_secret(&svc.db, &svc.secrets, &auth.ctx, &p.id).await?,
+    ))
 }
 
 /// Merge into `client_metadata`.
@@ -108,7 +110,7 @@ async fn merge_metadata(
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
     Ok(Json(
-        apps::write_metadata(&svc, &auth.ctx, &p.id, MetadataOp::Merge, patch).await?,
+        apps::write_metadata(&svc.db, &auth.ctx, &p.id, MetadataOp::Merge, patch).await?,
     ))
 }
 
@@ -122,6 +124,6 @@ async fn replace_metadata(
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
     Ok(Json(
-        apps::write_metadata(&svc, &auth.ctx, &p.id, MetadataOp::Replace, patch).await?,
+        apps::write_metadata(&svc.db, &auth.ctx, &p.id, MetadataOp::Replace, patch).await?,
     ))
 }

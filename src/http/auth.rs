@@ -39,7 +39,7 @@ async fn caller(parts: &Parts, svc: &Services) -> Result<Caller, ApiError> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::unauthorized());
     }
-    authenticate(svc, key.trim())
+    authenticate(&svc.db, &svc.secrets, key.trim())
         .await?
         .ok_or_else(ApiError::unauthorized)
 }
@@ -60,7 +60,7 @@ impl FromRequestParts<Services> for Auth {
                 actor: caller.key_id.clone(),
             }
         } else if caller.operator {
-            let t = tenants::get(svc, &tenant).await?;
+            let t = tenants::get(&svc.db, &svc.issuers, &tenant).await?;
             TenantCtx {
                 tenant_id: t.id,
                 tenant_name: t.name,

@@ -23,7 +23,7 @@ use sigil_hooks::admission::AdmissionError;
 pub struct ErrorBody {
     /// Stable machine code: `invalid_json`, `invalid_field`, `unauthorized`, `forbidden`,
     /// `not_found`, `conflict`, `payload_too_large`, `rate_limited`, `compile_busy`,
-    /// `internal`.
+    /// Machine-readable error code (`invalid`, `not_found`, `conflict`, `internal`...).
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
@@ -165,7 +165,10 @@ impl From<ManageError> for ApiError {
                 err
             }
             ManageError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal failure");
+                tracing::error!(
+                    error = &*cause as &dyn std::error::Error,
+                    "internal failure"
+                );
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -173,7 +176,7 @@ impl From<ManageError> for ApiError {
                 )
             }
             ManageError::Store(cause) => {
-                tracing::error!(error = %cause, "store failure");
+                tracing::error!(error = &cause as &dyn std::error::Error, "store failure");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

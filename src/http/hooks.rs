@@ -107,7 +107,7 @@ async fn upload(
     let _ = &p.tenant;
     Ok((
         StatusCode::CREATED,
-        Json(versions::upload(&svc, &auth.ctx, &p.name, &body).await?),
+        Json(versions::upload(&svc.db, &svc.hooks, &auth.ctx, &p.name, &body).await?),
     ))
 }
 
@@ -119,7 +119,7 @@ async fn list_hooks(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Hook>>> {
-    Ok(Json(versions::list(&svc, &auth.ctx, &page).await?))
+    Ok(Json(versions::list(&svc.db, &auth.ctx, &page).await?))
 }
 
 /// Get a hook (by id or name) with its versions and secret names.
@@ -130,7 +130,7 @@ async fn get_hook(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Hook>> {
-    Ok(Json(versions::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(versions::get(&svc.db, &auth.ctx, &p.id).await?))
 }
 
 /// Delete a hook (refused with 409 `in_use` while the flow binds it).
@@ -141,7 +141,7 @@ async fn delete_hook(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    versions::delete(&svc, &auth.ctx, &p.id).await?;
+    versions::delete(&svc.db, &svc.hooks, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +155,7 @@ async fn deploy(
     Body(b): Body<DeployBody>,
 ) -> Res<Json<Hook>> {
     Ok(Json(
-        versions::deploy(&svc, &auth.ctx, &p.id, b.version).await?,
+        versions::deploy(&svc.db, &svc.hooks, &auth.ctx, &p.id, b.version).await?,
     ))
 }
 
@@ -167,7 +167,9 @@ async fn rollback(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Hook>> {
-    Ok(Json(versions::rollback(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(
+        versions::rollback(&svc.db, &svc.hooks, &auth.ctx, &p.id).await?,
+    ))
 }
 
 /// Set a secret (write-only; encrypted at rest; the hook reads it from its event).
@@ -180,7 +182,7 @@ async fn set_secret(
     Body(b): Body<SecretValue>,
 ) -> Res<StatusCode> {
     let _ = &p.tenant;
-    secrets::set_secret(&svc, &auth.ctx, &p.id, &p.secret, &b.value).await?;
+    secrets::set_secret(&svc.db, &svc.hooks, &auth.ctx, &p.id, &p.secret, &b.value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,7 +194,7 @@ async fn delete_secret(
     auth: Auth,
     Path(p): Path<SecretPath>,
 ) -> Res<StatusCode> {
-    secrets::delete_secret(&svc, &auth.ctx, &p.id, &p.secret).await?;
+    secrets::delete_secret(&svc.db, &svc.hooks, &auth.ctx, &p.id, &p.secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,7 +208,7 @@ async fn set_limits(
     Body(b): Body<LimitOverrides>,
 ) -> Res<Json<Hook>> {
     Ok(Json(
-        limits::set_hook_limits(&svc, &auth.ctx, &p.id, b).await?,
+        limits::set_hook_limits(&svc.db, &svc.hooks, &auth.ctx, &p.id, b).await?,
     ))
 }
 
@@ -222,7 +224,7 @@ async fn test_version(
 ) -> Res<Json<FlowOutcome>> {
     let _ = &p.tenant;
     Ok(Json(
-        test_run::test(&svc, &auth.ctx, &p.id, p.version, b.event).await?,
+        test_run::test(&svc.db, &svc.hooks, &auth.ctx, &p.id, p.version, b.event).await?,
     ))
 }
 
@@ -230,21 +232,25 @@ async fn test_version(
 #[utoipa::path(get, path = "/t/{tenant}/api/flows/post-login", tag = "hooks", params(TenantPath),
     responses((status = 200, body = Flow), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_flow(State(svc): State<Services>, auth: Auth) -> Res<Json<Flow>> {
-    Ok(Json(flow::flow(&svc, &auth.ctx).await?))
+    Ok(Json(flow::flow(&svc.db, &auth.ctx).await?))
 }
 
 /// Replace the post-login flow (at most 20 bindings), atomically.
 #[utoipa::path(put, path = "/t/{tenant}/api/flows/post-login", tag = "hooks", params(TenantPath), request_body = Flow,
     responses((status = 200, body = Flow), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn put_flow(State(svc): State<Services>, auth: Auth, Body(b): Body<Flow>) -> Res<Json<Flow>> {
-    Ok(Json(flow::set_flow(&svc, &auth.ctx, b).await?))
+    Ok(Json(
+        flow::set_flow(&svc.db, &svc.hooks, &auth.ctx, b).await?,
+    ))
 }
 
 /// The tenant's hook limits (overrides, ceilings, effective).
 #[utoipa::path(get, path = "/t/{tenant}/api/hook-limits", tag = "hooks", params(TenantPath),
     responses((status = 200, body = TenantLimits), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_tenant_limits(State(svc): State<Services>, auth: Auth) -> Res<Json<TenantLimits>> {
-    Ok(Json(limits::tenant_limits(&svc, &auth.ctx).await?))
+    Ok(Json(
+        limits::tenant_limits(&svc.db, &svc.hooks, &auth.ctx).await?,
+    ))
 }
 
 /// Lower the tenant's hook limits below the operator's ceilings.
@@ -255,7 +261,9 @@ async fn put_tenant_limits(
     auth: Auth,
     Body(b): Body<LimitOverrides>,
 ) -> Res<Json<TenantLimits>> {
-    Ok(Json(limits::set_tenant_limits(&svc, &auth.ctx, b).await?))
+    Ok(Json(
+        limits::set_tenant_limits(&svc.db, &svc.hooks, &auth.ctx, b).await?,
+    ))
 }
 
 /// Execution traces, newest first (the newest 1000 are kept).
@@ -266,7 +274,9 @@ async fn list_traces(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Trace>>> {
-    Ok(Json(traces::traces(&svc, &auth.ctx, &page).await?))
+    Ok(Json(
+        traces::traces(&svc.db, &svc.hooks, &auth.ctx, &page).await?,
+    ))
 }
 
 /// Prometheus metrics.
@@ -281,7 +291,7 @@ pub(super) async fn metrics(State(svc): State<Services>) -> impl axum::response:
              # TYPE sigil_hook_traces_dropped_total counter\nsigil_hook_traces_dropped_total {}\n{}",
             svc.hooks.metrics.render(),
             svc.hooks.traces.dropped(),
-            svc.login_metrics.render(),
+            svc.password_login.metrics.render(),
         ),
     )
 }

@@ -108,7 +108,7 @@ pub fn app(svc: Services) -> Router {
 }
 
 async fn readyz(State(svc): State<Services>) -> impl IntoResponse {
-    match svc.store.ping().await {
+    match svc.db.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -15,7 +15,6 @@ use serde_json::json;
 
 use crate::crypto::Secret;
 use crate::flows::event::RequestInfo;
-use crate::manage::{ManageError, tenants};
 use crate::oauth::client_auth::ClientCredentials;
 use crate::oauth::password;
 use crate::oauth::{
@@ -85,7 +84,10 @@ impl IntoResponse for OAuthReply {
             OAuthError::InvalidClient | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             OAuthError::AccessDenied(_) | OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             OAuthError::Server(cause) => {
-                tracing::error!(cause = %cause, "token endpoint failure");
+                tracing::error!(
+                    error = cause as &dyn std::error::Error,
+                    "token endpoint failure"
+                );
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             _ => StatusCode::BAD_REQUEST,
@@ -135,20 +137,20 @@ impl IntoResponse for OAuthReply {
 /// The tenant named in the path: 404 only when it really does not exist; a database failure
 /// is a 500 `server_error` with its cause logged (never passed off as a missing tenant).
 async fn tenant(svc: &Services, name: &str) -> Result<(String, String), Response> {
-    match tenants::get(svc, name).await {
-        Ok(t) => Ok((t.id, t.name)),
-        Err(ManageError::NotFound(_)) => Err((
+    match crate::oauth::tenant(&svc.db.store, name).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err((
             StatusCode::NOT_FOUND,
             Json(json!({"error": "not_found", "error_description": "no such tenant"})),
         )
             .into_response()),
-        Err(e) => Err(OAuthReply(OAuthError::Server(e.to_string()), false).into_response()),
+        Err(e) => Err(OAuthReply(e, false).into_response()),
     }
 }
 
 async fn configuration(State(svc): State<Services>, Path(name): Path<String>) -> Response {
     match tenant(&svc, &name).await {
-        Ok((_, n)) => Json(discovery::document(&svc.issuer(&n))).into_response(),
+        Ok((_, n)) => Json(discovery::document(&svc.issuers.of(&n))).into_response(),
         Err(r) => r,
     }
 }
@@ -158,9 +160,9 @@ async fn jwks(State(svc): State<Services>, Path(name): Path<String>) -> Response
         Ok(t) => t,
         Err(r) => return r,
     };
-    match svc.keys.jwks(&svc.store, &id, svc.now()).await {
+    match svc.keys.jwks(&svc.db.store, &id, svc.now()).await {
         Ok(doc) => Json(doc).into_response(),
-        Err(e) => OAuthReply(OAuthError::Server(e.to_string()), false).into_response(),
+        Err(e) => OAuthReply(OAuthError::server(e), false).into_response(),
     }
 }
 
@@ -256,7 +258,8 @@ async fn token(
         None => Err(OAuthError::InvalidRequest("grant_type is required".into())),
         Some("password") => {
             password::grant(
-                &svc,
+                &svc.issuing(),
+                &svc.password_login,
                 (&t.0, &t.1),
                 creds,
                 &form,
@@ -266,7 +269,7 @@ async fn token(
         }
         Some("refresh_token") => {
             refresh::grant(
-                &svc,
+                &svc.issuing(),
                 (&t.0, &t.1),
                 creds,
                 &form,
@@ -275,9 +278,9 @@ async fn token(
             .await
         }
         Some("client_credentials") => {
-            client_credentials::grant(&svc, (&t.0, &t.1), creds, &form).await
+            client_credentials::grant(&svc.issuing(), (&t.0, &t.1), creds, &form).await
         }
-        Some("authorization_code") => code::grant(&svc, (&t.0, &t.1), creds, &form).await,
+        Some("authorization_code") => code::grant(&svc.issuing(), (&t.0, &t.1), creds, &form).await,
         Some(g) => Err(OAuthError::UnsupportedGrantType(format!(
             "unknown grant type `{g}`"
         ))),
@@ -313,7 +316,7 @@ async fn userinfo_for(svc: &Services, name: &str, headers: &HeaderMap) -> Respon
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return res;
     };
-    match userinfo::userinfo(svc, &id, &n, token.trim()).await {
+    match userinfo::userinfo(&svc.checking(), &id, &n, token.trim()).await {
         Ok(v) => {
             let mut res = Json(v).into_response();
             res.headers_mut()
@@ -371,7 +374,7 @@ async fn revoke(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match revocation::revoke(&svc, (&t.0, &t.1), creds, &token).await {
+    match revocation::revoke(&svc.checking(), (&t.0, &t.1), creds, &token).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => OAuthReply(e, basic).into_response(),
     }
@@ -388,7 +391,7 @@ async fn introspect(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match introspection::introspect(&svc, (&t.0, &t.1), creds, &token).await {
+    match introspection::introspect(&svc.checking(), (&t.0, &t.1), creds, &token).await {
         Ok(v) => no_store(Json(v).into_response()),
         Err(e) => OAuthReply(e, basic).into_response(),
     }
@@ -414,7 +417,7 @@ async fn cors(
         .unwrap_or("")
         .to_string();
     let allowed = match &origin {
-        Some(o) => crate::store::apps::origin_allowed(&svc.store, &tenant, o)
+        Some(o) => crate::store::apps::origin_allowed(&svc.db.store, &tenant, o)
             .await
             .unwrap_or(false),
         None => false,

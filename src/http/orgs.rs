@@ -39,7 +39,7 @@ async fn list_orgs(
     Query(filter): Query<OrgFilter>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Organization>>> {
-    Ok(Json(orgs::list(&svc, &auth.ctx, &filter, &page).await?))
+    Ok(Json(orgs::list(&svc.db, &auth.ctx, &filter, &page).await?))
 }
 
 /// Create an organization.
@@ -52,7 +52,7 @@ async fn create_org(
 ) -> Res<(StatusCode, Json<Organization>)> {
     Ok((
         StatusCode::CREATED,
-        Json(orgs::create(&svc, &auth.ctx, input).await?),
+        Json(orgs::create(&svc.db, &auth.ctx, input).await?),
     ))
 }
 
@@ -64,7 +64,7 @@ async fn get_org(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Organization>> {
-    Ok(Json(orgs::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(orgs::get(&svc.db, &auth.ctx, &p.id).await?))
 }
 
 /// Get an organization by the customer's external id.
@@ -76,7 +76,7 @@ async fn get_org_by_external_id(
     Path(p): Path<ExternalIdPath>,
 ) -> Res<Json<Organization>> {
     Ok(Json(
-        orgs::get_by_external_id(&svc, &auth.ctx, &p.external_id).await?,
+        orgs::get_by_external_id(&svc.db, &auth.ctx, &p.external_id).await?,
     ))
 }
 
@@ -89,7 +89,7 @@ async fn update_org(
     Path(p): Path<IdPath>,
     Body(input): Body<UpdateOrg>,
 ) -> Res<Json<Organization>> {
-    Ok(Json(orgs::update(&svc, &auth.ctx, &p.id, input).await?))
+    Ok(Json(orgs::update(&svc.db, &auth.ctx, &p.id, input).await?))
 }
 
 /// Delete an organization and its memberships.
@@ -100,7 +100,7 @@ async fn delete_org(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    orgs::delete(&svc, &auth.ctx, &p.id).await?;
+    orgs::delete(&svc.db, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -114,7 +114,7 @@ async fn merge_metadata(
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
     Ok(Json(
-        orgs::write_metadata(&svc, &auth.ctx, &p.id, MetadataOp::Merge, patch).await?,
+        orgs::write_metadata(&svc.db, &auth.ctx, &p.id, MetadataOp::Merge, patch).await?,
     ))
 }
 
@@ -128,7 +128,7 @@ async fn replace_metadata(
     Body(patch): Body<Value>,
 ) -> Res<Json<Value>> {
     Ok(Json(
-        orgs::write_metadata(&svc, &auth.ctx, &p.id, MetadataOp::Replace, patch).await?,
+        orgs::write_metadata(&svc.db, &auth.ctx, &p.id, MetadataOp::Replace, patch).await?,
     ))
 }
 
@@ -142,7 +142,7 @@ async fn list_members(
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Membership>>> {
     Ok(Json(
-        orgs::memberships(&svc, &auth.ctx, Members::OfOrg(&p.id), &page).await?,
+        orgs::memberships(&svc.db, &auth.ctx, Members::OfOrg(&p.id), &page).await?,
     ))
 }
 
@@ -157,7 +157,7 @@ async fn add_member(
 ) -> Res<(StatusCode, Json<Membership>)> {
     Ok((
         StatusCode::CREATED,
-        Json(orgs::add_member(&svc, &auth.ctx, &p.id, input).await?),
+        Json(orgs::add_member(&svc.db, &auth.ctx, &p.id, input).await?),
     ))
 }
 
@@ -170,7 +170,7 @@ async fn get_member(
     Path(p): Path<MemberPath>,
 ) -> Res<Json<Membership>> {
     Ok(Json(
-        orgs::member(&svc, &auth.ctx, &p.id, &p.user_id).await?,
+        orgs::member(&svc.db, &auth.ctx, &p.id, &p.user_id).await?,
     ))
 }
 
@@ -184,7 +184,7 @@ async fn update_member(
     Body(input): Body<UpdateMember>,
 ) -> Res<Json<Membership>> {
     Ok(Json(
-        orgs::update_member(&svc, &auth.ctx, &p.id, &p.user_id, input).await?,
+        orgs::update_member(&svc.db, &auth.ctx, &p.id, &p.user_id, input).await?,
     ))
 }
 
@@ -196,6 +196,6 @@ async fn remove_member(
     auth: Auth,
     Path(p): Path<MemberPath>,
 ) -> Res<StatusCode> {
-    orgs::remove_member(&svc, &auth.ctx, &p.id, &p.user_id).await?;
+    orgs::remove_member(&svc.db, &auth.ctx, &p.id, &p.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

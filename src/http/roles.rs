@@ -29,7 +29,7 @@ async fn list_roles(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Role>>> {
-    Ok(Json(roles::list(&svc, &auth.ctx, &page).await?))
+    Ok(Json(roles::list(&svc.db, &auth.ctx, &page).await?))
 }
 
 /// Create a role.
@@ -42,7 +42,7 @@ async fn create_role(
 ) -> Res<(StatusCode, Json<Role>)> {
     Ok((
         StatusCode::CREATED,
-        Json(roles::create(&svc, &auth.ctx, input).await?),
+        Json(roles::create(&svc.db, &auth.ctx, input).await?),
     ))
 }
 
@@ -54,7 +54,7 @@ async fn get_role(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Role>> {
-    Ok(Json(roles::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(roles::get(&svc.db, &auth.ctx, &p.id).await?))
 }
 
 /// Update a role's description or permissions.
@@ -66,7 +66,7 @@ async fn update_role(
     Path(p): Path<IdPath>,
     Body(input): Body<UpdateRole>,
 ) -> Res<Json<Role>> {
-    Ok(Json(roles::update(&svc, &auth.ctx, &p.id, input).await?))
+    Ok(Json(roles::update(&svc.db, &auth.ctx, &p.id, input).await?))
 }
 
 /// Delete a role (it is removed from every user and membership).
@@ -77,6 +77,6 @@ async fn delete_role(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    roles::delete(&svc, &auth.ctx, &p.id).await?;
+    roles::delete(&svc.db, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,7 +52,7 @@ struct AppTokenPath {
 #[utoipa::path(get, path = "/t/{tenant}/api/jwt-templates", tag = "jwt-templates", params(TenantPath),
     responses((status = 200, body = Templates), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn get_tenant_templates(State(svc): State<Services>, auth: Auth) -> Res<Json<Templates>> {
-    Ok(Json(templates::get(&svc, &auth.ctx, None).await?))
+    Ok(Json(templates::get(&svc.db, &auth.ctx, None).await?))
 }
 
 /// Save the tenant's template for one token. Invalid templates are refused with
@@ -67,7 +67,9 @@ async fn put_tenant_template(
 ) -> Res<Json<Value>> {
     let _ = p.tenant;
     let kind = TokenKind::parse(&p.token)?;
-    Ok(Json(templates::set(&svc, &auth.ctx, None, kind, t).await?))
+    Ok(Json(
+        templates::set(&svc.db, &svc.templates, &auth.ctx, None, kind, t).await?,
+    ))
 }
 
 /// Delete the tenant's template for one token.
@@ -79,7 +81,7 @@ async fn delete_tenant_template(
     Path(p): Path<TokenPath>,
 ) -> Res<StatusCode> {
     let kind = TokenKind::parse(&p.token)?;
-    templates::delete(&svc, &auth.ctx, None, kind).await?;
+    templates::delete(&svc.db, &svc.templates, &auth.ctx, None, kind).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -92,7 +94,9 @@ async fn preview(
     auth: Auth,
     Body(input): Body<PreviewInput>,
 ) -> Res<Json<Preview>> {
-    Ok(Json(templates::preview(&svc, &auth.ctx, input).await?))
+    Ok(Json(
+        templates::preview(&svc.db, &svc.templates, &auth.ctx, input).await?,
+    ))
 }
 
 /// An application's template overrides.
@@ -103,7 +107,7 @@ async fn get_app_templates(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Templates>> {
-    Ok(Json(templates::get(&svc, &auth.ctx, Some(&p.id)).await?))
+    Ok(Json(templates::get(&svc.db, &auth.ctx, Some(&p.id)).await?))
 }
 
 /// Override the tenant's template for one application and token.
@@ -118,7 +122,7 @@ async fn put_app_template(
     let _ = p.tenant;
     let kind = TokenKind::parse(&p.token)?;
     Ok(Json(
-        templates::set(&svc, &auth.ctx, Some(&p.id), kind, t).await?,
+        templates::set(&svc.db, &svc.templates, &auth.ctx, Some(&p.id), kind, t).await?,
     ))
 }
 
@@ -131,6 +135,6 @@ async fn delete_app_template(
     Path(p): Path<AppTokenPath>,
 ) -> Res<StatusCode> {
     let kind = TokenKind::parse(&p.token)?;
-    templates::delete(&svc, &auth.ctx, Some(&p.id), kind).await?;
+    templates::delete(&svc.db, &svc.templates, &auth.ctx, Some(&p.id), kind).await?;
     Ok(StatusCode::NO_CONTENT)
 }

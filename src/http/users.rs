@@ -53,7 +53,7 @@ async fn list_users(
     Query(filter): Query<UserFilter>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<User>>> {
-    Ok(Json(users::list(&svc, &auth.ctx, &filter, &page).await?))
+    Ok(Json(users::list(&svc.db, &auth.ctx, &filter, &page).await?))
 }
 
 /// Create a user.
@@ -66,7 +66,7 @@ async fn create_user(
 ) -> Res<(StatusCode, Json<User>)> {
     Ok((
         StatusCode::CREATED,
-        Json(users::create(&svc, &auth.ctx, input).await?),
+        Json(users::create(&svc.db, &svc.passwords, &auth.ctx, input).await?),
     ))
 }
 
@@ -78,7 +78,7 @@ async fn get_user(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<User>> {
-    Ok(Json(users::get(&svc, &auth.ctx, &p.id).await?))
+    Ok(Json(users::get(&svc.db, &auth.ctx, &p.id).await?))
 }
 
 /// Get a user by the customer's external id.
@@ -90,7 +90,7 @@ async fn get_user_by_external_id(
     Path(p): Path<ExternalIdPath>,
 ) -> Res<Json<User>> {
     Ok(Json(
-        users::get_by_external_id(&svc, &auth.ctx, &p.external_id).await?,
+        users::get_by_external_id(&svc.db, &auth.ctx, &p.external_id).await?,
     ))
 }
 
@@ -103,7 +103,7 @@ async fn update_user(
     Path(p): Path<IdPath>,
     Body(input): Body<UpdateUser>,
 ) -> Res<Json<User>> {
-    Ok(Json(users::update(&svc, &auth.ctx, &p.id, input).await?))
+    Ok(Json(users::update(&svc.db, &auth.ctx, &p.id, input).await?))
 }
 
 /// Delete a user.
@@ -114,7 +114,7 @@ async fn delete_user(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<StatusCode> {
-    users::delete(&svc, &auth.ctx, &p.id).await?;
+    users::delete(&svc.db, &auth.ctx, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -127,7 +127,7 @@ async fn set_password(
     Path(p): Path<IdPath>,
     Body(input): Body<SetPassword>,
 ) -> Res<StatusCode> {
-    users::set_password(&svc, &auth.ctx, &p.id, input).await?;
+    users::set_password(&svc.db, &svc.passwords, &auth.ctx, &p.id, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,7 +140,7 @@ async fn revoke_sessions(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<Value>> {
-    let n = users::revoke_sessions(&svc, &auth.ctx, &p.id).await?;
+    let n = users::revoke_sessions(&svc.db, &auth.ctx, &p.id).await?;
     Ok(Json(serde_json::json!({ "sessions_ended": n })))
 }
 
@@ -153,7 +153,7 @@ async fn metadata(
     patch: Value,
 ) -> Res<Json<Value>> {
     Ok(Json(
-        users::write_metadata(&svc, &auth.ctx, &id, kind, op, patch).await?,
+        users::write_metadata(&svc.db, &auth.ctx, &id, kind, op, patch).await?,
     ))
 }
 
@@ -237,7 +237,7 @@ async fn get_roles(
     auth: Auth,
     Path(p): Path<IdPath>,
 ) -> Res<Json<RoleNames>> {
-    let roles = users::roles(&svc, &auth.ctx, &p.id).await?;
+    let roles = users::roles(&svc.db, &auth.ctx, &p.id).await?;
     Ok(Json(RoleNames { roles }))
 }
 
@@ -250,7 +250,7 @@ async fn add_roles(
     Path(p): Path<IdPath>,
     Body(input): Body<RoleNames>,
 ) -> Res<Json<RoleNames>> {
-    let roles = users::change_roles(&svc, &auth.ctx, &p.id, RoleOp::Add, input.roles).await?;
+    let roles = users::change_roles(&svc.db, &auth.ctx, &p.id, RoleOp::Add, input.roles).await?;
     Ok(Json(RoleNames { roles }))
 }
 
@@ -263,7 +263,7 @@ async fn set_roles(
     Path(p): Path<IdPath>,
     Body(input): Body<RoleNames>,
 ) -> Res<Json<RoleNames>> {
-    let roles = users::change_roles(&svc, &auth.ctx, &p.id, RoleOp::Set, input.roles).await?;
+    let roles = users::change_roles(&svc.db, &auth.ctx, &p.id, RoleOp::Set, input.roles).await?;
     Ok(Json(RoleNames { roles }))
 }
 
@@ -275,7 +275,8 @@ async fn remove_role(
     auth: Auth,
     Path(p): Path<RolePath>,
 ) -> Res<Json<RoleNames>> {
-    let roles = users::change_roles(&svc, &auth.ctx, &p.id, RoleOp::Remove, vec![p.role]).await?;
+    let roles =
+        users::change_roles(&svc.db, &auth.ctx, &p.id, RoleOp::Remove, vec![p.role]).await?;
     Ok(Json(RoleNames { roles }))
 }
 
@@ -289,7 +290,7 @@ async fn user_organizations(
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Membership>>> {
     Ok(Json(
-        orgs::memberships(&svc, &auth.ctx, Members::OfUser(&p.id), &page).await?,
+        orgs::memberships(&svc.db, &auth.ctx, Members::OfUser(&p.id), &page).await?,
     ))
 }
 
@@ -322,6 +323,6 @@ async fn import_users(
         ));
     }
     Ok(Json(
-        import_lines(&svc, &auth.ctx, mode, text.lines(), || {}).await?,
+        import_lines(&svc.db, &auth.ctx, mode, text.lines(), || {}).await?,
     ))
 }

@@ -46,7 +46,7 @@ enum Pair {
 
 /// A parsed signing key.
 pub struct SigningKey {
-    /// `kid`.
+    /// The key id (`kid`) tokens name in their header.
     pub kid: String,
     /// `RS256`, `ES256` or `EdDSA`.
     pub alg: String,
@@ -208,6 +208,12 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
+    /// The key ring of a server whose root key is `master`: private keys are sealed under a
+    /// key derived from it for this one purpose (the server and the CLI must agree on it).
+    pub fn for_master(master: &crate::crypto::MasterKey) -> Self {
+        Self::new(Sealer::new(master, "signing-keys"))
+    }
+
     /// A key ring sealing private keys with `sealer`.
     pub fn new(sealer: Sealer) -> Self {
         KeyRing {

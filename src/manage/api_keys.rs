@@ -6,9 +6,10 @@ use utoipa::ToSchema;
 
 use super::{ManageError, Page, PageParams, Result, TenantCtx, record, validate};
 use crate::clock::rfc3339;
+use crate::crypto::SecretHasher;
 use crate::crypto::random_secret;
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::{Tx, api_keys as store};
 
 /// An API key as listed (never the key itself).
@@ -16,7 +17,7 @@ use crate::store::{Tx, api_keys as store};
 pub struct ApiKey {
     /// `key_...`
     pub id: String,
-    /// Label.
+    /// A label for people (which integration uses the key).
     pub name: String,
     /// The first characters of the key.
     pub prefix: String,
@@ -34,7 +35,7 @@ pub struct ApiKey {
 pub struct ApiKeyCreated {
     /// `key_...`
     pub id: String,
-    /// Label.
+    /// A label for people (which integration uses the key).
     pub name: String,
     /// Whether it may manage tenants.
     pub operator: bool,
@@ -56,18 +57,19 @@ pub struct CreateApiKey {
 /// Creates a key inside the caller's transaction.
 pub(crate) async fn create_in(
     tx: &mut Tx,
-    svc: &Services,
+    db: &Db,
+    secrets: &SecretHasher,
     ctx: &TenantCtx,
     name: &str,
     operator: bool,
 ) -> Result<ApiKeyCreated> {
-    let now = svc.now();
+    let now = db.now();
     let secret = random_secret("sk_");
     let row = store::ApiKeyRow {
         id: new_id(IdKind::ApiKey, now),
         tenant_id: ctx.tenant_id.clone(),
         name: name.to_string(),
-        secret_hash: svc.secrets.hash(secret.expose()),
+        secret_hash: secrets.hash(secret.expose()),
         prefix: secret.expose().chars().take(10).collect(),
         is_operator: i64::from(operator),
         created_at: now,
@@ -76,7 +78,7 @@ pub(crate) async fn create_in(
     store::insert(&mut *tx, &row).await?;
     record(
         tx,
-        svc,
+        now,
         ctx,
         "create",
         "api_key",
@@ -94,7 +96,8 @@ pub(crate) async fn create_in(
 
 /// Creates a key; `caller_is_operator` gates operator keys.
 pub async fn create(
-    svc: &Services,
+    db: &Db,
+    secrets: &SecretHasher,
     ctx: &TenantCtx,
     caller_is_operator: bool,
     input: CreateApiKey,
@@ -105,15 +108,15 @@ pub async fn create(
             "only an operator key can create operator keys",
         ));
     }
-    let mut tx = svc.store.begin_write().await?;
-    let key = create_in(&mut tx, svc, ctx, &input.name, input.operator).await?;
+    let mut tx = db.store.begin_write().await?;
+    let key = create_in(&mut tx, db, secrets, ctx, &input.name, input.operator).await?;
     tx.commit().await?;
     Ok(key)
 }
 
 /// Lists the tenant's keys (revoked ones included, marked).
-pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<ApiKey>> {
-    let rows = store::list(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<ApiKey>> {
+    let rows = store::list(&db.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |r| {
         Ok(ApiKey {
             id: r.id,
@@ -127,12 +130,12 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
 }
 
 /// Revokes a key.
-pub async fn revoke(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
-    if !store::revoke(&mut tx, &ctx.tenant_id, id, svc.now()).await? {
+pub async fn revoke(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
+    if !store::revoke(&mut tx, &ctx.tenant_id, id, db.now()).await? {
         return Err(ManageError::NotFound("api key"));
     }
-    record(&mut tx, svc, ctx, "revoke", "api_key", id, json!({})).await?;
+    record(&mut tx, db.now(), ctx, "revoke", "api_key", id, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -151,17 +154,21 @@ pub struct Caller {
 }
 
 /// Finds the live key matching `presented`, if any.
-pub async fn authenticate(svc: &Services, presented: &str) -> Result<Option<Caller>> {
+pub async fn authenticate(
+    db: &Db,
+    secrets: &SecretHasher,
+    presented: &str,
+) -> Result<Option<Caller>> {
     if !presented.starts_with("sk_") || presented.len() > 200 {
         return Ok(None);
     }
-    let hash = svc.secrets.hash(presented);
-    let Some(k) = store::find_live(&svc.store, &hash).await? else {
+    let hash = secrets.hash(presented);
+    let Some(k) = store::find_live(&db.store, &hash).await? else {
         return Ok(None);
     };
     // The lookup was by hash; compare again in constant time so correctness never rests on
     // how the database compares strings.
-    if !svc.secrets.verify(presented, &k.secret_hash) {
+    if !secrets.verify(presented, &k.secret_hash) {
         return Ok(None);
     }
     Ok(Some(Caller {

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, stored, validate};
 use crate::clock::rfc3339;
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::apis::{self as store, ApiRow, By};
 
 /// A scope an API defines.
@@ -91,11 +91,11 @@ fn check_scopes(scopes: &[Scope]) -> Result<String> {
 }
 
 /// Creates an API.
-pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateApi) -> Result<Api> {
+pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateApi) -> Result<Api> {
     validate::token("identifier", &input.identifier, 255)?;
     validate::text("name", &input.name, 255)?;
     let scopes = check_scopes(&input.scopes)?;
-    let now = svc.now();
+    let now = db.now();
     let row = ApiRow {
         id: new_id(IdKind::Api, now),
         tenant_id: ctx.tenant_id.clone(),
@@ -105,26 +105,26 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateApi) -> Result
         created_at: now,
         updated_at: now,
     };
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"identifier": row.identifier, "name": row.name});
-    record(&mut tx, svc, ctx, "create", "api", &row.id, summary).await?;
+    record(&mut tx, db.now(), ctx, "create", "api", &row.id, summary).await?;
     tx.commit().await?;
     view(row)
 }
 
 /// An API by id.
-pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Api> {
-    store::get(svc.store.pool(), &ctx.tenant_id, By::Id(id), "")
+pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Api> {
+    store::get(db.store.pool(), &ctx.tenant_id, By::Id(id), "")
         .await?
         .ok_or(ManageError::NotFound("api"))
         .and_then(view)
 }
 
 /// Lists APIs.
-pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Api>> {
+pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Api>> {
     let rows = store::list(
-        svc.store.pool(),
+        db.store.pool(),
         &ctx.tenant_id,
         page.cursor(),
         page.limit()?,
@@ -134,20 +134,15 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
 }
 
 /// Applies a PATCH.
-pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateApi) -> Result<Api> {
+pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateApi) -> Result<Api> {
     if let Some(n) = &input.name {
         validate::text("name", n, 255)?;
     }
     let scopes = input.scopes.as_deref().map(check_scopes).transpose()?;
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get(
-        &mut **tx,
-        &ctx.tenant_id,
-        By::Id(id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("api"))?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = store::get(&mut **tx, &ctx.tenant_id, By::Id(id), db.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("api"))?;
     let mut changed = Vec::new();
     if let Some(n) = input.name {
         row.name = n;
@@ -157,11 +152,11 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateApi)
         row.scopes = s;
         changed.push("scopes");
     }
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "update",
         "api",
@@ -174,12 +169,12 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateApi)
 }
 
 /// Deletes an API.
-pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
+pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("api"));
     }
-    record(&mut tx, svc, ctx, "delete", "api", id, json!({})).await?;
+    record(&mut tx, db.now(), ctx, "delete", "api", id, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

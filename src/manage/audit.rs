@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::{Page, PageParams, Result, TenantCtx};
 use crate::clock::rfc3339;
-use crate::services::Services;
+use crate::db::Db;
 use crate::store::audit as store;
 
 /// One recorded change.
@@ -38,13 +38,13 @@ pub struct AuditFilter {
 
 /// Lists entries, newest first.
 pub async fn list(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     filter: &AuditFilter,
     page: &PageParams,
 ) -> Result<Page<AuditEntry>> {
     let rows = store::list(
-        &svc.store,
+        &db.store,
         &ctx.tenant_id,
         filter.resource_id.as_deref(),
         page.cursor(),

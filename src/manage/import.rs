@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 
 use super::users::{CreateUser, new_row, resolve_roles};
 use super::{ManageError, Result, TenantCtx, invalid, record};
+use crate::db::Db;
 use crate::passwords::check_imported_hash;
-use crate::services::Services;
 use crate::store::orgs as org_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By};
@@ -26,7 +26,7 @@ use crate::store::users::{self as store, By};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportUser {
-    /// Required.
+    /// The user's email, required: it is how a line finds an existing user.
     pub email: String,
     /// Defaults to false.
     #[serde(default)]
@@ -39,7 +39,7 @@ pub struct ImportUser {
     pub given_name: Option<String>,
     /// Family name.
     pub family_name: Option<String>,
-    /// Nickname.
+    /// Casual name (OIDC `nickname`).
     pub nickname: Option<String>,
     /// Picture URL.
     pub picture: Option<String>,
@@ -86,7 +86,7 @@ pub struct LineError {
     pub line: usize,
     /// The offending field, when one is to blame.
     pub field: Option<String>,
-    /// Why.
+    /// Why the line was refused (the field and the rule).
     pub message: String,
 }
 
@@ -107,7 +107,7 @@ pub struct ImportReport {
 
 /// Imports every non-blank line, calling `progress` after each.
 pub async fn import_lines<'a>(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     mode: ImportMode,
     lines: impl IntoIterator<Item = &'a str>,
@@ -120,7 +120,7 @@ pub async fn import_lines<'a>(
             progress();
             continue;
         }
-        match import_one(svc, ctx, mode, line).await {
+        match import_one(db, ctx, mode, line).await {
             Ok(Imported::Created) => report.created += 1,
             Ok(Imported::Updated) => report.updated += 1,
             Ok(Imported::Skipped) => report.skipped += 1,
@@ -155,12 +155,7 @@ enum Imported {
 }
 
 /// Imports one line.
-async fn import_one(
-    svc: &Services,
-    ctx: &TenantCtx,
-    mode: ImportMode,
-    line: &str,
-) -> Result<Imported> {
+async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> Result<Imported> {
     let mut de = serde_json::Deserializer::from_str(line);
     let input: ImportUser = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -189,11 +184,11 @@ async fn import_one(
         external_id: input.external_id,
         roles: vec![],
     };
-    let now = svc.now();
+    let now = db.now();
     let mut row = new_row(ctx, &as_create, now)?;
     row.password_hash = input.password_hash;
 
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     let role_ids = match &input.roles {
         Some(names) => Some(resolve_roles(&mut tx, &ctx.tenant_id, "roles", names).await?),
         None => None,
@@ -226,7 +221,7 @@ async fn import_one(
         memberships.push((org.id, roles));
     }
 
-    let lock = svc.store.for_update();
+    let lock = db.store.for_update();
     let existing = match row.external_id.as_deref() {
         Some(ext) => store::get(&mut **tx, &ctx.tenant_id, By::ExternalId(ext), lock).await?,
         None => None,
@@ -289,7 +284,7 @@ async fn import_one(
     };
     let summary = json!({"email": row.email, "external_id": row.external_id,
         "roles": input.roles, "organizations": memberships.len()});
-    record(&mut tx, svc, ctx, action, "user", &row.id, summary).await?;
+    record(&mut tx, db.now(), ctx, action, "user", &row.id, summary).await?;
     tx.commit().await?;
     Ok(outcome)
 }

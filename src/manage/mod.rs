@@ -23,7 +23,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::{StoreError, Tx, audit as audit_store};
 
 /// Why a management operation failed.
@@ -34,7 +33,7 @@ pub enum ManageError {
     Invalid {
         /// The field.
         field: String,
-        /// Why.
+        /// Why the value was refused, for the person who sent it.
         message: String,
     },
     /// The named resource does not exist in this tenant.
@@ -62,9 +61,10 @@ pub enum ManageError {
     /// The store failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(StoreError),
-    /// Another server-side failure (key material, for instance); logged, never shown.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Another server-side failure (key material, for instance): the cause and its chain are
+    /// logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for ManageError {
@@ -79,6 +79,13 @@ impl From<StoreError> for ManageError {
 impl From<sqlx::Error> for ManageError {
     fn from(e: sqlx::Error) -> Self {
         ManageError::Store(StoreError::Database(e))
+    }
+}
+
+impl ManageError {
+    /// An internal failure, keeping `cause` for the logs.
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ManageError::Internal(Box::new(cause))
     }
 }
 
@@ -104,17 +111,17 @@ pub struct TenantCtx {
     pub actor: String,
 }
 
-/// Records a change inside the transaction that makes it.
+/// Records a change inside the transaction that makes it, stamped `now` (the caller's time,
+/// so the audit entry and the change it records carry the same instant).
 pub(crate) async fn record(
     tx: &mut Tx,
-    svc: &Services,
+    now: i64,
     ctx: &TenantCtx,
     action: &str,
     resource_type: &str,
     resource_id: &str,
     summary: Value,
 ) -> Result<()> {
-    let now = svc.now();
     audit_store::insert(
         &mut *tx,
         &audit_store::AuditRow {
@@ -207,9 +214,7 @@ impl From<crate::flows::FlowError> for ManageError {
             FlowError::NotFound(what) => ManageError::NotFound(what),
             FlowError::Admission(a) => ManageError::Admission(a),
             e @ (FlowError::Compile(_) | FlowError::World(_)) => invalid("wasm", e.to_string()),
-            e @ (FlowError::Secret { .. } | FlowError::Host(_)) => {
-                ManageError::Internal(e.to_string())
-            }
+            e @ (FlowError::Secret { .. } | FlowError::Host(_)) => ManageError::internal(e),
         }
     }
 }

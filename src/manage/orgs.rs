@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use super::users::{MetadataOp, apply_metadata, resolve_roles};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, stored, validate};
 use crate::clock::rfc3339;
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::Tx;
 use crate::store::orgs::{self as store, By, Members, MembershipRow, OrgRow};
 use crate::store::users as user_store;
@@ -90,11 +90,11 @@ pub struct OrgFilter {
 }
 
 /// Creates an organization.
-pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateOrg) -> Result<Organization> {
+pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateOrg) -> Result<Organization> {
     validate::text("name", &input.name, 255)?;
     validate::opt_text("display_name", input.display_name.as_deref(), 255)?;
     validate::external_id(input.external_id.as_deref())?;
-    let now = svc.now();
+    let now = db.now();
     let row = OrgRow {
         id: new_id(IdKind::Organization, now),
         tenant_id: ctx.tenant_id.clone(),
@@ -105,12 +105,12 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateOrg) -> Result
         created_at: now,
         updated_at: now,
     };
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "external_id": row.external_id});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "create",
         "organization",
@@ -122,36 +122,32 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateOrg) -> Result
     view(row)
 }
 
-async fn load(svc: &Services, ctx: &TenantCtx, by: By<'_>) -> Result<Organization> {
-    store::get(svc.store.pool(), &ctx.tenant_id, by, "")
+async fn load(db: &Db, ctx: &TenantCtx, by: By<'_>) -> Result<Organization> {
+    store::get(db.store.pool(), &ctx.tenant_id, by, "")
         .await?
         .ok_or(ManageError::NotFound("organization"))
         .and_then(view)
 }
 
 /// An organization by id.
-pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Organization> {
-    load(svc, ctx, By::Id(id)).await
+pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Organization> {
+    load(db, ctx, By::Id(id)).await
 }
 
 /// An organization by external id.
-pub async fn get_by_external_id(
-    svc: &Services,
-    ctx: &TenantCtx,
-    ext: &str,
-) -> Result<Organization> {
-    load(svc, ctx, By::ExternalId(ext)).await
+pub async fn get_by_external_id(db: &Db, ctx: &TenantCtx, ext: &str) -> Result<Organization> {
+    load(db, ctx, By::ExternalId(ext)).await
 }
 
 /// Lists organizations.
 pub async fn list(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     filter: &OrgFilter,
     page: &PageParams,
 ) -> Result<Page<Organization>> {
     let rows = store::list(
-        svc.store.pool(),
+        db.store.pool(),
         &ctx.tenant_id,
         filter.external_id.as_deref(),
         filter.name.as_deref(),
@@ -162,24 +158,14 @@ pub async fn list(
     Page::from_store(rows, view)
 }
 
-async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
-    store::get(
-        &mut **tx,
-        &ctx.tenant_id,
-        By::Id(id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("organization"))
+async fn lock(db: &Db, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
+    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), db.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("organization"))
 }
 
 /// Applies a PATCH.
-pub async fn update(
-    svc: &Services,
-    ctx: &TenantCtx,
-    id: &str,
-    input: UpdateOrg,
-) -> Result<Organization> {
+pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateOrg) -> Result<Organization> {
     if let Some(n) = &input.name {
         validate::text("name", n, 255)?;
     }
@@ -190,8 +176,8 @@ pub async fn update(
         validate::external_id(e.as_deref())?;
     }
     let mut changed = Vec::new();
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id).await?;
     if let Some(n) = input.name {
         row.name = n;
         changed.push("name");
@@ -208,11 +194,11 @@ pub async fn update(
         row.metadata = apply_metadata("metadata", &row.metadata, p, MetadataOp::Merge)?;
         changed.push("metadata");
     }
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "update",
         "organization",
@@ -226,16 +212,16 @@ pub async fn update(
 
 /// Merges into or replaces the organization's metadata under the row lock.
 pub async fn write_metadata(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     id: &str,
     op: MetadataOp,
     patch: Value,
 ) -> Result<Value> {
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id).await?;
     row.metadata = apply_metadata("metadata", &row.metadata, &patch, op)?;
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
         .as_object()
@@ -244,7 +230,7 @@ pub async fn write_metadata(
     let summary = json!({"field": "metadata", "keys": keys});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "write_metadata",
         "organization",
@@ -257,12 +243,21 @@ pub async fn write_metadata(
 }
 
 /// Deletes an organization and its memberships.
-pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
+pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("organization"));
     }
-    record(&mut tx, svc, ctx, "delete", "organization", id, json!({})).await?;
+    record(
+        &mut tx,
+        db.now(),
+        ctx,
+        "delete",
+        "organization",
+        id,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -312,13 +307,13 @@ pub struct UpdateMember {
 
 /// Adds a user to an organization with roles, in one transaction.
 pub async fn add_member(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     org_id: &str,
     input: AddMember,
 ) -> Result<Membership> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, org_id).await?;
+    let mut tx = db.store.begin_write().await?;
+    lock(db, &mut tx, ctx, org_id).await?;
     // The user must be of this tenant: ids of another tenant's users are "not found" here.
     if user_store::get(
         &mut **tx,
@@ -332,12 +327,12 @@ pub async fn add_member(
         return Err(super::invalid("user_id", "no such user in this tenant"));
     }
     let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;
-    store::add_member(&mut tx, &ctx.tenant_id, org_id, &input.user_id, svc.now()).await?;
+    store::add_member(&mut tx, &ctx.tenant_id, org_id, &input.user_id, db.now()).await?;
     store::set_member_roles(&mut tx, org_id, &input.user_id, &role_ids).await?;
     let summary = json!({"user_id": input.user_id, "roles": input.roles});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "add_member",
         "organization",
@@ -353,14 +348,9 @@ pub async fn add_member(
 }
 
 /// One membership.
-pub async fn member(
-    svc: &Services,
-    ctx: &TenantCtx,
-    org_id: &str,
-    user_id: &str,
-) -> Result<Membership> {
-    get(svc, ctx, org_id).await?;
-    let mut conn = svc.store.pool().acquire().await?;
+pub async fn member(db: &Db, ctx: &TenantCtx, org_id: &str, user_id: &str) -> Result<Membership> {
+    get(db, ctx, org_id).await?;
+    let mut conn = db.store.pool().acquire().await?;
     store::member(&mut conn, org_id, user_id)
         .await?
         .map(Membership::from)
@@ -369,14 +359,14 @@ pub async fn member(
 
 /// Replaces a member's roles.
 pub async fn update_member(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     org_id: &str,
     user_id: &str,
     input: UpdateMember,
 ) -> Result<Membership> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, org_id).await?;
+    let mut tx = db.store.begin_write().await?;
+    lock(db, &mut tx, ctx, org_id).await?;
     if store::member(&mut tx, org_id, user_id).await?.is_none() {
         return Err(ManageError::NotFound("membership"));
     }
@@ -385,7 +375,7 @@ pub async fn update_member(
     let summary = json!({"user_id": user_id, "roles": input.roles});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "update_member",
         "organization",
@@ -401,21 +391,16 @@ pub async fn update_member(
 }
 
 /// Removes a member.
-pub async fn remove_member(
-    svc: &Services,
-    ctx: &TenantCtx,
-    org_id: &str,
-    user_id: &str,
-) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, org_id).await?;
+pub async fn remove_member(db: &Db, ctx: &TenantCtx, org_id: &str, user_id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
+    lock(db, &mut tx, ctx, org_id).await?;
     if !store::remove_member(&mut tx, org_id, user_id).await? {
         return Err(ManageError::NotFound("membership"));
     }
     let summary = json!({"user_id": user_id});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "remove_member",
         "organization",
@@ -429,20 +414,20 @@ pub async fn remove_member(
 
 /// Members of an organization, or organizations of a user.
 pub async fn memberships(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     which: Members<'_>,
     page: &PageParams,
 ) -> Result<Page<Membership>> {
     match which {
         Members::OfOrg(id) => {
-            get(svc, ctx, id).await?;
+            get(db, ctx, id).await?;
         }
         Members::OfUser(id) => {
-            super::users::get(svc, ctx, id).await?;
+            super::users::get(db, ctx, id).await?;
         }
     }
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = db.store.pool().acquire().await?;
     let rows = store::list_members(&mut conn, which, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |m| Ok(m.into()))
 }

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, stored, validate};
 use crate::clock::rfc3339;
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::roles::{self as store, RoleRow};
 
 /// A role.
@@ -64,11 +64,11 @@ pub struct UpdateRole {
 }
 
 /// Creates a role.
-pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateRole) -> Result<Role> {
+pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateRole) -> Result<Role> {
     validate::token("name", &input.name, 100)?;
     validate::opt_text("description", input.description.as_deref(), 1000)?;
     let perms = validate::tokens("permissions", &input.permissions, 500)?;
-    let now = svc.now();
+    let now = db.now();
     let row = RoleRow {
         id: new_id(IdKind::Role, now),
         tenant_id: ctx.tenant_id.clone(),
@@ -78,26 +78,26 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateRole) -> Resul
         created_at: now,
         updated_at: now,
     };
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "permissions": perms});
-    record(&mut tx, svc, ctx, "create", "role", &row.id, summary).await?;
+    record(&mut tx, db.now(), ctx, "create", "role", &row.id, summary).await?;
     tx.commit().await?;
     view(row)
 }
 
 /// A role by id.
-pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Role> {
-    store::get(svc.store.pool(), &ctx.tenant_id, id, "")
+pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Role> {
+    store::get(db.store.pool(), &ctx.tenant_id, id, "")
         .await?
         .ok_or(ManageError::NotFound("role"))
         .and_then(view)
 }
 
 /// Lists roles.
-pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Role>> {
+pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Role>> {
     let rows = store::list(
-        svc.store.pool(),
+        db.store.pool(),
         &ctx.tenant_id,
         page.cursor(),
         page.limit()?,
@@ -107,7 +107,7 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
 }
 
 /// Applies a PATCH.
-pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Result<Role> {
+pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Result<Role> {
     if let Some(Some(d)) = &input.description {
         validate::text("description", d, 1000)?;
     }
@@ -115,8 +115,8 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateRole
         Some(p) => Some(validate::tokens("permissions", p, 500)?),
         None => None,
     };
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = store::get(&mut **tx, &ctx.tenant_id, id, svc.store.for_update())
+    let mut tx = db.store.begin_write().await?;
+    let mut row = store::get(&mut **tx, &ctx.tenant_id, id, db.store.for_update())
         .await?
         .ok_or(ManageError::NotFound("role"))?;
     if let Some(d) = input.description {
@@ -125,11 +125,11 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateRole
     if let Some(p) = &perms {
         row.permissions = serde_json::to_string(p).unwrap_or_else(|_| "[]".into());
     }
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "update",
         "role",
@@ -142,12 +142,12 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateRole
 }
 
 /// Deletes a role (removing it from every user and membership).
-pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
+pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("role"));
     }
-    record(&mut tx, svc, ctx, "delete", "role", id, json!({})).await?;
+    record(&mut tx, db.now(), ctx, "delete", "role", id, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

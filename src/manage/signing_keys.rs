@@ -5,8 +5,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ManageError, Result, TenantCtx, invalid, record};
+use crate::db::Db;
+use crate::keys::KeyRing;
 use crate::keys::SIGNING_ALGS;
-use crate::services::Services;
 
 /// A published signing key (never its private part).
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,15 +32,14 @@ pub struct Rotate {
 fn keys_error(e: crate::keys::KeyError) -> ManageError {
     match e {
         crate::keys::KeyError::Store(s) => ManageError::from(s),
-        other => ManageError::Internal(other.to_string()),
+        other => ManageError::internal(other),
     }
 }
 
 /// The tenant's published keys.
-pub async fn list(svc: &Services, ctx: &TenantCtx) -> Result<Vec<SigningKeyView>> {
-    let keys = svc
-        .keys
-        .reload(&svc.store, &ctx.tenant_id, svc.now())
+pub async fn list(db: &Db, keys: &KeyRing, ctx: &TenantCtx) -> Result<Vec<SigningKeyView>> {
+    let keys = keys
+        .reload(&db.store, &ctx.tenant_id, db.now())
         .await
         .map_err(keys_error)?;
     Ok(keys
@@ -53,19 +53,23 @@ pub async fn list(svc: &Services, ctx: &TenantCtx) -> Result<Vec<SigningKeyView>
 }
 
 /// Rotates the tenant's keys of one algorithm.
-pub async fn rotate(svc: &Services, ctx: &TenantCtx, input: Rotate) -> Result<Vec<SigningKeyView>> {
+pub async fn rotate(
+    db: &Db,
+    keys: &KeyRing,
+    ctx: &TenantCtx,
+    input: Rotate,
+) -> Result<Vec<SigningKeyView>> {
     let alg = input.alg.unwrap_or_else(|| "RS256".into());
     if !SIGNING_ALGS.contains(&alg.as_str()) {
         return Err(invalid("alg", "must be RS256, ES256 or EdDSA"));
     }
-    svc.keys
-        .rotate(&svc.store, &ctx.tenant_id, &alg, svc.now())
+    keys.rotate(&db.store, &ctx.tenant_id, &alg, db.now())
         .await
         .map_err(keys_error)?;
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "rotate",
         "signing_key",
@@ -74,5 +78,5 @@ pub async fn rotate(svc: &Services, ctx: &TenantCtx, input: Rotate) -> Result<Ve
     )
     .await?;
     tx.commit().await?;
-    list(svc, ctx).await
+    list(db, keys, ctx).await
 }

@@ -7,12 +7,13 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{ManageError, Result, TenantCtx, record};
+use crate::db::Db;
 use crate::flows::event::{self as flow_event, RequestInfo};
-use crate::services::Services;
 use crate::store::apps as app_store;
 use crate::store::orgs as org_store;
 use crate::store::templates::{self as store, TemplateRow};
 use crate::store::users as user_store;
+use crate::templates::cache::TemplateCache;
 use crate::templates::{Limits, Template};
 use sigil_hooks::event::Protocol;
 use sigil_hooks::host::RESTRICTED_CLAIMS;
@@ -71,9 +72,9 @@ fn parse(template: &Value) -> Result<Template> {
         .map_err(ManageError::InvalidTemplate)
 }
 
-async fn check_client(svc: &Services, ctx: &TenantCtx, client_id: Option<&str>) -> Result<()> {
+async fn check_client(db: &Db, ctx: &TenantCtx, client_id: Option<&str>) -> Result<()> {
     if let Some(c) = client_id
-        && app_store::get(svc.store.pool(), &ctx.tenant_id, c, "")
+        && app_store::get(db.store.pool(), &ctx.tenant_id, c, "")
             .await?
             .is_none()
     {
@@ -83,10 +84,10 @@ async fn check_client(svc: &Services, ctx: &TenantCtx, client_id: Option<&str>) 
 }
 
 /// The templates saved at this scope.
-pub async fn get(svc: &Services, ctx: &TenantCtx, client_id: Option<&str>) -> Result<Templates> {
-    check_client(svc, ctx, client_id).await?;
+pub async fn get(db: &Db, ctx: &TenantCtx, client_id: Option<&str>) -> Result<Templates> {
+    check_client(db, ctx, client_id).await?;
     let scope = client_id.unwrap_or("");
-    let rows = store::for_client(&svc.store, &ctx.tenant_id, scope).await?;
+    let rows = store::for_client(&db.store, &ctx.tenant_id, scope).await?;
     let pick = |token: &str| {
         rows.iter()
             .find(|r| r.token == token && r.client_id == scope)
@@ -101,15 +102,16 @@ pub async fn get(svc: &Services, ctx: &TenantCtx, client_id: Option<&str>) -> Re
 
 /// Validates and saves a template; returns it.
 pub async fn set(
-    svc: &Services,
+    db: &Db,
+    templates: &TemplateCache,
     ctx: &TenantCtx,
     client_id: Option<&str>,
     kind: TokenKind,
     template: Value,
 ) -> Result<Value> {
     parse(&template)?;
-    check_client(svc, ctx, client_id).await?;
-    let mut tx = svc.store.begin_write().await?;
+    check_client(db, ctx, client_id).await?;
+    let mut tx = db.store.begin_write().await?;
     store::put(
         &mut tx,
         &TemplateRow {
@@ -117,13 +119,13 @@ pub async fn set(
             client_id: client_id.unwrap_or("").into(),
             token: kind.as_str().into(),
             template: template.to_string(),
-            updated_at: svc.now(),
+            updated_at: db.now(),
         },
     )
     .await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "set",
         "jwt_template",
@@ -132,7 +134,7 @@ pub async fn set(
     )
     .await?;
     tx.commit().await?;
-    svc.templates.invalidate(&ctx.tenant_id);
+    templates.invalidate(&ctx.tenant_id);
     Ok(template)
 }
 
@@ -145,13 +147,14 @@ fn resource(client_id: Option<&str>, kind: TokenKind) -> String {
 
 /// Deletes a template.
 pub async fn delete(
-    svc: &Services,
+    db: &Db,
+    templates: &TemplateCache,
     ctx: &TenantCtx,
     client_id: Option<&str>,
     kind: TokenKind,
 ) -> Result<()> {
-    check_client(svc, ctx, client_id).await?;
-    let mut tx = svc.store.begin_write().await?;
+    check_client(db, ctx, client_id).await?;
+    let mut tx = db.store.begin_write().await?;
     if !store::delete(
         &mut tx,
         &ctx.tenant_id,
@@ -164,7 +167,7 @@ pub async fn delete(
     }
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "delete",
         "jwt_template",
@@ -173,7 +176,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
-    svc.templates.invalidate(&ctx.tenant_id);
+    templates.invalidate(&ctx.tenant_id);
     Ok(())
 }
 
@@ -212,7 +215,12 @@ pub struct Preview {
 
 /// Renders templates against a user, organization and client, an event, or the sample event,
 /// without issuing a token.
-pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Result<Preview> {
+pub async fn preview(
+    db: &Db,
+    templates: &TemplateCache,
+    ctx: &TenantCtx,
+    input: PreviewInput,
+) -> Result<Preview> {
     let invalid = |field: &str, message: &str| ManageError::Invalid {
         field: field.into(),
         message: message.into(),
@@ -230,27 +238,23 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
                 .client_id
                 .as_deref()
                 .ok_or_else(|| invalid("client_id", "is required with user_id"))?;
-            let app = app_store::get(svc.store.pool(), &ctx.tenant_id, client_id, "")
+            let app = app_store::get(db.store.pool(), &ctx.tenant_id, client_id, "")
                 .await?
                 .ok_or(ManageError::NotFound("application"))?;
-            let user = user_store::get(
-                svc.store.pool(),
-                &ctx.tenant_id,
-                user_store::By::Id(uid),
-                "",
-            )
-            .await?
-            .ok_or(ManageError::NotFound("user"))?;
+            let user =
+                user_store::get(db.store.pool(), &ctx.tenant_id, user_store::By::Id(uid), "")
+                    .await?
+                    .ok_or(ManageError::NotFound("user"))?;
             let org = match &input.organization {
                 None => None,
                 Some(o) => Some(
-                    org_store::by_id_or_name(&svc.store, &ctx.tenant_id, o)
+                    org_store::by_id_or_name(&db.store, &ctx.tenant_id, o)
                         .await?
                         .ok_or(ManageError::NotFound("organization"))?,
                 ),
             };
             let ev = flow_event::build(
-                &svc.store,
+                &db.store,
                 (&ctx.tenant_id, &ctx.tenant_name),
                 &user,
                 org.as_ref(),
@@ -259,15 +263,13 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
                 &["openid".to_string()],
                 None,
                 &RequestInfo::default(),
-                svc.now(),
+                db.now(),
             )
             .await
-            .map_err(|e| ManageError::Internal(e.to_string()))?;
-            serde_json::to_value(&ev).map_err(|e| ManageError::Internal(e.to_string()))?
+            .map_err(ManageError::internal)?;
+            serde_json::to_value(&ev).map_err(ManageError::internal)?
         }
-        (None, None) => {
-            serde_json::from_str(SAMPLE_EVENT).map_err(|e| ManageError::Internal(e.to_string()))?
-        }
+        (None, None) => serde_json::from_str(SAMPLE_EVENT).map_err(ManageError::internal)?,
     };
     let event = without_secrets(event);
     if let Some(t) = &input.template {
@@ -288,14 +290,13 @@ pub async fn preview(svc: &Services, ctx: &TenantCtx, input: PreviewInput) -> Re
             event,
         });
     }
-    check_client(svc, ctx, input.client_id.as_deref()).await?;
-    let set = svc
-        .templates
+    check_client(db, ctx, input.client_id.as_deref()).await?;
+    let set = templates
         .effective(
-            &svc.store,
+            &db.store,
             &ctx.tenant_id,
             input.client_id.as_deref().unwrap_or(""),
-            svc.now(),
+            db.now(),
         )
         .await?;
     Ok(Preview {

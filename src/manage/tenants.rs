@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 use super::api_keys::{self, ApiKeyCreated};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, record, validate};
 use crate::clock::rfc3339;
+use crate::crypto::SecretHasher;
+use crate::db::{Db, Issuers};
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::tenants::{self as store, TenantRow};
 
 /// The tenant created on first start.
@@ -27,9 +28,9 @@ pub struct Tenant {
     pub created_at: String,
 }
 
-fn view(svc: &Services, r: TenantRow) -> Tenant {
+fn view(issuers: &Issuers, r: TenantRow) -> Tenant {
     Tenant {
-        issuer: svc.issuer(&r.name),
+        issuer: issuers.of(&r.name),
         id: r.id,
         name: r.name,
         created_at: rfc3339(r.created_at),
@@ -54,15 +55,22 @@ pub struct TenantCreated {
 }
 
 /// Creates a tenant and a first (non-operator) API key for it, in one transaction.
-pub async fn create(svc: &Services, actor: &str, input: CreateTenant) -> Result<TenantCreated> {
+/// `secrets` hashes the new API key; `issuers` names the tenant's issuer in the answer.
+pub async fn create(
+    db: &Db,
+    secrets: &SecretHasher,
+    issuers: &Issuers,
+    actor: &str,
+    input: CreateTenant,
+) -> Result<TenantCreated> {
     validate::slug("name", &input.name, 63)?;
-    let now = svc.now();
+    let now = db.now();
     let row = TenantRow {
         id: new_id(IdKind::Tenant, now),
         name: input.name,
         created_at: now,
     };
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let ctx = TenantCtx {
         tenant_id: row.id.clone(),
@@ -71,7 +79,7 @@ pub async fn create(svc: &Services, actor: &str, input: CreateTenant) -> Result<
     };
     record(
         &mut tx,
-        svc,
+        db.now(),
         &ctx,
         "create",
         "tenant",
@@ -79,38 +87,41 @@ pub async fn create(svc: &Services, actor: &str, input: CreateTenant) -> Result<
         json!({"name": row.name}),
     )
     .await?;
-    let key = api_keys::create_in(&mut tx, svc, &ctx, "admin", false).await?;
+    let key = api_keys::create_in(&mut tx, db, secrets, &ctx, "admin", false).await?;
     tx.commit().await?;
     Ok(TenantCreated {
-        tenant: view(svc, row),
+        tenant: view(issuers, row),
         api_key: key,
     })
 }
 
 /// Looks a tenant up by name.
-pub async fn get(svc: &Services, name: &str) -> Result<Tenant> {
-    store::by_name(&svc.store, name)
+pub async fn get(db: &Db, issuers: &Issuers, name: &str) -> Result<Tenant> {
+    Ok(view(issuers, row(db, name).await?))
+}
+
+async fn row(db: &Db, name: &str) -> Result<TenantRow> {
+    store::by_name(&db.store, name)
         .await?
-        .map(|r| view(svc, r))
         .ok_or(ManageError::NotFound("tenant"))
 }
 
 /// Lists tenants.
-pub async fn list(svc: &Services, page: &PageParams) -> Result<Page<Tenant>> {
-    let rows = store::list(&svc.store, page.cursor(), page.limit()?).await?;
-    Page::from_store(rows, |r| Ok(view(svc, r)))
+pub async fn list(db: &Db, issuers: &Issuers, page: &PageParams) -> Result<Page<Tenant>> {
+    let rows = store::list(&db.store, page.cursor(), page.limit()?).await?;
+    Page::from_store(rows, |r| Ok(view(issuers, r)))
 }
 
 /// Deletes a tenant and everything in it. The default tenant holds the operator key and is
 /// kept.
-pub async fn delete(svc: &Services, name: &str) -> Result<()> {
+pub async fn delete(db: &Db, name: &str) -> Result<()> {
     if name == DEFAULT_TENANT {
         return Err(ManageError::Forbidden(
             "the default tenant holds the operator keys and cannot be deleted",
         ));
     }
-    let tenant = get(svc, name).await?;
-    let mut tx = svc.store.begin_write().await?;
+    let tenant = row(db, name).await?;
+    let mut tx = db.store.begin_write().await?;
     store::delete(&mut tx, &tenant.id).await?;
     tx.commit().await?;
     Ok(())
@@ -118,14 +129,14 @@ pub async fn delete(svc: &Services, name: &str) -> Result<()> {
 
 /// On first start: creates the `default` tenant and an operator key, returning the key to print
 /// once. Returns `None` when the tenant already existed (also when another node won the race).
-pub async fn bootstrap(svc: &Services) -> Result<Option<ApiKeyCreated>> {
-    let now = svc.now();
+pub async fn bootstrap(db: &Db, secrets: &SecretHasher) -> Result<Option<ApiKeyCreated>> {
+    let now = db.now();
     let row = TenantRow {
         id: new_id(IdKind::Tenant, now),
         name: DEFAULT_TENANT.into(),
         created_at: now,
     };
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     if !store::insert_if_absent(&mut tx, &row).await? {
         return Ok(None);
     }
@@ -136,7 +147,7 @@ pub async fn bootstrap(svc: &Services) -> Result<Option<ApiKeyCreated>> {
     };
     record(
         &mut tx,
-        svc,
+        db.now(),
         &ctx,
         "create",
         "tenant",
@@ -144,14 +155,14 @@ pub async fn bootstrap(svc: &Services) -> Result<Option<ApiKeyCreated>> {
         json!({"name": row.name}),
     )
     .await?;
-    let key = api_keys::create_in(&mut tx, svc, &ctx, "operator", true).await?;
+    let key = api_keys::create_in(&mut tx, db, secrets, &ctx, "operator", true).await?;
     tx.commit().await?;
     Ok(Some(key))
 }
 
 /// The context for acting on tenant `name` from the CLI.
-pub async fn cli_ctx(svc: &Services, name: &str) -> Result<TenantCtx> {
-    let t = get(svc, name).await?;
+pub async fn cli_ctx(db: &Db, name: &str) -> Result<TenantCtx> {
+    let t = row(db, name).await?;
     Ok(TenantCtx {
         tenant_id: t.id,
         tenant_name: t.name,

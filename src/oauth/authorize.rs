@@ -12,13 +12,16 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::Issuing;
+pub use super::authorize_error::AuthorizeError;
 use super::pipeline::{self, Login};
 use super::scope_policy::check_scopes;
 use super::subject::member_org;
 use super::{OAuthError, session};
 use crate::crypto::random_secret;
+use crate::db::Issuers;
 use crate::flows::event::RequestInfo;
-use crate::services::Services;
+use crate::store::Store;
 use crate::store::apps::{self as app_store, AppRow};
 use crate::store::sessions::{self as store, CodeRow, SessionRow};
 use crate::store::users as user_store;
@@ -53,7 +56,7 @@ pub struct AuthorizeRequest {
     pub nonce: Option<String>,
     /// PKCE `S256` challenge.
     pub code_challenge: String,
-    /// `prompt`.
+    /// What `prompt` asks for (OIDC Core 3.1.2.1): none, login or consent.
     pub prompt: Prompt,
     /// `max_age` in seconds.
     pub max_age: Option<i64>,
@@ -74,7 +77,7 @@ pub enum Refusal {
     /// Sent to the client's verified redirect URI.
     Redirect(String),
     /// A failure on our side before the client was verified: the 500 page, cause logged.
-    Server(String),
+    Server(OAuthError),
 }
 
 /// A request whose client and redirect URI are verified.
@@ -92,14 +95,14 @@ pub fn error_redirect(
     issuer: &str,
     redirect_uri: &str,
     state: Option<&str>,
-    error: &str,
+    error: AuthorizeError,
     description: &str,
 ) -> String {
     let description = super::error_description(description);
     redirect_with(
         redirect_uri,
         &[
-            ("error", Some(error)),
+            ("error", Some(error.code())),
             ("error_description", Some(&description)),
             ("state", state),
             ("iss", Some(issuer)),
@@ -125,7 +128,8 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String 
 
 /// Validates an authorization request.
 pub async fn validate(
-    svc: &Services,
+    store: &Store,
+    issuers: &Issuers,
     tenant: (&str, &str),
     params: &HashMap<String, String>,
 ) -> Result<Verified, Refusal> {
@@ -133,9 +137,9 @@ pub async fn validate(
     let client_id = get("client_id").ok_or_else(|| {
         Refusal::Page("The request names no application (client_id is missing).".into())
     })?;
-    let app = app_store::get(svc.store.pool(), tenant.0, &client_id, "")
+    let app = app_store::get(store.pool(), tenant.0, &client_id, "")
         .await
-        .map_err(|e| Refusal::Server(format!("authorize: loading the client: {e}")))?
+        .map_err(|e| Refusal::Server(e.into()))?
         .ok_or_else(|| Refusal::Page("The application is not known to this tenant.".into()))?;
     let redirect_uri = get("redirect_uri").ok_or_else(|| {
         Refusal::Page("The request names no redirect URI (redirect_uri is missing).".into())
@@ -147,9 +151,9 @@ pub async fn validate(
                 .into(),
         ));
     }
-    let issuer = svc.issuer(tenant.1);
+    let issuer = issuers.of(tenant.1);
     let state = get("state");
-    let fail = |code: &str, msg: &str| {
+    let fail = |code: AuthorizeError, msg: &str| {
         Refusal::Redirect(error_redirect(
             &issuer,
             &redirect_uri,
@@ -160,43 +164,48 @@ pub async fn validate(
     };
     if get("request").is_some() {
         return Err(fail(
-            "request_not_supported",
+            AuthorizeError::RequestNotSupported,
             "request objects are not supported",
         ));
     }
     if get("request_uri").is_some() {
         return Err(fail(
-            "request_uri_not_supported",
+            AuthorizeError::RequestUriNotSupported,
             "request_uri is not supported",
         ));
     }
     match get("response_type").as_deref() {
         Some("code") => {}
-        None => return Err(fail("invalid_request", "response_type is required")),
+        None => {
+            return Err(fail(
+                AuthorizeError::InvalidRequest,
+                "response_type is required",
+            ));
+        }
         Some(_) => {
             return Err(fail(
-                "unsupported_response_type",
+                AuthorizeError::UnsupportedResponseType,
                 "only response_type=code is supported",
             ));
         }
     }
     if let Some(m) = get("response_mode").filter(|m| m != "query") {
         return Err(fail(
-            "invalid_request",
+            AuthorizeError::InvalidRequest,
             &format!("response_mode `{m}` is not supported; use query"),
         ));
     }
     let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
     if !grants.iter().any(|g| g == "authorization_code") {
         return Err(fail(
-            "unauthorized_client",
+            AuthorizeError::UnauthorizedClient,
             "the authorization_code grant is not enabled for this application",
         ));
     }
     // PKCE for every client, S256 only (RFC 9700 2.1.1, RFC 7636 4.2).
     let code_challenge = get("code_challenge").ok_or_else(|| {
         fail(
-            "invalid_request",
+            AuthorizeError::InvalidRequest,
             "code_challenge is required (PKCE with S256)",
         )
     })?;
@@ -204,13 +213,13 @@ pub async fn validate(
         Some("S256") => {}
         Some("plain") | None => {
             return Err(fail(
-                "invalid_request",
+                AuthorizeError::InvalidRequest,
                 "code_challenge_method must be S256 (plain is not allowed)",
             ));
         }
         Some(m) => {
             return Err(fail(
-                "invalid_request",
+                AuthorizeError::InvalidRequest,
                 &format!("code_challenge_method `{m}` is not supported"),
             ));
         }
@@ -221,7 +230,7 @@ pub async fn validate(
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(fail(
-            "invalid_request",
+            AuthorizeError::InvalidRequest,
             "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
         ));
     }
@@ -235,7 +244,7 @@ pub async fn validate(
             "select_account" => {}
             other => {
                 return Err(fail(
-                    "invalid_request",
+                    AuthorizeError::InvalidRequest,
                     &format!("prompt `{other}` is not supported"),
                 ));
             }
@@ -243,23 +252,23 @@ pub async fn validate(
     }
     if prompt.none && (prompt.login || prompt.consent) {
         return Err(fail(
-            "invalid_request",
+            AuthorizeError::InvalidRequest,
             "prompt=none cannot be combined with other values",
         ));
     }
     let max_age = match get("max_age") {
         None => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| fail("invalid_request", "max_age must be a number of seconds"))?,
-        ),
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            fail(
+                AuthorizeError::InvalidRequest,
+                "max_age must be a number of seconds",
+            )
+        })?),
     };
     let scopes = crate::scopes::parse(&get("scope").unwrap_or_default());
     let audience = get("audience");
-    if let Err(e) = check_scopes(svc, tenant.0, audience.as_deref(), &scopes).await {
-        return Err(fail(e.code(), &e.to_string()));
+    if let Err(e) = check_scopes(store, tenant.0, audience.as_deref(), &scopes).await {
+        return Err(fail(AuthorizeError::from(&e), &e.to_string()));
     }
     Ok(Verified {
         app,
@@ -305,16 +314,16 @@ pub struct Arrival {
 /// Decides the next step of a verified request given the browser's session, and issues the
 /// code when nothing stands in the way.
 pub async fn next(
-    svc: &Services,
+    deps: &Issuing<'_>,
     tenant: (&str, &str),
     v: &Verified,
     session: Option<SessionRow>,
     arrival: Arrival,
     request: &RequestInfo,
 ) -> Result<Step, OAuthError> {
-    let issuer = svc.issuer(tenant.1);
+    let issuer = deps.issuers.of(tenant.1);
     let r = &v.req;
-    let redirect_err = |code: &str, msg: &str| {
+    let redirect_err = |code: AuthorizeError, msg: &str| {
         Step::Redirect(error_redirect(
             &issuer,
             &r.redirect_uri,
@@ -323,10 +332,10 @@ pub async fn next(
             msg,
         ))
     };
-    let now = svc.now();
+    let now = deps.db.now();
     let Some(session) = session else {
         return Ok(if r.prompt.none {
-            redirect_err("login_required", "the user is not logged in")
+            redirect_err(AuthorizeError::LoginRequired, "the user is not logged in")
         } else {
             Step::Login
         });
@@ -336,13 +345,16 @@ pub async fn next(
         .is_some_and(|m| now - session.auth_time > m.saturating_mul(1000));
     if !arrival.fresh && (r.prompt.login || too_old) {
         return Ok(if r.prompt.none {
-            redirect_err("login_required", "the user must authenticate again")
+            redirect_err(
+                AuthorizeError::LoginRequired,
+                "the user must authenticate again",
+            )
         } else {
             Step::Login
         });
     }
     let Some(user) = user_store::get(
-        svc.store.pool(),
+        deps.db.store.pool(),
         tenant.0,
         user_store::By::Id(&session.user_id),
         "",
@@ -350,17 +362,17 @@ pub async fn next(
     .await?
     .filter(|u| u.blocked == 0) else {
         return Ok(if r.prompt.none {
-            redirect_err("login_required", "the user is not logged in")
+            redirect_err(AuthorizeError::LoginRequired, "the user is not logged in")
         } else {
             Step::Login
         });
     };
     let org = match &r.organization {
         None => None,
-        Some(o) => match member_org(svc, tenant.0, o, &user.id).await {
+        Some(o) => match member_org(&deps.db.store, tenant.0, o, &user.id).await {
             Ok(org) => Some(org),
             Err(e @ (OAuthError::AccessDenied(_) | OAuthError::InvalidRequest(_))) => {
-                return Ok(redirect_err(e.code(), &e.to_string()));
+                return Ok(redirect_err(AuthorizeError::from(&e), &e.to_string()));
             }
             Err(e) => return Err(e),
         },
@@ -369,7 +381,7 @@ pub async fn next(
     if v.app.first_party == 0 {
         if arrival.consented {
             store::save_consent(
-                &svc.store,
+                &deps.db.store,
                 tenant.0,
                 &user.id,
                 &v.app.client_id,
@@ -378,14 +390,17 @@ pub async fn next(
             )
             .await?;
         } else {
-            let granted = store::consent(&svc.store, &user.id, &v.app.client_id)
+            let granted = store::consent(&deps.db.store, &user.id, &v.app.client_id)
                 .await?
                 .unwrap_or_default();
             let granted: Vec<&str> = granted.split(' ').collect();
             let covered = r.scopes.iter().all(|s| granted.contains(&s.as_str()));
             if r.prompt.consent || !covered {
                 return Ok(if r.prompt.none {
-                    redirect_err("consent_required", "the user has not consented")
+                    redirect_err(
+                        AuthorizeError::ConsentRequired,
+                        "the user has not consented",
+                    )
                 } else {
                     Step::Consent(r.scopes.clone())
                 });
@@ -409,29 +424,32 @@ pub async fn next(
         rotates: None,
         sid: Some(session.sid.clone()),
     };
-    let (decision, outcome) = match pipeline::decide(svc, &l).await {
+    let (decision, outcome) = match pipeline::decide(deps, &l).await {
         Ok(x) => x,
         Err(OAuthError::AccessDenied(reason)) => {
-            return Ok(redirect_err("access_denied", &reason));
+            return Ok(redirect_err(AuthorizeError::AccessDenied, &reason));
         }
         Err(OAuthError::Server(cause)) => {
-            tracing::error!(cause = %cause, "authorize: post-login flow failed");
+            tracing::error!(
+                error = &cause as &dyn std::error::Error,
+                "authorize: post-login flow failed"
+            );
             return Ok(redirect_err(
-                "server_error",
+                AuthorizeError::ServerError,
                 "the server could not complete the login",
             ));
         }
         Err(e) => return Err(e),
     };
     let code = random_secret("ac_");
-    let rehashed = pipeline::rehash(svc, arrival.rehash_password).await;
+    let rehashed = pipeline::rehash(deps, arrival.rehash_password).await;
     let stored = async {
-        let mut tx = svc.store.begin_write().await?;
-        pipeline::record_login(svc, &mut tx, &l, &outcome, rehashed).await?;
+        let mut tx = deps.db.store.begin_write().await?;
+        pipeline::record_login(deps, &mut tx, &l, &outcome, rehashed).await?;
         store::insert_code(
             &mut tx,
             &CodeRow {
-                code_hash: svc.secrets.hash(code.expose()),
+                code_hash: deps.secrets.hash(code.expose()),
                 tenant_id: tenant.0.into(),
                 client_id: v.app.client_id.clone(),
                 user_id: l.user.id.clone(),
@@ -457,9 +475,9 @@ pub async fn next(
         Ok::<(), OAuthError>(())
     }
     .await;
-    pipeline::save_trace(svc, &decision, stored.is_ok()).await;
+    pipeline::save_trace(deps, &decision, stored.is_ok()).await;
     stored?;
-    session::touch(svc, &session).await?;
+    session::touch(deps.db, &session).await?;
     Ok(Step::Redirect(redirect_with(
         &r.redirect_uri,
         &[

@@ -4,13 +4,14 @@
 
 use super::OAuthError;
 use crate::crypto::Secret;
-use crate::services::Services;
+use crate::crypto::SecretHasher;
+use crate::store::Store;
 use crate::store::apps::{self as app_store, AppRow};
 
 /// Client credentials as presented (Basic header or form fields).
 #[derive(Debug, Clone, Default)]
 pub struct ClientCredentials {
-    /// `client_id`.
+    /// `client_id`, from the Basic header or the form.
     pub client_id: Option<String>,
     /// `client_secret` (redacted in `Debug`, compared in constant time).
     pub client_secret: Option<Secret>,
@@ -19,7 +20,8 @@ pub struct ClientCredentials {
 /// Authenticates a client: `client_secret_basic` / `client_secret_post` for confidential
 /// clients, `none` for public ones.
 pub async fn authenticate_client(
-    svc: &Services,
+    store: &Store,
+    secrets: &SecretHasher,
     tenant_id: &str,
     creds: &ClientCredentials,
 ) -> Result<AppRow, OAuthError> {
@@ -27,13 +29,13 @@ pub async fn authenticate_client(
         .client_id
         .as_deref()
         .ok_or(OAuthError::InvalidClient)?;
-    let app = app_store::get(svc.store.pool(), tenant_id, id, "")
+    let app = app_store::get(store.pool(), tenant_id, id, "")
         .await?
         .ok_or(OAuthError::InvalidClient)?;
     // Public clients (single-page and native apps) have no secret: they authenticate with
     // `none` and rely on PKCE and exact redirect URIs (RFC 6749 2.1, RFC 9700 2.1.1).
     match (&app.secret_hash, &creds.client_secret) {
-        (Some(hash), Some(secret)) if svc.secrets.verify(secret.expose(), hash) => Ok(app),
+        (Some(hash), Some(secret)) if secrets.verify(secret.expose(), hash) => Ok(app),
         (None, None) if app.client_type == "public" => Ok(app),
         _ => Err(OAuthError::InvalidClient),
     }
@@ -41,12 +43,13 @@ pub async fn authenticate_client(
 
 /// Authenticates the client and checks it may use `grant` (`unauthorized_client` otherwise).
 pub async fn client_for_grant(
-    svc: &Services,
+    store: &Store,
+    secrets: &SecretHasher,
     tenant_id: &str,
     creds: &ClientCredentials,
     grant: &str,
 ) -> Result<AppRow, OAuthError> {
-    let app = authenticate_client(svc, tenant_id, creds).await?;
+    let app = authenticate_client(store, secrets, tenant_id, creds).await?;
     let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
     if !grants.iter().any(|g| g == grant) {
         return Err(OAuthError::UnauthorizedClient(format!(

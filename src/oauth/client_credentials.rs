@@ -3,30 +3,37 @@
 
 use std::collections::HashMap;
 
+use super::Issuing;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::TokenResponse;
 use super::token_form::scope_list;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::apis as api_store;
 
 /// Runs the grant.
 pub async fn grant(
-    svc: &Services,
+    deps: &Issuing<'_>,
     tenant: (&str, &str),
     creds: ClientCredentials,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, OAuthError> {
     let (tenant_id, tenant_name) = tenant;
-    let app = client_for_grant(svc, tenant_id, &creds, "client_credentials").await?;
+    let app = client_for_grant(
+        &deps.db.store,
+        deps.secrets,
+        tenant_id,
+        &creds,
+        "client_credentials",
+    )
+    .await?;
     let audience = form
         .get("audience")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
             OAuthError::InvalidRequest("audience is required: the identifier of an API".into())
         })?;
-    let defined = api_store::scope_values(svc.store.pool(), tenant_id, audience)
+    let defined = api_store::scope_values(deps.db.store.pool(), tenant_id, audience)
         .await?
         .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{audience}`")))?;
     let scopes = match scope_list(form) {
@@ -40,13 +47,13 @@ pub async fn grant(
             asked
         }
     };
-    let now_ms = svc.now();
-    let key = svc
+    let now_ms = deps.db.now();
+    let key = deps
         .keys
-        .signing_key(&svc.store, tenant_id, &app.signing_alg, now_ms)
+        .signing_key(&deps.db.store, tenant_id, &app.signing_alg, now_ms)
         .await?;
     let claims = super::claims::machine_access_token(
-        &svc.issuer(tenant_name),
+        &deps.issuers.of(tenant_name),
         &app,
         audience,
         &scopes,

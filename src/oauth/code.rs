@@ -10,12 +10,12 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
+use super::Issuing;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Decision, Issue, TokenResponse};
 use super::token_form::required;
 use crate::crypto::constant_time_eq;
-use crate::services::Services;
 use crate::store::keys as key_store;
 use crate::store::orgs as org_store;
 use crate::store::sessions as store;
@@ -39,27 +39,41 @@ pub fn s256(verifier: &str) -> String {
 /// winner's refresh family live (RFC 6749 4.1.2, RFC 9700 4.5). The winner's commit is
 /// visible by now: the loser's conditional update waited for its row lock (PostgreSQL) or
 /// for the writer slot (SQLite).
-async fn revoke_issued(svc: &Services, tenant_id: &str, hash: &str) -> Result<(), OAuthError> {
-    let Some(row) = store::code(&svc.store, tenant_id, hash).await? else {
+async fn revoke_issued(deps: &Issuing<'_>, tenant_id: &str, hash: &str) -> Result<(), OAuthError> {
+    let Some(row) = store::code(&deps.db.store, tenant_id, hash).await? else {
         return Ok(());
     };
-    let now = svc.now();
-    key_store::revoke_grant(&svc.store, &row.tenant_id, &row.jti, &row.client_id, now).await?;
+    let now = deps.db.now();
+    key_store::revoke_grant(
+        &deps.db.store,
+        &row.tenant_id,
+        &row.jti,
+        &row.client_id,
+        now,
+    )
+    .await?;
     if let Some(f) = &row.family_id {
-        key_store::revoke_family(&svc.store, f, now).await?;
+        key_store::revoke_family(&deps.db.store, f, now).await?;
     }
     Ok(())
 }
 
 /// Runs the authorization-code grant.
 pub async fn grant(
-    svc: &Services,
+    deps: &Issuing<'_>,
     tenant: (&str, &str),
     creds: ClientCredentials,
     form: &HashMap<String, String>,
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
-    let app = client_for_grant(svc, tenant_id, &creds, "authorization_code").await?;
+    let app = client_for_grant(
+        &deps.db.store,
+        deps.secrets,
+        tenant_id,
+        &creds,
+        "authorization_code",
+    )
+    .await?;
     let code = required(form, "code")?;
     let redirect_uri = required(form, "redirect_uri")?;
     let verifier = form.get("code_verifier").filter(|s| !s.is_empty());
@@ -71,9 +85,9 @@ pub async fn grant(
         ));
     }
     let invalid = || OAuthError::InvalidGrant("the code is invalid, expired or used".into());
-    let hash = svc.secrets.hash(code);
-    let now = svc.now();
-    let row = store::code(&svc.store, tenant_id, &hash)
+    let hash = deps.secrets.hash(code);
+    let now = deps.db.now();
+    let row = store::code(&deps.db.store, tenant_id, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != app.client_id {
@@ -81,7 +95,7 @@ pub async fn grant(
     }
     if row.used_at.is_some() {
         tracing::warn!(client = %row.client_id, "authorization code replayed: revoking its tokens");
-        revoke_issued(svc, tenant_id, &hash).await?;
+        revoke_issued(deps, tenant_id, &hash).await?;
         return Err(invalid());
     }
     if row.expires_at <= now {
@@ -114,7 +128,7 @@ pub async fn grant(
     }
 
     let user = user_store::get(
-        svc.store.pool(),
+        deps.db.store.pool(),
         tenant_id,
         user_store::By::Id(&row.user_id),
         "",
@@ -123,7 +137,7 @@ pub async fn grant(
     .filter(|u| u.blocked == 0)
     .ok_or_else(|| OAuthError::InvalidGrant("the user is blocked or was deleted".into()))?;
     if let Some(org_id) = &row.org_id {
-        let mut conn = svc.store.pool().acquire().await?;
+        let mut conn = deps.db.store.pool().acquire().await?;
         if org_store::member(&mut conn, org_id, &user.id)
             .await?
             .is_none()
@@ -156,16 +170,16 @@ pub async fn grant(
         sid: row.sid.as_deref(),
         family: None,
     };
-    let signed = pipeline::sign(svc, &issue).await?;
-    let mut tx = svc.store.begin_write().await?;
+    let signed = pipeline::sign(deps, &issue).await?;
+    let mut tx = deps.db.store.begin_write().await?;
     if !store::consume_code(&mut tx, &hash, signed.family_id.as_deref(), now).await? {
         // Another exchange won the race: this one is a replay.
         drop(tx);
         tracing::warn!(client = %row.client_id, "authorization code exchanged concurrently: revoking its tokens");
-        revoke_issued(svc, tenant_id, &hash).await?;
+        revoke_issued(deps, tenant_id, &hash).await?;
         return Err(invalid());
     }
-    pipeline::persist(svc, &mut tx, &issue, &signed).await?;
+    pipeline::persist(deps, &mut tx, &issue, &signed).await?;
     tx.commit().await?;
     Ok(pipeline::response(signed, &decision))
 }

@@ -4,15 +4,15 @@
 
 use serde_json::{Value, json};
 
+use super::Checking;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, authenticate_client};
 use super::jwt_verify::verify_access_token;
-use crate::services::Services;
 use crate::store::keys as key_store;
 
 /// Introspects a token for an authenticated client (a resource server).
 pub async fn introspect(
-    svc: &Services,
+    c: &Checking<'_>,
     tenant: (&str, &str),
     creds: ClientCredentials,
     token: &str,
@@ -20,14 +20,14 @@ pub async fn introspect(
     let (tenant_id, tenant_name) = tenant;
     // RFC 7662 2.1: the caller must be authorized. A public client's `client_id` proves
     // nothing (anyone can send it), so only confidential clients may introspect.
-    let app = authenticate_client(svc, tenant_id, &creds).await?;
+    let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds).await?;
     if app.secret_hash.is_none() {
         return Err(OAuthError::InvalidClient);
     }
-    let now = svc.now();
+    let now = c.db.now();
     let inactive = json!({"active": false});
     if let Some(r) =
-        key_store::refresh_by_hash(&svc.store, tenant_id, &svc.secrets.hash(token)).await?
+        key_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?
     {
         let active = r.revoked_at.is_none() && r.used_at.is_none() && r.expires_at > now;
         if !active {
@@ -35,10 +35,11 @@ pub async fn introspect(
         }
         return Ok(json!({
             "active": true, "token_type": "refresh_token", "client_id": r.client_id, "sub": r.user_id,
-            "scope": r.scope, "exp": r.expires_at / 1000, "iss": svc.issuer(tenant_name),
+            "scope": r.scope, "exp": r.expires_at / 1000, "iss": c.issuers.of(tenant_name),
         }));
     }
-    let Ok(claims) = verify_access_token(svc, tenant_id, &svc.issuer(tenant_name), token).await
+    let Ok(claims) =
+        verify_access_token(c.db, c.keys, tenant_id, &c.issuers.of(tenant_name), token).await
     else {
         return Ok(inactive);
     };
@@ -46,7 +47,7 @@ pub async fn introspect(
         .get("jti")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match key_store::grant(&svc.store, tenant_id, jti).await? {
+    match key_store::grant(&c.db.store, tenant_id, jti).await? {
         Some(g) if g.revoked_at.is_some() => return Ok(inactive),
         Some(_) => {}
         // Machine-to-machine tokens have no grant record; they are valid until they expire.

@@ -6,16 +6,18 @@
 use serde_json::{Map, Value};
 
 use super::OAuthError;
-use crate::services::Services;
+use crate::db::Db;
+use crate::keys::KeyRing;
 
 /// Verifies an access token of the tenant; returns its claims.
 pub async fn verify_access_token(
-    svc: &Services,
+    db: &Db,
+    keys: &KeyRing,
     tenant_id: &str,
     issuer: &str,
     token: &str,
 ) -> Result<Map<String, Value>, OAuthError> {
-    verify_jwt(svc, tenant_id, issuer, token, "at+jwt", true).await
+    verify_jwt(db, keys, tenant_id, issuer, token, "at+jwt", true).await
 }
 
 /// Verifies a JWT this tenant signed: `typ` must be `typ` (explicit typing keeps an ID token
@@ -23,7 +25,8 @@ pub async fn verify_access_token(
 /// the tenant's keys and the algorithm comes from that key (3.1). `check_exp` is off only for
 /// an `id_token_hint`, which OIDC RP-Initiated Logout accepts expired.
 pub async fn verify_jwt(
-    svc: &Services,
+    db: &Db,
+    keys: &KeyRing,
     tenant_id: &str,
     issuer: &str,
     token: &str,
@@ -46,8 +49,8 @@ pub async fn verify_jwt(
         }));
     }
     let kid = header.kid.ok_or_else(|| bad("the token names no key"))?;
-    let keys = svc.keys.keys(&svc.store, tenant_id, svc.now()).await?;
-    let key = keys
+    let found = keys.keys(&db.store, tenant_id, db.now()).await?;
+    let key = found
         .iter()
         .find(|k| k.kid == kid)
         .ok_or_else(|| bad("unknown signing key"))?;
@@ -64,7 +67,7 @@ pub async fn verify_jwt(
     if check_exp {
         // RFC 7519 4.1.4: the current time must be before `exp` (no leeway).
         let exp = data.claims.get("exp").and_then(Value::as_i64);
-        if exp.is_none_or(|exp| svc.now() / 1000 >= exp) {
+        if exp.is_none_or(|exp| db.now() / 1000 >= exp) {
             return Err(bad("invalid token: ExpiredSignature"));
         }
     }

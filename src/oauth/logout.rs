@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::Checking;
 use super::jwt_verify::verify_jwt;
 use crate::crypto::constant_time_eq;
-use crate::services::Services;
 use crate::store::apps as app_store;
 use crate::store::sessions::SessionRow;
 
@@ -41,7 +41,7 @@ impl Checked {
 
 /// Checks a logout request; the error is shown on the page (never redirected).
 pub async fn check(
-    svc: &Services,
+    c: &Checking<'_>,
     tenant: (&str, &str),
     params: &HashMap<String, String>,
 ) -> Result<Checked, String> {
@@ -49,9 +49,17 @@ pub async fn check(
     let mut out = Checked::default();
     let mut client = get("client_id").cloned();
     if let Some(hint) = get("id_token_hint") {
-        let claims = verify_jwt(svc, tenant.0, &svc.issuer(tenant.1), hint, "JWT", false)
-            .await
-            .map_err(|_| "The id_token_hint is not an ID token issued here.".to_string())?;
+        let claims = verify_jwt(
+            c.db,
+            c.keys,
+            tenant.0,
+            &c.issuers.of(tenant.1),
+            hint,
+            "JWT",
+            false,
+        )
+        .await
+        .map_err(|_| "The id_token_hint is not an ID token issued here.".to_string())?;
         let aud = match claims.get("aud") {
             Some(Value::String(a)) => Some(a.clone()),
             Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
@@ -78,7 +86,7 @@ pub async fn check(
                 "post_logout_redirect_uri needs an id_token_hint or a client_id.".to_string(),
             );
         };
-        let app = app_store::get(svc.store.pool(), tenant.0, &client_id, "")
+        let app = app_store::get(c.db.store.pool(), tenant.0, &client_id, "")
             .await
             .map_err(|e| {
                 tracing::error!(cause = %e, "logout: loading the client");

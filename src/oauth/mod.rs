@@ -7,6 +7,7 @@
 //! is answered with `unsupported_grant_type` until it lands.
 
 pub mod authorize;
+pub mod authorize_error;
 pub mod claims;
 pub mod client_auth;
 pub mod client_credentials;
@@ -28,8 +29,48 @@ pub mod tokens;
 pub mod user_auth;
 pub mod userinfo;
 
-use crate::keys::KeyError;
+use crate::crypto::SecretHasher;
+use crate::db::{Db, Issuers};
+use crate::flows::Hooks;
+use crate::keys::{KeyError, KeyRing};
+use crate::passwords::PasswordHasher;
 use crate::store::StoreError;
+use crate::templates::cache::TemplateCache;
+
+/// What checking a presented token touches: the database and clock, keyed hashes (refresh
+/// tokens and client secrets are stored hashed), the signing keys and the issuer names. The
+/// introspection, revocation, `/userinfo` and logout endpoints take this.
+#[derive(Debug, Clone, Copy)]
+pub struct Checking<'a> {
+    /// The database and the injected clock.
+    pub db: &'a Db,
+    /// Keyed hashes of client secrets and refresh tokens.
+    pub secrets: &'a SecretHasher,
+    /// The tenant's signing keys.
+    pub keys: &'a KeyRing,
+    /// The `iss` of each tenant.
+    pub issuers: &'a Issuers,
+}
+
+/// What issuing tokens for a login touches, and nothing more: the grants and the post-login
+/// pipeline take this; the steps beneath them take the single parts they use.
+#[derive(Debug, Clone, Copy)]
+pub struct Issuing<'a> {
+    /// The database and the injected clock.
+    pub db: &'a Db,
+    /// Keyed hashes of codes and refresh tokens (only hashes are stored).
+    pub secrets: &'a SecretHasher,
+    /// The tenant's signing keys.
+    pub keys: &'a KeyRing,
+    /// The `iss` of each tenant.
+    pub issuers: &'a Issuers,
+    /// The tenant's post-login flow.
+    pub hooks: &'a Hooks,
+    /// The tenant's and the application's JWT templates.
+    pub templates: &'a TemplateCache,
+    /// argon2id, for upgrading an imported hash after a verified login.
+    pub passwords: &'a PasswordHasher,
+}
 
 /// OAuth errors (RFC 6749 5.2, RFC 6750 3.1), each with its HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +106,50 @@ pub enum OAuthError {
     /// 401 `invalid_token` (RFC 6750 3.1).
     #[error("{0}")]
     InvalidToken(String),
-    /// 500 `server_error`: the cause is logged, never sent.
-    #[error("server error: {0}")]
-    Server(String),
+    /// 500 `server_error`: the cause (with its own causes) is logged, never sent.
+    #[error("server error")]
+    Server(#[source] ServerFault),
+}
+
+/// A failure on our side behind a `server_error`, kept whole so the logs show the chain of
+/// causes (the response body never does).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerFault {
+    /// The database.
+    #[error("store")]
+    Store(#[from] StoreError),
+    /// Loading or running the tenant's hooks.
+    #[error("hook flow")]
+    Flow(#[from] crate::flows::FlowError),
+    /// The signing keys.
+    #[error("signing keys")]
+    Keys(#[from] KeyError),
+    /// argon2id.
+    #[error("password hashing")]
+    Password(#[from] crate::passwords::PasswordError),
+    /// A hook failed under a `fail_closed` binding.
+    #[error("hook {hook} failed ({code}): {message}")]
+    HookFailed {
+        /// The hook's name.
+        hook: String,
+        /// The failure's code (`trap`, `timeout`, `fuel`...).
+        code: String,
+        /// What the host saw.
+        message: String,
+    },
+    /// A hook's metadata write was refused when it was applied.
+    #[error("hook metadata write refused")]
+    MetadataWrite(#[source] sigil_hooks::metadata::MetadataError),
+    /// A value that must serialize did not.
+    #[error("serializing {0}")]
+    Serialize(&'static str, #[source] serde_json::Error),
+}
+
+impl OAuthError {
+    /// A server error from anything that converts to a [`ServerFault`].
+    pub fn server(fault: impl Into<ServerFault>) -> Self {
+        OAuthError::Server(fault.into())
+    }
 }
 
 impl OAuthError {
@@ -91,26 +173,37 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        OAuthError::Server(e.to_string())
+        OAuthError::server(e)
     }
 }
 
 impl From<crate::flows::FlowError> for OAuthError {
     fn from(e: crate::flows::FlowError) -> Self {
-        OAuthError::Server(e.to_string())
+        OAuthError::server(e)
     }
 }
 
 impl From<KeyError> for OAuthError {
     fn from(e: KeyError) -> Self {
-        OAuthError::Server(e.to_string())
+        OAuthError::server(e)
     }
 }
 
 impl From<sqlx::Error> for OAuthError {
     fn from(e: sqlx::Error) -> Self {
-        OAuthError::Server(e.to_string())
+        OAuthError::server(StoreError::Database(e))
     }
+}
+
+/// The tenant a protocol URL names, as (id, name); `None` when no tenant has that name (a 404,
+/// unlike a failing database).
+pub async fn tenant(
+    store: &crate::store::Store,
+    name: &str,
+) -> Result<Option<(String, String)>, OAuthError> {
+    Ok(crate::store::tenants::by_name(store, name)
+        .await?
+        .map(|t| (t.id, t.name)))
 }
 
 /// Longest `error_description` sent to a client, in characters.
@@ -149,5 +242,19 @@ mod tests {
             error_description(&"x".repeat(500)).len(),
             MAX_ERROR_DESCRIPTION
         );
+    }
+
+    #[test]
+    fn a_server_error_keeps_its_chain_of_causes_for_the_logs() {
+        use std::error::Error;
+        let e = OAuthError::from(sqlx::Error::PoolTimedOut);
+        let chain: Vec<String> = std::iter::successors(Some(&e as &dyn Error), |e| (*e).source())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(chain.len(), 4, "{chain:?}");
+        assert_eq!(&chain[..2], ["server error", "store"]);
+        assert!(chain[3].contains("pool timed out"), "{chain:?}");
+        // What a client sees names none of it.
+        assert_eq!(e.code(), "server_error");
     }
 }

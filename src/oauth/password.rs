@@ -11,48 +11,51 @@ use super::client_auth::{ClientCredentials, client_for_grant};
 use super::scope_policy::check_scopes;
 use super::subject::member_org;
 use super::token_form::{required, scope_list};
-use super::user_auth::authenticate_user;
+use super::user_auth::{PasswordLogin, authenticate_user};
 
+use super::Issuing;
 use super::OAuthError;
 use super::pipeline::{self, Login, TokenResponse};
 use crate::flows::event::RequestInfo;
-use crate::services::Services;
 use sigil_hooks::event::Protocol;
 
 /// Runs the password grant.
 pub async fn grant(
-    svc: &Services,
+    deps: &Issuing<'_>,
+    login: &PasswordLogin,
     tenant: (&str, &str),
     creds: ClientCredentials,
     form: &HashMap<String, String>,
     request: &RequestInfo,
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
-    let app = client_for_grant(svc, tenant_id, &creds, "password").await?;
+    let app = client_for_grant(&deps.db.store, deps.secrets, tenant_id, &creds, "password").await?;
     let username = required(form, "username")?;
     let password = required(form, "password")?;
 
     let audience = form.get("audience").filter(|s| !s.is_empty()).cloned();
     let requested = scope_list(form).unwrap_or_default();
-    check_scopes(svc, tenant_id, audience.as_deref(), &requested).await?;
+    check_scopes(&deps.db.store, tenant_id, audience.as_deref(), &requested).await?;
 
-    let (user, rehash) = authenticate_user(svc, tenant_id, username, password, &request.ip)
-        .await
-        .map_err(OAuthError::from)?;
+    let (user, rehash) =
+        authenticate_user(deps.db, login, tenant_id, username, password, &request.ip)
+            .await
+            .map_err(OAuthError::from)?;
 
-    let org =
-        match form.get("organization").filter(|s| !s.is_empty()) {
-            None => None,
-            Some(o) => Some(member_org(svc, tenant_id, o, &user.id).await.map_err(
-                |e| match e {
+    let org = match form.get("organization").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(o) => Some(
+            member_org(&deps.db.store, tenant_id, o, &user.id)
+                .await
+                .map_err(|e| match e {
                     OAuthError::AccessDenied(m) => OAuthError::InvalidGrant(m),
                     other => other,
-                },
-            )?),
-        };
+                })?,
+        ),
+    };
 
     pipeline::complete(
-        svc,
+        deps,
         Login {
             tenant,
             app: &app,
@@ -63,7 +66,7 @@ pub async fn grant(
             audience,
             request,
             rehash_password: rehash.then(|| crate::crypto::Secret::new(password.to_string())),
-            auth_time: svc.now() / 1000,
+            auth_time: deps.db.now() / 1000,
             family: None,
             rotates: None,
             redirect_uri: None,

@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 
+use super::Issuing;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Login, TokenResponse};
 use super::token_form::{required, scope_list};
 use crate::flows::event::RequestInfo;
-use crate::services::Services;
 use crate::store::keys as key_store;
 use crate::store::orgs as org_store;
 use crate::store::users as user_store;
@@ -23,24 +23,31 @@ use sigil_hooks::event::Protocol;
 
 /// Runs the refresh grant.
 pub async fn grant(
-    svc: &Services,
+    deps: &Issuing<'_>,
     tenant: (&str, &str),
     creds: ClientCredentials,
     form: &HashMap<String, String>,
     request: &RequestInfo,
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
-    let app = client_for_grant(svc, tenant_id, &creds, "refresh_token").await?;
+    let app = client_for_grant(
+        &deps.db.store,
+        deps.secrets,
+        tenant_id,
+        &creds,
+        "refresh_token",
+    )
+    .await?;
     let token = required(form, "refresh_token")?;
     let invalid =
         || OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".into());
-    let hash = svc.secrets.hash(token);
-    let now = svc.now();
+    let hash = deps.secrets.hash(token);
+    let now = deps.db.now();
 
     // Nothing is spent here: the token is rotated in the transaction that stores its successor
     // (pipeline::complete), so a refresh that fails on our side, or that a hook denies, leaves
     // it valid for the retry.
-    let row = key_store::refresh_by_hash(&svc.store, tenant_id, &hash)
+    let row = key_store::refresh_by_hash(&deps.db.store, tenant_id, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
@@ -49,7 +56,7 @@ pub async fn grant(
     if row.used_at.is_some() {
         // A rotated token presented again: stolen, or replayed by a confused client. RFC 9700
         // 4.14.2: revoke the family (and its access tokens).
-        key_store::revoke_family(&svc.store, &row.family_id, now).await?;
+        key_store::revoke_family(&deps.db.store, &row.family_id, now).await?;
         tracing::warn!(family = %row.family_id, "refresh token reuse: family revoked");
         return Err(invalid());
     }
@@ -67,7 +74,7 @@ pub async fn grant(
     };
 
     let user = user_store::get(
-        svc.store.pool(),
+        deps.db.store.pool(),
         tenant_id,
         user_store::By::Id(&row.user_id),
         "",
@@ -75,21 +82,21 @@ pub async fn grant(
     .await?
     .ok_or_else(invalid)?;
     if user.blocked != 0 {
-        key_store::revoke_family(&svc.store, &row.family_id, now).await?;
+        key_store::revoke_family(&deps.db.store, &row.family_id, now).await?;
         return Err(OAuthError::InvalidGrant("the user is blocked".into()));
     }
     let org = match &row.org_id {
         None => None,
         Some(id) => {
             let org =
-                org_store::get(svc.store.pool(), tenant_id, org_store::By::Id(id), "").await?;
-            let mut conn = svc.store.pool().acquire().await?;
+                org_store::get(deps.db.store.pool(), tenant_id, org_store::By::Id(id), "").await?;
+            let mut conn = deps.db.store.pool().acquire().await?;
             let member = match &org {
                 Some(o) => org_store::member(&mut conn, &o.id, &user.id).await?,
                 None => None,
             };
             if member.is_none() {
-                key_store::revoke_family(&svc.store, &row.family_id, now).await?;
+                key_store::revoke_family(&deps.db.store, &row.family_id, now).await?;
                 return Err(OAuthError::InvalidGrant(
                     "the organization membership has ended".into(),
                 ));
@@ -98,7 +105,7 @@ pub async fn grant(
         }
     };
     pipeline::complete(
-        svc,
+        deps,
         Login {
             tenant,
             app: &app,

@@ -6,34 +6,35 @@
 
 use serde_json::Value;
 
+use super::Checking;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, authenticate_client};
 use super::jwt_verify::verify_access_token;
-use crate::services::Services;
 use crate::store::keys as key_store;
 
 /// Revokes a refresh token (its whole family) or an access token of the authenticated client.
 pub async fn revoke(
-    svc: &Services,
+    c: &Checking<'_>,
     tenant: (&str, &str),
     creds: ClientCredentials,
     token: &str,
 ) -> Result<(), OAuthError> {
     let (tenant_id, tenant_name) = tenant;
-    let app = authenticate_client(svc, tenant_id, &creds).await?;
-    let now = svc.now();
+    let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds).await?;
+    let now = c.db.now();
     if let Some(r) =
-        key_store::refresh_by_hash(&svc.store, tenant_id, &svc.secrets.hash(token)).await?
+        key_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?
     {
         if r.client_id == app.client_id {
-            key_store::revoke_family(&svc.store, &r.family_id, now).await?;
+            key_store::revoke_family(&c.db.store, &r.family_id, now).await?;
         }
         return Ok(());
     }
-    if let Ok(claims) = verify_access_token(svc, tenant_id, &svc.issuer(tenant_name), token).await
+    if let Ok(claims) =
+        verify_access_token(c.db, c.keys, tenant_id, &c.issuers.of(tenant_name), token).await
         && let Some(jti) = claims.get("jti").and_then(Value::as_str)
     {
-        key_store::revoke_grant(&svc.store, tenant_id, jti, &app.client_id, now).await?;
+        key_store::revoke_grant(&c.db.store, tenant_id, jti, &app.client_id, now).await?;
     }
     Ok(())
 }

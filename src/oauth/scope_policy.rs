@@ -3,19 +3,19 @@
 
 use super::OAuthError;
 use crate::scopes::OIDC_SCOPES;
-use crate::services::Services;
+use crate::store::Store;
 use crate::store::apis::{self as api_store};
 
 /// Checks the audience names an API of the tenant and every requested scope is an OIDC scope
 /// or one the API defines (`invalid_scope` otherwise, RFC 6749 5.2).
 pub async fn check_scopes(
-    svc: &Services,
+    store: &Store,
     tenant_id: &str,
     audience: Option<&str>,
     requested: &[String],
 ) -> Result<(), OAuthError> {
     let api_scopes = match audience {
-        Some(a) => api_store::scope_values(svc.store.pool(), tenant_id, a)
+        Some(a) => api_store::scope_values(store.pool(), tenant_id, a)
             .await?
             .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{a}`")))?,
         None => Vec::new(),

@@ -6,27 +6,30 @@
 //! password or has their sessions revoked.
 
 use super::OAuthError;
+use crate::config::SessionPolicy;
+use crate::crypto::SecretHasher;
 use crate::crypto::{Secret, random_secret};
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::sessions::{self as store, SessionRow};
 
 /// The live session named by a cookie value, if any (ended, expired or idle sessions and
 /// sessions of blocked users are not live).
 pub async fn current(
-    svc: &Services,
+    db: &Db,
+    secrets: &SecretHasher,
+    policy: SessionPolicy,
     tenant_id: &str,
     cookie: Option<&str>,
 ) -> Result<Option<SessionRow>, OAuthError> {
     let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    let hash = svc.secrets.hash(cookie);
-    let Some(row) = store::session(&svc.store, tenant_id, &hash).await? else {
+    let hash = secrets.hash(cookie);
+    let Some(row) = store::session(&db.store, tenant_id, &hash).await? else {
         return Ok(None);
     };
-    let now = svc.now();
-    let policy = svc.sessions;
+    let now = db.now();
     if row.ended_at.is_some() || now >= row.expires_at || now - row.last_seen_at >= policy.idle_ms {
         return Ok(None);
     }
@@ -35,49 +38,50 @@ pub async fn current(
 
 /// Starts a session for a user who just authenticated; returns the cookie value.
 pub async fn start(
-    svc: &Services,
+    db: &Db,
+    secrets: &SecretHasher,
+    policy: SessionPolicy,
     tenant_id: &str,
     user_id: &str,
 ) -> Result<(Secret, SessionRow), OAuthError> {
-    let now = svc.now();
+    let now = db.now();
     let secret = random_secret("");
     let row = SessionRow {
-        token_hash: svc.secrets.hash(secret.expose()),
+        token_hash: secrets.hash(secret.expose()),
         sid: new_id(IdKind::Session, now),
         tenant_id: tenant_id.into(),
         user_id: user_id.into(),
         auth_time: now,
         created_at: now,
         last_seen_at: now,
-        expires_at: now + svc.sessions.absolute_ms,
+        expires_at: now + policy.absolute_ms,
         ended_at: None,
     };
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = db.store.pool().acquire().await?;
     store::insert_session(&mut conn, &row).await?;
     Ok((secret, row))
 }
 
 /// Slides the idle lifetime of a session that was just used.
-pub async fn touch(svc: &Services, row: &SessionRow) -> Result<(), OAuthError> {
-    store::touch_session(&svc.store, &row.token_hash, svc.now()).await?;
+pub async fn touch(db: &Db, row: &SessionRow) -> Result<(), OAuthError> {
+    store::touch_session(&db.store, &row.token_hash, db.now()).await?;
     Ok(())
 }
 
 /// Ends the session named by a browser's cookie value.
-pub async fn end(svc: &Services, tenant_id: &str, cookie: &str) -> Result<(), OAuthError> {
-    let hash = svc.secrets.hash(cookie);
-    store::end_session(
-        &svc.store,
-        tenant_id,
-        store::By::TokenHash(&hash),
-        svc.now(),
-    )
-    .await?;
+pub async fn end(
+    db: &Db,
+    secrets: &SecretHasher,
+    tenant_id: &str,
+    cookie: &str,
+) -> Result<(), OAuthError> {
+    let hash = secrets.hash(cookie);
+    store::end_session(&db.store, tenant_id, store::By::TokenHash(&hash), db.now()).await?;
     Ok(())
 }
 
 /// Ends the session named by its `sid`.
-pub async fn end_sid(svc: &Services, tenant_id: &str, sid: &str) -> Result<(), OAuthError> {
-    store::end_session(&svc.store, tenant_id, store::By::Sid(sid), svc.now()).await?;
+pub async fn end_sid(db: &Db, tenant_id: &str, sid: &str) -> Result<(), OAuthError> {
+    store::end_session(&db.store, tenant_id, store::By::Sid(sid), db.now()).await?;
     Ok(())
 }

@@ -1,20 +1,20 @@
 //! Checks on the subject of a grant: the user's membership of the organization a login names.
 
 use super::OAuthError;
-use crate::services::Services;
+use crate::store::Store;
 use crate::store::orgs::{self as org_store, OrgRow};
 
 /// Finds an organization by id or name and checks the user is a member.
 pub async fn member_org(
-    svc: &Services,
+    store: &Store,
     tenant_id: &str,
     org: &str,
     user_id: &str,
 ) -> Result<OrgRow, OAuthError> {
-    let found = org_store::by_id_or_name(&svc.store, tenant_id, org)
+    let found = org_store::by_id_or_name(store, tenant_id, org)
         .await?
         .ok_or_else(|| OAuthError::InvalidRequest(format!("unknown organization `{org}`")))?;
-    let mut conn = svc.store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await?;
     if org_store::member(&mut conn, &found.id, user_id)
         .await?
         .is_none()

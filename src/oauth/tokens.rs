@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::claims::{self, UserGrant};
 use super::{OAuthError, userinfo_url};
-use crate::services::Services;
+use crate::db::Db;
+use crate::keys::KeyRing;
 use crate::store::apps::AppRow;
 use crate::store::users::UserRow;
 
@@ -17,7 +18,7 @@ pub struct Issued {
     pub access_token: String,
     /// Its `jti`.
     pub jti: String,
-    /// Seconds.
+    /// Lifetime of the access token in seconds.
     pub expires_in: i64,
     /// The ID token, when `openid` was granted.
     pub id_token: Option<String>,
@@ -69,11 +70,10 @@ pub fn at_hash(alg: &str, access_token: &str) -> String {
 
 /// Signs both tokens with the application's algorithm; their claims come from
 /// [`super::claims`].
-pub async fn issue(svc: &Services, r: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
-    let now_ms = svc.now();
-    let key = svc
-        .keys
-        .signing_key(&svc.store, r.tenant_id, &r.app.signing_alg, now_ms)
+pub async fn issue(db: &Db, keys: &KeyRing, r: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
+    let now_ms = db.now();
+    let key = keys
+        .signing_key(&db.store, r.tenant_id, &r.app.signing_alg, now_ms)
         .await?;
     let openid = r.scopes.iter().any(|s| s == "openid");
     // RFC 9068 2.2: aud is the API; the tenant's /userinfo is an audience too when openid was

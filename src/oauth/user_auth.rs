@@ -5,9 +5,9 @@
 //! exists.
 
 use super::OAuthError;
-use super::metrics::Attempt;
-use crate::passwords::Verified;
-use crate::services::Services;
+use super::metrics::{Attempt, LoginMetrics};
+use crate::db::Db;
+use crate::passwords::{PasswordError, PasswordHasher, Verified};
 use crate::store::keys as key_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as user_store, UserRow};
@@ -21,6 +21,30 @@ pub const MAX_FAILURES: i64 = 10;
 /// ...within this window, which starts at the first attempt; a success clears the count, and
 /// the lock lifts when the window ends.
 const LOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// What checking a password at login uses: argon2id on its bounded pool, a dummy hash to
+/// verify against when there is no real one, and the attempt counters.
+#[derive(Debug)]
+pub struct PasswordLogin {
+    hasher: PasswordHasher,
+    /// An argon2id hash of a random password, verified against when a login names an unknown
+    /// user (or a locked pair) so that timing does not reveal which accounts exist.
+    dummy_hash: String,
+    /// Attempts by result, for `/metrics`.
+    pub metrics: LoginMetrics,
+}
+
+impl PasswordLogin {
+    /// Makes the dummy hash with the hasher's own parameters, so it costs what a real one does.
+    pub fn new(hasher: PasswordHasher) -> Result<Self, PasswordError> {
+        let dummy_hash = hasher.hash(crate::crypto::random_secret("").expose())?;
+        Ok(Self {
+            hasher,
+            dummy_hash,
+            metrics: LoginMetrics::default(),
+        })
+    }
+}
 
 /// Why a password login did not authenticate, so callers choose their words from the kind and
 /// never from an error's text.
@@ -65,7 +89,8 @@ impl From<LoginRefused> for OAuthError {
 /// statement, so parallel guesses each get their own count and at most [`MAX_FAILURES`] of
 /// them in a window are ever compared (RFC 6749 10.10, RFC 9700 2.4).
 pub async fn authenticate_user(
-    svc: &Services,
+    db: &Db,
+    login: &PasswordLogin,
     tenant_id: &str,
     username: &str,
     password: &str,
@@ -73,16 +98,16 @@ pub async fn authenticate_user(
 ) -> Result<(UserRow, bool), LoginRefused> {
     let email = normalize_email(username);
     let user = user_store::get(
-        svc.store.pool(),
+        db.store.pool(),
         tenant_id,
         user_store::By::Email(&email),
         "",
     )
     .await?;
-    let now = svc.now();
+    let now = db.now();
     let locked = match &user {
         Some(u) => {
-            key_store::count_attempt(&svc.store, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS).await?
+            key_store::count_attempt(&db.store, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS).await?
                 > MAX_FAILURES
         }
         None => false,
@@ -91,16 +116,16 @@ pub async fn authenticate_user(
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .filter(|_| !locked)
-        .unwrap_or_else(|| svc.dummy_hash.clone());
-    let verified = svc
-        .passwords
+        .unwrap_or_else(|| login.dummy_hash.clone());
+    let verified = login
+        .hasher
         .verify_bounded(crate::crypto::Secret::new(password.to_string()), stored)
         .await
-        .map_err(|e| OAuthError::Server(e.to_string()))?;
+        .map_err(OAuthError::server)?;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
         _ => {
-            svc.login_metrics.attempt(if locked {
+            login.metrics.attempt(if locked {
                 Attempt::Locked
             } else {
                 Attempt::Wrong
@@ -108,8 +133,8 @@ pub async fn authenticate_user(
             return Err(LoginRefused::WrongCredentials);
         }
     };
-    svc.login_metrics.attempt(Attempt::Ok);
-    key_store::clear_attempts(&svc.store, &user.id, ip).await?;
+    login.metrics.attempt(Attempt::Ok);
+    key_store::clear_attempts(&db.store, &user.id, ip).await?;
     if user.blocked != 0 {
         return Err(LoginRefused::Blocked);
     }

@@ -3,21 +3,21 @@
 
 use serde_json::{Map, Value};
 
+use super::Checking;
 use super::jwt_verify::verify_access_token;
 use super::{OAuthError, userinfo_url};
-use crate::services::Services;
 use crate::store::keys as key_store;
 use crate::store::users as user_store;
 
 /// The `/userinfo` response for a bearer token.
 pub async fn userinfo(
-    svc: &Services,
+    c: &Checking<'_>,
     tenant_id: &str,
     tenant_name: &str,
     token: &str,
 ) -> Result<Value, OAuthError> {
-    let issuer = svc.issuer(tenant_name);
-    let claims = verify_access_token(svc, tenant_id, &issuer, token).await?;
+    let issuer = c.issuers.of(tenant_name);
+    let claims = verify_access_token(c.db, c.keys, tenant_id, &issuer, token).await?;
     let bad = |m: &str| OAuthError::InvalidToken(m.to_string());
     let ui = userinfo_url(&issuer);
     let aud_ok = match &claims.get("aud") {
@@ -32,7 +32,7 @@ pub async fn userinfo(
         .get("jti")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("no jti"))?;
-    let grant = key_store::grant(&svc.store, tenant_id, jti)
+    let grant = key_store::grant(&c.db.store, tenant_id, jti)
         .await?
         .ok_or_else(|| bad("unknown token"))?;
     if grant.revoked_at.is_some() {
@@ -46,7 +46,7 @@ pub async fn userinfo(
         ));
     }
     let user = user_store::get(
-        svc.store.pool(),
+        c.db.store.pool(),
         tenant_id,
         user_store::By::Id(&grant.user_id),
         "",

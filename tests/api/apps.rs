@@ -39,7 +39,7 @@ async fn application_lifecycle(db: Db) {
     let (stored,): (String,) =
         sqlx::query_as("SELECT secret_hash FROM applications WHERE client_id = $1")
             .bind(&client_id)
-            .fetch_one(app.svc.store.pool())
+            .fetch_one(app.svc.db.store.pool())
             .await
             .unwrap();
     assert!(app.svc.secrets.verify(&secret, &stored) && stored != secret);
@@ -56,7 +56,7 @@ async fn application_lifecycle(db: Db) {
     let (stored,): (String,) =
         sqlx::query_as("SELECT secret_hash FROM applications WHERE client_id = $1")
             .bind(&client_id)
-            .fetch_one(app.svc.store.pool())
+            .fetch_one(app.svc.db.store.pool())
             .await
             .unwrap();
     assert!(app.svc.secrets.verify(new_secret, &stored));

@@ -70,7 +70,7 @@ async fn keys_authenticate_and_revoke(db: Db) {
 
     // Keys are stored as keyed hashes, never in clear.
     let rows: Vec<(String,)> = sqlx::query_as("SELECT secret_hash FROM api_keys")
-        .fetch_all(app.svc.store.pool())
+        .fetch_all(app.svc.db.store.pool())
         .await
         .unwrap();
     assert!(rows.iter().all(|(h,)| !h.starts_with("sk_") && h != &key));

@@ -404,3 +404,47 @@ fn hooks_test_runs_a_local_flow_under_the_operators_ceilings() {
         "{err}"
     );
 }
+
+/// The commands that only touch the database (`tenants`, `api-keys`, `keys`, `templates`)
+/// never build a wasm engine: run under an address-space limit far below what an engine
+/// reserves for its instances, each still succeeds. (`hooks` commands do build one, and fail
+/// under the same limit, which is what makes the limit a witness.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_build_no_wasm_engine() {
+    let fresh = FreshDb::new(Db::Sqlite).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    // 4 GiB of address space: plenty for the command, not for an engine's reservations.
+    let limited = |args: &[&str]| {
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 4194304 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_sigil"))
+            .args(args)
+            .env("DATABASE_URL", &fresh.url)
+            .env("SIGIL_MASTER_KEY", &master)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("sigil runs")
+    };
+    for args in [
+        &["migrate"][..],
+        &["tenants", "create", "acme"],
+        &["api-keys", "create", "--tenant", "acme"],
+        &["keys", "rotate", "--tenant", "acme", "--alg", "ES256"],
+        &["keys", "list", "--tenant", "acme"],
+        &["templates", "get", "--tenant", "acme"],
+    ] {
+        let out = limited(args);
+        assert!(
+            out.status.success(),
+            "{args:?} under the limit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = limited(&["hooks", "list", "--tenant", "acme"]);
+    assert!(
+        !out.status.success(),
+        "a hook command builds an engine, which the limit refuses; if this passes, the limit \
+         no longer tells whether an engine was built"
+    );
+}

@@ -178,7 +178,7 @@ async fn hook_lifecycle_and_flow(db: Db) {
     assert_eq!(h["secrets"], json!(["CRM_KEY"]));
     assert!(!h.to_string().contains("k-123456"));
     let (sealed,): (String,) = sqlx::query_as("SELECT sealed FROM hook_secrets")
-        .fetch_one(app.svc.store.pool())
+        .fetch_one(app.svc.db.store.pool())
         .await
         .unwrap();
     assert!(!sealed.contains("k-123456"), "encrypted at rest");

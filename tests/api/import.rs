@@ -57,7 +57,7 @@ async fn import_reports_lines_and_is_idempotent(db: Db) {
     assert_eq!(one["has_password"], true);
     let (h,): (String,) =
         sqlx::query_as("SELECT password_hash FROM users WHERE external_id = 'old-1'")
-            .fetch_one(app.svc.store.pool())
+            .fetch_one(app.svc.db.store.pool())
             .await
             .unwrap();
     assert_eq!(

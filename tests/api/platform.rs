@@ -12,7 +12,7 @@ async fn health_and_readiness(db: Db) {
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (s, b) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
-    app.svc.store.close().await;
+    app.svc.db.store.close().await;
     let (s, _) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(
         s,

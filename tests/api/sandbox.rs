@@ -155,14 +155,17 @@ fn hostile_guests_are_contained_with_named_errors() {
 fn allocating_past_the_sdk_arena_works_and_nothing_survives_a_login() {
     let rt = shared_runtime();
     let h = prepare(&rt, &hook("hostile"));
+    // What is tested is memory, not time: a debug build on a loaded machine can take longer
+    // than the 50 ms default deadline to touch a megabyte, so the deadline is moved away.
+    let limits = Limits {
+        deadline_ms: 2_000,
+        flow_deadline_ms: 2_000,
+        ..Limits::default()
+    };
     for _ in 0..3 {
         let out = run(
             &rt,
-            &[step(
-                h.clone(),
-                Limits::default(),
-                FailurePolicy::FailClosed,
-            )],
+            &[step(h.clone(), limits, FailurePolicy::FailClosed)],
             &mode("allocate"),
         );
         assert_eq!(out.status, FlowStatus::Success, "{:?}", out.trace);

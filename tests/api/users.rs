@@ -96,7 +96,7 @@ async fn user_lifecycle(db: Db) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
         .bind(&id)
-        .fetch_one(app.svc.store.pool())
+        .fetch_one(app.svc.db.store.pool())
         .await
         .unwrap();
     assert!(hash.starts_with("$argon2id$"));

@@ -35,7 +35,7 @@ pub enum HookError {
     RestrictedClaim {
         /// The name as the hook sent it.
         name: String,
-        /// Why.
+        /// Which rule the name broke.
         reason: claims::ClaimNameError,
     },
     /// The claim name is malformed (empty, too long, control characters or NUL).
@@ -51,7 +51,7 @@ pub enum HookError {
     ScopeNotAllowed {
         /// The scope.
         scope: String,
-        /// Why.
+        /// Which rule the value broke.
         reason: &'static str,
     },
     /// A metadata write the commit would refuse (the rules of `crate::metadata`).

@@ -15,7 +15,7 @@ use super::bindings::v0_1::sigil::hooks::types as wit;
 pub struct EventUser {
     /// `usr_...`
     pub id: String,
-    /// Email.
+    /// The user's email address.
     pub email: String,
     /// Verified flag.
     #[serde(default)]
@@ -29,7 +29,7 @@ pub struct EventUser {
     /// Family name.
     #[serde(default)]
     pub family_name: Option<String>,
-    /// Nickname.
+    /// Casual name (OIDC `nickname`).
     #[serde(default)]
     pub nickname: Option<String>,
     /// Picture URL.
@@ -68,7 +68,7 @@ pub struct EventUser {
 pub struct EventOrganization {
     /// `org_...`
     pub id: String,
-    /// Name.
+    /// The organization's unique name within the tenant.
     pub name: String,
     /// Display name.
     #[serde(default)]
@@ -90,7 +90,7 @@ pub struct EventOrganization {
 pub struct EventClient {
     /// OAuth client id.
     pub client_id: String,
-    /// Name.
+    /// The application's name, as shown to people.
     pub name: String,
     /// JSON object.
     #[serde(default = "empty")]
@@ -104,7 +104,7 @@ pub struct EventRequest {
     /// Client IP.
     #[serde(default)]
     pub ip: String,
-    /// User-Agent.
+    /// The `User-Agent` header of the login request, if sent.
     #[serde(default)]
     pub user_agent: Option<String>,
     /// Host name.
@@ -148,7 +148,7 @@ pub struct EventTransaction {
 pub struct EventTenant {
     /// `ten_...`
     pub id: String,
-    /// Name.
+    /// The tenant's name (its path segment, `/t/{name}`).
     pub name: String,
 }
 

@@ -52,19 +52,19 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
-    /// Milliseconds.
+    /// Wall-clock deadline of one run, in milliseconds.
     pub deadline_ms: Option<u64>,
-    /// Milliseconds (the whole flow).
+    /// Wall-clock deadline of the whole flow, in milliseconds.
     pub flow_deadline_ms: Option<u64>,
-    /// Fuel units.
+    /// Fuel (wasmtime's instruction budget) one run may burn.
     pub fuel: Option<u64>,
-    /// Bytes.
+    /// Linear memory the guest may grow to, in bytes.
     pub memory_bytes: Option<usize>,
-    /// Bytes.
+    /// Largest event the hook is given, in bytes (serialized).
     pub event_bytes: Option<usize>,
-    /// Bytes.
+    /// Largest total of claims the hook may set, in bytes.
     pub claim_bytes: Option<usize>,
-    /// Bytes.
+    /// Largest total of log lines the hook may write, in bytes.
     pub log_bytes: Option<usize>,
 }
 

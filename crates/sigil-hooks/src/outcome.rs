@@ -32,7 +32,7 @@ pub struct HookTrace {
     pub version: i64,
     /// `ok`, `denied`, `failed` or `failed_open` (failed, effects discarded, flow continued).
     pub outcome: String,
-    /// Microseconds.
+    /// Wall time the hook took, in microseconds.
     pub duration_us: u64,
     /// Fuel consumed.
     pub fuel_used: u64,

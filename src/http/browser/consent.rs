@@ -24,25 +24,32 @@ pub(super) async fn consent_post(
     let tenant = (c.tenant.0.as_str(), c.tenant.1.as_str());
     if form.get("decision").map(String::as_str) != Some("allow") {
         let to = authorize::error_redirect(
-            &svc.issuer(tenant.1),
+            &svc.issuers.of(tenant.1),
             &v.req.redirect_uri,
             v.req.state.as_deref(),
-            "access_denied",
+            authorize::AuthorizeError::AccessDenied,
             "the user did not allow access",
         );
         return redirect(StatusCode::SEE_OTHER, &to);
     }
-    let current =
-        match session::current(&svc, tenant.0, cookie(&headers, SESSION_COOKIE).as_deref()).await {
-            Ok(s) => s,
-            Err(e) => return server_error(&e),
-        };
+    let current = match session::current(
+        &svc.db,
+        &svc.secrets,
+        svc.sessions,
+        tenant.0,
+        cookie(&headers, SESSION_COOKIE).as_deref(),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return server_error(&e),
+    };
     let arrival = Arrival {
         fresh: false,
         consented: current.is_some(),
         rehash_password: None,
     };
-    match authorize::next(&svc, tenant, &v, current, arrival, &c.request).await {
+    match authorize::next(&svc.issuing(), tenant, &v, current, arrival, &c.request).await {
         Ok(step) => render(
             &svc,
             &c,

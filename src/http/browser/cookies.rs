@@ -39,7 +39,7 @@ impl Reply {
         value: &str,
         same_site: &str,
     ) {
-        let secure = if svc.public_url.starts_with("https://") {
+        let secure = if svc.issuers.base().starts_with("https://") {
             "; Secure"
         } else {
             ""

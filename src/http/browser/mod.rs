@@ -68,8 +68,8 @@ fn redirect(status: StatusCode, to: &str) -> Response {
     res
 }
 
-fn server_error(cause: &dyn std::fmt::Display) -> Response {
-    tracing::error!(cause = %cause, "login page failure");
+fn server_error(cause: &(dyn std::error::Error + 'static)) -> Response {
+    tracing::error!(error = cause, "login page failure");
     pages::error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "The server could not complete the request. Please try again.",
@@ -82,7 +82,7 @@ async fn tenant_page(
     svc: &Services,
     name: &str,
 ) -> Result<crate::manage::tenants::Tenant, Response> {
-    match tenants::get(svc, name).await {
+    match tenants::get(&svc.db, &svc.issuers, name).await {
         Ok(t) => Ok(t),
         Err(crate::manage::ManageError::NotFound(_)) => Err(pages::error(
             StatusCode::NOT_FOUND,
@@ -113,13 +113,18 @@ async fn ctx(
 
 async fn verify(svc: &Services, c: &Ctx, authz: &str) -> Result<Verified, Response> {
     let params = parse_params(authz).map_err(|m| pages::error(StatusCode::BAD_REQUEST, &m))?;
-    authorize::validate(svc, (&c.tenant.0, &c.tenant.1), &params)
-        .await
-        .map_err(|r| match r {
-            Refusal::Page(m) => pages::error(StatusCode::BAD_REQUEST, &m),
-            Refusal::Redirect(to) => redirect(StatusCode::FOUND, &to),
-            Refusal::Server(cause) => server_error(&cause),
-        })
+    authorize::validate(
+        &svc.db.store,
+        &svc.issuers,
+        (&c.tenant.0, &c.tenant.1),
+        &params,
+    )
+    .await
+    .map_err(|r| match r {
+        Refusal::Page(m) => pages::error(StatusCode::BAD_REQUEST, &m),
+        Refusal::Redirect(to) => redirect(StatusCode::FOUND, &to),
+        Refusal::Server(cause) => server_error(&cause),
+    })
 }
 
 /// The tenant, the carried authorization request and its verification, for a form post.

@@ -19,12 +19,28 @@ async fn authorize_any(
         Err(r) => return r,
     };
     let tenant = (c.tenant.0.as_str(), c.tenant.1.as_str());
-    let current =
-        match session::current(&svc, tenant.0, cookie(&headers, SESSION_COOKIE).as_deref()).await {
-            Ok(s) => s,
-            Err(e) => return server_error(&e),
-        };
-    match authorize::next(&svc, tenant, &v, current, Arrival::default(), &c.request).await {
+    let current = match session::current(
+        &svc.db,
+        &svc.secrets,
+        svc.sessions,
+        tenant.0,
+        cookie(&headers, SESSION_COOKIE).as_deref(),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return server_error(&e),
+    };
+    match authorize::next(
+        &svc.issuing(),
+        tenant,
+        &v,
+        current,
+        Arrival::default(),
+        &c.request,
+    )
+    .await
+    {
         Ok(step) => render(
             &svc,
             &c,
@@ -107,44 +123,53 @@ pub(super) async fn login_post(
         );
         return reply.finish(res);
     }
-    let (user, rehash) =
-        match user_auth::authenticate_user(&svc, tenant.0, email, pw, &c.request.ip).await {
-            Ok(x) => x,
-            Err(user_auth::LoginRefused::WrongCredentials) => {
-                let res = again(
-                    StatusCode::UNAUTHORIZED,
-                    user_auth::WRONG_CREDENTIALS,
-                    &mut reply,
-                );
-                return reply.finish(res);
-            }
-            Err(user_auth::LoginRefused::Blocked) => {
-                let res = again(
-                    StatusCode::UNAUTHORIZED,
-                    "This account is blocked.",
-                    &mut reply,
-                );
-                return reply.finish(res);
-            }
-            Err(user_auth::LoginRefused::Server(e)) => return server_error(&e),
-        };
+    let (user, rehash) = match user_auth::authenticate_user(
+        &svc.db,
+        &svc.password_login,
+        tenant.0,
+        email,
+        pw,
+        &c.request.ip,
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(user_auth::LoginRefused::WrongCredentials) => {
+            let res = again(
+                StatusCode::UNAUTHORIZED,
+                user_auth::WRONG_CREDENTIALS,
+                &mut reply,
+            );
+            return reply.finish(res);
+        }
+        Err(user_auth::LoginRefused::Blocked) => {
+            let res = again(
+                StatusCode::UNAUTHORIZED,
+                "This account is blocked.",
+                &mut reply,
+            );
+            return reply.finish(res);
+        }
+        Err(user_auth::LoginRefused::Server(e)) => return server_error(&e),
+    };
     // A new login replaces whatever session this browser had (no session fixation).
     if let Some(old) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = session::end(&svc, tenant.0, &old).await
+        && let Err(e) = session::end(&svc.db, &svc.secrets, tenant.0, &old).await
     {
         return server_error(&e);
     }
-    let (secret, row) = match session::start(&svc, tenant.0, &user.id).await {
-        Ok(x) => x,
-        Err(e) => return server_error(&e),
-    };
+    let (secret, row) =
+        match session::start(&svc.db, &svc.secrets, svc.sessions, tenant.0, &user.id).await {
+            Ok(x) => x,
+            Err(e) => return server_error(&e),
+        };
     reply.set(&svc, tenant.1, SESSION_COOKIE, secret.expose(), "Lax");
     let arrival = Arrival {
         fresh: true,
         consented: false,
         rehash_password: rehash.then(|| crate::crypto::Secret::new(pw.to_string())),
     };
-    match authorize::next(&svc, tenant, &v, Some(row), arrival, &c.request).await {
+    match authorize::next(&svc.issuing(), tenant, &v, Some(row), arrival, &c.request).await {
         Ok(step) => render(
             &svc,
             &c,

@@ -12,12 +12,12 @@ async fn do_logout(
 ) -> Response {
     let mut reply = Reply::new();
     if let Some(c) = cookie(headers, SESSION_COOKIE)
-        && let Err(e) = session::end(svc, tenant.0, &c).await
+        && let Err(e) = session::end(&svc.db, &svc.secrets, tenant.0, &c).await
     {
         return server_error(&e);
     }
     if let Some(sid) = &checked.sid
-        && let Err(e) = session::end_sid(svc, tenant.0, sid).await
+        && let Err(e) = session::end_sid(&svc.db, tenant.0, sid).await
     {
         return server_error(&e);
     }
@@ -45,15 +45,22 @@ async fn logout_any(
         Ok(p) => p,
         Err(m) => return pages::error(StatusCode::BAD_REQUEST, &m),
     };
-    let checked = match logout::check(&svc, tenant, &params).await {
+    let checked = match logout::check(&svc.checking(), tenant, &params).await {
         Ok(c) => c,
         Err(m) => return pages::error(StatusCode::BAD_REQUEST, &m),
     };
-    let current =
-        match session::current(&svc, tenant.0, cookie(&headers, SESSION_COOKIE).as_deref()).await {
-            Ok(c) => c,
-            Err(e) => return server_error(&e),
-        };
+    let current = match session::current(
+        &svc.db,
+        &svc.secrets,
+        svc.sessions,
+        tenant.0,
+        cookie(&headers, SESSION_COOKIE).as_deref(),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return server_error(&e),
+    };
     if confirmed || checked.names(current.as_ref()) {
         return do_logout(&svc, tenant, &headers, checked).await;
     }

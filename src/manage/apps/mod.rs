@@ -17,9 +17,10 @@ use utoipa::ToSchema;
 use super::users::{MetadataOp, apply_metadata};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, stored, validate};
 use crate::clock::rfc3339;
+use crate::crypto::SecretHasher;
 use crate::crypto::random_secret;
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::services::Services;
 use crate::store::apps::{self as store, AppRow};
 use crate::store::{Tx, flag};
 
@@ -59,11 +60,11 @@ pub struct Application {
     /// JSON object, readable by hooks.
     #[schema(value_type = Object)]
     pub client_metadata: Value,
-    /// Seconds.
+    /// Lifetime of ID tokens, in seconds.
     pub id_token_lifetime: i64,
-    /// Seconds.
+    /// Lifetime of access tokens, in seconds.
     pub access_token_lifetime: i64,
-    /// Seconds.
+    /// Lifetime of refresh tokens, in seconds.
     pub refresh_token_lifetime: i64,
     /// `RS256`, `ES256` or `EdDSA`.
     pub signing_alg: String,
@@ -166,11 +167,11 @@ pub struct UpdateApp {
     /// Merged into `client_metadata`.
     #[schema(value_type = Option<Object>)]
     pub client_metadata: Option<Value>,
-    /// Seconds.
+    /// New lifetime of ID tokens, in seconds.
     pub id_token_lifetime: Option<i64>,
-    /// Seconds.
+    /// New lifetime of access tokens, in seconds.
     pub access_token_lifetime: Option<i64>,
-    /// Seconds.
+    /// New lifetime of refresh tokens, in seconds.
     pub refresh_token_lifetime: Option<i64>,
     /// `RS256`, `ES256` or `EdDSA`.
     pub signing_alg: Option<String>,
@@ -180,7 +181,8 @@ pub struct UpdateApp {
 
 /// Registers an application; a confidential one gets a secret, shown once.
 pub async fn create(
-    svc: &Services,
+    db: &Db,
+    secrets: &SecretHasher,
     ctx: &TenantCtx,
     input: CreateApp,
 ) -> Result<ApplicationCreated> {
@@ -192,13 +194,13 @@ pub async fn create(
         "authorization_code".to_string(),
         "refresh_token".to_string(),
     ];
-    let now = svc.now();
+    let now = db.now();
     let secret = (input.client_type == "confidential").then(|| random_secret("cs_"));
     let row = AppRow {
         client_id: new_id(IdKind::Application, now),
         tenant_id: ctx.tenant_id.clone(),
         name: input.name,
-        secret_hash: secret.as_ref().map(|s| svc.secrets.hash(s.expose())),
+        secret_hash: secret.as_ref().map(|s| secrets.hash(s.expose())),
         redirect_uris: uris(
             "redirect_uris",
             &input.redirect_uris,
@@ -246,12 +248,12 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "type": row.client_type, "grant_types": stored::<Value>("grant_types", &row.grant_types)?});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "create",
         "application",
@@ -267,17 +269,17 @@ pub async fn create(
 }
 
 /// An application by client id.
-pub async fn get(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<Application> {
-    store::get(svc.store.pool(), &ctx.tenant_id, client_id, "")
+pub async fn get(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<Application> {
+    store::get(db.store.pool(), &ctx.tenant_id, client_id, "")
         .await?
         .ok_or(ManageError::NotFound("application"))
         .and_then(view)
 }
 
 /// Lists applications.
-pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Application>> {
+pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Application>> {
     let rows = store::list(
-        svc.store.pool(),
+        db.store.pool(),
         &ctx.tenant_id,
         page.cursor(),
         page.limit()?,
@@ -286,21 +288,21 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
     Page::from_store(rows, view)
 }
 
-async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<AppRow> {
-    store::get(&mut **tx, &ctx.tenant_id, id, svc.store.for_update())
+async fn lock(db: &Db, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<AppRow> {
+    store::get(&mut **tx, &ctx.tenant_id, id, db.store.for_update())
         .await?
         .ok_or(ManageError::NotFound("application"))
 }
 
 /// Applies a PATCH.
 pub async fn update(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     client_id: &str,
     input: UpdateApp,
 ) -> Result<Application> {
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, client_id).await?;
     let mut changed = Vec::new();
     if let Some(n) = input.name {
         validate::text("name", &n, 255)?;
@@ -363,12 +365,12 @@ pub async fn update(
         row.first_party = flag(fp);
         changed.push("first_party");
     }
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     let summary = json!({"fields": changed});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "update",
         "application",
@@ -382,16 +384,16 @@ pub async fn update(
 
 /// Merges into or replaces `client_metadata` under the row lock.
 pub async fn write_metadata(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     client_id: &str,
     op: MetadataOp,
     patch: Value,
 ) -> Result<Value> {
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, client_id).await?;
     row.client_metadata = apply_metadata("client_metadata", &row.client_metadata, &patch, op)?;
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
         .as_object()
@@ -400,7 +402,7 @@ pub async fn write_metadata(
     let summary = json!({"field": "client_metadata", "keys": keys});
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "write_metadata",
         "application",
@@ -413,15 +415,15 @@ pub async fn write_metadata(
 }
 
 /// Deletes an application.
-pub async fn delete(svc: &Services, ctx: &TenantCtx, client_id: &str) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
+pub async fn delete(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, client_id).await? {
         return Err(ManageError::NotFound("application"));
     }
     crate::store::templates::delete_for_client(&mut tx, &ctx.tenant_id, client_id).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "delete",
         "application",

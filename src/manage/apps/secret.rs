@@ -13,22 +13,23 @@ pub struct RotatedSecret {
 
 /// Replaces a confidential application's secret.
 pub async fn rotate_secret(
-    svc: &Services,
+    db: &Db,
+    secrets: &SecretHasher,
     ctx: &TenantCtx,
     client_id: &str,
 ) -> Result<RotatedSecret> {
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, client_id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, client_id).await?;
     if row.client_type != "confidential" {
         return Err(invalid("type", "public applications have no secret"));
     }
     let secret = random_secret("cs_");
-    row.secret_hash = Some(svc.secrets.hash(secret.expose()));
-    row.updated_at = svc.now();
+    row.secret_hash = Some(secrets.hash(secret.expose()));
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "rotate_secret",
         "application",

@@ -6,9 +6,10 @@ use serde_json::json;
 use sigil_hooks::outcome::FailurePolicy;
 use utoipa::ToSchema;
 
+use crate::db::Db;
+use crate::flows::Hooks;
 use crate::flows::load::{policy_of, policy_text};
 use crate::manage::{Result, TenantCtx, invalid, record};
-use crate::services::Services;
 use crate::store::hooks::{self as store, BindingRow, By};
 
 /// At most this many bindings in a flow (as Auth0 allows per trigger).
@@ -37,8 +38,8 @@ pub struct Flow {
 }
 
 /// The tenant's flow.
-pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
-    let rows = store::bindings(svc.store.pool(), &ctx.tenant_id).await?;
+pub async fn flow(db: &Db, ctx: &TenantCtx) -> Result<Flow> {
+    let rows = store::bindings(db.store.pool(), &ctx.tenant_id).await?;
     let mut bindings = Vec::new();
     for b in rows {
         bindings.push(Binding {
@@ -51,7 +52,7 @@ pub async fn flow(svc: &Services, ctx: &TenantCtx) -> Result<Flow> {
 }
 
 /// Replaces the flow atomically.
-pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Flow> {
+pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> Result<Flow> {
     if input.bindings.len() > MAX_BINDINGS {
         return Err(invalid(
             "bindings",
@@ -59,7 +60,7 @@ pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Fl
         ));
     }
     let mut rows = Vec::new();
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     for (i, b) in input.bindings.iter().enumerate() {
         let by = if b.hook.starts_with("hook_") {
             By::Id(&b.hook)
@@ -95,7 +96,7 @@ pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Fl
     store::replace_bindings(&mut tx, &ctx.tenant_id, &rows).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "set_flow",
         "flow",
@@ -104,6 +105,6 @@ pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Fl
     )
     .await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
-    flow(svc, ctx).await
+    hooks.flows.invalidate(&ctx.tenant_id);
+    flow(db, ctx).await
 }

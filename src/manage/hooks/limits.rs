@@ -7,8 +7,9 @@ use sigil_hooks::{LimitOverrides, Limits};
 use utoipa::ToSchema;
 
 use super::{Hook, lock, view};
+use crate::db::Db;
+use crate::flows::Hooks;
 use crate::manage::{Result, TenantCtx, invalid, record};
-use crate::services::Services;
 use crate::store::hooks as store;
 
 fn check_overrides(o: &LimitOverrides) -> Result<()> {
@@ -31,20 +32,21 @@ fn check_overrides(o: &LimitOverrides) -> Result<()> {
 
 /// Sets a hook's limit overrides (they only ever lower the tenant's limits).
 pub async fn set_hook_limits(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     id_or_name: &str,
     o: LimitOverrides,
 ) -> Result<Hook> {
     check_overrides(&o)?;
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
     row.limits = serde_json::to_string(&o).unwrap_or_else(|_| "{}".into());
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update_hook(&mut tx, &row).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "set_limits",
         "hook",
@@ -53,8 +55,8 @@ pub async fn set_hook_limits(
     )
     .await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
-    view(svc, row).await
+    hooks.flows.invalidate(&ctx.tenant_id);
+    view(db, row).await
 }
 
 /// The tenant's effective limits and its overrides.
@@ -69,25 +71,26 @@ pub struct TenantLimits {
 }
 
 /// The tenant's limits.
-pub async fn tenant_limits(svc: &Services, ctx: &TenantCtx) -> Result<TenantLimits> {
+pub async fn tenant_limits(db: &Db, hooks: &Hooks, ctx: &TenantCtx) -> Result<TenantLimits> {
     let o: LimitOverrides =
-        serde_json::from_str(&store::tenant_limits(&svc.store, &ctx.tenant_id).await?)
+        serde_json::from_str(&store::tenant_limits(&db.store, &ctx.tenant_id).await?)
             .unwrap_or_default();
     Ok(TenantLimits {
         overrides: o,
-        ceilings: svc.hooks.ceilings,
-        effective: svc.hooks.ceilings.lowered(&o),
+        ceilings: hooks.ceilings,
+        effective: hooks.ceilings.lowered(&o),
     })
 }
 
 /// Sets the tenant's overrides.
 pub async fn set_tenant_limits(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     o: LimitOverrides,
 ) -> Result<TenantLimits> {
     check_overrides(&o)?;
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     store::set_tenant_limits(
         &mut tx,
         &ctx.tenant_id,
@@ -96,7 +99,7 @@ pub async fn set_tenant_limits(
     .await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "set_hook_limits",
         "tenant",
@@ -105,6 +108,6 @@ pub async fn set_tenant_limits(
     )
     .await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
-    tenant_limits(svc, ctx).await
+    hooks.flows.invalidate(&ctx.tenant_id);
+    tenant_limits(db, hooks, ctx).await
 }

@@ -17,7 +17,7 @@ use sigil_hooks::LimitOverrides;
 
 use super::{ManageError, Result, TenantCtx};
 use crate::clock::rfc3339;
-use crate::services::Services;
+use crate::db::Db;
 use crate::store::Tx;
 use crate::store::hooks::{self as store, By, HookRow, VersionRow};
 
@@ -77,20 +77,20 @@ pub(super) fn version_view(v: VersionRow) -> HookVersion {
 }
 
 /// A hook of the tenant by id (`hook_...`) or name.
-pub(super) async fn find(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
+pub(super) async fn find(db: &Db, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
     let by = if id_or_name.starts_with("hook_") {
         By::Id(id_or_name)
     } else {
         By::Name(id_or_name)
     };
-    store::get_hook(svc.store.pool(), &ctx.tenant_id, by, "")
+    store::get_hook(db.store.pool(), &ctx.tenant_id, by, "")
         .await?
         .ok_or(ManageError::NotFound("hook"))
 }
 
-pub(super) async fn view(svc: &Services, h: HookRow) -> Result<Hook> {
-    let versions = store::versions(svc.store.pool(), &h.id).await?;
-    let secrets = store::secrets(svc.store.pool(), &h.id).await?;
+pub(super) async fn view(db: &Db, h: HookRow) -> Result<Hook> {
+    let versions = store::versions(db.store.pool(), &h.id).await?;
+    let secrets = store::secrets(db.store.pool(), &h.id).await?;
     Ok(Hook {
         limits: serde_json::from_str(&h.limits).unwrap_or_default(),
         id: h.id,
@@ -104,17 +104,17 @@ pub(super) async fn view(svc: &Services, h: HookRow) -> Result<Hook> {
 
 /// Reads and locks a hook (by id or name) for a read-modify-write.
 pub(super) async fn lock(
-    svc: &Services,
+    db: &Db,
     tx: &mut Tx,
     ctx: &TenantCtx,
     id_or_name: &str,
 ) -> Result<HookRow> {
-    let h = find(svc, ctx, id_or_name).await?;
+    let h = find(db, ctx, id_or_name).await?;
     store::get_hook(
         &mut **tx,
         &ctx.tenant_id,
         By::Id(&h.id),
-        svc.store.for_update(),
+        db.store.for_update(),
     )
     .await?
     .ok_or(ManageError::NotFound("hook"))

@@ -5,9 +5,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::find;
+use crate::db::Db;
+use crate::flows::Hooks;
 use crate::flows::secret_aad;
 use crate::manage::{ManageError, Result, TenantCtx, invalid, record, validate};
-use crate::services::Services;
 use crate::store::hooks as store;
 
 /// Body of `PUT /hooks/{id}/secrets/{name}`.
@@ -20,7 +21,8 @@ pub struct SecretValue {
 
 /// Sets a secret (encrypted at rest).
 pub async fn set_secret(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     id_or_name: &str,
     name: &str,
@@ -30,16 +32,15 @@ pub async fn set_secret(
     if value.len() > 4096 {
         return Err(invalid("value", "at most 4096 bytes"));
     }
-    let h = find(svc, ctx, id_or_name).await?;
-    let sealed = svc
-        .hooks
+    let h = find(db, ctx, id_or_name).await?;
+    let sealed = hooks
         .secrets
         .seal(value.as_bytes(), &secret_aad(&h.id, name));
-    let mut tx = svc.store.begin_write().await?;
-    store::put_secret(&mut tx, &h.id, name, &sealed, svc.now()).await?;
+    let mut tx = db.store.begin_write().await?;
+    store::put_secret(&mut tx, &h.id, name, &sealed, db.now()).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "set_secret",
         "hook",
@@ -48,25 +49,26 @@ pub async fn set_secret(
     )
     .await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }
 
 /// Deletes a secret.
 pub async fn delete_secret(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     id_or_name: &str,
     name: &str,
 ) -> Result<()> {
-    let h = find(svc, ctx, id_or_name).await?;
-    let mut tx = svc.store.begin_write().await?;
+    let h = find(db, ctx, id_or_name).await?;
+    let mut tx = db.store.begin_write().await?;
     if !store::delete_secret(&mut tx, &h.id, name).await? {
         return Err(ManageError::NotFound("secret"));
     }
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "delete_secret",
         "hook",
@@ -75,6 +77,6 @@ pub async fn delete_secret(
     )
     .await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }

@@ -7,10 +7,11 @@ use sigil_hooks::outcome::{FailurePolicy, FlowOutcome};
 use utoipa::ToSchema;
 
 use super::find;
+use crate::db::Db;
+use crate::flows::Hooks;
 use crate::flows::load::step;
 use crate::flows::run::{run_flow, save_trace};
 use crate::manage::{Result, TenantCtx};
-use crate::services::Services;
 
 /// Body of the test endpoint: an event (see `docs/sample-event.json`).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,17 +27,18 @@ pub struct TestRun {
 /// OIDC scopes but `offline_access`, and the scopes of the event's audience when it names an
 /// API of the tenant.
 pub async fn test(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     id_or_name: &str,
     version: i64,
     event: PostLoginEvent,
 ) -> Result<FlowOutcome> {
-    let h = find(svc, ctx, id_or_name).await?;
-    let now = svc.now();
+    let h = find(db, ctx, id_or_name).await?;
+    let now = db.now();
     let s = step(
-        &svc.store,
-        &svc.hooks,
+        &db.store,
+        hooks,
         &ctx.tenant_id,
         &h,
         version,
@@ -45,7 +47,7 @@ pub async fn test(
     )
     .await?;
     let api_scopes = match event.transaction.audience.as_deref() {
-        Some(aud) => crate::store::apis::scope_values(svc.store.pool(), &ctx.tenant_id, aud)
+        Some(aud) => crate::store::apis::scope_values(db.store.pool(), &ctx.tenant_id, aud)
             .await?
             .unwrap_or_default(),
         None => Vec::new(),
@@ -57,7 +59,7 @@ pub async fn test(
             .chain(api_scopes),
     );
     let (out, trace) = run_flow(
-        &svc.hooks,
+        hooks,
         &ctx.tenant_id,
         vec![s],
         &event,
@@ -67,7 +69,7 @@ pub async fn test(
     )
     .await;
     if let Some(t) = trace {
-        save_trace(&svc.hooks, t).await;
+        save_trace(hooks, t).await;
     }
     Ok(out)
 }

@@ -6,8 +6,9 @@ use sigil_hooks::outcome::HookTrace;
 use utoipa::ToSchema;
 
 use crate::clock::rfc3339;
+use crate::db::Db;
+use crate::flows::Hooks;
 use crate::manage::{Page, PageParams, Result, TenantCtx};
-use crate::services::Services;
 use crate::store::hooks as store;
 
 /// A stored trace.
@@ -26,9 +27,14 @@ pub struct Trace {
 }
 
 /// Lists traces, newest first.
-pub async fn traces(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Trace>> {
-    svc.hooks.traces.flush().await;
-    let rows = store::list_traces(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+pub async fn traces(
+    db: &Db,
+    hooks: &Hooks,
+    ctx: &TenantCtx,
+    page: &PageParams,
+) -> Result<Page<Trace>> {
+    hooks.traces.flush().await;
+    let rows = store::list_traces(&db.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |r| {
         let v: Value = serde_json::from_str(&r.trace).unwrap_or(Value::Null);
         Ok(Trace {

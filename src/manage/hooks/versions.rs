@@ -5,10 +5,11 @@ use serde_json::json;
 use sigil_hooks::upload;
 
 use super::{Hook, Uploaded, find, lock, version_view, view};
+use crate::db::Db;
+use crate::flows::Hooks;
 use crate::flows::prepare::load_or_compile;
 use crate::ids::{IdKind, new_id};
 use crate::manage::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
-use crate::services::Services;
 use crate::store::hooks::{self as store, By, HookRow, VersionRow};
 
 fn upload_error(e: upload::UploadError) -> ManageError {
@@ -19,19 +20,25 @@ fn upload_error(e: upload::UploadError) -> ManageError {
 /// Admission first (the tenant's upload rate), then everything is validated, compiled and
 /// checked against the world before anything is stored; the version and its artifact are
 /// stored in one transaction.
-pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -> Result<Uploaded> {
-    svc.hooks.uploads.take(&ctx.tenant_id, svc.now())?;
+pub async fn upload(
+    db: &Db,
+    hooks: &Hooks,
+    ctx: &TenantCtx,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Uploaded> {
+    hooks.uploads.take(&ctx.tenant_id, db.now())?;
     validate::token("name", name, 100)?;
     let v = upload::validate(bytes).map_err(upload_error)?;
     let (_, artifact) =
-        load_or_compile(&svc.store, &svc.hooks, &v.hash, v.component.clone(), true).await?;
-    let now = svc.now();
-    let mut tx = svc.store.begin_write().await?;
+        load_or_compile(&db.store, hooks, &v.hash, v.component.clone(), true).await?;
+    let now = db.now();
+    let mut tx = db.store.begin_write().await?;
     let hook = match store::get_hook(
         &mut **tx,
         &ctx.tenant_id,
         By::Name(name),
-        svc.store.for_update(),
+        db.store.for_update(),
     )
     .await?
     {
@@ -64,9 +71,9 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
         a.store(&mut tx, &v.hash, now).await?;
     }
     let summary = json!({"name": name, "version": version, "hash": v.hash});
-    record(&mut tx, svc, ctx, "upload", "hook", &hook.id, summary).await?;
+    record(&mut tx, db.now(), ctx, "upload", "hook", &hook.id, summary).await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    hooks.flows.invalidate(&ctx.tenant_id);
     Ok(Uploaded {
         hook_id: hook.id,
         name: name.to_string(),
@@ -75,17 +82,17 @@ pub async fn upload(svc: &Services, ctx: &TenantCtx, name: &str, bytes: &[u8]) -
 }
 
 /// A hook by id or name.
-pub async fn get(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
-    let h = find(svc, ctx, id_or_name).await?;
-    view(svc, h).await
+pub async fn get(db: &Db, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
+    let h = find(db, ctx, id_or_name).await?;
+    view(db, h).await
 }
 
 /// Lists hooks.
-pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Hook>> {
-    let rows = store::list_hooks(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
+pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Hook>> {
+    let rows = store::list_hooks(&db.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     let mut data = Vec::new();
     for h in rows.items {
-        data.push(view(svc, h).await?);
+        data.push(view(db, h).await?);
     }
     Ok(Page {
         data,
@@ -94,34 +101,36 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
 }
 
 async fn set_deployed(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     id_or_name: &str,
     pick: impl Fn(&HookRow, &[VersionRow]) -> Result<i64>,
 ) -> Result<Hook> {
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id_or_name).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
     let versions = store::versions(&mut **tx, &row.id).await?;
     let version = pick(&row, &versions)?;
     let previous = row.deployed_version;
     row.deployed_version = Some(version);
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update_hook(&mut tx, &row).await?;
     let summary = json!({"version": version, "previous": previous});
-    record(&mut tx, svc, ctx, "deploy", "hook", &row.id, summary).await?;
+    record(&mut tx, db.now(), ctx, "deploy", "hook", &row.id, summary).await?;
     tx.commit().await?;
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
-    view(svc, row).await
+    hooks.flows.invalidate(&ctx.tenant_id);
+    view(db, row).await
 }
 
 /// Deploys `version` (what "latest deployed" bindings run from now on).
 pub async fn deploy(
-    svc: &Services,
+    db: &Db,
+    hooks: &Hooks,
     ctx: &TenantCtx,
     id_or_name: &str,
     version: i64,
 ) -> Result<Hook> {
-    set_deployed(svc, ctx, id_or_name, |_, vs| {
+    set_deployed(db, hooks, ctx, id_or_name, |_, vs| {
         if vs.iter().any(|v| v.version == version) {
             Ok(version)
         } else {
@@ -132,8 +141,8 @@ pub async fn deploy(
 }
 
 /// Deploys the version before the deployed one.
-pub async fn rollback(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
-    set_deployed(svc, ctx, id_or_name, |h, vs| {
+pub async fn rollback(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -> Result<Hook> {
+    set_deployed(db, hooks, ctx, id_or_name, |h, vs| {
         let current = h
             .deployed_version
             .ok_or_else(|| invalid("version", "nothing is deployed"))?;
@@ -147,9 +156,9 @@ pub async fn rollback(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Resu
 }
 
 /// Deletes a hook; refused while the flow binds it.
-pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result<()> {
-    let h = find(svc, ctx, id_or_name).await?;
-    let mut tx = svc.store.begin_write().await?;
+pub async fn delete(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -> Result<()> {
+    let h = find(db, ctx, id_or_name).await?;
+    let mut tx = db.store.begin_write().await?;
     if store::is_bound(&mut tx, &h.id).await? {
         return Err(ManageError::InUse(
             "the hook is bound in the post-login flow; unbind it first",
@@ -173,7 +182,7 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result
     }
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "delete",
         "hook",
@@ -183,8 +192,8 @@ pub async fn delete(svc: &Services, ctx: &TenantCtx, id_or_name: &str) -> Result
     .await?;
     tx.commit().await?;
     for hash in &gone {
-        svc.hooks.runtime.forget(hash);
+        hooks.runtime.forget(hash);
     }
-    svc.hooks.flows.invalidate(&ctx.tenant_id);
+    hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
 }

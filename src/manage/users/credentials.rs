@@ -26,36 +26,46 @@ pub(crate) async fn hash_password(
 
 /// Sets a user's password (argon2id).
 pub async fn set_password(
-    svc: &Services,
+    db: &Db,
+    passwords: &PasswordHasher,
     ctx: &TenantCtx,
     id: &str,
     input: SetPassword,
 ) -> Result<()> {
-    let hash = hash_password(&svc.passwords, "password", input.password).await?;
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let hash = hash_password(passwords, "password", input.password).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id).await?;
     row.password_hash = Some(hash);
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     // A password change ends the user's existing grants (as after a compromise).
-    crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
-    crate::store::sessions::end_user_sessions(&mut tx, id, svc.now()).await?;
-    record(&mut tx, svc, ctx, "set_password", "user", id, json!({})).await?;
+    crate::store::keys::revoke_user_tokens(&mut tx, id, db.now()).await?;
+    crate::store::sessions::end_user_sessions(&mut tx, id, db.now()).await?;
+    record(
+        &mut tx,
+        db.now(),
+        ctx,
+        "set_password",
+        "user",
+        id,
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Ends every login session of a user and revokes their refresh tokens and access grants
 /// (a "sign out everywhere"); returns how many sessions ended.
-pub async fn revoke_sessions(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<u64> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, id).await?;
-    let now = svc.now();
+pub async fn revoke_sessions(db: &Db, ctx: &TenantCtx, id: &str) -> Result<u64> {
+    let mut tx = db.store.begin_write().await?;
+    lock(db, &mut tx, ctx, id).await?;
+    let now = db.now();
     let ended = crate::store::sessions::end_user_sessions(&mut tx, id, now).await?;
     crate::store::keys::revoke_user_tokens(&mut tx, id, now).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "revoke_sessions",
         "user",

@@ -6,9 +6,9 @@ use sigil_hooks::metadata;
 /// Which metadata object of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataKind {
-    /// `user_metadata`
+    /// `user_metadata`: the user may edit it through the application.
     User,
-    /// `app_metadata`
+    /// `app_metadata`: only the tenant (API, hooks) writes it.
     App,
 }
 
@@ -52,7 +52,7 @@ pub(crate) fn apply_metadata(
 /// Merges into or replaces one metadata object under the row lock, so concurrent merges of
 /// different keys all land.
 pub async fn write_metadata(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     id: &str,
     kind: MetadataKind,
@@ -60,15 +60,15 @@ pub async fn write_metadata(
     patch: Value,
 ) -> Result<Value> {
     let field = kind.field();
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id).await?;
     let slot = match kind {
         MetadataKind::User => &mut row.user_metadata,
         MetadataKind::App => &mut row.app_metadata,
     };
     *slot = apply_metadata(field, slot, &patch, op)?;
     let out = slot.clone();
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
         .as_object()
@@ -80,7 +80,7 @@ pub async fn write_metadata(
     };
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         action,
         "user",

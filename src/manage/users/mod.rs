@@ -19,9 +19,9 @@ use super::validate;
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable, record, stored};
 use crate::clock::rfc3339;
 use crate::crypto::Secret;
+use crate::db::Db;
 use crate::ids::{IdKind, new_id};
 use crate::passwords::PasswordHasher;
-use crate::services::Services;
 use crate::store::roles as role_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By, UserRow};
@@ -42,7 +42,7 @@ pub struct User {
     pub given_name: Option<String>,
     /// Family name.
     pub family_name: Option<String>,
-    /// Nickname.
+    /// Casual name (OIDC `nickname`).
     pub nickname: Option<String>,
     /// Picture URL.
     pub picture: Option<String>,
@@ -112,7 +112,7 @@ pub struct CreateUser {
     pub given_name: Option<String>,
     /// Family name.
     pub family_name: Option<String>,
-    /// Nickname.
+    /// Casual name (OIDC `nickname`).
     pub nickname: Option<String>,
     /// http(s) URL.
     pub picture: Option<String>,
@@ -153,7 +153,7 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub family_name: Option<Option<String>>,
-    /// Nickname.
+    /// New casual name (null clears).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub nickname: Option<Option<String>>,
@@ -236,18 +236,23 @@ pub(crate) fn new_row(ctx: &TenantCtx, input: &CreateUser, now: i64) -> Result<U
 }
 
 /// Creates a user (and grants its roles) in one transaction.
-pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateUser) -> Result<User> {
-    let mut row = new_row(ctx, &input, svc.now())?;
+pub async fn create(
+    db: &Db,
+    passwords: &PasswordHasher,
+    ctx: &TenantCtx,
+    input: CreateUser,
+) -> Result<User> {
+    let mut row = new_row(ctx, &input, db.now())?;
     if let Some(pw) = input.password.clone() {
-        row.password_hash = Some(hash_password(&svc.passwords, "password", pw).await?);
+        row.password_hash = Some(hash_password(passwords, "password", pw).await?);
     }
-    let mut tx = svc.store.begin_write().await?;
+    let mut tx = db.store.begin_write().await?;
     let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;
     store::insert(&mut tx, &row).await?;
     store::add_roles(&mut tx, &row.id, &role_ids).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "create",
         "user",
@@ -260,34 +265,34 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateUser) -> Resul
     view(row, roles)
 }
 
-async fn load(svc: &Services, ctx: &TenantCtx, by: By<'_>) -> Result<User> {
-    let row = store::get(svc.store.pool(), &ctx.tenant_id, by, "")
+async fn load(db: &Db, ctx: &TenantCtx, by: By<'_>) -> Result<User> {
+    let row = store::get(db.store.pool(), &ctx.tenant_id, by, "")
         .await?
         .ok_or(ManageError::NotFound("user"))?;
-    let roles = store::role_names(svc.store.pool(), &row.id).await?;
+    let roles = store::role_names(db.store.pool(), &row.id).await?;
     view(row, roles)
 }
 
 /// A user by id.
-pub async fn get(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<User> {
-    load(svc, ctx, By::Id(id)).await
+pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<User> {
+    load(db, ctx, By::Id(id)).await
 }
 
 /// A user by external id.
-pub async fn get_by_external_id(svc: &Services, ctx: &TenantCtx, ext: &str) -> Result<User> {
-    load(svc, ctx, By::ExternalId(ext)).await
+pub async fn get_by_external_id(db: &Db, ctx: &TenantCtx, ext: &str) -> Result<User> {
+    load(db, ctx, By::ExternalId(ext)).await
 }
 
 /// Lists users.
 pub async fn list(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     filter: &UserFilter,
     page: &PageParams,
 ) -> Result<Page<User>> {
     let email = filter.email.as_deref().map(normalize_email);
     let rows = store::list(
-        svc.store.pool(),
+        db.store.pool(),
         &ctx.tenant_id,
         email.as_deref(),
         filter.external_id.as_deref(),
@@ -297,7 +302,7 @@ pub async fn list(
     .await?;
     let mut out = Vec::with_capacity(rows.items.len());
     for r in rows.items {
-        let roles = store::role_names(svc.store.pool(), &r.id).await?;
+        let roles = store::role_names(db.store.pool(), &r.id).await?;
         out.push(view(r, roles)?);
     }
     Ok(Page {
@@ -307,19 +312,14 @@ pub async fn list(
 }
 
 /// Reads and locks a user for a read-modify-write.
-async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<UserRow> {
-    store::get(
-        &mut **tx,
-        &ctx.tenant_id,
-        By::Id(id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("user"))
+async fn lock(db: &Db, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<UserRow> {
+    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), db.store.for_update())
+        .await?
+        .ok_or(ManageError::NotFound("user"))
 }
 
 /// Applies a PATCH.
-pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Result<User> {
+pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Result<User> {
     if let Some(e) = &input.email {
         validate::email("email", e)?;
     }
@@ -333,8 +333,8 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
         flat(&input.external_id).as_deref(),
     )?;
     let mut changed: Vec<&str> = Vec::new();
-    let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut tx = db.store.begin_write().await?;
+    let mut row = lock(db, &mut tx, ctx, id).await?;
     if let Some(e) = input.email {
         row.email = e.trim().to_string();
         row.email_normalized = normalize_email(&e);
@@ -362,8 +362,8 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
         changed.push("blocked");
         if b {
             // A blocked user's refresh tokens and access grants end now.
-            crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
-            crate::store::sessions::end_user_sessions(&mut tx, id, svc.now()).await?;
+            crate::store::keys::revoke_user_tokens(&mut tx, id, db.now()).await?;
+            crate::store::sessions::end_user_sessions(&mut tx, id, db.now()).await?;
         }
     }
     if let Some(p) = &input.user_metadata {
@@ -375,11 +375,11 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
         row.app_metadata = apply_metadata("app_metadata", &row.app_metadata, p, MetadataOp::Merge)?;
         changed.push("app_metadata");
     }
-    row.updated_at = svc.now();
+    row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         "update",
         "user",
@@ -393,12 +393,12 @@ pub async fn update(svc: &Services, ctx: &TenantCtx, id: &str, input: UpdateUser
 }
 
 /// Deletes a user.
-pub async fn delete(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<()> {
-    let mut tx = svc.store.begin_write().await?;
+pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
+    let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("user"));
     }
-    record(&mut tx, svc, ctx, "delete", "user", id, json!({})).await?;
+    record(&mut tx, db.now(), ctx, "delete", "user", id, json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -47,14 +47,14 @@ pub enum RoleOp {
 
 /// Changes a user's tenant-wide roles; returns the resulting role names.
 pub async fn change_roles(
-    svc: &Services,
+    db: &Db,
     ctx: &TenantCtx,
     id: &str,
     op: RoleOp,
     names: Vec<String>,
 ) -> Result<Vec<String>> {
-    let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, id).await?;
+    let mut tx = db.store.begin_write().await?;
+    lock(db, &mut tx, ctx, id).await?;
     let ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &names).await?;
     match op {
         RoleOp::Add => store::add_roles(&mut tx, id, &ids).await?,
@@ -75,7 +75,7 @@ pub async fn change_roles(
     };
     record(
         &mut tx,
-        svc,
+        db.now(),
         ctx,
         action,
         "user",
@@ -89,6 +89,6 @@ pub async fn change_roles(
 }
 
 /// The user's roles.
-pub async fn roles(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<Vec<String>> {
-    Ok(get(svc, ctx, id).await?.roles)
+pub async fn roles(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Vec<String>> {
+    Ok(get(db, ctx, id).await?.roles)
 }

@@ -10,10 +10,10 @@ use super::{Decision, Login};
 use crate::flows::event;
 use crate::flows::{load as flow_load, run as flow_run};
 use crate::ids::{IdKind, new_id};
-use crate::oauth::OAuthError;
+use crate::oauth::Issuing;
 use crate::oauth::claims;
+use crate::oauth::{OAuthError, ServerFault};
 use crate::scopes::OIDC_SCOPES;
-use crate::services::Services;
 use crate::store::apis as api_store;
 use crate::store::sessions as session_store;
 use crate::templates::cache::TemplateSet;
@@ -23,24 +23,27 @@ use crate::templates::cache::TemplateSet;
 ///
 /// A tenant with no hooks and no JWT templates for this application gets no event at all: it
 /// would cost two database reads (roles, organization membership) that nothing uses.
-pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutcome), OAuthError> {
+pub async fn decide(
+    deps: &Issuing<'_>,
+    l: &Login<'_>,
+) -> Result<(Decision, FlowOutcome), OAuthError> {
     let tenant_id = l.tenant.0;
-    let steps = flow_load::load_flow(&svc.store, &svc.hooks, tenant_id, svc.now()).await?;
-    let templates = svc
+    let steps = flow_load::load_flow(&deps.db.store, deps.hooks, tenant_id, deps.db.now()).await?;
+    let templates = deps
         .templates
-        .effective(&svc.store, tenant_id, &l.app.client_id, svc.now())
+        .effective(&deps.db.store, tenant_id, &l.app.client_id, deps.db.now())
         .await?;
-    let jti = new_id(IdKind::AccessToken, svc.now());
+    let jti = new_id(IdKind::AccessToken, deps.db.now());
     let (id_claims, access_claims, outcome, trace) = if steps.is_empty() && templates.is_empty() {
         (
             Map::new(),
             Map::new(),
-            flow_run::nothing_to_run(&svc.hooks),
+            flow_run::nothing_to_run(deps.hooks),
             None,
         )
     } else {
         let mut ev = event::build(
-            &svc.store,
+            &deps.db.store,
             l.tenant,
             &l.user,
             l.org.as_ref(),
@@ -49,22 +52,30 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
             &l.scopes,
             l.audience.as_deref(),
             l.request,
-            svc.now(),
+            deps.db.now(),
         )
         .await?;
         ev.transaction.redirect_uri = l.redirect_uri.clone();
         // JWT templates render first; the hooks' claims of the same name replace theirs
         // (claims::custom, below).
         let (id, access) = render_templates(&templates, &ev)?;
-        let addable = addable_scopes(svc, l, &steps).await?;
-        let (outcome, trace) =
-            flow_run::run_flow(&svc.hooks, tenant_id, steps, &ev, addable, &jti, svc.now()).await;
+        let addable = addable_scopes(deps, l, &steps).await?;
+        let (outcome, trace) = flow_run::run_flow(
+            deps.hooks,
+            tenant_id,
+            steps,
+            &ev,
+            addable,
+            &jti,
+            deps.db.now(),
+        )
+        .await;
         (id, access, outcome, trace)
     };
     if outcome.status != FlowStatus::Success
         && let Some(t) = trace.clone()
     {
-        flow_run::save_trace(&svc.hooks, t).await;
+        flow_run::save_trace(deps.hooks, t).await;
     }
     match &outcome.status {
         FlowStatus::Success => {}
@@ -74,9 +85,11 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
             code,
             message,
         } => {
-            return Err(OAuthError::Server(format!(
-                "hook {hook} failed ({code}): {message}"
-            )));
+            return Err(OAuthError::server(ServerFault::HookFailed {
+                hook: hook.clone(),
+                code: code.to_string(),
+                message: message.clone(),
+            }));
         }
     }
     let id_claims = claims::custom(id_claims, &outcome.id_token_claims);
@@ -108,7 +121,7 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
 /// and for a third-party application only what the user consented to (OIDC Core 3.1.2.4).
 /// Nothing for a flow without hooks (no lookups).
 async fn addable_scopes(
-    svc: &Services,
+    deps: &Issuing<'_>,
     l: &Login<'_>,
     steps: &[FlowStep],
 ) -> Result<AddableScopes, OAuthError> {
@@ -116,7 +129,7 @@ async fn addable_scopes(
         return Ok(AddableScopes::default());
     }
     let api_scopes = match l.audience.as_deref() {
-        Some(aud) => api_store::scope_values(svc.store.pool(), l.tenant.0, aud)
+        Some(aud) => api_store::scope_values(deps.db.store.pool(), l.tenant.0, aud)
             .await?
             .unwrap_or_default(),
         None => Vec::new(),
@@ -127,7 +140,7 @@ async fn addable_scopes(
         .chain(api_scopes)
         .collect();
     if l.app.first_party == 0 {
-        let consented = session_store::consent(&svc.store, &l.user.id, &l.app.client_id)
+        let consented = session_store::consent(&deps.db.store, &l.user.id, &l.app.client_id)
             .await?
             .unwrap_or_default();
         let consented: Vec<&str> = consented.split(' ').collect();
@@ -147,7 +160,8 @@ fn render_templates(
     if set.is_empty() {
         return Ok((Map::new(), Map::new()));
     }
-    let mut event = serde_json::to_value(ev).map_err(|e| OAuthError::Server(e.to_string()))?;
+    let mut event = serde_json::to_value(ev)
+        .map_err(|e| OAuthError::server(ServerFault::Serialize("the post-login event", e)))?;
     if let Some(o) = event.as_object_mut() {
         o.remove("secrets");
     }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::OAuthError;
 use crate::flows::event::RequestInfo;
 use crate::flows::run as flow_run;
-use crate::services::Services;
+use crate::oauth::Issuing;
 use crate::store::apps::AppRow;
 use crate::store::hooks::TraceRow;
 use crate::store::keys::{self as key_store};
@@ -34,9 +34,9 @@ use sigil_hooks::outcome::FlowOutcome;
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// `Bearer`.
+    /// Always `Bearer` (RFC 6750).
     pub token_type: &'static str,
-    /// Seconds.
+    /// Lifetime of the access token in seconds.
     pub expires_in: i64,
     /// The ID token when `openid` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,33 +108,33 @@ pub struct Decision {
 /// concurrent uses of one refresh token exactly one rotates it (RFC 6749 10.4). The flow's
 /// trace is written whatever happens after the hooks ran; a login that failed after a
 /// successful flow is traced as `aborted`.
-pub async fn complete(svc: &Services, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
-    let (decision, outcome) = decide(svc, &l).await?;
-    let result = issue_after_flow(svc, &l, &decision, &outcome).await;
-    save_trace(svc, &decision, result.is_ok()).await;
+pub async fn complete(deps: &Issuing<'_>, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
+    let (decision, outcome) = decide(deps, &l).await?;
+    let result = issue_after_flow(deps, &l, &decision, &outcome).await;
+    save_trace(deps, &decision, result.is_ok()).await;
     result
 }
 
 /// Queues the trace of a flow that succeeded, whatever became of the login after it: a login
 /// that failed afterwards (a lost refresh race, the database) is traced as `aborted`, so no
 /// run of a tenant's hooks goes unrecorded.
-pub async fn save_trace(svc: &Services, decision: &Decision, login_ok: bool) {
+pub async fn save_trace(deps: &Issuing<'_>, decision: &Decision, login_ok: bool) {
     if let Some(mut t) = decision.trace.clone() {
         if !login_ok {
             t.status = "aborted".into();
         }
-        flow_run::save_trace(&svc.hooks, t).await;
+        flow_run::save_trace(deps.hooks, t).await;
     }
 }
 
 /// Signs and records what a successful flow decided (see [`complete`]).
 async fn issue_after_flow(
-    svc: &Services,
+    deps: &Issuing<'_>,
     l: &Login<'_>,
     decision: &Decision,
     outcome: &FlowOutcome,
 ) -> Result<TokenResponse, OAuthError> {
-    let rehashed = rehash(svc, l.rehash_password.clone()).await;
+    let rehashed = rehash(deps, l.rehash_password.clone()).await;
     let issue = Issue {
         tenant: l.tenant,
         app: l.app,
@@ -147,10 +147,10 @@ async fn issue_after_flow(
         sid: l.sid.as_deref(),
         family: l.family.clone(),
     };
-    let signed = sign(svc, &issue).await?;
-    let mut tx = svc.store.begin_write().await?;
+    let signed = sign(deps, &issue).await?;
+    let mut tx = deps.db.store.begin_write().await?;
     if let Some(hash) = &l.rotates
-        && !key_store::rotate(&mut tx, hash, svc.now()).await?
+        && !key_store::rotate(&mut tx, hash, deps.db.now()).await?
     {
         // Another use of the same token rotated it first (or it was revoked meanwhile). Not a
         // replay of a token rotated before this request began, so nothing is revoked.
@@ -158,8 +158,8 @@ async fn issue_after_flow(
             "the refresh token is invalid, expired or revoked".into(),
         ));
     }
-    record_login(svc, &mut tx, l, outcome, rehashed).await?;
-    persist(svc, &mut tx, &issue, &signed).await?;
+    record_login(deps, &mut tx, l, outcome, rehashed).await?;
+    persist(deps, &mut tx, &issue, &signed).await?;
     tx.commit().await?;
     Ok(response(signed, decision))
 }

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::Login;
-use crate::oauth::OAuthError;
-use crate::services::Services;
+use crate::oauth::Issuing;
+use crate::oauth::{OAuthError, ServerFault};
 use crate::store::Tx;
 use crate::store::users::{self as user_store, UserRow};
 use sigil_hooks::event::Protocol;
@@ -13,20 +13,20 @@ use sigil_hooks::metadata;
 use sigil_hooks::outcome::FlowOutcome;
 
 /// Rehashes a password verified against an imported or weaker hash (off the async threads).
-pub async fn rehash(svc: &Services, password: Option<crate::crypto::Secret>) -> Option<String> {
-    svc.passwords.hash_bounded(password?).await.ok()
+pub async fn rehash(deps: &Issuing<'_>, password: Option<crate::crypto::Secret>) -> Option<String> {
+    deps.passwords.hash_bounded(password?).await.ok()
 }
 
 /// Applies the login to the user record inside `tx`: the hooks' metadata writes (merged once,
 /// after the whole flow succeeded), a rehashed password, `last_login` and `logins_count`.
 pub async fn record_login(
-    svc: &Services,
+    deps: &Issuing<'_>,
     tx: &mut Tx,
     l: &Login<'_>,
     outcome: &FlowOutcome,
     rehashed: Option<String>,
 ) -> Result<UserRow, OAuthError> {
-    let now = svc.now();
+    let now = deps.db.now();
     // A refresh that writes no metadata changes nothing on the user: skip the write.
     if l.protocol == Protocol::RefreshToken
         && rehashed.is_none()
@@ -39,7 +39,7 @@ pub async fn record_login(
         &mut **tx,
         l.tenant.0,
         user_store::By::Id(&l.user.id),
-        svc.store.for_update(),
+        deps.db.store.for_update(),
     )
     .await?
     .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
@@ -50,7 +50,7 @@ pub async fn record_login(
         if !writes.is_empty() {
             let cur: Value = serde_json::from_str(slot).unwrap_or(json!({}));
             *slot = metadata::merge(&cur, &Value::Object(writes.clone()))
-                .map_err(|e| OAuthError::Server(format!("hook metadata write refused: {e}")))?
+                .map_err(|e| OAuthError::server(ServerFault::MetadataWrite(e)))?
                 .to_string();
         }
     }

@@ -6,9 +6,9 @@ use serde_json::Value;
 use super::{Decision, TokenResponse};
 use crate::crypto::{Secret, random_secret};
 use crate::ids::{IdKind, new_id};
+use crate::oauth::Issuing;
 use crate::oauth::OAuthError;
 use crate::oauth::tokens::{self, TokenRequest};
-use crate::services::Services;
 use crate::store::Tx;
 use crate::store::apps::AppRow;
 use crate::store::keys::{self as key_store, GrantRow, RefreshRow};
@@ -50,11 +50,12 @@ pub struct Signed {
 
 /// Signs the tokens. Done before the write transaction: a tenant's first token generates its
 /// signing key, which is a write of its own.
-pub async fn sign(svc: &Services, i: &Issue<'_>) -> Result<Signed, OAuthError> {
-    let issuer = svc.issuer(i.tenant.1);
+pub async fn sign(deps: &Issuing<'_>, i: &Issue<'_>) -> Result<Signed, OAuthError> {
+    let issuer = deps.issuers.of(i.tenant.1);
     let d = i.decision;
     let issued = tokens::issue(
-        svc,
+        deps.db,
+        deps.keys,
         &TokenRequest {
             issuer: &issuer,
             tenant_id: i.tenant.0,
@@ -76,7 +77,7 @@ pub async fn sign(svc: &Services, i: &Issue<'_>) -> Result<Signed, OAuthError> {
     let family_id = d.refresh.then(|| {
         i.family
             .clone()
-            .unwrap_or_else(|| new_id(IdKind::RefreshFamily, svc.now()))
+            .unwrap_or_else(|| new_id(IdKind::RefreshFamily, deps.db.now()))
     });
     Ok(Signed {
         issued,
@@ -87,12 +88,12 @@ pub async fn sign(svc: &Services, i: &Issue<'_>) -> Result<Signed, OAuthError> {
 
 /// Records the grant (what `/userinfo` answers) and the refresh token inside `tx`.
 pub async fn persist(
-    svc: &Services,
+    deps: &Issuing<'_>,
     tx: &mut Tx,
     i: &Issue<'_>,
     s: &Signed,
 ) -> Result<(), OAuthError> {
-    let now = svc.now();
+    let now = deps.db.now();
     let d = i.decision;
     key_store::insert_grant(
         tx,
@@ -113,7 +114,7 @@ pub async fn persist(
         key_store::insert_refresh(
             tx,
             &RefreshRow {
-                token_hash: svc.secrets.hash(rt.expose()),
+                token_hash: deps.secrets.hash(rt.expose()),
                 family_id: family.clone(),
                 tenant_id: i.tenant.0.into(),
                 user_id: i.user.id.clone(),

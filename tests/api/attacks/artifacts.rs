@@ -29,7 +29,7 @@ fn wrong_world(salt: u32) -> Vec<u8> {
 /// How many compiled artifacts are stored.
 async fn artifacts(app: &TestApp) -> i64 {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM hook_artifacts")
-        .fetch_one(app.svc.store.pool())
+        .fetch_one(app.svc.db.store.pool())
         .await
         .unwrap();
     n
@@ -39,7 +39,7 @@ async fn artifacts(app: &TestApp) -> i64 {
 async fn artifacts_of(app: &TestApp, hash: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM hook_artifacts WHERE hash = $1")
         .bind(hash)
-        .fetch_one(app.svc.store.pool())
+        .fetch_one(app.svc.db.store.pool())
         .await
         .unwrap();
     n
@@ -106,7 +106,7 @@ async fn deleting_a_hook_deletes_its_unreferenced_artifacts(db: Db) {
         let (artifact, compat, mac): (Vec<u8>, String, String) =
             sqlx::query_as("SELECT artifact, compat, mac FROM hook_artifacts WHERE hash = $1")
                 .bind(h)
-                .fetch_one(app.svc.store.pool())
+                .fetch_one(app.svc.db.store.pool())
                 .await
                 .unwrap();
         app.svc
@@ -158,7 +158,7 @@ async fn the_startup_sweep_removes_orphan_artifacts(db: Db) {
     let first = Application::build(settings_for(&fresh.url, master.clone()))
         .await
         .unwrap();
-    let pool = first.services().store.pool().clone();
+    let pool = first.services().db.store.pool().clone();
     let (tenant,): (String,) = sqlx::query_as("SELECT id FROM tenants WHERE name = 'default'")
         .fetch_one(&pool)
         .await
@@ -198,7 +198,7 @@ async fn the_startup_sweep_removes_orphan_artifacts(db: Db) {
         .await
         .unwrap();
     let left: Vec<(String,)> = sqlx::query_as("SELECT hash FROM hook_artifacts ORDER BY hash")
-        .fetch_all(second.services().store.pool())
+        .fetch_all(second.services().db.store.pool())
         .await
         .unwrap();
     assert_eq!(
@@ -206,7 +206,7 @@ async fn the_startup_sweep_removes_orphan_artifacts(db: Db) {
         vec![("kept-hash".to_string(),)],
         "the orphan is gone, the referenced artifact stays"
     );
-    second.services().store.close().await;
+    second.services().db.store.close().await;
 }
 
 /// Item 7 (issue 10: "thousands of uploaded versions cannot grow memory without limit"): the

@@ -187,7 +187,13 @@ async fn a_login_that_fails_after_its_hooks_ran_is_traced_as_aborted(db: Db) {
         ..Default::default()
     })
     .expect("hook runtime");
-    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime)).await;
+    // Fuel far beyond what 100 ms of looping burns, so the deadline (not the fuel) ends the
+    // hook and the two refreshes overlap however fast or loaded the machine is.
+    let app = spawn_app_with(db, |s| {
+        s.hook_runtime = Some(runtime);
+        s.hook_ceilings.fuel = 50_000_000_000;
+    })
+    .await;
     let (s, first) = logged_in(&app).await;
     let rt = first["refresh_token"].as_str().unwrap().to_string();
     upload_and_bind(&app, &[("slow", "hostile", "fail_open")]).await;

@@ -166,7 +166,7 @@ async fn an_imported_bcrypt_hash_is_upgraded_to_argon2id_at_the_hosted_login(db:
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let (h,): (String,) =
         sqlx::query_as("SELECT password_hash FROM users WHERE external_id = 'legacy-1'")
-            .fetch_one(app.svc.store.pool())
+            .fetch_one(app.svc.db.store.pool())
             .await
             .unwrap();
     assert!(h.starts_with("$argon2id$"), "{h}");
