@@ -276,7 +276,7 @@ async fn maintenance(svc: Services) {
         let before = svc.now() - EXPIRED_CODES_KEPT_MS;
         let purged = async {
             let mut tx = svc.store.begin_write().await?;
-            let n = crate::store::sessions::purge_codes(&mut tx, before).await?;
+            let n = crate::store::codes::purge_codes(&mut tx, before).await?;
             tx.commit().await?;
             Ok::<u64, StoreError>(n)
         }

@@ -9,7 +9,7 @@ use crate::clock::rfc3339;
 use crate::crypto::random_secret;
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
-use crate::store::{Tx, api_keys as store};
+use crate::store::{WriteTx, api_keys as store};
 
 /// An API key as listed (never the key itself).
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,7 +55,7 @@ pub struct CreateApiKey {
 
 /// Creates a key inside the caller's transaction.
 pub(crate) async fn create_in(
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     svc: &Services,
     ctx: &TenantCtx,
     name: &str,
@@ -69,7 +69,7 @@ pub(crate) async fn create_in(
         name: name.to_string(),
         secret_hash: svc.secrets.hash(secret.expose()),
         prefix: secret.expose().chars().take(10).collect(),
-        is_operator: i64::from(operator),
+        is_operator: operator,
         created_at: now,
         revoked_at: None,
     };
@@ -119,7 +119,7 @@ pub async fn list(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Result<
             id: r.id,
             name: r.name,
             prefix: r.prefix,
-            operator: r.is_operator != 0,
+            operator: r.is_operator,
             created_at: rfc3339(r.created_at),
             revoked_at: r.revoked_at.map(rfc3339),
         })
@@ -168,6 +168,6 @@ pub async fn authenticate(svc: &Services, presented: &str) -> Result<Option<Call
         key_id: k.id,
         tenant_id: k.tenant_id,
         tenant_name: k.tenant_name,
-        operator: k.is_operator != 0,
+        operator: k.is_operator,
     }))
 }

@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::users::{MetadataOp, apply_metadata, resolve_roles};
-use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, stored, validate};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, validate};
 use crate::clock::rfc3339;
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
-use crate::store::Tx;
+use crate::store::WriteTx;
 use crate::store::orgs::{self as store, By, Members, MembershipRow, OrgRow};
 use crate::store::users as user_store;
 
@@ -35,7 +35,7 @@ pub struct Organization {
 
 fn view(r: OrgRow) -> Result<Organization> {
     Ok(Organization {
-        metadata: stored("organizations.metadata", &r.metadata)?,
+        metadata: Value::Object(r.metadata),
         id: r.id,
         name: r.name,
         display_name: r.display_name,
@@ -123,7 +123,7 @@ pub async fn create(svc: &Services, ctx: &TenantCtx, input: CreateOrg) -> Result
 }
 
 async fn load(svc: &Services, ctx: &TenantCtx, by: By<'_>) -> Result<Organization> {
-    store::get(svc.store.pool(), &ctx.tenant_id, by, "")
+    store::get(svc.store.pool(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("organization"))
         .and_then(view)
@@ -162,15 +162,10 @@ pub async fn list(
     Page::from_store(rows, view)
 }
 
-async fn lock(svc: &Services, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
-    store::get(
-        &mut **tx,
-        &ctx.tenant_id,
-        By::Id(id),
-        svc.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("organization"))
+async fn lock(tx: &mut WriteTx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
+    store::get_for_update(tx, &ctx.tenant_id, By::Id(id))
+        .await?
+        .ok_or(ManageError::NotFound("organization"))
 }
 
 /// Applies a PATCH.
@@ -191,7 +186,7 @@ pub async fn update(
     }
     let mut changed = Vec::new();
     let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     if let Some(n) = input.name {
         row.name = n;
         changed.push("name");
@@ -233,7 +228,7 @@ pub async fn write_metadata(
     patch: Value,
 ) -> Result<Value> {
     let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     row.metadata = apply_metadata("metadata", &row.metadata, &patch, op)?;
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
@@ -253,7 +248,7 @@ pub async fn write_metadata(
     )
     .await?;
     tx.commit().await?;
-    stored("metadata", &row.metadata)
+    Ok(Value::Object(row.metadata))
 }
 
 /// Deletes an organization and its memberships.
@@ -318,13 +313,12 @@ pub async fn add_member(
     input: AddMember,
 ) -> Result<Membership> {
     let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, org_id).await?;
+    lock(&mut tx, ctx, org_id).await?;
     // The user must be of this tenant: ids of another tenant's users are "not found" here.
     if user_store::get(
         &mut **tx,
         &ctx.tenant_id,
         user_store::By::Id(&input.user_id),
-        "",
     )
     .await?
     .is_none()
@@ -376,7 +370,7 @@ pub async fn update_member(
     input: UpdateMember,
 ) -> Result<Membership> {
     let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, org_id).await?;
+    lock(&mut tx, ctx, org_id).await?;
     if store::member(&mut tx, org_id, user_id).await?.is_none() {
         return Err(ManageError::NotFound("membership"));
     }
@@ -408,7 +402,7 @@ pub async fn remove_member(
     user_id: &str,
 ) -> Result<()> {
     let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, org_id).await?;
+    lock(&mut tx, ctx, org_id).await?;
     if !store::remove_member(&mut tx, org_id, user_id).await? {
         return Err(ManageError::NotFound("membership"));
     }

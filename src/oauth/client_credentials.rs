@@ -43,7 +43,7 @@ pub async fn grant(
     let now_ms = svc.now();
     let key = svc
         .keys
-        .signing_key(&svc.store, tenant_id, &app.signing_alg, now_ms)
+        .signing_key(&svc.store, tenant_id, app.signing_alg.as_str(), now_ms)
         .await?;
     let claims = super::claims::machine_access_token(
         &svc.issuer(tenant_name),

@@ -9,6 +9,7 @@ use super::OAuthError;
 use crate::crypto::{Secret, random_secret};
 use crate::ids::{IdKind, new_id};
 use crate::services::Services;
+use crate::store::WriteTx;
 use crate::store::sessions::{self as store, SessionRow};
 
 /// The live session named by a cookie value, if any (ended, expired or idle sessions and
@@ -52,32 +53,32 @@ pub async fn start(
         expires_at: now + svc.sessions.absolute_ms,
         ended_at: None,
     };
-    let mut conn = svc.store.pool().acquire().await?;
-    store::insert_session(&mut conn, &row).await?;
+    let mut tx = svc.store.begin_write().await?;
+    store::insert_session(&mut tx, &row).await?;
+    tx.commit().await?;
     Ok((secret, row))
 }
 
-/// Slides the idle lifetime of a session that was just used.
-pub async fn touch(svc: &Services, row: &SessionRow) -> Result<(), OAuthError> {
-    store::touch_session(&svc.store, &row.token_hash, svc.now()).await?;
+/// Slides the idle lifetime of a session that was just used, inside the caller's write
+/// transaction (the one that records what the session was used for).
+pub async fn touch(svc: &Services, tx: &mut WriteTx, row: &SessionRow) -> Result<(), OAuthError> {
+    store::touch_session(tx, &row.token_hash, svc.now()).await?;
     Ok(())
 }
 
 /// Ends the session named by a browser's cookie value.
 pub async fn end(svc: &Services, tenant_id: &str, cookie: &str) -> Result<(), OAuthError> {
     let hash = svc.secrets.hash(cookie);
-    store::end_session(
-        &svc.store,
-        tenant_id,
-        store::By::TokenHash(&hash),
-        svc.now(),
-    )
-    .await?;
+    let mut tx = svc.store.begin_write().await?;
+    store::end_session(&mut tx, tenant_id, store::By::TokenHash(&hash), svc.now()).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Ends the session named by its `sid`.
 pub async fn end_sid(svc: &Services, tenant_id: &str, sid: &str) -> Result<(), OAuthError> {
-    store::end_session(&svc.store, tenant_id, store::By::Sid(sid), svc.now()).await?;
+    let mut tx = svc.store.begin_write().await?;
+    store::end_session(&mut tx, tenant_id, store::By::Sid(sid), svc.now()).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -6,28 +6,43 @@
 //! counters, booleans as 0/1). Placeholders are `$N`, which both accept.
 //!
 //! Where the dialects differ, [`Store`] hides it: [`Store::begin_write`] takes SQLite's write
-//! lock up front (`BEGIN IMMEDIATE`), and [`Store::for_update`] adds PostgreSQL's row lock to a
-//! read that is followed by a write of the same row.
+//! lock up front (`BEGIN IMMEDIATE`), and the `*_for_update` reads (which take the
+//! [`WriteTx`]) add PostgreSQL's row lock to a read that is followed by a write of the same row.
+//!
+//! Rows are decoded once, here ([`types`]): flags are `bool`, JSON columns typed values, grant
+//! types, client types and signing algorithms enums; a value that does not decode is
+//! [`StoreError::Corrupt`], never a default. Every function that writes takes the [`WriteTx`],
+//! so on SQLite no write bypasses the writer queue.
 
 pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod codes;
+pub mod consents;
+pub mod grants;
+pub mod hook_traces;
 pub mod hooks;
-pub mod keys;
+pub mod login_failures;
 pub mod orgs;
+pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
+pub mod types;
 pub mod users;
+
+pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
+pub(crate) use types::{flag, to_json};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Transaction};
 
 /// A transaction on either back-end.
 pub type Tx = Transaction<'static, Any>;
@@ -41,13 +56,28 @@ pub struct WriteTx {
     // Declared first so it ends (commit or rollback) before the slot is released.
     tx: Tx,
     _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    backend: Backend,
 }
 
 impl WriteTx {
     /// Commits.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let WriteTx { tx, _slot } = self;
+        let WriteTx { tx, _slot, .. } = self;
         tx.commit().await
+    }
+
+    /// The connection the transaction runs on, for the store's statements.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
+    /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
+    pub(crate) fn lock_suffix(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
     }
 }
 
@@ -87,10 +117,31 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A stored JSON column did not parse (corruption or a manual edit).
+    Database(sqlx::Error),
+    /// A JSON value did not parse or serialize (corruption or a manual edit).
     #[error("stored JSON in {0} is invalid: {1}")]
     BadJson(&'static str, serde_json::Error),
+    /// A stored column did not decode into its type (corrupt JSON, an unknown enum string, a
+    /// flag that is neither 0 nor 1): the row is refused rather than read with a default.
+    #[error("stored value in column {column} is corrupt: {reason}")]
+    Corrupt {
+        /// The column.
+        column: String,
+        /// What did not decode.
+        reason: String,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
+                column: index,
+                reason: source.to_string(),
+            },
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 /// Which database the store talks to.
@@ -190,22 +241,15 @@ impl Store {
                 WriteTx {
                     tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _slot: Some(slot),
+                    backend: Backend::Sqlite,
                 }
             }
             Backend::Postgres => WriteTx {
                 tx: self.pool.begin().await?,
                 _slot: None,
+                backend: Backend::Postgres,
             },
         })
-    }
-
-    /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
-    /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
-    pub fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        }
     }
 
     /// Closes the pool.
@@ -256,14 +300,6 @@ pub(crate) fn unique(err: sqlx::Error, columns: &[(&str, &'static str)]) -> Stor
     StoreError::Database(err)
 }
 
-/// Parses a JSON column.
-pub(crate) fn json<T: serde::de::DeserializeOwned>(
-    column: &'static str,
-    text: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::BadJson(column, e))
-}
-
 /// One page of a list, in id order, with the cursor for the next page.
 #[derive(Debug)]
 pub struct Page<T> {
@@ -292,11 +328,6 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         })
     }
-}
-
-/// Bools are stored as 0/1 on both back-ends.
-pub(crate) fn flag(b: bool) -> i64 {
-    i64::from(b)
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub async fn set_flow(svc: &Services, ctx: &TenantCtx, input: Flow) -> Result<Fl
         } else {
             By::Name(&b.hook)
         };
-        let h = store::get_hook(&mut **tx, &ctx.tenant_id, by, "")
+        let h = store::get_hook(&mut **tx, &ctx.tenant_id, by)
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
         let versions = store::versions(&mut **tx, &h.id).await?;

@@ -1,14 +1,14 @@
 //! Reading stored flow traces back.
 
 use serde::Serialize;
-use serde_json::Value;
 use sigil_hooks::outcome::HookTrace;
 use utoipa::ToSchema;
 
 use crate::clock::rfc3339;
 use crate::manage::{Page, PageParams, Result, TenantCtx};
 use crate::services::Services;
-use crate::store::hooks as store;
+use crate::store::StoreError;
+use crate::store::hook_traces as store;
 
 /// A stored trace.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,9 +30,10 @@ pub async fn traces(svc: &Services, ctx: &TenantCtx, page: &PageParams) -> Resul
     svc.hooks.traces.flush().await;
     let rows = store::list_traces(&svc.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |r| {
-        let v: Value = serde_json::from_str(&r.trace).unwrap_or(Value::Null);
+        let hooks = serde_json::from_value(r.trace["hooks"].clone())
+            .map_err(|e| StoreError::BadJson("hook_traces.trace", e))?;
         Ok(Trace {
-            hooks: serde_json::from_value(v["hooks"].clone()).unwrap_or_default(),
+            hooks,
             id: r.id,
             at: rfc3339(r.at),
             context: r.context,

@@ -33,12 +33,12 @@ pub async fn set_password(
 ) -> Result<()> {
     let hash = hash_password(&svc.passwords, "password", input.password).await?;
     let mut tx = svc.store.begin_write().await?;
-    let mut row = lock(svc, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     row.password_hash = Some(hash);
     row.updated_at = svc.now();
     store::update(&mut tx, &row).await?;
     // A password change ends the user's existing grants (as after a compromise).
-    crate::store::keys::revoke_user_tokens(&mut tx, id, svc.now()).await?;
+    crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, svc.now()).await?;
     crate::store::sessions::end_user_sessions(&mut tx, id, svc.now()).await?;
     record(&mut tx, svc, ctx, "set_password", "user", id, json!({})).await?;
     tx.commit().await?;
@@ -49,10 +49,10 @@ pub async fn set_password(
 /// (a "sign out everywhere"); returns how many sessions ended.
 pub async fn revoke_sessions(svc: &Services, ctx: &TenantCtx, id: &str) -> Result<u64> {
     let mut tx = svc.store.begin_write().await?;
-    lock(svc, &mut tx, ctx, id).await?;
+    lock(&mut tx, ctx, id).await?;
     let now = svc.now();
     let ended = crate::store::sessions::end_user_sessions(&mut tx, id, now).await?;
-    crate::store::keys::revoke_user_tokens(&mut tx, id, now).await?;
+    crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, now).await?;
     record(
         &mut tx,
         svc,

@@ -14,8 +14,9 @@ use crate::oauth::OAuthError;
 use crate::oauth::claims;
 use crate::scopes::OIDC_SCOPES;
 use crate::services::Services;
+use crate::store::GrantType;
 use crate::store::apis as api_store;
-use crate::store::sessions as session_store;
+use crate::store::consents as consent_store;
 use crate::templates::cache::TemplateSet;
 
 /// Builds the event and runs the tenant's flow. A deny is `access_denied` with the hook's
@@ -83,9 +84,8 @@ pub async fn decide(svc: &Services, l: &Login<'_>) -> Result<(Decision, FlowOutc
     let access_claims = claims::custom(access_claims, &outcome.access_token_claims);
     let mut scopes = l.scopes.clone();
     outcome.apply_scopes(&mut scopes);
-    let grants: Vec<String> = serde_json::from_str(&l.app.grant_types).unwrap_or_default();
-    let refresh =
-        scopes.iter().any(|s| s == "offline_access") && grants.iter().any(|g| g == "refresh_token");
+    let refresh = scopes.iter().any(|s| s == "offline_access")
+        && l.app.grant_types.contains(&GrantType::RefreshToken);
     if !refresh {
         scopes.retain(|s| s != "offline_access");
     }
@@ -126,8 +126,8 @@ async fn addable_scopes(
         .map(|s| s.to_string())
         .chain(api_scopes)
         .collect();
-    if l.app.first_party == 0 {
-        let consented = session_store::consent(&svc.store, &l.user.id, &l.app.client_id)
+    if !l.app.first_party {
+        let consented = consent_store::consent(&svc.store, &l.user.id, &l.app.client_id)
             .await?
             .unwrap_or_default();
         let consented: Vec<&str> = consented.split(' ').collect();
