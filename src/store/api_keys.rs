@@ -60,7 +60,7 @@ pub async fn insert(tx: &mut WriteTx, row: &ApiKeyRow) -> Result<(), StoreError>
     .bind(row.revoked_at)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[]))?;
+    .map_err(unique)?;
     Ok(())
 }
 

@@ -59,7 +59,7 @@ pub async fn insert(tx: &mut WriteTx, a: &ApiRow) -> Result<(), StoreError> {
     .bind(a.updated_at)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("identifier", "identifier")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 

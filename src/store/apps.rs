@@ -86,7 +86,7 @@ pub async fn insert(tx: &mut WriteTx, a: &AppRow) -> Result<(), StoreError> {
     .bind(a.updated_at)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("client_id", "client_id")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 

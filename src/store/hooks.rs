@@ -75,7 +75,7 @@ pub async fn insert_hook(tx: &mut WriteTx, h: &HookRow) -> Result<(), StoreError
     .bind(h.updated_at)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("name", "name")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 

@@ -32,10 +32,12 @@ pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
 pub mod types;
+pub mod unique;
 pub mod users;
 
 pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
 pub(crate) use types::{flag, to_json};
+pub(crate) use unique::unique;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -280,24 +282,6 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     } else {
         Some(PathBuf::from(path))
     }
-}
-
-/// Turns a unique-constraint violation into [`StoreError::Conflict`] naming the API field.
-/// `columns` maps a column name (as it appears in either back-end's message or constraint name)
-/// to the field the API reports.
-pub(crate) fn unique(err: sqlx::Error, columns: &[(&str, &'static str)]) -> StoreError {
-    if let sqlx::Error::Database(db) = &err
-        && db.is_unique_violation()
-    {
-        let text = format!("{} {}", db.message(), db.constraint().unwrap_or(""));
-        for (col, field) in columns {
-            if text.contains(col) {
-                return StoreError::Conflict(field);
-            }
-        }
-        return StoreError::Conflict("id");
-    }
-    StoreError::Database(err)
 }
 
 /// One page of a list, in id order, with the cursor for the next page.

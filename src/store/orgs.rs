@@ -30,7 +30,6 @@ pub struct OrgRow {
 
 const COLS: &str =
     "id, tenant_id, name, display_name, metadata, external_id, created_at, updated_at";
-const CONFLICTS: &[(&str, &str)] = &[("external_id", "external_id"), ("name", "name")];
 
 /// Inserts an organization.
 pub async fn insert(tx: &mut WriteTx, o: &OrgRow) -> Result<(), StoreError> {
@@ -47,7 +46,7 @@ pub async fn insert(tx: &mut WriteTx, o: &OrgRow) -> Result<(), StoreError> {
     .bind(o.updated_at)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
@@ -66,7 +65,7 @@ pub async fn update(tx: &mut WriteTx, o: &OrgRow) -> Result<(), StoreError> {
     .bind(&o.id)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
@@ -200,7 +199,7 @@ pub async fn add_member(
     .bind(now)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("memberships", "user_id")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 

@@ -41,7 +41,7 @@ pub async fn insert(tx: &mut WriteTx, r: &RoleRow) -> Result<(), StoreError> {
     .bind(r.updated_at)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("name", "name")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@ pub async fn insert(tx: &mut WriteTx, row: &TenantRow) -> Result<(), StoreError>
         .bind(row.created_at)
         .execute(tx.conn())
         .await
-        .map_err(|e| unique(e, &[("name", "name")]))?;
+        .map_err(unique)?;
     Ok(())
 }
 

@@ -57,11 +57,6 @@ const COLS: &str = "id, tenant_id, email, email_normalized, email_verified, pass
     given_name, family_name, nickname, picture, blocked, user_metadata, app_metadata, external_id, \
     created_at, updated_at, last_login, logins_count";
 
-const CONFLICTS: &[(&str, &str)] = &[
-    ("email_normalized", "email"),
-    ("external_id", "external_id"),
-];
-
 /// Inserts a user.
 pub async fn insert(tx: &mut WriteTx, u: &UserRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
@@ -89,7 +84,7 @@ pub async fn insert(tx: &mut WriteTx, u: &UserRow) -> Result<(), StoreError> {
     .bind(u.logins_count)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
@@ -121,7 +116,7 @@ pub async fn update(tx: &mut WriteTx, u: &UserRow) -> Result<(), StoreError> {
     .bind(&u.id)
     .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
