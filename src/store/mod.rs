@@ -54,23 +54,32 @@ pub type Tx = Transaction<'static, Any>;
 /// off in SQLite's busy handler (which sleeps for milliseconds at a time and made the p99 of
 /// the token endpoint hundreds of milliseconds under load). Other processes (the CLI) still
 /// meet the busy handler.
+///
+/// Dropped without a commit (an error, or a request whose client hung up mid-transaction), it
+/// rolls back before it gives the slot up: sqlx only *starts* a dropped transaction's rollback,
+/// and the next writer's `BEGIN IMMEDIATE` would otherwise meet the database lock still held
+/// and wait in the busy handler.
 pub struct WriteTx {
-    // Declared first so it ends (commit or rollback) before the slot is released.
-    tx: Tx,
-    _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// `None` once committed or handed to the rollback task.
+    tx: Option<Tx>,
+    slot: Option<tokio::sync::OwnedMutexGuard<()>>,
     backend: Backend,
 }
 
 impl WriteTx {
     /// Commits.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let WriteTx { tx, _slot, .. } = self;
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let tx = self
+            .tx
+            .take()
+            .expect("a WriteTx holds its transaction until it ends");
         tx.commit().await
+        // `self` drops here, releasing the writer slot after the commit.
     }
 
     /// The connection the transaction runs on, for the store's statements.
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        self
     }
 
     /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
@@ -83,16 +92,45 @@ impl WriteTx {
     }
 }
 
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
+        let Some(slot) = self.slot.take() else {
+            return; // PostgreSQL: sqlx's rollback on drop is enough (no writer slot).
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = tx.rollback().await {
+                        tracing::warn!(cause = %e, "rolling back a dropped write transaction");
+                    }
+                    drop(slot);
+                });
+            }
+            Err(_) => {
+                drop(tx);
+                drop(slot);
+            }
+        }
+    }
+}
+
 impl std::ops::Deref for WriteTx {
     type Target = Tx;
     fn deref(&self) -> &Tx {
-        &self.tx
+        self.tx
+            .as_ref()
+            .expect("a WriteTx holds its transaction until it ends")
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Tx {
-        &mut self.tx
+        self.tx
+            .as_mut()
+            .expect("a WriteTx holds its transaction until it ends")
     }
 }
 
@@ -241,14 +279,14 @@ impl Store {
             Backend::Sqlite => {
                 let slot = self.writer.clone().lock_owned().await;
                 WriteTx {
-                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _slot: Some(slot),
+                    tx: Some(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+                    slot: Some(slot),
                     backend: Backend::Sqlite,
                 }
             }
             Backend::Postgres => WriteTx {
-                tx: self.pool.begin().await?,
-                _slot: None,
+                tx: Some(self.pool.begin().await?),
+                slot: None,
                 backend: Backend::Postgres,
             },
         })
