@@ -22,7 +22,9 @@
 //!   almost every domain call takes.
 //! - [`templates`]: JWT templates (parse, validate, render, cache).
 //! - [`keys`]: signing keys (generation, sealing, rotation, JWKS).
-//! - [`store`]: every SQL statement, one dialect-neutral set for SQLite and PostgreSQL.
+//! - [`store`]: every SQL statement, one dialect-neutral set for SQLite and PostgreSQL, one
+//!   module per aggregate; rows decoded once into typed values, writes only through the write
+//!   transaction.
 //! - [`crypto`], [`clock`], [`ids`], [`scopes`], [`passwords`], [`config`]: the leaves (keyed
 //!   hashes, sealing and `Secret`; injected time; id format; the scope parser; argon2id on a
 //!   bounded pool; operator settings).

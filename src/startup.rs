@@ -288,7 +288,7 @@ async fn maintenance(db: Db) {
         let before = db.now() - EXPIRED_CODES_KEPT_MS;
         let purged = async {
             let mut tx = db.store.begin_write().await?;
-            let n = crate::store::sessions::purge_codes(&mut tx, before).await?;
+            let n = crate::store::codes::purge_codes(&mut tx, before).await?;
             tx.commit().await?;
             Ok::<u64, StoreError>(n)
         }

@@ -33,18 +33,18 @@ pub async fn roles_and_permissions(
 ) -> Result<(Vec<String>, Vec<String>), StoreError> {
     let rows = crate::store::roles::of_user(db.pool(), user_id).await?;
     let mut perms: Vec<String> = Vec::new();
-    for (_, p) in &rows {
-        for perm in serde_json::from_str::<Vec<String>>(p).unwrap_or_default() {
-            if !perms.contains(&perm) {
-                perms.push(perm);
+    for r in &rows {
+        for perm in &r.permissions {
+            if !perms.contains(perm) {
+                perms.push(perm.clone());
             }
         }
     }
-    Ok((rows.into_iter().map(|r| r.0).collect(), perms))
+    Ok((rows.into_iter().map(|r| r.name).collect(), perms))
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Object(Default::default()))
+fn object(map: &serde_json::Map<String, Value>) -> Value {
+    Value::Object(map.clone())
 }
 
 /// The event for one login at `now` (epoch ms).
@@ -72,7 +72,7 @@ pub async fn build(
                 name: o.name.clone(),
                 display_name: o.display_name.clone(),
                 external_id: o.external_id.clone(),
-                metadata: json(&o.metadata),
+                metadata: object(&o.metadata),
                 roles: member.map(|m| m.roles).unwrap_or_default(),
             })
         }
@@ -81,7 +81,7 @@ pub async fn build(
         user: EventUser {
             id: user.id.clone(),
             email: user.email.clone(),
-            email_verified: user.email_verified != 0,
+            email_verified: user.email_verified,
             name: user.name.clone(),
             given_name: user.given_name.clone(),
             family_name: user.family_name.clone(),
@@ -91,8 +91,8 @@ pub async fn build(
             last_login: user.last_login.map(rfc3339),
             logins_count: user.logins_count.max(0) as u64,
             external_id: user.external_id.clone(),
-            user_metadata: json(&user.user_metadata),
-            app_metadata: json(&user.app_metadata),
+            user_metadata: object(&user.user_metadata),
+            app_metadata: object(&user.app_metadata),
             roles,
             permissions,
         },
@@ -100,7 +100,7 @@ pub async fn build(
         client: EventClient {
             client_id: app.client_id.clone(),
             name: app.name.clone(),
-            client_metadata: json(&app.client_metadata),
+            client_metadata: object(&app.client_metadata),
         },
         request: EventRequest {
             ip: request.ip.clone(),

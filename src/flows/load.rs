@@ -6,8 +6,8 @@ use sigil_hooks::runtime::FlowStep;
 use sigil_hooks::{LimitOverrides, Limits};
 
 use super::{FlowError, Hooks, secret_aad};
-use crate::store::Store;
 use crate::store::hooks::{self as store, By, HookRow};
+use crate::store::{Store, StoreError};
 
 /// The stored text of a failure policy.
 pub fn policy_text(p: FailurePolicy) -> &'static str {
@@ -26,6 +26,17 @@ pub fn policy_of(text: &str) -> FailurePolicy {
     }
 }
 
+/// Reads stored limit overrides strictly: an object that is not a valid `LimitOverrides` (an
+/// unknown field, a wrong type) is corruption, never "no overrides", which would silently raise
+/// a limit the operator or the tenant lowered.
+pub fn overrides(
+    column: &'static str,
+    stored: &serde_json::Map<String, serde_json::Value>,
+) -> Result<LimitOverrides, StoreError> {
+    serde_json::from_value(serde_json::Value::Object(stored.clone()))
+        .map_err(|e| StoreError::BadJson(column, e))
+}
+
 /// What `hook` runs with: the operator's ceilings lowered by the tenant's overrides, then by
 /// the hook's own.
 async fn limits_for(
@@ -34,9 +45,11 @@ async fn limits_for(
     tenant_id: &str,
     hook: &HookRow,
 ) -> Result<Limits, FlowError> {
-    let tenant: LimitOverrides =
-        serde_json::from_str(&store::tenant_limits(db, tenant_id).await?).unwrap_or_default();
-    let own: LimitOverrides = serde_json::from_str(&hook.limits).unwrap_or_default();
+    let tenant = overrides(
+        "tenants.hook_limits",
+        &store::tenant_limits(db, tenant_id).await?,
+    )?;
+    let own = overrides("hooks.limits", &hook.limits)?;
     Ok(hooks.ceilings.lowered(&tenant).lowered(&own))
 }
 
@@ -101,7 +114,7 @@ pub async fn load_flow(
     }
     let mut steps = Vec::new();
     for b in store::bindings(db.pool(), tenant_id).await? {
-        let hook = store::get_hook(db.pool(), tenant_id, By::Id(&b.hook_id), "")
+        let hook = store::get_hook(db.pool(), tenant_id, By::Id(&b.hook_id))
             .await?
             .ok_or(FlowError::NotFound("hook"))?;
         let Some(version) = b.version.or(hook.deployed_version) else {

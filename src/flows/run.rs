@@ -10,7 +10,7 @@ use sigil_hooks::runtime::FlowStep;
 
 use super::Hooks;
 use crate::ids::{IdKind, new_id};
-use crate::store::hooks::TraceRow;
+use crate::store::hook_traces::TraceRow;
 
 /// Runs the tenant's flow and records the metrics; returns the outcome and its trace, which
 /// the caller hands to [`save_trace`] once it knows the login's fate. An empty flow has no
@@ -76,6 +76,6 @@ fn observe(hooks: &Hooks, tenant_id: &str, out: &FlowOutcome, context: &str, now
         at: now,
         context: context.to_string(),
         status: status.into(),
-        trace: json!({"status": out.status, "hooks": out.trace}).to_string(),
+        trace: json!({"status": out.status, "hooks": out.trace}),
     }
 }

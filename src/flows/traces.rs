@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::Store;
-use crate::store::hooks::{self as store, TraceRow};
+use crate::store::hook_traces::{self as store, TraceRow};
 
 /// Most traces stored in one transaction.
 pub const BATCH: usize = 256;

@@ -419,7 +419,10 @@ async fn cors(
     let allowed = match &origin {
         Some(o) => crate::store::apps::origin_allowed(&svc.db.store, &tenant, o)
             .await
-            .unwrap_or(false),
+            .unwrap_or_else(|e| {
+                tracing::error!(cause = %e, "CORS: reading the allowed origins");
+                false
+            }),
         None => false,
     };
     let preflight = req.method() == axum::http::Method::OPTIONS;

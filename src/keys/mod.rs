@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::crypto::Sealer;
 use crate::ids::{IdKind, new_id};
-use crate::store::keys::{self as store, KeyRow};
-use crate::store::{Store, StoreError};
+use crate::store::signing_keys::{self as store, KeyRow};
+use crate::store::{SigningAlg, Store, StoreError};
 
 /// The algorithms an application may sign with (RS256 is the default).
 pub const SIGNING_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
@@ -36,6 +36,11 @@ pub enum KeyError {
     /// An unsupported algorithm name.
     #[error("unsupported signing algorithm {0}")]
     Alg(String),
+}
+
+/// The stored algorithm of a name (`KeyError::Alg` for an unsupported one).
+fn parse_alg(alg: &str) -> Result<SigningAlg, KeyError> {
+    alg.parse().map_err(|_| KeyError::Alg(alg.to_string()))
 }
 
 enum Pair {
@@ -262,7 +267,7 @@ impl KeyRing {
                         row.kid
                     ))
                 })?;
-            let mut key = SigningKey::parse(&row.kid, &row.alg, &pkcs8)?;
+            let mut key = SigningKey::parse(&row.kid, row.alg.as_str(), &pkcs8)?;
             key.status = row.status.clone();
             out.push(Arc::new(key));
         }
@@ -298,19 +303,20 @@ impl KeyRing {
             .await
             .map_err(crypto)??;
         let kid = new_id(IdKind::SigningKey, now);
-        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+        let mut tx = store.begin_write().await?;
         store::insert_in(
-            &mut conn,
+            &mut tx,
             &KeyRow {
                 kid: kid.clone(),
                 tenant_id: tenant_id.into(),
-                alg: alg.into(),
+                alg: parse_alg(alg)?,
                 status: "current".into(),
                 private_sealed: self.sealer.seal(&pkcs8, &kid),
                 created_at: now,
             },
         )
         .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         newest(&self.reload(store, tenant_id, now).await?)
             .ok_or_else(|| KeyError::Crypto("new key not found".into()))
     }
@@ -331,19 +337,20 @@ impl KeyRing {
         })
         .await
         .map_err(crypto)??;
+        let parsed = parse_alg(alg)?;
         let has_next = store::list(store, tenant_id)
             .await?
             .iter()
-            .any(|k| k.alg == alg && k.status == "next");
+            .any(|k| k.alg == parsed && k.status == "next");
         let mut tx = store.begin_write().await?;
-        store::shift_statuses(&mut tx, tenant_id, alg).await?;
+        store::shift_statuses(&mut tx, tenant_id, parsed).await?;
         let add = |pkcs8: &[u8], status: &str, n: i64| {
             let kid = new_id(IdKind::SigningKey, now + n);
             KeyRow {
                 private_sealed: self.sealer.seal(pkcs8, &kid),
                 kid,
                 tenant_id: tenant_id.into(),
-                alg: alg.into(),
+                alg: parsed,
                 status: status.into(),
                 created_at: now + n,
             }

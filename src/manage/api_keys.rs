@@ -10,7 +10,7 @@ use crate::crypto::SecretHasher;
 use crate::crypto::random_secret;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::store::{Tx, api_keys as store};
+use crate::store::{WriteTx, api_keys as store};
 
 /// An API key as listed (never the key itself).
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,7 +56,7 @@ pub struct CreateApiKey {
 
 /// Creates a key inside the caller's transaction.
 pub(crate) async fn create_in(
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     db: &Db,
     secrets: &SecretHasher,
     ctx: &TenantCtx,
@@ -71,7 +71,7 @@ pub(crate) async fn create_in(
         name: name.to_string(),
         secret_hash: secrets.hash(secret.expose()),
         prefix: secret.expose().chars().take(10).collect(),
-        is_operator: i64::from(operator),
+        is_operator: operator,
         created_at: now,
         revoked_at: None,
     };
@@ -122,7 +122,7 @@ pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Ap
             id: r.id,
             name: r.name,
             prefix: r.prefix,
-            operator: r.is_operator != 0,
+            operator: r.is_operator,
             created_at: rfc3339(r.created_at),
             revoked_at: r.revoked_at.map(rfc3339),
         })
@@ -175,6 +175,6 @@ pub async fn authenticate(
         key_id: k.id,
         tenant_id: k.tenant_id,
         tenant_name: k.tenant_name,
-        operator: k.is_operator != 0,
+        operator: k.is_operator,
     }))
 }

@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, stored, validate};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
+use crate::store::ApiScope;
 use crate::store::apis::{self as store, ApiRow, By};
 
 /// A scope an API defines.
@@ -40,7 +41,14 @@ pub struct Api {
 
 fn view(r: ApiRow) -> Result<Api> {
     Ok(Api {
-        scopes: stored("apis.scopes", &r.scopes)?,
+        scopes: r
+            .scopes
+            .into_iter()
+            .map(|s| Scope {
+                value: s.value,
+                description: s.description,
+            })
+            .collect(),
         id: r.id,
         identifier: r.identifier,
         name: r.name,
@@ -72,7 +80,7 @@ pub struct UpdateApi {
     pub scopes: Option<Vec<Scope>>,
 }
 
-fn check_scopes(scopes: &[Scope]) -> Result<String> {
+fn check_scopes(scopes: &[Scope]) -> Result<Vec<ApiScope>> {
     if scopes.len() > 200 {
         return Err(invalid("scopes", "at most 200 scopes"));
     }
@@ -87,7 +95,13 @@ fn check_scopes(scopes: &[Scope]) -> Result<String> {
             return Err(invalid(format!("scopes[{i}].value"), "duplicate scope"));
         }
     }
-    Ok(serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into()))
+    Ok(scopes
+        .iter()
+        .map(|s| ApiScope {
+            value: s.value.clone(),
+            description: s.description.clone(),
+        })
+        .collect())
 }
 
 /// Creates an API.
@@ -115,7 +129,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateApi) -> Result<Api> {
 
 /// An API by id.
 pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Api> {
-    store::get(db.store.pool(), &ctx.tenant_id, By::Id(id), "")
+    store::get(db.store.pool(), &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("api"))
         .and_then(view)
@@ -140,7 +154,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateApi) -> Res
     }
     let scopes = input.scopes.as_deref().map(check_scopes).transpose()?;
     let mut tx = db.store.begin_write().await?;
-    let mut row = store::get(&mut **tx, &ctx.tenant_id, By::Id(id), db.store.for_update())
+    let mut row = store::get_for_update(&mut tx, &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("api"))?;
     let mut changed = Vec::new();

@@ -59,7 +59,7 @@ pub async fn list(
             action: r.action,
             resource_type: r.resource_type,
             resource_id: r.resource_id,
-            summary: serde_json::from_str(&r.summary).unwrap_or(Value::Null),
+            summary: r.summary,
         })
     })
 }

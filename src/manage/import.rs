@@ -221,16 +221,15 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
         memberships.push((org.id, roles));
     }
 
-    let lock = db.store.for_update();
     let existing = match row.external_id.as_deref() {
-        Some(ext) => store::get(&mut **tx, &ctx.tenant_id, By::ExternalId(ext), lock).await?,
+        Some(ext) => store::get_for_update(&mut tx, &ctx.tenant_id, By::ExternalId(ext)).await?,
         None => None,
     };
     let existing = match existing {
         Some(u) => Some(u),
         None => {
             let email = normalize_email(&row.email);
-            store::get(&mut **tx, &ctx.tenant_id, By::Email(&email), lock).await?
+            store::get_for_update(&mut tx, &ctx.tenant_id, By::Email(&email)).await?
         }
     };
     let outcome = match existing {
@@ -253,7 +252,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
             if new_password {
                 // The same consequences as `PUT /password` (RFC 9700 4.14.2: credentials
                 // changed, the sessions and tokens they opened end).
-                crate::store::keys::revoke_user_tokens(&mut tx, &row.id, now).await?;
+                crate::store::refresh_tokens::revoke_user_tokens(&mut tx, &row.id, now).await?;
                 crate::store::sessions::end_user_sessions(&mut tx, &row.id, now).await?;
             }
             if let Some(ids) = &role_ids {
@@ -291,7 +290,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
 
 /// An organization by id, external id or name (legacy seed data names it any of these ways).
 async fn find_org(
-    tx: &mut crate::store::Tx,
+    tx: &mut crate::store::WriteTx,
     tenant_id: &str,
     key: &str,
 ) -> Result<Option<org_store::OrgRow>> {
@@ -300,7 +299,7 @@ async fn find_org(
         org_store::By::ExternalId(key),
         org_store::By::Name(key),
     ] {
-        if let Some(o) = org_store::get(&mut **tx, tenant_id, by, "").await? {
+        if let Some(o) = org_store::get(&mut ***tx, tenant_id, by).await? {
             return Ok(Some(o));
         }
     }

@@ -23,7 +23,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::ids::{IdKind, new_id};
-use crate::store::{StoreError, Tx, audit as audit_store};
+use crate::store::{StoreError, WriteTx, audit as audit_store};
 
 /// Why a management operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,7 @@ impl From<StoreError> for ManageError {
 
 impl From<sqlx::Error> for ManageError {
     fn from(e: sqlx::Error) -> Self {
-        ManageError::Store(StoreError::Database(e))
+        ManageError::Store(StoreError::from(e))
     }
 }
 
@@ -114,7 +114,7 @@ pub struct TenantCtx {
 /// Records a change inside the transaction that makes it, stamped `now` (the caller's time,
 /// so the audit entry and the change it records carry the same instant).
 pub(crate) async fn record(
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     now: i64,
     ctx: &TenantCtx,
     action: &str,
@@ -123,7 +123,7 @@ pub(crate) async fn record(
     summary: Value,
 ) -> Result<()> {
     audit_store::insert(
-        &mut *tx,
+        tx,
         &audit_store::AuditRow {
             id: new_id(IdKind::Audit, now),
             tenant_id: ctx.tenant_id.clone(),
@@ -132,7 +132,7 @@ pub(crate) async fn record(
             action: action.into(),
             resource_type: resource_type.into(),
             resource_id: resource_id.into(),
-            summary: summary.to_string(),
+            summary,
         },
     )
     .await?;
@@ -196,14 +196,6 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
-}
-
-/// Parses a stored JSON column for a view.
-pub(crate) fn stored<T: serde::de::DeserializeOwned>(
-    column: &'static str,
-    text: &str,
-) -> Result<T> {
-    Ok(crate::store::json(column, text)?)
 }
 
 impl From<crate::flows::FlowError> for ManageError {

@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::users::{MetadataOp, apply_metadata, resolve_roles};
-use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, stored, validate};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, validate};
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
-use crate::store::Tx;
+use crate::store::WriteTx;
 use crate::store::orgs::{self as store, By, Members, MembershipRow, OrgRow};
 use crate::store::users as user_store;
 
@@ -35,7 +35,7 @@ pub struct Organization {
 
 fn view(r: OrgRow) -> Result<Organization> {
     Ok(Organization {
-        metadata: stored("organizations.metadata", &r.metadata)?,
+        metadata: Value::Object(r.metadata),
         id: r.id,
         name: r.name,
         display_name: r.display_name,
@@ -123,7 +123,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateOrg) -> Result<Organi
 }
 
 async fn load(db: &Db, ctx: &TenantCtx, by: By<'_>) -> Result<Organization> {
-    store::get(db.store.pool(), &ctx.tenant_id, by, "")
+    store::get(db.store.pool(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("organization"))
         .and_then(view)
@@ -158,8 +158,8 @@ pub async fn list(
     Page::from_store(rows, view)
 }
 
-async fn lock(db: &Db, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
-    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), db.store.for_update())
+async fn lock(tx: &mut WriteTx, ctx: &TenantCtx, id: &str) -> Result<OrgRow> {
+    store::get_for_update(tx, &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("organization"))
 }
@@ -177,7 +177,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateOrg) -> Res
     }
     let mut changed = Vec::new();
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     if let Some(n) = input.name {
         row.name = n;
         changed.push("name");
@@ -219,7 +219,7 @@ pub async fn write_metadata(
     patch: Value,
 ) -> Result<Value> {
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     row.metadata = apply_metadata("metadata", &row.metadata, &patch, op)?;
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
@@ -239,7 +239,7 @@ pub async fn write_metadata(
     )
     .await?;
     tx.commit().await?;
-    stored("metadata", &row.metadata)
+    Ok(Value::Object(row.metadata))
 }
 
 /// Deletes an organization and its memberships.
@@ -313,13 +313,12 @@ pub async fn add_member(
     input: AddMember,
 ) -> Result<Membership> {
     let mut tx = db.store.begin_write().await?;
-    lock(db, &mut tx, ctx, org_id).await?;
+    lock(&mut tx, ctx, org_id).await?;
     // The user must be of this tenant: ids of another tenant's users are "not found" here.
     if user_store::get(
         &mut **tx,
         &ctx.tenant_id,
         user_store::By::Id(&input.user_id),
-        "",
     )
     .await?
     .is_none()
@@ -366,7 +365,7 @@ pub async fn update_member(
     input: UpdateMember,
 ) -> Result<Membership> {
     let mut tx = db.store.begin_write().await?;
-    lock(db, &mut tx, ctx, org_id).await?;
+    lock(&mut tx, ctx, org_id).await?;
     if store::member(&mut tx, org_id, user_id).await?.is_none() {
         return Err(ManageError::NotFound("membership"));
     }
@@ -393,7 +392,7 @@ pub async fn update_member(
 /// Removes a member.
 pub async fn remove_member(db: &Db, ctx: &TenantCtx, org_id: &str, user_id: &str) -> Result<()> {
     let mut tx = db.store.begin_write().await?;
-    lock(db, &mut tx, ctx, org_id).await?;
+    lock(&mut tx, ctx, org_id).await?;
     if !store::remove_member(&mut tx, org_id, user_id).await? {
         return Err(ManageError::NotFound("membership"));
     }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, stored, validate};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, validate};
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
@@ -29,7 +29,7 @@ pub struct Role {
 
 fn view(r: RoleRow) -> Result<Role> {
     Ok(Role {
-        permissions: stored("roles.permissions", &r.permissions)?,
+        permissions: r.permissions,
         id: r.id,
         name: r.name,
         description: r.description,
@@ -74,7 +74,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateRole) -> Result<Role>
         tenant_id: ctx.tenant_id.clone(),
         name: input.name,
         description: input.description,
-        permissions: serde_json::to_string(&perms).unwrap_or_else(|_| "[]".into()),
+        permissions: perms.clone(),
         created_at: now,
         updated_at: now,
     };
@@ -88,7 +88,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateRole) -> Result<Role>
 
 /// A role by id.
 pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Role> {
-    store::get(db.store.pool(), &ctx.tenant_id, id, "")
+    store::get(db.store.pool(), &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("role"))
         .and_then(view)
@@ -116,14 +116,14 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Re
         None => None,
     };
     let mut tx = db.store.begin_write().await?;
-    let mut row = store::get(&mut **tx, &ctx.tenant_id, id, db.store.for_update())
+    let mut row = store::get_for_update(&mut tx, &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("role"))?;
     if let Some(d) = input.description {
         row.description = d;
     }
     if let Some(p) = &perms {
-        row.permissions = serde_json::to_string(p).unwrap_or_else(|_| "[]".into());
+        row.permissions = p.clone();
     }
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;

@@ -74,7 +74,7 @@ fn parse(template: &Value) -> Result<Template> {
 
 async fn check_client(db: &Db, ctx: &TenantCtx, client_id: Option<&str>) -> Result<()> {
     if let Some(c) = client_id
-        && app_store::get(db.store.pool(), &ctx.tenant_id, c, "")
+        && app_store::get(db.store.pool(), &ctx.tenant_id, c)
             .await?
             .is_none()
     {
@@ -91,7 +91,7 @@ pub async fn get(db: &Db, ctx: &TenantCtx, client_id: Option<&str>) -> Result<Te
     let pick = |token: &str| {
         rows.iter()
             .find(|r| r.token == token && r.client_id == scope)
-            .and_then(|r| serde_json::from_str(&r.template).ok())
+            .map(|r| r.template.clone())
     };
     Ok(Templates {
         client_id: client_id.map(str::to_string),
@@ -118,7 +118,7 @@ pub async fn set(
             tenant_id: ctx.tenant_id.clone(),
             client_id: client_id.unwrap_or("").into(),
             token: kind.as_str().into(),
-            template: template.to_string(),
+            template: template.clone(),
             updated_at: db.now(),
         },
     )
@@ -238,13 +238,12 @@ pub async fn preview(
                 .client_id
                 .as_deref()
                 .ok_or_else(|| invalid("client_id", "is required with user_id"))?;
-            let app = app_store::get(db.store.pool(), &ctx.tenant_id, client_id, "")
+            let app = app_store::get(db.store.pool(), &ctx.tenant_id, client_id)
                 .await?
                 .ok_or(ManageError::NotFound("application"))?;
-            let user =
-                user_store::get(db.store.pool(), &ctx.tenant_id, user_store::By::Id(uid), "")
-                    .await?
-                    .ok_or(ManageError::NotFound("user"))?;
+            let user = user_store::get(db.store.pool(), &ctx.tenant_id, user_store::By::Id(uid))
+                .await?
+                .ok_or(ManageError::NotFound("user"))?;
             let org = match &input.organization {
                 None => None,
                 Some(o) => Some(

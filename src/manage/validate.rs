@@ -1,7 +1,7 @@
 //! Field validation shared by the management operations. Each check names the field it
 //! refuses, so the API can say which one and why.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{ManageError, Result, invalid};
 use sigil_hooks::metadata::{self, MetadataError};
@@ -116,12 +116,20 @@ pub fn metadata_error(field: &str, e: MetadataError) -> ManageError {
 }
 
 /// Validates a metadata object given whole (creation or replacement); nulls are dropped.
-pub fn metadata_object(field: &str, value: Option<&Value>) -> Result<String> {
+pub fn metadata_object(field: &str, value: Option<&Value>) -> Result<Map<String, Value>> {
     match value {
-        None => Ok("{}".into()),
+        None => Ok(Map::new()),
         Some(v) => metadata::replace(v)
-            .map(|m| m.to_string())
-            .map_err(|e| metadata_error(field, e)),
+            .map_err(|e| metadata_error(field, e))
+            .and_then(|m| object(field, m)),
+    }
+}
+
+/// The object a metadata rule produced (it only ever produces objects).
+pub(crate) fn object(field: &str, v: Value) -> Result<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(invalid(field, "must be an object")),
     }
 }
 

@@ -10,8 +10,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::Issuing;
 pub use super::authorize_error::AuthorizeError;
 use super::pipeline::{self, Login};
@@ -21,9 +19,12 @@ use super::{OAuthError, session};
 use crate::crypto::random_secret;
 use crate::db::Issuers;
 use crate::flows::event::RequestInfo;
+use crate::store::GrantType;
 use crate::store::Store;
 use crate::store::apps::{self as app_store, AppRow};
-use crate::store::sessions::{self as store, CodeRow, SessionRow};
+use crate::store::codes::{self as store, CodeRow};
+use crate::store::consents as consent_store;
+use crate::store::sessions::SessionRow;
 use crate::store::users as user_store;
 use sigil_hooks::event::Protocol;
 
@@ -137,15 +138,14 @@ pub async fn validate(
     let client_id = get("client_id").ok_or_else(|| {
         Refusal::Page("The request names no application (client_id is missing).".into())
     })?;
-    let app = app_store::get(store.pool(), tenant.0, &client_id, "")
+    let app = app_store::get(store.pool(), tenant.0, &client_id)
         .await
         .map_err(|e| Refusal::Server(e.into()))?
         .ok_or_else(|| Refusal::Page("The application is not known to this tenant.".into()))?;
     let redirect_uri = get("redirect_uri").ok_or_else(|| {
         Refusal::Page("The request names no redirect URI (redirect_uri is missing).".into())
     })?;
-    let registered: Vec<String> = serde_json::from_str(&app.redirect_uris).unwrap_or_default();
-    if !registered.iter().any(|r| r == &redirect_uri) {
+    if !app.redirect_uris.iter().any(|r| r == &redirect_uri) {
         return Err(Refusal::Page(
             "The redirect URI is not registered for this application (it must match exactly)."
                 .into(),
@@ -195,8 +195,7 @@ pub async fn validate(
             &format!("response_mode `{m}` is not supported; use query"),
         ));
     }
-    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
-    if !grants.iter().any(|g| g == "authorization_code") {
+    if !app.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(fail(
             AuthorizeError::UnauthorizedClient,
             "the authorization_code grant is not enabled for this application",
@@ -357,10 +356,9 @@ pub async fn next(
         deps.db.store.pool(),
         tenant.0,
         user_store::By::Id(&session.user_id),
-        "",
     )
     .await?
-    .filter(|u| u.blocked == 0) else {
+    .filter(|u| !u.blocked) else {
         return Ok(if r.prompt.none {
             redirect_err(AuthorizeError::LoginRequired, "the user is not logged in")
         } else {
@@ -378,10 +376,11 @@ pub async fn next(
         },
     };
     // Third-party applications need the user's consent to the scopes; first-party ones skip it.
-    if v.app.first_party == 0 {
+    if !v.app.first_party {
         if arrival.consented {
-            store::save_consent(
-                &deps.db.store,
+            let mut tx = deps.db.store.begin_write().await?;
+            consent_store::save_consent(
+                &mut tx,
                 tenant.0,
                 &user.id,
                 &v.app.client_id,
@@ -389,8 +388,9 @@ pub async fn next(
                 now,
             )
             .await?;
+            tx.commit().await?;
         } else {
-            let granted = store::consent(&deps.db.store, &user.id, &v.app.client_id)
+            let granted = consent_store::consent(&deps.db.store, &user.id, &v.app.client_id)
                 .await?
                 .unwrap_or_default();
             let granted: Vec<&str> = granted.split(' ').collect();
@@ -461,8 +461,8 @@ pub async fn next(
                 org_id: l.org.as_ref().map(|o| o.id.clone()),
                 sid: Some(session.sid.clone()),
                 auth_time: l.auth_time,
-                id_claims: Value::Object(decision.id_claims.clone()).to_string(),
-                access_claims: Value::Object(decision.access_claims.clone()).to_string(),
+                id_claims: decision.id_claims.clone(),
+                access_claims: decision.access_claims.clone(),
                 jti: decision.jti.clone(),
                 family_id: None,
                 created_at: now,
@@ -471,13 +471,14 @@ pub async fn next(
             },
         )
         .await?;
+        // The session was used: its idle lifetime slides in the same commit as the code.
+        session::touch(&mut tx, &session, deps.db.now()).await?;
         tx.commit().await?;
         Ok::<(), OAuthError>(())
     }
     .await;
     pipeline::save_trace(deps, &decision, stored.is_ok()).await;
     stored?;
-    session::touch(deps.db, &session).await?;
     Ok(Step::Redirect(redirect_with(
         &r.redirect_uri,
         &[

@@ -53,7 +53,7 @@ pub fn profile(user: &UserRow, scopes: &[String]) -> Claims {
     }
     if scopes.iter().any(|s| s == "email") {
         m.insert("email".into(), json!(user.email));
-        m.insert("email_verified".into(), json!(user.email_verified != 0));
+        m.insert("email_verified".into(), json!(user.email_verified));
     }
     m
 }

@@ -5,6 +5,7 @@
 use super::OAuthError;
 use crate::crypto::Secret;
 use crate::crypto::SecretHasher;
+use crate::store::ClientType;
 use crate::store::Store;
 use crate::store::apps::{self as app_store, AppRow};
 
@@ -29,14 +30,14 @@ pub async fn authenticate_client(
         .client_id
         .as_deref()
         .ok_or(OAuthError::InvalidClient)?;
-    let app = app_store::get(store.pool(), tenant_id, id, "")
+    let app = app_store::get(store.pool(), tenant_id, id)
         .await?
         .ok_or(OAuthError::InvalidClient)?;
     // Public clients (single-page and native apps) have no secret: they authenticate with
     // `none` and rely on PKCE and exact redirect URIs (RFC 6749 2.1, RFC 9700 2.1.1).
     match (&app.secret_hash, &creds.client_secret) {
         (Some(hash), Some(secret)) if secrets.verify(secret.expose(), hash) => Ok(app),
-        (None, None) if app.client_type == "public" => Ok(app),
+        (None, None) if app.client_type == ClientType::Public => Ok(app),
         _ => Err(OAuthError::InvalidClient),
     }
 }
@@ -50,8 +51,7 @@ pub async fn client_for_grant(
     grant: &str,
 ) -> Result<AppRow, OAuthError> {
     let app = authenticate_client(store, secrets, tenant_id, creds).await?;
-    let grants: Vec<String> = serde_json::from_str(&app.grant_types).unwrap_or_default();
-    if !grants.iter().any(|g| g == grant) {
+    if !app.grant_types.iter().any(|g| g.as_str() == grant) {
         return Err(OAuthError::UnauthorizedClient(format!(
             "the {grant} grant is not enabled for this application"
         )));

@@ -50,7 +50,7 @@ pub async fn grant(
     let now_ms = deps.db.now();
     let key = deps
         .keys
-        .signing_key(&deps.db.store, tenant_id, &app.signing_alg, now_ms)
+        .signing_key(&deps.db.store, tenant_id, app.signing_alg.as_str(), now_ms)
         .await?;
     let claims = super::claims::machine_access_token(
         &deps.issuers.of(tenant_name),

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use serde_json::{Map, Value};
 use sha2::Digest as _;
 
 use super::Issuing;
@@ -16,9 +15,10 @@ use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Decision, Issue, TokenResponse};
 use super::token_form::required;
 use crate::crypto::constant_time_eq;
-use crate::store::keys as key_store;
+use crate::store::codes as store;
+use crate::store::grants as grant_store;
 use crate::store::orgs as org_store;
-use crate::store::sessions as store;
+use crate::store::refresh_tokens as refresh_store;
 use crate::store::users as user_store;
 
 /// RFC 7636 4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
@@ -44,17 +44,12 @@ async fn revoke_issued(deps: &Issuing<'_>, tenant_id: &str, hash: &str) -> Resul
         return Ok(());
     };
     let now = deps.db.now();
-    key_store::revoke_grant(
-        &deps.db.store,
-        &row.tenant_id,
-        &row.jti,
-        &row.client_id,
-        now,
-    )
-    .await?;
+    let mut tx = deps.db.store.begin_write().await?;
+    grant_store::revoke_grant(&mut tx, &row.tenant_id, &row.jti, &row.client_id, now).await?;
     if let Some(f) = &row.family_id {
-        key_store::revoke_family(&deps.db.store, f, now).await?;
+        refresh_store::revoke_family(&mut tx, f, now).await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -131,10 +126,9 @@ pub async fn grant(
         deps.db.store.pool(),
         tenant_id,
         user_store::By::Id(&row.user_id),
-        "",
     )
     .await?
-    .filter(|u| u.blocked == 0)
+    .filter(|u| !u.blocked)
     .ok_or_else(|| OAuthError::InvalidGrant("the user is blocked or was deleted".into()))?;
     if let Some(org_id) = &row.org_id {
         let mut conn = deps.db.store.pool().acquire().await?;
@@ -149,13 +143,12 @@ pub async fn grant(
     }
 
     let scopes = crate::scopes::parse(&row.scope);
-    let claims = |s: &str| -> Map<String, Value> { serde_json::from_str(s).unwrap_or_default() };
     let decision = Decision {
         jti: row.jti.clone(),
         refresh: scopes.iter().any(|s| s == "offline_access"),
         scopes,
-        id_claims: claims(&row.id_claims),
-        access_claims: claims(&row.access_claims),
+        id_claims: row.id_claims.clone(),
+        access_claims: row.access_claims.clone(),
         trace: None,
     };
     let issue = Issue {

@@ -8,7 +8,8 @@ use super::Checking;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, authenticate_client};
 use super::jwt_verify::verify_access_token;
-use crate::store::keys as key_store;
+use crate::store::grants as grant_store;
+use crate::store::refresh_tokens as refresh_store;
 
 /// Introspects a token for an authenticated client (a resource server).
 pub async fn introspect(
@@ -27,7 +28,7 @@ pub async fn introspect(
     let now = c.db.now();
     let inactive = json!({"active": false});
     if let Some(r) =
-        key_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?
+        refresh_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?
     {
         let active = r.revoked_at.is_none() && r.used_at.is_none() && r.expires_at > now;
         if !active {
@@ -47,7 +48,7 @@ pub async fn introspect(
         .get("jti")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match key_store::grant(&c.db.store, tenant_id, jti).await? {
+    match grant_store::grant(&c.db.store, tenant_id, jti).await? {
         Some(g) if g.revoked_at.is_some() => return Ok(inactive),
         Some(_) => {}
         // Machine-to-machine tokens have no grant record; they are valid until they expire.

@@ -15,9 +15,10 @@ use super::OAuthError;
 use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Login, TokenResponse};
 use super::token_form::{required, scope_list};
+use crate::db::Db;
 use crate::flows::event::RequestInfo;
-use crate::store::keys as key_store;
 use crate::store::orgs as org_store;
+use crate::store::refresh_tokens as refresh_store;
 use crate::store::users as user_store;
 use sigil_hooks::event::Protocol;
 
@@ -47,7 +48,7 @@ pub async fn grant(
     // Nothing is spent here: the token is rotated in the transaction that stores its successor
     // (pipeline::complete), so a refresh that fails on our side, or that a hook denies, leaves
     // it valid for the retry.
-    let row = key_store::refresh_by_hash(&deps.db.store, tenant_id, &hash)
+    let row = refresh_store::refresh_by_hash(&deps.db.store, tenant_id, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
@@ -56,7 +57,7 @@ pub async fn grant(
     if row.used_at.is_some() {
         // A rotated token presented again: stolen, or replayed by a confused client. RFC 9700
         // 4.14.2: revoke the family (and its access tokens).
-        key_store::revoke_family(&deps.db.store, &row.family_id, now).await?;
+        revoke_family(deps.db, &row.family_id, now).await?;
         tracing::warn!(family = %row.family_id, "refresh token reuse: family revoked");
         return Err(invalid());
     }
@@ -77,26 +78,25 @@ pub async fn grant(
         deps.db.store.pool(),
         tenant_id,
         user_store::By::Id(&row.user_id),
-        "",
     )
     .await?
     .ok_or_else(invalid)?;
-    if user.blocked != 0 {
-        key_store::revoke_family(&deps.db.store, &row.family_id, now).await?;
+    if user.blocked {
+        revoke_family(deps.db, &row.family_id, now).await?;
         return Err(OAuthError::InvalidGrant("the user is blocked".into()));
     }
     let org = match &row.org_id {
         None => None,
         Some(id) => {
             let org =
-                org_store::get(deps.db.store.pool(), tenant_id, org_store::By::Id(id), "").await?;
+                org_store::get(deps.db.store.pool(), tenant_id, org_store::By::Id(id)).await?;
             let mut conn = deps.db.store.pool().acquire().await?;
             let member = match &org {
                 Some(o) => org_store::member(&mut conn, &o.id, &user.id).await?,
                 None => None,
             };
             if member.is_none() {
-                key_store::revoke_family(&deps.db.store, &row.family_id, now).await?;
+                revoke_family(deps.db, &row.family_id, now).await?;
                 return Err(OAuthError::InvalidGrant(
                     "the organization membership has ended".into(),
                 ));
@@ -124,4 +124,12 @@ pub async fn grant(
         },
     )
     .await
+}
+
+/// Revokes a refresh-token family (and its access tokens) in a write transaction of its own.
+async fn revoke_family(db: &Db, family_id: &str, now: i64) -> Result<(), OAuthError> {
+    let mut tx = db.store.begin_write().await?;
+    refresh_store::revoke_family(&mut tx, family_id, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -10,7 +10,8 @@ use super::Checking;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, authenticate_client};
 use super::jwt_verify::verify_access_token;
-use crate::store::keys as key_store;
+use crate::store::grants as grant_store;
+use crate::store::refresh_tokens as refresh_store;
 
 /// Revokes a refresh token (its whole family) or an access token of the authenticated client.
 pub async fn revoke(
@@ -23,10 +24,12 @@ pub async fn revoke(
     let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds).await?;
     let now = c.db.now();
     if let Some(r) =
-        key_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?
+        refresh_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?
     {
         if r.client_id == app.client_id {
-            key_store::revoke_family(&c.db.store, &r.family_id, now).await?;
+            let mut tx = c.db.store.begin_write().await?;
+            refresh_store::revoke_family(&mut tx, &r.family_id, now).await?;
+            tx.commit().await?;
         }
         return Ok(());
     }
@@ -34,7 +37,9 @@ pub async fn revoke(
         verify_access_token(c.db, c.keys, tenant_id, &c.issuers.of(tenant_name), token).await
         && let Some(jti) = claims.get("jti").and_then(Value::as_str)
     {
-        key_store::revoke_grant(&c.db.store, tenant_id, jti, &app.client_id, now).await?;
+        let mut tx = c.db.store.begin_write().await?;
+        grant_store::revoke_grant(&mut tx, tenant_id, jti, &app.client_id, now).await?;
+        tx.commit().await?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::crypto::SecretHasher;
 use crate::crypto::{Secret, random_secret};
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
+use crate::store::WriteTx;
 use crate::store::sessions::{self as store, SessionRow};
 
 /// The live session named by a cookie value, if any (ended, expired or idle sessions and
@@ -57,14 +58,16 @@ pub async fn start(
         expires_at: now + policy.absolute_ms,
         ended_at: None,
     };
-    let mut conn = db.store.pool().acquire().await?;
-    store::insert_session(&mut conn, &row).await?;
+    let mut tx = db.store.begin_write().await?;
+    store::insert_session(&mut tx, &row).await?;
+    tx.commit().await?;
     Ok((secret, row))
 }
 
-/// Slides the idle lifetime of a session that was just used.
-pub async fn touch(db: &Db, row: &SessionRow) -> Result<(), OAuthError> {
-    store::touch_session(&db.store, &row.token_hash, db.now()).await?;
+/// Slides the idle lifetime of a session that was just used, inside the caller's write
+/// transaction (the one that records what the session was used for).
+pub async fn touch(tx: &mut WriteTx, row: &SessionRow, now: i64) -> Result<(), OAuthError> {
+    store::touch_session(tx, &row.token_hash, now).await?;
     Ok(())
 }
 
@@ -76,12 +79,16 @@ pub async fn end(
     cookie: &str,
 ) -> Result<(), OAuthError> {
     let hash = secrets.hash(cookie);
-    store::end_session(&db.store, tenant_id, store::By::TokenHash(&hash), db.now()).await?;
+    let mut tx = db.store.begin_write().await?;
+    store::end_session(&mut tx, tenant_id, store::By::TokenHash(&hash), db.now()).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Ends the session named by its `sid`.
 pub async fn end_sid(db: &Db, tenant_id: &str, sid: &str) -> Result<(), OAuthError> {
-    store::end_session(&db.store, tenant_id, store::By::Sid(sid), db.now()).await?;
+    let mut tx = db.store.begin_write().await?;
+    store::end_session(&mut tx, tenant_id, store::By::Sid(sid), db.now()).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -73,7 +73,7 @@ pub fn at_hash(alg: &str, access_token: &str) -> String {
 pub async fn issue(db: &Db, keys: &KeyRing, r: &TokenRequest<'_>) -> Result<Issued, OAuthError> {
     let now_ms = db.now();
     let key = keys
-        .signing_key(&db.store, r.tenant_id, &r.app.signing_alg, now_ms)
+        .signing_key(&db.store, r.tenant_id, r.app.signing_alg.as_str(), now_ms)
         .await?;
     let openid = r.scopes.iter().any(|s| s == "openid");
     // RFC 9068 2.2: aud is the API; the tenant's /userinfo is an audience too when openid was
@@ -98,7 +98,7 @@ pub async fn issue(db: &Db, keys: &KeyRing, r: &TokenRequest<'_>) -> Result<Issu
     let at = claims::access_token(&grant, r.access_claims);
     let access_token = key.sign("at+jwt", &Value::Object(at))?;
     let id_token = if openid {
-        let at_hash = at_hash(&r.app.signing_alg, &access_token);
+        let at_hash = at_hash(r.app.signing_alg.as_str(), &access_token);
         let it = claims::id_token(&grant, r.id_claims, &at_hash);
         Some(key.sign("JWT", &Value::Object(it))?)
     } else {

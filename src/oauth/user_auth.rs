@@ -8,7 +8,7 @@ use super::OAuthError;
 use super::metrics::{Attempt, LoginMetrics};
 use crate::db::Db;
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
-use crate::store::keys as key_store;
+use crate::store::login_failures as failure_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as user_store, UserRow};
 
@@ -97,18 +97,16 @@ pub async fn authenticate_user(
     ip: &str,
 ) -> Result<(UserRow, bool), LoginRefused> {
     let email = normalize_email(username);
-    let user = user_store::get(
-        db.store.pool(),
-        tenant_id,
-        user_store::By::Email(&email),
-        "",
-    )
-    .await?;
+    let user = user_store::get(db.store.pool(), tenant_id, user_store::By::Email(&email)).await?;
     let now = db.now();
     let locked = match &user {
         Some(u) => {
-            key_store::count_attempt(&db.store, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS).await?
-                > MAX_FAILURES
+            let mut tx = db.store.begin_write().await?;
+            let n =
+                failure_store::count_attempt(&mut tx, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS)
+                    .await?;
+            tx.commit().await.map_err(crate::store::StoreError::from)?;
+            n > MAX_FAILURES
         }
         None => false,
     };
@@ -134,8 +132,10 @@ pub async fn authenticate_user(
         }
     };
     login.metrics.attempt(Attempt::Ok);
-    key_store::clear_attempts(&db.store, &user.id, ip).await?;
-    if user.blocked != 0 {
+    let mut tx = db.store.begin_write().await?;
+    failure_store::clear_attempts(&mut tx, &user.id, ip).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    if user.blocked {
         return Err(LoginRefused::Blocked);
     }
     Ok((user, verified == Verified::YesRehash))

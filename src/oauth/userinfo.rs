@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::Checking;
 use super::jwt_verify::verify_access_token;
 use super::{OAuthError, userinfo_url};
-use crate::store::keys as key_store;
+use crate::store::grants as grant_store;
 use crate::store::users as user_store;
 
 /// The `/userinfo` response for a bearer token.
@@ -32,7 +32,7 @@ pub async fn userinfo(
         .get("jti")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("no jti"))?;
-    let grant = key_store::grant(&c.db.store, tenant_id, jti)
+    let grant = grant_store::grant(&c.db.store, tenant_id, jti)
         .await?
         .ok_or_else(|| bad("unknown token"))?;
     if grant.revoked_at.is_some() {
@@ -49,16 +49,15 @@ pub async fn userinfo(
         c.db.store.pool(),
         tenant_id,
         user_store::By::Id(&grant.user_id),
-        "",
     )
     .await?
     .ok_or_else(|| bad("the user no longer exists"))?;
-    if user.blocked != 0 {
+    if user.blocked {
         return Err(bad("the user is blocked"));
     }
     // The ID token's custom claims as computed at issuance (stored, so any node answers the
     // same without re-running hooks), then the standard claims and `sub`.
-    let stored: Map<String, Value> = serde_json::from_str(&grant.id_claims).unwrap_or_default();
+    let stored: Map<String, Value> = grant.id_claims;
     Ok(Value::Object(super::claims::userinfo(
         stored, &user, &scopes,
     )))

@@ -1,8 +1,9 @@
 //! Management API keys (stored as keyed hashes, never in clear).
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 
-use super::{Page, Store, StoreError, unique};
+use super::types::Flag;
+use super::{Page, Store, StoreError, WriteTx, flag, unique};
 
 /// An API key row.
 #[derive(Debug, Clone, FromRow)]
@@ -17,8 +18,9 @@ pub struct ApiKeyRow {
     pub secret_hash: String,
     /// The first characters of the key, to recognise it in listings.
     pub prefix: String,
-    /// 1 when the key may also manage tenants.
-    pub is_operator: i64,
+    /// Whether the key may also manage tenants.
+    #[sqlx(try_from = "Flag")]
+    pub is_operator: bool,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms; revoked keys authenticate nothing.
@@ -36,14 +38,15 @@ pub struct KeyWithTenant {
     pub tenant_name: String,
     /// The stored hash, compared again in constant time by the caller.
     pub secret_hash: String,
-    /// 1 for operator keys.
-    pub is_operator: i64,
+    /// Whether it is an operator key.
+    #[sqlx(try_from = "Flag")]
+    pub is_operator: bool,
 }
 
 const COLS: &str = "id, tenant_id, name, secret_hash, prefix, is_operator, created_at, revoked_at";
 
 /// Inserts a key.
-pub async fn insert(conn: &mut AnyConnection, row: &ApiKeyRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, row: &ApiKeyRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO api_keys ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))
@@ -52,12 +55,12 @@ pub async fn insert(conn: &mut AnyConnection, row: &ApiKeyRow) -> Result<(), Sto
     .bind(&row.name)
     .bind(&row.secret_hash)
     .bind(&row.prefix)
-    .bind(row.is_operator)
+    .bind(flag(row.is_operator))
     .bind(row.created_at)
     .bind(row.revoked_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[]))?;
+    .map_err(unique)?;
     Ok(())
 }
 
@@ -93,7 +96,7 @@ pub async fn list(
 
 /// Revokes a key of the tenant; false when there is no such live key.
 pub async fn revoke(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     id: &str,
     now: i64,
@@ -104,7 +107,7 @@ pub async fn revoke(
     .bind(now)
     .bind(tenant_id)
     .bind(id)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }

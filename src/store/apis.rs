@@ -1,8 +1,9 @@
 //! APIs (resource servers): the audiences access tokens are issued for.
 
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use sqlx::{Any, Executor, FromRow};
 
-use super::{Page, StoreError, unique};
+use super::types::JsonText;
+use super::{ApiScope, Page, StoreError, WriteTx, to_json, unique};
 
 /// An API row.
 #[derive(Debug, Clone, FromRow)]
@@ -15,8 +16,9 @@ pub struct ApiRow {
     pub identifier: String,
     /// Display name.
     pub name: String,
-    /// JSON array of `{value, description}`.
-    pub scopes: String,
+    /// The scopes it defines.
+    #[sqlx(try_from = "JsonText")]
+    pub scopes: Vec<ApiScope>,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms.
@@ -26,11 +28,7 @@ pub struct ApiRow {
 impl ApiRow {
     /// The scope values the API defines (the `value` of each entry of `scopes`).
     pub fn scope_values(&self) -> Vec<String> {
-        serde_json::from_str::<Vec<serde_json::Value>>(&self.scopes)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|s| s["value"].as_str().map(str::to_string))
-            .collect()
+        self.scopes.iter().map(|s| s.value.clone()).collect()
     }
 }
 
@@ -40,7 +38,7 @@ pub async fn scope_values<'e, E: Executor<'e, Database = Any>>(
     tenant_id: &str,
     identifier: &str,
 ) -> Result<Option<Vec<String>>, StoreError> {
-    Ok(get(ex, tenant_id, By::Identifier(identifier), "")
+    Ok(get(ex, tenant_id, By::Identifier(identifier))
         .await?
         .map(|a| a.scope_values()))
 }
@@ -48,7 +46,7 @@ pub async fn scope_values<'e, E: Executor<'e, Database = Any>>(
 const COLS: &str = "id, tenant_id, identifier, name, scopes, created_at, updated_at";
 
 /// Inserts an API.
-pub async fn insert(conn: &mut AnyConnection, a: &ApiRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, a: &ApiRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO apis ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     ))
@@ -56,26 +54,26 @@ pub async fn insert(conn: &mut AnyConnection, a: &ApiRow) -> Result<(), StoreErr
     .bind(&a.tenant_id)
     .bind(&a.identifier)
     .bind(&a.name)
-    .bind(&a.scopes)
+    .bind(to_json("scopes", &a.scopes)?)
     .bind(a.created_at)
     .bind(a.updated_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("identifier", "identifier")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Writes the mutable columns (the identifier is fixed once tokens carry it).
-pub async fn update(conn: &mut AnyConnection, a: &ApiRow) -> Result<(), StoreError> {
+pub async fn update(tx: &mut WriteTx, a: &ApiRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE apis SET name = $1, scopes = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
     )
     .bind(&a.name)
-    .bind(&a.scopes)
+    .bind(to_json("scopes", &a.scopes)?)
     .bind(a.updated_at)
     .bind(&a.tenant_id)
     .bind(&a.id)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -89,23 +87,45 @@ pub enum By<'a> {
     Identifier(&'a str),
 }
 
+impl By<'_> {
+    fn column(self) -> (&'static str, String) {
+        match self {
+            By::Id(v) => ("id", v.to_string()),
+            By::Identifier(v) => ("identifier", v.to_string()),
+        }
+    }
+}
+
 /// One API.
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
     by: By<'_>,
-    lock: &str,
 ) -> Result<Option<ApiRow>, StoreError> {
-    let (col, val) = match by {
-        By::Id(v) => ("id", v),
-        By::Identifier(v) => ("identifier", v),
-    };
+    let (col, val) = by.column();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM apis WHERE tenant_id = $1 AND {col} = $2"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// One API, locked until `tx` ends (it is about to be written).
+pub async fn get_for_update(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    by: By<'_>,
+) -> Result<Option<ApiRow>, StoreError> {
+    let (col, val) = by.column();
+    let lock = tx.lock_suffix();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLS} FROM apis WHERE tenant_id = $1 AND {col} = $2{lock}"
     ))
     .bind(tenant_id)
     .bind(val)
-    .fetch_optional(ex)
+    .fetch_optional(tx.conn())
     .await?)
 }
 
@@ -128,15 +148,11 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Deletes an API.
-pub async fn delete(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut WriteTx, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM apis WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

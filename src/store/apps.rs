@@ -1,10 +1,12 @@
 //! Applications (OAuth clients).
 
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use serde_json::{Map, Value};
+use sqlx::{Any, Executor, FromRow};
 
-use super::{Page, StoreError, unique};
+use super::types::{Flag, JsonText};
+use super::{ClientType, GrantType, Page, SigningAlg, StoreError, WriteTx, flag, to_json, unique};
 
-/// An application row. List-valued settings are JSON arrays.
+/// An application row. List-valued settings are stored as JSON arrays and decoded here.
 #[derive(Debug, Clone, FromRow)]
 pub struct AppRow {
     /// The OAuth `client_id`.
@@ -13,30 +15,38 @@ pub struct AppRow {
     pub tenant_id: String,
     /// Shown on the login page.
     pub name: String,
-    /// `confidential` or `public`.
-    pub client_type: String,
+    /// Confidential or public.
+    #[sqlx(try_from = "String")]
+    pub client_type: ClientType,
     /// HMAC of the client secret (confidential clients only).
     pub secret_hash: Option<String>,
-    /// JSON array, exact-match list.
-    pub redirect_uris: String,
-    /// JSON array, exact-match list.
-    pub post_logout_redirect_uris: String,
-    /// JSON array of origins.
-    pub allowed_web_origins: String,
-    /// JSON array of grant type names.
-    pub grant_types: String,
-    /// JSON object.
-    pub client_metadata: String,
-    /// Seconds.
+    /// Exact-match list.
+    #[sqlx(try_from = "JsonText")]
+    pub redirect_uris: Vec<String>,
+    /// Exact-match list.
+    #[sqlx(try_from = "JsonText")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Origins allowed to call the token endpoints from a browser.
+    #[sqlx(try_from = "JsonText")]
+    pub allowed_web_origins: Vec<String>,
+    /// The grant types the application may use.
+    #[sqlx(try_from = "JsonText")]
+    pub grant_types: Vec<GrantType>,
+    /// Free-form object, readable by hooks.
+    #[sqlx(try_from = "JsonText")]
+    pub client_metadata: Map<String, Value>,
+    /// Lifetime of ID tokens, in seconds.
     pub id_token_lifetime: i64,
-    /// Seconds.
+    /// Lifetime of access tokens, in seconds.
     pub access_token_lifetime: i64,
-    /// Seconds.
+    /// Lifetime of refresh tokens, in seconds.
     pub refresh_token_lifetime: i64,
-    /// `RS256`, `ES256` or `EdDSA`.
-    pub signing_alg: String,
-    /// 0/1: first-party apps skip consent.
-    pub first_party: i64,
+    /// What its tokens are signed with.
+    #[sqlx(try_from = "String")]
+    pub signing_alg: SigningAlg,
+    /// First-party apps skip consent.
+    #[sqlx(try_from = "Flag")]
+    pub first_party: bool,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms.
@@ -49,7 +59,7 @@ const COLS: &str = "client_id, tenant_id, name, client_type, secret_hash, redire
     created_at, updated_at";
 
 /// Inserts an application.
-pub async fn insert(conn: &mut AnyConnection, a: &AppRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, a: &AppRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO applications ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12, $13, $14, $15, $16, $17)"
@@ -57,28 +67,31 @@ pub async fn insert(conn: &mut AnyConnection, a: &AppRow) -> Result<(), StoreErr
     .bind(&a.client_id)
     .bind(&a.tenant_id)
     .bind(&a.name)
-    .bind(&a.client_type)
+    .bind(a.client_type.as_str())
     .bind(&a.secret_hash)
-    .bind(&a.redirect_uris)
-    .bind(&a.post_logout_redirect_uris)
-    .bind(&a.allowed_web_origins)
-    .bind(&a.grant_types)
-    .bind(&a.client_metadata)
+    .bind(to_json("redirect_uris", &a.redirect_uris)?)
+    .bind(to_json(
+        "post_logout_redirect_uris",
+        &a.post_logout_redirect_uris,
+    )?)
+    .bind(to_json("allowed_web_origins", &a.allowed_web_origins)?)
+    .bind(to_json("grant_types", &a.grant_types)?)
+    .bind(to_json("client_metadata", &a.client_metadata)?)
     .bind(a.id_token_lifetime)
     .bind(a.access_token_lifetime)
     .bind(a.refresh_token_lifetime)
-    .bind(&a.signing_alg)
-    .bind(a.first_party)
+    .bind(a.signing_alg.as_str())
+    .bind(flag(a.first_party))
     .bind(a.created_at)
     .bind(a.updated_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("client_id", "client_id")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Writes every mutable column.
-pub async fn update(conn: &mut AnyConnection, a: &AppRow) -> Result<(), StoreError> {
+pub async fn update(tx: &mut WriteTx, a: &AppRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE applications SET name = $1, secret_hash = $2, redirect_uris = $3, \
          post_logout_redirect_uris = $4, allowed_web_origins = $5, grant_types = $6, \
@@ -88,20 +101,23 @@ pub async fn update(conn: &mut AnyConnection, a: &AppRow) -> Result<(), StoreErr
     )
     .bind(&a.name)
     .bind(&a.secret_hash)
-    .bind(&a.redirect_uris)
-    .bind(&a.post_logout_redirect_uris)
-    .bind(&a.allowed_web_origins)
-    .bind(&a.grant_types)
-    .bind(&a.client_metadata)
+    .bind(to_json("redirect_uris", &a.redirect_uris)?)
+    .bind(to_json(
+        "post_logout_redirect_uris",
+        &a.post_logout_redirect_uris,
+    )?)
+    .bind(to_json("allowed_web_origins", &a.allowed_web_origins)?)
+    .bind(to_json("grant_types", &a.grant_types)?)
+    .bind(to_json("client_metadata", &a.client_metadata)?)
     .bind(a.id_token_lifetime)
     .bind(a.access_token_lifetime)
     .bind(a.refresh_token_lifetime)
-    .bind(&a.signing_alg)
-    .bind(a.first_party)
+    .bind(a.signing_alg.as_str())
+    .bind(flag(a.first_party))
     .bind(a.updated_at)
     .bind(&a.tenant_id)
     .bind(&a.client_id)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -111,14 +127,29 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
     client_id: &str,
-    lock: &str,
 ) -> Result<Option<AppRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM applications WHERE tenant_id = $1 AND client_id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(client_id)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// One application of the tenant, locked until `tx` ends (it is about to be written).
+pub async fn get_for_update(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    client_id: &str,
+) -> Result<Option<AppRow>, StoreError> {
+    let lock = tx.lock_suffix();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLS} FROM applications WHERE tenant_id = $1 AND client_id = $2{lock}"
     ))
     .bind(tenant_id)
     .bind(client_id)
-    .fetch_optional(ex)
+    .fetch_optional(tx.conn())
     .await?)
 }
 
@@ -143,32 +174,40 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
 
 /// Deletes an application.
 pub async fn delete(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     client_id: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM applications WHERE tenant_id = $1 AND client_id = $2")
         .bind(tenant_id)
         .bind(client_id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
+/// One application's allowed web origins.
+#[derive(FromRow)]
+struct Origins {
+    #[sqlx(try_from = "JsonText")]
+    allowed_web_origins: Vec<String>,
+}
+
 /// Whether any application of the tenant lists `origin` among its allowed web origins (CORS).
+/// A corrupt list is an error, not "not allowed".
 pub async fn origin_allowed(
     store: &super::Store,
     tenant_name: &str,
     origin: &str,
 ) -> Result<bool, StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
+    let rows: Vec<Origins> = sqlx::query_as(
         "SELECT a.allowed_web_origins FROM applications a JOIN tenants t ON t.id = a.tenant_id \
          WHERE t.name = $1",
     )
     .bind(tenant_name)
     .fetch_all(store.pool())
     .await?;
-    Ok(rows.iter().any(|(json,)| {
-        serde_json::from_str::<Vec<String>>(json).is_ok_and(|list| list.iter().any(|o| o == origin))
-    }))
+    Ok(rows
+        .iter()
+        .any(|r| r.allowed_web_origins.iter().any(|o| o == origin)))
 }

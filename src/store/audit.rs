@@ -1,8 +1,10 @@
 //! The audit log: one row per change made through the management API.
 
-use sqlx::{AnyConnection, FromRow};
+use serde_json::Value;
+use sqlx::FromRow;
 
-use super::{Page, Store, StoreError};
+use super::types::JsonText;
+use super::{Page, Store, StoreError, WriteTx, to_json};
 
 /// An audit entry.
 #[derive(Debug, Clone, FromRow)]
@@ -21,13 +23,14 @@ pub struct AuditRow {
     pub resource_type: String,
     /// The resource's id.
     pub resource_id: String,
-    /// JSON summary of the change (never a secret).
-    pub summary: String,
+    /// Summary of the change (never a secret).
+    #[sqlx(try_from = "JsonText")]
+    pub summary: Value,
 }
 
 /// Appends an entry, inside the caller's transaction so the entry exists exactly when the
 /// change does.
-pub async fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, row: &AuditRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (id, tenant_id, actor, at, action, resource_type, resource_id, summary)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -39,8 +42,8 @@ pub async fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), Stor
     .bind(&row.action)
     .bind(&row.resource_type)
     .bind(&row.resource_id)
-    .bind(&row.summary)
-    .execute(conn)
+    .bind(to_json("summary", &row.summary)?)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }

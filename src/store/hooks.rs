@@ -1,8 +1,11 @@
-//! Hooks, their immutable versions, compiled artifacts, secrets, the flow and traces.
+//! Hooks, their immutable versions, compiled artifacts, secrets and the flow (traces are in
+//! [`super::hook_traces`]).
 
+use serde_json::{Map, Value};
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::{Page, Store, StoreError, unique};
+use super::types::JsonText;
+use super::{Page, Store, StoreError, WriteTx, to_json, unique};
 
 /// A hook.
 #[derive(Debug, Clone, FromRow)]
@@ -15,8 +18,10 @@ pub struct HookRow {
     pub name: String,
     /// The version "latest deployed" bindings run.
     pub deployed_version: Option<i64>,
-    /// JSON limit overrides.
-    pub limits: String,
+    /// Limit overrides (an object of `sigil_hooks::LimitOverrides` fields, which the hook
+    /// bridge reads strictly).
+    #[sqlx(try_from = "JsonText")]
+    pub limits: Map<String, Value>,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms.
@@ -26,7 +31,7 @@ pub struct HookRow {
 /// A version's metadata (without the bytes).
 #[derive(Debug, Clone, FromRow)]
 pub struct VersionRow {
-    /// Hook.
+    /// The hook this version belongs to (`hook_...`).
     pub hook_id: String,
     /// 1, 2, ...
     pub version: i64,
@@ -34,8 +39,9 @@ pub struct VersionRow {
     pub hash: String,
     /// Component size.
     pub size: i64,
-    /// JSON array of imports.
-    pub imports: String,
+    /// The component's imports.
+    #[sqlx(try_from = "JsonText")]
+    pub imports: Vec<String>,
     /// Epoch ms.
     pub created_at: i64,
 }
@@ -45,7 +51,7 @@ pub struct VersionRow {
 pub struct BindingRow {
     /// 0-based.
     pub position: i64,
-    /// Hook.
+    /// The hook this binding runs (`hook_...`).
     pub hook_id: String,
     /// Pinned version, or none for "latest deployed".
     pub version: Option<i64>,
@@ -56,7 +62,7 @@ pub struct BindingRow {
 const HOOK_COLS: &str = "id, tenant_id, name, deployed_version, limits, created_at, updated_at";
 
 /// Inserts a hook.
-pub async fn insert_hook(conn: &mut AnyConnection, h: &HookRow) -> Result<(), StoreError> {
+pub async fn insert_hook(tx: &mut WriteTx, h: &HookRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO hooks ({HOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     ))
@@ -64,26 +70,26 @@ pub async fn insert_hook(conn: &mut AnyConnection, h: &HookRow) -> Result<(), St
     .bind(&h.tenant_id)
     .bind(&h.name)
     .bind(h.deployed_version)
-    .bind(&h.limits)
+    .bind(to_json("limits", &h.limits)?)
     .bind(h.created_at)
     .bind(h.updated_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("name", "name")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Writes the mutable columns.
-pub async fn update_hook(conn: &mut AnyConnection, h: &HookRow) -> Result<(), StoreError> {
+pub async fn update_hook(tx: &mut WriteTx, h: &HookRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE hooks SET deployed_version = $1, limits = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
     )
     .bind(h.deployed_version)
-    .bind(&h.limits)
+    .bind(to_json("limits", &h.limits)?)
     .bind(h.updated_at)
     .bind(&h.tenant_id)
     .bind(&h.id)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -93,8 +99,17 @@ pub async fn update_hook(conn: &mut AnyConnection, h: &HookRow) -> Result<(), St
 pub enum By<'a> {
     /// `hook_...`
     Id(&'a str),
-    /// Name.
+    /// By the hook's name, unique per tenant.
     Name(&'a str),
+}
+
+impl By<'_> {
+    fn column(self) -> (&'static str, String) {
+        match self {
+            By::Id(v) => ("id", v.to_string()),
+            By::Name(v) => ("name", v.to_string()),
+        }
+    }
 }
 
 /// One hook of the tenant.
@@ -102,18 +117,31 @@ pub async fn get_hook<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
     by: By<'_>,
-    lock: &str,
 ) -> Result<Option<HookRow>, StoreError> {
-    let (col, val) = match by {
-        By::Id(v) => ("id", v),
-        By::Name(v) => ("name", v),
-    };
+    let (col, val) = by.column();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {HOOK_COLS} FROM hooks WHERE tenant_id = $1 AND {col} = $2"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// One hook of the tenant, locked until `tx` ends (it is about to be written).
+pub async fn get_hook_for_update(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    by: By<'_>,
+) -> Result<Option<HookRow>, StoreError> {
+    let (col, val) = by.column();
+    let lock = tx.lock_suffix();
     Ok(sqlx::query_as(&format!(
         "SELECT {HOOK_COLS} FROM hooks WHERE tenant_id = $1 AND {col} = $2{lock}"
     ))
     .bind(tenant_id)
     .bind(val)
-    .fetch_optional(ex)
+    .fetch_optional(tx.conn())
     .await?)
 }
 
@@ -136,15 +164,11 @@ pub async fn list_hooks(
 }
 
 /// Deletes a hook (versions and secrets by cascade).
-pub async fn delete_hook(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
+pub async fn delete_hook(tx: &mut WriteTx, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM hooks WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -161,7 +185,7 @@ pub async fn next_version(conn: &mut AnyConnection, hook_id: &str) -> Result<i64
 
 /// Inserts a version with its component bytes.
 pub async fn insert_version(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     v: &VersionRow,
     component: &[u8],
@@ -175,10 +199,10 @@ pub async fn insert_version(
     .bind(tenant_id)
     .bind(&v.hash)
     .bind(v.size)
-    .bind(&v.imports)
+    .bind(to_json("imports", &v.imports)?)
     .bind(component.to_vec())
     .bind(v.created_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -197,14 +221,21 @@ pub async fn versions<'e, E: Executor<'e, Database = Any>>(
     .await?)
 }
 
+/// A version with its component bytes.
+#[derive(FromRow)]
+struct VersionWithComponent {
+    #[sqlx(flatten)]
+    version: VersionRow,
+    component: Vec<u8>,
+}
+
 /// One version's component bytes.
 pub async fn component<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     hook_id: &str,
     version: i64,
 ) -> Result<Option<(VersionRow, Vec<u8>)>, StoreError> {
-    type Row = (String, i64, String, i64, String, i64, Vec<u8>);
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<VersionWithComponent> = sqlx::query_as(
         "SELECT hook_id, version, hash, size, imports, created_at, component FROM hook_versions \
          WHERE hook_id = $1 AND version = $2",
     )
@@ -212,21 +243,7 @@ pub async fn component<'e, E: Executor<'e, Database = Any>>(
     .bind(version)
     .fetch_optional(ex)
     .await?;
-    Ok(row.map(
-        |(hook_id, version, hash, size, imports, created_at, bytes)| {
-            (
-                VersionRow {
-                    hook_id,
-                    version,
-                    hash,
-                    size,
-                    imports,
-                    created_at,
-                },
-                bytes,
-            )
-        },
-    ))
+    Ok(row.map(|r| (r.version, r.component)))
 }
 
 /// A stored artifact and its MAC.
@@ -259,7 +276,7 @@ pub async fn has_artifact(store: &Store, hash: &str, compat: &str) -> Result<boo
 /// for a component that passed the world check, in the transaction that stores (or already
 /// has) a version referencing it.
 pub async fn put_artifact(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     hash: &str,
     compat: &str,
     artifact: &[u8],
@@ -275,7 +292,7 @@ pub async fn put_artifact(
     .bind(artifact.to_vec())
     .bind(mac)
     .bind(now)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -283,7 +300,7 @@ pub async fn put_artifact(
 /// Deletes the artifacts (every engine's) of `hash` if no version references it any more;
 /// returns whether any went.
 pub async fn delete_unreferenced_artifact(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     hash: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
@@ -291,25 +308,25 @@ pub async fn delete_unreferenced_artifact(
          AND NOT EXISTS (SELECT 1 FROM hook_versions v WHERE v.hash = $1)",
     )
     .bind(hash)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Deletes every artifact no version references; returns how many rows went.
-pub async fn delete_orphan_artifacts(conn: &mut AnyConnection) -> Result<u64, StoreError> {
+pub async fn delete_orphan_artifacts(tx: &mut WriteTx) -> Result<u64, StoreError> {
     let done = sqlx::query(
         "DELETE FROM hook_artifacts WHERE NOT EXISTS \
          (SELECT 1 FROM hook_versions v WHERE v.hash = hook_artifacts.hash)",
     )
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected())
 }
 
 /// Sets (or replaces) a sealed secret.
 pub async fn put_secret(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     hook_id: &str,
     name: &str,
     sealed: &str,
@@ -323,21 +340,21 @@ pub async fn put_secret(
     .bind(name)
     .bind(sealed)
     .bind(now)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
 /// Deletes a secret.
 pub async fn delete_secret(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     hook_id: &str,
     name: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM hook_secrets WHERE hook_id = $1 AND name = $2")
         .bind(hook_id)
         .bind(name)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -370,13 +387,13 @@ pub async fn bindings<'e, E: Executor<'e, Database = Any>>(
 
 /// Replaces the tenant's flow.
 pub async fn replace_bindings(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     rows: &[BindingRow],
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM flow_bindings WHERE tenant_id = $1")
         .bind(tenant_id)
-        .execute(&mut *conn)
+        .execute(tx.conn())
         .await?;
     for b in rows {
         sqlx::query(
@@ -387,7 +404,7 @@ pub async fn replace_bindings(
         .bind(&b.hook_id)
         .bind(b.version)
         .bind(&b.policy)
-        .execute(&mut *conn)
+        .execute(tx.conn())
         .await?;
     }
     Ok(())
@@ -402,91 +419,35 @@ pub async fn is_bound(conn: &mut AnyConnection, hook_id: &str) -> Result<bool, S
     Ok(n > 0)
 }
 
-/// The tenant's hook limit overrides (JSON).
-pub async fn tenant_limits(store: &Store, tenant_id: &str) -> Result<String, StoreError> {
-    let (s,): (String,) = sqlx::query_as("SELECT hook_limits FROM tenants WHERE id = $1")
+/// A tenant's stored hook limit overrides.
+#[derive(FromRow)]
+struct TenantLimits {
+    #[sqlx(try_from = "JsonText")]
+    hook_limits: Map<String, Value>,
+}
+
+/// The tenant's hook limit overrides (an object of `sigil_hooks::LimitOverrides` fields).
+pub async fn tenant_limits(
+    store: &Store,
+    tenant_id: &str,
+) -> Result<Map<String, Value>, StoreError> {
+    let row: TenantLimits = sqlx::query_as("SELECT hook_limits FROM tenants WHERE id = $1")
         .bind(tenant_id)
         .fetch_one(store.pool())
         .await?;
-    Ok(s)
+    Ok(row.hook_limits)
 }
 
 /// Sets the tenant's hook limit overrides.
 pub async fn set_tenant_limits(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
-    json: &str,
+    limits: &Map<String, Value>,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE tenants SET hook_limits = $1 WHERE id = $2")
-        .bind(json)
+        .bind(to_json("hook_limits", limits)?)
         .bind(tenant_id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(())
-}
-
-/// A stored trace.
-#[derive(Debug, Clone, FromRow)]
-pub struct TraceRow {
-    /// `trc_...`
-    pub id: String,
-    /// Tenant.
-    pub tenant_id: String,
-    /// Epoch ms.
-    pub at: i64,
-    /// What ran it: `login:<token id>`, `test:<hook>`.
-    pub context: String,
-    /// `success`, `denied`, `failed`.
-    pub status: String,
-    /// JSON array of hook traces.
-    pub trace: String,
-}
-
-/// Records a trace inside the caller's transaction (a login records its trace in the same
-/// commit as its grant). Older traces beyond `keep` are pruned about once every 32 inserts,
-/// in one statement, so a tenant holds at most about `keep + 32`.
-pub async fn insert_trace(
-    conn: &mut AnyConnection,
-    t: &TraceRow,
-    keep: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO hook_traces (id, tenant_id, at, context, status, trace) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&t.id)
-        .bind(&t.tenant_id)
-        .bind(t.at)
-        .bind(&t.context)
-        .bind(&t.status)
-        .bind(&t.trace)
-        .execute(&mut *conn)
-        .await?;
-    if rand::random::<u8>().is_multiple_of(32) {
-        sqlx::query(
-            "DELETE FROM hook_traces WHERE tenant_id = $1 AND id NOT IN \
-             (SELECT id FROM hook_traces WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2)",
-        )
-        .bind(&t.tenant_id)
-        .bind(keep)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Lists traces, newest first.
-pub async fn list_traces(
-    store: &Store,
-    tenant_id: &str,
-    cursor: Option<&str>,
-    limit: i64,
-) -> Result<Page<TraceRow>, StoreError> {
-    let rows: Vec<TraceRow> = sqlx::query_as(
-        "SELECT id, tenant_id, at, context, status, trace FROM hook_traces \
-         WHERE tenant_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
-    )
-    .bind(tenant_id)
-    .bind(cursor.unwrap_or(""))
-    .bind(limit + 1)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }

@@ -6,28 +6,45 @@
 //! counters, booleans as 0/1). Placeholders are `$N`, which both accept.
 //!
 //! Where the dialects differ, [`Store`] hides it: [`Store::begin_write`] takes SQLite's write
-//! lock up front (`BEGIN IMMEDIATE`), and [`Store::for_update`] adds PostgreSQL's row lock to a
-//! read that is followed by a write of the same row.
+//! lock up front (`BEGIN IMMEDIATE`), and the `*_for_update` reads (which take the
+//! [`WriteTx`]) add PostgreSQL's row lock to a read that is followed by a write of the same row.
+//!
+//! Rows are decoded once, here ([`types`]): flags are `bool`, JSON columns typed values, grant
+//! types, client types and signing algorithms enums; a value that does not decode is
+//! [`StoreError::Corrupt`], never a default. Every function that writes takes the [`WriteTx`],
+//! so on SQLite no write bypasses the writer queue.
 
 pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod codes;
+pub mod consents;
+pub mod grants;
+pub mod hook_traces;
 pub mod hooks;
-pub mod keys;
+pub mod login_failures;
 pub mod orgs;
+pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
+pub mod types;
+pub mod unique;
 pub mod users;
+
+pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
+pub(crate) use types::{flag, to_json};
+pub(crate) use unique::unique;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Transaction};
 
 /// A transaction on either back-end.
 pub type Tx = Transaction<'static, Any>;
@@ -37,30 +54,83 @@ pub type Tx = Transaction<'static, Any>;
 /// off in SQLite's busy handler (which sleeps for milliseconds at a time and made the p99 of
 /// the token endpoint hundreds of milliseconds under load). Other processes (the CLI) still
 /// meet the busy handler.
+///
+/// Dropped without a commit (an error, or a request whose client hung up mid-transaction), it
+/// rolls back before it gives the slot up: sqlx only *starts* a dropped transaction's rollback,
+/// and the next writer's `BEGIN IMMEDIATE` would otherwise meet the database lock still held
+/// and wait in the busy handler.
 pub struct WriteTx {
-    // Declared first so it ends (commit or rollback) before the slot is released.
-    tx: Tx,
-    _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// `None` once committed or handed to the rollback task.
+    tx: Option<Tx>,
+    slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    backend: Backend,
 }
 
 impl WriteTx {
-    /// Commits.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let WriteTx { tx, _slot } = self;
+    /// Commits the transaction, then releases the writer slot.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let tx = self
+            .tx
+            .take()
+            .expect("a WriteTx holds its transaction until it ends");
         tx.commit().await
+        // `self` drops here, releasing the writer slot after the commit.
+    }
+
+    /// The connection the transaction runs on, for the store's statements.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        self
+    }
+
+    /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
+    /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
+    pub(crate) fn lock_suffix(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
+        let Some(slot) = self.slot.take() else {
+            return; // PostgreSQL: sqlx's rollback on drop is enough (no writer slot).
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = tx.rollback().await {
+                        tracing::warn!(cause = %e, "rolling back a dropped write transaction");
+                    }
+                    drop(slot);
+                });
+            }
+            Err(_) => {
+                drop(tx);
+                drop(slot);
+            }
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = Tx;
     fn deref(&self) -> &Tx {
-        &self.tx
+        self.tx
+            .as_ref()
+            .expect("a WriteTx holds its transaction until it ends")
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Tx {
-        &mut self.tx
+        self.tx
+            .as_mut()
+            .expect("a WriteTx holds its transaction until it ends")
     }
 }
 
@@ -85,12 +155,33 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Any other database failure.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A stored JSON column did not parse (corruption or a manual edit).
+    /// Any other database failure (the driver's error is the source, for the logs).
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// A JSON value did not parse or serialize (corruption or a manual edit).
     #[error("stored JSON in {0} is invalid: {1}")]
     BadJson(&'static str, serde_json::Error),
+    /// A stored column did not decode into its type (corrupt JSON, an unknown enum string, a
+    /// flag that is neither 0 nor 1): the row is refused rather than read with a default.
+    #[error("stored value in column {column} is corrupt: {reason}")]
+    Corrupt {
+        /// The column.
+        column: String,
+        /// What did not decode.
+        reason: String,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
+                column: index,
+                reason: source.to_string(),
+            },
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 /// Which database the store talks to.
@@ -183,29 +274,40 @@ impl Store {
     /// A transaction for writes. On SQLite it takes the write lock at `BEGIN` so a
     /// read-modify-write cannot interleave with another writer (a deferred transaction would
     /// fail with SQLITE_BUSY when upgrading its read lock).
+    ///
+    /// Cancellation-safe: a request can be dropped at any `.await` (its client hung up). If
+    /// that happened while `BEGIN` was in flight, the driver would already have opened the
+    /// transaction on a connection that no [`WriteTx`] owns, so nothing would roll it back
+    /// before the connection went back to the pool still holding SQLite's write lock, and every
+    /// later writer would wait in the busy handler. So the slot and `BEGIN` are taken in a task
+    /// of their own, which finishes whatever becomes of the caller: a transaction nobody
+    /// receives is dropped there, and its drop rolls back before it frees the slot.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let store = self.clone();
+        match tokio::spawn(async move { store.open_write().await }).await {
+            Ok(opened) => opened,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only when the runtime shuts down.
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        }
+    }
+
+    async fn open_write(&self) -> Result<WriteTx, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => {
                 let slot = self.writer.clone().lock_owned().await;
                 WriteTx {
-                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _slot: Some(slot),
+                    tx: Some(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+                    slot: Some(slot),
+                    backend: Backend::Sqlite,
                 }
             }
             Backend::Postgres => WriteTx {
-                tx: self.pool.begin().await?,
-                _slot: None,
+                tx: Some(self.pool.begin().await?),
+                slot: None,
+                backend: Backend::Postgres,
             },
         })
-    }
-
-    /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
-    /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
-    pub fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        }
     }
 
     /// Closes the pool.
@@ -238,32 +340,6 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     }
 }
 
-/// Turns a unique-constraint violation into [`StoreError::Conflict`] naming the API field.
-/// `columns` maps a column name (as it appears in either back-end's message or constraint name)
-/// to the field the API reports.
-pub(crate) fn unique(err: sqlx::Error, columns: &[(&str, &'static str)]) -> StoreError {
-    if let sqlx::Error::Database(db) = &err
-        && db.is_unique_violation()
-    {
-        let text = format!("{} {}", db.message(), db.constraint().unwrap_or(""));
-        for (col, field) in columns {
-            if text.contains(col) {
-                return StoreError::Conflict(field);
-            }
-        }
-        return StoreError::Conflict("id");
-    }
-    StoreError::Database(err)
-}
-
-/// Parses a JSON column.
-pub(crate) fn json<T: serde::de::DeserializeOwned>(
-    column: &'static str,
-    text: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::BadJson(column, e))
-}
-
 /// One page of a list, in id order, with the cursor for the next page.
 #[derive(Debug)]
 pub struct Page<T> {
@@ -292,11 +368,6 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         })
     }
-}
-
-/// Bools are stored as 0/1 on both back-ends.
-pub(crate) fn flag(b: bool) -> i64 {
-    i64::from(b)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Organizations and memberships (with per-membership roles).
 
+use serde_json::{Map, Value};
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::{Page, Store, StoreError, unique};
+use super::types::JsonText;
+use super::{Page, Store, StoreError, WriteTx, to_json, unique};
 
 /// An organization row.
 #[derive(Debug, Clone, FromRow)]
@@ -15,8 +17,9 @@ pub struct OrgRow {
     pub name: String,
     /// Shown to people.
     pub display_name: Option<String>,
-    /// JSON object.
-    pub metadata: String,
+    /// Free-form object, readable by hooks.
+    #[sqlx(try_from = "JsonText")]
+    pub metadata: Map<String, Value>,
     /// The customer's own id.
     pub external_id: Option<String>,
     /// Epoch ms.
@@ -27,10 +30,9 @@ pub struct OrgRow {
 
 const COLS: &str =
     "id, tenant_id, name, display_name, metadata, external_id, created_at, updated_at";
-const CONFLICTS: &[(&str, &str)] = &[("external_id", "external_id"), ("name", "name")];
 
 /// Inserts an organization.
-pub async fn insert(conn: &mut AnyConnection, o: &OrgRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, o: &OrgRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO organizations ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))
@@ -38,32 +40,32 @@ pub async fn insert(conn: &mut AnyConnection, o: &OrgRow) -> Result<(), StoreErr
     .bind(&o.tenant_id)
     .bind(&o.name)
     .bind(&o.display_name)
-    .bind(&o.metadata)
+    .bind(to_json("metadata", &o.metadata)?)
     .bind(&o.external_id)
     .bind(o.created_at)
     .bind(o.updated_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Writes the mutable columns.
-pub async fn update(conn: &mut AnyConnection, o: &OrgRow) -> Result<(), StoreError> {
+pub async fn update(tx: &mut WriteTx, o: &OrgRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE organizations SET name = $1, display_name = $2, metadata = $3, external_id = $4, \
          updated_at = $5 WHERE tenant_id = $6 AND id = $7",
     )
     .bind(&o.name)
     .bind(&o.display_name)
-    .bind(&o.metadata)
+    .bind(to_json("metadata", &o.metadata)?)
     .bind(&o.external_id)
     .bind(o.updated_at)
     .bind(&o.tenant_id)
     .bind(&o.id)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
@@ -78,24 +80,46 @@ pub enum By<'a> {
     Name(&'a str),
 }
 
+impl By<'_> {
+    fn column(self) -> (&'static str, String) {
+        match self {
+            By::Id(v) => ("id", v.to_string()),
+            By::ExternalId(v) => ("external_id", v.to_string()),
+            By::Name(v) => ("name", v.to_string()),
+        }
+    }
+}
+
 /// One organization.
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
     by: By<'_>,
-    lock: &str,
 ) -> Result<Option<OrgRow>, StoreError> {
-    let (col, val) = match by {
-        By::Id(v) => ("id", v),
-        By::ExternalId(v) => ("external_id", v),
-        By::Name(v) => ("name", v),
-    };
+    let (col, val) = by.column();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND {col} = $2"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// One organization, locked until `tx` ends (it is about to be written).
+pub async fn get_for_update(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    by: By<'_>,
+) -> Result<Option<OrgRow>, StoreError> {
+    let (col, val) = by.column();
+    let lock = tx.lock_suffix();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND {col} = $2{lock}"
     ))
     .bind(tenant_id)
     .bind(val)
-    .fetch_optional(ex)
+    .fetch_optional(tx.conn())
     .await?)
 }
 
@@ -105,9 +129,9 @@ pub async fn by_id_or_name(
     tenant_id: &str,
     id_or_name: &str,
 ) -> Result<Option<OrgRow>, StoreError> {
-    match get(store.pool(), tenant_id, By::Id(id_or_name), "").await? {
+    match get(store.pool(), tenant_id, By::Id(id_or_name)).await? {
         Some(o) => Ok(Some(o)),
-        None => get(store.pool(), tenant_id, By::Name(id_or_name), "").await,
+        None => get(store.pool(), tenant_id, By::Name(id_or_name)).await,
     }
 }
 
@@ -135,15 +159,11 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Deletes an organization; memberships go by cascade.
-pub async fn delete(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut WriteTx, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM organizations WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -163,7 +183,7 @@ pub struct MembershipRow {
 
 /// Adds a membership; an existing one is a conflict on `user_id`.
 pub async fn add_member(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     org_id: &str,
     user_id: &str,
@@ -177,15 +197,15 @@ pub async fn add_member(
     .bind(user_id)
     .bind(tenant_id)
     .bind(now)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("memberships", "user_id")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Replaces the member's roles in the organization.
 pub async fn set_member_roles(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     org_id: &str,
     user_id: &str,
     role_ids: &[String],
@@ -193,7 +213,7 @@ pub async fn set_member_roles(
     sqlx::query("DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
-        .execute(&mut *conn)
+        .execute(tx.conn())
         .await?;
     for role_id in role_ids {
         sqlx::query(
@@ -202,7 +222,7 @@ pub async fn set_member_roles(
         .bind(org_id)
         .bind(user_id)
         .bind(role_id)
-        .execute(&mut *conn)
+        .execute(tx.conn())
         .await?;
     }
     Ok(())
@@ -287,14 +307,14 @@ pub async fn list_members(
 
 /// Removes a membership (its roles go by cascade).
 pub async fn remove_member(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     org_id: &str,
     user_id: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -2,7 +2,8 @@
 
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::{Page, StoreError, unique};
+use super::types::JsonText;
+use super::{Page, StoreError, WriteTx, to_json, unique};
 
 /// A role row.
 #[derive(Debug, Clone, FromRow)]
@@ -15,8 +16,9 @@ pub struct RoleRow {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
-    /// JSON array of permission strings.
-    pub permissions: String,
+    /// Permission strings.
+    #[sqlx(try_from = "JsonText")]
+    pub permissions: Vec<String>,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms.
@@ -26,7 +28,7 @@ pub struct RoleRow {
 const COLS: &str = "id, tenant_id, name, description, permissions, created_at, updated_at";
 
 /// Inserts a role.
-pub async fn insert(conn: &mut AnyConnection, r: &RoleRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, r: &RoleRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO roles ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     ))
@@ -34,27 +36,27 @@ pub async fn insert(conn: &mut AnyConnection, r: &RoleRow) -> Result<(), StoreEr
     .bind(&r.tenant_id)
     .bind(&r.name)
     .bind(&r.description)
-    .bind(&r.permissions)
+    .bind(to_json("permissions", &r.permissions)?)
     .bind(r.created_at)
     .bind(r.updated_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, &[("name", "name")]))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Writes the mutable columns.
-pub async fn update(conn: &mut AnyConnection, r: &RoleRow) -> Result<(), StoreError> {
+pub async fn update(tx: &mut WriteTx, r: &RoleRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE roles SET description = $1, permissions = $2, updated_at = $3 \
          WHERE tenant_id = $4 AND id = $5",
     )
     .bind(&r.description)
-    .bind(&r.permissions)
+    .bind(to_json("permissions", &r.permissions)?)
     .bind(r.updated_at)
     .bind(&r.tenant_id)
     .bind(&r.id)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -64,14 +66,29 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
     id: &str,
-    lock: &str,
 ) -> Result<Option<RoleRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// A role by id, locked until `tx` ends (it is about to be written).
+pub async fn get_for_update(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<RoleRow>, StoreError> {
+    let lock = tx.lock_suffix();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND id = $2{lock}"
     ))
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(ex)
+    .fetch_optional(tx.conn())
     .await?)
 }
 
@@ -113,11 +130,21 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }
 
-/// A user's tenant-wide roles as (name, permissions JSON array), by name.
+/// A role's name and permissions, as a login reads them.
+#[derive(Debug, Clone, FromRow)]
+pub struct RolePermissions {
+    /// The role's name.
+    pub name: String,
+    /// Its permission strings.
+    #[sqlx(try_from = "JsonText")]
+    pub permissions: Vec<String>,
+}
+
+/// A user's tenant-wide roles with their permissions, by name.
 pub async fn of_user<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     user_id: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<RolePermissions>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT r.name, r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 ORDER BY r.name",
@@ -128,15 +155,11 @@ pub async fn of_user<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Deletes a role; its grants go by cascade.
-pub async fn delete(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut WriteTx, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM roles WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

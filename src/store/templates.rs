@@ -1,20 +1,23 @@
 //! JWT templates.
 
-use sqlx::{AnyConnection, FromRow};
+use serde_json::Value;
+use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::types::JsonText;
+use super::{Store, StoreError, WriteTx, to_json};
 
 /// A stored template.
 #[derive(Debug, Clone, FromRow)]
 pub struct TemplateRow {
-    /// Tenant.
+    /// The tenant the template belongs to (`ten_...`).
     pub tenant_id: String,
     /// The application it overrides for, or `''` for the tenant's default.
     pub client_id: String,
     /// `access_token` or `id_token`.
     pub token: String,
-    /// The template (JSON object).
-    pub template: String,
+    /// The template (a JSON object, validated when saved).
+    #[sqlx(try_from = "JsonText")]
+    pub template: Value,
     /// Epoch ms.
     pub updated_at: i64,
 }
@@ -36,8 +39,8 @@ pub async fn for_client(
 }
 
 /// Replaces one template.
-pub async fn put(conn: &mut AnyConnection, t: &TemplateRow) -> Result<(), StoreError> {
-    delete(conn, &t.tenant_id, &t.client_id, &t.token).await?;
+pub async fn put(tx: &mut WriteTx, t: &TemplateRow) -> Result<(), StoreError> {
+    delete(tx, &t.tenant_id, &t.client_id, &t.token).await?;
     sqlx::query(
         "INSERT INTO jwt_templates (tenant_id, client_id, token, template, updated_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -45,16 +48,16 @@ pub async fn put(conn: &mut AnyConnection, t: &TemplateRow) -> Result<(), StoreE
     .bind(&t.tenant_id)
     .bind(&t.client_id)
     .bind(&t.token)
-    .bind(&t.template)
+    .bind(to_json("template", &t.template)?)
     .bind(t.updated_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
 /// Deletes one template; `false` when there was none.
 pub async fn delete(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     client_id: &str,
     token: &str,
@@ -65,21 +68,21 @@ pub async fn delete(
     .bind(tenant_id)
     .bind(client_id)
     .bind(token)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(r.rows_affected() > 0)
 }
 
 /// Deletes an application's overrides (the application is being deleted).
 pub async fn delete_for_client(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     tenant_id: &str,
     client_id: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM jwt_templates WHERE tenant_id = $1 AND client_id = $2")
         .bind(tenant_id)
         .bind(client_id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Tenants.
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 
-use super::{Page, Store, StoreError, unique};
+use super::{Page, Store, StoreError, WriteTx, unique};
 
 /// A tenant row.
 #[derive(Debug, Clone, FromRow)]
@@ -16,30 +16,27 @@ pub struct TenantRow {
 }
 
 /// Inserts a tenant; a taken name is a conflict on `name`.
-pub async fn insert(conn: &mut AnyConnection, row: &TenantRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, row: &TenantRow) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(&row.id)
         .bind(&row.name)
         .bind(row.created_at)
-        .execute(conn)
+        .execute(tx.conn())
         .await
-        .map_err(|e| unique(e, &[("name", "name")]))?;
+        .map_err(unique)?;
     Ok(())
 }
 
 /// Inserts the tenant unless one with that name exists; true when this call created it.
 /// Several nodes starting at once on one database race here, and exactly one wins.
-pub async fn insert_if_absent(
-    conn: &mut AnyConnection,
-    row: &TenantRow,
-) -> Result<bool, StoreError> {
+pub async fn insert_if_absent(tx: &mut WriteTx, row: &TenantRow) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
     )
     .bind(&row.id)
     .bind(&row.name)
     .bind(row.created_at)
-    .execute(conn)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -71,10 +68,10 @@ pub async fn list(
 }
 
 /// Deletes a tenant and, by cascade, everything it owns.
-pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut WriteTx, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
         .bind(id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,8 +1,10 @@
 //! Users, their tenant-wide roles, and lookups the login path will use.
 
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use serde_json::{Map, Value};
+use sqlx::{Any, Executor, FromRow};
 
-use super::{Page, StoreError, unique};
+use super::types::{Flag, JsonText};
+use super::{Page, StoreError, WriteTx, flag, to_json, unique};
 
 /// A user row as stored.
 #[derive(Debug, Clone, FromRow)]
@@ -15,8 +17,9 @@ pub struct UserRow {
     pub email: String,
     /// Lower-cased (Unicode) email, unique per tenant.
     pub email_normalized: String,
-    /// 0/1.
-    pub email_verified: i64,
+    /// Whether the email was verified.
+    #[sqlx(try_from = "Flag")]
+    pub email_verified: bool,
     /// argon2id (or an imported argon2/bcrypt hash until the next login).
     pub password_hash: Option<String>,
     /// Full name.
@@ -25,16 +28,19 @@ pub struct UserRow {
     pub given_name: Option<String>,
     /// Family name.
     pub family_name: Option<String>,
-    /// Nickname.
+    /// Casual name (OIDC `nickname`).
     pub nickname: Option<String>,
     /// Picture URL.
     pub picture: Option<String>,
-    /// 0/1.
-    pub blocked: i64,
-    /// JSON object.
-    pub user_metadata: String,
-    /// JSON object.
-    pub app_metadata: String,
+    /// A blocked user cannot log in.
+    #[sqlx(try_from = "Flag")]
+    pub blocked: bool,
+    /// Free-form object the user may see.
+    #[sqlx(try_from = "JsonText")]
+    pub user_metadata: Map<String, Value>,
+    /// Free-form object for the application only.
+    #[sqlx(try_from = "JsonText")]
+    pub app_metadata: Map<String, Value>,
     /// The customer's own id, unique per tenant when set.
     pub external_id: Option<String>,
     /// Epoch ms.
@@ -51,13 +57,8 @@ const COLS: &str = "id, tenant_id, email, email_normalized, email_verified, pass
     given_name, family_name, nickname, picture, blocked, user_metadata, app_metadata, external_id, \
     created_at, updated_at, last_login, logins_count";
 
-const CONFLICTS: &[(&str, &str)] = &[
-    ("email_normalized", "email"),
-    ("external_id", "external_id"),
-];
-
 /// Inserts a user.
-pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, u: &UserRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO users ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
          $13, $14, $15, $16, $17, $18, $19)"
@@ -66,29 +67,29 @@ pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreEr
     .bind(&u.tenant_id)
     .bind(&u.email)
     .bind(&u.email_normalized)
-    .bind(u.email_verified)
+    .bind(flag(u.email_verified))
     .bind(&u.password_hash)
     .bind(&u.name)
     .bind(&u.given_name)
     .bind(&u.family_name)
     .bind(&u.nickname)
     .bind(&u.picture)
-    .bind(u.blocked)
-    .bind(&u.user_metadata)
-    .bind(&u.app_metadata)
+    .bind(flag(u.blocked))
+    .bind(to_json("user_metadata", &u.user_metadata)?)
+    .bind(to_json("app_metadata", &u.app_metadata)?)
     .bind(&u.external_id)
     .bind(u.created_at)
     .bind(u.updated_at)
     .bind(u.last_login)
     .bind(u.logins_count)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
 /// Writes every mutable column of `u` (the caller read and locked the row first).
-pub async fn update(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreError> {
+pub async fn update(tx: &mut WriteTx, u: &UserRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE users SET email = $1, email_normalized = $2, email_verified = $3, \
          password_hash = $4, name = $5, given_name = $6, family_name = $7, nickname = $8, \
@@ -97,25 +98,25 @@ pub async fn update(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreEr
     )
     .bind(&u.email)
     .bind(&u.email_normalized)
-    .bind(u.email_verified)
+    .bind(flag(u.email_verified))
     .bind(&u.password_hash)
     .bind(&u.name)
     .bind(&u.given_name)
     .bind(&u.family_name)
     .bind(&u.nickname)
     .bind(&u.picture)
-    .bind(u.blocked)
-    .bind(&u.user_metadata)
-    .bind(&u.app_metadata)
+    .bind(flag(u.blocked))
+    .bind(to_json("user_metadata", &u.user_metadata)?)
+    .bind(to_json("app_metadata", &u.app_metadata)?)
     .bind(&u.external_id)
     .bind(u.updated_at)
     .bind(u.last_login)
     .bind(u.logins_count)
     .bind(&u.tenant_id)
     .bind(&u.id)
-    .execute(conn)
+    .execute(tx.conn())
     .await
-    .map_err(|e| unique(e, CONFLICTS))?;
+    .map_err(unique)?;
     Ok(())
 }
 
@@ -130,24 +131,46 @@ pub enum By<'a> {
     ExternalId(&'a str),
 }
 
-/// One user of the tenant; `lock` is [`super::Store::for_update`] or "".
+impl By<'_> {
+    fn column(self) -> (&'static str, String) {
+        match self {
+            By::Id(v) => ("id", v.to_string()),
+            By::Email(v) => ("email_normalized", v.to_string()),
+            By::ExternalId(v) => ("external_id", v.to_string()),
+        }
+    }
+}
+
+/// One user of the tenant.
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
     by: By<'_>,
-    lock: &str,
 ) -> Result<Option<UserRow>, StoreError> {
-    let (col, val) = match by {
-        By::Id(v) => ("id", v),
-        By::Email(v) => ("email_normalized", v),
-        By::ExternalId(v) => ("external_id", v),
-    };
+    let (col, val) = by.column();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLS} FROM users WHERE tenant_id = $1 AND {col} = $2"
+    ))
+    .bind(tenant_id)
+    .bind(val)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// One user of the tenant, locked until `tx` ends (it is about to be written).
+pub async fn get_for_update(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    by: By<'_>,
+) -> Result<Option<UserRow>, StoreError> {
+    let (col, val) = by.column();
+    let lock = tx.lock_suffix();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLS} FROM users WHERE tenant_id = $1 AND {col} = $2{lock}"
     ))
     .bind(tenant_id)
     .bind(val)
-    .fetch_optional(ex)
+    .fetch_optional(tx.conn())
     .await?)
 }
 
@@ -176,15 +199,11 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Deletes a user (memberships and role grants go by cascade).
-pub async fn delete(
-    conn: &mut AnyConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
+pub async fn delete(tx: &mut WriteTx, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -206,7 +225,7 @@ pub async fn role_names<'e, E: Executor<'e, Database = Any>>(
 
 /// Grants roles (ids) to a user; already-held roles are left as they are.
 pub async fn add_roles(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     user_id: &str,
     role_ids: &[String],
 ) -> Result<(), StoreError> {
@@ -216,31 +235,31 @@ pub async fn add_roles(
         )
         .bind(user_id)
         .bind(role_id)
-        .execute(&mut *conn)
+        .execute(tx.conn())
         .await?;
     }
     Ok(())
 }
 
 /// Removes every tenant-wide role of a user.
-pub async fn clear_roles(conn: &mut AnyConnection, user_id: &str) -> Result<(), StoreError> {
+pub async fn clear_roles(tx: &mut WriteTx, user_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
         .bind(user_id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
 
 /// Removes one role from a user; false when the user did not hold it.
 pub async fn remove_role(
-    conn: &mut AnyConnection,
+    tx: &mut WriteTx,
     user_id: &str,
     role_id: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
         .bind(user_id)
         .bind(role_id)
-        .execute(conn)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

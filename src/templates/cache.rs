@@ -66,12 +66,12 @@ impl TemplateCache {
                 })?;
             // Stored templates were validated when saved; one that no longer parses (a
             // stricter rule in a later version) is skipped and logged rather than failing
-            // every login.
-            let value: Value = serde_json::from_str(&row.template).ok()?;
-            match Template::parse(&value, RESTRICTED_CLAIMS, &Limits::default()) {
+            // every login. (Corrupt stored JSON is not that: the store refused the read.)
+            let value: &Value = &row.template;
+            match Template::parse(value, RESTRICTED_CLAIMS, &Limits::default()) {
                 Ok(t) => Some(Arc::new(t)),
                 Err(e) => {
-                    let kept = without_restricted(&value, &e).and_then(|v| {
+                    let kept = without_restricted(value, &e).and_then(|v| {
                         Template::parse(&v, RESTRICTED_CLAIMS, &Limits::default()).ok()
                     });
                     match kept {

@@ -13,6 +13,7 @@ mod auth;
 mod browser;
 mod cli;
 mod code_flow;
+mod corruption;
 mod discovery;
 mod grants;
 mod hooks;

@@ -43,3 +43,65 @@ async fn sqlite_and_postgres_migrations_define_the_same_columns() {
         "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
     );
 }
+
+/// The unique rules the store maps to API fields, as each back-end names them: a rule whose
+/// constraint a migration renamed (or whose columns changed) must fail here, not turn a
+/// conflict into a 500 in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_unique_rule_names_a_unique_constraint_of_both_schemas() {
+    use sigil::store::unique::RULES;
+
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let store = Store::connect(&fresh.url, 1).await.expect("connects");
+    store.migrate().await.expect("migrates");
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT conname::TEXT FROM pg_constraint WHERE contype IN ('u', 'p')")
+            .fetch_all(store.pool())
+            .await
+            .expect("lists constraints");
+    store.close().await;
+    for r in RULES {
+        assert!(
+            names.iter().any(|(n,)| n == r.constraint),
+            "no PostgreSQL constraint {}",
+            r.constraint
+        );
+    }
+
+    let fresh = FreshDb::new(Db::Sqlite).await;
+    let store = Store::connect(&fresh.url, 1).await.expect("connects");
+    store.migrate().await.expect("migrates");
+    let mut reported = BTreeSet::new();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("lists tables");
+    for (table,) in tables {
+        let indexes: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM pragma_index_list($1) WHERE \"unique\" = 1")
+                .bind(&table)
+                .fetch_all(store.pool())
+                .await
+                .expect("lists indexes");
+        for (index,) in indexes {
+            let cols: Vec<(String,)> =
+                sqlx::query_as("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
+                    .bind(&index)
+                    .fetch_all(store.pool())
+                    .await
+                    .expect("lists index columns");
+            let list: Vec<String> = cols.iter().map(|(c,)| format!("{table}.{c}")).collect();
+            reported.insert(list.join(", "));
+        }
+    }
+    store.close().await;
+    for r in RULES {
+        assert!(
+            reported.contains(r.sqlite_columns),
+            "no SQLite unique index on {} (have {reported:?})",
+            r.sqlite_columns
+        );
+    }
+}

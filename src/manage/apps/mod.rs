@@ -15,14 +15,14 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::users::{MetadataOp, apply_metadata};
-use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, stored, validate};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
 use crate::clock::rfc3339;
 use crate::crypto::SecretHasher;
 use crate::crypto::random_secret;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
 use crate::store::apps::{self as store, AppRow};
-use crate::store::{Tx, flag};
+use crate::store::{ClientType, GrantType, WriteTx};
 
 /// Grant types an application may be allowed.
 pub const GRANT_TYPES: [&str; 4] = [
@@ -89,22 +89,19 @@ pub struct ApplicationCreated {
 
 fn view(r: AppRow) -> Result<Application> {
     Ok(Application {
-        redirect_uris: stored("applications.redirect_uris", &r.redirect_uris)?,
-        post_logout_redirect_uris: stored(
-            "applications.post_logout_redirect_uris",
-            &r.post_logout_redirect_uris,
-        )?,
-        allowed_web_origins: stored("applications.allowed_web_origins", &r.allowed_web_origins)?,
-        grant_types: stored("applications.grant_types", &r.grant_types)?,
-        client_metadata: stored("applications.client_metadata", &r.client_metadata)?,
+        redirect_uris: r.redirect_uris,
+        post_logout_redirect_uris: r.post_logout_redirect_uris,
+        allowed_web_origins: r.allowed_web_origins,
+        grant_types: r.grant_types.iter().map(|g| g.to_string()).collect(),
+        client_metadata: Value::Object(r.client_metadata),
         client_id: r.client_id,
         name: r.name,
-        client_type: r.client_type,
+        client_type: r.client_type.to_string(),
         id_token_lifetime: r.id_token_lifetime,
         access_token_lifetime: r.access_token_lifetime,
         refresh_token_lifetime: r.refresh_token_lifetime,
-        signing_alg: r.signing_alg,
-        first_party: r.first_party != 0,
+        signing_alg: r.signing_alg.to_string(),
+        first_party: r.first_party,
         created_at: rfc3339(r.created_at),
         updated_at: rfc3339(r.updated_at),
     })
@@ -187,15 +184,16 @@ pub async fn create(
     input: CreateApp,
 ) -> Result<ApplicationCreated> {
     validate::text("name", &input.name, 255)?;
-    if !matches!(input.client_type.as_str(), "confidential" | "public") {
-        return Err(invalid("type", "must be `confidential` or `public`"));
-    }
+    let client_type: ClientType = input
+        .client_type
+        .parse()
+        .map_err(|_| invalid("type", "must be `confidential` or `public`"))?;
     let default_grants = vec![
-        "authorization_code".to_string(),
-        "refresh_token".to_string(),
+        GrantType::AuthorizationCode.to_string(),
+        GrantType::RefreshToken.to_string(),
     ];
     let now = db.now();
-    let secret = (input.client_type == "confidential").then(|| random_secret("cs_"));
+    let secret = (client_type == ClientType::Confidential).then(|| random_secret("cs_"));
     let row = AppRow {
         client_id: new_id(IdKind::Application, now),
         tenant_id: ctx.tenant_id.clone(),
@@ -217,10 +215,10 @@ pub async fn create(
             validate::web_origin,
         )?,
         grant_types: grants(
-            &input.client_type,
+            client_type,
             input.grant_types.as_ref().unwrap_or(&default_grants),
         )?,
-        client_type: input.client_type,
+        client_type,
         client_metadata: validate::metadata_object(
             "client_metadata",
             input.client_metadata.as_ref(),
@@ -244,13 +242,14 @@ pub async fn create(
             365 * 86_400,
         )?,
         signing_alg: alg(input.signing_alg.as_deref())?,
-        first_party: flag(input.first_party.unwrap_or(true)),
+        first_party: input.first_party.unwrap_or(true),
         created_at: now,
         updated_at: now,
     };
     let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
-    let summary = json!({"name": row.name, "type": row.client_type, "grant_types": stored::<Value>("grant_types", &row.grant_types)?});
+    let summary =
+        json!({"name": row.name, "type": row.client_type, "grant_types": row.grant_types});
     record(
         &mut tx,
         db.now(),
@@ -270,7 +269,7 @@ pub async fn create(
 
 /// An application by client id.
 pub async fn get(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<Application> {
-    store::get(db.store.pool(), &ctx.tenant_id, client_id, "")
+    store::get(db.store.pool(), &ctx.tenant_id, client_id)
         .await?
         .ok_or(ManageError::NotFound("application"))
         .and_then(view)
@@ -288,8 +287,8 @@ pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Ap
     Page::from_store(rows, view)
 }
 
-async fn lock(db: &Db, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<AppRow> {
-    store::get(&mut **tx, &ctx.tenant_id, id, db.store.for_update())
+async fn lock(tx: &mut WriteTx, ctx: &TenantCtx, id: &str) -> Result<AppRow> {
+    store::get_for_update(tx, &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("application"))
 }
@@ -302,7 +301,7 @@ pub async fn update(
     input: UpdateApp,
 ) -> Result<Application> {
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, client_id).await?;
+    let mut row = lock(&mut tx, ctx, client_id).await?;
     let mut changed = Vec::new();
     if let Some(n) = input.name {
         validate::text("name", &n, 255)?;
@@ -323,7 +322,7 @@ pub async fn update(
         changed.push("allowed_web_origins");
     }
     if let Some(l) = input.grant_types {
-        row.grant_types = grants(&row.client_type, &l)?;
+        row.grant_types = grants(row.client_type, &l)?;
         changed.push("grant_types");
     }
     if let Some(p) = &input.client_metadata {
@@ -362,7 +361,7 @@ pub async fn update(
         changed.push("signing_alg");
     }
     if let Some(fp) = input.first_party {
-        row.first_party = flag(fp);
+        row.first_party = fp;
         changed.push("first_party");
     }
     row.updated_at = db.now();
@@ -391,7 +390,7 @@ pub async fn write_metadata(
     patch: Value,
 ) -> Result<Value> {
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, client_id).await?;
+    let mut row = lock(&mut tx, ctx, client_id).await?;
     row.client_metadata = apply_metadata("client_metadata", &row.client_metadata, &patch, op)?;
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
@@ -411,7 +410,7 @@ pub async fn write_metadata(
     )
     .await?;
     tx.commit().await?;
-    stored("client_metadata", &row.client_metadata)
+    Ok(Value::Object(row.client_metadata))
 }
 
 /// Deletes an application.

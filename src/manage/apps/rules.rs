@@ -3,19 +3,20 @@
 //! confidential client), the signing algorithm.
 
 use super::*;
+use crate::store::SigningAlg;
 
 pub(super) fn uris(
     field: &str,
     list: &[String],
     check: fn(&str, &str) -> Result<()>,
-) -> Result<String> {
+) -> Result<Vec<String>> {
     if list.len() > 50 {
         return Err(invalid(field, "at most 50 entries"));
     }
     for (i, u) in list.iter().enumerate() {
         check(&format!("{field}[{i}]"), u)?;
     }
-    Ok(serde_json::to_string(list).unwrap_or_else(|_| "[]".into()))
+    Ok(list.to_vec())
 }
 
 pub(super) fn lifetime(field: &str, v: Option<i64>, default: i64, max: i64) -> Result<i64> {
@@ -29,35 +30,36 @@ pub(super) fn lifetime(field: &str, v: Option<i64>, default: i64, max: i64) -> R
     }
 }
 
-pub(super) fn grants(client_type: &str, list: &[String]) -> Result<String> {
+pub(super) fn grants(client_type: ClientType, list: &[String]) -> Result<Vec<GrantType>> {
+    let mut dedup: Vec<GrantType> = Vec::new();
     for (i, g) in list.iter().enumerate() {
         let field = format!("grant_types[{i}]");
-        if !GRANT_TYPES.contains(&g.as_str()) {
-            return Err(invalid(
-                field,
+        let grant: GrantType = g.parse().map_err(|_| {
+            invalid(
+                field.clone(),
                 format!("must be one of {}", GRANT_TYPES.join(", ")),
-            ));
-        }
-        if client_type == "public" && matches!(g.as_str(), "password" | "client_credentials") {
+            )
+        })?;
+        if client_type == ClientType::Public
+            && matches!(grant, GrantType::Password | GrantType::ClientCredentials)
+        {
             return Err(invalid(
                 field,
                 format!("`{g}` needs a confidential application (RFC 9700 2.4)"),
             ));
         }
-    }
-    let mut dedup: Vec<&String> = Vec::new();
-    for g in list {
-        if !dedup.contains(&g) {
-            dedup.push(g);
+        if !dedup.contains(&grant) {
+            dedup.push(grant);
         }
     }
-    Ok(serde_json::to_string(&dedup).unwrap_or_else(|_| "[]".into()))
+    Ok(dedup)
 }
 
-pub(super) fn alg(v: Option<&str>) -> Result<String> {
+pub(super) fn alg(v: Option<&str>) -> Result<SigningAlg> {
     match v {
-        None => Ok("RS256".into()),
-        Some(a) if SIGNING_ALGS.contains(&a) => Ok(a.into()),
-        Some(_) => Err(invalid("signing_alg", "must be RS256, ES256 or EdDSA")),
+        None => Ok(SigningAlg::Rs256),
+        Some(a) => a
+            .parse()
+            .map_err(|_| invalid("signing_alg", "must be RS256, ES256 or EdDSA")),
     }
 }

@@ -19,8 +19,8 @@ pub async fn rotate_secret(
     client_id: &str,
 ) -> Result<RotatedSecret> {
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, client_id).await?;
-    if row.client_type != "confidential" {
+    let mut row = lock(&mut tx, ctx, client_id).await?;
+    if row.client_type != crate::store::ClientType::Confidential {
         return Err(invalid("type", "public applications have no secret"));
     }
     let secret = random_secret("cs_");

@@ -67,7 +67,7 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
         } else {
             By::Name(&b.hook)
         };
-        let h = store::get_hook(&mut **tx, &ctx.tenant_id, by, "")
+        let h = store::get_hook(&mut **tx, &ctx.tenant_id, by)
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
         let versions = store::versions(&mut **tx, &h.id).await?;

@@ -2,15 +2,28 @@
 //! ceilings.
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use sigil_hooks::{LimitOverrides, Limits};
 use utoipa::ToSchema;
 
 use super::{Hook, lock, view};
 use crate::db::Db;
 use crate::flows::Hooks;
-use crate::manage::{Result, TenantCtx, invalid, record};
+use crate::flows::load::overrides;
+use crate::manage::{ManageError, Result, TenantCtx, invalid, record};
+use crate::store::StoreError;
 use crate::store::hooks as store;
+
+/// Overrides as the object the store keeps.
+fn overrides_object(o: &LimitOverrides) -> Result<Map<String, Value>> {
+    match serde_json::to_value(o) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ManageError::Internal(
+            "limit overrides are not an object".into(),
+        )),
+        Err(e) => Err(StoreError::BadJson("limits", e).into()),
+    }
+}
 
 fn check_overrides(o: &LimitOverrides) -> Result<()> {
     let fields = [
@@ -41,7 +54,7 @@ pub async fn set_hook_limits(
     check_overrides(&o)?;
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
-    row.limits = serde_json::to_string(&o).unwrap_or_else(|_| "{}".into());
+    row.limits = overrides_object(&o)?;
     row.updated_at = db.now();
     store::update_hook(&mut tx, &row).await?;
     record(
@@ -72,9 +85,10 @@ pub struct TenantLimits {
 
 /// The tenant's limits.
 pub async fn tenant_limits(db: &Db, hooks: &Hooks, ctx: &TenantCtx) -> Result<TenantLimits> {
-    let o: LimitOverrides =
-        serde_json::from_str(&store::tenant_limits(&db.store, &ctx.tenant_id).await?)
-            .unwrap_or_default();
+    let o = overrides(
+        "tenants.hook_limits",
+        &store::tenant_limits(&db.store, &ctx.tenant_id).await?,
+    )?;
     Ok(TenantLimits {
         overrides: o,
         ceilings: hooks.ceilings,
@@ -91,12 +105,7 @@ pub async fn set_tenant_limits(
 ) -> Result<TenantLimits> {
     check_overrides(&o)?;
     let mut tx = db.store.begin_write().await?;
-    store::set_tenant_limits(
-        &mut tx,
-        &ctx.tenant_id,
-        &serde_json::to_string(&o).unwrap_or_else(|_| "{}".into()),
-    )
-    .await?;
+    store::set_tenant_limits(&mut tx, &ctx.tenant_id, &overrides_object(&o)?).await?;
     record(
         &mut tx,
         db.now(),

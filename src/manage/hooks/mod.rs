@@ -18,7 +18,7 @@ use sigil_hooks::LimitOverrides;
 use super::{ManageError, Result, TenantCtx};
 use crate::clock::rfc3339;
 use crate::db::Db;
-use crate::store::Tx;
+use crate::store::WriteTx;
 use crate::store::hooks::{self as store, By, HookRow, VersionRow};
 
 /// One version of a hook.
@@ -68,7 +68,7 @@ pub struct Uploaded {
 
 pub(super) fn version_view(v: VersionRow) -> HookVersion {
     HookVersion {
-        imports: serde_json::from_str(&v.imports).unwrap_or_default(),
+        imports: v.imports,
         version: v.version,
         hash: v.hash,
         size: v.size,
@@ -83,7 +83,7 @@ pub(super) async fn find(db: &Db, ctx: &TenantCtx, id_or_name: &str) -> Result<H
     } else {
         By::Name(id_or_name)
     };
-    store::get_hook(db.store.pool(), &ctx.tenant_id, by, "")
+    store::get_hook(db.store.pool(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("hook"))
 }
@@ -92,7 +92,7 @@ pub(super) async fn view(db: &Db, h: HookRow) -> Result<Hook> {
     let versions = store::versions(db.store.pool(), &h.id).await?;
     let secrets = store::secrets(db.store.pool(), &h.id).await?;
     Ok(Hook {
-        limits: serde_json::from_str(&h.limits).unwrap_or_default(),
+        limits: crate::flows::load::overrides("hooks.limits", &h.limits)?,
         id: h.id,
         name: h.name,
         deployed_version: h.deployed_version,
@@ -105,17 +105,12 @@ pub(super) async fn view(db: &Db, h: HookRow) -> Result<Hook> {
 /// Reads and locks a hook (by id or name) for a read-modify-write.
 pub(super) async fn lock(
     db: &Db,
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     ctx: &TenantCtx,
     id_or_name: &str,
 ) -> Result<HookRow> {
     let h = find(db, ctx, id_or_name).await?;
-    store::get_hook(
-        &mut **tx,
-        &ctx.tenant_id,
-        By::Id(&h.id),
-        db.store.for_update(),
-    )
-    .await?
-    .ok_or(ManageError::NotFound("hook"))
+    store::get_hook_for_update(tx, &ctx.tenant_id, By::Id(&h.id))
+        .await?
+        .ok_or(ManageError::NotFound("hook"))
 }

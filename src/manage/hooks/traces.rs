@@ -1,7 +1,6 @@
 //! Reading stored flow traces back.
 
 use serde::Serialize;
-use serde_json::Value;
 use sigil_hooks::outcome::HookTrace;
 use utoipa::ToSchema;
 
@@ -9,7 +8,8 @@ use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::flows::Hooks;
 use crate::manage::{Page, PageParams, Result, TenantCtx};
-use crate::store::hooks as store;
+use crate::store::StoreError;
+use crate::store::hook_traces as store;
 
 /// A stored trace.
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,9 +36,10 @@ pub async fn traces(
     hooks.traces.flush().await;
     let rows = store::list_traces(&db.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |r| {
-        let v: Value = serde_json::from_str(&r.trace).unwrap_or(Value::Null);
+        let hooks = serde_json::from_value(r.trace["hooks"].clone())
+            .map_err(|e| StoreError::BadJson("hook_traces.trace", e))?;
         Ok(Trace {
-            hooks: serde_json::from_value(v["hooks"].clone()).unwrap_or_default(),
+            hooks,
             id: r.id,
             at: rfc3339(r.at),
             context: r.context,

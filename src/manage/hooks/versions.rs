@@ -34,14 +34,7 @@ pub async fn upload(
         load_or_compile(&db.store, hooks, &v.hash, v.component.clone(), true).await?;
     let now = db.now();
     let mut tx = db.store.begin_write().await?;
-    let hook = match store::get_hook(
-        &mut **tx,
-        &ctx.tenant_id,
-        By::Name(name),
-        db.store.for_update(),
-    )
-    .await?
-    {
+    let hook = match store::get_hook_for_update(&mut tx, &ctx.tenant_id, By::Name(name)).await? {
         Some(h) => h,
         None => {
             let h = HookRow {
@@ -49,7 +42,7 @@ pub async fn upload(
                 tenant_id: ctx.tenant_id.clone(),
                 name: name.to_string(),
                 deployed_version: None,
-                limits: "{}".into(),
+                limits: Default::default(),
                 created_at: now,
                 updated_at: now,
             };
@@ -63,7 +56,7 @@ pub async fn upload(
         version,
         hash: v.hash.clone(),
         size: v.component.len() as i64,
-        imports: serde_json::to_string(&v.imports).unwrap_or_else(|_| "[]".into()),
+        imports: v.imports.clone(),
         created_at: now,
     };
     store::insert_version(&mut tx, &ctx.tenant_id, &row, &v.component).await?;

@@ -34,12 +34,12 @@ pub async fn set_password(
 ) -> Result<()> {
     let hash = hash_password(passwords, "password", input.password).await?;
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     row.password_hash = Some(hash);
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     // A password change ends the user's existing grants (as after a compromise).
-    crate::store::keys::revoke_user_tokens(&mut tx, id, db.now()).await?;
+    crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, db.now()).await?;
     crate::store::sessions::end_user_sessions(&mut tx, id, db.now()).await?;
     record(
         &mut tx,
@@ -59,10 +59,10 @@ pub async fn set_password(
 /// (a "sign out everywhere"); returns how many sessions ended.
 pub async fn revoke_sessions(db: &Db, ctx: &TenantCtx, id: &str) -> Result<u64> {
     let mut tx = db.store.begin_write().await?;
-    lock(db, &mut tx, ctx, id).await?;
+    lock(&mut tx, ctx, id).await?;
     let now = db.now();
     let ended = crate::store::sessions::end_user_sessions(&mut tx, id, now).await?;
-    crate::store::keys::revoke_user_tokens(&mut tx, id, now).await?;
+    crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, now).await?;
     record(
         &mut tx,
         db.now(),

@@ -31,22 +31,20 @@ pub enum MetadataOp {
     Replace,
 }
 
-/// Applies `op` with `patch` to the stored JSON text `current`.
+/// Applies `op` with `patch` to the stored object `current` (decoded by the store: a corrupt
+/// stored object failed the read, so it is never merged into as if it were `{}`).
 pub(crate) fn apply_metadata(
     field: &str,
-    current: &str,
+    current: &Map<String, Value>,
     patch: &Value,
     op: MetadataOp,
-) -> Result<String> {
+) -> Result<Map<String, Value>> {
     let out = match op {
-        MetadataOp::Merge => {
-            let cur: Value = serde_json::from_str(current).unwrap_or(json!({}));
-            metadata::merge(&cur, patch)
-        }
+        MetadataOp::Merge => metadata::merge(&Value::Object(current.clone()), patch),
         MetadataOp::Replace => metadata::replace(patch),
     };
-    out.map(|v| v.to_string())
-        .map_err(|e| validate::metadata_error(field, e))
+    out.map_err(|e| validate::metadata_error(field, e))
+        .and_then(|v| validate::object(field, v))
 }
 
 /// Merges into or replaces one metadata object under the row lock, so concurrent merges of
@@ -61,13 +59,13 @@ pub async fn write_metadata(
 ) -> Result<Value> {
     let field = kind.field();
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     let slot = match kind {
         MetadataKind::User => &mut row.user_metadata,
         MetadataKind::App => &mut row.app_metadata,
     };
     *slot = apply_metadata(field, slot, &patch, op)?;
-    let out = slot.clone();
+    let out = Value::Object(slot.clone());
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
@@ -89,5 +87,5 @@ pub async fn write_metadata(
     )
     .await?;
     tx.commit().await?;
-    stored(field, &out)
+    Ok(out)
 }

@@ -12,20 +12,20 @@ pub(crate) use roles::resolve_roles;
 pub use roles::{RoleNames, RoleOp, change_roles, roles};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::validate;
-use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable, record, stored};
+use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, nullable, record};
 use crate::clock::rfc3339;
 use crate::crypto::Secret;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
 use crate::passwords::PasswordHasher;
+use crate::store::WriteTx;
 use crate::store::roles as role_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By, UserRow};
-use crate::store::{Tx, flag};
 
 /// A user as the API shows it. The password hash is never shown.
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,17 +72,17 @@ pub struct User {
 
 fn view(r: UserRow, roles: Vec<String>) -> Result<User> {
     Ok(User {
-        user_metadata: stored("users.user_metadata", &r.user_metadata)?,
-        app_metadata: stored("users.app_metadata", &r.app_metadata)?,
+        user_metadata: Value::Object(r.user_metadata),
+        app_metadata: Value::Object(r.app_metadata),
         id: r.id,
         email: r.email,
-        email_verified: r.email_verified != 0,
+        email_verified: r.email_verified,
         name: r.name,
         given_name: r.given_name,
         family_name: r.family_name,
         nickname: r.nickname,
         picture: r.picture,
-        blocked: r.blocked != 0,
+        blocked: r.blocked,
         has_password: r.password_hash.is_some(),
         external_id: r.external_id,
         roles,
@@ -217,14 +217,14 @@ pub(crate) fn new_row(ctx: &TenantCtx, input: &CreateUser, now: i64) -> Result<U
         tenant_id: ctx.tenant_id.clone(),
         email: input.email.trim().to_string(),
         email_normalized: normalize_email(&input.email),
-        email_verified: flag(input.email_verified),
+        email_verified: input.email_verified,
         password_hash: None,
         name: input.name.clone(),
         given_name: input.given_name.clone(),
         family_name: input.family_name.clone(),
         nickname: input.nickname.clone(),
         picture: input.picture.clone(),
-        blocked: flag(input.blocked),
+        blocked: input.blocked,
         user_metadata: validate::metadata_object("user_metadata", input.user_metadata.as_ref())?,
         app_metadata: validate::metadata_object("app_metadata", input.app_metadata.as_ref())?,
         external_id: input.external_id.clone(),
@@ -266,7 +266,7 @@ pub async fn create(
 }
 
 async fn load(db: &Db, ctx: &TenantCtx, by: By<'_>) -> Result<User> {
-    let row = store::get(db.store.pool(), &ctx.tenant_id, by, "")
+    let row = store::get(db.store.pool(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("user"))?;
     let roles = store::role_names(db.store.pool(), &row.id).await?;
@@ -312,8 +312,8 @@ pub async fn list(
 }
 
 /// Reads and locks a user for a read-modify-write.
-async fn lock(db: &Db, tx: &mut Tx, ctx: &TenantCtx, id: &str) -> Result<UserRow> {
-    store::get(&mut **tx, &ctx.tenant_id, By::Id(id), db.store.for_update())
+async fn lock(tx: &mut WriteTx, ctx: &TenantCtx, id: &str) -> Result<UserRow> {
+    store::get_for_update(tx, &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("user"))
 }
@@ -334,14 +334,14 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Re
     )?;
     let mut changed: Vec<&str> = Vec::new();
     let mut tx = db.store.begin_write().await?;
-    let mut row = lock(db, &mut tx, ctx, id).await?;
+    let mut row = lock(&mut tx, ctx, id).await?;
     if let Some(e) = input.email {
         row.email = e.trim().to_string();
         row.email_normalized = normalize_email(&e);
         changed.push("email");
     }
     if let Some(v) = input.email_verified {
-        row.email_verified = flag(v);
+        row.email_verified = v;
         changed.push("email_verified");
     }
     for (field, value, slot) in [
@@ -358,11 +358,11 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Re
         }
     }
     if let Some(b) = input.blocked {
-        row.blocked = flag(b);
+        row.blocked = b;
         changed.push("blocked");
         if b {
             // A blocked user's refresh tokens and access grants end now.
-            crate::store::keys::revoke_user_tokens(&mut tx, id, db.now()).await?;
+            crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, db.now()).await?;
             crate::store::sessions::end_user_sessions(&mut tx, id, db.now()).await?;
         }
     }

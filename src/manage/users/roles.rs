@@ -12,7 +12,7 @@ pub struct RoleNames {
 
 /// Resolves role names to ids within the tenant; an unknown name is a 400 on that item.
 pub(crate) async fn resolve_roles(
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     tenant_id: &str,
     field: &str,
     names: &[String],
@@ -54,7 +54,7 @@ pub async fn change_roles(
     names: Vec<String>,
 ) -> Result<Vec<String>> {
     let mut tx = db.store.begin_write().await?;
-    lock(db, &mut tx, ctx, id).await?;
+    lock(&mut tx, ctx, id).await?;
     let ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &names).await?;
     match op {
         RoleOp::Add => store::add_roles(&mut tx, id, &ids).await?,

@@ -14,8 +14,9 @@ use crate::oauth::Issuing;
 use crate::oauth::claims;
 use crate::oauth::{OAuthError, ServerFault};
 use crate::scopes::OIDC_SCOPES;
+use crate::store::GrantType;
 use crate::store::apis as api_store;
-use crate::store::sessions as session_store;
+use crate::store::consents as consent_store;
 use crate::templates::cache::TemplateSet;
 
 /// Builds the event and runs the tenant's flow. A deny is `access_denied` with the hook's
@@ -96,9 +97,8 @@ pub async fn decide(
     let access_claims = claims::custom(access_claims, &outcome.access_token_claims);
     let mut scopes = l.scopes.clone();
     outcome.apply_scopes(&mut scopes);
-    let grants: Vec<String> = serde_json::from_str(&l.app.grant_types).unwrap_or_default();
-    let refresh =
-        scopes.iter().any(|s| s == "offline_access") && grants.iter().any(|g| g == "refresh_token");
+    let refresh = scopes.iter().any(|s| s == "offline_access")
+        && l.app.grant_types.contains(&GrantType::RefreshToken);
     if !refresh {
         scopes.retain(|s| s != "offline_access");
     }
@@ -139,8 +139,8 @@ async fn addable_scopes(
         .map(|s| s.to_string())
         .chain(api_scopes)
         .collect();
-    if l.app.first_party == 0 {
-        let consented = session_store::consent(&deps.db.store, &l.user.id, &l.app.client_id)
+    if !l.app.first_party {
+        let consented = consent_store::consent(&deps.db.store, &l.user.id, &l.app.client_id)
             .await?
             .unwrap_or_default();
         let consented: Vec<&str> = consented.split(' ').collect();

@@ -22,9 +22,9 @@ use crate::flows::event::RequestInfo;
 use crate::flows::run as flow_run;
 use crate::oauth::Issuing;
 use crate::store::apps::AppRow;
-use crate::store::hooks::TraceRow;
-use crate::store::keys::{self as key_store};
+use crate::store::hook_traces::TraceRow;
 use crate::store::orgs::OrgRow;
+use crate::store::refresh_tokens as refresh_store;
 use crate::store::users::UserRow;
 use sigil_hooks::event::Protocol;
 use sigil_hooks::outcome::FlowOutcome;
@@ -150,7 +150,7 @@ async fn issue_after_flow(
     let signed = sign(deps, &issue).await?;
     let mut tx = deps.db.store.begin_write().await?;
     if let Some(hash) = &l.rotates
-        && !key_store::rotate(&mut tx, hash, deps.db.now()).await?
+        && !refresh_store::rotate(&mut tx, hash, deps.db.now()).await?
     {
         // Another use of the same token rotated it first (or it was revoked meanwhile). Not a
         // replay of a token rotated before this request began, so nothing is revoked.

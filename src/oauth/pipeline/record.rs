@@ -1,12 +1,12 @@
 //! Applying a login to the user record: the hooks' metadata writes, a rehashed password,
 //! `last_login` and `logins_count`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Login;
 use crate::oauth::Issuing;
 use crate::oauth::{OAuthError, ServerFault};
-use crate::store::Tx;
+use crate::store::WriteTx;
 use crate::store::users::{self as user_store, UserRow};
 use sigil_hooks::event::Protocol;
 use sigil_hooks::metadata;
@@ -21,7 +21,7 @@ pub async fn rehash(deps: &Issuing<'_>, password: Option<crate::crypto::Secret>)
 /// after the whole flow succeeded), a rehashed password, `last_login` and `logins_count`.
 pub async fn record_login(
     deps: &Issuing<'_>,
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     l: &Login<'_>,
     outcome: &FlowOutcome,
     rehashed: Option<String>,
@@ -35,23 +35,26 @@ pub async fn record_login(
     {
         return Ok(l.user.clone());
     }
-    let mut row = user_store::get(
-        &mut **tx,
-        l.tenant.0,
-        user_store::By::Id(&l.user.id),
-        deps.db.store.for_update(),
-    )
-    .await?
-    .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
+    // A stored metadata object that does not decode fails here (the store refuses the row),
+    // so a corrupt object is never replaced by the hooks' writes alone.
+    let mut row = user_store::get_for_update(tx, l.tenant.0, user_store::By::Id(&l.user.id))
+        .await?
+        .ok_or_else(|| OAuthError::InvalidGrant("the user no longer exists".into()))?;
     for (writes, slot) in [
         (&outcome.user_metadata, &mut row.user_metadata),
         (&outcome.app_metadata, &mut row.app_metadata),
     ] {
         if !writes.is_empty() {
-            let cur: Value = serde_json::from_str(slot).unwrap_or(json!({}));
-            *slot = metadata::merge(&cur, &Value::Object(writes.clone()))
-                .map_err(|e| OAuthError::server(ServerFault::MetadataWrite(e)))?
-                .to_string();
+            let cur = Value::Object(std::mem::take(slot));
+            *slot = match metadata::merge(&cur, &Value::Object(writes.clone())) {
+                Ok(Value::Object(merged)) => merged,
+                Ok(_) => {
+                    return Err(OAuthError::server(ServerFault::MetadataWrite(
+                        sigil_hooks::metadata::MetadataError::NotAnObject,
+                    )));
+                }
+                Err(e) => return Err(OAuthError::server(ServerFault::MetadataWrite(e))),
+            };
         }
     }
     if let Some(h) = rehashed {

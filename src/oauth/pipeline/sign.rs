@@ -1,17 +1,16 @@
 //! The token half of the pipeline: signing the tokens and recording the grant and the
 //! refresh token.
 
-use serde_json::Value;
-
 use super::{Decision, TokenResponse};
 use crate::crypto::{Secret, random_secret};
 use crate::ids::{IdKind, new_id};
 use crate::oauth::Issuing;
 use crate::oauth::OAuthError;
 use crate::oauth::tokens::{self, TokenRequest};
-use crate::store::Tx;
+use crate::store::WriteTx;
 use crate::store::apps::AppRow;
-use crate::store::keys::{self as key_store, GrantRow, RefreshRow};
+use crate::store::grants::{self as grant_store, GrantRow};
+use crate::store::refresh_tokens::{self as refresh_store, RefreshRow};
 use crate::store::users::UserRow;
 
 /// Everything needed to sign and record one issuance.
@@ -89,13 +88,13 @@ pub async fn sign(deps: &Issuing<'_>, i: &Issue<'_>) -> Result<Signed, OAuthErro
 /// Records the grant (what `/userinfo` answers) and the refresh token inside `tx`.
 pub async fn persist(
     deps: &Issuing<'_>,
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     i: &Issue<'_>,
     s: &Signed,
 ) -> Result<(), OAuthError> {
     let now = deps.db.now();
     let d = i.decision;
-    key_store::insert_grant(
+    grant_store::insert_grant(
         tx,
         &GrantRow {
             jti: s.issued.jti.clone(),
@@ -103,7 +102,7 @@ pub async fn persist(
             user_id: i.user.id.clone(),
             client_id: i.app.client_id.clone(),
             scope: d.scopes.join(" "),
-            id_claims: Value::Object(d.id_claims.clone()).to_string(),
+            id_claims: d.id_claims.clone(),
             expires_at: now + s.issued.expires_in * 1000,
             revoked_at: None,
             family_id: s.family_id.clone().or_else(|| i.family.clone()),
@@ -111,7 +110,7 @@ pub async fn persist(
     )
     .await?;
     if let (Some(rt), Some(family)) = (&s.refresh_token, &s.family_id) {
-        key_store::insert_refresh(
+        refresh_store::insert_refresh(
             tx,
             &RefreshRow {
                 token_hash: deps.secrets.hash(rt.expose()),
