@@ -32,17 +32,9 @@ pub(super) async fn consent_post(
         );
         return redirect(StatusCode::SEE_OTHER, &to);
     }
-    let current = match session::current(
-        &svc.db,
-        &svc.secrets,
-        svc.sessions,
-        tenant.0,
-        cookie(&headers, SESSION_COOKIE).as_deref(),
-    )
-    .await
-    {
+    let current = match browser_session(&svc, tenant.0, &headers).await {
         Ok(s) => s,
-        Err(e) => return server_error(&e),
+        Err(page) => return page,
     };
     let arrival = Arrival {
         fresh: false,

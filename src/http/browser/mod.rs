@@ -25,6 +25,7 @@ use crate::manage::tenants;
 use crate::oauth::authorize::{self, Arrival, Refusal, Step, Verified};
 use crate::oauth::{logout, session, user_auth};
 use crate::services::Services;
+use crate::store::sessions::SessionRow;
 
 mod consent;
 mod cookies;
@@ -74,6 +75,24 @@ fn server_error(cause: &(dyn std::error::Error + 'static)) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "The server could not complete the request. Please try again.",
     )
+}
+
+/// The browser's live session in the tenant, from its session cookie (`None` when there is
+/// none, or it ended or expired); a database failure is the 500 page.
+async fn browser_session(
+    svc: &Services,
+    tenant_id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<SessionRow>, Response> {
+    session::current(
+        &svc.db,
+        &svc.secrets,
+        svc.sessions,
+        tenant_id,
+        cookies::cookie(headers, cookies::SESSION_COOKIE).as_deref(),
+    )
+    .await
+    .map_err(|e| server_error(&e))
 }
 
 /// The tenant of a page: "no such tenant" only when it does not exist; a database failure is

@@ -19,17 +19,9 @@ async fn authorize_any(
         Err(r) => return r,
     };
     let tenant = (c.tenant.0.as_str(), c.tenant.1.as_str());
-    let current = match session::current(
-        &svc.db,
-        &svc.secrets,
-        svc.sessions,
-        tenant.0,
-        cookie(&headers, SESSION_COOKIE).as_deref(),
-    )
-    .await
-    {
+    let current = match browser_session(&svc, tenant.0, &headers).await {
         Ok(s) => s,
-        Err(e) => return server_error(&e),
+        Err(page) => return page,
     };
     match authorize::next(
         &svc.issuing(),

@@ -49,17 +49,9 @@ async fn logout_any(
         Ok(c) => c,
         Err(m) => return pages::error(StatusCode::BAD_REQUEST, &m),
     };
-    let current = match session::current(
-        &svc.db,
-        &svc.secrets,
-        svc.sessions,
-        tenant.0,
-        cookie(&headers, SESSION_COOKIE).as_deref(),
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(e) => return server_error(&e),
+    let current = match browser_session(&svc, tenant.0, &headers).await {
+        Ok(s) => s,
+        Err(page) => return page,
     };
     if confirmed || checked.names(current.as_ref()) {
         return do_logout(&svc, tenant, &headers, checked).await;
