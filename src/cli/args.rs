@@ -204,7 +204,7 @@ pub enum KeysCommand {
 pub enum HookCommand {
     /// Run hooks against an event locally, as one flow in the order given, with the production
     /// runtime (same validation, same limits, same claim rules). Needs no server and no
-    /// database; exits 1 when the flow fails.
+    /// database; exits 1 when a hook denies or fails.
     Test(HookTestArgs),
     /// Hook management on the database.
     #[command(flatten)]

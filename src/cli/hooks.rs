@@ -18,7 +18,8 @@ use super::args::{CompileWorkerArgs, HookManageCommand, HookTestArgs};
 use super::{offline, offline_settings, print_json, read, read_text};
 
 /// `sigil hooks test`: runs the files as one flow against the event in the local runner and
-/// prints the outcome; exits 1 when the flow failed (a deny is a success of the runner).
+/// prints the outcome on stdout; exits 1 when the flow denies the login or fails, with the
+/// reason on stderr, so a CI pipeline can gate on it.
 /// Blocks: called before the async runtime starts.
 pub fn test(args: HookTestArgs) -> Result<ExitCode> {
     let event = LocalEvent::from_json(&read_text(&args.event)?)?;
@@ -43,9 +44,20 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
     }
     let outcome = runner.run(&steps, &event, event.addable_scopes());
     print_json(&outcome)?;
-    Ok(match outcome.status {
-        FlowStatus::Failed { .. } => ExitCode::FAILURE,
-        _ => ExitCode::SUCCESS,
+    Ok(match &outcome.status {
+        FlowStatus::Success => ExitCode::SUCCESS,
+        FlowStatus::Denied { hook, reason } => {
+            eprintln!("denied by {hook}: {reason}");
+            ExitCode::FAILURE
+        }
+        FlowStatus::Failed {
+            hook,
+            code,
+            message,
+        } => {
+            eprintln!("failed: {hook} ({code}): {message}");
+            ExitCode::FAILURE
+        }
     })
 }
 

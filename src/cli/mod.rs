@@ -140,9 +140,17 @@ async fn offline(settings: &Settings) -> Result<Offline> {
 }
 
 /// Prints `value` as pretty JSON on stdout.
+///
+/// A reader that went away (`sigil openapi | head`) ends the command quietly with status 0,
+/// like other Unix tools, instead of the panic `println!` would raise.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(value)?;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        written => Ok(written?),
+    }
 }
 
 /// Reads a file, naming it in the error.

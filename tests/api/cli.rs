@@ -304,6 +304,39 @@ async fn operator_settings_come_from_flags_and_the_environment(db: Db) {
     }
 }
 
+/// `sigil openapi | head`: a reader that stops early ends the command quietly (status 0,
+/// nothing on stderr), not with a panic about a broken pipe.
+#[test]
+fn openapi_into_a_reader_that_stops_early_exits_quietly() {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sigil runs");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_exact(&mut first)
+        .expect("the document starts");
+    // The read end is closed here, before the document (about 100 KB) is written out.
+    let out = child.wait_with_output().expect("sigil exits");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 both_backends!(
     binary_commands,
     operator_settings_come_from_flags_and_the_environment
@@ -378,6 +411,22 @@ fn hooks_test_runs_a_local_flow_under_the_operators_ceilings() {
     );
     assert_eq!(code, Some(1), "a failed flow exits 1");
     assert!(fuel_in(&outcome).contains(" 5000 "), "{outcome}");
+
+    // A deny gates a pipeline too: exit 1, the hook and its reason on stderr.
+    let deny_event = {
+        let mut e: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/sample-event.json")).unwrap();
+        e["user"]["user_metadata"]["mode"] = json!("raw");
+        e["user"]["user_metadata"]["calls"] = json!([["deny", "not on the list"]]);
+        file("deny.json", e.to_string().as_bytes())
+    };
+    let (code, outcome, err) = run(&[&hostile, "--event", &deny_event], &[]);
+    assert_eq!(code, Some(1), "a denied login exits 1: {outcome}");
+    assert_eq!(outcome["status"]["status"], "denied", "{outcome}");
+    assert!(
+        err.contains("denied by hostile: not on the list"),
+        "the reason is on stderr: {err}"
+    );
     let env = [("SIGIL_HOOK_FUEL", "7000")];
     let (_, outcome, _) = run(&[&hostile, "--event", &loop_event], &env);
     assert!(fuel_in(&outcome).contains(" 7000 "), "{outcome}");
