@@ -125,6 +125,7 @@ impl Offline {
 
 /// Connects to the (migrated) database and builds the parts the offline commands use.
 async fn offline(settings: &Settings) -> Result<Offline> {
+    existing_sqlite(settings)?;
     let public = std::env::var("SIGIL_PUBLIC_URL").ok();
     let public = config::public_url(public.as_deref(), settings.listen)?;
     let connected = startup::connect(settings).await?;
@@ -137,6 +138,46 @@ async fn offline(settings: &Settings) -> Result<Offline> {
         settings: settings.clone(),
         master: connected.master,
     })
+}
+
+/// The admin commands work on a database that exists: they never create one, nor a master key
+/// (only `serve` and `migrate` do). A missing SQLite file, or a missing key file beside it when
+/// `SIGIL_MASTER_KEY` is not set, is an error naming the path looked at and how to point at the
+/// right one, instead of a new empty database (or a new key that opens none of the old
+/// secrets) in whatever directory the command ran from.
+fn existing_sqlite(settings: &Settings) -> Result<()> {
+    let Some(path) = sigil::store::sqlite_path(&settings.database_url) else {
+        return Ok(()); // PostgreSQL (the server refuses an unknown database) or in-memory
+    };
+    let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    if !path.exists() {
+        anyhow::bail!(
+            "no database at {} (from {}); point at it with --database or DATABASE_URL, or create \
+             it with `sigil migrate`",
+            shown.display(),
+            settings.database_url
+        );
+    }
+    if settings
+        .master_key
+        .as_deref()
+        .is_none_or(|k| k.trim().is_empty())
+    {
+        let key = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("master.key");
+        if !key.exists() {
+            let shown = std::path::absolute(&key).unwrap_or(key);
+            anyhow::bail!(
+                "no master key at {} (the database's secrets need the key it was created \
+                 with); set SIGIL_MASTER_KEY, or put the key file back",
+                shown.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Prints `value` as pretty JSON on stdout.

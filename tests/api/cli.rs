@@ -248,6 +248,13 @@ async fn binary_commands(db: Db) {
 async fn operator_settings_come_from_flags_and_the_environment(db: Db) {
     let fresh = FreshDb::new(db).await;
     let master = sigil::crypto::MasterKey::generate().to_base64();
+    // Admin commands work on an existing database: `migrate` creates it.
+    let out = sigil(&fresh.url, &master, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = sigil(&fresh.url, &master, &["tenants", "create", "acme"]);
     assert!(
         out.status.success(),
@@ -496,4 +503,55 @@ async fn admin_commands_build_no_wasm_engine() {
         "a hook command builds an engine, which the limit refuses; if this passes, the limit \
          no longer tells whether an engine was built"
     );
+}
+
+/// The admin commands never create a database or a master key (only `serve` and `migrate`
+/// do): a missing SQLite file, or a lost key file beside it, is an error naming the path and
+/// the way out, and nothing is created where the command ran.
+#[test]
+fn admin_commands_refuse_a_missing_database_or_key_instead_of_creating_them() {
+    let dir = std::env::temp_dir().join(format!("sigil-missing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/sigil.db", dir.display());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env_remove("SIGIL_MASTER_KEY")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("sigil runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, err) = run(&["tenants", "create", "acme"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no database at"), "{err}");
+    assert!(
+        err.contains(&format!("{}", dir.join("sigil.db").display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("sigil migrate") && err.contains("DATABASE_URL"),
+        "{err}"
+    );
+    assert!(!dir.join("sigil.db").exists(), "no database was created");
+    assert!(!dir.join("master.key").exists(), "no key was created");
+
+    let (code, err) = run(&["migrate"]);
+    assert_eq!(code, Some(0), "migrate creates: {err}");
+    assert!(dir.join("master.key").exists(), "migrate creates the key");
+
+    // A lost key file: a new key would open none of the stored secrets.
+    std::fs::remove_file(dir.join("master.key")).unwrap();
+    let (code, err) = run(&["keys", "list", "--tenant", "default"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no master key at"), "{err}");
+    assert!(err.contains("SIGIL_MASTER_KEY"), "{err}");
+    assert!(!dir.join("master.key").exists(), "no new key was made");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
