@@ -3,7 +3,7 @@
 //! stops the server with a message naming it instead of failing the first login.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sigil_hooks::Limits;
 use sigil_hooks::caches::CacheBounds;
@@ -84,23 +84,29 @@ pub fn master_key(
     match store::backend_of(database_url)? {
         Backend::Postgres => Err(ConfigError::MasterKeyRequired),
         Backend::Sqlite => {
-            let dir = store::sqlite_path(database_url)
-                .and_then(|p| p.parent().map(|d| d.to_path_buf()))
-                .unwrap_or_else(|| PathBuf::from("./data"));
-            let dir = if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir
-            };
-            std::fs::create_dir_all(&dir).map_err(|e| CryptoError::KeyFile {
+            let path = master_key_file(database_url);
+            let dir = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir).map_err(|e| CryptoError::KeyFile {
                 path: dir.display().to_string(),
                 source: e,
             })?;
-            let path = dir.join("master.key");
             let (key, created) = MasterKey::load_or_create(&path)?;
             Ok((key, KeySource::File(path, created)))
         }
     }
+}
+
+/// Where a SQLite database's master key file is: `master.key` beside the database file
+/// (under `./data` for a URL that names no file).
+pub fn master_key_file(database_url: &str) -> PathBuf {
+    let dir = match store::sqlite_path(database_url) {
+        None => PathBuf::from("./data"),
+        Some(file) => file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    dir.join("master.key")
 }
 
 /// The public base URL: the given one (trailing slash removed) or `http://{listen}`.

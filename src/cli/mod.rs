@@ -163,11 +163,7 @@ fn existing_sqlite(settings: &Settings) -> Result<()> {
         .as_deref()
         .is_none_or(|k| k.trim().is_empty())
     {
-        let key = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("master.key");
+        let key = config::master_key_file(&settings.database_url);
         if !key.exists() {
             let shown = std::path::absolute(&key).unwrap_or(key);
             anyhow::bail!(
