@@ -122,7 +122,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateApi) -> Result<Api> {
     let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"identifier": row.identifier, "name": row.name});
-    record(&mut tx, db.now(), ctx, "create", "api", &row.id, summary).await?;
+    record(&mut tx, now, ctx, "create", "api", &row.id, summary).await?;
     tx.commit().await?;
     view(row)
 }

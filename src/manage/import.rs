@@ -283,7 +283,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
     };
     let summary = json!({"email": row.email, "external_id": row.external_id,
         "roles": input.roles, "organizations": memberships.len()});
-    record(&mut tx, db.now(), ctx, action, "user", &row.id, summary).await?;
+    record(&mut tx, now, ctx, action, "user", &row.id, summary).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -110,7 +110,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateOrg) -> Result<Organi
     let summary = json!({"name": row.name, "external_id": row.external_id});
     record(
         &mut tx,
-        db.now(),
+        now,
         ctx,
         "create",
         "organization",

@@ -81,7 +81,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateRole) -> Result<Role>
     let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "permissions": perms});
-    record(&mut tx, db.now(), ctx, "create", "role", &row.id, summary).await?;
+    record(&mut tx, now, ctx, "create", "role", &row.id, summary).await?;
     tx.commit().await?;
     view(row)
 }

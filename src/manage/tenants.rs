@@ -79,7 +79,7 @@ pub async fn create(
     };
     record(
         &mut tx,
-        db.now(),
+        now,
         &ctx,
         "create",
         "tenant",
@@ -147,7 +147,7 @@ pub async fn bootstrap(db: &Db, secrets: &SecretHasher) -> Result<Option<ApiKeyC
     };
     record(
         &mut tx,
-        db.now(),
+        now,
         &ctx,
         "create",
         "tenant",

@@ -252,7 +252,7 @@ pub async fn create(
         json!({"name": row.name, "type": row.client_type, "grant_types": row.grant_types});
     record(
         &mut tx,
-        db.now(),
+        now,
         ctx,
         "create",
         "application",

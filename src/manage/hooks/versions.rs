@@ -64,7 +64,7 @@ pub async fn upload(
         a.store(&mut tx, &v.hash, now).await?;
     }
     let summary = json!({"name": name, "version": version, "hash": v.hash});
-    record(&mut tx, db.now(), ctx, "upload", "hook", &hook.id, summary).await?;
+    record(&mut tx, now, ctx, "upload", "hook", &hook.id, summary).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     Ok(Uploaded {

@@ -65,7 +65,7 @@ pub async fn revoke_sessions(db: &Db, ctx: &TenantCtx, id: &str) -> Result<u64> 
     crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, now).await?;
     record(
         &mut tx,
-        db.now(),
+        now,
         ctx,
         "revoke_sessions",
         "user",
