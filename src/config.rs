@@ -109,6 +109,70 @@ pub fn master_key_file(database_url: &str) -> PathBuf {
     dir.join("master.key")
 }
 
+/// Where the first start leaves the operator API key when no terminal is there to show it:
+/// beside the master key (the SQLite database's directory, or `./data`).
+pub fn operator_key_file(database_url: &str) -> PathBuf {
+    master_key_file(database_url).with_file_name("operator-key")
+}
+
+/// Where `sigil serve` listens, as the operator wrote it: `IP:PORT`, or `HOST:PORT` resolved
+/// once at start.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// The address to bind.
+    pub addr: SocketAddr,
+    /// The host name, when the address was given by name (`localhost:8080`).
+    pub name: Option<String>,
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    /// A name resolves to its IPv4 address when it has one, so `localhost:8080` answers the
+    /// `curl http://127.0.0.1:8080` of the README whichever order the resolver returns.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use std::net::ToSocketAddrs;
+        if let Ok(addr) = s.parse::<SocketAddr>() {
+            return Ok(Self { addr, name: None });
+        }
+        let (host, port) = s
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.is_empty())
+            .ok_or_else(|| {
+                format!("`{s}` is not HOST:PORT (e.g. 127.0.0.1:8080 or localhost:8080)")
+            })?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("`{port}` is not a port (0-65535)"))?;
+        let addrs: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+            .collect();
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
+            .ok_or_else(|| format!("`{host}` resolves to no address"))?;
+        Ok(Self {
+            addr,
+            name: Some(s.to_string()),
+        })
+    }
+}
+
+impl Listen {
+    /// The public URL this listen address implies when none is configured: a name the operator
+    /// wrote stays a name (`http://localhost:8080`, so issuers read as they expect); `None`
+    /// means `http://{bound address}`, decided once bound (port 0 picks the port then).
+    pub fn implied_public_url(&self) -> Option<String> {
+        self.name
+            .as_ref()
+            .filter(|_| self.addr.port() != 0)
+            .map(|n| format!("http://{n}"))
+    }
+}
+
 /// The public base URL: the given one (trailing slash removed) or `http://{listen}`.
 pub fn public_url(given: Option<&str>, listen: SocketAddr) -> Result<String, ConfigError> {
     match given.filter(|s| !s.is_empty()) {
@@ -196,13 +260,32 @@ pub fn hook_runtime(
 
 /// A database URL fit for a log line: its password replaced by `redacted`.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("redacted"));
-            u.to_string()
-        }
-        _ => url.to_string(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    let in_query = u.query_pairs().any(|(k, _)| k == "password");
+    if u.password().is_none() && !in_query {
+        return url.to_string(); // nothing to hide: the URL exactly as configured
     }
+    if u.password().is_some() {
+        let _ = u.set_password(Some("redacted"));
+    }
+    // libpq-style URLs may carry the password as a query parameter instead.
+    if in_query {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "redacted".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 /// Browser login session lifetimes (operator settings).
@@ -212,6 +295,10 @@ pub struct SessionPolicy {
     pub idle_ms: i64,
     /// Ends a session this long after the login, used or not (ms).
     pub absolute_ms: i64,
+    /// The session cookie outlives the browser (`Max-Age` of the absolute lifetime), so single
+    /// sign-on survives a browser restart; `false` makes it a session-only cookie that the
+    /// browser forgets when it closes (kiosks, shared machines).
+    pub persistent_cookie: bool,
 }
 
 impl Default for SessionPolicy {
@@ -220,6 +307,7 @@ impl Default for SessionPolicy {
         Self {
             idle_ms: 3 * 24 * 3600 * 1000,
             absolute_ms: 7 * 24 * 3600 * 1000,
+            persistent_cookie: true,
         }
     }
 }
@@ -302,6 +390,10 @@ mod tests {
             "postgres://sigil:redacted@db.internal/sigil"
         );
         assert_eq!(
+            redact_url("postgres://db.internal/sigil?user=sigil&password=hunter2"),
+            "postgres://db.internal/sigil?user=sigil&password=redacted"
+        );
+        assert_eq!(
             redact_url("sqlite://./data/sigil.db"),
             "sqlite://./data/sigil.db"
         );
@@ -318,6 +410,23 @@ mod tests {
             master_key("postgres://x@y/z", Some(&k)).unwrap().1,
             KeySource::Env
         );
+    }
+
+    #[test]
+    fn a_listen_address_may_name_its_host() {
+        let l: Listen = "localhost:8080".parse().unwrap();
+        assert!(l.addr.ip().is_loopback() && l.addr.is_ipv4(), "{l:?}");
+        assert_eq!(l.addr.port(), 8080);
+        assert_eq!(
+            l.implied_public_url().as_deref(),
+            Some("http://localhost:8080")
+        );
+        let ip: Listen = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!(ip.implied_public_url(), None);
+        assert!("[::1]:9000".parse::<Listen>().unwrap().addr.is_ipv6());
+        for bad in ["localhost", ":80", "localhost:http", "localhost:70000"] {
+            assert!(bad.parse::<Listen>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -223,7 +223,19 @@ impl Application {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.local_addr().port()
+    }
+
+    /// The bound address (with the port the system picked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The public base URL: issuers are `{public_url}/t/{tenant}`.
+    pub fn public_url(&self) -> &str {
+        self.svc.issuers.base()
     }
 
     /// The operator key created on first start (`None` on later starts).

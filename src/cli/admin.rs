@@ -13,21 +13,22 @@ use sigil::manage::signing_keys::{self, Rotate};
 use sigil::manage::tenants::{self, CreateTenant};
 use sigil::startup;
 
+use super::args::Target;
 use super::args::{ApiKeyCommand, KeysCommand, TenantCommand, UserCommand};
 use super::{offline, offline_settings, print_json, read_text};
 
 /// `sigil migrate`: connects and migrates, nothing else.
-pub async fn migrate(database: &str) -> Result<ExitCode> {
-    let db = startup::connect(&offline_settings(database)).await?;
+pub async fn migrate(target: &Target) -> Result<ExitCode> {
+    let db = startup::connect(&offline_settings(target)).await?;
     db.store.close().await;
     println!("migrations applied");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `sigil tenants create`: prints the tenant, its issuer and its first API key (last line).
-pub async fn tenants(database: &str, command: TenantCommand) -> Result<ExitCode> {
+pub async fn tenants(target: &Target, command: TenantCommand) -> Result<ExitCode> {
     let TenantCommand::Create { name } = command;
-    let off = offline(&offline_settings(database)).await?;
+    let off = offline(&offline_settings(target)).await?;
     let created = tenants::create(
         &off.db,
         &off.secrets,
@@ -44,13 +45,13 @@ pub async fn tenants(database: &str, command: TenantCommand) -> Result<ExitCode>
 }
 
 /// `sigil api-keys create`: prints the key as the last line.
-pub async fn api_keys(database: &str, command: ApiKeyCommand) -> Result<ExitCode> {
+pub async fn api_keys(target: &Target, command: ApiKeyCommand) -> Result<ExitCode> {
     let ApiKeyCommand::Create {
         tenant,
         name,
         operator,
     } = command;
-    let off = offline(&offline_settings(database)).await?;
+    let off = offline(&offline_settings(target)).await?;
     let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
     let key = api_keys::create(
         &off.db,
@@ -69,7 +70,7 @@ pub async fn api_keys(database: &str, command: ApiKeyCommand) -> Result<ExitCode
 }
 
 /// `sigil users import`: prints the report; exits 2 when a line failed.
-pub async fn users(database: &str, command: UserCommand) -> Result<ExitCode> {
+pub async fn users(target: &Target, command: UserCommand) -> Result<ExitCode> {
     let UserCommand::Import {
         file,
         tenant,
@@ -77,7 +78,7 @@ pub async fn users(database: &str, command: UserCommand) -> Result<ExitCode> {
         passwords,
     } = command;
     let text = read_text(&file)?;
-    let mut settings = offline_settings(database);
+    let mut settings = offline_settings(target);
     settings.passwords = passwords.hasher()?;
     let off = offline(&settings).await?;
     let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
@@ -114,8 +115,8 @@ fn progress_bar(len: usize) -> ProgressBar {
 }
 
 /// `sigil keys rotate|list`: prints the published keys.
-pub async fn keys(database: &str, command: KeysCommand) -> Result<ExitCode> {
-    let off = offline(&offline_settings(database)).await?;
+pub async fn keys(target: &Target, command: KeysCommand) -> Result<ExitCode> {
+    let off = offline(&offline_settings(target)).await?;
     let keys = match command {
         KeysCommand::Rotate { tenant, alg } => {
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;

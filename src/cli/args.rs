@@ -3,12 +3,11 @@
 //! shares with it) are in [`super::settings`]; value syntaxes with rules of their own (a flow
 //! binding, a hook secret) are in [`super::values`].
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN};
+use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN, Listen};
 use sigil::telemetry::LogFormat;
 
 use super::settings::{CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, PasswordFlags};
@@ -21,12 +20,27 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub log_format: LogFormat,
-    /// Database URL: sqlite://PATH or postgres://...
-    #[arg(long = "database", global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
-    pub database: String,
+    /// Where the data is, and the address the server is reached at.
+    #[command(flatten)]
+    pub target: Target,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The database every command works on, and the public URL that names the issuers (the
+/// server's, so `tenants create` prints the issuer clients will see).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long = "database", global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database: String,
+    /// Public base URL (issuers are {public-url}/t/{tenant}); default http://{listen address}.
+    #[arg(long, global = true, env = "SIGIL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Address `sigil serve` listens on (IP:PORT or HOST:PORT, e.g. localhost:8080).
+    #[arg(long, global = true, env = "SIGIL_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: Listen,
 }
 
 /// The top-level commands. All but `serve`, `hooks test` and `openapi` open the database
@@ -80,12 +94,6 @@ pub enum Command {
 /// `sigil serve`: where to listen, how the server is reached, and the operator settings.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "SIGIL_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// Public base URL (issuers are {public-url}/t/{tenant}); default http://{listen}.
-    #[arg(long, env = "SIGIL_PUBLIC_URL")]
-    pub public_url: Option<String>,
     /// A reverse proxy whose X-Forwarded-For is trusted (repeatable; env: comma-separated).
     #[arg(
         long = "trusted-proxy",
@@ -101,6 +109,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SIGIL_SESSION_LIFETIME_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(i64).range(1..=HOURS_MAX))]
     pub session_lifetime_hours: i64,
+    /// Make the login session cookie session-only (forgotten when the browser closes) instead
+    /// of persistent for the session's lifetime.
+    #[arg(long, env = "SIGIL_SESSION_COOKIE_ONLY")]
+    pub session_cookie_only: bool,
     /// The database pool.
     #[command(flatten)]
     pub db: DatabaseFlags,

@@ -14,6 +14,7 @@ use sigil::runner::{self, LocalEvent, LocalRunner};
 use sigil_hooks::engine::EngineSettings;
 use sigil_hooks::outcome::FlowStatus;
 
+use super::args::Target;
 use super::args::{CompileWorkerArgs, HookManageCommand, HookTestArgs};
 use super::{offline, offline_settings, print_json, read, read_text};
 
@@ -69,8 +70,8 @@ fn hook_name(file: &Path) -> String {
 }
 
 /// The hook management commands, on the database directly.
-pub async fn manage(database: &str, command: HookManageCommand) -> Result<ExitCode> {
-    let off = offline(&offline_settings(database)).await?;
+pub async fn manage(target: &Target, command: HookManageCommand) -> Result<ExitCode> {
+    let off = offline(&offline_settings(target)).await?;
     let hooks = off.hooks()?;
     match command {
         HookManageCommand::Upload {

@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use args::{Cli, Command, HookCommand};
-use sigil::config::{self, DEFAULT_LISTEN};
+use args::{Cli, Command, HookCommand, Target};
+use sigil::config;
 use sigil::crypto::{MasterKey, SecretHasher};
 use sigil::db::{Db, Issuers};
 use sigil::flows::Hooks;
@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    report(rt.block_on(run(cli.database, cli.command)))
+    report(rt.block_on(run(cli.target, cli.command)))
 }
 
 /// Prints the error of a failed command (with its causes) to stderr.
@@ -71,30 +71,35 @@ fn report(result: Result<ExitCode>) -> ExitCode {
     })
 }
 
-async fn run(database: String, command: Command) -> Result<ExitCode> {
+async fn run(target: Target, command: Command) -> Result<ExitCode> {
+    let database = &target;
     match command {
-        Command::Serve(args) => serve::run(&database, *args).await,
-        Command::Migrate => admin::migrate(&database).await,
-        Command::Tenants { command } => admin::tenants(&database, command).await,
-        Command::ApiKeys { command } => admin::api_keys(&database, command).await,
-        Command::Users { command } => admin::users(&database, command).await,
-        Command::Keys { command } => admin::keys(&database, command).await,
+        Command::Serve(args) => serve::run(&target, *args).await,
+        Command::Migrate => admin::migrate(database).await,
+        Command::Tenants { command } => admin::tenants(database, command).await,
+        Command::ApiKeys { command } => admin::api_keys(database, command).await,
+        Command::Users { command } => admin::users(database, command).await,
+        Command::Keys { command } => admin::keys(database, command).await,
         Command::Openapi => admin::openapi(),
         Command::Hooks {
             command: HookCommand::Manage(command),
-        } => hooks::manage(&database, command).await,
+        } => hooks::manage(database, command).await,
         Command::Hooks {
             command: HookCommand::Test(_) | HookCommand::CompileWorker(_),
         } => unreachable!("`main` runs these before the async runtime exists"),
-        Command::Templates { command } => templates::run(&database, command).await,
+        Command::Templates { command } => templates::run(database, command).await,
     }
 }
 
 /// Settings for a command that works on the database directly: the defaults, with the master
 /// key from `SIGIL_MASTER_KEY`.
-fn offline_settings(database: &str) -> Settings {
-    let mut s = Settings::new(DEFAULT_LISTEN.parse().expect("a valid default"), database);
+fn offline_settings(target: &Target) -> Settings {
+    let mut s = Settings::new(target.listen.addr, &target.database);
     s.master_key = std::env::var("SIGIL_MASTER_KEY").ok();
+    s.public_url = target
+        .public_url
+        .clone()
+        .or_else(|| target.listen.implied_public_url());
     s
 }
 
@@ -126,8 +131,7 @@ impl Offline {
 /// Connects to the (migrated) database and builds the parts the offline commands use.
 async fn offline(settings: &Settings) -> Result<Offline> {
     existing_sqlite(settings)?;
-    let public = std::env::var("SIGIL_PUBLIC_URL").ok();
-    let public = config::public_url(public.as_deref(), settings.listen)?;
+    let public = config::public_url(settings.public_url.as_deref(), settings.listen)?;
     let connected = startup::connect(settings).await?;
     Ok(Offline {
         db: Db::new(connected.store, settings.clock.clone()),

@@ -1,43 +1,93 @@
 //! `sigil serve`: the flags become [`Settings`], the library builds and runs the server; this
-//! prints what the operator must see once (the first operator key) and logs the rest.
+//! hands the operator what they must see once (the first operator key) and logs the rest.
 
+use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use sigil::config::SessionPolicy;
 use sigil::config::{self, KeySource};
 use sigil::startup::{self, Application, Settings};
 
-use super::args::ServeArgs;
+use super::args::{ServeArgs, Target};
 
 /// Builds the server from the flags and serves until SIGINT or SIGTERM.
-pub async fn run(database: &str, args: ServeArgs) -> Result<ExitCode> {
-    let app = Application::build(settings(database, args)?).await?;
+pub async fn run(target: &Target, args: ServeArgs) -> Result<ExitCode> {
+    let app = Application::build(settings(target, args)?).await?;
     if let KeySource::File(path, true) = app.key_source() {
         tracing::warn!(path = %path.display(), "generated a master key; back it up: without it, encrypted secrets cannot be read");
     }
     if let Some(key) = app.bootstrap_key() {
-        println!(
-            "Created the tenant `default` and an operator API key. It is shown only this once:\n\n  {}\n",
-            key.key
-        );
+        hand_over_operator_key(&key.key, &target.database)?;
     }
-    tracing::info!(port = app.port(), database = %config::redact_url(database), "sigil listening");
+    tracing::info!(
+        address = %app.local_addr(),
+        database = %config::redact_url(&target.database),
+        issuers = %format!("{}/t/{{tenant}}", app.public_url()),
+        "sigil listening"
+    );
     app.run_until_stopped(startup::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The first start's operator key reaches the operator and nothing else: on a terminal it is
+/// printed once; without one (systemd, a container, a pipe) stdout usually ends up in a log
+/// store that many people can read, so the key goes to an owner-only file instead and the log
+/// names the file, never the key.
+fn hand_over_operator_key(key: &str, database: &str) -> Result<()> {
+    if std::io::stdout().is_terminal() {
+        println!(
+            "Created the tenant `default` and an operator API key. It is shown only this once:\n\n  {key}\n"
+        );
+        return Ok(());
+    }
+    let path = std::env::var_os("SIGIL_OPERATOR_KEY_FILE")
+        .map(Into::into)
+        .unwrap_or_else(|| config::operator_key_file(database));
+    write_owner_only(&path, key)
+        .with_context(|| format!("writing the first operator API key to {}", path.display()))?;
+    let shown = std::path::absolute(&path).unwrap_or(path);
+    tracing::warn!(
+        path = %shown.display(),
+        "created the tenant `default` and an operator API key; no terminal to show it on, so it \
+         is in this file (readable only by this user): store it somewhere safe, then delete the \
+         file (`sigil api-keys create --operator` makes another)"
+    );
+    Ok(())
+}
+
+/// Writes `text` to a new file only its owner may read (mode 0600 from the moment it exists,
+/// so no other user can open it in between).
+fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")?;
+    file.sync_all()
+}
+
 /// The server's settings: the flags, and the master key from `SIGIL_MASTER_KEY` (an
 /// environment variable only, so it stays out of shell history and process listings).
-fn settings(database: &str, args: ServeArgs) -> Result<Settings> {
-    let mut s = Settings::new(args.listen, database);
+fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
+    let mut s = Settings::new(target.listen.addr, &target.database);
     s.master_key = std::env::var("SIGIL_MASTER_KEY").ok();
-    s.public_url = args.public_url;
+    s.public_url = target
+        .public_url
+        .clone()
+        .or_else(|| target.listen.implied_public_url());
     s.trusted_proxies = args.trusted_proxies;
     s.sessions = SessionPolicy {
         idle_ms: args.session_idle_hours * 3600 * 1000,
         absolute_ms: args.session_lifetime_hours * 3600 * 1000,
+        persistent_cookie: !args.session_cookie_only,
     };
     s.max_connections = args.db.db_max_connections;
     s.passwords = args.passwords.hasher()?;

@@ -9,12 +9,13 @@ use sigil::manage::ManageError;
 use sigil::manage::templates::{self, PreviewInput, TokenKind};
 use sigil::manage::tenants;
 
+use super::args::Target;
 use super::args::TemplatesCommand;
 use super::{offline, offline_settings, print_json, read_json};
 
 /// Runs one templates command.
-pub async fn run(database: &str, command: TemplatesCommand) -> Result<ExitCode> {
-    let off = offline(&offline_settings(database)).await?;
+pub async fn run(target: &Target, command: TemplatesCommand) -> Result<ExitCode> {
+    let off = offline(&offline_settings(target)).await?;
     match command {
         TemplatesCommand::Get { tenant, client } => {
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;

@@ -277,7 +277,7 @@ impl KeyRing {
         Ok(out)
     }
 
-    /// The newest key of `alg`, generated (and published) on first use.
+    /// The newest key of `alg`, generated (and published, with the next key) on first use.
     pub async fn signing_key(
         &self,
         store: &Store,
@@ -298,24 +298,24 @@ impl KeyRing {
         if let Some(k) = newest(&self.reload(store, tenant_id, now).await?) {
             return Ok(k);
         }
-        let alg_owned = alg.to_string();
-        let pkcs8 = tokio::task::spawn_blocking(move || SigningKey::generate(&alg_owned))
-            .await
-            .map_err(crypto)??;
-        let kid = new_id(IdKind::SigningKey, now);
+        // The first key of an algorithm comes with its successor, published as `next` from
+        // the start: relying parties that cache the JWKS (RFC 7517) then already hold the key
+        // the first rotation promotes, as they do for every later one.
+        let a = alg.to_string();
+        let (current, next) = tokio::task::spawn_blocking(move || -> Result<_, KeyError> {
+            Ok((SigningKey::generate(&a)?, SigningKey::generate(&a)?))
+        })
+        .await
+        .map_err(crypto)??;
+        let parsed = parse_alg(alg)?;
         let mut tx = store.begin_write().await?;
-        store::insert_in(
-            &mut tx,
-            &KeyRow {
-                kid: kid.clone(),
-                tenant_id: tenant_id.into(),
-                alg: parse_alg(alg)?,
-                status: "current".into(),
-                private_sealed: self.sealer.seal(&pkcs8, &kid),
-                created_at: now,
-            },
-        )
-        .await?;
+        for (pkcs8, status, n) in [(&current, "current", 0), (&next, "next", 1)] {
+            store::insert_in(
+                &mut tx,
+                &self.row(tenant_id, parsed, pkcs8, status, now + n),
+            )
+            .await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         newest(&self.reload(store, tenant_id, now).await?)
             .ok_or_else(|| KeyError::Crypto("new key not found".into()))
@@ -344,23 +344,34 @@ impl KeyRing {
             .any(|k| k.alg == parsed && k.status == "next");
         let mut tx = store.begin_write().await?;
         store::shift_statuses(&mut tx, tenant_id, parsed).await?;
-        let add = |pkcs8: &[u8], status: &str, n: i64| {
-            let kid = new_id(IdKind::SigningKey, now + n);
-            KeyRow {
-                private_sealed: self.sealer.seal(pkcs8, &kid),
-                kid,
-                tenant_id: tenant_id.into(),
-                alg: parsed,
-                status: status.into(),
-                created_at: now + n,
-            }
-        };
         if !has_next {
-            store::insert_in(&mut tx, &add(&fresh.0, "current", 0)).await?;
+            store::insert_in(
+                &mut tx,
+                &self.row(tenant_id, parsed, &fresh.0, "current", now),
+            )
+            .await?;
         }
-        store::insert_in(&mut tx, &add(&fresh.1, "next", 1)).await?;
+        store::insert_in(
+            &mut tx,
+            &self.row(tenant_id, parsed, &fresh.1, "next", now + 1),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.reload(store, tenant_id, now).await
+    }
+
+    /// A new key's row, its private key sealed under its own `kid`. `created_at` orders keys
+    /// of one status, so a `next` key is made 1 ms after the key it follows.
+    fn row(&self, tenant_id: &str, alg: SigningAlg, pkcs8: &[u8], status: &str, at: i64) -> KeyRow {
+        let kid = new_id(IdKind::SigningKey, at);
+        KeyRow {
+            private_sealed: self.sealer.seal(pkcs8, &kid),
+            kid,
+            tenant_id: tenant_id.into(),
+            alg,
+            status: status.into(),
+            created_at: at,
+        }
     }
 
     /// The tenant's JWKS document. Every algorithm an application may select has its current

@@ -29,12 +29,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Server(Child);
+/// A running `sigil serve` and the directory holding its stderr and its operator-key file.
+struct Server(Child, std::path::PathBuf);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
+}
+
+/// A directory of its own for one server process.
+fn scratch_dir(port: u16) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sigil-serve-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 async fn serve(db_url: &str, key: &str, port: u16) -> (Server, String) {
@@ -49,18 +59,27 @@ async fn serve_with(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (Server, String) {
+    let dir = scratch_dir(port);
+    let listen = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("serve")
+        .args(
+            (!args.contains(&"--listen"))
+                .then_some(["--listen", &listen])
+                .into_iter()
+                .flatten(),
+        )
         .args(args)
-        .envs(envs.iter().copied())
+        .env("SIGIL_OPERATOR_KEY_FILE", dir.join("operator-key"))
         .env("DATABASE_URL", db_url)
         .env("SIGIL_MASTER_KEY", key)
         .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
         .spawn()
         .unwrap();
-    let server = Server(child);
+    let server = Server(child, dir);
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client
@@ -76,8 +95,20 @@ async fn serve_with(
     panic!("sigil serve did not become ready");
 }
 
+/// What a stopped server left: stdout, stderr (its log) and the operator-key file, if any.
+struct Stopped {
+    stdout: String,
+    stderr: String,
+    operator_key_file: Option<(String, u32)>,
+}
+
 /// SIGTERM, then read what it printed.
-fn stop(mut server: Server) -> String {
+fn stop(server: Server) -> String {
+    stop_all(server).stdout
+}
+
+/// SIGTERM, then read everything it left.
+fn stop_all(mut server: Server) -> Stopped {
     use std::io::Read;
     let pid = server.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -91,7 +122,16 @@ fn stop(mut server: Server) -> String {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    out
+    let key_file = server.1.join("operator-key");
+    Stopped {
+        stdout: out,
+        stderr: std::fs::read_to_string(server.1.join("stderr")).unwrap_or_default(),
+        operator_key_file: std::fs::read_to_string(&key_file).ok().map(|text| {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+            (text, mode & 0o777)
+        }),
+    }
 }
 
 async fn binary_commands(db: Db) {
@@ -104,18 +144,32 @@ async fn binary_commands(db: Db) {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // First start: the operator key is printed once; the second start prints none.
+    // First start without a terminal: the operator key goes to an owner-only file the log
+    // names, and into no output; the second start makes none.
     let (server, base) = serve(&fresh.url, &master, free_port()).await;
-    let printed = stop(server);
-    let operator = printed
-        .split_whitespace()
-        .find(|w| w.starts_with("sk_"))
-        .expect("operator key printed")
-        .to_string();
-    let (server, _) = serve(&fresh.url, &master, free_port()).await;
+    let first = stop_all(server);
+    let (text, mode) = first
+        .operator_key_file
+        .expect("the first start writes the operator key file");
+    assert_eq!(mode, 0o600, "only the owner may read the key file");
+    let operator = text.trim().to_string();
+    assert!(operator.starts_with("sk_"), "{text}");
     assert!(
-        !stop(server).contains("sk_"),
-        "the operator key is printed only once"
+        !first.stdout.contains("sk_") && !first.stderr.contains("sk_"),
+        "the key is in no output: {}{}",
+        first.stdout,
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("operator-key"),
+        "the log names the file: {}",
+        first.stderr
+    );
+    let (server, _) = serve(&fresh.url, &master, free_port()).await;
+    let second = stop_all(server);
+    assert!(
+        second.operator_key_file.is_none() && !second.stdout.contains("sk_"),
+        "only the first start makes an operator key"
     );
     let _ = base;
 
@@ -344,9 +398,144 @@ fn openapi_into_a_reader_that_stops_early_exits_quietly() {
     );
 }
 
+/// `--listen` takes a host name; the start-up log says where the server listens, which
+/// database it uses (password redacted) and the issuers' base; `tenants create` prints the
+/// issuer of the configured public URL (or the listen address it implies), not a fixed port.
+async fn serve_listens_on_a_host_name_and_logs_where_it_is_reached(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    // Trust authentication ignores a password, so the URL can carry one to be redacted.
+    let url = fresh
+        .url
+        .replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    let port = free_port();
+    let listen = format!("localhost:{port}");
+    let (server, _) = serve_with(
+        &url,
+        &master,
+        port,
+        &["--listen", &listen],
+        &[("RUST_LOG", "info")],
+    )
+    .await;
+    let log = stop_all(server).stderr;
+    let line = log
+        .lines()
+        .find(|l| l.contains("sigil listening"))
+        .unwrap_or_else(|| panic!("a start-up line: {log}"));
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(
+        line.contains(&format!("http://localhost:{port}/t/{{tenant}}")),
+        "a listen address given by name names the issuers: {line}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+    if db == Db::Postgres {
+        assert!(line.contains("postgres://postgres:redacted@"), "{line}");
+    }
+
+    let issuer = |args: &[&str], envs: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(["tenants", "create"])
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("SIGIL_MASTER_KEY", &master)
+            .env_remove("SIGIL_PUBLIC_URL")
+            .env_remove("SIGIL_LISTEN")
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("issuer "))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        issuer(&["a1", "--public-url", "https://id.example.com/"], &[]),
+        "https://id.example.com/t/a1"
+    );
+    assert_eq!(
+        issuer(
+            &["a2"],
+            &[("SIGIL_PUBLIC_URL", "https://login.example.org")]
+        ),
+        "https://login.example.org/t/a2"
+    );
+    assert_eq!(
+        issuer(&["a3"], &[("SIGIL_LISTEN", "localhost:9999")]),
+        "http://localhost:9999/t/a3"
+    );
+    assert_eq!(issuer(&["a4"], &[]), "http://127.0.0.1:8080/t/a4");
+}
+
+/// On a terminal, the first start shows the operator key once, on the terminal, and leaves
+/// no file behind (`script` gives the server a pseudo-terminal, as an operator's shell would).
+#[tokio::test]
+async fn the_first_start_on_a_terminal_shows_the_operator_key_once() {
+    let fresh = FreshDb::new(Db::Sqlite).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let port = free_port();
+    let dir = scratch_dir(port);
+    let command = format!(
+        "{} serve --listen 127.0.0.1:{port}",
+        env!("CARGO_BIN_EXE_sigil")
+    );
+    let child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("SIGIL_OPERATOR_KEY_FILE", dir.join("operator-key"))
+        .env("DATABASE_URL", &fresh.url)
+        .env("SIGIL_MASTER_KEY", &master)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let server = Server(child, dir.clone());
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "sigil serve under a terminal did not become ready");
+    // SIGTERM to the server itself (script's child, whose command line starts with the
+    // binary), so it drains and exits 0, and script exits with it.
+    Command::new("pkill")
+        .args(["-TERM", "-f", &format!("^{command}")])
+        .status()
+        .unwrap();
+    let mut server = server;
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut shown = String::new();
+    std::io::Read::read_to_string(&mut server.0.stdout.take().unwrap(), &mut shown).unwrap();
+    assert_eq!(shown.matches("sk_").count(), 1, "shown once: {shown}");
+    assert!(shown.contains("shown only this once"), "{shown}");
+    assert!(
+        !dir.join("operator-key").exists(),
+        "no file when a terminal showed the key"
+    );
+}
+
 both_backends!(
     binary_commands,
-    operator_settings_come_from_flags_and_the_environment
+    operator_settings_come_from_flags_and_the_environment,
+    serve_listens_on_a_host_name_and_logs_where_it_is_reached
 );
 
 /// `sigil hooks test` runs several hooks as one flow in the local runner, with secrets, under

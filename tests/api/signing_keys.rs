@@ -121,6 +121,48 @@ async fn a_second_rotation_retires_the_oldest_key_and_its_tokens(db: Db) {
     assert_eq!(userinfo_status(&app, &at1).await, StatusCode::OK);
 }
 
+/// The kids of the tenant's published `alg` keys.
+async fn published(app: &TestApp, alg: &str) -> Vec<String> {
+    let jwks = app
+        .call(Method::GET, "/t/default/.well-known/jwks.json", None, None)
+        .await
+        .expect_status(StatusCode::OK);
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] == alg)
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn a_tenant_s_first_key_comes_with_a_published_next_key(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    let signer = kid(&access_token(&app, &s).await);
+    let kids = published(&app, "ES256").await;
+    assert_eq!(
+        kids.len(),
+        2,
+        "current and next from the first key on: {kids:?}"
+    );
+    assert!(kids.contains(&signer));
+}
+
+async fn the_first_rotation_promotes_a_key_relying_parties_could_already_fetch(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    access_token(&app, &s).await;
+    // A relying party fetches the JWKS once and caches it.
+    let cached = published(&app, "ES256").await;
+    rotate(&app).await;
+    let signer = kid(&access_token(&app, &s).await);
+    assert!(
+        cached.contains(&signer),
+        "the key signing after the first rotation was published before it: {signer} not in {cached:?}"
+    );
+}
+
 async fn rotating_keys_of_an_unsupported_algorithm_is_refused(db: Db) {
     let app = spawn_app(db).await;
     let got = app
@@ -133,6 +175,8 @@ async fn rotating_keys_of_an_unsupported_algorithm_is_refused(db: Db) {
 }
 
 both_backends!(
+    a_tenant_s_first_key_comes_with_a_published_next_key,
+    the_first_rotation_promotes_a_key_relying_parties_could_already_fetch,
     a_rotation_lists_the_previous_current_and_next_keys,
     the_jwks_publishes_all_three_keys_and_every_algorithm_s_current_key,
     after_a_rotation_the_new_current_key_signs,

@@ -39,13 +39,37 @@ impl Reply {
         value: &str,
         same_site: &str,
     ) {
+        self.push(svc, tenant, name, value, same_site, "");
+    }
+
+    /// The login session's cookie. Persistent by default: it lives as long as the session may
+    /// (its absolute lifetime; the idle limit is enforced by the server), so single sign-on
+    /// survives a browser restart; the operator may make it session-only.
+    pub(super) fn set_session(&mut self, svc: &Services, tenant: &str, value: &str) {
+        let max_age = if svc.sessions.persistent_cookie {
+            format!("; Max-Age={}", svc.sessions.absolute_ms / 1000)
+        } else {
+            String::new()
+        };
+        self.push(svc, tenant, SESSION_COOKIE, value, "Lax", &max_age);
+    }
+
+    fn push(
+        &mut self,
+        svc: &Services,
+        tenant: &str,
+        name: &str,
+        value: &str,
+        same_site: &str,
+        extra: &str,
+    ) {
         let secure = if svc.issuers.base().starts_with("https://") {
             "; Secure"
         } else {
             ""
         };
         self.cookies.push(format!(
-            "{name}={value}; Path=/t/{tenant}; HttpOnly; SameSite={same_site}{secure}"
+            "{name}={value}; Path=/t/{tenant}; HttpOnly; SameSite={same_site}{secure}{extra}"
         ));
     }
 

@@ -155,7 +155,7 @@ pub(super) async fn login_post(
             Ok(x) => x,
             Err(e) => return server_error(&e),
         };
-    reply.set(&svc, tenant.1, SESSION_COOKIE, secret.expose(), "Lax");
+    reply.set_session(&svc, tenant.1, secret.expose());
     let arrival = Arrival {
         fresh: true,
         consented: false,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{Browser, REDIRECT, authorize_path, setup};
 use crate::both_backends;
-use crate::helpers::{Db, Reply, spawn_app};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with};
 
 async fn the_login_page_escapes_the_application_name(db: Db) {
     let app = spawn_app(db).await;
@@ -120,6 +120,41 @@ async fn a_login_sets_an_http_only_lax_session_cookie_for_the_tenant_only(db: Db
     assert!(session_cookie.contains("Path=/t/default"));
 }
 
+/// The session cookie of a login, as the server set it.
+async fn session_cookie_of_a_login(app: &TestApp) -> String {
+    let s = setup(app, json!({})).await;
+    let mut b = Browser::new(app);
+    let page = b.get(&authorize_path(&s.client_id, &[])).await;
+    let done = b
+        .login(&page, "ada@example.com", "correct horse battery")
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    done.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("sigil_session="))
+        .unwrap()
+}
+
+async fn the_session_cookie_outlives_a_browser_restart_for_the_session_s_lifetime(db: Db) {
+    let app = spawn_app(db).await;
+    let cookie = session_cookie_of_a_login(&app).await;
+    assert!(
+        cookie.contains("; Max-Age=604800"),
+        "persistent for the 7-day session lifetime: {cookie}"
+    );
+}
+
+async fn the_operator_can_make_the_session_cookie_session_only(db: Db) {
+    let app = spawn_app_with(db, |s| s.sessions.persistent_cookie = false).await;
+    let cookie = session_cookie_of_a_login(&app).await;
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("Expires"),
+        "{cookie}"
+    );
+}
+
 async fn a_login_redirects_to_the_client_with_the_code_the_state_and_the_issuer(db: Db) {
     let app = spawn_app(db).await;
     let s = setup(&app, json!({})).await;
@@ -184,6 +219,8 @@ both_backends!(
     a_wrong_password_stays_on_the_page_with_the_message_of_an_unknown_user,
     a_login_form_posted_without_the_csrf_cookie_is_refused,
     a_login_sets_an_http_only_lax_session_cookie_for_the_tenant_only,
+    the_session_cookie_outlives_a_browser_restart_for_the_session_s_lifetime,
+    the_operator_can_make_the_session_cookie_session_only,
     a_login_redirects_to_the_client_with_the_code_the_state_and_the_issuer,
     an_imported_bcrypt_hash_is_upgraded_to_argon2id_at_the_hosted_login,
 );
