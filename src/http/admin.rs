@@ -1,13 +1,13 @@
 //! Tenants (operator keys), API keys and the audit log.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Auth, Operator};
-use super::error::{ApiError, Body, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantNamePath, TenantPath};
 use crate::manage::api_keys::{self, ApiKey, ApiKeyCreated, CreateApiKey};
 use crate::manage::audit::{self, AuditEntry, AuditFilter};

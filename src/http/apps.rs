@@ -1,14 +1,14 @@
 //! `/t/{tenant}/api/applications...`
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
 use crate::manage::apps::{
     self, Application, ApplicationCreated, CreateApp, RotatedSecret, UpdateApp,

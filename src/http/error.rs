@@ -8,13 +8,15 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use super::plain_words;
 use crate::manage::ManageError;
 use sigil_hooks::admission::AdmissionError;
 
@@ -188,7 +190,8 @@ impl From<ManageError> for ApiError {
 }
 
 /// A JSON request body whose errors name the field: malformed JSON, a wrong type or an unknown
-/// field all become 400s with the path, and a body over the limit a 413.
+/// field all become 400s with the path and plain words, a body that is not JSON by its
+/// content type a 415, and a body over the limit a 413.
 #[derive(Debug)]
 pub struct Body<T>(pub T);
 
@@ -200,6 +203,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        json_content_type(req.headers())?;
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| {
@@ -217,21 +221,124 @@ where
     }
 }
 
-/// Parses JSON, reporting the path of the first problem.
+/// A JSON body is declared as JSON (`application/json` or a `+json` type) or not declared at
+/// all. Anything else, most often curl's `-d` default `application/x-www-form-urlencoded`, is
+/// 415 with the way to send JSON, rather than a guess at what the client meant.
+fn json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!(
+            "the body must be JSON, sent with content-type: application/json (got `{essence}`; \
+             with curl, use --json '{{...}}' or -H 'content-type: application/json')"
+        ),
+    )
+    .field("content-type"))
+}
+
+/// Parses JSON, reporting the path of the first problem in plain words.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let code = if inner.is_syntax() || inner.is_eof() {
-            "invalid_json"
-        } else {
-            "invalid_field"
-        };
-        let err = ApiError::new(StatusCode::BAD_REQUEST, code, inner.to_string());
-        if path == "." { err } else { err.field(path) }
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                plain_words::syntax(&inner.to_string()),
+            );
+        }
+        if let Some(kind) = not_an_object::<T>(bytes) {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body must be a JSON object, not {kind}"),
+            );
+        }
+        problem_error(plain_words::problem(&path, &inner.to_string()))
     })?;
-    de.end()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            plain_words::syntax(&e.to_string()),
+        )
+    })?;
     Ok(value)
+}
+
+/// When `T` is an object and the body is some other JSON value, what the body is instead.
+/// Only asked on the error path, where the second parse costs nothing that matters.
+fn not_an_object<T: DeserializeOwned>(bytes: &[u8]) -> Option<&'static str> {
+    let kind = match serde_json::from_slice::<serde_json::Value>(bytes).ok()? {
+        serde_json::Value::Object(_) => return None,
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+    };
+    // `T` takes an object when `{}` fails only for a missing field, or parses.
+    match serde_json::from_str::<T>("{}") {
+        Ok(_) => Some(kind),
+        Err(e) if e.to_string().starts_with("missing field") => Some(kind),
+        Err(_) => None,
+    }
+}
+
+fn problem_error(p: plain_words::Problem) -> ApiError {
+    let err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", p.message);
+    match p.field {
+        Some(f) => err.field(f),
+        None => err,
+    }
+}
+
+/// A query string whose errors are JSON and name the parameter (`?limit=abc`: `limit` must be
+/// a whole number), where axum's own `Query` answers in plain text.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                problem_error(plain_words::problem(&path, &e.into_inner().to_string()))
+            })
+    }
+}
+
+/// Answers a request whose method the route does not take with a JSON 405 (axum's own has an
+/// empty body). The router adds the `Allow` header (RFC 9110 15.5.6) to this response.
+pub async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this endpoint does not take {method}; the Allow header lists what it takes"),
+    )
 }

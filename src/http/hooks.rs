@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
 use crate::manage::hooks::flow::{self, Flow};
 use crate::manage::hooks::limits::{self, TenantLimits};

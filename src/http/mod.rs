@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod orgs;
 pub mod pages;
 pub mod params;
+mod plain_words;
 pub mod roles;
 pub mod templates;
 pub mod users;
@@ -100,6 +101,7 @@ pub fn app(svc: Services) -> Router {
         .route("/metrics", get(hooks::metrics))
         .merge(oidc::router(svc.clone()))
         .merge(browser::router())
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

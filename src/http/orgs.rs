@@ -1,14 +1,14 @@
 //! `/t/{tenant}/api/organizations...`
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{ExternalIdPath, IdPath, MemberPath, TenantPath};
 use crate::manage::orgs::{
     self, AddMember, CreateOrg, Membership, OrgFilter, Organization, UpdateMember, UpdateOrg,

@@ -132,17 +132,24 @@ pub fn login(status: StatusCode, p: &LoginPage<'_>) -> Response {
     page(status, "Sign in", &body)
 }
 
-/// The consent page of a third-party application.
+/// The consent page of a third-party application: what each scope allows, in words (the
+/// scope's name is only a tooltip).
 pub fn consent(
     tenant: &str,
     app_name: &str,
-    scopes: &[String],
+    scopes: &[crate::oauth::consent_text::ScopeLine],
     authz: &str,
     csrf: &str,
 ) -> Response {
     let items: String = scopes
         .iter()
-        .map(|s| format!("<li>{}</li>", escape(s)))
+        .map(|s| {
+            format!(
+                "<li title=\"{}\">{}</li>",
+                escape(&s.scope),
+                escape(&s.description)
+            )
+        })
         .collect();
     let body = format!(
         "<h1>Allow access?</h1><p><strong>{app}</strong> is asking to:</p><ul>{items}</ul>\

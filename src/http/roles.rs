@@ -1,13 +1,13 @@
 //! `/t/{tenant}/api/roles...`
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
 use crate::manage::roles::{self, CreateRole, Role, UpdateRole};
 use crate::manage::{Page, PageParams};

@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody, parse};
+use super::error::{ApiError, Body, ErrorBody, Query, parse};
 use super::params::{ExternalIdPath, IdPath, RolePath, TenantPath};
 use crate::manage::import::{ImportMode, ImportReport, import_lines};
 use crate::manage::orgs::{self, Membership};

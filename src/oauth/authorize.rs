@@ -292,8 +292,8 @@ pub async fn validate(
 pub enum Step {
     /// The login page.
     Login,
-    /// The consent page, for these scopes.
-    Consent(Vec<String>),
+    /// The consent page, for these scopes (described).
+    Consent(Vec<super::consent_text::ScopeLine>),
     /// Back to the client (a code or an error).
     Redirect(String),
 }
@@ -402,7 +402,15 @@ pub async fn next(
                         "the user has not consented",
                     )
                 } else {
-                    Step::Consent(r.scopes.clone())
+                    Step::Consent(
+                        super::consent_text::describe(
+                            &deps.db.store,
+                            tenant.0,
+                            r.audience.as_deref(),
+                            &r.scopes,
+                        )
+                        .await?,
+                    )
                 });
             }
         }

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod code;
+pub mod consent_text;
 pub mod discovery;
 pub mod introspection;
 pub mod jwt_verify;

@@ -156,8 +156,17 @@ async fn malformed_bodies_name_the_problem(db: Db) {
             json!({"email": "a@b.c", "emial": 1}),
         )
         .await;
-    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_field", None);
-    assert!(got.1["message"].as_str().unwrap().contains("emial"));
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("emial"),
+    );
+    assert!(
+        got.1["message"].as_str().unwrap().contains("email"),
+        "{:?}",
+        got.1
+    );
     let got = app
         .post(
             "/t/default/api/users",
@@ -196,7 +205,116 @@ async fn malformed_bodies_name_the_problem(db: Db) {
     );
 }
 
+/// Every error is JSON in plain words and names the field where one is to blame: a missing
+/// field, a wrong type, a body that is not an object, an empty body, a body not sent as JSON,
+/// a method the endpoint does not take, a malformed query parameter.
+async fn errors_are_json_in_plain_words_naming_the_field(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.operator_key.clone();
+    let plain = |got: &(StatusCode, Value)| {
+        let m = got.1["message"].as_str().unwrap_or_default().to_string();
+        for jargon in [
+            "struct",
+            "at line",
+            "invalid type",
+            "u32",
+            "sequence",
+            "CreateUser",
+        ] {
+            assert!(!m.contains(jargon), "`{jargon}` in {m}");
+        }
+        m
+    };
+
+    let got = app
+        .post("/t/default/api/users", json!({"name": "Ada"}))
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("email"),
+    );
+    assert_eq!(plain(&got), "is required");
+
+    let got = app.post("/t/default/api/users", json!({"email": 42})).await;
+    assert_eq!(plain(&got), "must be a string (got the number 42)");
+
+    let got = app
+        .post(
+            "/t/default/api/apis",
+            json!({"identifier": "https://a.example", "name": "A", "scopes": [{"description": "d"}]}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("scopes[0].value"),
+    );
+
+    for (body, says) in [
+        (&b"[]"[..], "the body must be a JSON object, not an array"),
+        (b"\"ada\"", "the body must be a JSON object, not a string"),
+        (b"", "the body is empty: send a JSON object"),
+    ] {
+        let got = app
+            .raw(Method::POST, "/t/default/api/users", &key, body.to_vec())
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "invalid_json", None);
+        assert_eq!(plain(&got), says);
+    }
+
+    // curl's `-d` sends a form type: refused with the way to send JSON, nothing created.
+    let res = reqwest::Client::new()
+        .post(format!("{}/t/default/api/users", app.base))
+        .bearer_auth(&key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"email":"form@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "unsupported_media_type", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/json"),
+        "{body}"
+    );
+    let found = app.get("/t/default/api/users?email=form@example.com").await;
+    assert_eq!(
+        found.1["data"].as_array().map(Vec::len),
+        Some(0),
+        "{:?}",
+        found.1
+    );
+
+    let res = reqwest::Client::new()
+        .delete(format!("{}/t/default/api/users", app.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET,HEAD,POST");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "method_not_allowed", "{body}");
+
+    let got = app.get("/t/default/api/users?limit=abc").await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("limit"),
+    );
+    assert_eq!(plain(&got), "must be a whole number");
+}
+
 both_backends!(
+    errors_are_json_in_plain_words_naming_the_field,
     health_and_readiness,
     the_openapi_document_lists_every_resource,
     every_documented_operation_is_described_served_and_requires_a_key,

@@ -37,7 +37,52 @@ async fn a_public_application_has_no_secret(db: Db) {
 async fn a_third_party_application_gets_a_consent_page_listing_the_scopes(db: Db) {
     let app = spawn_app(db).await;
     let (_, _, consent) = consent_page(&app).await;
-    assert!(consent.body.contains("<li>offline_access</li>"));
+    for words in [
+        "Sign you in with your account",
+        "See your name, nickname and picture",
+        "See your email address",
+        "Keep access when you are not using the application",
+    ] {
+        assert!(consent.body.contains(words), "{words}: {}", consent.body);
+    }
+    assert!(
+        !consent.body.contains(">offline_access<"),
+        "a scope's raw name is not what the user reads: {}",
+        consent.body
+    );
+}
+
+async fn the_consent_page_describes_an_api_s_scopes_as_the_tenant_registered_them(db: Db) {
+    let app = spawn_app(db).await;
+    app.post(
+        "/t/default/api/apis",
+        json!({"identifier": "https://api.example.com", "name": "Reports",
+               "scopes": [{"value": "read:reports", "description": "Read your <reports>"},
+                          {"value": "write:reports"}]}),
+    )
+    .await
+    .expect_status(StatusCode::CREATED);
+    let s = setup(&app, json!({"type": "public", "first_party": false})).await;
+    let mut b = Browser::new(&app);
+    let path = authorize_path(&s.client_id, &[("audience", "https://api.example.com")]).replace(
+        "scope=openid+profile+email+offline_access",
+        "scope=openid+read%3Areports+write%3Areports",
+    );
+    let page = b.get(&path).await;
+    let consent = b
+        .login(&page, "ada@example.com", "correct horse battery")
+        .await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    assert!(
+        consent.body.contains("Read your &lt;reports&gt;"),
+        "the registered description, escaped: {}",
+        consent.body
+    );
+    assert!(
+        consent.body.contains("write:reports on Reports"),
+        "no description: the scope with its API's name: {}",
+        consent.body
+    );
 }
 
 async fn denied_consent_goes_back_as_access_denied(db: Db) {
@@ -78,6 +123,7 @@ async fn consent_once_given_is_remembered(db: Db) {
 both_backends!(
     a_public_application_has_no_secret,
     a_third_party_application_gets_a_consent_page_listing_the_scopes,
+    the_consent_page_describes_an_api_s_scopes_as_the_tenant_registered_them,
     denied_consent_goes_back_as_access_denied,
     prompt_none_without_consent_is_consent_required,
     a_public_client_exchanges_its_code_with_pkce_and_no_secret,
