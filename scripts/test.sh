@@ -13,8 +13,10 @@ if command -v pg_isready >/dev/null 2>&1; then
   fi
 fi
 
-# Chromium and ChromeDriver for the real-browser login test.
+# Chromium and ChromeDriver for the real-browser login test; curl, jq and openssl for the
+# README walk-through (tests/readme.rs).
 ./scripts/setup-browser.sh
+./scripts/setup-tools.sh
 
 # The wasm32 targets of the example hooks and the hostile fixtures the tests run; the build
 # script of crates/test-guests compiles them (scripts/build-hooks.sh does the same for benches).

@@ -75,12 +75,9 @@ pub async fn users(target: &Target, command: UserCommand) -> Result<ExitCode> {
         file,
         tenant,
         update,
-        passwords,
     } = command;
     let text = read_text(&file)?;
-    let mut settings = offline_settings(target);
-    settings.passwords = passwords.hasher()?;
-    let off = offline(&settings).await?;
+    let off = offline(&offline_settings(target)).await?;
     let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
     let lines: Vec<&str> = text.lines().collect();
     let bar = progress_bar(lines.len());

@@ -384,9 +384,6 @@ pub enum UserCommand {
         /// they are, so re-running an import never undoes a later password change).
         #[arg(long)]
         update: bool,
-        /// How passwords given in plain text are hashed (as `serve` takes it).
-        #[command(flatten)]
-        passwords: PasswordFlags,
     },
 }
 

@@ -23,12 +23,23 @@ use crate::oauth::{
 use crate::services::Services;
 
 pub(super) fn router(svc: Services) -> Router<Services> {
+    // OPTIONS is routed explicitly: the `cors` layer answers the preflight, and a method the
+    // route does not name would reach the router's JSON 405 instead, which no layer wraps.
+    let preflight = || async { StatusCode::NO_CONTENT };
     let cors_routes = Router::new()
-        .route("/t/{tenant}/oauth/token", axum::routing::post(token))
-        .route("/t/{tenant}/oauth/revoke", axum::routing::post(revoke))
+        .route(
+            "/t/{tenant}/oauth/token",
+            axum::routing::post(token).options(preflight),
+        )
+        .route(
+            "/t/{tenant}/oauth/revoke",
+            axum::routing::post(revoke).options(preflight),
+        )
         .route(
             "/t/{tenant}/userinfo",
-            get(userinfo_handler).post(userinfo_handler),
+            get(userinfo_handler)
+                .post(userinfo_handler)
+                .options(preflight),
         )
         .layer(axum::middleware::from_fn_with_state(svc, cors));
     Router::new()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the command-line tools the README walk-through uses and tests/readme.rs runs:
+# curl (7.82 or later, for --json), jq and openssl, from Debian's packages. Idempotent; needs
+# root or passwordless sudo when something is missing.
+set -euo pipefail
+
+missing=()
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ! command -v curl >/dev/null 2>&1 || ! curl --help all 2>/dev/null | grep -q -- '--json'; then
+  missing+=(curl)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" != "0" ]; then
+  sudo="sudo -n"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+command -v jq >/dev/null && command -v openssl >/dev/null && curl --help all | grep -q -- '--json'
