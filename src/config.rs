@@ -53,6 +53,17 @@ pub enum ConfigError {
         /// argon2's reason.
         reason: String,
     },
+    /// A limit of the brute-force lock out of its range (0 would lock every login, or never
+    /// end a window; beyond the maximum it is a typo).
+    #[error("{flag} must be between 1 and {max}, got {value}")]
+    LoginLock {
+        /// The flag and its variable, e.g. `--login-max-failures (SIGIL_LOGIN_MAX_FAILURES)`.
+        flag: &'static str,
+        /// The largest value accepted.
+        max: u32,
+        /// The value given.
+        value: u32,
+    },
     /// A hook ceiling the runtime cannot honour.
     #[error("hook ceiling {name}: {reason}")]
     HookCeiling {
@@ -312,9 +323,107 @@ impl Default for SessionPolicy {
     }
 }
 
+/// Default of `--login-max-failures`: password attempts one IP may make for one user per window.
+pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 10;
+/// Default of `--login-lock-minutes`: the window, from the first attempt.
+pub const DEFAULT_LOGIN_LOCK_MINUTES: u32 = 15;
+/// The most attempts a window may allow: beyond it the lock no longer slows a guesser.
+pub const MAX_LOGIN_MAX_FAILURES: u32 = 1000;
+/// The longest window: a week (a longer one is a typo, and only locks users out).
+pub const MAX_LOGIN_LOCK_MINUTES: u32 = 7 * 24 * 60;
+
+/// The brute-force lock's limits (operator settings): a (user, IP) pair may make
+/// `max_failures` password attempts in a window that starts at its first attempt and lasts
+/// `lock_minutes`; further attempts are refused until the window ends (a success clears the
+/// count). Made only by [`LoginLock::new`], so the values are always in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLock {
+    max_failures: u32,
+    lock_minutes: u32,
+}
+
+impl LoginLock {
+    /// Checks the limits; the error names the flag at fault.
+    pub fn new(max_failures: u32, lock_minutes: u32) -> Result<Self, ConfigError> {
+        if !(1..=MAX_LOGIN_MAX_FAILURES).contains(&max_failures) {
+            return Err(ConfigError::LoginLock {
+                flag: "--login-max-failures (SIGIL_LOGIN_MAX_FAILURES)",
+                max: MAX_LOGIN_MAX_FAILURES,
+                value: max_failures,
+            });
+        }
+        if !(1..=MAX_LOGIN_LOCK_MINUTES).contains(&lock_minutes) {
+            return Err(ConfigError::LoginLock {
+                flag: "--login-lock-minutes (SIGIL_LOGIN_LOCK_MINUTES)",
+                max: MAX_LOGIN_LOCK_MINUTES,
+                value: lock_minutes,
+            });
+        }
+        Ok(Self {
+            max_failures,
+            lock_minutes,
+        })
+    }
+
+    /// Attempts a pair may make in one window.
+    pub fn max_failures(&self) -> i64 {
+        i64::from(self.max_failures)
+    }
+
+    /// The window's length in minutes.
+    pub fn lock_minutes(&self) -> i64 {
+        i64::from(self.lock_minutes)
+    }
+
+    /// The window's length in milliseconds.
+    pub fn window_ms(&self) -> i64 {
+        self.lock_minutes() * 60 * 1000
+    }
+
+    /// Whether a pair that made `attempts` in the window begun at `window_start` is locked at
+    /// `now` (ms): the next attempt would be refused without comparing the password.
+    pub fn locks(&self, attempts: i64, window_start: i64, now: i64) -> bool {
+        attempts >= self.max_failures() && now < window_start + self.window_ms()
+    }
+}
+
+impl Default for LoginLock {
+    /// Ten attempts per fifteen minutes.
+    fn default() -> Self {
+        Self {
+            max_failures: DEFAULT_LOGIN_MAX_FAILURES,
+            lock_minutes: DEFAULT_LOGIN_LOCK_MINUTES,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_lock_limits_are_checked_naming_the_flag() {
+        assert_eq!(
+            LoginLock::new(DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_LOCK_MINUTES).unwrap(),
+            LoginLock::default()
+        );
+        let err = LoginLock::new(0, 15).unwrap_err().to_string();
+        assert!(err.starts_with("--login-max-failures"), "{err}");
+        let err = LoginLock::new(10, 0).unwrap_err().to_string();
+        assert!(err.starts_with("--login-lock-minutes"), "{err}");
+        assert!(LoginLock::new(MAX_LOGIN_MAX_FAILURES + 1, 15).is_err());
+        assert!(LoginLock::new(10, MAX_LOGIN_LOCK_MINUTES + 1).is_err());
+        assert!(LoginLock::new(MAX_LOGIN_MAX_FAILURES, MAX_LOGIN_LOCK_MINUTES).is_ok());
+    }
+
+    #[test]
+    fn a_pair_is_locked_from_its_last_allowed_attempt_until_the_window_ends() {
+        let lock = LoginLock::new(3, 1).unwrap();
+        assert!(!lock.locks(2, 0, 1));
+        assert!(lock.locks(3, 0, 1));
+        assert!(lock.locks(3, 0, 59_999));
+        assert!(!lock.locks(3, 0, 60_000), "the window has ended");
+    }
 
     #[test]
     fn argon2_parameters_are_checked_not_panicked_on() {

@@ -40,6 +40,8 @@ pub enum IdKind {
     Session,
     /// `rtf_` (a refresh-token family)
     RefreshFamily,
+    /// `cgr_` (a client grant: an application's access to one API)
+    ClientGrant,
 }
 
 impl IdKind {
@@ -60,6 +62,7 @@ impl IdKind {
             IdKind::AccessToken => "at_",
             IdKind::Session => "ses_",
             IdKind::RefreshFamily => "rtf_",
+            IdKind::ClientGrant => "cgr_",
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct LoginPolicy {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
     pub sessions: crate::config::SessionPolicy,
+    /// The brute-force lock's limits.
+    pub lock: crate::config::LoginLock,
 }
 
 impl Services {
@@ -74,7 +76,7 @@ impl Services {
         Ok(Self(Arc::new(Inner {
             db: Db::new(store, clock),
             secrets,
-            password_login: PasswordLogin::new(passwords.clone())?,
+            password_login: PasswordLogin::new(passwords.clone(), login.lock)?,
             passwords,
             keys,
             issuers: Issuers::new(public_url),

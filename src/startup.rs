@@ -84,6 +84,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
     pub sessions: crate::config::SessionPolicy,
+    /// The brute-force lock's limits (checked when made: see [`config::LoginLock::new`]).
+    pub login_lock: config::LoginLock,
 }
 
 impl Settings {
@@ -104,6 +106,7 @@ impl Settings {
             hook_ceilings: Limits::default(),
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
+            login_lock: Default::default(),
         }
     }
 }
@@ -186,6 +189,7 @@ pub async fn services(
         crate::services::LoginPolicy {
             trusted_proxies: settings.trusted_proxies.clone(),
             sessions: settings.sessions,
+            lock: settings.login_lock,
         },
     )?;
     Ok((svc, source))

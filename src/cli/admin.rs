@@ -1,5 +1,6 @@
 //! The administration commands that work on the database directly: `migrate`, `tenants`,
-//! `api-keys`, `users import`, `keys`; and `openapi`, which needs nothing.
+//! `api-keys`, `users import`, `users lock`, `client-grants`, `keys`; and `openapi`, which
+//! needs nothing.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -8,14 +9,18 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use sigil::manage::api_keys::{self, CreateApiKey};
+use sigil::manage::client_grants::{self, ClientGrantFilter, CreateClientGrant};
 use sigil::manage::import::{ImportMode, import_lines};
 use sigil::manage::signing_keys::{self, Rotate};
 use sigil::manage::tenants::{self, CreateTenant};
+use sigil::manage::users::{self as user_ops, UserFilter};
+use sigil::manage::{ManageError, PageParams, TenantCtx};
 use sigil::startup;
 
-use super::args::Target;
-use super::args::{ApiKeyCommand, KeysCommand, TenantCommand, UserCommand};
-use super::{offline, offline_settings, print_json, read_text};
+use super::args::{
+    ApiKeyCommand, ClientGrantCommand, KeysCommand, LockCommand, Target, TenantCommand, UserCommand,
+};
+use super::{Offline, offline, offline_settings, print_json, read_text};
 
 /// `sigil migrate`: connects and migrates, nothing else.
 pub async fn migrate(target: &Target) -> Result<ExitCode> {
@@ -69,13 +74,17 @@ pub async fn api_keys(target: &Target, command: ApiKeyCommand) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sigil users import`: prints the report; exits 2 when a line failed.
+/// `sigil users import` (prints the report; exits 2 when a line failed) and `sigil users
+/// lock show|lift`.
 pub async fn users(target: &Target, command: UserCommand) -> Result<ExitCode> {
-    let UserCommand::Import {
-        file,
-        tenant,
-        update,
-    } = command;
+    let (file, tenant, update) = match command {
+        UserCommand::Import {
+            file,
+            tenant,
+            update,
+        } => (file, tenant, update),
+        UserCommand::Lock { command } => return user_lock(target, command).await,
+    };
     let text = read_text(&file)?;
     let off = offline(&offline_settings(target)).await?;
     let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
@@ -96,6 +105,98 @@ pub async fn users(target: &Target, command: UserCommand) -> Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
+}
+
+/// `sigil users lock show|lift`.
+async fn user_lock(target: &Target, command: LockCommand) -> Result<ExitCode> {
+    let off = offline(&offline_settings(target)).await?;
+    match command {
+        LockCommand::Show {
+            user,
+            tenant,
+            limits,
+        } => {
+            let limits = limits.lock()?;
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            let id = user_id(&off, &ctx, &user).await?;
+            print_json(&user_ops::lock_status(&off.db, &limits, &ctx, &id).await?)?;
+        }
+        LockCommand::Lift { user, tenant, ip } => {
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            let id = user_id(&off, &ctx, &user).await?;
+            let cleared = user_ops::lift_lock(&off.db, &ctx, &id, ip.as_deref()).await?;
+            println!("lock lifted for {id} ({cleared} IP counter(s) cleared)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The id of the user named by id or (with an `@`) by email.
+async fn user_id(off: &Offline, ctx: &TenantCtx, user: &str) -> Result<String> {
+    if !user.contains('@') {
+        return Ok(user.to_string());
+    }
+    let filter = UserFilter {
+        email: Some(user.to_string()),
+        ..Default::default()
+    };
+    let page = user_ops::list(&off.db, ctx, &filter, &PageParams::default()).await?;
+    match page.data.into_iter().next() {
+        Some(u) => Ok(u.id),
+        None => Err(ManageError::NotFound("user").into()),
+    }
+}
+
+/// `sigil client-grants create|list|delete`.
+pub async fn client_grants(target: &Target, command: ClientGrantCommand) -> Result<ExitCode> {
+    let off = offline(&offline_settings(target)).await?;
+    match command {
+        ClientGrantCommand::Create {
+            tenant,
+            client,
+            audience,
+            scopes,
+        } => {
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            let input = CreateClientGrant {
+                client_id: client,
+                audience,
+                scopes,
+            };
+            print_json(&client_grants::create(&off.db, &ctx, input).await?)?;
+        }
+        ClientGrantCommand::List {
+            tenant,
+            client,
+            audience,
+        } => {
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            let filter = ClientGrantFilter {
+                client_id: client,
+                audience,
+            };
+            let mut all = Vec::new();
+            let mut page = PageParams {
+                limit: Some(100),
+                cursor: None,
+            };
+            loop {
+                let got = client_grants::list(&off.db, &ctx, &filter, &page).await?;
+                all.extend(got.data);
+                match got.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
+            print_json(&all)?;
+        }
+        ClientGrantCommand::Delete { id, tenant } => {
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            client_grants::delete(&off.db, &ctx, &id).await?;
+            println!("client grant {id} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A progress bar on a terminal's stderr; nothing when stderr is not a terminal.

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN, Listen};
 use sigil::telemetry::LogFormat;
 
-use super::settings::{CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, PasswordFlags};
+use super::settings::{
+    CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, LoginLockFlags, PasswordFlags,
+};
 use super::values::{FlowBinding, HookSecret};
 
 /// Sigil: OpenID Connect with WebAssembly post-login hooks.
@@ -69,6 +71,13 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage client grants: the APIs (and scopes) a machine-to-machine application may get
+    /// tokens for with client credentials (see docs/machines.md).
+    ClientGrants {
+        /// What to do with client grants.
+        #[command(subcommand)]
+        command: ClientGrantCommand,
+    },
     /// Hooks: the local test runner, upload, deploy, the flow, secrets, traces.
     Hooks {
         /// What to do with hooks.
@@ -119,6 +128,9 @@ pub struct ServeArgs {
     /// Password hashing.
     #[command(flatten)]
     pub passwords: PasswordFlags,
+    /// The brute-force lock.
+    #[command(flatten)]
+    pub login_lock: LoginLockFlags,
     /// Hook ceilings.
     #[command(flatten)]
     pub hook_limits: HookLimitFlags,
@@ -384,6 +396,82 @@ pub enum UserCommand {
         /// they are, so re-running an import never undoes a later password change).
         #[arg(long)]
         update: bool,
+    },
+    /// A user's brute-force lock (see docs/brute-force.md).
+    Lock {
+        /// Show or lift.
+        #[command(subcommand)]
+        command: LockCommand,
+    },
+}
+
+/// `sigil users lock ...`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Print a user's lock: per IP, the attempts in the window, when it ends, whether it is
+    /// locked now.
+    Show {
+        /// The user's id, or email.
+        user: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The limits to judge the counters by (as `serve` takes them, from the same
+        /// variables).
+        #[command(flatten)]
+        limits: LoginLockFlags,
+    },
+    /// Lift a user's lock, for every IP or one: the next password attempt is compared again.
+    Lift {
+        /// The user's id, or email.
+        user: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Only this IP's lock.
+        #[arg(long)]
+        ip: Option<String>,
+    },
+}
+
+/// `sigil client-grants ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientGrantCommand {
+    /// Grant a confidential application access to an API with some of its scopes; prints the
+    /// grant.
+    Create {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The application's client_id.
+        #[arg(long)]
+        client: String,
+        /// The API's identifier.
+        #[arg(long)]
+        audience: String,
+        /// A scope of the API to grant (repeatable; none grants the API without scopes).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// Print the tenant's grants (every page), optionally one application's or one API's.
+    List {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// Only this application's grants.
+        #[arg(long)]
+        client: Option<String>,
+        /// Only the grants on this API (its identifier).
+        #[arg(long)]
+        audience: Option<String>,
+    },
+    /// Delete a grant: the application gets no new token for that API.
+    Delete {
+        /// The grant's id (`cgr_...`).
+        id: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
     },
 }
 

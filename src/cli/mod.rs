@@ -5,9 +5,9 @@
 //! - [`args`]: every command and argument (what `--help` prints); [`settings`]: the operator
 //!   settings as flags and environment variables; [`values`]: value syntaxes with rules of
 //!   their own (flow bindings, hook secrets), each a `FromStr` with unit tests.
-//! - [`serve`]: `serve`; [`admin`]: `migrate`, `tenants`, `api-keys`, `users import`, `keys`,
-//!   `openapi`; [`hooks`]: `hooks ...` (the local runner and hook management);
-//!   [`templates`]: `templates ...`.
+//! - [`serve`]: `serve`; [`admin`]: `migrate`, `tenants`, `api-keys`, `users import`,
+//!   `users lock`, `client-grants`, `keys`, `openapi`; [`hooks`]: `hooks ...` (the local
+//!   runner and hook management); [`templates`]: `templates ...`.
 //!
 //! Two commands run before anything else exists in the process: the compile worker (so its
 //! address-space limit covers only the compiler) and `hooks test` (the local runner needs no
@@ -79,6 +79,7 @@ async fn run(target: Target, command: Command) -> Result<ExitCode> {
         Command::Tenants { command } => admin::tenants(database, command).await,
         Command::ApiKeys { command } => admin::api_keys(database, command).await,
         Command::Users { command } => admin::users(database, command).await,
+        Command::ClientGrants { command } => admin::client_grants(database, command).await,
         Command::Keys { command } => admin::keys(database, command).await,
         Command::Openapi => admin::openapi(),
         Command::Hooks {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sigil::config::{self, ConfigError, DEFAULT_MAX_CONNECTIONS};
+use sigil::config::{self, ConfigError, DEFAULT_MAX_CONNECTIONS, LoginLock};
 use sigil::passwords::PasswordHasher;
 use sigil::startup::Settings;
 use sigil_hooks::Limits;
@@ -47,6 +47,26 @@ impl PasswordFlags {
             self.argon2_passes,
             self.argon2_lanes,
         )
+    }
+}
+
+/// The brute-force lock of password logins (docs/brute-force.md). Out-of-range values are
+/// refused at start by [`LoginLock::new`], naming the flag.
+#[derive(Debug, clap::Args)]
+pub struct LoginLockFlags {
+    /// Password attempts one IP may make for one user per window (1 to 1000); further attempts
+    /// are refused, like a wrong password, until the window ends.
+    #[arg(long, env = "SIGIL_LOGIN_MAX_FAILURES", default_value_t = config::DEFAULT_LOGIN_MAX_FAILURES)]
+    pub login_max_failures: u32,
+    /// Minutes of that window, from its first attempt (1 to 10080, a week).
+    #[arg(long, env = "SIGIL_LOGIN_LOCK_MINUTES", default_value_t = config::DEFAULT_LOGIN_LOCK_MINUTES)]
+    pub login_lock_minutes: u32,
+}
+
+impl LoginLockFlags {
+    /// The lock's limits, once checked.
+    pub fn lock(&self) -> Result<LoginLock, ConfigError> {
+        LoginLock::new(self.login_max_failures, self.login_lock_minutes)
     }
 }
 

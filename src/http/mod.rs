@@ -6,6 +6,7 @@ pub mod apis;
 pub mod apps;
 pub mod auth;
 pub mod browser;
+pub mod client_grants;
 pub mod client_ip;
 pub mod error;
 pub mod hooks;
@@ -48,6 +49,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
     tags(
         (name = "users"), (name = "organizations"), (name = "roles"), (name = "applications"),
         (name = "apis", description = "Resource servers: the audiences of access tokens"),
+        (name = "client-grants", description = "Which APIs (and scopes) a machine-to-machine application \
+            may get tokens for with client credentials (see docs/machines.md)"),
         (name = "hooks", description = "Post-login hooks (WebAssembly), the flow, limits and traces"),
         (name = "jwt-templates", description = "Declarative custom claims (see docs/jwt-templates.md)"),
         (name = "api-keys"), (name = "audit"), (name = "tenants", description = "Operator keys only")
@@ -79,6 +82,7 @@ fn management() -> OpenApiRouter<Services> {
         .merge(roles::router())
         .merge(apps::router())
         .merge(apis::router())
+        .merge(client_grants::router())
         .merge(admin::router())
         .merge(hooks::router())
         .merge(templates::router())

@@ -14,8 +14,8 @@ use super::params::{ExternalIdPath, IdPath, RolePath, TenantPath};
 use crate::manage::import::{ImportMode, ImportReport, import_lines};
 use crate::manage::orgs::{self, Membership};
 use crate::manage::users::{
-    self, CreateUser, MetadataKind, MetadataOp, RoleNames, RoleOp, SetPassword, UpdateUser, User,
-    UserFilter,
+    self, CreateUser, LiftLock, LockStatus, MetadataKind, MetadataOp, RoleNames, RoleOp,
+    SetPassword, UpdateUser, User, UserFilter,
 };
 use crate::manage::{Page, PageParams};
 use crate::services::Services;
@@ -33,6 +33,7 @@ pub(super) fn router() -> OpenApiRouter<Services> {
         .routes(routes!(get_user_by_external_id))
         .routes(routes!(set_password))
         .routes(routes!(revoke_sessions))
+        .routes(routes!(get_lock, lift_lock))
         .routes(routes!(merge_user_metadata, replace_user_metadata))
         .routes(routes!(merge_app_metadata, replace_app_metadata))
         .routes(routes!(get_roles, add_roles, set_roles))
@@ -142,6 +143,35 @@ async fn revoke_sessions(
 ) -> Res<Json<Value>> {
     let n = users::revoke_sessions(&svc.db, &auth.ctx, &p.id).await?;
     Ok(Json(serde_json::json!({ "sessions_ended": n })))
+}
+
+/// The user's brute-force lock: per IP, the password attempts in the current window, when it
+/// ends and whether that IP is locked out now (a locked login answers like a wrong password,
+/// so this is where a lock shows).
+#[utoipa::path(get, path = "/t/{tenant}/api/users/{id}/lock", tag = "users", params(IdPath),
+    responses((status = 200, body = LockStatus), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn get_lock(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+) -> Res<Json<LockStatus>> {
+    Ok(Json(
+        users::lock_status(&svc.db, &svc.password_login.lock, &auth.ctx, &p.id).await?,
+    ))
+}
+
+/// Lift the user's brute-force lock (every IP's, or `ip`'s only): the next password attempt
+/// is compared again.
+#[utoipa::path(delete, path = "/t/{tenant}/api/users/{id}/lock", tag = "users", params(IdPath, LiftLock),
+    responses((status = 204), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn lift_lock(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+    Query(q): Query<LiftLock>,
+) -> Res<StatusCode> {
+    users::lift_lock(&svc.db, &auth.ctx, &p.id, q.ip.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn metadata(

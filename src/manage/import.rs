@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::users::{CreateUser, new_row, resolve_roles};
+use super::users::{CreateUser, lift_on_password_change, log_lifted, new_row, resolve_roles};
 use super::{ManageError, Result, TenantCtx, invalid, record};
 use crate::db::Db;
 use crate::passwords::check_imported_hash;
@@ -232,6 +232,8 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
             store::get_for_update(&mut tx, &ctx.tenant_id, By::Email(&email)).await?
         }
     };
+    // IPs whose brute-force lock a new password lifted.
+    let mut lifted = 0;
     let outcome = match existing {
         Some(_) if !mode.update => return Ok(Imported::Skipped),
         Some(old) => {
@@ -254,6 +256,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
                 // changed, the sessions and tokens they opened end).
                 crate::store::refresh_tokens::revoke_user_tokens(&mut tx, &row.id, now).await?;
                 crate::store::sessions::end_user_sessions(&mut tx, &row.id, now).await?;
+                lifted = lift_on_password_change(&mut tx, ctx, &row.id).await?;
             }
             if let Some(ids) = &role_ids {
                 store::clear_roles(&mut tx, &row.id).await?;
@@ -285,6 +288,9 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
         "roles": input.roles, "organizations": memberships.len()});
     record(&mut tx, now, ctx, action, "user", &row.id, summary).await?;
     tx.commit().await?;
+    if lifted > 0 {
+        log_lifted(ctx, &row.id, None, lifted, "import");
+    }
     Ok(outcome)
 }
 

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod client_grants;
 pub mod hooks;
 pub mod import;
 pub mod orgs;

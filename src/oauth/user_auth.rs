@@ -6,6 +6,7 @@
 
 use super::OAuthError;
 use super::metrics::{Attempt, LoginMetrics};
+use crate::config::LoginLock;
 use crate::db::Db;
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
 use crate::store::login_failures as failure_store;
@@ -16,17 +17,14 @@ use crate::store::users::{self as user_store, UserRow};
 /// password, locked, no password set), so the answer reveals nothing about the account.
 pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 
-/// Attempts from one IP that may be compared for one user...
-pub const MAX_FAILURES: i64 = 10;
-/// ...within this window, which starts at the first attempt; a success clears the count, and
-/// the lock lifts when the window ends.
-const LOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
-
 /// What checking a password at login uses: argon2id on its bounded pool, a dummy hash to
-/// verify against when there is no real one, and the attempt counters.
+/// verify against when there is no real one, the brute-force lock's limits and the attempt
+/// counters.
 #[derive(Debug)]
 pub struct PasswordLogin {
     hasher: PasswordHasher,
+    /// The brute-force lock's limits (`--login-max-failures`, `--login-lock-minutes`).
+    pub lock: LoginLock,
     /// An argon2id hash of a random password, verified against when a login names an unknown
     /// user (or a locked pair) so that timing does not reveal which accounts exist.
     dummy_hash: String,
@@ -36,10 +34,11 @@ pub struct PasswordLogin {
 
 impl PasswordLogin {
     /// Makes the dummy hash with the hasher's own parameters, so it costs what a real one does.
-    pub fn new(hasher: PasswordHasher) -> Result<Self, PasswordError> {
+    pub fn new(hasher: PasswordHasher, lock: LoginLock) -> Result<Self, PasswordError> {
         let dummy_hash = hasher.hash(crate::crypto::random_secret("").expose())?;
         Ok(Self {
             hasher,
+            lock,
             dummy_hash,
             metrics: LoginMetrics::default(),
         })
@@ -86,8 +85,8 @@ impl From<LoginRefused> for OAuthError {
 /// upgraded to argon2id.
 ///
 /// The brute-force lock counts the attempt before the password is compared, in one atomic
-/// statement, so parallel guesses each get their own count and at most [`MAX_FAILURES`] of
-/// them in a window are ever compared (RFC 6749 10.10, RFC 9700 2.4).
+/// statement, so parallel guesses each get their own count and at most the lock's
+/// `max_failures` of them in a window are ever compared (RFC 6749 10.10, RFC 9700 2.4).
 pub async fn authenticate_user(
     db: &Db,
     login: &PasswordLogin,
@@ -102,11 +101,11 @@ pub async fn authenticate_user(
     let locked = match &user {
         Some(u) => {
             let mut tx = db.store.begin_write().await?;
+            let window_ms = login.lock.window_ms();
             let n =
-                failure_store::count_attempt(&mut tx, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS)
-                    .await?;
+                failure_store::count_attempt(&mut tx, tenant_id, &u.id, ip, now, window_ms).await?;
             tx.commit().await.map_err(crate::store::StoreError::from)?;
-            n > MAX_FAILURES
+            n > login.lock.max_failures()
         }
         None => false,
     };

@@ -43,3 +43,54 @@ pub async fn clear_attempts(tx: &mut WriteTx, user_id: &str, ip: &str) -> Result
         .await?;
     Ok(())
 }
+
+/// One (user, IP) pair's counter.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    /// The client IP the attempts came from.
+    pub ip: String,
+    /// Epoch ms of the window's first attempt.
+    pub window_start: i64,
+    /// Attempts counted in the window.
+    pub attempts: i64,
+}
+
+/// A user's counters whose window is still open at `now` (a pair whose window has ended
+/// counts nothing: its next attempt starts over at 1), by IP.
+pub async fn open_windows<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    tenant_id: &str,
+    user_id: &str,
+    now: i64,
+    window_ms: i64,
+) -> Result<Vec<AttemptRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT ip, window_start, attempts FROM login_attempts \
+         WHERE tenant_id = $1 AND user_id = $2 AND window_start > $3 ORDER BY ip",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .bind(now - window_ms)
+    .fetch_all(ex)
+    .await?)
+}
+
+/// Forgets a user's attempts (from one IP, or from all): lifts the lock. Returns how many
+/// pairs were cleared.
+pub async fn clear_user(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    user_id: &str,
+    ip: Option<&str>,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM login_attempts WHERE tenant_id = $1 AND user_id = $2 \
+         AND ($3 = '' OR ip = $3)",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .bind(ip.unwrap_or(""))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -18,6 +18,7 @@ pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod client_grants;
 pub mod codes;
 pub mod consents;
 pub mod grants;

@@ -69,6 +69,12 @@ pub const RULES: &[UniqueRule] = &[
     ),
     rule("hooks_name_uq", "hooks.tenant_id, hooks.name", "name"),
     rule("applications_pkey", "applications.client_id", "client_id"),
+    // One grant per (application, API): a second is a conflict on the audience it names.
+    rule(
+        "client_grants_pair_uq",
+        "client_grants.client_id, client_grants.api_id",
+        "audience",
+    ),
 ];
 
 /// SQLite's message for a unique (or primary key) violation, before the columns.

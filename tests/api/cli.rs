@@ -365,6 +365,254 @@ async fn operator_settings_come_from_flags_and_the_environment(db: Db) {
     }
 }
 
+/// The brute-force lock's limits are `serve` settings, by flag or variable, checked at start:
+/// 0 or an absurd value stops the server with a message naming the flag.
+async fn login_lock_limits_are_serve_settings_checked_at_start(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let out = sigil(&fresh.url, &master, &["migrate"]);
+    assert!(out.status.success());
+    for (args, envs, message) in [
+        (
+            &["--login-max-failures", "0"][..],
+            &[][..],
+            "--login-max-failures (SIGIL_LOGIN_MAX_FAILURES) must be between 1 and 1000, got 0",
+        ),
+        (
+            &["--login-max-failures", "1000000"][..],
+            &[][..],
+            "--login-max-failures",
+        ),
+        (
+            &[][..],
+            &[("SIGIL_LOGIN_LOCK_MINUTES", "0")][..],
+            "--login-lock-minutes (SIGIL_LOGIN_LOCK_MINUTES) must be between 1 and 10080, got 0",
+        ),
+        (
+            &["--login-lock-minutes", "999999"][..],
+            &[][..],
+            "--login-lock-minutes",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .env("DATABASE_URL", &fresh.url)
+            .env("SIGIL_MASTER_KEY", &master)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?} {envs:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?} {envs:?}: {err}");
+    }
+}
+
+/// `sigil client-grants create|list|delete` and `sigil users lock show|lift` work on the
+/// database of a running server, which follows them at once.
+async fn client_grants_and_the_lock_from_the_command_line(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let run = |args: &[&str]| sigil(&fresh.url, &master, args);
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(run(&["migrate"]));
+    let key = ok(run(&["tenants", "create", "acme"]))
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let (server, base) = serve_with(
+        &fresh.url,
+        &master,
+        free_port(),
+        &[],
+        &[("SIGIL_LOGIN_MAX_FAILURES", "2")],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}/t/acme/api/{path}"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let res = post(
+        "users",
+        json!({"email": "ada@example.com", "password": "correct horse battery"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = post(
+        "applications",
+        json!({"name": "m2m", "grant_types": ["password", "client_credentials"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let m2m: serde_json::Value = res.json().await.unwrap();
+    let (client, secret) = (
+        m2m["client_id"].as_str().unwrap().to_string(),
+        m2m["client_secret"].as_str().unwrap().to_string(),
+    );
+    let res = post(
+        "apis",
+        json!({"identifier": "https://api.example.com", "name": "API",
+               "scopes": [{"value": "read"}, {"value": "write"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let token = |form: Vec<(&'static str, &'static str)>| {
+        http.post(format!("{base}/t/acme/oauth/token"))
+            .basic_auth(&client, Some(&secret))
+            .form(&form)
+            .send()
+    };
+    let machine = || {
+        token(vec![
+            ("grant_type", "client_credentials"),
+            ("audience", "https://api.example.com"),
+        ])
+    };
+    let login = |password: &'static str| {
+        token(vec![
+            ("grant_type", "password"),
+            ("username", "ada@example.com"),
+            ("password", password),
+        ])
+    };
+
+    // Client grants.
+    let res = machine().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "no grant yet");
+    let out = run(&[
+        "client-grants",
+        "create",
+        "--tenant",
+        "acme",
+        "--client",
+        &client,
+        "--audience",
+        "https://api.example.com",
+        "--scope",
+        "nope",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scopes[0]") && err.contains("`nope`"), "{err}");
+    let grant: serde_json::Value = serde_json::from_str(&ok(run(&[
+        "client-grants",
+        "create",
+        "--tenant",
+        "acme",
+        "--client",
+        &client,
+        "--audience",
+        "https://api.example.com",
+        "--scope",
+        "read",
+    ])))
+    .unwrap();
+    let id = grant["id"].as_str().unwrap().to_string();
+    assert_eq!(grant["scopes"], json!(["read"]));
+    let res = machine().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["scope"], "read");
+    let listed: serde_json::Value = serde_json::from_str(&ok(run(&[
+        "client-grants",
+        "list",
+        "--tenant",
+        "acme",
+        "--client",
+        &client,
+    ])))
+    .unwrap();
+    assert_eq!(listed, json!([grant]));
+    ok(run(&["client-grants", "delete", "--tenant", "acme", &id]));
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(run(&["client-grants", "list", "--tenant", "acme"]))).unwrap();
+    assert_eq!(listed, json!([]));
+    let res = machine().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the grant is gone");
+
+    // The lock: two wrong passwords (the server's limit, from its variable) lock Ada here.
+    for _ in 0..2 {
+        assert_eq!(
+            login("wrong password").await.unwrap().status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(
+        login("correct horse battery").await.unwrap().status(),
+        StatusCode::BAD_REQUEST,
+        "locked"
+    );
+    let show = |extra: &[&str]| {
+        let mut args = vec![
+            "users",
+            "lock",
+            "show",
+            "ada@example.com",
+            "--tenant",
+            "acme",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str::<serde_json::Value>(&ok(run(&args))).unwrap()
+    };
+    let shown = show(&["--login-max-failures", "2"]);
+    assert_eq!(
+        (
+            &shown["locked"],
+            &shown["max_failures"],
+            &shown["ips"][0]["attempts"]
+        ),
+        (&json!(true), &json!(2), &json!(3)),
+        "{shown}"
+    );
+    let out = ok(run(&[
+        "users",
+        "lock",
+        "lift",
+        shown["user_id"].as_str().unwrap(),
+        "--tenant",
+        "acme",
+        "--ip",
+        "127.0.0.1",
+    ]));
+    assert!(out.contains("lock lifted"), "{out}");
+    let shown = show(&[]);
+    assert_eq!(
+        (&shown["locked"], &shown["ips"], &shown["max_failures"]),
+        (&json!(false), &json!([]), &json!(10)),
+        "{shown}"
+    );
+    assert_eq!(
+        login("correct horse battery").await.unwrap().status(),
+        StatusCode::OK
+    );
+    let out = run(&[
+        "users",
+        "lock",
+        "show",
+        "nobody@example.com",
+        "--tenant",
+        "acme",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("user not found"));
+    stop(server);
+}
+
 /// `sigil openapi | head`: a reader that stops early ends the command quietly (status 0,
 /// nothing on stderr), not with a panic about a broken pipe.
 #[test]
@@ -535,7 +783,9 @@ async fn the_first_start_on_a_terminal_shows_the_operator_key_once() {
 both_backends!(
     binary_commands,
     operator_settings_come_from_flags_and_the_environment,
-    serve_listens_on_a_host_name_and_logs_where_it_is_reached
+    serve_listens_on_a_host_name_and_logs_where_it_is_reached,
+    login_lock_limits_are_serve_settings_checked_at_start,
+    client_grants_and_the_lock_from_the_command_line,
 );
 
 /// `sigil hooks test` runs several hooks as one flow in the local runner, with secrets, under

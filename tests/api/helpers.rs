@@ -129,7 +129,12 @@ pub async fn spawn_app_with_clock(db: Db) -> (TestApp, Arc<ManualClock>) {
 
 /// A server with adjusted settings.
 pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let fresh = FreshDb::new(db).await;
+    spawn_app_on(db, FreshDb::new(db).await, adjust).await
+}
+
+/// A server on a database the test prepared (it must hold no `default` tenant yet: the first
+/// start makes it, with the operator key).
+pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
     settings.max_connections = 5;
     settings.clock = Arc::new(SystemClock);

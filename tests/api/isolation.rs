@@ -23,10 +23,11 @@ struct Objects {
     key: String,
     key_secret: String,
     hook: String,
+    grant: String,
 }
 
 impl Objects {
-    fn ids(&self) -> [&str; 7] {
+    fn ids(&self) -> [&str; 8] {
         [
             &self.user,
             &self.org,
@@ -35,6 +36,7 @@ impl Objects {
             &self.api,
             &self.key,
             &self.hook,
+            &self.grant,
         ]
     }
 }
@@ -66,6 +68,7 @@ fn argument(template: &str, param: &str, o: &Objects) -> Result<(String, bool), 
         ("id", "apis") => object(&o.api),
         ("id", "api-keys") => object(&o.key),
         ("id", "hooks") => object(&o.hook),
+        ("id", "client-grants") => object(&o.grant),
         ("user_id", "members") => object(&o.user),
         ("external_id", "by-external-id") if before.ends_with("users/by-external-id") => {
             object("ax")
@@ -115,6 +118,8 @@ fn body(method: &Method, rest: &str, o: &Objects) -> Option<Value> {
     Some(match (method.as_str(), last) {
         // A role's name cannot change; its permissions can.
         ("PATCH", "{id}") if rest.starts_with("roles/") => json!({"permissions": ["x"]}),
+        // A grant's scopes are all it lets change.
+        ("PATCH", "{id}") if rest.starts_with("client-grants/") => json!({"scopes": []}),
         ("PATCH", "{id}") => json!({"name": "pwned"}),
         (_, "user_metadata" | "app_metadata" | "client_metadata" | "metadata") => json!({"x": 1}),
         (_, "password") => json!({"password": "pwned-pwned"}),
@@ -186,6 +191,11 @@ async fn tenant_a_objects(app: &TestApp, a: &str) -> Objects {
     )
     .await;
     let key = post("api-keys", json!({"name": "k"})).await;
+    let grant = post(
+        "client-grants",
+        json!({"client_id": client["client_id"], "audience": "https://alpha.api", "scopes": []}),
+    )
+    .await;
     let res = app
         .client
         .post(format!("{}/t/alpha/api/hooks/roles/versions", app.base))
@@ -206,6 +216,7 @@ async fn tenant_a_objects(app: &TestApp, a: &str) -> Objects {
         key: s(&key["id"]),
         key_secret: s(&key["key"]),
         hook: s(&up["hook_id"]),
+        grant: s(&grant["id"]),
     }
 }
 

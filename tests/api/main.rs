@@ -12,6 +12,7 @@ mod attacks;
 mod auth;
 mod browser;
 mod cli;
+mod client_grants;
 mod code_flow;
 mod corruption;
 mod discovery;

@@ -35,23 +35,20 @@ pub async fn set_password(
     let hash = hash_password(passwords, "password", input.password).await?;
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(&mut tx, ctx, id).await?;
+    let now = db.now();
     row.password_hash = Some(hash);
-    row.updated_at = db.now();
+    row.updated_at = now;
     store::update(&mut tx, &row).await?;
     // A password change ends the user's existing grants (as after a compromise).
-    crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, db.now()).await?;
-    crate::store::sessions::end_user_sessions(&mut tx, id, db.now()).await?;
-    record(
-        &mut tx,
-        db.now(),
-        ctx,
-        "set_password",
-        "user",
-        id,
-        json!({}),
-    )
-    .await?;
+    crate::store::refresh_tokens::revoke_user_tokens(&mut tx, id, now).await?;
+    crate::store::sessions::end_user_sessions(&mut tx, id, now).await?;
+    // And lifts the brute-force lock: the guesses counted were against the old password.
+    let cleared = lift_on_password_change(&mut tx, ctx, id).await?;
+    record(&mut tx, now, ctx, "set_password", "user", id, json!({})).await?;
     tx.commit().await?;
+    if cleared > 0 {
+        log_lifted(ctx, id, None, cleared, "set_password");
+    }
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! Users: profile, password, blocking, metadata (merge and replace), tenant-wide roles.
 
+mod brute_force;
 mod credentials;
 mod metadata_writes;
 mod roles;
 
+pub use brute_force::{IpAttempts, LiftLock, LockStatus, lift_lock, lock_status};
+pub(crate) use brute_force::{lift_on_password_change, log_lifted};
 pub(crate) use credentials::hash_password;
 pub use credentials::{SetPassword, revoke_sessions, set_password};
 pub(crate) use metadata_writes::apply_metadata;
