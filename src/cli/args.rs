@@ -101,6 +101,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SIGIL_SESSION_LIFETIME_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(i64).range(1..=HOURS_MAX))]
     pub session_lifetime_hours: i64,
+    /// Serve /metrics on this address instead of the main listener, without authentication:
+    /// bind it to a private interface. Otherwise /metrics on the main listener requires
+    /// `Authorization: Bearer $SIGIL_METRICS_TOKEN` (set in the environment only), and without
+    /// that token it answers 404.
+    #[arg(long, env = "SIGIL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Label the grant counter and the token-latency histogram by tenant (one series per
+    /// tenant: mind the cardinality with many tenants).
+    #[arg(long, env = "SIGIL_METRICS_TENANT_LABELS")]
+    pub metrics_tenant_labels: bool,
     /// The database pool.
     #[command(flatten)]
     pub db: DatabaseFlags,

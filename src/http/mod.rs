@@ -9,6 +9,7 @@ pub mod browser;
 pub mod client_ip;
 pub mod error;
 pub mod hooks;
+pub mod metrics;
 pub mod oidc;
 pub mod orgs;
 pub mod pages;
@@ -20,7 +21,7 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -86,8 +87,9 @@ fn management() -> OpenApiRouter<Services> {
         .merge(hooks::upload_router())
 }
 
-/// The whole HTTP application.
-pub fn app(svc: Services) -> Router {
+/// The whole HTTP application. `metrics` says how `/metrics` answers here (see
+/// [`metrics::router`] for the separate listener).
+pub fn app(svc: Services, metrics: metrics::Exposure) -> Router {
     let (router, doc) = management().split_for_parts();
     let doc = Arc::new(doc);
     router
@@ -97,7 +99,12 @@ pub fn app(svc: Services) -> Router {
         )
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(hooks::metrics))
+        .route(
+            "/metrics",
+            get(move |State(svc): State<Services>, headers: HeaderMap| {
+                metrics::main_listener(svc, metrics.clone(), headers)
+            }),
+        )
         .merge(oidc::router(svc.clone()))
         .merge(browser::router())
         .fallback(|| async {

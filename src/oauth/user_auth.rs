@@ -5,8 +5,10 @@
 //! exists.
 
 use super::OAuthError;
-use super::metrics::{Attempt, LoginMetrics};
+use std::sync::Arc;
+
 use crate::db::Db;
+use crate::metrics::{Attempt, LoginFailure, Metrics, SecurityEvent, security_event};
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
 use crate::store::login_failures as failure_store;
 use crate::store::users::normalize_email;
@@ -30,18 +32,18 @@ pub struct PasswordLogin {
     /// An argon2id hash of a random password, verified against when a login names an unknown
     /// user (or a locked pair) so that timing does not reveal which accounts exist.
     dummy_hash: String,
-    /// Attempts by result, for `/metrics`.
-    pub metrics: LoginMetrics,
+    /// Attempts by result and the security events of logins, for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl PasswordLogin {
     /// Makes the dummy hash with the hasher's own parameters, so it costs what a real one does.
-    pub fn new(hasher: PasswordHasher) -> Result<Self, PasswordError> {
+    pub fn new(hasher: PasswordHasher, metrics: Arc<Metrics>) -> Result<Self, PasswordError> {
         let dummy_hash = hasher.hash(crate::crypto::random_secret("").expose())?;
         Ok(Self {
             hasher,
             dummy_hash,
-            metrics: LoginMetrics::default(),
+            metrics,
         })
     }
 }
@@ -106,6 +108,11 @@ pub async fn authenticate_user(
                 failure_store::count_attempt(&mut tx, tenant_id, &u.id, ip, now, LOCK_WINDOW_MS)
                     .await?;
             tx.commit().await.map_err(crate::store::StoreError::from)?;
+            // The count is atomic, so exactly one attempt sees the limit crossed.
+            if n == MAX_FAILURES + 1 {
+                security_event!(login.metrics, SecurityEvent::LockEngaged,
+                    tenant = tenant_id, user = %u.id, ip = ip, "brute-force lock engaged");
+            }
             n > MAX_FAILURES
         }
         None => false,
@@ -122,12 +129,26 @@ pub async fn authenticate_user(
         .map_err(OAuthError::server)?;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
-        _ => {
+        (user, _) => {
             login.metrics.attempt(if locked {
                 Attempt::Locked
             } else {
                 Attempt::Wrong
             });
+            let reason = match &user {
+                None => LoginFailure::UnknownUser,
+                Some(_) if locked => LoginFailure::Locked,
+                Some(u) if u.password_hash.is_none() => LoginFailure::NoPassword,
+                Some(_) => LoginFailure::WrongPassword,
+            };
+            security_event!(
+                login.metrics,
+                SecurityEvent::LoginFailed(reason),
+                tenant = tenant_id,
+                user = user.as_ref().map(|u| u.id.as_str()),
+                ip = ip,
+                "password login failed"
+            );
             return Err(LoginRefused::WrongCredentials);
         }
     };
@@ -136,6 +157,8 @@ pub async fn authenticate_user(
     failure_store::clear_attempts(&mut tx, &user.id, ip).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     if user.blocked {
+        security_event!(login.metrics, SecurityEvent::LoginFailed(LoginFailure::Blocked),
+            tenant = tenant_id, user = %user.id, ip = ip, "password login failed");
         return Err(LoginRefused::Blocked);
     }
     Ok((user, verified == Verified::YesRehash))
