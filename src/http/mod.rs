@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod orgs;
 pub mod pages;
 pub mod params;
+pub mod request_log;
 pub mod roles;
 pub mod templates;
 pub mod users;
@@ -26,6 +27,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -110,7 +113,24 @@ pub fn app(svc: Services, metrics: metrics::Exposure) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
-        .layer(TraceLayer::new_for_http())
+        // Layered after the routes, so the request log sees which route matched. From the
+        // outside in: an unsafe incoming id is dropped, an id is set, the request is logged,
+        // the id is copied to the response.
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::map_request(
+                    request_log::drop_insane_request_id,
+                ))
+                .layer(SetRequestIdLayer::x_request_id(request_log::NewRequestId))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_log::RequestSpan)
+                        .on_request(())
+                        .on_response(request_log::LogResponse)
+                        .on_failure(()),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
         .with_state(svc)
 }
 

@@ -1,5 +1,8 @@
 //! What operators see (docs/operating.md): `/metrics` and who may read it, every metric family,
-//! and the security events counted there.
+//! the security events counted there, and the request log of the `sigil` binary.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -329,4 +332,161 @@ both_backends!(
     a_reused_refresh_token_is_counted,
     a_replayed_authorization_code_is_counted,
     hook_denials_and_failures_are_counted_with_the_error_kind,
+    the_request_log_names_the_route_and_never_the_query,
 );
+
+/// `sigil serve` in a child process, killed when dropped (a failed assertion included).
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary with `--log-format json` logs one line per request with the method, the route
+/// template, the status, the latency, the tenant and the request id (the caller's when it is a
+/// sane token, echoed back; a fresh one otherwise), and never the query string, where codes,
+/// tokens and `state` travel, nor a body. The metrics flags reach the server too.
+async fn the_request_log_names_the_route_and_never_the_query(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let (port, metrics_port) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["--log-format", "json", "serve"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .env("SIGIL_METRICS_TENANT_LABELS", "true")
+        .env("DATABASE_URL", &fresh.url)
+        .env("SIGIL_MASTER_KEY", &master)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(Some(child));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "sigil serve did not become ready");
+
+    let secrets = ["SECRETCODE1234", "SECRETSTATE5678", "SECRETPASSWORD9"];
+    let res = client
+        .get(format!(
+            "{base}/t/default/.well-known/openid-configuration?code={}&state={}",
+            secrets[0], secrets[1]
+        ))
+        .header("x-request-id", "caller-id-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-request-id"], "caller-id-42", "echoed");
+    let res = client
+        .post(format!("{base}/t/default/oauth/token?token={}", secrets[0]))
+        .header("x-request-id", "not a sane id")
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "nobody"),
+            ("username", "ada@example.com"),
+            ("password", secrets[2]),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let fresh_id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(
+        fresh_id.len() == 16 && fresh_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "an insane id is replaced: {fresh_id}"
+    );
+    let res = client
+        .get(format!("{base}/no/such/path?access_token={}", secrets[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // The metrics flags: a private listener, tenant labels; the main listener answers 404.
+    let (st, _, text) = scrape(&format!("http://127.0.0.1:{metrics_port}"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        text.contains(
+            "sigil_grants_total{grant_type=\"password\",outcome=\"invalid_client\",tenant=\"default\"} 1"
+        ),
+        "{text}"
+    );
+    assert_eq!(scrape(&base, None).await.0, StatusCode::NOT_FOUND);
+
+    let child = server.0.take().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    for secret in secrets {
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{secret} was logged:\n{stderr}"
+        );
+    }
+    let requests: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "sigil::request")
+        .collect();
+    let by_id = |id: &str| {
+        requests
+            .iter()
+            .find(|l| l["span"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no request line with id {id} in:\n{stderr}"))
+            .clone()
+    };
+    let discovery = by_id("caller-id-42");
+    assert_eq!(discovery["level"], "INFO");
+    assert_eq!(discovery["span"]["method"], "GET");
+    assert_eq!(
+        discovery["span"]["route"],
+        "/t/{tenant}/.well-known/openid-configuration"
+    );
+    assert_eq!(discovery["span"]["tenant"], "default");
+    assert_eq!(discovery["status"], 200);
+    assert!(discovery["latency_ms"].as_f64().is_some(), "{discovery}");
+    let token = by_id(&fresh_id);
+    assert_eq!(token["span"]["route"], "/t/{tenant}/oauth/token");
+    assert_eq!(token["status"], 401);
+    let unmatched = requests
+        .iter()
+        .find(|l| l["status"] == 404 && l["span"]["route"] == "unmatched")
+        .unwrap_or_else(|| panic!("no unmatched request line in:\n{stderr}"));
+    assert!(unmatched["span"].get("tenant").is_none());
+    assert!(
+        stderr.contains("/metrics is served on its own listener"),
+        "the startup log says where /metrics is"
+    );
+}
