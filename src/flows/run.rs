@@ -13,7 +13,7 @@ use crate::clock::Stopwatch;
 use crate::ids::{IdKind, new_id};
 use crate::store::hook_traces::TraceRow;
 
-/// Runs the tenant's flow and records the metrics; returns the outcome and its trace, which
+/// Runs the tenant's flow and records the metrics (its duration only when hooks ran); returns the outcome and its trace, which
 /// the caller hands to [`save_trace`] once it knows the login's fate. An empty flow has no
 /// trace. `addable` is what the login lets `add-scope` add (decided by the protocol layer). A
 /// runtime-level failure (no capacity) becomes a failed flow, so callers handle one shape.
@@ -36,7 +36,8 @@ pub async fn run_flow(
         Ok(o) => o,
         Err(e) => failed_outcome(e),
     };
-    let trace = observe(hooks, tenant_id, &out, context, now, timer.seconds());
+    let seconds = ran.then(|| timer.seconds());
+    let trace = observe(hooks, tenant_id, &out, context, now, seconds);
     (out, ran.then_some(trace))
 }
 
@@ -69,7 +70,7 @@ fn observe(
     out: &FlowOutcome,
     context: &str,
     now: i64,
-    seconds: f64,
+    seconds: Option<f64>,
 ) -> TraceRow {
     for t in &out.trace {
         hooks.metrics.hook(&t.outcome, t.duration_us);
@@ -79,7 +80,7 @@ fn observe(
         FlowStatus::Denied { .. } => "denied",
         FlowStatus::Failed { .. } => "failed",
     };
-    hooks.metrics.flow(status, Some(seconds));
+    hooks.metrics.flow(status, seconds);
     TraceRow {
         id: new_id(IdKind::Trace, now),
         tenant_id: tenant_id.to_string(),
