@@ -49,6 +49,26 @@ impl Clock for ManualClock {
     }
 }
 
+/// Measures how long something took, for metrics and logs only: a monotonic clock gives
+/// durations, never a time of day, so nothing that behaves by time can read it (that is the
+/// injected [`Clock`]'s job) and a wall clock stepping does not skew latencies.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    /// Starts timing.
+    // The one allowed read of the monotonic clock (clippy.toml bans it everywhere else).
+    #[allow(clippy::disallowed_methods)]
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Seconds since [`Stopwatch::start`].
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
 /// Shared handle to a clock.
 pub type SharedClock = Arc<dyn Clock>;
 

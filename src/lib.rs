@@ -25,9 +25,10 @@
 //! - [`store`]: every SQL statement, one dialect-neutral set for SQLite and PostgreSQL, one
 //!   module per aggregate; rows decoded once into typed values, writes only through the write
 //!   transaction.
-//! - [`crypto`], [`clock`], [`ids`], [`scopes`], [`passwords`], [`config`]: the leaves (keyed
-//!   hashes, sealing and `Secret`; injected time; id format; the scope parser; argon2id on a
-//!   bounded pool; operator settings).
+//! - [`crypto`], [`clock`], [`ids`], [`scopes`], [`passwords`], [`config`], [`metrics`]: the
+//!   leaves (keyed hashes, sealing and `Secret`; injected time; id format; the scope parser;
+//!   argon2id on a bounded pool; operator settings; the Prometheus registry and the security
+//!   events).
 //! - [`startup`], [`telemetry`]: building and running the server (the `sigil` binary's CLI
 //!   lives in `src/cli`).
 //! - [`runner`]: the local runner (hooks against an event, no server), shared by
@@ -44,6 +45,7 @@ pub mod keys;
 #[cfg(test)]
 mod layers;
 pub mod manage;
+pub mod metrics;
 pub mod oauth;
 pub mod passwords;
 pub mod runner;

@@ -7,15 +7,14 @@
 
 use std::sync::Arc;
 
-use crate::clock::SharedClock;
 use crate::crypto::{MasterKey, SecretHasher};
 use crate::db::{Db, Issuers};
 use crate::flows::Hooks;
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::oauth::user_auth::PasswordLogin;
 use crate::oauth::{Checking, Issuing};
 use crate::passwords::PasswordHasher;
-use crate::store::Store;
 
 /// Shared, cheaply clonable handle to Sigil's parts.
 #[derive(Debug, Clone)]
@@ -44,6 +43,9 @@ pub struct Inner {
     pub sessions: crate::config::SessionPolicy,
     /// Parsed JWT templates.
     pub templates: crate::templates::cache::TemplateCache,
+    /// The metrics registry `/metrics` renders (the hook side and password logins hold it
+    /// too).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Operator settings of the login endpoints.
@@ -62,21 +64,21 @@ impl Services {
     /// sealer get keys derived from it. Fails when the dummy password hash cannot be made
     /// (see [`PasswordLogin`]): starting without it would make unknown users answer faster.
     pub fn new(
-        store: Store,
+        db: Db,
         master: MasterKey,
         passwords: PasswordHasher,
-        clock: SharedClock,
         public_url: String,
         hooks: Hooks,
         login: LoginPolicy,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, crate::passwords::PasswordError> {
         let keys = KeyRing::for_master(&master);
         let secrets = SecretHasher::new(&master);
         // `master` ends here: nothing built below can reach it.
         Ok(Self(Arc::new(Inner {
-            db: Db::new(store, clock),
+            db,
             secrets,
-            password_login: PasswordLogin::new(passwords.clone(), login.lock)?,
+            password_login: PasswordLogin::new(passwords.clone(), login.lock, metrics.clone())?,
             passwords,
             keys,
             issuers: Issuers::new(public_url),
@@ -84,6 +86,7 @@ impl Services {
             trusted_proxies: login.trusted_proxies,
             sessions: login.sessions,
             templates: Default::default(),
+            metrics,
         })))
     }
 
@@ -97,6 +100,7 @@ impl Services {
             hooks: &self.hooks,
             templates: &self.templates,
             passwords: &self.passwords,
+            metrics: &self.metrics,
         }
     }
 

@@ -12,11 +12,12 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, KeySource};
-use crate::crypto::{MasterKey, Sealer};
+use crate::crypto::{MasterKey, Sealer, Secret};
 use crate::db::Db;
 use crate::flows::Hooks;
 use crate::manage::api_keys::ApiKeyCreated;
 use crate::manage::{ManageError, tenants};
+use crate::metrics::Metrics;
 use crate::passwords::PasswordHasher;
 use crate::services::Services;
 use crate::store::{Store, StoreError};
@@ -86,6 +87,15 @@ pub struct Settings {
     pub sessions: crate::config::SessionPolicy,
     /// The brute-force lock's limits (checked when made: see [`config::LoginLock::new`]).
     pub login_lock: config::LoginLock,
+    /// Serve `/metrics` on a listener of its own at this address, without authentication
+    /// (meant for a private interface); the main listener then answers 404 there.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` on the main listener requires. With neither this nor
+    /// `metrics_listen`, `/metrics` answers 404.
+    pub metrics_token: Option<Secret>,
+    /// Adds a `tenant` label to the grant counter and the token-latency histogram (one
+    /// series per tenant: off by default).
+    pub metrics_tenant_labels: bool,
 }
 
 impl Settings {
@@ -107,6 +117,9 @@ impl Settings {
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
             login_lock: Default::default(),
+            metrics_listen: None,
+            metrics_token: None,
+            metrics_tenant_labels: false,
         }
     }
 }
@@ -153,6 +166,9 @@ pub fn hooks(
         Some(r) => r.clone(),
         None => HookRuntime::new(settings.hook_pool)?,
     };
+    // The server's one registry: the hook side counts into it, and `services` hands the same
+    // one to the rest.
+    let metrics = Arc::new(Metrics::new(settings.metrics_tenant_labels));
     Ok(Hooks {
         runtime,
         compiler: settings.compiler.clone(),
@@ -161,9 +177,13 @@ pub fn hooks(
         seal: ArtifactSeal::new(master.derive("artifact-mac")),
         secrets: Sealer::new(master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
-        metrics: Default::default(),
         flows: Default::default(),
-        traces: crate::flows::traces::TraceWriter::start(store.clone(), crate::flows::TRACES_KEPT),
+        traces: crate::flows::traces::TraceWriter::start(
+            store.clone(),
+            crate::flows::TRACES_KEPT,
+            metrics.traces_dropped(),
+        ),
+        metrics,
     })
 }
 
@@ -179,11 +199,11 @@ pub async fn services(
         key_source: source,
     } = connect(settings).await?;
     let hooks = hooks(settings, &store, &master)?;
+    let metrics = hooks.metrics.clone();
     let svc = Services::new(
-        store,
+        Db::new(store, settings.clock.clone()),
         master,
         settings.passwords.clone(),
-        settings.clock.clone(),
         public_url,
         hooks,
         crate::services::LoginPolicy {
@@ -191,6 +211,7 @@ pub async fn services(
             sessions: settings.sessions,
             lock: settings.login_lock,
         },
+        metrics,
     )?;
     Ok((svc, source))
 }
@@ -199,6 +220,9 @@ pub async fn services(
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    /// The separate `/metrics` listener, when configured.
+    metrics_listener: Option<TcpListener>,
+    metrics: crate::http::metrics::Exposure,
     svc: Services,
     bootstrap_key: Option<ApiKeyCreated>,
     key_source: KeySource,
@@ -213,12 +237,27 @@ impl Application {
         let bound = listener
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartupError::Bind(addr, e))?,
+            ),
+            None => None,
+        };
+        let metrics = match (&metrics_listener, &settings.metrics_token) {
+            (Some(_), _) => crate::http::metrics::Exposure::Elsewhere,
+            (None, Some(token)) => crate::http::metrics::Exposure::Token(Arc::new(token.clone())),
+            (None, None) => crate::http::metrics::Exposure::Off,
+        };
         let public_url = config::public_url(settings.public_url.as_deref(), bound)?;
         let (svc, key_source) = services(&settings, public_url).await?;
         sweep(&svc.db.store).await;
         let bootstrap_key = tenants::bootstrap(&svc.db, &svc.secrets).await?;
         Ok(Self {
             listener,
+            metrics_listener,
+            metrics,
             svc,
             bootstrap_key,
             key_source,
@@ -242,6 +281,12 @@ impl Application {
         self.svc.issuers.base()
     }
 
+    /// The bound port of the separate `/metrics` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let l = self.metrics_listener.as_ref()?;
+        l.local_addr().ok().map(|a| a.port())
+    }
+
     /// The operator key created on first start (`None` on later starts).
     pub fn bootstrap_key(&self) -> Option<&ApiKeyCreated> {
         self.bootstrap_key.as_ref()
@@ -259,11 +304,12 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.svc.db.clone()));
-        let app = crate::http::app(self.svc.clone());
+        let metrics_server = self.serve_metrics();
+        let app = crate::http::app(self.svc.clone(), self.metrics.clone());
         let result = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -271,9 +317,41 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         maintenance.abort();
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
         self.svc.hooks.traces.flush().await;
         self.svc.db.store.close().await;
         result
+    }
+}
+
+impl Application {
+    /// Starts the separate `/metrics` listener, if any (stopped with the main one: a scrape
+    /// needs no draining), and logs how `/metrics` can be reached.
+    fn serve_metrics(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        use crate::http::metrics::Exposure;
+        match &self.metrics {
+            Exposure::Off => tracing::info!(
+                "/metrics is off: set SIGIL_METRICS_TOKEN to serve it here to \
+                 `Authorization: Bearer <token>`, or --metrics-listen ADDR to serve it on a \
+                 private listener"
+            ),
+            Exposure::Token(_) => tracing::info!(
+                "/metrics is served here to `Authorization: Bearer <SIGIL_METRICS_TOKEN>`"
+            ),
+            Exposure::Elsewhere => {}
+        }
+        let listener = self.metrics_listener.take()?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "/metrics is served on its own listener, without authentication");
+        }
+        let app = crate::http::metrics::router(self.svc.clone());
+        Some(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        }))
     }
 }
 

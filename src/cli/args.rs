@@ -3,6 +3,7 @@
 //! shares with it) are in [`super::settings`]; value syntaxes with rules of their own (a flow
 //! binding, a hook secret) are in [`super::values`].
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -122,6 +123,16 @@ pub struct ServeArgs {
     /// of persistent for the session's lifetime.
     #[arg(long, env = "SIGIL_SESSION_COOKIE_ONLY")]
     pub session_cookie_only: bool,
+    /// Serve /metrics on this address instead of the main listener, without authentication:
+    /// bind it to a private interface. Otherwise /metrics on the main listener requires
+    /// `Authorization: Bearer $SIGIL_METRICS_TOKEN` (set in the environment only), and without
+    /// that token it answers 404.
+    #[arg(long, env = "SIGIL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Label the grant counter and the token-latency histogram by tenant (one series per
+    /// tenant: mind the cardinality with many tenants).
+    #[arg(long, env = "SIGIL_METRICS_TENANT_LABELS")]
+    pub metrics_tenant_labels: bool,
     /// The database pool.
     #[command(flatten)]
     pub db: DatabaseFlags,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use sigil::config::SessionPolicy;
 use sigil::config::{self, KeySource};
+use sigil::crypto::Secret;
 use sigil::startup::{self, Application, Settings};
 
 use super::args::{ServeArgs, Target};
@@ -74,8 +75,9 @@ fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The server's settings: the flags, and the master key from `SIGIL_MASTER_KEY` (an
-/// environment variable only, so it stays out of shell history and process listings).
+/// The server's settings: the flags, and the master key from `SIGIL_MASTER_KEY` and the
+/// metrics token from `SIGIL_METRICS_TOKEN` (environment variables only, so they stay out of
+/// shell history and process listings).
 fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     let mut s = Settings::new(target.listen.addr, &target.database);
     s.master_key = std::env::var("SIGIL_MASTER_KEY").ok();
@@ -84,6 +86,13 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
         .clone()
         .or_else(|| target.listen.implied_public_url());
     s.trusted_proxies = args.trusted_proxies;
+    s.metrics_listen = args.metrics_listen;
+    s.metrics_tenant_labels = args.metrics_tenant_labels;
+    // Like the master key, the metrics token comes from the environment only.
+    s.metrics_token = std::env::var("SIGIL_METRICS_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(Secret::new);
     s.sessions = SessionPolicy {
         idle_ms: args.session_idle_hours * 3600 * 1000,
         absolute_ms: args.session_lifetime_hours * 3600 * 1000,

@@ -23,11 +23,11 @@ use std::sync::Arc;
 use sigil_hooks::admission::{AdmissionError, CompileGate, UploadLimiter};
 use sigil_hooks::compile::{ArtifactSeal, CompilerSettings};
 use sigil_hooks::flow_cache::FlowCache;
-use sigil_hooks::metrics::Metrics;
 use sigil_hooks::runtime::HookRuntime;
 use sigil_hooks::{HookError, Limits};
 
 use crate::crypto::Sealer;
+use crate::metrics::Metrics;
 use crate::store::StoreError;
 
 /// Traces kept per tenant.
@@ -52,8 +52,8 @@ pub struct Hooks {
     pub secrets: Sealer,
     /// Operator ceilings; tenants and hooks can only lower them.
     pub ceilings: Limits,
-    /// Prometheus counters.
-    pub metrics: Metrics,
+    /// The server's metrics (hook and flow runs, their durations, dropped traces).
+    pub metrics: Arc<Metrics>,
     /// Loaded flows per tenant.
     pub flows: FlowCache,
     /// Stores flow traces in batches.

@@ -9,10 +9,11 @@ use sigil_hooks::outcome::{FlowOutcome, FlowStatus};
 use sigil_hooks::runtime::FlowStep;
 
 use super::Hooks;
+use crate::clock::Stopwatch;
 use crate::ids::{IdKind, new_id};
 use crate::store::hook_traces::TraceRow;
 
-/// Runs the tenant's flow and records the metrics; returns the outcome and its trace, which
+/// Runs the tenant's flow and records the metrics (its duration only when hooks ran); returns the outcome and its trace, which
 /// the caller hands to [`save_trace`] once it knows the login's fate. An empty flow has no
 /// trace. `addable` is what the login lets `add-scope` add (decided by the protocol layer). A
 /// runtime-level failure (no capacity) becomes a failed flow, so callers handle one shape.
@@ -26,6 +27,7 @@ pub async fn run_flow(
     now: i64,
 ) -> (FlowOutcome, Option<TraceRow>) {
     let ran = !steps.is_empty();
+    let timer = Stopwatch::start();
     let out = match hooks
         .runtime
         .run_flow(tenant_id, steps, event, addable)
@@ -34,14 +36,16 @@ pub async fn run_flow(
         Ok(o) => o,
         Err(e) => failed_outcome(e),
     };
-    let trace = observe(hooks, tenant_id, &out, context, now);
+    let seconds = ran.then(|| timer.seconds());
+    let trace = observe(hooks, tenant_id, &out, context, now, seconds);
     (out, ran.then_some(trace))
 }
 
 /// The outcome of a login whose tenant has no hooks bound: counted as a successful flow run,
 /// as [`run_flow`] counts an empty flow (which has no trace), without building an event for it.
+/// No duration is observed: the flow-duration histogram is of flows that ran hooks.
 pub fn nothing_to_run(hooks: &Hooks) -> FlowOutcome {
-    hooks.metrics.flow("success");
+    hooks.metrics.flow("success", None);
     FlowOutcome::empty()
 }
 
@@ -60,7 +64,14 @@ fn failed_outcome(e: HookError) -> FlowOutcome {
     o
 }
 
-fn observe(hooks: &Hooks, tenant_id: &str, out: &FlowOutcome, context: &str, now: i64) -> TraceRow {
+fn observe(
+    hooks: &Hooks,
+    tenant_id: &str,
+    out: &FlowOutcome,
+    context: &str,
+    now: i64,
+    seconds: Option<f64>,
+) -> TraceRow {
     for t in &out.trace {
         hooks.metrics.hook(&t.outcome, t.duration_us);
     }
@@ -69,7 +80,7 @@ fn observe(hooks: &Hooks, tenant_id: &str, out: &FlowOutcome, context: &str, now
         FlowStatus::Denied { .. } => "denied",
         FlowStatus::Failed { .. } => "failed",
     };
-    hooks.metrics.flow(status);
+    hooks.metrics.flow(status, seconds);
     TraceRow {
         id: new_id(IdKind::Trace, now),
         tenant_id: tenant_id.to_string(),

@@ -7,9 +7,7 @@
 //! its own traces; a full queue drops traces and counts them in `/metrics` rather than slowing
 //! logins.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::Store;
@@ -33,7 +31,7 @@ pub struct TraceWriter {
     tx: Option<mpsc::Sender<Msg>>,
     store: Store,
     keep: i64,
-    dropped: Arc<AtomicU64>,
+    dropped: Counter,
 }
 
 impl std::fmt::Debug for Msg {
@@ -44,9 +42,9 @@ impl std::fmt::Debug for Msg {
 
 impl TraceWriter {
     /// Starts the writer on the current tokio runtime; without one (offline tools), traces
-    /// are written directly.
-    pub fn start(store: Store, keep: i64) -> Self {
-        let dropped = Arc::new(AtomicU64::new(0));
+    /// are written directly. Traces dropped because the queue was full are added to
+    /// `dropped` (`sigil_hook_traces_dropped_total`).
+    pub fn start(store: Store, keep: i64, dropped: Counter) -> Self {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return Self {
                 tx: None,
@@ -70,7 +68,7 @@ impl TraceWriter {
         match &self.tx {
             Some(tx) => {
                 if tx.try_send(Msg::Trace(Box::new(trace))).is_err() {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.dropped.inc();
                 }
             }
             None => {
@@ -89,11 +87,6 @@ impl TraceWriter {
                 let _ = wait.await;
             }
         }
-    }
-
-    /// Traces dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
     }
 }
 

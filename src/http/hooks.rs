@@ -1,4 +1,4 @@
-//! `/t/{tenant}/api/hooks...`, the post-login flow, hook limits and traces; `/metrics`.
+//! `/t/{tenant}/api/hooks...`, the post-login flow, hook limits and traces.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -277,21 +277,4 @@ async fn list_traces(
     Ok(Json(
         traces::traces(&svc.db, &svc.hooks, &auth.ctx, &page).await?,
     ))
-}
-
-/// Prometheus metrics.
-pub(super) async fn metrics(State(svc): State<Services>) -> impl axum::response::IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        format!(
-            "{}# HELP sigil_hook_traces_dropped_total Traces not stored because the trace queue was full.\n\
-             # TYPE sigil_hook_traces_dropped_total counter\nsigil_hook_traces_dropped_total {}\n{}",
-            svc.hooks.metrics.render(),
-            svc.hooks.traces.dropped(),
-            svc.password_login.metrics.render(),
-        ),
-    )
 }

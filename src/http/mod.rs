@@ -10,11 +10,13 @@ pub mod client_grants;
 pub mod client_ip;
 pub mod error;
 pub mod hooks;
+pub mod metrics;
 pub mod oidc;
 pub mod orgs;
 pub mod pages;
 pub mod params;
 mod plain_words;
+pub mod request_log;
 pub mod roles;
 pub mod templates;
 pub mod users;
@@ -22,11 +24,13 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -91,8 +95,9 @@ fn management() -> OpenApiRouter<Services> {
         .merge(hooks::upload_router())
 }
 
-/// The whole HTTP application.
-pub fn app(svc: Services) -> Router {
+/// The whole HTTP application. `metrics` says how `/metrics` answers here (see
+/// [`metrics::router`] for the separate listener).
+pub fn app(svc: Services, metrics: metrics::Exposure) -> Router {
     let (router, doc) = management().split_for_parts();
     let doc = Arc::new(doc);
     router
@@ -102,14 +107,36 @@ pub fn app(svc: Services) -> Router {
         )
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(hooks::metrics))
+        .route(
+            "/metrics",
+            get(move |State(svc): State<Services>, headers: HeaderMap| {
+                metrics::main_listener(svc, metrics.clone(), headers)
+            }),
+        )
         .merge(oidc::router(svc.clone()))
         .merge(browser::router())
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
-        .layer(TraceLayer::new_for_http())
+        // Layered after the routes, so the request log sees which route matched. From the
+        // outside in: an unsafe incoming id is dropped, an id is set, the request is logged,
+        // the id is copied to the response.
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::map_request(
+                    request_log::drop_insane_request_id,
+                ))
+                .layer(SetRequestIdLayer::x_request_id(request_log::NewRequestId))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_log::RequestSpan)
+                        .on_request(())
+                        .on_response(request_log::LogResponse)
+                        .on_failure(()),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
         .with_state(svc)
 }
 

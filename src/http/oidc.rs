@@ -13,10 +13,12 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::clock::Stopwatch;
 use crate::crypto::Secret;
 use crate::flows::event::RequestInfo;
 use crate::oauth::client_auth::ClientCredentials;
 use crate::oauth::password;
+use crate::oauth::pipeline::TokenResponse;
 use crate::oauth::{
     OAuthError, client_credentials, code, discovery, introspection, refresh, revocation, userinfo,
 };
@@ -257,45 +259,18 @@ async fn token(
     headers: HeaderMap,
     OAuthForm(form): OAuthForm,
 ) -> Response {
+    let timer = Stopwatch::start();
     let t = match tenant(&svc, &name).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let (creds, basic) = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return OAuthReply(e, false).into_response(),
-    };
-    let result = match form.get("grant_type").map(String::as_str) {
-        None => Err(OAuthError::InvalidRequest("grant_type is required".into())),
-        Some("password") => {
-            password::grant(
-                &svc.issuing(),
-                &svc.password_login,
-                (&t.0, &t.1),
-                creds,
-                &form,
-                &request_info(&svc, &headers, peer),
-            )
-            .await
-        }
-        Some("refresh_token") => {
-            refresh::grant(
-                &svc.issuing(),
-                (&t.0, &t.1),
-                creds,
-                &form,
-                &request_info(&svc, &headers, peer),
-            )
-            .await
-        }
-        Some("client_credentials") => {
-            client_credentials::grant(&svc.issuing(), (&t.0, &t.1), creds, &form).await
-        }
-        Some("authorization_code") => code::grant(&svc.issuing(), (&t.0, &t.1), creds, &form).await,
-        Some(g) => Err(OAuthError::UnsupportedGrantType(format!(
-            "unknown grant type `{g}`"
-        ))),
-    };
+    let (result, basic) = grant(&svc, (&t.0, &t.1), &headers, peer, &form).await;
+    svc.metrics.grant(
+        &t.1,
+        form.get("grant_type").map_or("", String::as_str),
+        result.as_ref().map_or_else(OAuthError::code, |_| "ok"),
+        timer.seconds(),
+    );
     match result {
         Ok(body) => {
             let mut res = Json(body).into_response();
@@ -307,6 +282,53 @@ async fn token(
         }
         Err(e) => OAuthReply(e, basic).into_response(),
     }
+}
+
+/// Runs the grant the form asks for; also says whether the client authenticated with HTTP
+/// Basic (for the `WWW-Authenticate` of an `invalid_client`).
+async fn grant(
+    svc: &Services,
+    t: (&str, &str),
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    form: &HashMap<String, String>,
+) -> (Result<TokenResponse, OAuthError>, bool) {
+    let (creds, basic) = match client_credentials(headers, form) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), false),
+    };
+    let result = match form.get("grant_type").map(String::as_str) {
+        None => Err(OAuthError::InvalidRequest("grant_type is required".into())),
+        Some("password") => {
+            password::grant(
+                &svc.issuing(),
+                &svc.password_login,
+                t,
+                creds,
+                form,
+                &request_info(svc, headers, peer),
+            )
+            .await
+        }
+        Some("refresh_token") => {
+            refresh::grant(
+                &svc.issuing(),
+                t,
+                creds,
+                form,
+                &request_info(svc, headers, peer),
+            )
+            .await
+        }
+        Some("client_credentials") => {
+            client_credentials::grant(&svc.issuing(), t, creds, form).await
+        }
+        Some("authorization_code") => code::grant(&svc.issuing(), t, creds, form).await,
+        Some(g) => Err(OAuthError::UnsupportedGrantType(format!(
+            "unknown grant type `{g}`"
+        ))),
+    };
+    (result, basic)
 }
 
 async fn userinfo_for(svc: &Services, name: &str, headers: &HeaderMap) -> Response {

@@ -15,6 +15,7 @@ use super::client_auth::{ClientCredentials, client_for_grant};
 use super::pipeline::{self, Decision, Issue, TokenResponse};
 use super::token_form::required;
 use crate::crypto::constant_time_eq;
+use crate::metrics::{SecurityEvent, security_event};
 use crate::store::codes as store;
 use crate::store::grants as grant_store;
 use crate::store::orgs as org_store;
@@ -89,7 +90,9 @@ pub async fn grant(
         return Err(invalid());
     }
     if row.used_at.is_some() {
-        tracing::warn!(client = %row.client_id, "authorization code replayed: revoking its tokens");
+        security_event!(deps.metrics, SecurityEvent::CodeReplay,
+            tenant = tenant_id, client = %row.client_id, user = %row.user_id,
+            "authorization code replayed: revoking its tokens");
         revoke_issued(deps, tenant_id, &hash).await?;
         return Err(invalid());
     }
@@ -168,7 +171,9 @@ pub async fn grant(
     if !store::consume_code(&mut tx, &hash, signed.family_id.as_deref(), now).await? {
         // Another exchange won the race: this one is a replay.
         drop(tx);
-        tracing::warn!(client = %row.client_id, "authorization code exchanged concurrently: revoking its tokens");
+        security_event!(deps.metrics, SecurityEvent::CodeReplay,
+            tenant = tenant_id, client = %row.client_id, user = %row.user_id,
+            "authorization code exchanged concurrently: revoking its tokens");
         revoke_issued(deps, tenant_id, &hash).await?;
         return Err(invalid());
     }

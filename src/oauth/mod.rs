@@ -17,7 +17,6 @@ pub mod discovery;
 pub mod introspection;
 pub mod jwt_verify;
 pub mod logout;
-pub mod metrics;
 pub mod password;
 pub mod pipeline;
 pub mod refresh;
@@ -34,6 +33,7 @@ use crate::crypto::SecretHasher;
 use crate::db::{Db, Issuers};
 use crate::flows::Hooks;
 use crate::keys::{KeyError, KeyRing};
+use crate::metrics::Metrics;
 use crate::passwords::PasswordHasher;
 use crate::store::StoreError;
 use crate::templates::cache::TemplateCache;
@@ -71,6 +71,9 @@ pub struct Issuing<'a> {
     pub templates: &'a TemplateCache,
     /// argon2id, for upgrading an imported hash after a verified login.
     pub passwords: &'a PasswordHasher,
+    /// Where the grants count their security events (refresh reuse, code replay, hooks that
+    /// deny or fail).
+    pub metrics: &'a Metrics,
 }
 
 /// OAuth errors (RFC 6749 5.2, RFC 6750 3.1), each with its HTTP status.

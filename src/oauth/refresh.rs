@@ -17,6 +17,7 @@ use super::pipeline::{self, Login, TokenResponse};
 use super::token_form::{required, scope_list};
 use crate::db::Db;
 use crate::flows::event::RequestInfo;
+use crate::metrics::{SecurityEvent, security_event};
 use crate::store::orgs as org_store;
 use crate::store::refresh_tokens as refresh_store;
 use crate::store::users as user_store;
@@ -58,7 +59,9 @@ pub async fn grant(
         // A rotated token presented again: stolen, or replayed by a confused client. RFC 9700
         // 4.14.2: revoke the family (and its access tokens).
         revoke_family(deps.db, &row.family_id, now).await?;
-        tracing::warn!(family = %row.family_id, "refresh token reuse: family revoked");
+        security_event!(deps.metrics, SecurityEvent::RefreshReuse,
+            tenant = tenant_id, client = %row.client_id, user = %row.user_id,
+            family = %row.family_id, "refresh token reuse: family revoked");
         return Err(invalid());
     }
     let original = crate::scopes::parse(&row.scope);

@@ -5,9 +5,11 @@
 //! exists.
 
 use super::OAuthError;
-use super::metrics::{Attempt, LoginMetrics};
 use crate::config::LoginLock;
+use std::sync::Arc;
+
 use crate::db::Db;
+use crate::metrics::{Attempt, LoginFailure, Metrics, SecurityEvent, security_event};
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
 use crate::store::login_failures as failure_store;
 use crate::store::users::normalize_email;
@@ -28,19 +30,23 @@ pub struct PasswordLogin {
     /// An argon2id hash of a random password, verified against when a login names an unknown
     /// user (or a locked pair) so that timing does not reveal which accounts exist.
     dummy_hash: String,
-    /// Attempts by result, for `/metrics`.
-    pub metrics: LoginMetrics,
+    /// Attempts by result and the security events of logins, for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl PasswordLogin {
     /// Makes the dummy hash with the hasher's own parameters, so it costs what a real one does.
-    pub fn new(hasher: PasswordHasher, lock: LoginLock) -> Result<Self, PasswordError> {
+    pub fn new(
+        hasher: PasswordHasher,
+        lock: LoginLock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, PasswordError> {
         let dummy_hash = hasher.hash(crate::crypto::random_secret("").expose())?;
         Ok(Self {
             hasher,
             lock,
             dummy_hash,
-            metrics: LoginMetrics::default(),
+            metrics,
         })
     }
 }
@@ -105,6 +111,11 @@ pub async fn authenticate_user(
             let n =
                 failure_store::count_attempt(&mut tx, tenant_id, &u.id, ip, now, window_ms).await?;
             tx.commit().await.map_err(crate::store::StoreError::from)?;
+            // The count is atomic, so exactly one attempt sees the limit crossed.
+            if n == login.lock.max_failures() + 1 {
+                security_event!(login.metrics, SecurityEvent::LockEngaged,
+                    tenant = tenant_id, user = %u.id, ip = ip, "brute-force lock engaged");
+            }
             n > login.lock.max_failures()
         }
         None => false,
@@ -121,12 +132,26 @@ pub async fn authenticate_user(
         .map_err(OAuthError::server)?;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.password_hash.is_some() && !locked => u,
-        _ => {
+        (user, _) => {
             login.metrics.attempt(if locked {
                 Attempt::Locked
             } else {
                 Attempt::Wrong
             });
+            let reason = match &user {
+                None => LoginFailure::UnknownUser,
+                Some(_) if locked => LoginFailure::Locked,
+                Some(u) if u.password_hash.is_none() => LoginFailure::NoPassword,
+                Some(_) => LoginFailure::WrongPassword,
+            };
+            security_event!(
+                login.metrics,
+                SecurityEvent::LoginFailed(reason),
+                tenant = tenant_id,
+                user = user.as_ref().map(|u| u.id.as_str()),
+                ip = ip,
+                "password login failed"
+            );
             return Err(LoginRefused::WrongCredentials);
         }
     };
@@ -135,6 +160,8 @@ pub async fn authenticate_user(
     failure_store::clear_attempts(&mut tx, &user.id, ip).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     if user.blocked {
+        security_event!(login.metrics, SecurityEvent::LoginFailed(LoginFailure::Blocked),
+            tenant = tenant_id, user = %user.id, ip = ip, "password login failed");
         return Err(LoginRefused::Blocked);
     }
     Ok((user, verified == Verified::YesRehash))

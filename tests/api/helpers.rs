@@ -114,6 +114,9 @@ pub struct TestApp {
     _fresh: FreshDb,
 }
 
+/// The `/metrics` bearer token of every test server (a test about `/metrics` itself changes it).
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 pub async fn spawn_app(db: Db) -> TestApp {
     spawn_app_with(db, |_| {}).await
 }
@@ -142,6 +145,7 @@ pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Setti
     settings.compiler.exe = env!("CARGO_BIN_EXE_sigil").into();
     // Real argon2id, lighter parameters: tests exercise the same code path faster.
     settings.passwords = PasswordHasher::new(4096, 1, 1);
+    settings.metrics_token = Some(sigil::crypto::Secret::new(METRICS_TOKEN.into()));
     if db == Db::Postgres {
         settings.master_key = Some(sigil::crypto::MasterKey::generate().to_base64());
     }
@@ -259,6 +263,31 @@ impl TestApp {
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(&self.operator_key.clone()), None)
             .await
+    }
+
+    /// The `/metrics` exposition (with the metrics token).
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "/metrics");
+        res.text().await.unwrap()
+    }
+
+    /// The value of the sample `series` (name and labels, exactly as exposed) in `/metrics`.
+    #[track_caller]
+    pub fn metric<'a>(&'a self, series: &'a str) -> impl Future<Output = f64> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let text = self.metrics().await;
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no {series} in /metrics (at {caller}):\n{text}"))
+        }
     }
 
     /// Creates a tenant through the API; returns its (non-operator) key.

@@ -261,13 +261,7 @@ async fn hook_lifecycle_and_flow(db: Db) {
     );
 
     // Metrics count what ran.
-    let res = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
-    let text = res.text().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("sigil_hook_duration_seconds_count{outcome=\"ok\"}"));
     assert!(text.contains("sigil_flow_runs_total{outcome=\"failed\"}"));
 

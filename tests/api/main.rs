@@ -21,6 +21,7 @@ mod hooks;
 mod import;
 mod introspection;
 mod isolation;
+mod observability;
 mod oidc_client;
 mod orgs;
 mod platform;

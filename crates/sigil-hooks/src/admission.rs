@@ -10,6 +10,7 @@
 //! start a compile within the queue limit says so (`compile_busy`) rather than hold requests
 //! (and their 4 MiB bodies) forever.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -153,6 +154,25 @@ pub struct CompileGate {
     slots: Arc<Semaphore>,
     workers: usize,
     queue: Duration,
+    /// Compiles waiting for a slot, for `/metrics`.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Counts one waiter for as long as it waits, however the wait ends (a slot, the queue
+/// limit, or the request dropped mid-wait).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        Self(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl CompileGate {
@@ -163,6 +183,7 @@ impl CompileGate {
             slots: Arc::new(Semaphore::new(workers)),
             workers,
             queue,
+            waiting: Arc::default(),
         }
     }
 
@@ -171,8 +192,19 @@ impl CompileGate {
         self.workers
     }
 
+    /// Compiles running now (holding a slot).
+    pub fn running(&self) -> usize {
+        self.workers.saturating_sub(self.slots.available_permits())
+    }
+
+    /// Compiles waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Waits for a worker slot (held until the permit is dropped).
     pub async fn enter(&self) -> Result<OwnedSemaphorePermit, AdmissionError> {
+        let _waiting = Waiting::new(&self.waiting);
         match tokio::time::timeout(self.queue, self.slots.clone().acquire_owned()).await {
             Ok(Ok(p)) => Ok(p),
             _ => Err(AdmissionError::CompileBusy {
@@ -212,9 +244,16 @@ mod tests {
     async fn a_full_gate_answers_compile_busy_after_its_queue_limit() {
         let gate = CompileGate::new(1, Duration::from_millis(50));
         let held = gate.enter().await.unwrap();
+        assert_eq!((gate.running(), gate.waiting()), (1, 0));
         let e = gate.enter().await.unwrap_err();
         assert_eq!(e.code(), "compile_busy");
+        assert_eq!(
+            gate.waiting(),
+            0,
+            "a waiter that gave up is no longer counted"
+        );
         drop(held);
+        assert_eq!(gate.running(), 0);
         let _free = gate.enter().await.expect("free again");
     }
 }

@@ -23,7 +23,8 @@
 //!   wall-clock budget, and flow execution ([`runtime::HookRuntime::run_flow`]: an event in,
 //!   an [`outcome::FlowOutcome`] out); [`flow_cache`]: loaded flows per tenant.
 //! - [`event`]: the post-login event; [`limits`]: what an invocation may use; [`error`]: how
-//!   it fails; [`metrics`]: Prometheus counters.
+//!   it fails (the server counts runs and their durations in its own metrics registry, from
+//!   each [`outcome::HookTrace`]).
 
 // The host measures durations and sets wasmtime's epoch deadlines with the monotonic
 // `Instant`, which the workspace's clippy.toml bans elsewhere in favour of the injected clock:
@@ -43,7 +44,6 @@ pub mod host;
 pub mod invoke;
 pub mod limits;
 pub mod metadata;
-pub mod metrics;
 pub mod outcome;
 pub mod pool;
 pub mod prepare;

@@ -10,6 +10,7 @@ use super::{Decision, Login};
 use crate::flows::event;
 use crate::flows::{load as flow_load, run as flow_run};
 use crate::ids::{IdKind, new_id};
+use crate::metrics::{SecurityEvent, security_event};
 use crate::oauth::Issuing;
 use crate::oauth::claims;
 use crate::oauth::{OAuthError, ServerFault};
@@ -73,6 +74,7 @@ pub async fn decide(
         .await;
         (id, access, outcome, trace)
     };
+    hook_events(deps, l, &outcome);
     if outcome.status != FlowStatus::Success
         && let Some(t) = trace.clone()
     {
@@ -113,6 +115,33 @@ pub async fn decide(
         },
         outcome,
     ))
+}
+
+/// The security events of a login's flow: each hook that denied, each that failed (fail-open
+/// ones too: their effects were dropped, which an operator wants to know), and a flow that
+/// failed before any hook ran (no capacity, the flow deadline) with the host's error kind.
+/// Test runs of a hook are not logins and are not counted.
+fn hook_events(deps: &Issuing<'_>, l: &Login<'_>, outcome: &FlowOutcome) {
+    let (tenant, client, user) = (l.tenant.0, &l.app.client_id, &l.user.id);
+    for t in &outcome.trace {
+        let event = match t.outcome.as_str() {
+            "denied" => SecurityEvent::HookDeny,
+            "failed" | "failed_open" => {
+                SecurityEvent::HookFailure(t.error_code.clone().unwrap_or_default())
+            }
+            _ => continue,
+        };
+        security_event!(deps.metrics, event, tenant = tenant, client = %client, user = %user,
+            hook = %t.hook_name, version = t.version, outcome = %t.outcome,
+            "post-login hook refused or failed a login");
+    }
+    if let FlowStatus::Failed { code, .. } = &outcome.status
+        && !outcome.trace.iter().any(|t| t.outcome == "failed")
+    {
+        security_event!(deps.metrics, SecurityEvent::HookFailure(code.clone()),
+            tenant = tenant, client = %client, user = %user,
+            "post-login flow failed before its hooks could finish");
+    }
 }
 
 /// What the login lets `add-scope` add (docs/hooks.md "Scopes"), checked by the hook host at

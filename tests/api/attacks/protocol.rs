@@ -142,21 +142,6 @@ async fn repeated_parameters_are_refused_at_every_endpoint(db: Db) {
     }
 }
 
-async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-}
-
 /// Item 16. The brute-force lock counts an attempt before verifying the password, atomically
 /// (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`), so 50 parallel guesses cannot all pass
 /// the check: exactly 10 are verified and 40 are refused as locked (RFC 6749 10.10, RFC 9700
@@ -177,10 +162,20 @@ async fn brute_force_lock_holds_under_parallel_guesses(db: Db) {
         assert_eq!(g.0, StatusCode::BAD_REQUEST);
         assert_eq!(&g.1, bodies[0], "locked and wrong look the same");
     }
-    let wrong = metric(&app, "sigil_password_attempts_total{result=\"wrong\"}").await;
-    let locked = metric(&app, "sigil_password_attempts_total{result=\"locked\"}").await;
+    let wrong = app
+        .metric("sigil_password_attempts_total{result=\"wrong\"}")
+        .await;
+    let locked = app
+        .metric("sigil_password_attempts_total{result=\"locked\"}")
+        .await;
     println!("50 parallel guesses: {wrong} verified and wrong, {locked} locked");
-    assert_eq!((wrong, locked), (10, 40));
+    assert_eq!((wrong, locked), (10.0, 40.0));
+    assert_eq!(
+        app.metric("sigil_security_events_total{event=\"lock_engaged\"}")
+            .await,
+        1.0,
+        "exactly one guess crossed the limit"
+    );
     // The right password is locked out too, for this (user, IP).
     let (st, _) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);

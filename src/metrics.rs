@@ -1,0 +1,498 @@
+//! What operators count: the server's Prometheus metrics, in one [`Registry`] owned by the
+//! running server (no global recorder, so tests run many servers in one process, each with its
+//! own numbers), and the security events that are both a log line and a counter.
+//!
+//! Label values are closed sets chosen here (a grant type Sigil knows, an OAuth error code, a
+//! login-failure reason), never text from a request, so a client cannot make new series. The
+//! tenant is a label only when the operator asks for it ([`Metrics::new`]), and then only on the
+//! grant counter and the token-latency histogram: one series per tenant is unbounded
+//! cardinality on a server with many tenants. `docs/operating.md` lists every metric.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::render`]'s output: the OpenMetrics text format, which
+/// Prometheus reads (and negotiates) natively.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Bucket bounds of one hook's duration, seconds (as before the registry existed: a hook is
+/// meant to take micro- to milliseconds).
+const HOOK_BUCKETS: [f64; 12] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+];
+/// Bucket bounds of a whole flow, seconds (several hooks, up to the flow deadline).
+const FLOW_BUCKETS: [f64; 12] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+/// Bucket bounds of a token request, seconds: argon2id alone takes tens of milliseconds.
+const TOKEN_BUCKETS: [f64; 13] = [
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A label set whose labels depend on the settings (the opt-in `tenant` label) or on the
+/// event (`reason` only where there is one).
+type Labels = Vec<(&'static str, String)>;
+type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// How one password attempt ended (`sigil_password_attempts_total{result}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The password was right.
+    Ok,
+    /// The password was verified and wrong (or the user is unknown).
+    Wrong,
+    /// The (user, IP) pair was locked: the password was not even compared.
+    Locked,
+}
+
+impl Attempt {
+    const ALL: [Attempt; 3] = [Attempt::Ok, Attempt::Wrong, Attempt::Locked];
+
+    fn label(self) -> &'static str {
+        match self {
+            Attempt::Ok => "ok",
+            Attempt::Wrong => "wrong",
+            Attempt::Locked => "locked",
+        }
+    }
+}
+
+/// Why a password login failed. On the wire every one of these answers the same (no user
+/// enumeration); only the security log and `/metrics` tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// No user has that email in the tenant.
+    UnknownUser,
+    /// The password was compared and is wrong.
+    WrongPassword,
+    /// The user has no password (invited, or signs in another way).
+    NoPassword,
+    /// The brute-force lock refused the attempt without comparing the password.
+    Locked,
+    /// The password was right, but the user is blocked.
+    Blocked,
+}
+
+impl LoginFailure {
+    const ALL: [LoginFailure; 5] = [
+        LoginFailure::UnknownUser,
+        LoginFailure::WrongPassword,
+        LoginFailure::NoPassword,
+        LoginFailure::Locked,
+        LoginFailure::Blocked,
+    ];
+
+    /// The `reason` label and log field.
+    pub fn label(self) -> &'static str {
+        match self {
+            LoginFailure::UnknownUser => "unknown_user",
+            LoginFailure::WrongPassword => "wrong_password",
+            LoginFailure::NoPassword => "no_password",
+            LoginFailure::Locked => "locked",
+            LoginFailure::Blocked => "blocked",
+        }
+    }
+}
+
+/// Something an operator watching for attacks wants to see: logged with
+/// `target: "sigil::security"` and counted in `sigil_security_events_total{event, reason}`
+/// (see [`security_event`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// A password login failed, and why.
+    LoginFailed(LoginFailure),
+    /// This attempt crossed the brute-force limit: the (user, IP) pair is locked from now on.
+    LockEngaged,
+    /// A rotated refresh token came back: its family was revoked (RFC 9700 4.14.2).
+    RefreshReuse,
+    /// A used authorization code came back: what it issued was revoked (RFC 6749 4.1.2).
+    CodeReplay,
+    /// A post-login hook denied a login.
+    HookDeny,
+    /// A post-login hook failed during a login (fail-closed or fail-open), with the error
+    /// kind (`timeout`, `out_of_fuel`, `trap`... as the hook host names them).
+    HookFailure(String),
+}
+
+impl SecurityEvent {
+    /// Every event name, for the zero series `/metrics` shows before anything happened.
+    const NAMES: [&'static str; 6] = [
+        "login_failed",
+        "lock_engaged",
+        "refresh_reuse",
+        "code_replay",
+        "hook_deny",
+        "hook_failure",
+    ];
+
+    /// The `event` field and label.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SecurityEvent::LoginFailed(_) => "login_failed",
+            SecurityEvent::LockEngaged => "lock_engaged",
+            SecurityEvent::RefreshReuse => "refresh_reuse",
+            SecurityEvent::CodeReplay => "code_replay",
+            SecurityEvent::HookDeny => "hook_deny",
+            SecurityEvent::HookFailure(_) => "hook_failure",
+        }
+    }
+
+    /// The `reason` field and label, for the events that have one.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            SecurityEvent::LoginFailed(r) => Some(r.label()),
+            SecurityEvent::HookFailure(kind) => Some(kind),
+            _ => None,
+        }
+    }
+
+    fn labels(&self) -> Labels {
+        let mut l = vec![("event", self.name().to_string())];
+        if let Some(r) = self.reason() {
+            l.push(("reason", error_kind(r)));
+        }
+        l
+    }
+}
+
+/// A hook error kind as a label value: the host's codes are short snake_case words; anything
+/// else (which would be a bug) is `other`, so a label can never carry free text.
+fn error_kind(kind: &str) -> String {
+    let sane = !kind.is_empty()
+        && kind.len() <= 32
+        && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if sane { kind } else { "other" }.to_string()
+}
+
+/// Logs a [`SecurityEvent`] at WARN with `target: "sigil::security"`, the `event` and `reason`
+/// fields and the fields given (the tenant and the ids involved; never a password, token, code
+/// or secret), and counts it in `metrics`. One macro so the line and the counter cannot drift
+/// apart.
+macro_rules! security_event {
+    ($metrics:expr, $event:expr, $($fields:tt)+) => {{
+        let event: $crate::metrics::SecurityEvent = $event;
+        $metrics.security(&event);
+        ::tracing::warn!(
+            target: "sigil::security",
+            event = event.name(),
+            reason = event.reason(),
+            $($fields)+
+        );
+    }};
+}
+pub(crate) use security_event;
+
+/// Values read when `/metrics` is scraped rather than counted as they change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sampled {
+    /// Database connections open (idle and in use).
+    pub db_connections: u32,
+    /// Of those, idle.
+    pub db_idle: u32,
+    /// The pool's ceiling.
+    pub db_max: u32,
+    /// Hook compiles running in a compile worker.
+    pub compiles_running: usize,
+    /// Hook uploads waiting for a compile worker.
+    pub compiles_waiting: usize,
+}
+
+/// The server's metrics: the registry and a handle on each family. Cheap to share behind an
+/// `Arc`; every handle is atomic.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    tenant_labels: bool,
+    grants: Family<Labels, Counter>,
+    token_duration: HistogramFamily,
+    hook_duration: HistogramFamily,
+    flow_runs: Family<Labels, Counter>,
+    flow_duration: HistogramFamily,
+    password_attempts: Family<Labels, Counter>,
+    security: Family<Labels, Counter>,
+    traces_dropped: Counter,
+    db_connections: Family<Labels, Gauge>,
+    db_max: Gauge,
+    compiles: Family<Labels, Gauge>,
+}
+
+/// A histogram family whose members all have `buckets` (a fn pointer, not a closure, so the
+/// family's type does not depend on which).
+fn histograms(buckets: fn() -> Histogram) -> HistogramFamily {
+    Family::new_with_constructor(buckets)
+}
+
+fn hook_buckets() -> Histogram {
+    Histogram::new(HOOK_BUCKETS)
+}
+
+fn flow_buckets() -> Histogram {
+    Histogram::new(FLOW_BUCKETS)
+}
+
+fn token_buckets() -> Histogram {
+    Histogram::new(TOKEN_BUCKETS)
+}
+
+impl Metrics {
+    /// A registry with every family registered. `tenant_labels` adds a `tenant` label to the
+    /// grant counter and the token-latency histogram (off by default: see the module doc).
+    pub fn new(tenant_labels: bool) -> Self {
+        let mut registry = Registry::with_prefix("sigil");
+        let grants = Family::<Labels, Counter>::default();
+        registry.register(
+            "grants",
+            "Token-endpoint requests by grant type and outcome (`ok` or the OAuth error code)",
+            grants.clone(),
+        );
+        let token_duration = histograms(token_buckets);
+        registry.register(
+            "token_request_duration_seconds",
+            "Time to answer a token-endpoint request, by grant type",
+            token_duration.clone(),
+        );
+        let hook_duration = histograms(hook_buckets);
+        registry.register(
+            "hook_duration_seconds",
+            "Duration of one hook invocation (store, instantiate, call, drop), by outcome",
+            hook_duration.clone(),
+        );
+        let flow_runs = Family::<Labels, Counter>::default();
+        registry.register(
+            "flow_runs",
+            "Post-login flow runs by outcome",
+            flow_runs.clone(),
+        );
+        let flow_duration = histograms(flow_buckets);
+        registry.register(
+            "flow_duration_seconds",
+            "Duration of a post-login flow with hooks bound, by outcome",
+            flow_duration.clone(),
+        );
+        let password_attempts = Family::<Labels, Counter>::default();
+        registry.register(
+            "password_attempts",
+            "Password logins (grant and hosted page) by result; `locked` were refused by the \
+             brute-force lock without comparing the password",
+            password_attempts.clone(),
+        );
+        let security = Family::<Labels, Counter>::default();
+        registry.register(
+            "security_events",
+            "Security events (also logged with target sigil::security) by event and reason",
+            security.clone(),
+        );
+        let traces_dropped = Counter::default();
+        registry.register(
+            "hook_traces_dropped",
+            "Traces not stored because the trace queue was full",
+            traces_dropped.clone(),
+        );
+        let db_connections = Family::<Labels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database connections open, by state (idle, in_use)",
+            db_connections.clone(),
+        );
+        let db_max = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "The database pool's ceiling",
+            db_max.clone(),
+        );
+        let compiles = Family::<Labels, Gauge>::default();
+        registry.register(
+            "hook_compiles",
+            "Hook compiles by state: running in a worker, or waiting for one",
+            compiles.clone(),
+        );
+        let m = Self {
+            registry,
+            tenant_labels,
+            grants,
+            token_duration,
+            hook_duration,
+            flow_runs,
+            flow_duration,
+            password_attempts,
+            security,
+            traces_dropped,
+            db_connections,
+            db_max,
+            compiles,
+        };
+        // Closed sets start at zero, so a rate() over them works from the first scrape and a
+        // dashboard shows 0 rather than "no data".
+        for a in Attempt::ALL {
+            drop(m.password_attempts.get_or_create(&one("result", a.label())));
+        }
+        for name in SecurityEvent::NAMES {
+            if name == "login_failed" {
+                for r in LoginFailure::ALL {
+                    drop(
+                        m.security
+                            .get_or_create(&SecurityEvent::LoginFailed(r).labels()),
+                    );
+                }
+            } else if name != "hook_failure" {
+                drop(m.security.get_or_create(&one("event", name)));
+            }
+        }
+        for outcome in ["success", "denied", "failed"] {
+            drop(m.flow_runs.get_or_create(&one("outcome", outcome)));
+        }
+        m
+    }
+
+    /// Counts one token-endpoint request and observes its duration. `grant_type` is one Sigil
+    /// knows (anything else is `unsupported`); `outcome` is `ok` or an OAuth error code.
+    pub fn grant(&self, tenant: &str, grant_type: &str, outcome: &str, seconds: f64) {
+        let grant_type = match grant_type {
+            "password" | "refresh_token" | "client_credentials" | "authorization_code" => {
+                grant_type
+            }
+            _ => "unsupported",
+        };
+        let mut labels = vec![
+            ("grant_type", grant_type.to_string()),
+            ("outcome", outcome.to_string()),
+        ];
+        if self.tenant_labels {
+            labels.push(("tenant", tenant.to_string()));
+        }
+        self.grants.get_or_create(&labels).inc();
+        labels.retain(|(k, _)| *k != "outcome");
+        self.token_duration.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Records one hook run (`outcome`: `ok`, `denied`, `failed` or `failed_open`).
+    pub fn hook(&self, outcome: &str, duration_us: u64) {
+        self.hook_duration
+            .get_or_create(&one("outcome", outcome))
+            .observe(duration_us as f64 / 1e6);
+    }
+
+    /// Counts one flow run (`success`, `denied` or `failed`), with its duration when hooks ran.
+    pub fn flow(&self, outcome: &str, seconds: Option<f64>) {
+        let labels = one("outcome", outcome);
+        self.flow_runs.get_or_create(&labels).inc();
+        if let Some(s) = seconds {
+            self.flow_duration.get_or_create(&labels).observe(s);
+        }
+    }
+
+    /// Counts one password attempt.
+    pub fn attempt(&self, a: Attempt) {
+        self.password_attempts
+            .get_or_create(&one("result", a.label()))
+            .inc();
+    }
+
+    /// Counts a security event (log it with [`security_event`], which calls this).
+    pub fn security(&self, e: &SecurityEvent) {
+        self.security.get_or_create(&e.labels()).inc();
+    }
+
+    /// The counter the trace writer adds its drops to.
+    pub fn traces_dropped(&self) -> Counter {
+        self.traces_dropped.clone()
+    }
+
+    /// The text exposition, with the sampled values as of now.
+    pub fn render(&self, sampled: &Sampled) -> String {
+        let in_use = sampled.db_connections.saturating_sub(sampled.db_idle);
+        self.db_connections
+            .get_or_create(&one("state", "idle"))
+            .set(i64::from(sampled.db_idle));
+        self.db_connections
+            .get_or_create(&one("state", "in_use"))
+            .set(i64::from(in_use));
+        self.db_max.set(i64::from(sampled.db_max));
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.compiles
+            .get_or_create(&one("state", "running"))
+            .set(count(sampled.compiles_running));
+        self.compiles
+            .get_or_create(&one("state", "waiting"))
+            .set(count(sampled.compiles_waiting));
+        let mut out = String::new();
+        // Writing into a String cannot fail, and every label value here is plain text.
+        if let Err(e) = encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding metrics");
+        }
+        out
+    }
+}
+
+fn one(key: &'static str, value: &str) -> Labels {
+    vec![(key, value.to_string())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_with_their_labels_and_closed_sets_start_at_zero() {
+        let m = Metrics::new(false);
+        m.grant("acme", "password", "ok", 0.02);
+        m.grant("acme", "../../etc", "unsupported_grant_type", 0.001);
+        m.hook("ok", 250);
+        m.flow("success", Some(0.001));
+        m.security(&SecurityEvent::HookFailure("out_of_fuel".into()));
+        m.security(&SecurityEvent::HookFailure("Free text!".into()));
+        let text = m.render(&Sampled {
+            db_connections: 3,
+            db_idle: 1,
+            db_max: 5,
+            compiles_running: 1,
+            compiles_waiting: 2,
+        });
+        for line in [
+            "sigil_grants_total{grant_type=\"password\",outcome=\"ok\"} 1",
+            "sigil_grants_total{grant_type=\"unsupported\",outcome=\"unsupported_grant_type\"} 1",
+            "sigil_token_request_duration_seconds_count{grant_type=\"password\"} 1",
+            "sigil_hook_duration_seconds_count{outcome=\"ok\"} 1",
+            "sigil_flow_runs_total{outcome=\"success\"} 1",
+            "sigil_flow_runs_total{outcome=\"denied\"} 0",
+            "sigil_flow_duration_seconds_count{outcome=\"success\"} 1",
+            "sigil_password_attempts_total{result=\"locked\"} 0",
+            "sigil_security_events_total{event=\"login_failed\",reason=\"unknown_user\"} 0",
+            "sigil_security_events_total{event=\"refresh_reuse\"} 0",
+            "sigil_security_events_total{event=\"hook_failure\",reason=\"out_of_fuel\"} 1",
+            "sigil_security_events_total{event=\"hook_failure\",reason=\"other\"} 1",
+            "sigil_hook_traces_dropped_total 0",
+            "sigil_db_pool_connections{state=\"in_use\"} 2",
+            "sigil_db_pool_connections{state=\"idle\"} 1",
+            "sigil_db_pool_max_connections 5",
+            "sigil_hook_compiles{state=\"waiting\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+        assert!(!text.contains("tenant="), "no tenant label unless asked");
+    }
+
+    #[test]
+    fn tenant_labels_are_opt_in_and_only_on_grants_and_token_latency() {
+        let m = Metrics::new(true);
+        m.grant("acme", "client_credentials", "ok", 0.01);
+        m.flow("success", Some(0.001));
+        let text = m.render(&Sampled::default());
+        assert!(text.contains(
+            "sigil_grants_total{grant_type=\"client_credentials\",outcome=\"ok\",tenant=\"acme\"} 1"
+        ));
+        assert!(text.contains(
+            "sigil_token_request_duration_seconds_count{grant_type=\"client_credentials\",tenant=\"acme\"} 1"
+        ));
+        assert_eq!(
+            text.matches("tenant=").count(),
+            text.lines()
+                .filter(|l| l.starts_with("sigil_grants") || l.starts_with("sigil_token_request"))
+                .count()
+        );
+    }
+}
