@@ -4,9 +4,9 @@
 //! answer for every failure, so neither the message nor the timing tells whether an account
 //! exists.
 
-use super::OAuthError;
 use std::sync::Arc;
 
+use super::OAuthError;
 use crate::db::Db;
 use crate::metrics::{Attempt, LoginFailure, Metrics, SecurityEvent, security_event};
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
