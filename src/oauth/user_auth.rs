@@ -4,10 +4,10 @@
 //! answer for every failure, so neither the message nor the timing tells whether an account
 //! exists.
 
-use super::OAuthError;
-use crate::config::LoginLock;
 use std::sync::Arc;
 
+use super::OAuthError;
+use crate::config::LoginLock;
 use crate::db::Db;
 use crate::metrics::{Attempt, LoginFailure, Metrics, SecurityEvent, security_event};
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
