@@ -107,6 +107,9 @@ pub enum SecurityEvent {
     LoginFailed(LoginFailure),
     /// This attempt crossed the brute-force limit: the (user, IP) pair is locked from now on.
     LockEngaged,
+    /// An administrator lifted a user's brute-force lock through the API (the line itself is
+    /// logged by the management domain, which also logs lifts by a password reset or the CLI).
+    LockLifted,
     /// A rotated refresh token came back: its family was revoked (RFC 9700 4.14.2).
     RefreshReuse,
     /// A used authorization code came back: what it issued was revoked (RFC 6749 4.1.2).
@@ -120,9 +123,10 @@ pub enum SecurityEvent {
 
 impl SecurityEvent {
     /// Every event name, for the zero series `/metrics` shows before anything happened.
-    const NAMES: [&'static str; 6] = [
+    const NAMES: [&'static str; 7] = [
         "login_failed",
         "lock_engaged",
+        "lock_lifted",
         "refresh_reuse",
         "code_replay",
         "hook_deny",
@@ -134,6 +138,7 @@ impl SecurityEvent {
         match self {
             SecurityEvent::LoginFailed(_) => "login_failed",
             SecurityEvent::LockEngaged => "lock_engaged",
+            SecurityEvent::LockLifted => "lock_lifted",
             SecurityEvent::RefreshReuse => "refresh_reuse",
             SecurityEvent::CodeReplay => "code_replay",
             SecurityEvent::HookDeny => "hook_deny",

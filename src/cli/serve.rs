@@ -66,6 +66,13 @@ fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
+    // A file already there is left from an earlier database (this one was just created, so
+    // its key cannot be in it): replace it, without ever writing through what stands there
+    // (a symlink planted by another user, say).
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

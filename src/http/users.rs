@@ -170,7 +170,10 @@ async fn lift_lock(
     Path(p): Path<IdPath>,
     Query(q): Query<LiftLock>,
 ) -> Res<StatusCode> {
-    users::lift_lock(&svc.db, &auth.ctx, &p.id, q.ip.as_deref()).await?;
+    if users::lift_lock(&svc.db, &auth.ctx, &p.id, q.ip.as_deref()).await? > 0 {
+        svc.metrics
+            .security(&crate::metrics::SecurityEvent::LockLifted);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -658,15 +658,29 @@ async fn serve_listens_on_a_host_name_and_logs_where_it_is_reached(db: Db) {
         .replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
     let port = free_port();
     let listen = format!("localhost:{port}");
+    // A key file left by an earlier database is replaced, not a reason to refuse to start.
+    let stale = std::env::temp_dir().join(format!("sigil-stale-key-{port}"));
+    std::fs::write(&stale, "sk_stale\n").unwrap();
     let (server, _) = serve_with(
         &url,
         &master,
         port,
         &["--listen", &listen],
-        &[("RUST_LOG", "info")],
+        &[
+            ("RUST_LOG", "info"),
+            ("SIGIL_OPERATOR_KEY_FILE", stale.to_str().unwrap()),
+        ],
     )
     .await;
     let log = stop_all(server).stderr;
+    let key = std::fs::read_to_string(&stale).unwrap();
+    assert!(key.starts_with("sk_") && key.trim() != "sk_stale", "{key}");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&stale).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    std::fs::remove_file(&stale).unwrap();
     let line = log
         .lines()
         .find(|l| l.contains("sigil listening"))

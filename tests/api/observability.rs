@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
@@ -228,6 +228,29 @@ async fn failed_logins_are_counted_by_reason_and_the_lock_engaging_once(db: Db) 
             .await,
         1.0
     );
+    // An administrator lifts it: counted, and the right password goes through again.
+    assert_eq!(
+        app.metric("sigil_security_events_total{event=\"lock_lifted\"}")
+            .await,
+        0.0
+    );
+    app.call(
+        Method::DELETE,
+        &format!("/t/default/api/users/{}/lock", s.user_id),
+        Some(&app.operator_key),
+        None,
+    )
+    .await
+    .expect_status(StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.metric("sigil_security_events_total{event=\"lock_lifted\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        login("ada@example.com", ADA_PASSWORD).await.0,
+        StatusCode::OK
+    );
 
     let bob = app
         .post(
@@ -368,6 +391,10 @@ async fn the_request_log_names_the_route_and_never_the_query(db: Db) {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .env("SIGIL_METRICS_TENANT_LABELS", "true")
+        .env(
+            "SIGIL_OPERATOR_KEY_FILE",
+            std::env::temp_dir().join(format!("sigil-request-log-{port}-operator-key")),
+        )
         .env("DATABASE_URL", &fresh.url)
         .env("SIGIL_MASTER_KEY", &master)
         .env("RUST_LOG", "info")
