@@ -2,7 +2,6 @@
 //! driven through ChromeDriver, opens `/authorize`, fills the hosted login page, follows the
 //! redirect to the application, and the test exchanges the code.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+use crate::helpers::free_port;
 use crate::helpers::{Db, Reply, spawn_app, upload_and_bind, verify};
 
 struct Driver(Child);
@@ -21,14 +21,6 @@ impl Drop for Driver {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_chromedriver() -> (Driver, String) {

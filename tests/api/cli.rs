@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
+use crate::helpers::free_port;
 use crate::helpers::{Db, FreshDb};
 
 fn sigil(db_url: &str, key: &str, args: &[&str]) -> std::process::Output {
@@ -19,14 +20,6 @@ fn sigil(db_url: &str, key: &str, args: &[&str]) -> std::process::Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("sigil runs")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running `sigil serve` and the directory holding its stderr and its operator-key file.
@@ -100,6 +93,21 @@ struct Stopped {
     stdout: String,
     stderr: String,
     operator_key_file: Option<(String, u32)>,
+}
+
+/// `sigil serve` with these settings stops at start (status 1) with `message` on stderr.
+fn refused_at_start(db_url: &str, key: &str, args: &[&str], envs: &[(&str, &str)], message: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("DATABASE_URL", db_url)
+        .env("SIGIL_MASTER_KEY", key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?} {envs:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(message), "{args:?} {envs:?}: {err}");
 }
 
 /// SIGTERM, then read what it printed.
@@ -352,16 +360,7 @@ async fn operator_settings_come_from_flags_and_the_environment(db: Db) {
             "hook ceiling memory_bytes",
         ),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("DATABASE_URL", &fresh.url)
-            .env("SIGIL_MASTER_KEY", &master)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(message), "{args:?}: {err}");
+        refused_at_start(&fresh.url, &master, args, &[], message);
     }
 }
 
@@ -394,17 +393,7 @@ async fn login_lock_limits_are_serve_settings_checked_at_start(db: Db) {
             "--login-lock-minutes",
         ),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .envs(envs.iter().copied())
-            .env("DATABASE_URL", &fresh.url)
-            .env("SIGIL_MASTER_KEY", &master)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?} {envs:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(message), "{args:?} {envs:?}: {err}");
+        refused_at_start(&fresh.url, &master, args, envs, message);
     }
 }
 

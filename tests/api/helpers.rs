@@ -469,3 +469,12 @@ pub fn guest(target: &str, name: &str) -> Vec<u8> {
 pub fn hook(name: &str) -> Vec<u8> {
     guest(sigil_test_guests::HOOK_TARGET, name)
 }
+
+/// A port no one listens on now, for a server process a test starts (which binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

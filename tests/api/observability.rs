@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, exchange, login_for_code};
 use crate::grants::{ADA_PASSWORD, ada_grant, ada_login, enable_refresh, refresh, setup};
+use crate::helpers::free_port;
 use crate::helpers::{
     Db, FreshDb, METRICS_TOKEN, Reply, assert_error, spawn_app, spawn_app_with, upload_and_bind,
 };
@@ -368,14 +369,6 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary with `--log-format json` logs one line per request with the method, the route
