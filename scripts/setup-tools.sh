@@ -13,11 +13,5 @@ fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-sudo=""
-if [ "$(id -u)" != "0" ]; then
-  sudo="sudo -n"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/apt-install.sh" "${missing[@]}"
 command -v jq >/dev/null && command -v openssl >/dev/null && curl --help all | grep -q -- '--json'

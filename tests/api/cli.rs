@@ -3,14 +3,13 @@
 //! operator settings by flag and by environment variable; the local runner (`hooks test`).
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::free_port;
 use crate::helpers::{Db, FreshDb};
+use crate::helpers::{free_port, ready};
 
 fn sigil(db_url: &str, key: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sigil"))
@@ -73,19 +72,8 @@ async fn serve_with(
         .spawn()
         .unwrap();
     let server = Server(child, dir);
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            return (server, format!("http://127.0.0.1:{port}"));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("sigil serve did not become ready");
+    assert!(ready(port).await, "sigil serve did not become ready");
+    (server, format!("http://127.0.0.1:{port}"))
 }
 
 /// What a stopped server left: stdout, stderr (its log) and the operator-key file, if any.
@@ -749,21 +737,10 @@ async fn the_first_start_on_a_terminal_shows_the_operator_key_once() {
         .spawn()
         .expect("script (util-linux) runs");
     let server = Server(child, dir.clone());
-    let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "sigil serve under a terminal did not become ready");
+    assert!(
+        ready(port).await,
+        "sigil serve under a terminal did not become ready"
+    );
     // SIGTERM to the server itself (script's child, whose command line starts with the
     // binary), so it drains and exits 0, and script exits with it.
     Command::new("pkill")

@@ -478,3 +478,20 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Waits up to 10 s for a server process on `port` to answer `/readyz` with 200.
+pub async fn ready(port: u16) -> bool {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}

@@ -2,7 +2,6 @@
 //! the security events counted there, and the request log of the `sigil` binary.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,10 +9,10 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::code_flow::{self, Browser, VERIFIER, exchange, login_for_code};
 use crate::grants::{ADA_PASSWORD, ada_grant, ada_login, enable_refresh, refresh, setup};
-use crate::helpers::free_port;
 use crate::helpers::{
     Db, FreshDb, METRICS_TOKEN, Reply, assert_error, spawn_app, spawn_app_with, upload_and_bind,
 };
+use crate::helpers::{free_port, ready};
 
 /// `GET /metrics` on `base` with an optional bearer token: the status, the content type and
 /// the body.
@@ -398,20 +397,7 @@ async fn the_request_log_names_the_route_and_never_the_query(db: Db) {
     let mut server = Server(Some(child));
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "sigil serve did not become ready");
+    assert!(ready(port).await, "sigil serve did not become ready");
 
     let secrets = ["SECRETCODE1234", "SECRETSTATE5678", "SECRETPASSWORD9"];
     let res = client
