@@ -32,7 +32,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // HTTP: axum only, thin; calls the two domains.
     ("http", &["manage", "oauth", "services", "+below"]),
     // The HTTP layer's state: the parts, built once; handlers pass on only what a call uses.
-    ("services", &["oauth", "+below"]),
+    ("services", &["oauth", "invalidation", "+below"]),
+    // Drops a node's cached copies when the change feed announces a change.
+    ("invalidation", &["+below"]),
     // The two domains: neither uses the other, and neither sees the whole container.
     ("manage", &["+below"]),
     ("oauth", &["+below"]),

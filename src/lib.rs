@@ -29,6 +29,8 @@
 //!   leaves (keyed hashes, sealing and `Secret`; injected time; id format; the scope parser;
 //!   argon2id on a bounded pool; operator settings; the Prometheus registry and the security
 //!   events).
+//! - [`invalidation`]: the node's caches (flows, templates, keys) dropped when the database's
+//!   change feed announces a change, so every node of a cluster sees it at once.
 //! - [`startup`], [`telemetry`]: building and running the server (the `sigil` binary's CLI
 //!   lives in `src/cli`).
 //! - [`runner`]: the local runner (hooks against an event, no server), shared by
@@ -41,6 +43,7 @@ pub mod db;
 pub mod flows;
 pub mod http;
 pub mod ids;
+pub mod invalidation;
 pub mod keys;
 #[cfg(test)]
 mod layers;

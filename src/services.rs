@@ -114,6 +114,15 @@ impl Services {
         }
     }
 
+    /// The node's per-tenant caches, for the change feed to invalidate.
+    pub fn caches(&self) -> crate::invalidation::Caches<'_> {
+        crate::invalidation::Caches {
+            flows: &self.hooks.flows,
+            templates: &self.templates,
+            keys: &self.keys,
+        }
+    }
+
     /// Current time in epoch milliseconds.
     pub fn now(&self) -> i64 {
         self.db.now()

@@ -308,6 +308,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.svc.db.clone()));
+        let changes = self
+            .svc
+            .db
+            .store
+            .change_feed()
+            .map(|feed| tokio::spawn(follow_changes(feed, self.svc.clone())));
         let metrics_server = self.serve_metrics();
         let app = crate::http::app(self.svc.clone(), self.metrics.clone());
         let result = axum::serve(
@@ -317,6 +323,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         maintenance.abort();
+        if let Some(c) = changes {
+            c.abort();
+        }
         if let Some(m) = metrics_server {
             m.abort();
         }
@@ -392,6 +401,15 @@ async fn maintenance(db: Db) {
             Ok(n) => tracing::debug!(deleted = n, "deleted expired authorization codes"),
             Err(e) => tracing::warn!(error = %e, "purging expired authorization codes failed"),
         }
+    }
+}
+
+/// Applies every change the database announces to this node's caches, for as long as the
+/// server runs (see [`crate::invalidation`]).
+async fn follow_changes(mut feed: crate::store::changes::ChangeFeed, svc: Services) {
+    loop {
+        let heard = feed.next().await;
+        svc.caches().apply(&heard);
     }
 }
 

@@ -112,6 +112,7 @@ pub async fn load_flow(
     if let Some(steps) = hooks.flows.get(tenant_id, now) {
         return Ok(steps);
     }
+    let generation = hooks.flows.generation();
     let mut steps = Vec::new();
     for b in store::bindings(db.pool(), tenant_id).await? {
         let hook = store::get_hook(db.pool(), tenant_id, By::Id(&b.hook_id))
@@ -133,6 +134,6 @@ pub async fn load_flow(
             .await?,
         );
     }
-    hooks.flows.put(tenant_id, &steps, now);
+    hooks.flows.put(tenant_id, &steps, now, generation);
     Ok(steps)
 }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::crypto::Sealer;
 use crate::ids::{IdKind, new_id};
+use crate::store::changes::{self, Cached};
 use crate::store::signing_keys::{self as store, KeyRow};
 use crate::store::{SigningAlg, Store, StoreError};
 
@@ -199,11 +200,19 @@ type CachedKeys = (i64, Vec<Arc<SigningKey>>);
 /// The tenants' keys, parsed once per process.
 pub struct KeyRing {
     sealer: Sealer,
-    cache: Mutex<HashMap<String, CachedKeys>>,
+    cache: Mutex<KeyCache>,
 }
 
-/// How long a node trusts its parsed keys before re-reading them, so a rotation made on one
-/// node reaches the others.
+#[derive(Default)]
+struct KeyCache {
+    tenants: HashMap<String, CachedKeys>,
+    /// Counts invalidations: a read that began before one does not store what it read.
+    generation: u64,
+}
+
+/// How long a node trusts its parsed keys before re-reading them. A rotation reaches every
+/// node at once through invalidation (the server's change feed); this bound is the safety
+/// net for an announcement that was lost.
 const CACHE_TTL_MS: i64 = 60_000;
 
 impl std::fmt::Debug for KeyRing {
@@ -223,13 +232,14 @@ impl KeyRing {
     pub fn new(sealer: Sealer) -> Self {
         KeyRing {
             sealer,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(KeyCache::default()),
         }
     }
 
     fn cached(&self, tenant_id: &str, now: i64) -> Option<Vec<Arc<SigningKey>>> {
         self.cache.lock().ok().and_then(|c| {
-            c.get(tenant_id)
+            c.tenants
+                .get(tenant_id)
                 .filter(|(at, _)| (*at..*at + CACHE_TTL_MS).contains(&now))
                 .map(|(_, k)| k.clone())
         })
@@ -256,6 +266,7 @@ impl KeyRing {
         tenant_id: &str,
         now: i64,
     ) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+        let generation = self.cache.lock().map(|c| c.generation).unwrap_or(u64::MAX);
         let mut out = Vec::new();
         for row in store::list(store, tenant_id).await? {
             let pkcs8 = self
@@ -271,10 +282,28 @@ impl KeyRing {
             key.status = row.status.clone();
             out.push(Arc::new(key));
         }
-        if let Ok(mut c) = self.cache.lock() {
-            c.insert(tenant_id.to_string(), (now, out.clone()));
+        if let Ok(mut c) = self.cache.lock()
+            && c.generation == generation
+        {
+            c.tenants.insert(tenant_id.to_string(), (now, out.clone()));
         }
         Ok(out)
+    }
+
+    /// Forgets a tenant's parsed keys (they changed, perhaps on another node).
+    pub fn forget(&self, tenant_id: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.tenants.remove(tenant_id);
+            c.generation += 1;
+        }
+    }
+
+    /// Forgets every tenant's keys (changes may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.tenants.clear();
+            c.generation += 1;
+        }
     }
 
     /// The newest key of `alg`, generated (and published, with the next key) on first use.
@@ -308,15 +337,25 @@ impl KeyRing {
         .await
         .map_err(crypto)??;
         let parsed = parse_alg(alg)?;
-        let mut tx = store.begin_write().await?;
-        for (pkcs8, status, n) in [(&current, "current", 0), (&next, "next", 1)] {
-            store::insert_in(
-                &mut tx,
-                &self.row(tenant_id, parsed, pkcs8, status, now + n),
-            )
-            .await?;
+        let made = async {
+            let mut tx = store.begin_write().await?;
+            for (pkcs8, status, n) in [(&current, "current", 0), (&next, "next", 1)] {
+                store::insert_in(
+                    &mut tx,
+                    &self.row(tenant_id, parsed, pkcs8, status, now + n),
+                )
+                .await?;
+            }
+            changes::announce(&mut tx, Cached::Keys, tenant_id).await?;
+            tx.commit().await.map_err(StoreError::from)
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        .await;
+        match made {
+            // Another node (or request) made this tenant's first keys between our read and our
+            // insert: the unique index (migration 0009) refused ours, and theirs are the keys.
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         newest(&self.reload(store, tenant_id, now).await?)
             .ok_or_else(|| KeyError::Crypto("new key not found".into()))
     }
@@ -356,7 +395,9 @@ impl KeyRing {
             &self.row(tenant_id, parsed, &fresh.1, "next", now + 1),
         )
         .await?;
+        changes::announce(&mut tx, Cached::Keys, tenant_id).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget(tenant_id);
         self.reload(store, tenant_id, now).await
     }
 

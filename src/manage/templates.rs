@@ -10,6 +10,7 @@ use super::{ManageError, Result, TenantCtx, record};
 use crate::db::Db;
 use crate::flows::event::{self as flow_event, RequestInfo};
 use crate::store::apps as app_store;
+use crate::store::changes::{self, Cached};
 use crate::store::orgs as org_store;
 use crate::store::templates::{self as store, TemplateRow};
 use crate::store::users as user_store;
@@ -133,6 +134,7 @@ pub async fn set(
         json!({ "template": template }),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Templates, &ctx.tenant_id).await?;
     tx.commit().await?;
     templates.invalidate(&ctx.tenant_id);
     Ok(template)
@@ -175,6 +177,7 @@ pub async fn delete(
         json!({}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Templates, &ctx.tenant_id).await?;
     tx.commit().await?;
     templates.invalidate(&ctx.tenant_id);
     Ok(())

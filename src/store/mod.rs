@@ -18,6 +18,7 @@ pub mod api_keys;
 pub mod apis;
 pub mod apps;
 pub mod audit;
+pub mod changes;
 pub mod client_grants;
 pub mod codes;
 pub mod consents;
@@ -213,6 +214,8 @@ pub struct PoolUsage {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL, for the change listener's own connection (PostgreSQL).
+    url: crate::crypto::Secret,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -222,6 +225,7 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
+        let given = crate::crypto::Secret::new(url.to_string());
         let url = match backend {
             Backend::Sqlite => {
                 if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf))
@@ -254,6 +258,7 @@ impl Store {
         Ok(Self {
             pool,
             backend,
+            url: given,
             writer: Default::default(),
         })
     }
@@ -265,6 +270,12 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// A subscription to the changes every node announces ([`changes`]); `None` on SQLite,
+    /// where one process serves.
+    pub fn change_feed(&self) -> Option<changes::ChangeFeed> {
+        (self.backend == Backend::Postgres).then(|| changes::ChangeFeed::new(self.url.clone()))
     }
 
     /// The back-end in use.

@@ -58,7 +58,8 @@ pub async fn shift_statuses(
     Ok(())
 }
 
-/// Inserts a key inside a transaction.
+/// Inserts a key inside a transaction; a second current or next key of one algorithm is
+/// [`StoreError::Conflict`] (`alg`).
 pub async fn insert_in(tx: &mut WriteTx, k: &KeyRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, tenant_id, alg, status, private_sealed, created_at) \
@@ -71,6 +72,7 @@ pub async fn insert_in(tx: &mut WriteTx, k: &KeyRow) -> Result<(), StoreError> {
     .bind(&k.private_sealed)
     .bind(k.created_at)
     .execute(tx.conn())
-    .await?;
+    .await
+    .map_err(super::unique)?;
     Ok(())
 }

@@ -75,6 +75,13 @@ pub const RULES: &[UniqueRule] = &[
         "client_grants.client_id, client_grants.api_id",
         "audience",
     ),
+    // One current and one next key per algorithm (migration 0009): two nodes racing to make
+    // a tenant's first keys, or two rotations at once.
+    rule(
+        "signing_keys_one_live_uq",
+        "signing_keys.tenant_id, signing_keys.alg, signing_keys.status",
+        "alg",
+    ),
 ];
 
 /// SQLite's message for a unique (or primary key) violation, before the columns.

@@ -1,8 +1,9 @@
 //! Parsed templates per (tenant, application), so issuing a token renders an already
 //! compiled template instead of parsing JSON.
 //!
-//! Entries live a few seconds: a change saved on one node reaches the others within
-//! [`TTL_MS`]; the node that saved it drops its entries at once.
+//! A change drops the tenant's entries on every node at once (the node that saved it, and the
+//! others through the server's change feed); entries also expire after [`TTL_MS`], the safety
+//! net for a change whose announcement was lost.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,10 +34,17 @@ impl TemplateSet {
     }
 }
 
-/// The cache.
+/// The cache. A load that read the database before an invalidation does not store what it
+/// read (the generation counts invalidations).
 #[derive(Debug, Default)]
 pub struct TemplateCache {
-    entries: Mutex<HashMap<(String, String), (i64, TemplateSet)>>,
+    inner: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    sets: HashMap<(String, String), (i64, TemplateSet)>,
+    generation: u64,
 }
 
 impl TemplateCache {
@@ -49,12 +57,17 @@ impl TemplateCache {
         now: i64,
     ) -> Result<TemplateSet, StoreError> {
         let key = (tenant_id.to_string(), client_id.to_string());
-        if let Ok(map) = self.entries.lock()
-            && let Some((at, set)) = map.get(&key)
-            && (*at..*at + TTL_MS).contains(&now)
-        {
-            return Ok(set.clone());
-        }
+        let generation = match self.inner.lock() {
+            Ok(map) => {
+                if let Some((at, set)) = map.sets.get(&key)
+                    && (*at..*at + TTL_MS).contains(&now)
+                {
+                    return Ok(set.clone());
+                }
+                map.generation
+            }
+            Err(_) => u64::MAX,
+        };
         let rows = store::for_client(store, tenant_id, client_id).await?;
         let pick = |token: &str| {
             let row = rows
@@ -92,16 +105,27 @@ impl TemplateCache {
             access_token: pick("access_token"),
             id_token: pick("id_token"),
         };
-        if let Ok(mut map) = self.entries.lock() {
-            map.insert(key, (now, set.clone()));
+        if let Ok(mut map) = self.inner.lock()
+            && map.generation == generation
+        {
+            map.sets.insert(key, (now, set.clone()));
         }
         Ok(set)
     }
 
-    /// Forgets a tenant's entries (after a change on this node).
+    /// Forgets a tenant's entries (after a change to its templates).
     pub fn invalidate(&self, tenant_id: &str) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.retain(|(t, _), _| t != tenant_id);
+        if let Ok(mut map) = self.inner.lock() {
+            map.sets.retain(|(t, _), _| t != tenant_id);
+            map.generation += 1;
+        }
+    }
+
+    /// Forgets every entry (changes may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.sets.clear();
+            map.generation += 1;
         }
     }
 }

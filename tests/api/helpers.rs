@@ -110,8 +110,9 @@ pub struct TestApp {
     pub svc: Services,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    // Declared last so it drops after the server has stopped.
-    _fresh: FreshDb,
+    // Declared last so it drops after the server has stopped (`None` for a node of a
+    // [`Cluster`], which holds the database).
+    _fresh: Option<FreshDb>,
 }
 
 /// The `/metrics` bearer token of every test server (a test about `/metrics` itself changes it).
@@ -138,7 +139,14 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Settings)) -> TestA
 /// A server on a database the test prepared (it must hold no `default` tenant yet: the first
 /// start makes it, with the operator key).
 pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
+    let mut settings = test_settings(db, &fresh.url);
+    adjust(&mut settings);
+    start(settings, Some(fresh), None).await
+}
+
+/// The settings every test server starts from.
+fn test_settings(db: Db, url: &str) -> Settings {
+    let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), url.to_string());
     settings.max_connections = 5;
     settings.clock = Arc::new(SystemClock);
     settings.hook_runtime = Some(shared_runtime());
@@ -149,14 +157,24 @@ pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Setti
     if db == Db::Postgres {
         settings.master_key = Some(sigil::crypto::MasterKey::generate().to_base64());
     }
-    adjust(&mut settings);
+    settings
+}
+
+/// Builds and starts a server. `operator_key` is the key of a database another server already
+/// started on (a later start prints none); `None` expects this start to make it.
+async fn start(
+    settings: Settings,
+    fresh: Option<FreshDb>,
+    operator_key: Option<String>,
+) -> TestApp {
     let app = Application::build(settings).await.expect("server builds");
     let port = app.port();
-    let operator_key = app
-        .bootstrap_key()
-        .expect("first start makes a key")
-        .key
-        .clone();
+    let operator_key = operator_key.unwrap_or_else(|| {
+        app.bootstrap_key()
+            .expect("first start makes a key")
+            .key
+            .clone()
+    });
     let svc = app.services().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -173,6 +191,43 @@ pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Setti
         svc,
         shutdown: Some(tx),
         server: Some(server),
+        _fresh: fresh,
+    }
+}
+
+/// Several servers on one PostgreSQL database, as a balancer would front them: one master key
+/// and one public URL (the first node's address, so every node issues for the same issuer).
+/// Each node has its own caches; in this process they share the hook engine.
+pub struct Cluster {
+    pub nodes: Vec<TestApp>,
+    // Declared last so it drops after every node has stopped.
+    _fresh: FreshDb,
+}
+
+impl Cluster {
+    /// A direct connection to the cluster's database, for a test that changes it behind the
+    /// nodes' backs.
+    pub async fn connect(&self) -> sqlx::PgConnection {
+        sqlx::PgConnection::connect(&self._fresh.url)
+            .await
+            .expect("the cluster's database")
+    }
+}
+
+/// Starts `n` nodes on a fresh PostgreSQL database; `adjust` applies to each node's settings.
+pub async fn spawn_cluster(n: usize, adjust: impl Fn(&mut Settings)) -> Cluster {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let mut first = test_settings(Db::Postgres, &fresh.url);
+    adjust(&mut first);
+    let shared = first.clone();
+    let mut nodes = vec![start(first, None, None).await];
+    for _ in 1..n {
+        let mut s = shared.clone();
+        s.public_url = Some(nodes[0].base.clone());
+        nodes.push(start(s, None, Some(nodes[0].operator_key.clone())).await);
+    }
+    Cluster {
+        nodes,
         _fresh: fresh,
     }
 }

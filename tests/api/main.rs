@@ -13,6 +13,7 @@ mod auth;
 mod browser;
 mod cli;
 mod client_grants;
+mod cluster;
 mod code_flow;
 mod corruption;
 mod discovery;

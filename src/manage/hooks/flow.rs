@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::flows::Hooks;
 use crate::flows::load::{policy_of, policy_text};
 use crate::manage::{Result, TenantCtx, invalid, record};
+use crate::store::changes::{self, Cached};
 use crate::store::hooks::{self as store, BindingRow, By};
 
 /// At most this many bindings in a flow (as Auth0 allows per trigger).
@@ -104,6 +105,7 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
         json!({"bindings": input.bindings}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     flow(db, ctx).await

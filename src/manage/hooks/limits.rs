@@ -12,6 +12,7 @@ use crate::flows::Hooks;
 use crate::flows::load::overrides;
 use crate::manage::{ManageError, Result, TenantCtx, invalid, record};
 use crate::store::StoreError;
+use crate::store::changes::{self, Cached};
 use crate::store::hooks as store;
 
 /// Overrides as the object the store keeps.
@@ -67,6 +68,7 @@ pub async fn set_hook_limits(
         json!({"limits": o}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     view(db, row).await
@@ -116,6 +118,7 @@ pub async fn set_tenant_limits(
         json!({"limits": o}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     tenant_limits(db, hooks, ctx).await

@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::flows::Hooks;
 use crate::flows::secret_aad;
 use crate::manage::{ManageError, Result, TenantCtx, invalid, record, validate};
+use crate::store::changes::{self, Cached};
 use crate::store::hooks as store;
 
 /// Body of `PUT /hooks/{id}/secrets/{name}`.
@@ -48,6 +49,7 @@ pub async fn set_secret(
         json!({"secret": name}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())
@@ -76,6 +78,7 @@ pub async fn delete_secret(
         json!({"secret": name}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     Ok(())

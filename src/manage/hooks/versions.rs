@@ -10,6 +10,7 @@ use crate::flows::Hooks;
 use crate::flows::prepare::load_or_compile;
 use crate::ids::{IdKind, new_id};
 use crate::manage::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
+use crate::store::changes::{self, Cached};
 use crate::store::hooks::{self as store, By, HookRow, VersionRow};
 
 fn upload_error(e: upload::UploadError) -> ManageError {
@@ -65,6 +66,7 @@ pub async fn upload(
     }
     let summary = json!({"name": name, "version": version, "hash": v.hash});
     record(&mut tx, now, ctx, "upload", "hook", &hook.id, summary).await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     Ok(Uploaded {
@@ -110,6 +112,7 @@ async fn set_deployed(
     store::update_hook(&mut tx, &row).await?;
     let summary = json!({"version": version, "previous": previous});
     record(&mut tx, db.now(), ctx, "deploy", "hook", &row.id, summary).await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     hooks.flows.invalidate(&ctx.tenant_id);
     view(db, row).await
@@ -183,6 +186,7 @@ pub async fn delete(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -
         json!({"name": h.name}),
     )
     .await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
     tx.commit().await?;
     for hash in &gone {
         hooks.runtime.forget(hash);

@@ -81,6 +81,12 @@ impl Browser {
         }
     }
 
+    /// Sends the next requests to `app` with the same cookies: another node of a cluster, as a
+    /// balancer may route one browser's requests.
+    pub fn switch_to(&mut self, app: &TestApp) {
+        self.base = app.base.clone();
+    }
+
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let cookie: Vec<String> = self
             .cookies
