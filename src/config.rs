@@ -18,6 +18,10 @@ use crate::store::{self, Backend};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default database: an embedded SQLite file under `./data/`.
 pub const DEFAULT_DATABASE: &str = "sqlite://./data/sigil.db";
+/// Seconds after a refresh token's rotation during which presenting it again is a retry of a
+/// lost answer, not reuse: long enough for a client's immediate retry through a balancer
+/// after a node died, short enough that a stolen token replayed later is still caught.
+pub const DEFAULT_REFRESH_RETRY_GRACE_SECONDS: u64 = 5;
 /// Default size of the database pool.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// Default argon2id parameters (memory KiB, passes, lanes): `PasswordHasher::default()`'s,

@@ -112,6 +112,10 @@ pub enum SecurityEvent {
     LockLifted,
     /// A rotated refresh token came back: its family was revoked (RFC 9700 4.14.2).
     RefreshReuse,
+    /// A rotated refresh token came back within the retry grace window while its successor
+    /// was still unused: the client is taken to be retrying a refresh whose answer it lost, and
+    /// gets the same successor again (RFC 9700 4.14.2 allows this leeway).
+    RefreshRetry,
     /// A used authorization code came back: what it issued was revoked (RFC 6749 4.1.2).
     CodeReplay,
     /// A post-login hook denied a login.
@@ -123,11 +127,12 @@ pub enum SecurityEvent {
 
 impl SecurityEvent {
     /// Every event name, for the zero series `/metrics` shows before anything happened.
-    const NAMES: [&'static str; 7] = [
+    const NAMES: [&'static str; 8] = [
         "login_failed",
         "lock_engaged",
         "lock_lifted",
         "refresh_reuse",
+        "refresh_retry",
         "code_replay",
         "hook_deny",
         "hook_failure",
@@ -140,6 +145,7 @@ impl SecurityEvent {
             SecurityEvent::LockEngaged => "lock_engaged",
             SecurityEvent::LockLifted => "lock_lifted",
             SecurityEvent::RefreshReuse => "refresh_reuse",
+            SecurityEvent::RefreshRetry => "refresh_retry",
             SecurityEvent::CodeReplay => "code_replay",
             SecurityEvent::HookDeny => "hook_deny",
             SecurityEvent::HookFailure(_) => "hook_failure",

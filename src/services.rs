@@ -46,6 +46,8 @@ pub struct Inner {
     /// The metrics registry `/metrics` renders (the hook side and password logins hold it
     /// too).
     pub metrics: Arc<Metrics>,
+    /// The refresh retry grace window (see [`crate::oauth::refresh`]), in milliseconds.
+    pub refresh_retry_grace_ms: i64,
 }
 
 /// Operator settings of the login endpoints.
@@ -57,6 +59,9 @@ pub struct LoginPolicy {
     pub sessions: crate::config::SessionPolicy,
     /// The brute-force lock's limits.
     pub lock: crate::config::LoginLock,
+    /// How long after a refresh token's rotation presenting it again is a retry of a lost
+    /// answer, not reuse (see [`crate::oauth::refresh`]).
+    pub refresh_retry_grace: std::time::Duration,
 }
 
 impl Services {
@@ -87,6 +92,8 @@ impl Services {
             sessions: login.sessions,
             templates: Default::default(),
             metrics,
+            refresh_retry_grace_ms: i64::try_from(login.refresh_retry_grace.as_millis())
+                .unwrap_or(i64::MAX),
         })))
     }
 
@@ -101,6 +108,7 @@ impl Services {
             templates: &self.templates,
             passwords: &self.passwords,
             metrics: &self.metrics,
+            refresh_retry_grace_ms: self.refresh_retry_grace_ms,
         }
     }
 

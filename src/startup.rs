@@ -87,6 +87,9 @@ pub struct Settings {
     pub sessions: crate::config::SessionPolicy,
     /// The brute-force lock's limits (checked when made: see [`config::LoginLock::new`]).
     pub login_lock: config::LoginLock,
+    /// How long after a refresh token's rotation presenting it again is a retry of a lost
+    /// answer rather than reuse (see [`crate::oauth::refresh`]).
+    pub refresh_retry_grace: std::time::Duration,
     /// Serve `/metrics` on a listener of its own at this address, without authentication
     /// (meant for a private interface); the main listener then answers 404 there.
     pub metrics_listen: Option<SocketAddr>,
@@ -117,6 +120,9 @@ impl Settings {
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
             login_lock: Default::default(),
+            refresh_retry_grace: std::time::Duration::from_secs(
+                config::DEFAULT_REFRESH_RETRY_GRACE_SECONDS,
+            ),
             metrics_listen: None,
             metrics_token: None,
             metrics_tenant_labels: false,
@@ -210,6 +216,7 @@ pub async fn services(
             trusted_proxies: settings.trusted_proxies.clone(),
             sessions: settings.sessions,
             lock: settings.login_lock,
+            refresh_retry_grace: settings.refresh_retry_grace,
         },
         metrics,
     )?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use sigil::config::{DEFAULT_DATABASE, DEFAULT_LISTEN, Listen};
+use sigil::config::{self, DEFAULT_DATABASE, DEFAULT_LISTEN, Listen};
 use sigil::telemetry::LogFormat;
 
 use super::settings::{
@@ -123,6 +123,13 @@ pub struct ServeArgs {
     /// of persistent for the session's lifetime.
     #[arg(long, env = "SIGIL_SESSION_COOKIE_ONLY")]
     pub session_cookie_only: bool,
+    /// Seconds after a refresh token's rotation during which presenting it again, while its
+    /// successor is unused, gets that successor again (a client retrying a refresh whose
+    /// answer was lost) instead of revoking the family as reuse; 0 turns the leeway off.
+    #[arg(long, env = "SIGIL_REFRESH_RETRY_GRACE_SECONDS",
+          default_value_t = config::DEFAULT_REFRESH_RETRY_GRACE_SECONDS,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub refresh_retry_grace_seconds: u64,
     /// Serve /metrics on this address instead of the main listener, without authentication:
     /// bind it to a private interface. Otherwise /metrics on the main listener requires
     /// `Authorization: Bearer $SIGIL_METRICS_TOKEN` (set in the environment only), and without

@@ -165,6 +165,7 @@ pub async fn grant(
         nonce: row.nonce.as_deref(),
         sid: row.sid.as_deref(),
         family: None,
+        rotation: None,
     };
     let signed = pipeline::sign(deps, &issue).await?;
     let mut tx = deps.db.store.begin_write().await?;

@@ -74,6 +74,9 @@ pub struct Issuing<'a> {
     /// Where the grants count their security events (refresh reuse, code replay, hooks that
     /// deny or fail).
     pub metrics: &'a Metrics,
+    /// How long after a refresh token's rotation presenting it again is taken as a retry of a
+    /// lost answer rather than reuse (see [`refresh`]), in milliseconds.
+    pub refresh_retry_grace_ms: i64,
 }
 
 /// OAuth errors (RFC 6749 5.2, RFC 6750 3.1), each with its HTTP status.

@@ -7,14 +7,24 @@
 //! user must still exist and be unblocked, the organization membership must still hold, the
 //! client must still be allowed the grant, and a requested scope must be within the original.
 //! Hooks run again, so changed metadata reaches the tokens without a new login.
+//!
+//! A refresh whose answer was lost (the node died after the commit, the connection dropped)
+//! would otherwise strand the client: its retry presents a token that is now rotated, which is
+//! reuse. So the successor of a token is derived from it (a keyed hash, unguessable without the
+//! server's key), and a rotated token presented again within the retry grace window
+//! (`--refresh-retry-grace-seconds`, default 5) while its successor is still unused gets that
+//! same successor again, with new access and ID tokens. RFC 9700 4.14.2 allows such leeway.
+//! Outside it nothing is weaker: after the window, or once the successor has been used, a
+//! rotated token coming back is reuse and revokes the family.
 
 use std::collections::HashMap;
 
 use super::Issuing;
 use super::OAuthError;
 use super::client_auth::{ClientCredentials, client_for_grant};
-use super::pipeline::{self, Login, TokenResponse};
+use super::pipeline::{self, Login, Rotation, TokenResponse};
 use super::token_form::{required, scope_list};
+use crate::crypto::{Secret, SecretHasher};
 use crate::db::Db;
 use crate::flows::event::RequestInfo;
 use crate::metrics::{SecurityEvent, security_event};
@@ -55,15 +65,25 @@ pub async fn grant(
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid());
     }
-    if row.used_at.is_some() {
-        // A rotated token presented again: stolen, or replayed by a confused client. RFC 9700
-        // 4.14.2: revoke the family (and its access tokens).
-        revoke_family(deps.db, &row.family_id, now).await?;
-        security_event!(deps.metrics, SecurityEvent::RefreshReuse,
-            tenant = tenant_id, client = %row.client_id, user = %row.user_id,
-            family = %row.family_id, "refresh token reuse: family revoked");
-        return Err(invalid());
-    }
+    let successor = successor_of(deps.secrets, token);
+    let retry = match row.used_at {
+        None => false,
+        Some(used) if is_retry(deps, &successor, used, now, &row).await? => {
+            security_event!(deps.metrics, SecurityEvent::RefreshRetry,
+                tenant = tenant_id, client = %row.client_id, user = %row.user_id,
+                family = %row.family_id, "refresh retried within the grace window: its successor is issued again");
+            true
+        }
+        Some(_) => {
+            // A rotated token presented again: stolen, or replayed by a confused client. RFC
+            // 9700 4.14.2: revoke the family (and its access tokens).
+            revoke_family(deps.db, &row.family_id, now).await?;
+            security_event!(deps.metrics, SecurityEvent::RefreshReuse,
+                tenant = tenant_id, client = %row.client_id, user = %row.user_id,
+                family = %row.family_id, "refresh token reuse: family revoked");
+            return Err(invalid());
+        }
+    };
     let original = crate::scopes::parse(&row.scope);
     let scopes = match scope_list(form) {
         None => original.clone(),
@@ -121,12 +141,51 @@ pub async fn grant(
             rehash_password: None,
             auth_time: row.auth_time,
             family: Some(row.family_id.clone()),
-            rotates: Some(hash),
+            rotates: Some(Rotation {
+                hash,
+                successor,
+                retry,
+            }),
             redirect_uri: None,
             sid: row.sid.clone(),
         },
     )
     .await
+}
+
+/// The refresh token that succeeds `token`: a keyed hash of it (with its own label, so it is no
+/// other stored hash), so the same token always has the same successor.
+fn successor_of(secrets: &SecretHasher, token: &str) -> Secret {
+    Secret::new(format!(
+        "rt_{}",
+        secrets.hash(&format!("refresh-token-successor\0{token}"))
+    ))
+}
+
+/// Whether a rotated token presented again is a retry of a refresh whose answer was lost:
+/// within the grace window of its rotation, and its successor (of the same family) is still
+/// unused and unrevoked. The grant re-checks the successor under a row lock when it commits.
+async fn is_retry(
+    deps: &Issuing<'_>,
+    successor: &Secret,
+    used_at: i64,
+    now: i64,
+    row: &refresh_store::RefreshRow,
+) -> Result<bool, OAuthError> {
+    if now.saturating_sub(used_at) > deps.refresh_retry_grace_ms {
+        return Ok(false);
+    }
+    let hash = deps.secrets.hash(successor.expose());
+    Ok(
+        match refresh_store::refresh_by_hash(&deps.db.store, &row.tenant_id, &hash).await? {
+            Some(next) => {
+                next.family_id == row.family_id
+                    && next.used_at.is_none()
+                    && next.revoked_at.is_none()
+            }
+            None => false,
+        },
+    )
 }
 
 /// Revokes a refresh-token family (and its access tokens) in a write transaction of its own.

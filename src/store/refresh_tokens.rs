@@ -82,6 +82,22 @@ pub async fn rotate(tx: &mut WriteTx, hash: &str, now: i64) -> Result<bool, Stor
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether the token is still unused and unrevoked, locking its row until `tx` ends (so a
+/// concurrent rotation of it is decided before or after, never during): a refresh retried
+/// within the grace window re-issues this token only while it is.
+pub async fn still_unused(tx: &mut WriteTx, hash: &str) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT token_hash FROM refresh_tokens \
+         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL{}",
+        tx.lock_suffix()
+    );
+    let row: Option<(String,)> = sqlx::query_as(&sql)
+        .bind(hash)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Revokes every refresh token of a family and every access token issued with it (RFC 7009
 /// 2.1, RFC 9700 4.14.2), inside `tx`.
 pub async fn revoke_family(tx: &mut WriteTx, family_id: &str, now: i64) -> Result<(), StoreError> {

@@ -75,16 +75,40 @@ async fn a_refresh_token_rotated_on_one_node_and_replayed_on_another_is_reuse() 
         .await
         .expect_status(StatusCode::OK);
     let rt2 = second["refresh_token"].as_str().unwrap();
-    // A replay of the rotated token is theft: the family goes.
+    let third = refresh(a, &s, rt2, None)
+        .await
+        .expect_status(StatusCode::OK);
+    let rt3 = third["refresh_token"].as_str().unwrap();
+    // A replay of a rotated token whose successor was used is theft: the family goes.
     let replay = refresh(b, &s, rt1, None).await;
     assert_eq!(replay.0, StatusCode::BAD_REQUEST, "{}", replay.1);
     assert_eq!(replay.1["error"], "invalid_grant");
-    let after = refresh(a, &s, rt2, None).await;
+    let after = refresh(a, &s, rt3, None).await;
     assert_eq!(
         (after.0, after.1["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),
         "the family was revoked by the replay on the other node"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_answer_was_lost_is_retried_on_another_node() {
+    let c = spawn_cluster(2, |_| {}).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let s = refreshable(a).await;
+    let first = ada_login(a, &s, &OFFLINE).await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    // Node a commits the rotation; say its answer never reached the client.
+    let lost = refresh(a, &s, rt1, None)
+        .await
+        .expect_status(StatusCode::OK);
+    let retried = refresh(b, &s, rt1, None)
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(retried["refresh_token"], lost["refresh_token"]);
+    refresh(b, &s, retried["refresh_token"].as_str().unwrap(), None)
+        .await
+        .expect_status(StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,6 +115,10 @@ pub struct TestApp {
     _fresh: Option<FreshDb>,
 }
 
+/// The default refresh retry grace window (`--refresh-retry-grace-seconds`), in milliseconds.
+pub const REFRESH_RETRY_GRACE_MS: i64 =
+    sigil::config::DEFAULT_REFRESH_RETRY_GRACE_SECONDS as i64 * 1000;
+
 /// The `/metrics` bearer token of every test server (a test about `/metrics` itself changes it).
 pub const METRICS_TOKEN: &str = "test-metrics-token";
 

@@ -279,8 +279,19 @@ async fn a_reused_refresh_token_is_counted(db: Db) {
     let first = ada_login(&app, &s, &[("scope", "openid offline_access")]).await;
     let rt = first["refresh_token"].as_str().unwrap();
     let series = "sigil_security_events_total{event=\"refresh_reuse\"}";
+    let retries = "sigil_security_events_total{event=\"refresh_retry\"}";
     assert_eq!(app.metric(series).await, 0.0);
+    let second = refresh(&app, &s, rt, None)
+        .await
+        .expect_status(StatusCode::OK);
+    // Presented again at once, while its successor is unused: a retry, counted as one.
     refresh(&app, &s, rt, None)
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(app.metric(retries).await, 1.0);
+    assert_eq!(app.metric(series).await, 0.0);
+    // Once the successor was used, it is reuse.
+    refresh(&app, &s, second["refresh_token"].as_str().unwrap(), None)
         .await
         .expect_status(StatusCode::OK);
     refresh(&app, &s, rt, None)

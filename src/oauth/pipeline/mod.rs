@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::OAuthError;
+use crate::crypto::Secret;
 use crate::flows::event::RequestInfo;
 use crate::flows::run as flow_run;
 use crate::oauth::Issuing;
@@ -75,11 +76,24 @@ pub struct Login<'a> {
     pub auth_time: i64,
     /// The refresh-token family being rotated (refresh grant).
     pub family: Option<String>,
-    /// The keyed hash of the refresh token this login rotates (refresh grant): marked used in
-    /// the transaction that stores its successor, never before.
-    pub rotates: Option<String>,
+    /// The refresh token this login rotates (refresh grant).
+    pub rotates: Option<Rotation>,
     /// The login session (`sid`), for logins through the browser.
     pub sid: Option<String>,
+}
+
+/// A refresh grant's rotation of the presented token.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The keyed hash of the presented token: marked used in the transaction that stores its
+    /// successor, never before.
+    pub hash: String,
+    /// The successor, derived from the presented token ([`crate::oauth::refresh`]), so a
+    /// retry of a refresh whose answer was lost can be given the same one.
+    pub successor: Secret,
+    /// A retry within the grace window: the presented token is already used and the successor
+    /// already stored; it is issued again if it is still unused.
+    pub retry: bool,
 }
 
 /// What the flow decided for one login, before anything is signed.
@@ -146,17 +160,25 @@ async fn issue_after_flow(
         nonce: None,
         sid: l.sid.as_deref(),
         family: l.family.clone(),
+        rotation: l.rotates.as_ref(),
     };
     let signed = sign(deps, &issue).await?;
     let mut tx = deps.db.store.begin_write().await?;
-    if let Some(hash) = &l.rotates
-        && !refresh_store::rotate(&mut tx, hash, deps.db.now()).await?
-    {
-        // Another use of the same token rotated it first (or it was revoked meanwhile). Not a
-        // replay of a token rotated before this request began, so nothing is revoked.
-        return Err(OAuthError::InvalidGrant(
-            "the refresh token is invalid, expired or revoked".into(),
-        ));
+    if let Some(r) = &l.rotates {
+        let still_valid = if r.retry {
+            let successor = deps.secrets.hash(r.successor.expose());
+            refresh_store::still_unused(&mut tx, &successor).await?
+        } else {
+            refresh_store::rotate(&mut tx, &r.hash, deps.db.now()).await?
+        };
+        if !still_valid {
+            // Another use of the same token rotated it first (or it was revoked meanwhile), or
+            // the successor a retry would re-issue was used meanwhile. Not a replay of a token
+            // rotated before this request began, so nothing is revoked.
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token is invalid, expired or revoked".into(),
+            ));
+        }
     }
     record_login(deps, &mut tx, l, outcome, rehashed).await?;
     persist(deps, &mut tx, &issue, &signed).await?;

@@ -36,6 +36,8 @@ pub struct Issue<'a> {
     pub sid: Option<&'a str>,
     /// The family a rotated refresh token continues.
     pub family: Option<String>,
+    /// The rotation of a refresh grant: its successor is the new refresh token.
+    pub rotation: Option<&'a super::Rotation>,
 }
 
 /// Signed tokens, not yet recorded.
@@ -72,7 +74,10 @@ pub async fn sign(deps: &Issuing<'_>, i: &Issue<'_>) -> Result<Signed, OAuthErro
         },
     )
     .await?;
-    let refresh_token = d.refresh.then(|| random_secret("rt_"));
+    let refresh_token = d.refresh.then(|| match i.rotation {
+        Some(r) => r.successor.clone(),
+        None => random_secret("rt_"),
+    });
     let family_id = d.refresh.then(|| {
         i.family
             .clone()
@@ -109,7 +114,9 @@ pub async fn persist(
         },
     )
     .await?;
-    if let (Some(rt), Some(family)) = (&s.refresh_token, &s.family_id) {
+    // A retry re-issues a successor that is stored already.
+    let stored = i.rotation.is_some_and(|r| r.retry);
+    if let (Some(rt), Some(family), false) = (&s.refresh_token, &s.family_id, stored) {
         refresh_store::insert_refresh(
             tx,
             &RefreshRow {

@@ -10,7 +10,8 @@ use sigil::clock::ManualClock;
 use super::{Setup, ada_login, application, enable_refresh, error_of, refresh, setup};
 use crate::both_backends;
 use crate::helpers::{
-    Db, Reply, TestApp, spawn_app, spawn_app_with_clock, upload_and_bind, verify,
+    Db, REFRESH_RETRY_GRACE_MS, Reply, TestApp, spawn_app, spawn_app_with, spawn_app_with_clock,
+    upload_and_bind, verify,
 };
 
 const OFFLINE: [(&str, &str); 1] = [("scope", "openid offline_access")];
@@ -146,6 +147,49 @@ async fn a_refresh_token_replayed_after_rotation_revokes_the_family(db: Db) {
     );
 }
 
+/// A client that lost the answer to a refresh (the node died after the commit) retries with
+/// the same token: within the grace window, while the successor is unused, it gets that same
+/// successor and fresh access and ID tokens, and nothing is revoked.
+async fn a_refresh_retried_within_the_grace_window_gets_the_same_refresh_token(db: Db) {
+    let app = spawn_app(db).await;
+    let (s, rt1) = refreshable(&app, &OFFLINE).await;
+    let lost = refreshed(&app, &s, &rt1, None).await;
+    let retried = refreshed(&app, &s, &rt1, None).await;
+    assert_eq!(retried["refresh_token"], lost["refresh_token"]);
+    assert_ne!(retried["access_token"], lost["access_token"]);
+    for body in [&lost, &retried] {
+        crate::code_flow::userinfo(&app, body["access_token"].as_str().unwrap())
+            .await
+            .expect_status(StatusCode::OK);
+    }
+    let rt2 = retried["refresh_token"].as_str().unwrap();
+    let third = refreshed(&app, &s, rt2, None).await;
+    assert_ne!(third["refresh_token"], retried["refresh_token"]);
+}
+
+async fn a_rotated_token_presented_after_the_grace_window_revokes_the_family(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let (s, rt1) = refreshable(&app, &OFFLINE).await;
+    let second = refreshed(&app, &s, &rt1, None).await;
+    clock.advance_ms(REFRESH_RETRY_GRACE_MS + 1);
+    assert_invalid_grant(&refresh(&app, &s, &rt1, None).await, "reuse refused");
+    assert_invalid_grant(
+        &refresh(&app, &s, second["refresh_token"].as_str().unwrap(), None).await,
+        "the family is revoked",
+    );
+}
+
+async fn with_no_grace_window_an_immediate_replay_revokes_the_family(db: Db) {
+    let app = spawn_app_with(db, |s| s.refresh_retry_grace = std::time::Duration::ZERO).await;
+    let (s, rt1) = refreshable(&app, &OFFLINE).await;
+    let second = refreshed(&app, &s, &rt1, None).await;
+    assert_invalid_grant(&refresh(&app, &s, &rt1, None).await, "reuse refused");
+    assert_invalid_grant(
+        &refresh(&app, &s, second["refresh_token"].as_str().unwrap(), None).await,
+        "the family is revoked",
+    );
+}
+
 async fn a_refresh_after_the_organization_membership_ended_is_invalid_grant(db: Db) {
     let app = spawn_app(db).await;
     let (s, rt) = refreshable(&app, &OFFLINE_IN_GLOBEX).await;
@@ -230,6 +274,9 @@ both_backends!(
     a_refresh_asking_for_a_wider_scope_is_invalid_scope_and_leaves_the_token_unspent,
     a_refresh_may_narrow_the_scope,
     a_refresh_token_replayed_after_rotation_revokes_the_family,
+    a_refresh_retried_within_the_grace_window_gets_the_same_refresh_token,
+    a_rotated_token_presented_after_the_grace_window_revokes_the_family,
+    with_no_grace_window_an_immediate_replay_revokes_the_family,
     a_refresh_after_the_organization_membership_ended_is_invalid_grant,
     a_refresh_for_a_blocked_user_is_invalid_grant,
     an_unknown_refresh_token_is_invalid_grant,
