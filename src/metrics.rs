@@ -300,7 +300,7 @@ impl Metrics {
         let traces_dropped = Counter::default();
         registry.register(
             "hook_traces_dropped",
-            "Traces not stored because the trace queue was full",
+            "Traces not stored: the trace queue was full, or the database refused a batch for longer than the writer retries",
             traces_dropped.clone(),
         );
         let db_connections = Family::<Labels, Gauge>::default();

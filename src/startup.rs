@@ -90,6 +90,8 @@ pub struct Settings {
     /// How long after a refresh token's rotation presenting it again is a retry of a lost
     /// answer rather than reuse (see [`crate::oauth::refresh`]).
     pub refresh_retry_grace: std::time::Duration,
+    /// Flow traces kept per tenant (the oldest are deleted as new ones are stored).
+    pub traces_kept: i64,
     /// Serve `/metrics` on a listener of its own at this address, without authentication
     /// (meant for a private interface); the main listener then answers 404 there.
     pub metrics_listen: Option<SocketAddr>,
@@ -123,6 +125,7 @@ impl Settings {
             refresh_retry_grace: std::time::Duration::from_secs(
                 config::DEFAULT_REFRESH_RETRY_GRACE_SECONDS,
             ),
+            traces_kept: crate::flows::TRACES_KEPT,
             metrics_listen: None,
             metrics_token: None,
             metrics_tenant_labels: false,
@@ -186,7 +189,7 @@ pub fn hooks(
         flows: Default::default(),
         traces: crate::flows::traces::TraceWriter::start(
             store.clone(),
-            crate::flows::TRACES_KEPT,
+            settings.traces_kept,
             metrics.traces_dropped(),
         ),
         metrics,

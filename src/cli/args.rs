@@ -130,6 +130,10 @@ pub struct ServeArgs {
           default_value_t = config::DEFAULT_REFRESH_RETRY_GRACE_SECONDS,
           value_parser = clap::value_parser!(u64).range(0..=60))]
     pub refresh_retry_grace_seconds: u64,
+    /// Flow traces kept per tenant; the oldest are deleted as new ones are stored.
+    #[arg(long, env = "SIGIL_TRACES_KEPT", default_value_t = sigil::flows::TRACES_KEPT,
+          value_parser = clap::value_parser!(i64).range(1..=100_000_000))]
+    pub traces_kept: i64,
     /// Serve /metrics on this address instead of the main listener, without authentication:
     /// bind it to a private interface. Otherwise /metrics on the main listener requires
     /// `Authorization: Bearer $SIGIL_METRICS_TOKEN` (set in the environment only), and without

@@ -109,6 +109,7 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     s.passwords = args.passwords.hasher()?;
     s.login_lock = args.login_lock.lock()?;
     s.refresh_retry_grace = std::time::Duration::from_secs(args.refresh_retry_grace_seconds);
+    s.traces_kept = args.traces_kept;
     s.hook_ceilings = args.hook_limits.limits();
     s.hook_pool = args.hook_pool.runtime();
     args.compile.apply(&mut s);

@@ -3,9 +3,15 @@
 //! On SQLite every write transaction holds the one database lock, so a trace inserted inside
 //! the login's commit lengthened the section every login waits for, and a commit of its own
 //! cost an fsync per login. The writer takes traces from a bounded queue and stores each batch
-//! (up to [`BATCH`], gathered for up to [`LINGER`]) in one transaction. Reads of traces flush first, so a node always shows
-//! its own traces; a full queue drops traces and counts them in `/metrics` rather than slowing
-//! logins.
+//! (up to [`BATCH`], gathered for up to [`LINGER`]) in one transaction. Reads of traces flush
+//! first, so a node always shows its own traces; a full queue drops traces and counts them in
+//! `/metrics` rather than slowing logins.
+//!
+//! A batch the database refuses (it is restarting, or unreachable) is retried with backoff for
+//! up to [`RETRY_FOR`] before it is dropped and counted, so an outage shorter than that loses
+//! no trace. What a node can lose is what it holds in memory when it dies: the traces of the
+//! logins it finished within the last [`LINGER`] and the batch being written (at most
+//! [`BATCH`]).
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
@@ -19,6 +25,8 @@ pub const BATCH: usize = 256;
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 /// Traces waiting at most; beyond this new ones are dropped (and counted).
 pub const QUEUE: usize = 10_000;
+/// How long a batch the database refuses is retried before it is dropped (and counted).
+pub const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 enum Msg {
     Trace(Box<TraceRow>),
@@ -54,7 +62,7 @@ impl TraceWriter {
             };
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        handle.spawn(run(store.clone(), keep, rx));
+        handle.spawn(run(store.clone(), keep, dropped.clone(), rx));
         Self {
             tx: Some(tx),
             store,
@@ -103,7 +111,30 @@ async fn write(
     Ok(())
 }
 
-async fn run(store: Store, keep: i64, mut rx: mpsc::Receiver<Msg>) {
+/// Stores a batch, retrying with backoff for up to [`RETRY_FOR`] while the database refuses
+/// it; then drops it and counts it in `dropped`. Time here is the runtime's timer: how long to
+/// keep trying is not business time.
+async fn write_retrying(store: &Store, keep: i64, batch: &[TraceRow], dropped: &Counter) {
+    let give_up = tokio::time::Instant::now() + RETRY_FOR;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        match write(store, keep, batch).await {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() + pause < give_up => {
+                tracing::warn!(error = %e, traces = batch.len(), "storing hook traces; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, traces = batch.len(), "storing hook traces failed; dropped");
+                dropped.inc_by(batch.len() as u64);
+                return;
+            }
+        }
+    }
+}
+
+async fn run(store: Store, keep: i64, dropped: Counter, mut rx: mpsc::Receiver<Msg>) {
     let mut batch: Vec<TraceRow> = Vec::with_capacity(BATCH);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -134,9 +165,7 @@ async fn run(store: Store, keep: i64, mut rx: mpsc::Receiver<Msg>) {
             }
         }
         if !batch.is_empty() {
-            if let Err(e) = write(&store, keep, &batch).await {
-                tracing::error!(error = %e, traces = batch.len(), "storing hook traces");
-            }
+            write_retrying(&store, keep, &batch, &dropped).await;
             batch.clear();
         }
         for w in waiters.drain(..) {

@@ -76,6 +76,17 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
         "restricted" => {
             api.id_token().set_custom_claim("sub", &"usr_impostor")?;
         }
+        "count" => {
+            // Not hostile: a metadata write on every login (`user_metadata.logins` + 1), which
+            // the fault run counts to prove acknowledged writes are never lost.
+            let n = event
+                .user()
+                .user_metadata
+                .get("logins")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            api.user().set_user_metadata("logins", &(n + 1))?;
+        }
         "error" => return Err("upstream CRM unavailable".into()),
         "raw" => raw_calls(event)?,
         "secret" => {
