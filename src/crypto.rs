@@ -87,6 +87,25 @@ impl MasterKey {
         }
     }
 
+    /// A short public name of this key (hex of a keyed hash of it): tells keys apart in
+    /// the database and in messages without revealing anything of them.
+    pub fn fingerprint(&self) -> String {
+        let d = self.derive("fingerprint");
+        d[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `key` sealed under this key (to store it).
+    pub fn wrap(&self, key: &MasterKey) -> String {
+        Sealer::new(self, "data-key").seal(&key.0, "sigil/data-key")
+    }
+
+    /// The key [`Self::wrap`] sealed; `None` when `sealed` was not sealed under this key (or
+    /// was tampered with).
+    pub fn unwrap_key(&self, sealed: &str) -> Option<MasterKey> {
+        let bytes = Sealer::new(self, "data-key").open(sealed, "sigil/data-key")?;
+        Some(MasterKey(bytes.try_into().ok()?))
+    }
+
     /// A key for one purpose, derived so purposes never share key material.
     pub fn derive(&self, label: &str) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
@@ -285,6 +304,21 @@ mod tests {
         assert_eq!(format!("{k:?}"), "MasterKey([redacted])");
         assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
         assert_eq!(format!("{:?}", random_secret("sk_")), "Secret([redacted])");
+    }
+
+    #[test]
+    fn a_wrapped_key_opens_only_under_the_key_that_wrapped_it() {
+        let (a, b, data) = (
+            MasterKey::generate(),
+            MasterKey::generate(),
+            MasterKey::generate(),
+        );
+        let sealed = a.wrap(&data);
+        let opened = a.unwrap_key(&sealed).expect("opens under a");
+        assert_eq!(opened.derive("x"), data.derive("x"));
+        assert!(b.unwrap_key(&sealed).is_none());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 16);
     }
 
     #[test]

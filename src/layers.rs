@@ -33,6 +33,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["manage", "oauth", "services", "+below"]),
     // The HTTP layer's state: the parts, built once; handlers pass on only what a call uses.
     ("services", &["oauth", "invalidation", "+below"]),
+    // The data key, opened with the master key.
+    ("root_key", &["store"]),
     // Drops a node's cached copies when the change feed announces a change.
     ("invalidation", &["+below"]),
     // The two domains: neither uses the other, and neither sees the whole container.

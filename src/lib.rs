@@ -29,6 +29,8 @@
 //!   leaves (keyed hashes, sealing and `Secret`; injected time; id format; the scope parser;
 //!   argon2id on a bounded pool; operator settings; the Prometheus registry and the security
 //!   events).
+//! - [`root_key`]: the data key every stored secret derives from, kept sealed under each
+//!   master key allowed to open it (master-key rotation).
 //! - [`invalidation`]: the node's caches (flows, templates, keys) dropped when the database's
 //!   change feed announces a change, so every node of a cluster sees it at once.
 //! - [`startup`], [`telemetry`]: building and running the server (the `sigil` binary's CLI
@@ -51,6 +53,7 @@ pub mod manage;
 pub mod metrics;
 pub mod oauth;
 pub mod passwords;
+pub mod root_key;
 pub mod runner;
 pub mod scopes;
 pub mod services;

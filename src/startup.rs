@@ -41,6 +41,9 @@ pub enum StartupError {
     /// The hook runtime could not start.
     #[error("starting the hook runtime: {0}")]
     Hooks(#[from] HookError),
+    /// The master key does not open the database.
+    #[error(transparent)]
+    RootKey(#[from] crate::root_key::RootKeyError),
     /// The listener could not bind.
     #[error("binding {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
@@ -133,27 +136,29 @@ impl Settings {
     }
 }
 
-/// The migrated database and the master key: what every command that opens the database
+/// The migrated database and its data key: what every command that opens the database
 /// needs, and nothing that runs hooks (no wasm engine, no threads).
 #[derive(Debug)]
 pub struct Connected {
     /// The database, migrated.
     pub store: Store,
-    /// The root key.
+    /// The data key every stored secret derives from, opened with the master key (see
+    /// [`crate::root_key`]).
     pub master: MasterKey,
     /// Where the root key came from.
     pub key_source: KeySource,
 }
 
-/// Resolves the master key, connects and migrates.
+/// Resolves the master key, connects, migrates and opens the data key with the master key.
 pub async fn connect(settings: &Settings) -> Result<Connected, StartupError> {
     let (master, key_source) =
         config::master_key(&settings.database_url, settings.master_key.as_deref())?;
     let store = Store::connect(&settings.database_url, settings.max_connections).await?;
     store.migrate().await?;
+    let data = crate::root_key::open(&store, &master, settings.clock.now_ms()).await?;
     Ok(Connected {
         store,
-        master,
+        master: data,
         key_source,
     })
 }

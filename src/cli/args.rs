@@ -91,6 +91,13 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The master keys that open the database: rotate the master key without re-encrypting
+    /// anything (see docs/deploy.md).
+    MasterKey {
+        /// What to do with master keys.
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Manage JWT templates (declarative custom claims; see docs/jwt-templates.md).
     Templates {
         /// What to do with templates.
@@ -243,6 +250,21 @@ pub enum KeysCommand {
         #[arg(long)]
         tenant: String,
     },
+}
+
+/// `sigil master-key ...`: the current key comes from `SIGIL_MASTER_KEY` (or, on SQLite, the
+/// key file beside the database), a new one from `SIGIL_NEW_MASTER_KEY`: keys never go on a
+/// command line.
+#[derive(Debug, Subcommand)]
+pub enum MasterKeyCommand {
+    /// Allow the key in SIGIL_NEW_MASTER_KEY to open the database too (the first step of a
+    /// rotation; then move every node to it).
+    Add,
+    /// Leave the current key the only one that opens the database (the last step of a
+    /// rotation, run with the new key once every node uses it).
+    Retire,
+    /// List the fingerprints of the keys that open the database.
+    List,
 }
 
 /// `sigil hooks ...`

@@ -16,6 +16,7 @@
 mod admin;
 mod args;
 mod hooks;
+mod master_key;
 mod serve;
 mod settings;
 mod templates;
@@ -81,6 +82,7 @@ async fn run(target: Target, command: Command) -> Result<ExitCode> {
         Command::Users { command } => admin::users(database, command).await,
         Command::ClientGrants { command } => admin::client_grants(database, command).await,
         Command::Keys { command } => admin::keys(database, command).await,
+        Command::MasterKey { command } => master_key::run(database, command).await,
         Command::Openapi => admin::openapi(),
         Command::Hooks {
             command: HookCommand::Manage(command),

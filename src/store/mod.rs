@@ -22,6 +22,7 @@ pub mod changes;
 pub mod client_grants;
 pub mod codes;
 pub mod consents;
+pub mod data_key_seals;
 pub mod grants;
 pub mod hook_traces;
 pub mod hooks;

@@ -760,12 +760,131 @@ async fn the_first_start_on_a_terminal_shows_the_operator_key_once() {
     );
 }
 
+/// Rotating the master key (docs/deploy.md): `master-key add` lets a second key open the
+/// database, every secret made under the first keeps working with the second (the operator
+/// key, a client secret, the signing keys), both open it until `master-key retire`, and then
+/// only the new one does.
+async fn rotating_the_master_key_keeps_every_secret_and_retires_the_old_key(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let (old, new) = (
+        sigil::crypto::MasterKey::generate(),
+        sigil::crypto::MasterKey::generate(),
+    );
+    let (old_b64, new_b64) = (old.to_base64(), new.to_base64());
+    let (server, base) = serve(&fresh.url, &old_b64, free_port()).await;
+    let http = reqwest::Client::new();
+    let operator = std::fs::read_to_string(server.1.join("operator-key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let app: serde_json::Value = http
+        .post(format!("{base}/t/default/api/applications"))
+        .bearer_auth(&operator)
+        .json(&json!({"name": "m", "grant_types": ["password"], "signing_alg": "ES256"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status = http
+        .post(format!("{base}/t/default/api/users"))
+        .bearer_auth(&operator)
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::CREATED);
+    let (id, secret) = (
+        app["client_id"].as_str().unwrap().to_string(),
+        app["client_secret"].as_str().unwrap().to_string(),
+    );
+    // A password grant (the client secret, the password, a signing key); returns the `kid`.
+    let grant = |base: String| {
+        let (http, id, secret) = (http.clone(), id.clone(), secret.clone());
+        async move {
+            let res = http
+                .post(format!("{base}/t/default/oauth/token"))
+                .basic_auth(&id, Some(&secret))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", "ada@example.com"),
+                    ("password", "correct horse battery"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let body: serde_json::Value = res.json().await.unwrap();
+            jsonwebtoken::decode_header(body["access_token"].as_str().unwrap())
+                .unwrap()
+                .kid
+                .unwrap()
+        }
+    };
+    let kid = grant(base.clone()).await;
+    stop(server);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["master-key", "add"])
+        .env("DATABASE_URL", &fresh.url)
+        .env("SIGIL_MASTER_KEY", &old_b64)
+        .env("SIGIL_NEW_MASTER_KEY", &new_b64)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&new.fingerprint()));
+
+    for key in [&new_b64, &old_b64] {
+        let (server, base) = serve(&fresh.url, key, free_port()).await;
+        let users = http
+            .get(format!("{base}/t/default/api/users"))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(users, StatusCode::OK, "the operator key still verifies");
+        assert_eq!(grant(base).await, kid, "the same signing key still opens");
+        stop(server);
+    }
+
+    let out = sigil(&fresh.url, &new_b64, &["master-key", "retire"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    refused_at_start(
+        &fresh.url,
+        &old_b64,
+        &[],
+        &[],
+        &format!(
+            "this master key (fingerprint {}) cannot open this database",
+            old.fingerprint()
+        ),
+    );
+    let out = sigil(&fresh.url, &new_b64, &["master-key", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains(&format!("{}  added", new.fingerprint())) && listed.contains("(this key)")
+    );
+}
+
 both_backends!(
     binary_commands,
     operator_settings_come_from_flags_and_the_environment,
     serve_listens_on_a_host_name_and_logs_where_it_is_reached,
     login_lock_limits_are_serve_settings_checked_at_start,
     client_grants_and_the_lock_from_the_command_line,
+    rotating_the_master_key_keeps_every_secret_and_retires_the_old_key,
 );
 
 /// `sigil hooks test` runs several hooks as one flow in the local runner, with secrets, under
