@@ -61,6 +61,28 @@ impl Attempt {
     }
 }
 
+/// Why a request was answered 503 `temporarily_unavailable`
+/// (`sigil_unavailable_total{cause}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The database was unreachable, restarting or refused a connection in time.
+    Database,
+    /// The request ran past the request timeout (a database that stopped answering
+    /// mid-statement, most likely).
+    Timeout,
+}
+
+impl Unavailable {
+    const ALL: [Unavailable; 2] = [Unavailable::Database, Unavailable::Timeout];
+
+    fn label(self) -> &'static str {
+        match self {
+            Unavailable::Database => "database",
+            Unavailable::Timeout => "timeout",
+        }
+    }
+}
+
 /// Why a password login failed. On the wire every one of these answers the same (no user
 /// enumeration); only the security log and `/metrics` tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +248,7 @@ pub struct Metrics {
     password_attempts: Family<Labels, Counter>,
     security: Family<Labels, Counter>,
     traces_dropped: Counter,
+    unavailable: Family<Labels, Counter>,
     db_connections: Family<Labels, Gauge>,
     db_max: Gauge,
     compiles: Family<Labels, Gauge>,
@@ -303,6 +326,13 @@ impl Metrics {
             "Traces not stored: the trace queue was full, or the database refused a batch for longer than the writer retries",
             traces_dropped.clone(),
         );
+        let unavailable = Family::<Labels, Counter>::default();
+        registry.register(
+            "unavailable",
+            "Requests answered 503 temporarily_unavailable, by cause: `database` (unreachable, \
+             restarting or refusing connections) or `timeout` (past the request timeout)",
+            unavailable.clone(),
+        );
         let db_connections = Family::<Labels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -332,6 +362,7 @@ impl Metrics {
             password_attempts,
             security,
             traces_dropped,
+            unavailable,
             db_connections,
             db_max,
             compiles,
@@ -352,6 +383,9 @@ impl Metrics {
             } else if name != "hook_failure" {
                 drop(m.security.get_or_create(&one("event", name)));
             }
+        }
+        for cause in Unavailable::ALL {
+            drop(m.unavailable.get_or_create(&one("cause", cause.label())));
         }
         for outcome in ["success", "denied", "failed"] {
             drop(m.flow_runs.get_or_create(&one("outcome", outcome)));
@@ -408,6 +442,13 @@ impl Metrics {
         self.security.get_or_create(&e.labels()).inc();
     }
 
+    /// Counts one request answered 503 `temporarily_unavailable`.
+    pub fn unavailable(&self, cause: Unavailable) {
+        self.unavailable
+            .get_or_create(&one("cause", cause.label()))
+            .inc();
+    }
+
     /// The counter the trace writer adds its drops to.
     pub fn traces_dropped(&self) -> Counter {
         self.traces_dropped.clone()
@@ -456,6 +497,7 @@ mod tests {
         m.flow("success", Some(0.001));
         m.security(&SecurityEvent::HookFailure("out_of_fuel".into()));
         m.security(&SecurityEvent::HookFailure("Free text!".into()));
+        m.unavailable(Unavailable::Timeout);
         let text = m.render(&Sampled {
             db_connections: 3,
             db_idle: 1,
@@ -477,6 +519,8 @@ mod tests {
             "sigil_security_events_total{event=\"hook_failure\",reason=\"out_of_fuel\"} 1",
             "sigil_security_events_total{event=\"hook_failure\",reason=\"other\"} 1",
             "sigil_hook_traces_dropped_total 0",
+            "sigil_unavailable_total{cause=\"database\"} 0",
+            "sigil_unavailable_total{cause=\"timeout\"} 1",
             "sigil_db_pool_connections{state=\"in_use\"} 2",
             "sigil_db_pool_connections{state=\"idle\"} 1",
             "sigil_db_pool_max_connections 5",

@@ -69,6 +69,10 @@ pub struct Settings {
     pub passwords: PasswordHasher,
     /// Pool size.
     pub max_connections: u32,
+    /// How long a request waits for a database connection (also the connect timeout).
+    pub db_acquire_timeout: std::time::Duration,
+    /// How long a request may run before it is answered 503 `temporarily_unavailable`.
+    pub request_timeout: std::time::Duration,
     /// Time source.
     pub clock: SharedClock,
     /// A hook runtime to share (tests run many servers in one process; the engine is meant to
@@ -116,6 +120,8 @@ impl Settings {
             master_key: None,
             passwords: PasswordHasher::default(),
             max_connections: config::DEFAULT_MAX_CONNECTIONS,
+            db_acquire_timeout: crate::store::DEFAULT_ACQUIRE_TIMEOUT,
+            request_timeout: crate::http::unavailable::DEFAULT_REQUEST_TIMEOUT,
             clock: Arc::new(SystemClock),
             hook_runtime: None,
             compiler: CompilerSettings::current_exe(),
@@ -153,7 +159,12 @@ pub struct Connected {
 pub async fn connect(settings: &Settings) -> Result<Connected, StartupError> {
     let (master, key_source) =
         config::master_key(&settings.database_url, settings.master_key.as_deref())?;
-    let store = Store::connect(&settings.database_url, settings.max_connections).await?;
+    let store = Store::connect_with(
+        &settings.database_url,
+        settings.max_connections,
+        settings.db_acquire_timeout,
+    )
+    .await?;
     store.migrate().await?;
     let data = crate::root_key::open(&store, &master, settings.clock.now_ms()).await?;
     Ok(Connected {
@@ -238,6 +249,7 @@ pub struct Application {
     /// The separate `/metrics` listener, when configured.
     metrics_listener: Option<TcpListener>,
     metrics: crate::http::metrics::Exposure,
+    request_timeout: std::time::Duration,
     svc: Services,
     bootstrap_key: Option<ApiKeyCreated>,
     key_source: KeySource,
@@ -273,6 +285,7 @@ impl Application {
             listener,
             metrics_listener,
             metrics,
+            request_timeout: settings.request_timeout,
             svc,
             bootstrap_key,
             key_source,
@@ -330,7 +343,7 @@ impl Application {
             .change_feed()
             .map(|feed| tokio::spawn(follow_changes(feed, self.svc.clone())));
         let metrics_server = self.serve_metrics();
-        let app = crate::http::app(self.svc.clone(), self.metrics.clone());
+        let app = crate::http::app(self.svc.clone(), self.metrics.clone(), self.request_timeout);
         let result = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

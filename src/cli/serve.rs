@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -106,6 +107,8 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
         persistent_cookie: !args.session_cookie_only,
     };
     s.max_connections = args.db.db_max_connections;
+    s.db_acquire_timeout = Duration::from_millis(args.db.db_acquire_timeout_ms);
+    s.request_timeout = Duration::from_millis(args.db.request_timeout_ms);
     s.passwords = args.passwords.hasher()?;
     s.login_lock = args.login_lock.lock()?;
     s.refresh_retry_grace = std::time::Duration::from_secs(args.refresh_retry_grace_seconds);

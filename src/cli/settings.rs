@@ -22,6 +22,20 @@ pub struct DatabaseFlags {
     #[arg(long, env = "SIGIL_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection, milliseconds: a free one in the
+    /// pool, the liveness check of an idle one, or opening a new one (so also the connect
+    /// timeout). Past it the request is answered 503 `temporarily_unavailable`.
+    #[arg(long, env = "SIGIL_DB_ACQUIRE_TIMEOUT_MS",
+          default_value_t = sigil::store::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_ms: u64,
+    /// How long a request may run, milliseconds, before it is answered 503
+    /// `temporarily_unavailable` (a database that stops answering mid-statement cannot hang
+    /// it). Hook uploads and user imports are bounded by their own limits instead.
+    #[arg(long, env = "SIGIL_REQUEST_TIMEOUT_MS",
+          default_value_t = sigil::http::unavailable::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
 }
 
 /// argon2id, for the passwords Sigil hashes (set, imported in plain text, rehashed after a

@@ -3,7 +3,9 @@
 //! `user_metadata.plan` or `redirect_uris[0]`).
 //!
 //! A 500 body says only "internal error": its cause can hold SQL, paths or data, so it goes to
-//! the log (with the request's span) and never to the client.
+//! the log (with the request's span) and never to the client. A database outage is a 503
+//! `temporarily_unavailable` with `Retry-After` instead (see [`super::unavailable`]), its cause
+//! logged the same way.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -16,8 +18,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use super::plain_words;
+use super::{plain_words, unavailable};
 use crate::manage::ManageError;
+use crate::store::StoreError;
+use crate::store::unavailable::unavailable_in;
 use sigil_hooks::admission::AdmissionError;
 
 /// The JSON error body.
@@ -103,6 +107,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let refused = self.body.code == unavailable::CODE;
         let mut res = (self.status, Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
@@ -111,6 +116,9 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if refused {
+            res = unavailable::refused(res);
         }
         res
     }
@@ -165,6 +173,20 @@ impl From<ManageError> for ApiError {
                 let mut err = ApiError::new(status, e.code(), e.to_string());
                 err.retry_after = Some(e.retry_after_secs());
                 err
+            }
+            ManageError::Store(cause @ StoreError::Unavailable(_)) => {
+                tracing::warn!(
+                    error = &cause as &dyn std::error::Error,
+                    "database unavailable"
+                );
+                unavailable::api()
+            }
+            ManageError::Internal(cause) if unavailable_in(&*cause) => {
+                tracing::warn!(
+                    error = &*cause as &dyn std::error::Error,
+                    "database unavailable"
+                );
+                unavailable::api()
             }
             ManageError::Internal(cause) => {
                 tracing::error!(

@@ -19,9 +19,11 @@ mod plain_words;
 pub mod request_log;
 pub mod roles;
 pub mod templates;
+pub mod unavailable;
 pub mod users;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -76,11 +78,11 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document of the management API, generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    management().split_for_parts().1
+    management(&unavailable::Guard::off()).split_for_parts().1
 }
 
-fn management() -> OpenApiRouter<Services> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+fn management(guard: &unavailable::Guard) -> OpenApiRouter<Services> {
+    let timed = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(users::router())
         .merge(orgs::router())
         .merge(roles::router())
@@ -90,15 +92,22 @@ fn management() -> OpenApiRouter<Services> {
         .merge(admin::router())
         .merge(hooks::router())
         .merge(templates::router())
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let untimed = OpenApiRouter::new()
         .merge(users::import_router().layer(DefaultBodyLimit::max(users::IMPORT_LIMIT)))
-        .merge(hooks::upload_router())
+        .merge(hooks::upload_router());
+    guard
+        .wrap_api(timed)
+        .merge(guard.untimed().wrap_api(untimed))
 }
 
 /// The whole HTTP application. `metrics` says how `/metrics` answers here (see
-/// [`metrics::router`] for the separate listener).
-pub fn app(svc: Services, metrics: metrics::Exposure) -> Router {
-    let (router, doc) = management().split_for_parts();
+/// [`metrics::router`] for the separate listener); a request to the protocol, page or
+/// management routes still running after `request_timeout` is answered 503 (see
+/// [`unavailable`]).
+pub fn app(svc: Services, metrics: metrics::Exposure, request_timeout: Duration) -> Router {
+    let guard = unavailable::Guard::new(request_timeout, svc.metrics.clone());
+    let (router, doc) = management(&guard).split_for_parts();
     let doc = Arc::new(doc);
     router
         .route(
@@ -113,8 +122,8 @@ pub fn app(svc: Services, metrics: metrics::Exposure) -> Router {
                 metrics::main_listener(svc, metrics.clone(), headers)
             }),
         )
-        .merge(oidc::router(svc.clone()))
-        .merge(browser::router())
+        .merge(oidc::router(svc.clone(), &guard))
+        .merge(guard.wrap(browser::router(), unavailable::Shape::Page))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")

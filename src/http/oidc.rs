@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 
+use super::unavailable::{self, Guard, Shape};
 use crate::clock::Stopwatch;
 use crate::crypto::Secret;
 use crate::flows::event::RequestInfo;
@@ -24,7 +25,7 @@ use crate::oauth::{
 };
 use crate::services::Services;
 
-pub(super) fn router(svc: Services) -> Router<Services> {
+pub(super) fn router(svc: Services, guard: &Guard) -> Router<Services> {
     // OPTIONS is routed explicitly: the `cors` layer answers the preflight, and a method the
     // route does not name would reach the router's JSON 405 instead, which no layer wraps.
     let preflight = || async { StatusCode::NO_CONTENT };
@@ -42,10 +43,13 @@ pub(super) fn router(svc: Services) -> Router<Services> {
             get(userinfo_handler)
                 .post(userinfo_handler)
                 .options(preflight),
-        )
+        );
+    // The guard inside `cors`, so a browser can read a 503 too (`cors` reads the allowed
+    // origins from the database, bounded by the pool's acquire timeout).
+    let cors_routes = guard
+        .wrap(cors_routes, Shape::OAuth)
         .layer(axum::middleware::from_fn_with_state(svc, cors));
-    Router::new()
-        .merge(cors_routes)
+    let others = Router::new()
         .route(
             "/t/{tenant}/.well-known/openid-configuration",
             get(configuration),
@@ -54,7 +58,10 @@ pub(super) fn router(svc: Services) -> Router<Services> {
         .route(
             "/t/{tenant}/oauth/introspect",
             axum::routing::post(introspect),
-        )
+        );
+    Router::new()
+        .merge(cors_routes)
+        .merge(guard.wrap(others, Shape::OAuth))
 }
 
 /// The form body of a token, revocation or introspection request. A repeated parameter is
@@ -93,6 +100,13 @@ struct OAuthReply(OAuthError, bool);
 impl IntoResponse for OAuthReply {
     fn into_response(self) -> Response {
         let OAuthReply(e, basic) = self;
+        if let OAuthError::Unavailable(cause) = &e {
+            tracing::warn!(
+                error = cause as &dyn std::error::Error,
+                "database unavailable"
+            );
+            return unavailable::oauth();
+        }
         let status = match &e {
             OAuthError::InvalidClient | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             OAuthError::AccessDenied(_) | OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -148,7 +162,8 @@ impl IntoResponse for OAuthReply {
 }
 
 /// The tenant named in the path: 404 only when it really does not exist; a database failure
-/// is a 500 `server_error` with its cause logged (never passed off as a missing tenant).
+/// is a 500 `server_error` (503 `temporarily_unavailable` for an outage) with its cause logged,
+/// never passed off as a missing tenant.
 async fn tenant(svc: &Services, name: &str) -> Result<(String, String), Response> {
     match crate::oauth::tenant(&svc.db.store, name).await {
         Ok(Some(t)) => Ok(t),

@@ -447,6 +447,17 @@ pub async fn next(
                 "the server could not complete the login",
             ));
         }
+        // As a server error is sent here, to the verified redirect URI (RFC 6749 4.1.2.1).
+        Err(OAuthError::Unavailable(cause)) => {
+            tracing::warn!(
+                error = &cause as &dyn std::error::Error,
+                "authorize: the database is unavailable"
+            );
+            return Ok(redirect_err(
+                AuthorizeError::TemporarilyUnavailable,
+                "the service is temporarily unavailable, try again later",
+            ));
+        }
         Err(e) => return Err(e),
     };
     let code = random_secret("ac_");

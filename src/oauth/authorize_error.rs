@@ -1,5 +1,6 @@
 //! The `error` codes the authorization endpoint sends to a client's redirect URI, as a closed
-//! set: RFC 6749 4.1.2.1, OIDC Core 1.0 3.1.2.6 (`login_required`, `consent_required`) and 6
+//! set: RFC 6749 4.1.2.1 (with `temporarily_unavailable` for a database outage met after the
+//! client and its redirect URI were verified), OIDC Core 1.0 3.1.2.6 (`login_required`, `consent_required`) and 6
 //! (`request_not_supported`, `request_uri_not_supported`), RFC 8707 2 (`invalid_target`).
 
 use super::OAuthError;
@@ -21,6 +22,9 @@ pub enum AuthorizeError {
     InvalidTarget,
     /// A failure on our side (the cause is logged, never sent).
     ServerError,
+    /// The database is unreachable or restarting: the client may retry the request later
+    /// (RFC 6749 4.1.2.1).
+    TemporarilyUnavailable,
     /// `prompt=none` and nobody is signed in (or the session is too old for `max_age`).
     LoginRequired,
     /// `prompt=none` and the user has not consented.
@@ -42,6 +46,7 @@ impl AuthorizeError {
             AuthorizeError::InvalidScope => "invalid_scope",
             AuthorizeError::InvalidTarget => "invalid_target",
             AuthorizeError::ServerError => "server_error",
+            AuthorizeError::TemporarilyUnavailable => "temporarily_unavailable",
             AuthorizeError::LoginRequired => "login_required",
             AuthorizeError::ConsentRequired => "consent_required",
             AuthorizeError::RequestNotSupported => "request_not_supported",
@@ -60,6 +65,7 @@ impl From<&OAuthError> for AuthorizeError {
             OAuthError::AccessDenied(_) => AuthorizeError::AccessDenied,
             OAuthError::UnauthorizedClient(_) => AuthorizeError::UnauthorizedClient,
             OAuthError::Server(_) => AuthorizeError::ServerError,
+            OAuthError::Unavailable(_) => AuthorizeError::TemporarilyUnavailable,
             _ => AuthorizeError::InvalidRequest,
         }
     }
@@ -77,6 +83,11 @@ mod tests {
         assert_eq!(AuthorizeError::from(&target).code(), "invalid_target");
         let server = OAuthError::server(crate::store::StoreError::Conflict("id"));
         assert_eq!(AuthorizeError::from(&server).code(), "server_error");
+        let down = OAuthError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(
+            AuthorizeError::from(&down).code(),
+            "temporarily_unavailable"
+        );
         assert_eq!(
             AuthorizeError::from(&OAuthError::InvalidClient).code(),
             "invalid_request"

@@ -116,6 +116,14 @@ pub enum OAuthError {
     /// 500 `server_error`: the cause (with its own causes) is logged, never sent.
     #[error("server error")]
     Server(#[source] ServerFault),
+    /// 503 `temporarily_unavailable`: the database is unreachable or restarting (the cause
+    /// is logged, never sent). RFC 6749 4.1.2.1 defines the code for the authorization
+    /// endpoint ("temporarily unable to handle the request due to a temporary overloading or
+    /// maintenance"); 5.2 lists no such code for the token endpoint, where Sigil sends it too
+    /// (with 503 and `Retry-After`, RFC 9110 15.6.4, 10.2.3) so a client can tell "retry
+    /// later" from `server_error`.
+    #[error("temporarily unavailable")]
+    Unavailable(#[source] ServerFault),
 }
 
 /// A failure on our side behind a `server_error`, kept whole so the logs show the chain of
@@ -153,9 +161,17 @@ pub enum ServerFault {
 }
 
 impl OAuthError {
-    /// A server error from anything that converts to a [`ServerFault`].
+    /// A server error from anything that converts to a [`ServerFault`]:
+    /// [`OAuthError::Unavailable`] when the database being unavailable is among its causes,
+    /// [`OAuthError::Server`] otherwise. Every failure on our side is made here, so this is
+    /// the one place the two are told apart.
     pub fn server(fault: impl Into<ServerFault>) -> Self {
-        OAuthError::Server(fault.into())
+        let fault = fault.into();
+        if crate::store::unavailable::unavailable_in(&fault) {
+            OAuthError::Unavailable(fault)
+        } else {
+            OAuthError::Server(fault)
+        }
     }
 }
 
@@ -174,6 +190,7 @@ impl OAuthError {
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::InvalidToken(_) => "invalid_token",
             OAuthError::Server(_) => "server_error",
+            OAuthError::Unavailable(_) => "temporarily_unavailable",
         }
     }
 }
@@ -198,7 +215,7 @@ impl From<KeyError> for OAuthError {
 
 impl From<sqlx::Error> for OAuthError {
     fn from(e: sqlx::Error) -> Self {
-        OAuthError::server(StoreError::Database(e))
+        OAuthError::server(StoreError::from(e))
     }
 }
 
@@ -254,14 +271,32 @@ mod tests {
     #[test]
     fn a_server_error_keeps_its_chain_of_causes_for_the_logs() {
         use std::error::Error;
-        let e = OAuthError::from(sqlx::Error::PoolTimedOut);
+        let e = OAuthError::from(sqlx::Error::RowNotFound);
         let chain: Vec<String> = std::iter::successors(Some(&e as &dyn Error), |e| (*e).source())
             .map(|e| e.to_string())
             .collect();
         assert_eq!(chain.len(), 4, "{chain:?}");
         assert_eq!(&chain[..2], ["server error", "store"]);
-        assert!(chain[3].contains("pool timed out"), "{chain:?}");
+        assert!(chain[3].contains("no rows"), "{chain:?}");
         // What a client sees names none of it.
         assert_eq!(e.code(), "server_error");
+    }
+
+    #[test]
+    fn a_database_outage_is_temporarily_unavailable_with_its_causes_kept_for_the_logs() {
+        use std::error::Error;
+        let e = OAuthError::from(sqlx::Error::PoolTimedOut);
+        assert!(matches!(e, OAuthError::Unavailable(_)), "{e:?}");
+        assert_eq!(e.code(), "temporarily_unavailable");
+        let chain: Vec<String> = std::iter::successors(Some(&e as &dyn Error), |e| (*e).source())
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            chain.last().unwrap().contains("pool timed out"),
+            "{chain:?}"
+        );
+        // Through the signing keys too: every failure on our side goes through `server`.
+        let keys = OAuthError::from(KeyError::Store(StoreError::from(sqlx::Error::PoolClosed)));
+        assert_eq!(keys.code(), "temporarily_unavailable");
     }
 }

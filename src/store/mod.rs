@@ -35,6 +35,7 @@ pub mod signing_keys;
 pub mod templates;
 pub mod tenants;
 pub mod types;
+pub mod unavailable;
 pub mod unique;
 pub mod users;
 
@@ -158,6 +159,11 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database is unreachable, restarting or refusing work for now ([`unavailable`] says
+    /// which failures): a retry later may succeed, so the layers above answer 503
+    /// `temporarily_unavailable` with `Retry-After`, not a 500.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
     /// Any other database failure (the driver's error is the source, for the logs).
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -182,6 +188,7 @@ impl From<sqlx::Error> for StoreError {
                 column: index,
                 reason: source.to_string(),
             },
+            e if unavailable::is_unavailable(&e) => StoreError::Unavailable(e),
             other => StoreError::Database(other),
         }
     }
@@ -220,10 +227,29 @@ pub struct Store {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
+/// How long a request waits for a database connection by default (`--db-acquire-timeout-ms`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Store {
-    /// Connects to `url` (`sqlite://PATH` or `postgres://...`). For SQLite the file and its
-    /// directory are created when missing.
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`) with the default acquire timeout.
+    /// For SQLite the file and its directory are created when missing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects with a pool of at most `max_connections` that waits at most `acquire_timeout`
+    /// for a connection. That one deadline bounds everything a connection can wait on before
+    /// its first statement: a free slot in the pool, the liveness ping of an idle connection
+    /// (sqlx's `test_before_acquire`, on by default, so a connection the database dropped while
+    /// it sat idle is replaced, not handed out), and opening a new one, which also makes it the
+    /// connect timeout (a host that drops SYNs cannot hang a request; a refused connect is
+    /// retried with backoff until the deadline, so a restart shorter than it costs latency,
+    /// not an error). Past it the failure is [`StoreError::Unavailable`].
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
         let given = crate::crypto::Secret::new(url.to_string());
@@ -246,7 +272,9 @@ impl Store {
         let opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
+            // sqlx's default, set here because recovery after a database restart relies on it.
+            .test_before_acquire(true)
             .connect_with(opts)
             .await?;
         if backend == Backend::Sqlite {
@@ -312,7 +340,7 @@ impl Store {
             Ok(opened) => opened,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Only when the runtime shuts down.
-            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+            Err(_) => Err(StoreError::from(sqlx::Error::PoolClosed)),
         }
     }
 

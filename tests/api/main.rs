@@ -25,6 +25,7 @@ mod isolation;
 mod observability;
 mod oidc_client;
 mod orgs;
+mod outage;
 mod platform;
 mod revocation;
 mod roles_apis;

@@ -69,7 +69,19 @@ fn redirect(status: StatusCode, to: &str) -> Response {
     res
 }
 
+/// The page for a failure on our side: the 503 page (with `Retry-After`) when the database is
+/// unreachable or restarting, the 500 page otherwise; the cause is logged, never shown.
+///
+/// A failure met before the client and its redirect URI are verified cannot be sent to the
+/// client at all (RFC 6749 4.1.2.1); one met later is sent there as `temporarily_unavailable`
+/// where a `server_error` would be ([`crate::oauth::authorize::next`]) and shown here
+/// elsewhere. An outage nearly always shows here, since the first read (the tenant, the
+/// client) fails first: the user can reload the same page once the database is back.
 fn server_error(cause: &(dyn std::error::Error + 'static)) -> Response {
+    if crate::store::unavailable::unavailable_in(cause) {
+        tracing::warn!(error = cause, "login page: database unavailable");
+        return super::unavailable::page();
+    }
     tracing::error!(error = cause, "login page failure");
     pages::error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,7 +90,7 @@ fn server_error(cause: &(dyn std::error::Error + 'static)) -> Response {
 }
 
 /// The browser's live session in the tenant, from its session cookie (`None` when there is
-/// none, or it ended or expired); a database failure is the 500 page.
+/// none, or it ended or expired); a database failure is the 500 (or 503) page.
 async fn browser_session(
     svc: &Services,
     tenant_id: &str,
@@ -96,7 +108,7 @@ async fn browser_session(
 }
 
 /// The tenant of a page: "no such tenant" only when it does not exist; a database failure is
-/// the 500 page with its cause logged.
+/// the 500 (or 503) page with its cause logged.
 async fn tenant_page(
     svc: &Services,
     name: &str,

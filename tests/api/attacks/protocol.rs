@@ -181,11 +181,12 @@ async fn brute_force_lock_holds_under_parallel_guesses(db: Db) {
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
 
-/// Item 17. A database failure is a 500 whose cause is logged, never "no such tenant": with
-/// the database gone, the token endpoint, discovery and the login page answer 500, not 404 or
-/// 400 (RFC 6749 5.2 `server_error` is for exactly this; lying about the kind sends operators
-/// and clients the wrong way).
-async fn database_failure_is_a_500_not_a_missing_tenant(db: Db) {
+/// Item 17. A database failure is never "no such tenant": with the database gone (here the
+/// pool closed), the token endpoint, discovery, the login page and the management API answer
+/// 503 `temporarily_unavailable` with the cause logged, not 404 or 400 (lying about the kind
+/// sends operators and clients the wrong way; the outage tests in `outage` cover a database
+/// that stops, stalls and comes back).
+async fn database_failure_is_a_503_not_a_missing_tenant(db: Db) {
     let app = spawn_app(db).await;
     let s = setup(&app, "ES256").await;
     app.svc.db.store.pool().close().await;
@@ -196,8 +197,8 @@ async fn database_failure_is_a_500_not_a_missing_tenant(db: Db) {
         "grant_type=client_credentials",
     )
     .await;
-    assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR, "{b}");
-    assert_eq!(b["error"], "server_error");
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(b["error"], "temporarily_unavailable");
     let (st, _) = app
         .call(
             Method::GET,
@@ -206,16 +207,17 @@ async fn database_failure_is_a_500_not_a_missing_tenant(db: Db) {
             None,
         )
         .await;
-    assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
     let res = app
         .client
         .get(format!("{}{}", app.base, authorize_path(&s.client_id, &[])))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let (st, _) = app.get("/t/default/api/users").await;
-    assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let (st, b) = app.get("/t/default/api/users").await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(b["code"], "temporarily_unavailable");
 }
 
 /// Item 18. An access token granted without `openid` is valid but not for `/userinfo`: 403
@@ -306,7 +308,7 @@ both_backends!(
     introspection_refuses_public_clients,
     repeated_parameters_are_refused_at_every_endpoint,
     brute_force_lock_holds_under_parallel_guesses,
-    database_failure_is_a_500_not_a_missing_tenant,
+    database_failure_is_a_503_not_a_missing_tenant,
     userinfo_without_openid_is_insufficient_scope,
     unknown_audience_is_invalid_target,
 );
