@@ -103,7 +103,7 @@ impl IntoResponse for OAuthReply {
         if let OAuthError::Unavailable(cause) = &e {
             tracing::warn!(
                 error = cause as &dyn std::error::Error,
-                "database unavailable"
+                "temporarily unavailable (the database, or no room in the hook pool)"
             );
             return unavailable::oauth();
         }

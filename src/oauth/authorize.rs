@@ -451,7 +451,7 @@ pub async fn next(
         Err(OAuthError::Unavailable(cause)) => {
             tracing::warn!(
                 error = &cause as &dyn std::error::Error,
-                "authorize: the database is unavailable"
+                "authorize: temporarily unavailable (the database, or no room in the hook pool)"
             );
             return Ok(redirect_err(
                 AuthorizeError::TemporarilyUnavailable,

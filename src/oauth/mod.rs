@@ -116,8 +116,9 @@ pub enum OAuthError {
     /// 500 `server_error`: the cause (with its own causes) is logged, never sent.
     #[error("server error")]
     Server(#[source] ServerFault),
-    /// 503 `temporarily_unavailable`: the database is unreachable or restarting (the cause
-    /// is logged, never sent). RFC 6749 4.1.2.1 defines the code for the authorization
+    /// 503 `temporarily_unavailable`: the database is unreachable or restarting, or the hook
+    /// pool had no room for a fail-closed flow within its deadline (`hook_capacity`: the
+    /// node is overloaded right now). The cause is logged, never sent. RFC 6749 4.1.2.1 defines the code for the authorization
     /// endpoint ("temporarily unable to handle the request due to a temporary overloading or
     /// maintenance"); 5.2 lists no such code for the token endpoint, where Sigil sends it too
     /// (with 503 and `Retry-After`, RFC 9110 15.6.4, 10.2.3) so a client can tell "retry
@@ -162,12 +163,16 @@ pub enum ServerFault {
 
 impl OAuthError {
     /// A server error from anything that converts to a [`ServerFault`]:
-    /// [`OAuthError::Unavailable`] when the database being unavailable is among its causes,
-    /// [`OAuthError::Server`] otherwise. Every failure on our side is made here, so this is
+    /// [`OAuthError::Unavailable`] when the database being unavailable is among its causes
+    /// or a fail-closed flow found no room in the hook pool, [`OAuthError::Server`] otherwise. Every failure on our side is made here, so this is
     /// the one place the two are told apart.
     pub fn server(fault: impl Into<ServerFault>) -> Self {
         let fault = fault.into();
-        if crate::store::unavailable::unavailable_in(&fault) {
+        // A full hook pool is the "temporary overloading" RFC 6749 4.1.2.1 describes: the same
+        // request a moment later, or on another node, succeeds.
+        let overloaded =
+            matches!(&fault, ServerFault::HookFailed { code, .. } if code == "hook_capacity");
+        if overloaded || crate::store::unavailable::unavailable_in(&fault) {
             OAuthError::Unavailable(fault)
         } else {
             OAuthError::Server(fault)
@@ -280,6 +285,21 @@ mod tests {
         assert!(chain[3].contains("no rows"), "{chain:?}");
         // What a client sees names none of it.
         assert_eq!(e.code(), "server_error");
+    }
+
+    #[test]
+    fn a_full_hook_pool_is_temporarily_unavailable_and_other_hook_failures_are_server_errors() {
+        let failed = |code: &str| {
+            OAuthError::server(ServerFault::HookFailed {
+                hook: "h".into(),
+                code: code.into(),
+                message: "m".into(),
+            })
+        };
+        assert_eq!(failed("hook_capacity").code(), "temporarily_unavailable");
+        for code in ["trap", "timeout", "out_of_fuel", "flow_timeout"] {
+            assert_eq!(failed(code).code(), "server_error", "{code}");
+        }
     }
 
     #[test]

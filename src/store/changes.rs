@@ -166,13 +166,22 @@ impl ChangeFeed {
     }
 }
 
+/// How long one attempt to connect and listen may take: a database host that drops packets
+/// would otherwise hold the attempt until TCP gives up, minutes later.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn listen(url: &Secret) -> Result<PgListener, sqlx::Error> {
-    let mut l = PgListener::connect(url.expose()).await?;
-    // No reconnect inside `try_recv`: this feed reconnects itself, so that it can tell the
-    // node to drop everything once it listens again.
-    l.eager_reconnect(false);
-    l.listen(CHANNEL).await?;
-    Ok(l)
+    let attempt = async {
+        let mut l = PgListener::connect(url.expose()).await?;
+        // No reconnect inside `try_recv`: this feed reconnects itself, so that it can tell the
+        // node to drop everything once it listens again.
+        l.eager_reconnect(false);
+        l.listen(CHANNEL).await?;
+        Ok(l)
+    };
+    tokio::time::timeout(LISTEN_TIMEOUT, attempt)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
 #[cfg(test)]
