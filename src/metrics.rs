@@ -226,6 +226,7 @@ pub struct Metrics {
     password_attempts: Family<Labels, Counter>,
     security: Family<Labels, Counter>,
     traces_dropped: Counter,
+    warmup_failures: Counter,
     db_connections: Family<Labels, Gauge>,
     db_max: Gauge,
     compiles: Family<Labels, Gauge>,
@@ -303,6 +304,12 @@ impl Metrics {
             "Traces not stored: the trace queue was full, or the database refused a batch for longer than the writer retries",
             traces_dropped.clone(),
         );
+        let warmup_failures = Counter::default();
+        registry.register(
+            "hook_warmup_failures",
+            "Tenants whose bound hooks failed to prepare in the warm-up at start",
+            warmup_failures.clone(),
+        );
         let db_connections = Family::<Labels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -332,6 +339,7 @@ impl Metrics {
             password_attempts,
             security,
             traces_dropped,
+            warmup_failures,
             db_connections,
             db_max,
             compiles,
@@ -408,6 +416,11 @@ impl Metrics {
         self.security.get_or_create(&e.labels()).inc();
     }
 
+    /// Counts a tenant whose flow failed to prepare in the warm-up at start.
+    pub fn warmup_failed(&self) {
+        self.warmup_failures.inc();
+    }
+
     /// The counter the trace writer adds its drops to.
     pub fn traces_dropped(&self) -> Counter {
         self.traces_dropped.clone()
@@ -481,6 +494,7 @@ mod tests {
             "sigil_db_pool_connections{state=\"idle\"} 1",
             "sigil_db_pool_max_connections 5",
             "sigil_hook_compiles{state=\"waiting\"} 2",
+            "sigil_hook_warmup_failures_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
         }

@@ -1,8 +1,9 @@
 //! Building and running the server: [`Application::build`] resolves the configuration,
 //! connects and migrates the store, creates the default tenant on first start and binds the
 //! listener (port 0 picks a free port, which is how the integration tests run it);
-//! [`Application::run_until_stopped`] serves until the shutdown future resolves, then drains
-//! in-flight requests.
+//! [`Application::run_until_stopped`] serves (and prepares the tenants' bound hooks in the
+//! background, after which `/readyz` says ready) until the shutdown future resolves, then
+//! drains in-flight requests.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -317,7 +318,9 @@ impl Application {
         &self.svc
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests. Meanwhile the
+    /// tenants' bound hooks are prepared in the background (`/readyz` says `starting` until
+    /// they are).
     pub async fn run_until_stopped(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -329,6 +332,7 @@ impl Application {
             .store
             .change_feed()
             .map(|feed| tokio::spawn(follow_changes(feed, self.svc.clone())));
+        let warm_up = tokio::spawn(warm_up(self.svc.clone()));
         let metrics_server = self.serve_metrics();
         let app = crate::http::app(self.svc.clone(), self.metrics.clone());
         let result = axum::serve(
@@ -341,6 +345,7 @@ impl Application {
         if let Some(c) = changes {
             c.abort();
         }
+        warm_up.abort();
         if let Some(m) = metrics_server {
             m.abort();
         }
@@ -377,6 +382,12 @@ impl Application {
             }
         }))
     }
+}
+
+/// Start-up work in the background: the tenants' bound hooks prepared (then `/readyz` says
+/// ready).
+async fn warm_up(svc: Services) {
+    crate::health::warm_hooks(&svc.db, &svc.hooks, &svc.health).await;
 }
 
 /// Start-up housekeeping: deletes compiled artifacts no hook version references. A failure

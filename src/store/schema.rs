@@ -1,5 +1,7 @@
-//! The schema: the migrations embedded in this binary, applied one node at a time.
+//! The schema's version: the migrations embedded in this binary applied, one node at a time,
+//! and which of them the database has (what `/readyz` checks).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use super::{Store, StoreError};
@@ -27,4 +29,22 @@ async fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
         .await
         .map_err(|e| failed(std::io::Error::other(e)))?
         .map_err(failed)
+}
+
+/// The versions of the migrations this binary embeds that the database has not applied
+/// successfully, in order; empty when the schema is current. A database migrated further by
+/// a newer binary has applied every one of ours (migrations are only ever added), so it is
+/// current for this binary too.
+pub async fn missing_migrations(store: &Store) -> Result<Vec<i64>, StoreError> {
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(store.pool())
+        .await?;
+    let applied: HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
+    Ok(store
+        .migrator()
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect())
 }

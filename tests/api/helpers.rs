@@ -188,6 +188,9 @@ async fn start(
         .await
         .unwrap();
     });
+    // As a load balancer would: no request before `/readyz` says so (the bound hooks are
+    // prepared in the background at start).
+    assert!(ready(port).await, "the server did not become ready");
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
@@ -237,6 +240,13 @@ pub async fn spawn_cluster(n: usize, adjust: impl Fn(&mut Settings)) -> Cluster 
 }
 
 impl TestApp {
+    /// The test's database, for a test that starts another node on it.
+    pub fn fresh(&self) -> &FreshDb {
+        self._fresh
+            .as_ref()
+            .expect("a single server (a cluster's node has no database of its own)")
+    }
+
     /// Sends a request with `key`; returns the status and the JSON body (Null when empty).
     pub async fn call(
         &self,
