@@ -3,7 +3,7 @@
 //! listener (port 0 picks a free port, which is how the integration tests run it);
 //! [`Application::run_until_stopped`] serves (and prepares the tenants' bound hooks in the
 //! background, after which `/readyz` says ready) until the shutdown future resolves, then
-//! drains in-flight requests.
+//! drains in-flight requests for a bounded time and flushes the queued hook traces.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,6 +105,9 @@ pub struct Settings {
     /// Adds a `tenant` label to the grant counter and the token-latency histogram (one
     /// series per tenant: off by default).
     pub metrics_tenant_labels: bool,
+    /// How long in-flight requests may take to finish once shutdown starts; connections still
+    /// open after it are dropped.
+    pub drain: std::time::Duration,
 }
 
 impl Settings {
@@ -133,6 +136,7 @@ impl Settings {
             metrics_listen: None,
             metrics_token: None,
             metrics_tenant_labels: false,
+            drain: std::time::Duration::from_secs(crate::http::serve::DEFAULT_DRAIN_SECONDS),
         }
     }
 }
@@ -242,6 +246,7 @@ pub struct Application {
     svc: Services,
     bootstrap_key: Option<ApiKeyCreated>,
     key_source: KeySource,
+    drain: std::time::Duration,
 }
 
 impl Application {
@@ -277,6 +282,7 @@ impl Application {
             svc,
             bootstrap_key,
             key_source,
+            drain: settings.drain,
         })
     }
 
@@ -318,9 +324,11 @@ impl Application {
         &self.svc
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests. Meanwhile the
-    /// tenants' bound hooks are prepared in the background (`/readyz` says `starting` until
-    /// they are).
+    /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503 `draining`, new
+    /// connections are refused, in-flight requests have the drain bound to finish and the
+    /// connections still open after it are dropped (see [`crate::http::serve`]); then the
+    /// queued hook traces are stored and the pool closed. Meanwhile the tenants' bound hooks
+    /// are prepared in the background (`/readyz` says `starting` until they are).
     pub async fn run_until_stopped(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -335,12 +343,17 @@ impl Application {
         let warm_up = tokio::spawn(warm_up(self.svc.clone()));
         let metrics_server = self.serve_metrics();
         let app = crate::http::app(self.svc.clone(), self.metrics.clone());
-        let result = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let health = self.svc.health.clone();
+        let drain = self.drain;
+        let shutdown = async move {
+            shutdown.await;
+            health.start_draining();
+            tracing::info!(
+                drain_seconds = drain.as_secs_f64(),
+                "draining: refusing new connections, finishing in-flight requests"
+            );
+        };
+        let drained = crate::http::serve::serve(self.listener, app, shutdown, drain).await;
         maintenance.abort();
         if let Some(c) = changes {
             c.abort();
@@ -351,7 +364,12 @@ impl Application {
         }
         self.svc.hooks.traces.flush().await;
         self.svc.db.store.close().await;
-        result
+        tracing::info!(
+            connections = drained.open,
+            dropped = drained.dropped,
+            "stopped"
+        );
+        Ok(())
     }
 }
 

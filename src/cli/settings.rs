@@ -206,6 +206,25 @@ impl CompileFlags {
     }
 }
 
+/// A node's life beside others: how it stops (docs/operating.md, "Health checks, drain and
+/// the artifact cache").
+#[derive(Debug, clap::Args)]
+pub struct NodeFlags {
+    /// Seconds in-flight requests may take to finish after SIGTERM (new connections are
+    /// refused and /readyz answers 503 meanwhile); connections still open then are dropped.
+    #[arg(long, env = "SIGIL_DRAIN_SECONDS",
+          default_value_t = sigil::http::serve::DEFAULT_DRAIN_SECONDS,
+          value_parser = clap::value_parser!(u64).range(..=3600))]
+    pub drain_seconds: u64,
+}
+
+impl NodeFlags {
+    /// Sets the drain bound of `s`.
+    pub fn apply(&self, s: &mut Settings) {
+        s.drain = Duration::from_secs(self.drain_seconds);
+    }
+}
+
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }

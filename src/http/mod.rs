@@ -18,6 +18,7 @@ pub mod params;
 mod plain_words;
 pub mod request_log;
 pub mod roles;
+pub mod serve;
 pub mod templates;
 pub mod users;
 

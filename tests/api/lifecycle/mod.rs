@@ -1,6 +1,7 @@
-//! A node's life (issue 13 item 4): starting beside other nodes on one database, and saying
-//! when it is ready.
+//! A node's life (issue 13 item 4): starting beside other nodes on one database, saying when
+//! it is ready, and draining on SIGTERM.
 
+mod drain;
 mod health;
 mod migrations;
 
