@@ -197,6 +197,34 @@ macro_rules! security_event {
 }
 pub(crate) use security_event;
 
+/// Where a hook version that was not prepared in memory came from
+/// (`sigil_hook_prepares_total{source}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrepareSource {
+    /// This node's disk cache of compiled artifacts (`--artifact-cache-dir`).
+    Disk,
+    /// The artifact stored in the database (compiled by this node or another one).
+    Database,
+    /// Compiled now, in the bounded compile worker.
+    Compiled,
+}
+
+impl PrepareSource {
+    const ALL: [PrepareSource; 3] = [
+        PrepareSource::Disk,
+        PrepareSource::Database,
+        PrepareSource::Compiled,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            PrepareSource::Disk => "disk",
+            PrepareSource::Database => "database",
+            PrepareSource::Compiled => "compiled",
+        }
+    }
+}
+
 /// Values read when `/metrics` is scraped rather than counted as they change.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sampled {
@@ -226,6 +254,8 @@ pub struct Metrics {
     password_attempts: Family<Labels, Counter>,
     security: Family<Labels, Counter>,
     traces_dropped: Counter,
+    prepares: Family<Labels, Counter>,
+    artifact_cache_rejected: Counter,
     warmup_failures: Counter,
     db_connections: Family<Labels, Gauge>,
     db_max: Gauge,
@@ -304,6 +334,19 @@ impl Metrics {
             "Traces not stored: the trace queue was full, or the database refused a batch for longer than the writer retries",
             traces_dropped.clone(),
         );
+        let prepares = Family::<Labels, Counter>::default();
+        registry.register(
+            "hook_prepares",
+            "Hook versions prepared that were not in memory, by where the compiled artifact \
+             came from (disk, database, compiled)",
+            prepares.clone(),
+        );
+        let artifact_cache_rejected = Counter::default();
+        registry.register(
+            "hook_artifact_cache_rejected",
+            "Files of the disk cache of compiled artifacts refused (MAC, truncation) and deleted",
+            artifact_cache_rejected.clone(),
+        );
         let warmup_failures = Counter::default();
         registry.register(
             "hook_warmup_failures",
@@ -339,6 +382,8 @@ impl Metrics {
             password_attempts,
             security,
             traces_dropped,
+            prepares,
+            artifact_cache_rejected,
             warmup_failures,
             db_connections,
             db_max,
@@ -363,6 +408,9 @@ impl Metrics {
         }
         for outcome in ["success", "denied", "failed"] {
             drop(m.flow_runs.get_or_create(&one("outcome", outcome)));
+        }
+        for source in PrepareSource::ALL {
+            drop(m.prepares.get_or_create(&one("source", source.label())));
         }
         m
     }
@@ -414,6 +462,18 @@ impl Metrics {
     /// Counts a security event (log it with [`security_event`], which calls this).
     pub fn security(&self, e: &SecurityEvent) {
         self.security.get_or_create(&e.labels()).inc();
+    }
+
+    /// Counts a hook version prepared from `source` (it was not prepared in memory).
+    pub fn prepared(&self, source: PrepareSource) {
+        self.prepares
+            .get_or_create(&one("source", source.label()))
+            .inc();
+    }
+
+    /// Counts a file of the disk artifact cache refused (and deleted).
+    pub fn artifact_cache_rejected(&self) {
+        self.artifact_cache_rejected.inc();
     }
 
     /// Counts a tenant whose flow failed to prepare in the warm-up at start.
@@ -494,6 +554,8 @@ mod tests {
             "sigil_db_pool_connections{state=\"idle\"} 1",
             "sigil_db_pool_max_connections 5",
             "sigil_hook_compiles{state=\"waiting\"} 2",
+            "sigil_hook_prepares_total{source=\"disk\"} 0",
+            "sigil_hook_artifact_cache_rejected_total 0",
             "sigil_hook_warmup_failures_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");

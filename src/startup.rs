@@ -108,6 +108,10 @@ pub struct Settings {
     /// How long in-flight requests may take to finish once shutdown starts; connections still
     /// open after it are dropped.
     pub drain: std::time::Duration,
+    /// The directory of this node's disk cache of compiled hook artifacts (`None`: no disk
+    /// cache; the CLI's default is beside the SQLite database, see
+    /// [`crate::flows::artifact_disk::resolve_dir`]).
+    pub artifact_cache: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -137,6 +141,7 @@ impl Settings {
             metrics_token: None,
             metrics_tenant_labels: false,
             drain: std::time::Duration::from_secs(crate::http::serve::DEFAULT_DRAIN_SECONDS),
+            artifact_cache: None,
         }
     }
 }
@@ -194,6 +199,10 @@ pub fn hooks(
         compile_gate: CompileGate::new(settings.compiler.workers, settings.compiler.queue),
         uploads: UploadLimiter::new(settings.upload_rate),
         seal: ArtifactSeal::new(master.derive("artifact-mac")),
+        artifact_disk: settings
+            .artifact_cache
+            .clone()
+            .map(crate::flows::artifact_disk::ArtifactDisk::new),
         secrets: Sealer::new(master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
         flows: Default::default(),
@@ -403,9 +412,17 @@ impl Application {
 }
 
 /// Start-up work in the background: the tenants' bound hooks prepared (then `/readyz` says
-/// ready).
+/// ready), then the disk cache of compiled artifacts swept of what no version uses.
 async fn warm_up(svc: Services) {
     crate::health::warm_hooks(&svc.db, &svc.hooks, &svc.health).await;
+    match crate::flows::sweep_disk_artifacts(&svc.db.store, &svc.hooks, svc.db.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "deleted cached artifact files no hook version of this engine uses"
+        ),
+        Err(e) => tracing::warn!(error = %e, "sweeping the disk artifact cache failed"),
+    }
 }
 
 /// Start-up housekeeping: deletes compiled artifacts no hook version references. A failure

@@ -170,7 +170,7 @@ pub struct ServeArgs {
     /// Uploads and compilation.
     #[command(flatten)]
     pub compile: CompileFlags,
-    /// The drain on shutdown.
+    /// The drain on shutdown and the disk cache of compiled hooks.
     #[command(flatten)]
     pub node: NodeFlags,
 }

@@ -395,6 +395,15 @@ pub async fn tenants_with_bindings(store: &Store) -> Result<Vec<String>, StoreEr
     Ok(rows.into_iter().map(|(t,)| t).collect())
 }
 
+/// The content hash of every stored version (what a node's disk cache of compiled artifacts
+/// may keep files for).
+pub async fn version_hashes(store: &Store) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT hash FROM hook_versions")
+        .fetch_all(store.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
 /// Replaces the tenant's flow.
 pub async fn replace_bindings(
     tx: &mut WriteTx,

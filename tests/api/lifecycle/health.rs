@@ -76,6 +76,7 @@ async fn a_node_with_a_bound_hook_is_ready_only_once_the_hook_is_prepared(db: Db
         .unwrap();
 
     let second = second_node(&first, &master, |s| {
+        s.artifact_cache = None;
         s.compiler.workers = 1;
     })
     .await;
@@ -96,6 +97,10 @@ async fn a_node_with_a_bound_hook_is_ready_only_once_the_hook_is_prepared(db: Db
         node.svc.hooks.runtime.cached(&hash).is_some(),
         "ready means prepared"
     );
+    assert_eq!(
+        metric(&node.svc, "sigil_hook_prepares_total{source=\"compiled\"}"),
+        1.0
+    );
     let (_, body) = node.readyz().await;
     assert_eq!(body["checks"]["hooks"], "ok");
     node.stop().await;
@@ -113,6 +118,7 @@ async fn a_hook_that_fails_to_prepare_at_start_does_not_keep_the_node_unready(db
         .unwrap();
 
     let second = second_node(&first, &master, |s| {
+        s.artifact_cache = None;
         s.compiler.workers = 1;
         s.compiler.queue = Duration::ZERO;
     })

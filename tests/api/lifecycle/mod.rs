@@ -1,6 +1,8 @@
-//! A node's life (issue 13 item 4): starting beside other nodes on one database, saying when
-//! it is ready, and draining on SIGTERM.
+//! A node's life (issue 13 item 4, and the disk cache of item 3): starting beside other nodes
+//! on one database, saying when it is ready, draining on SIGTERM, and preparing hooks from the
+//! compiled artifacts cached on its disk.
 
+mod artifact_cache;
 mod drain;
 mod health;
 mod migrations;
