@@ -30,13 +30,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("layers", &["*"]),
     ("telemetry", &["*"]),
     // HTTP: axum only, thin; calls the two domains.
-    ("http", &["manage", "oauth", "services", "+below"]),
+    ("http", &["manage", "oauth", "services", "health", "+below"]),
     // The HTTP layer's state: the parts, built once; handlers pass on only what a call uses.
-    ("services", &["oauth", "invalidation", "+below"]),
+    ("services", &["oauth", "invalidation", "health", "+below"]),
     // The data key, opened with the master key.
     ("root_key", &["store"]),
     // Drops a node's cached copies when the change feed announces a change.
     ("invalidation", &["+below"]),
+    // Readiness: the schema and hook checks, the warm-up at start, the drain flag.
+    ("health", &["+below"]),
     // The two domains: neither uses the other, and neither sees the whole container.
     ("manage", &["+below"]),
     ("oauth", &["+below"]),

@@ -18,6 +18,8 @@
 //!   the parts they use.
 //! - [`flows`]: a tenant's hooks as the server runs them: loaded from the store, prepared,
 //!   run with metrics and traces; the post-login event built from the store.
+//! - [`health`]: whether the node is ready for traffic (`/readyz`): the database and schema
+//!   checks, the warm-up of the tenants' bound hooks at start, the drain on shutdown.
 //! - [`db`]: the store paired with the injected clock, and the tenants' issuer names: what
 //!   almost every domain call takes.
 //! - [`templates`]: JWT templates (parse, validate, render, cache).
@@ -43,6 +45,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod flows;
+pub mod health;
 pub mod http;
 pub mod ids;
 pub mod invalidation;

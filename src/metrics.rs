@@ -219,6 +219,34 @@ macro_rules! security_event {
 }
 pub(crate) use security_event;
 
+/// Where a hook version that was not prepared in memory came from
+/// (`sigil_hook_prepares_total{source}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrepareSource {
+    /// This node's disk cache of compiled artifacts (`--artifact-cache-dir`).
+    Disk,
+    /// The artifact stored in the database (compiled by this node or another one).
+    Database,
+    /// Compiled now, in the bounded compile worker.
+    Compiled,
+}
+
+impl PrepareSource {
+    const ALL: [PrepareSource; 3] = [
+        PrepareSource::Disk,
+        PrepareSource::Database,
+        PrepareSource::Compiled,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            PrepareSource::Disk => "disk",
+            PrepareSource::Database => "database",
+            PrepareSource::Compiled => "compiled",
+        }
+    }
+}
+
 /// Values read when `/metrics` is scraped rather than counted as they change.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sampled {
@@ -249,6 +277,9 @@ pub struct Metrics {
     security: Family<Labels, Counter>,
     traces_dropped: Counter,
     unavailable: Family<Labels, Counter>,
+    prepares: Family<Labels, Counter>,
+    artifact_cache_rejected: Counter,
+    warmup_failures: Counter,
     db_connections: Family<Labels, Gauge>,
     db_max: Gauge,
     compiles: Family<Labels, Gauge>,
@@ -333,6 +364,25 @@ impl Metrics {
              restarting or refusing connections) or `timeout` (past the request timeout)",
             unavailable.clone(),
         );
+        let prepares = Family::<Labels, Counter>::default();
+        registry.register(
+            "hook_prepares",
+            "Hook versions prepared that were not in memory, by where the compiled artifact \
+             came from (disk, database, compiled)",
+            prepares.clone(),
+        );
+        let artifact_cache_rejected = Counter::default();
+        registry.register(
+            "hook_artifact_cache_rejected",
+            "Files of the disk cache of compiled artifacts refused (MAC, truncation) and deleted",
+            artifact_cache_rejected.clone(),
+        );
+        let warmup_failures = Counter::default();
+        registry.register(
+            "hook_warmup_failures",
+            "Tenants whose bound hooks failed to prepare in the warm-up at start",
+            warmup_failures.clone(),
+        );
         let db_connections = Family::<Labels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -363,6 +413,9 @@ impl Metrics {
             security,
             traces_dropped,
             unavailable,
+            prepares,
+            artifact_cache_rejected,
+            warmup_failures,
             db_connections,
             db_max,
             compiles,
@@ -389,6 +442,9 @@ impl Metrics {
         }
         for outcome in ["success", "denied", "failed"] {
             drop(m.flow_runs.get_or_create(&one("outcome", outcome)));
+        }
+        for source in PrepareSource::ALL {
+            drop(m.prepares.get_or_create(&one("source", source.label())));
         }
         m
     }
@@ -447,6 +503,23 @@ impl Metrics {
         self.unavailable
             .get_or_create(&one("cause", cause.label()))
             .inc();
+    }
+
+    /// Counts a hook version prepared from `source` (it was not prepared in memory).
+    pub fn prepared(&self, source: PrepareSource) {
+        self.prepares
+            .get_or_create(&one("source", source.label()))
+            .inc();
+    }
+
+    /// Counts a file of the disk artifact cache refused (and deleted).
+    pub fn artifact_cache_rejected(&self) {
+        self.artifact_cache_rejected.inc();
+    }
+
+    /// Counts a tenant whose flow failed to prepare in the warm-up at start.
+    pub fn warmup_failed(&self) {
+        self.warmup_failures.inc();
     }
 
     /// The counter the trace writer adds its drops to.
@@ -525,6 +598,9 @@ mod tests {
             "sigil_db_pool_connections{state=\"idle\"} 1",
             "sigil_db_pool_max_connections 5",
             "sigil_hook_compiles{state=\"waiting\"} 2",
+            "sigil_hook_prepares_total{source=\"disk\"} 0",
+            "sigil_hook_artifact_cache_rejected_total 0",
+            "sigil_hook_warmup_failures_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
         }

@@ -48,6 +48,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// The refresh retry grace window (see [`crate::oauth::refresh`]), in milliseconds.
     pub refresh_retry_grace_ms: i64,
+    /// Whether the node is ready for traffic: the hooks' warm-up and the drain (`/readyz`).
+    pub health: crate::health::Health,
 }
 
 /// Operator settings of the login endpoints.
@@ -94,6 +96,7 @@ impl Services {
             metrics,
             refresh_retry_grace_ms: i64::try_from(login.refresh_retry_grace.as_millis())
                 .unwrap_or(i64::MAX),
+            health: Default::default(),
         })))
     }
 

@@ -1,8 +1,9 @@
 //! Building and running the server: [`Application::build`] resolves the configuration,
 //! connects and migrates the store, creates the default tenant on first start and binds the
 //! listener (port 0 picks a free port, which is how the integration tests run it);
-//! [`Application::run_until_stopped`] serves until the shutdown future resolves, then drains
-//! in-flight requests.
+//! [`Application::run_until_stopped`] serves (and prepares the tenants' bound hooks in the
+//! background, after which `/readyz` says ready) until the shutdown future resolves, then
+//! drains in-flight requests for a bounded time and flushes the queued hook traces.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -108,6 +109,13 @@ pub struct Settings {
     /// Adds a `tenant` label to the grant counter and the token-latency histogram (one
     /// series per tenant: off by default).
     pub metrics_tenant_labels: bool,
+    /// How long in-flight requests may take to finish once shutdown starts; connections still
+    /// open after it are dropped.
+    pub drain: std::time::Duration,
+    /// The directory of this node's disk cache of compiled hook artifacts (`None`: no disk
+    /// cache; the CLI's default is beside the SQLite database, see
+    /// [`crate::flows::artifact_disk::resolve_dir`]).
+    pub artifact_cache: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -138,6 +146,8 @@ impl Settings {
             metrics_listen: None,
             metrics_token: None,
             metrics_tenant_labels: false,
+            drain: std::time::Duration::from_secs(crate::http::serve::DEFAULT_DRAIN_SECONDS),
+            artifact_cache: None,
         }
     }
 }
@@ -200,6 +210,10 @@ pub fn hooks(
         compile_gate: CompileGate::new(settings.compiler.workers, settings.compiler.queue),
         uploads: UploadLimiter::new(settings.upload_rate),
         seal: ArtifactSeal::new(master.derive("artifact-mac")),
+        artifact_disk: settings
+            .artifact_cache
+            .clone()
+            .map(crate::flows::artifact_disk::ArtifactDisk::new),
         secrets: Sealer::new(master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
         flows: Default::default(),
@@ -253,6 +267,7 @@ pub struct Application {
     svc: Services,
     bootstrap_key: Option<ApiKeyCreated>,
     key_source: KeySource,
+    drain: std::time::Duration,
 }
 
 impl Application {
@@ -289,6 +304,7 @@ impl Application {
             svc,
             bootstrap_key,
             key_source,
+            drain: settings.drain,
         })
     }
 
@@ -330,7 +346,11 @@ impl Application {
         &self.svc
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503 `draining`, new
+    /// connections are refused, in-flight requests have the drain bound to finish and the
+    /// connections still open after it are dropped (see [`crate::http::serve`]); then the
+    /// queued hook traces are stored and the pool closed. Meanwhile the tenants' bound hooks
+    /// are prepared in the background (`/readyz` says `starting` until they are).
     pub async fn run_until_stopped(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -342,24 +362,36 @@ impl Application {
             .store
             .change_feed()
             .map(|feed| tokio::spawn(follow_changes(feed, self.svc.clone())));
+        let warm_up = tokio::spawn(warm_up(self.svc.clone()));
         let metrics_server = self.serve_metrics();
         let app = crate::http::app(self.svc.clone(), self.metrics.clone(), self.request_timeout);
-        let result = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let health = self.svc.health.clone();
+        let drain = self.drain;
+        let shutdown = async move {
+            shutdown.await;
+            health.start_draining();
+            tracing::info!(
+                drain_seconds = drain.as_secs_f64(),
+                "draining: refusing new connections, finishing in-flight requests"
+            );
+        };
+        let drained = crate::http::serve::serve(self.listener, app, shutdown, drain).await;
         maintenance.abort();
         if let Some(c) = changes {
             c.abort();
         }
+        warm_up.abort();
         if let Some(m) = metrics_server {
             m.abort();
         }
         self.svc.hooks.traces.flush().await;
         self.svc.db.store.close().await;
-        result
+        tracing::info!(
+            connections = drained.open,
+            dropped = drained.dropped,
+            "stopped"
+        );
+        Ok(())
     }
 }
 
@@ -389,6 +421,20 @@ impl Application {
                 tracing::error!(error = %e, "the metrics listener stopped");
             }
         }))
+    }
+}
+
+/// Start-up work in the background: the tenants' bound hooks prepared (then `/readyz` says
+/// ready), then the disk cache of compiled artifacts swept of what no version uses.
+async fn warm_up(svc: Services) {
+    crate::health::warm_hooks(&svc.db, &svc.hooks, &svc.health).await;
+    match crate::flows::sweep_disk_artifacts(&svc.db.store, &svc.hooks, svc.db.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            deleted = n,
+            "deleted cached artifact files no hook version of this engine uses"
+        ),
+        Err(e) => tracing::warn!(error = %e, "sweeping the disk artifact cache failed"),
     }
 }
 

@@ -12,7 +12,8 @@ use sigil::config::{self, DEFAULT_DATABASE, DEFAULT_LISTEN, Listen};
 use sigil::telemetry::LogFormat;
 
 use super::settings::{
-    CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, LoginLockFlags, PasswordFlags,
+    CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, LoginLockFlags, NodeFlags,
+    PasswordFlags,
 };
 use super::values::{FlowBinding, HookSecret};
 
@@ -169,6 +170,9 @@ pub struct ServeArgs {
     /// Uploads and compilation.
     #[command(flatten)]
     pub compile: CompileFlags,
+    /// The drain on shutdown and the disk cache of compiled hooks.
+    #[command(flatten)]
+    pub node: NodeFlags,
 }
 
 /// A hundred years: session lifetimes beyond it are a typo (and would overflow in ms).

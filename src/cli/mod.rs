@@ -61,7 +61,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    report(rt.block_on(run(cli.target, cli.command)))
+    let result = rt.block_on(run(cli.target, cli.command));
+    // Dropping the runtime would wait for every blocking task to return (an argon2id hash, a
+    // compile worker) however long it takes; `serve` has already drained within its bound, so
+    // what is left is abandoned.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    report(result)
 }
 
 /// Prints the error of a failed command (with its causes) to stderr.

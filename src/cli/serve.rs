@@ -116,5 +116,6 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     s.hook_ceilings = args.hook_limits.limits();
     s.hook_pool = args.hook_pool.runtime();
     args.compile.apply(&mut s);
+    args.node.apply(&mut s);
     Ok(s)
 }

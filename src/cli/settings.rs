@@ -220,6 +220,34 @@ impl CompileFlags {
     }
 }
 
+/// A node's life beside others: how it stops, and where it keeps compiled hooks
+/// (docs/operating.md, "Health checks, drain and the artifact cache").
+#[derive(Debug, clap::Args)]
+pub struct NodeFlags {
+    /// Seconds in-flight requests may take to finish after SIGTERM (new connections are
+    /// refused and /readyz answers 503 meanwhile); connections still open then are dropped.
+    #[arg(long, env = "SIGIL_DRAIN_SECONDS",
+          default_value_t = sigil::http::serve::DEFAULT_DRAIN_SECONDS,
+          value_parser = clap::value_parser!(u64).range(..=3600))]
+    pub drain_seconds: u64,
+    /// Directory of this node's disk cache of compiled hooks (authenticated like the
+    /// database's; `none` turns it off) [default: `artifacts` beside the SQLite database, or
+    /// ./data/artifacts with PostgreSQL].
+    #[arg(long, env = "SIGIL_ARTIFACT_CACHE_DIR")]
+    pub artifact_cache_dir: Option<String>,
+}
+
+impl NodeFlags {
+    /// Sets the drain bound and the artifact cache of `s` (whose database URL is known).
+    pub fn apply(&self, s: &mut Settings) {
+        s.drain = Duration::from_secs(self.drain_seconds);
+        s.artifact_cache = sigil::flows::artifact_disk::resolve_dir(
+            &s.database_url,
+            self.artifact_cache_dir.as_deref(),
+        );
+    }
+}
+
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }

@@ -1,8 +1,9 @@
 //! The tenant's deployed hooks, as the server runs them: the bridge between the store and the
 //! hook host (`sigil_hooks`, which knows no SQL).
 //!
-//! - [`prepare`]: a stored component's artifact loaded (its MAC checked) or compiled in the
-//!   bounded worker, then type-checked and cached.
+//! - [`prepare`]: a stored component's artifact loaded (its MAC checked) from this node's disk
+//!   cache ([`artifact_disk`]) or the database, or compiled in the bounded worker, then
+//!   type-checked and cached.
 //! - [`event`]: the post-login event built from the store.
 //! - [`load`]: a tenant's flow read from the store (bindings, versions, secrets, limits) and
 //!   turned into runnable steps, cached per tenant.
@@ -12,6 +13,7 @@
 //! Management (`manage::hooks`) and the login pipeline (`oauth::pipeline`) both stand on this
 //! module; it stands on `store` and `sigil_hooks` only.
 
+pub mod artifact_disk;
 pub mod event;
 pub mod load;
 pub mod prepare;
@@ -46,8 +48,10 @@ pub struct Hooks {
     pub compile_gate: CompileGate,
     /// Per-tenant upload rate.
     pub uploads: UploadLimiter,
-    /// MACs on stored artifacts.
+    /// MACs on stored artifacts (in the database and on disk).
     pub seal: ArtifactSeal,
+    /// This node's disk cache of compiled artifacts (`None`: off).
+    pub artifact_disk: Option<artifact_disk::ArtifactDisk>,
     /// Encryption of hook secrets.
     pub secrets: Sealer,
     /// Operator ceilings; tenants and hooks can only lower them.
@@ -105,4 +109,23 @@ pub async fn sweep_orphan_artifacts(store: &crate::store::Store) -> Result<u64, 
     let n = crate::store::hooks::delete_orphan_artifacts(&mut tx).await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// Deletes the files of this node's disk artifact cache that no stored version of this
+/// engine uses (see [`artifact_disk::ArtifactDisk::sweep`]); `now` is epoch ms. Runs at
+/// start-up, in the background; returns how many went.
+pub async fn sweep_disk_artifacts(
+    store: &crate::store::Store,
+    hooks: &Hooks,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let Some(disk) = &hooks.artifact_disk else {
+        return Ok(0);
+    };
+    let keep = crate::store::hooks::version_hashes(store)
+        .await?
+        .into_iter()
+        .collect();
+    let compat = sigil_hooks::engine::compatibility_hash(hooks.runtime.engine());
+    Ok(disk.sweep(&compat, keep, now).await)
 }

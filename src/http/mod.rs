@@ -18,6 +18,7 @@ pub mod params;
 mod plain_words;
 pub mod request_log;
 pub mod roles;
+pub mod serve;
 pub mod templates;
 pub mod unavailable;
 pub mod users;
@@ -149,15 +150,14 @@ pub fn app(svc: Services, metrics: metrics::Exposure, request_timeout: Duration)
         .with_state(svc)
 }
 
+/// 200 when the node should get traffic, 503 otherwise; the body names each check's state
+/// (see [`crate::health`]).
 async fn readyz(State(svc): State<Services>) -> impl IntoResponse {
-    match svc.db.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "database unavailable"})),
-            )
-        }
-    }
+    let readiness = crate::health::check(&svc.db.store, &svc.health).await;
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness))
 }

@@ -385,6 +385,25 @@ pub async fn bindings<'e, E: Executor<'e, Database = Any>>(
     .await?)
 }
 
+/// The tenants whose post-login flow binds at least one hook: the flows a starting node
+/// prepares before it calls itself ready.
+pub async fn tenants_with_bindings(store: &Store) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT tenant_id FROM flow_bindings ORDER BY tenant_id")
+            .fetch_all(store.pool())
+            .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
+/// The content hash of every stored version (what a node's disk cache of compiled artifacts
+/// may keep files for).
+pub async fn version_hashes(store: &Store) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT hash FROM hook_versions")
+        .fetch_all(store.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(h,)| h).collect())
+}
+
 /// Replaces the tenant's flow.
 pub async fn replace_bindings(
     tx: &mut WriteTx,

@@ -30,6 +30,7 @@ pub mod login_failures;
 pub mod orgs;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod schema;
 pub mod sessions;
 pub mod signing_keys;
 pub mod templates;
@@ -164,6 +165,9 @@ pub enum StoreError {
     /// `temporarily_unavailable` with `Retry-After`, not a 500.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The SQLite file could not be locked for migrating.
+    #[error("locking {0} to migrate it: {1}")]
+    MigrateLock(String, std::io::Error),
     /// Any other database failure (the driver's error is the source, for the logs).
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -225,6 +229,8 @@ pub struct Store {
     /// The URL, for the change listener's own connection (PostgreSQL).
     url: crate::crypto::Secret,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The SQLite database's file, locked while migrating (see [`schema::migrate`]).
+    sqlite_file: Option<PathBuf>,
 }
 
 /// How long a request waits for a database connection by default (`--db-acquire-timeout-ms`).
@@ -289,16 +295,21 @@ impl Store {
             backend,
             url: given,
             writer: Default::default(),
+            sqlite_file: sqlite_path(&url),
         })
     }
 
-    /// Applies the embedded migrations for this back-end.
+    /// Applies the embedded migrations for this back-end, one node at a time.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        schema::migrate(self, self.sqlite_file.as_deref()).await
+    }
+
+    /// The migrations this binary embeds for this back-end.
+    pub(crate) fn migrator(&self) -> &'static sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
         }
-        Ok(())
     }
 
     /// A subscription to the changes every node announces ([`changes`]); `None` on SQLite,

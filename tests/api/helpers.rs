@@ -26,9 +26,12 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-/// A fresh, empty database for one test; dropped (or deleted) when the guard goes.
+/// A fresh, empty database for one test, and a directory of its own (the SQLite file, the
+/// disk cache of compiled hooks); dropped (or deleted) when the guard goes.
 pub struct FreshDb {
     pub url: String,
+    /// The server's disk cache of compiled hook artifacts.
+    pub artifacts: std::path::PathBuf,
     pg_name: Option<String>,
     dir: Option<std::path::PathBuf>,
 }
@@ -36,16 +39,16 @@ pub struct FreshDb {
 impl FreshDb {
     pub async fn new(db: Db) -> Self {
         let suffix: String = format!("{:016x}", rand::random::<u64>());
+        let dir = std::env::temp_dir().join(format!("sigil-test-{suffix}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let artifacts = dir.join("artifacts");
         match db {
-            Db::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("sigil-test-{suffix}"));
-                std::fs::create_dir_all(&dir).unwrap();
-                FreshDb {
-                    url: format!("sqlite://{}/sigil.db", dir.display()),
-                    pg_name: None,
-                    dir: Some(dir),
-                }
-            }
+            Db::Sqlite => FreshDb {
+                url: format!("sqlite://{}/sigil.db", dir.display()),
+                artifacts,
+                pg_name: None,
+                dir: Some(dir),
+            },
             Db::Postgres => {
                 let name = format!("sigil_test_{suffix}");
                 let mut conn = sqlx::PgConnection::connect(&pg_admin_url())
@@ -67,8 +70,9 @@ impl FreshDb {
                 };
                 FreshDb {
                     url,
+                    artifacts,
                     pg_name: Some(name),
-                    dir: None,
+                    dir: Some(dir),
                 }
             }
         }
@@ -143,14 +147,14 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Settings)) -> TestA
 /// A server on a database the test prepared (it must hold no `default` tenant yet: the first
 /// start makes it, with the operator key).
 pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = test_settings(db, &fresh.url);
+    let mut settings = test_settings(db, &fresh);
     adjust(&mut settings);
     start(settings, Some(fresh), None).await
 }
 
 /// The settings every test server starts from.
-fn test_settings(db: Db, url: &str) -> Settings {
-    let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), url.to_string());
+fn test_settings(db: Db, fresh: &FreshDb) -> Settings {
+    let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
     settings.max_connections = 5;
     settings.clock = Arc::new(SystemClock);
     settings.hook_runtime = Some(shared_runtime());
@@ -158,6 +162,7 @@ fn test_settings(db: Db, url: &str) -> Settings {
     // Real argon2id, lighter parameters: tests exercise the same code path faster.
     settings.passwords = PasswordHasher::new(4096, 1, 1);
     settings.metrics_token = Some(sigil::crypto::Secret::new(METRICS_TOKEN.into()));
+    settings.artifact_cache = Some(fresh.artifacts.clone());
     if db == Db::Postgres {
         settings.master_key = Some(sigil::crypto::MasterKey::generate().to_base64());
     }
@@ -188,6 +193,9 @@ async fn start(
         .await
         .unwrap();
     });
+    // As a load balancer would: no request before `/readyz` says so (the bound hooks are
+    // prepared in the background at start).
+    assert!(ready(port).await, "the server did not become ready");
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
@@ -221,7 +229,7 @@ impl Cluster {
 /// Starts `n` nodes on a fresh PostgreSQL database; `adjust` applies to each node's settings.
 pub async fn spawn_cluster(n: usize, adjust: impl Fn(&mut Settings)) -> Cluster {
     let fresh = FreshDb::new(Db::Postgres).await;
-    let mut first = test_settings(Db::Postgres, &fresh.url);
+    let mut first = test_settings(Db::Postgres, &fresh);
     adjust(&mut first);
     let shared = first.clone();
     let mut nodes = vec![start(first, None, None).await];
@@ -237,6 +245,13 @@ pub async fn spawn_cluster(n: usize, adjust: impl Fn(&mut Settings)) -> Cluster 
 }
 
 impl TestApp {
+    /// The test's database (its URL and directory), for a test that starts another node on it.
+    pub fn fresh(&self) -> &FreshDb {
+        self._fresh
+            .as_ref()
+            .expect("a single server (a cluster's node has no database of its own)")
+    }
+
     /// Sends a request with `key`; returns the status and the JSON body (Null when empty).
     pub async fn call(
         &self,

@@ -22,6 +22,7 @@ mod hooks;
 mod import;
 mod introspection;
 mod isolation;
+mod lifecycle;
 mod observability;
 mod oidc_client;
 mod orgs;

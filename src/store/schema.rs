@@ -1,0 +1,50 @@
+//! The schema's version: the migrations embedded in this binary applied, one node at a time,
+//! and which of them the database has (what `/readyz` checks).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::{Store, StoreError};
+
+/// Applies the embedded migrations. Several nodes (or commands) starting at once on a fresh
+/// database must apply each migration once, not race to apply it twice (the loser would fail
+/// on a table or column that already exists). On PostgreSQL, sqlx's migrator holds an
+/// advisory lock on the database while it runs. SQLite has no such lock, so the database
+/// file (`sqlite_file`) is locked for the run instead (`flock`: advisory, and independent of
+/// the byte-range locks SQLite itself takes); the next migrator finds everything applied.
+pub(crate) async fn migrate(store: &Store, sqlite_file: Option<&Path>) -> Result<(), StoreError> {
+    let _lock = match sqlite_file {
+        Some(path) => Some(lock(path).await?),
+        None => None,
+    };
+    store.migrator().run(store.pool()).await?;
+    Ok(())
+}
+
+/// Waits (on the blocking pool) for an exclusive lock on `path`, held until the file drops.
+async fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let failed = |e| StoreError::MigrateLock(path.display().to_string(), e);
+    let file = std::fs::File::open(path).map_err(failed)?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| failed(std::io::Error::other(e)))?
+        .map_err(failed)
+}
+
+/// The versions of the migrations this binary embeds that the database has not applied
+/// successfully, in order; empty when the schema is current. A database migrated further by
+/// a newer binary has applied every one of ours (migrations are only ever added), so it is
+/// current for this binary too.
+pub async fn missing_migrations(store: &Store) -> Result<Vec<i64>, StoreError> {
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(store.pool())
+        .await?;
+    let applied: HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
+    Ok(store
+        .migrator()
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect())
+}

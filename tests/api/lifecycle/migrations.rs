@@ -1,0 +1,133 @@
+//! Several nodes starting at once on one database (issue 13 item 4): the migrations are applied
+//! exactly once (sqlx's migrator holds a PostgreSQL advisory lock while it migrates), and the
+//! first start's `default` tenant and operator key are made by exactly one of them.
+
+use std::sync::Arc;
+
+use sigil::startup::Application;
+use sigil::store::Store;
+use tokio::sync::Barrier;
+
+use super::node_settings;
+use crate::both_backends;
+use crate::helpers::{Db, FreshDb};
+
+/// How many migrations this binary embeds for `db` (one file each under `migrations/`).
+fn embedded_migrations(db: Db) -> usize {
+    let dir = match db {
+        Db::Sqlite => "sqlite",
+        Db::Postgres => "postgres",
+    };
+    std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sql")
+        })
+        .count()
+}
+
+/// N nodes connect, wait for each other, then migrate the same fresh database at once: every
+/// one succeeds, and `_sqlx_migrations` holds each version once, applied successfully.
+async fn four_nodes_migrating_one_fresh_database_at_once_all_succeed_and_apply_each_migration_once(
+    db: Db,
+) {
+    const NODES: usize = 4;
+    let fresh = FreshDb::new(db).await;
+    let all_connected = Arc::new(Barrier::new(NODES));
+    let nodes: Vec<_> = (0..NODES)
+        .map(|_| {
+            let url = fresh.url.clone();
+            let all_connected = all_connected.clone();
+            tokio::spawn(async move {
+                let store = Store::connect(&url, 2).await.expect("connects");
+                all_connected.wait().await;
+                store.migrate().await.map(|()| store)
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for (i, n) in nodes.into_iter().enumerate() {
+        let store = n
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("node {i} failed to migrate: {e:?}"));
+        stores.push(store);
+    }
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT version, COUNT(*) FROM _sqlx_migrations WHERE success GROUP BY version ORDER BY version",
+    )
+    .fetch_all(stores[0].pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), embedded_migrations(db), "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, n)| *n == 1),
+        "each version once: {rows:?}"
+    );
+    let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(stores[0].pool())
+        .await
+        .unwrap();
+    assert_eq!(all as usize, rows.len(), "no failed or duplicate rows");
+    for s in stores {
+        s.close().await;
+    }
+}
+
+/// Two servers built at once on a fresh database: both start, exactly one of them made the
+/// `default` tenant and holds the operator key (which works on the other node too), and the
+/// database holds one `default` tenant with one operator key.
+async fn two_nodes_starting_at_once_on_a_fresh_database_make_one_default_tenant_and_one_operator_key(
+    db: Db,
+) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let (a, b) = tokio::join!(
+        Application::build(node_settings(&fresh.url, &master)),
+        Application::build(node_settings(&fresh.url, &master)),
+    );
+    let (a, b) = (a.expect("node a starts"), b.expect("node b starts"));
+    let keys: Vec<_> = [&a, &b]
+        .iter()
+        .filter_map(|n| n.bootstrap_key().map(|k| k.key.clone()))
+        .collect();
+    assert_eq!(keys.len(), 1, "exactly one node made the operator key");
+    let pool = a.services().db.store.pool().clone();
+    let (tenants,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants WHERE name = 'default'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 1);
+    let (operator_keys,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE is_operator = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(operator_keys, 1);
+
+    // The key works on the node that did not make it.
+    let other = if a.bootstrap_key().is_some() { b } else { a };
+    let port = other.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(other.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/tenants"))
+        .bearer_auth(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+both_backends!(
+    four_nodes_migrating_one_fresh_database_at_once_all_succeed_and_apply_each_migration_once,
+    two_nodes_starting_at_once_on_a_fresh_database_make_one_default_tenant_and_one_operator_key,
+);
