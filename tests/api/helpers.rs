@@ -149,7 +149,7 @@ pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Setti
 }
 
 /// The settings every test server starts from.
-fn test_settings(db: Db, url: &str) -> Settings {
+pub fn test_settings(db: Db, url: &str) -> Settings {
     let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), url.to_string());
     settings.max_connections = 5;
     settings.clock = Arc::new(SystemClock);

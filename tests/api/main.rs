@@ -26,6 +26,7 @@ mod observability;
 mod oidc_client;
 mod orgs;
 mod outage;
+mod pgbouncer;
 mod platform;
 mod revocation;
 mod roles_apis;
