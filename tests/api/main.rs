@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod client_grants;
 mod cluster;
+mod cluster_script;
 mod code_flow;
 mod corruption;
 mod discovery;
