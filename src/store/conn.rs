@@ -209,7 +209,17 @@ enum ReadConn {
 impl Read {
     pub(super) async fn open(pool: &sqlx::AnyPool, pooler: Pooler) -> Result<Self, StoreError> {
         let conn = if pooler.keeps_no_session() {
-            ReadConn::InTransaction(pool.begin().await?)
+            // `BEGIN` in a task of its own, as `Store::begin_write` does: a request dropped
+            // while it is in flight would leave the server connection in a transaction nobody
+            // ends (and holding the pooler's server connection); the task finishes it, and a
+            // transaction nobody receives is rolled back.
+            let pool = pool.clone();
+            match tokio::spawn(async move { pool.begin().await }).await {
+                Ok(tx) => ReadConn::InTransaction(tx?),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Only when the runtime shuts down.
+                Err(_) => return Err(StoreError::Database(sqlx::Error::PoolClosed)),
+            }
         } else {
             ReadConn::Pooled(pool.acquire().await?)
         };
@@ -226,7 +236,7 @@ impl Read {
     }
 }
 
-/// The lock key of [`migrate_in_one_transaction`] ("sigil-migrate" as ASCII, truncated): any
+/// The lock key of [`migrate_in_one_transaction`] ("sigil-mi" in ASCII): any
 /// constant works, as long as every node uses the same one.
 const MIGRATE_LOCK: i64 = 0x7369_6769_6c2d_6d69;
 
@@ -235,9 +245,10 @@ const MIGRATE_LOCK: i64 = 0x7369_6769_6c2d_6d69;
 /// together apply each migration exactly once (the second waits for the first's commit, then
 /// finds them applied).
 ///
-/// sqlx's own lock is a session-level `pg_advisory_lock` taken and released in separate
-/// transactions: behind the pooler the release may reach another server connection and the
-/// lock would stay held there, blocking every later start. Each migration runs in a savepoint
+/// sqlx's own lock, off here, is a session-level `pg_advisory_lock` taken before the
+/// migrations and released after them: behind the pooler the release may reach another server
+/// connection (and a failed run never releases it), and the lock would stay held on a server
+/// connection the pooler keeps, blocking every later start. Each migration runs in a savepoint
 /// of the one transaction (PostgreSQL's DDL is transactional; none of ours needs to run
 /// outside a transaction). The migrator's own statements are prepared by name; they are
 /// deallocated before the commit, so the server connection goes back to the pooler with none,
@@ -246,13 +257,24 @@ pub async fn migrate_in_one_transaction(
     pool: &sqlx::AnyPool,
     migrator: &sqlx::migrate::Migrator,
 ) -> Result<(), StoreError> {
+    // The same migrations without sqlx's session lock (the transaction's lock replaces it).
+    // `Migrator` offers no other way to copy one; its fields are public for `migrate!`.
+    let unlocked = sqlx::migrate::Migrator {
+        migrations: migrator.migrations.clone(),
+        ignore_missing: migrator.ignore_missing,
+        locking: false,
+        no_tx: migrator.no_tx,
+    };
     let mut conn = pool.acquire().await?.detach();
     let mut tx = conn.begin().await?;
     // No parameters, so the simple protocol: nothing prepared.
     sqlx::query(&format!("SELECT pg_advisory_xact_lock({MIGRATE_LOCK})"))
         .execute(&mut *tx)
         .await?;
-    migrator.run_direct(&mut *tx).await?;
+    // On failure the transaction rolls back and the lock goes with it; the statements the
+    // migrator prepared stay on that server connection until PgBouncer closes it, harmless to
+    // Sigil, which sends none by name in this mode.
+    unlocked.run_direct(&mut *tx).await?;
     sqlx::query("DEALLOCATE ALL").execute(&mut *tx).await?;
     tx.commit().await?;
     conn.close().await?;
