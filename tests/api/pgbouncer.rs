@@ -423,12 +423,11 @@ async fn without_pooler_transaction_the_same_flows_fail_through_pgbouncer() {
 async fn nodes_starting_together_through_pgbouncer_apply_the_migrations_once() {
     let bouncer = PgBouncer::start(SERVER_CONNECTIONS).await;
     let fresh = FreshDb::new(Db::Postgres).await;
-    let node = |_| {
-        let mut s = test_settings(Db::Postgres, &fresh.url);
-        through(&bouncer, &mut s);
-        s.max_connections = 4;
-        Application::build(s)
-    };
+    // One master key for all, as every node of a cluster has.
+    let mut shared = test_settings(Db::Postgres, &fresh.url);
+    through(&bouncer, &mut shared);
+    shared.max_connections = 4;
+    let node = |_| Application::build(shared.clone());
     let started = futures::future::join_all((0..3).map(node)).await;
     for (i, s) in started.iter().enumerate() {
         assert!(
