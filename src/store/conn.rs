@@ -218,7 +218,7 @@ impl Read {
                 Ok(tx) => ReadConn::InTransaction(tx?),
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 // Only when the runtime shuts down.
-                Err(_) => return Err(StoreError::Database(sqlx::Error::PoolClosed)),
+                Err(_) => return Err(StoreError::from(sqlx::Error::PoolClosed)),
             }
         } else {
             ReadConn::Pooled(pool.acquire().await?)
