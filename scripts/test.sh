@@ -17,6 +17,9 @@ fi
 # README walk-through (tests/readme.rs).
 ./scripts/setup-browser.sh
 ./scripts/setup-tools.sh
+# HAProxy and PgBouncer for the cluster script's test (tests/api/cluster_script.rs) and the
+# PgBouncer tests (tests/api/pgbouncer.rs).
+./scripts/setup-cluster-tools.sh
 
 # The wasm32 targets of the example hooks and the hostile fixtures the tests run; the build
 # script of crates/test-guests compiles them (scripts/build-hooks.sh does the same for benches).

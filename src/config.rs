@@ -68,6 +68,11 @@ pub enum ConfigError {
         /// The value given.
         value: u32,
     },
+    /// The database URL goes through a transaction pooler and no direct URL is set.
+    #[error(
+        "the database URL says pooler=transaction: the change listener (LISTEN) cannot work through the pooler, so set --database-direct-url (SIGIL_DATABASE_DIRECT_URL) to PostgreSQL itself"
+    )]
+    DirectUrlRequired,
     /// A hook ceiling the runtime cannot honour.
     #[error("hook ceiling {name}: {reason}")]
     HookCeiling {
@@ -271,6 +276,20 @@ pub fn hook_runtime(
         per_tenant: per_tenant.unwrap_or((threads / 2).max(1)),
         caches,
     }
+}
+
+/// A server whose database URL goes through a transaction pooler (`pooler=transaction`, see
+/// `store::conn`) needs a direct URL too: every node listens for the others' changes
+/// (`store::changes`), and `LISTEN` needs a session of its own, which such a pooler does not
+/// keep. Without it, changes made on one node would reach the others only when their caches
+/// expire, so the server refuses to start. (The direct URL itself is checked by
+/// `Store::with_direct_url`.)
+pub fn check_direct_url(database_url: &str, direct: Option<&str>) -> Result<(), ConfigError> {
+    let (_, pooler) = store::conn::split_pooler(database_url)?;
+    if pooler == store::Pooler::Transaction && direct.is_none_or(|d| d.trim().is_empty()) {
+        return Err(ConfigError::DirectUrlRequired);
+    }
+    Ok(())
 }
 
 /// A database URL fit for a log line: its password replaced by `redacted`.
@@ -540,6 +559,22 @@ mod tests {
         for bad in ["localhost", ":80", "localhost:http", "localhost:70000"] {
             assert!(bad.parse::<Listen>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_server_behind_a_transaction_pooler_needs_a_direct_url_for_its_listener() {
+        let pooled = "postgres://u@pgbouncer:6432/sigil?pooler=transaction";
+        assert!(matches!(
+            check_direct_url(pooled, None),
+            Err(ConfigError::DirectUrlRequired)
+        ));
+        assert!(matches!(
+            check_direct_url(pooled, Some(" ")),
+            Err(ConfigError::DirectUrlRequired)
+        ));
+        assert!(check_direct_url(pooled, Some("postgres://u@primary:5432/sigil")).is_ok());
+        assert!(check_direct_url("postgres://u@primary:5432/sigil", None).is_ok());
+        assert!(check_direct_url("sqlite://data/sigil.db", None).is_ok());
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
+    /// PostgreSQL itself, for the change listener, when `database_url` goes through a
+    /// transaction pooler (see [`config::check_direct_url`]).
+    pub database_direct_url: Option<String>,
     /// Public base URL; defaults to `http://{bound address}`.
     pub public_url: Option<String>,
     /// Base64 master key; optional with SQLite.
@@ -124,6 +127,7 @@ impl Settings {
         Self {
             listen,
             database_url: database_url.into(),
+            database_direct_url: None,
             public_url: None,
             master_key: None,
             passwords: PasswordHasher::default(),
@@ -174,7 +178,8 @@ pub async fn connect(settings: &Settings) -> Result<Connected, StartupError> {
         settings.max_connections,
         settings.db_acquire_timeout,
     )
-    .await?;
+    .await?
+    .with_direct_url(settings.database_direct_url.as_deref())?;
     store.migrate().await?;
     let data = crate::root_key::open(&store, &master, settings.clock.now_ms()).await?;
     Ok(Connected {
@@ -293,6 +298,10 @@ impl Application {
             (None, None) => crate::http::metrics::Exposure::Off,
         };
         let public_url = config::public_url(settings.public_url.as_deref(), bound)?;
+        config::check_direct_url(
+            &settings.database_url,
+            settings.database_direct_url.as_deref(),
+        )?;
         let (svc, key_source) = services(&settings, public_url).await?;
         sweep(&svc.db.store).await;
         let bootstrap_key = tenants::bootstrap(&svc.db, &svc.secrets).await?;

@@ -36,7 +36,8 @@ pub struct Cli {
 /// server's, so `tenants create` prints the issuer clients will see).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Target {
-    /// Database URL: sqlite://PATH or postgres://...
+    /// Database URL: sqlite://PATH or postgres://... (with `?pooler=transaction` when it goes
+    /// through PgBouncer in transaction pooling mode: see docs/operating.md).
     #[arg(long = "database", global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
     pub database: String,
     /// Public base URL (issuers are {public-url}/t/{tenant}); default http://{listen address}.

@@ -36,6 +36,11 @@ pub struct DatabaseFlags {
           default_value_t = sigil::http::unavailable::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
+    /// PostgreSQL itself, for the listener that hears other nodes' changes, when --database
+    /// goes through a transaction pooler (`?pooler=transaction`, e.g. PgBouncer's transaction
+    /// pooling): `LISTEN` needs a session of its own. Required then; unused otherwise.
+    #[arg(long, env = "SIGIL_DATABASE_DIRECT_URL")]
+    pub database_direct_url: Option<String>,
 }
 
 /// argon2id, for the passwords Sigil hashes (set, imported in plain text, rehashed after a

@@ -31,7 +31,7 @@ pub async fn roles_and_permissions(
     db: &Store,
     user_id: &str,
 ) -> Result<(Vec<String>, Vec<String>), StoreError> {
-    let rows = crate::store::roles::of_user(db.pool(), user_id).await?;
+    let rows = crate::store::roles::of_user(db.read().await?.conn(), user_id).await?;
     let mut perms: Vec<String> = Vec::new();
     for r in &rows {
         for perm in &r.permissions {
@@ -65,8 +65,7 @@ pub async fn build(
     let organization = match org {
         None => None,
         Some(o) => {
-            let mut conn = db.pool().acquire().await?;
-            let member = org_store::member(&mut conn, &o.id, &user.id).await?;
+            let member = org_store::member(db.read().await?.conn(), &o.id, &user.id).await?;
             Some(EventOrganization {
                 id: o.id.clone(),
                 name: o.name.clone(),

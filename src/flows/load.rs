@@ -60,7 +60,9 @@ pub async fn open_secrets(
     hook_id: &str,
 ) -> Result<Vec<(String, String)>, FlowError> {
     let mut out = Vec::new();
-    for (name, sealed, _) in store::secrets(db.pool(), hook_id).await? {
+    // Read first: a `for` would hold the connection (a temporary of its head) through the loop.
+    let sealed_secrets = store::secrets(db.read().await?.conn(), hook_id).await?;
+    for (name, sealed, _) in sealed_secrets {
         let plain = hooks
             .secrets
             .open(&sealed, &secret_aad(hook_id, &name))
@@ -84,7 +86,7 @@ pub async fn step(
     policy: FailurePolicy,
     now: i64,
 ) -> Result<FlowStep, FlowError> {
-    let (v, bytes) = store::component(db.pool(), &hook.id, version)
+    let (v, bytes) = store::component(db.read().await?.conn(), &hook.id, version)
         .await?
         .ok_or(FlowError::NotFound("hook version"))?;
     let prepared = match hooks.runtime.cached(&v.hash) {
@@ -114,8 +116,11 @@ pub async fn load_flow(
     }
     let generation = hooks.flows.generation();
     let mut steps = Vec::new();
-    for b in store::bindings(db.pool(), tenant_id).await? {
-        let hook = store::get_hook(db.pool(), tenant_id, By::Id(&b.hook_id))
+    // Read first: a `for` would hold the connection (a temporary of its head) through the loop,
+    // which reads on other connections.
+    let bindings = store::bindings(db.read().await?.conn(), tenant_id).await?;
+    for b in bindings {
+        let hook = store::get_hook(db.read().await?.conn(), tenant_id, By::Id(&b.hook_id))
             .await?
             .ok_or(FlowError::NotFound("hook"))?;
         let Some(version) = b.version.or(hook.deployed_version) else {

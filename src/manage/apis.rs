@@ -129,7 +129,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateApi) -> Result<Api> {
 
 /// An API by id.
 pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Api> {
-    store::get(db.store.pool(), &ctx.tenant_id, By::Id(id))
+    store::get(db.store.read().await?.conn(), &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("api"))
         .and_then(view)
@@ -138,7 +138,7 @@ pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Api> {
 /// Lists APIs.
 pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Api>> {
     let rows = store::list(
-        db.store.pool(),
+        db.store.read().await?.conn(),
         &ctx.tenant_id,
         page.cursor(),
         page.limit()?,

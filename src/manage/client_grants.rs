@@ -159,7 +159,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateClientGrant) -> Resul
 
 /// A grant by id.
 pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<ClientGrant> {
-    store::get(db.store.pool(), &ctx.tenant_id, id)
+    store::get(db.store.read().await?.conn(), &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("client grant"))
         .and_then(view)
@@ -173,7 +173,7 @@ pub async fn list(
     page: &PageParams,
 ) -> Result<Page<ClientGrant>> {
     let rows = store::list(
-        db.store.pool(),
+        db.store.read().await?.conn(),
         &ctx.tenant_id,
         Filter {
             client_id: filter.client_id.as_deref().filter(|c| !c.is_empty()),

@@ -273,7 +273,10 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
         }
     };
     for (org_id, roles) in &memberships {
-        if org_store::member(&mut tx, org_id, &row.id).await?.is_none() {
+        if org_store::member(tx.conn(), org_id, &row.id)
+            .await?
+            .is_none()
+        {
             org_store::add_member(&mut tx, &ctx.tenant_id, org_id, &row.id, now).await?;
         }
         if let Some(ids) = roles {
@@ -305,7 +308,7 @@ async fn find_org(
         org_store::By::ExternalId(key),
         org_store::By::Name(key),
     ] {
-        if let Some(o) = org_store::get(&mut ***tx, tenant_id, by).await? {
+        if let Some(o) = org_store::get(tx.conn(), tenant_id, by).await? {
             return Ok(Some(o));
         }
     }

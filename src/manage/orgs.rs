@@ -123,7 +123,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateOrg) -> Result<Organi
 }
 
 async fn load(db: &Db, ctx: &TenantCtx, by: By<'_>) -> Result<Organization> {
-    store::get(db.store.pool(), &ctx.tenant_id, by)
+    store::get(db.store.read().await?.conn(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("organization"))
         .and_then(view)
@@ -147,7 +147,7 @@ pub async fn list(
     page: &PageParams,
 ) -> Result<Page<Organization>> {
     let rows = store::list(
-        db.store.pool(),
+        db.store.read().await?.conn(),
         &ctx.tenant_id,
         filter.external_id.as_deref(),
         filter.name.as_deref(),
@@ -316,7 +316,7 @@ pub async fn add_member(
     lock(&mut tx, ctx, org_id).await?;
     // The user must be of this tenant: ids of another tenant's users are "not found" here.
     if user_store::get(
-        &mut **tx,
+        tx.conn(),
         &ctx.tenant_id,
         user_store::By::Id(&input.user_id),
     )
@@ -339,7 +339,7 @@ pub async fn add_member(
         summary,
     )
     .await?;
-    let m = store::member(&mut tx, org_id, &input.user_id)
+    let m = store::member(tx.conn(), org_id, &input.user_id)
         .await?
         .ok_or(ManageError::NotFound("membership"))?;
     tx.commit().await?;
@@ -349,8 +349,7 @@ pub async fn add_member(
 /// One membership.
 pub async fn member(db: &Db, ctx: &TenantCtx, org_id: &str, user_id: &str) -> Result<Membership> {
     get(db, ctx, org_id).await?;
-    let mut conn = db.store.pool().acquire().await?;
-    store::member(&mut conn, org_id, user_id)
+    store::member(db.store.read().await?.conn(), org_id, user_id)
         .await?
         .map(Membership::from)
         .ok_or(ManageError::NotFound("membership"))
@@ -366,7 +365,7 @@ pub async fn update_member(
 ) -> Result<Membership> {
     let mut tx = db.store.begin_write().await?;
     lock(&mut tx, ctx, org_id).await?;
-    if store::member(&mut tx, org_id, user_id).await?.is_none() {
+    if store::member(tx.conn(), org_id, user_id).await?.is_none() {
         return Err(ManageError::NotFound("membership"));
     }
     let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;
@@ -382,7 +381,7 @@ pub async fn update_member(
         summary,
     )
     .await?;
-    let m = store::member(&mut tx, org_id, user_id)
+    let m = store::member(tx.conn(), org_id, user_id)
         .await?
         .ok_or(ManageError::NotFound("membership"))?;
     tx.commit().await?;
@@ -426,7 +425,12 @@ pub async fn memberships(
             super::users::get(db, ctx, id).await?;
         }
     }
-    let mut conn = db.store.pool().acquire().await?;
-    let rows = store::list_members(&mut conn, which, page.cursor(), page.limit()?).await?;
+    let rows = store::list_members(
+        db.store.read().await?.conn(),
+        which,
+        page.cursor(),
+        page.limit()?,
+    )
+    .await?;
     Page::from_store(rows, |m| Ok(m.into()))
 }

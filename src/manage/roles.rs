@@ -88,7 +88,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateRole) -> Result<Role>
 
 /// A role by id.
 pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Role> {
-    store::get(db.store.pool(), &ctx.tenant_id, id)
+    store::get(db.store.read().await?.conn(), &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("role"))
         .and_then(view)
@@ -97,7 +97,7 @@ pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Role> {
 /// Lists roles.
 pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Role>> {
     let rows = store::list(
-        db.store.pool(),
+        db.store.read().await?.conn(),
         &ctx.tenant_id,
         page.cursor(),
         page.limit()?,

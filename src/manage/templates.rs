@@ -75,7 +75,7 @@ fn parse(template: &Value) -> Result<Template> {
 
 async fn check_client(db: &Db, ctx: &TenantCtx, client_id: Option<&str>) -> Result<()> {
     if let Some(c) = client_id
-        && app_store::get(db.store.pool(), &ctx.tenant_id, c)
+        && app_store::get(db.store.read().await?.conn(), &ctx.tenant_id, c)
             .await?
             .is_none()
     {
@@ -241,12 +241,16 @@ pub async fn preview(
                 .client_id
                 .as_deref()
                 .ok_or_else(|| invalid("client_id", "is required with user_id"))?;
-            let app = app_store::get(db.store.pool(), &ctx.tenant_id, client_id)
+            let app = app_store::get(db.store.read().await?.conn(), &ctx.tenant_id, client_id)
                 .await?
                 .ok_or(ManageError::NotFound("application"))?;
-            let user = user_store::get(db.store.pool(), &ctx.tenant_id, user_store::By::Id(uid))
-                .await?
-                .ok_or(ManageError::NotFound("user"))?;
+            let user = user_store::get(
+                db.store.read().await?.conn(),
+                &ctx.tenant_id,
+                user_store::By::Id(uid),
+            )
+            .await?
+            .ok_or(ManageError::NotFound("user"))?;
             let org = match &input.organization {
                 None => None,
                 Some(o) => Some(

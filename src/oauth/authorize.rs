@@ -138,7 +138,7 @@ pub async fn validate(
     let client_id = get("client_id").ok_or_else(|| {
         Refusal::Page("The request names no application (client_id is missing).".into())
     })?;
-    let app = app_store::get(store.pool(), tenant.0, &client_id)
+    let app = async { app_store::get(store.read().await?.conn(), tenant.0, &client_id).await }
         .await
         .map_err(|e| Refusal::Server(e.into()))?
         .ok_or_else(|| Refusal::Page("The application is not known to this tenant.".into()))?;
@@ -353,7 +353,7 @@ pub async fn next(
         });
     }
     let Some(user) = user_store::get(
-        deps.db.store.pool(),
+        deps.db.store.read().await?.conn(),
         tenant.0,
         user_store::By::Id(&session.user_id),
     )

@@ -30,7 +30,7 @@ pub async fn authenticate_client(
         .client_id
         .as_deref()
         .ok_or(OAuthError::InvalidClient)?;
-    let app = app_store::get(store.pool(), tenant_id, id)
+    let app = app_store::get(store.read().await?.conn(), tenant_id, id)
         .await?
         .ok_or(OAuthError::InvalidClient)?;
     // Public clients (single-page and native apps) have no secret: they authenticate with

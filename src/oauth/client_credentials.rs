@@ -30,7 +30,7 @@ pub async fn grant(
         "client_credentials",
     )
     .await?;
-    let pool = deps.db.store.pool();
+    let mut read = deps.db.store.read().await?;
     let audience = form
         .get("audience")
         .filter(|s| !s.is_empty())
@@ -39,16 +39,17 @@ pub async fn grant(
         })?;
     // RFC 8707 2: a resource the server does not know, or one this client may not access, is
     // `invalid_target`. Access is what the application's client grant for the API says.
-    let api = api_store::get(pool, tenant_id, api_store::By::Identifier(audience))
+    let api = api_store::get(read.conn(), tenant_id, api_store::By::Identifier(audience))
         .await?
         .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{audience}`")))?;
-    let granted = grant_store::granted_scopes(pool, tenant_id, &app.client_id, &api.id)
+    let granted = grant_store::granted_scopes(read.conn(), tenant_id, &app.client_id, &api.id)
         .await?
         .ok_or_else(|| {
             OAuthError::InvalidTarget(format!(
                 "the application is not granted access to API `{audience}`"
             ))
         })?;
+    drop(read);
     // What the API still defines: a scope removed from the API leaves new tokens even while
     // grants still list it.
     let defined = api.scope_values();

@@ -126,23 +126,21 @@ pub async fn grant(
     }
 
     let user = user_store::get(
-        deps.db.store.pool(),
+        deps.db.store.read().await?.conn(),
         tenant_id,
         user_store::By::Id(&row.user_id),
     )
     .await?
     .filter(|u| !u.blocked)
     .ok_or_else(|| OAuthError::InvalidGrant("the user is blocked or was deleted".into()))?;
-    if let Some(org_id) = &row.org_id {
-        let mut conn = deps.db.store.pool().acquire().await?;
-        if org_store::member(&mut conn, org_id, &user.id)
+    if let Some(org_id) = &row.org_id
+        && org_store::member(deps.db.store.read().await?.conn(), org_id, &user.id)
             .await?
             .is_none()
-        {
-            return Err(OAuthError::InvalidGrant(
-                "the organization membership has ended".into(),
-            ));
-        }
+    {
+        return Err(OAuthError::InvalidGrant(
+            "the organization membership has ended".into(),
+        ));
     }
 
     let scopes = crate::scopes::parse(&row.scope);

@@ -25,7 +25,7 @@ pub async fn describe(
     scopes: &[String],
 ) -> Result<Vec<ScopeLine>, StoreError> {
     let api = match audience {
-        Some(a) => api_store::get(store.pool(), tenant_id, By::Identifier(a)).await?,
+        Some(a) => api_store::get(store.read().await?.conn(), tenant_id, By::Identifier(a)).await?,
         None => None,
     };
     Ok(scopes

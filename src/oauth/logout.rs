@@ -86,13 +86,14 @@ pub async fn check(
                 "post_logout_redirect_uri needs an id_token_hint or a client_id.".to_string(),
             );
         };
-        let app = app_store::get(c.db.store.pool(), tenant.0, &client_id)
-            .await
-            .map_err(|e| {
-                tracing::error!(cause = %e, "logout: loading the client");
-                "The server could not complete the request.".to_string()
-            })?
-            .ok_or_else(|| "The application is not known to this tenant.".to_string())?;
+        let app =
+            async { app_store::get(c.db.store.read().await?.conn(), tenant.0, &client_id).await }
+                .await
+                .map_err(|e| {
+                    tracing::error!(cause = %e, "logout: loading the client");
+                    "The server could not complete the request.".to_string()
+                })?
+                .ok_or_else(|| "The application is not known to this tenant.".to_string())?;
         if !app.post_logout_redirect_uris.iter().any(|r| r == uri) {
             return Err(
                 "The post-logout redirect URI is not registered for this application.".into(),

@@ -98,7 +98,7 @@ pub async fn grant(
     };
 
     let user = user_store::get(
-        deps.db.store.pool(),
+        deps.db.store.read().await?.conn(),
         tenant_id,
         user_store::By::Id(&row.user_id),
     )
@@ -111,11 +111,16 @@ pub async fn grant(
     let org = match &row.org_id {
         None => None,
         Some(id) => {
-            let org =
-                org_store::get(deps.db.store.pool(), tenant_id, org_store::By::Id(id)).await?;
-            let mut conn = deps.db.store.pool().acquire().await?;
+            let org = org_store::get(
+                deps.db.store.read().await?.conn(),
+                tenant_id,
+                org_store::By::Id(id),
+            )
+            .await?;
             let member = match &org {
-                Some(o) => org_store::member(&mut conn, &o.id, &user.id).await?,
+                Some(o) => {
+                    org_store::member(deps.db.store.read().await?.conn(), &o.id, &user.id).await?
+                }
                 None => None,
             };
             if member.is_none() {

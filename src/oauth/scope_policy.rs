@@ -15,7 +15,7 @@ pub async fn check_scopes(
     requested: &[String],
 ) -> Result<(), OAuthError> {
     let api_scopes = match audience {
-        Some(a) => api_store::scope_values(store.pool(), tenant_id, a)
+        Some(a) => api_store::scope_values(store.read().await?.conn(), tenant_id, a)
             .await?
             .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown audience `{a}`")))?,
         None => Vec::new(),

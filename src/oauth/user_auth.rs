@@ -102,7 +102,12 @@ pub async fn authenticate_user(
     ip: &str,
 ) -> Result<(UserRow, bool), LoginRefused> {
     let email = normalize_email(username);
-    let user = user_store::get(db.store.pool(), tenant_id, user_store::By::Email(&email)).await?;
+    let user = user_store::get(
+        db.store.read().await?.conn(),
+        tenant_id,
+        user_store::By::Email(&email),
+    )
+    .await?;
     let now = db.now();
     let locked = match &user {
         Some(u) => {

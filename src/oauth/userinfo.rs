@@ -46,7 +46,7 @@ pub async fn userinfo(
         ));
     }
     let user = user_store::get(
-        c.db.store.pool(),
+        c.db.store.read().await?.conn(),
         tenant_id,
         user_store::By::Id(&grant.user_id),
     )

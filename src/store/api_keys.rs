@@ -72,7 +72,7 @@ pub async fn find_live(store: &Store, hash: &str) -> Result<Option<KeyWithTenant
          WHERE k.secret_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.read().await?.conn())
     .await?)
 }
 
@@ -89,7 +89,7 @@ pub async fn list(
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }

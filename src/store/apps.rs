@@ -205,7 +205,7 @@ pub async fn origin_allowed(
          WHERE t.name = $1",
     )
     .bind(tenant_name)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?;
     Ok(rows
         .iter()

@@ -66,7 +66,7 @@ pub async fn list(
     .bind(resource_id.unwrap_or(""))
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }

@@ -96,7 +96,7 @@ pub async fn code(
     ))
     .bind(tenant_id)
     .bind(code_hash)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.read().await?.conn())
     .await?)
 }
 

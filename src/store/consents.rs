@@ -13,7 +13,7 @@ pub async fn consent(
     )
     .bind(user_id)
     .bind(client_id)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.read().await?.conn())
     .await?
     .map(|r| r.0))
 }

@@ -20,7 +20,7 @@ pub async fn list(store: &Store) -> Result<Vec<SealRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT master_id, sealed, created_at FROM data_key_seals ORDER BY created_at, master_id",
     )
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?)
 }
 

@@ -63,7 +63,7 @@ pub async fn grant(
     )
     .bind(tenant_id)
     .bind(jti)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.read().await?.conn())
     .await?)
 }
 

@@ -64,7 +64,7 @@ pub async fn list_traces(
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }

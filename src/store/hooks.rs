@@ -2,10 +2,10 @@
 //! [`super::hook_traces`]).
 
 use serde_json::{Map, Value};
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use sqlx::{Any, Executor, FromRow};
 
 use super::types::JsonText;
-use super::{Page, Store, StoreError, WriteTx, to_json, unique};
+use super::{Exec, Page, Store, StoreError, WriteTx, to_json, unique};
 
 /// A hook.
 #[derive(Debug, Clone, FromRow)]
@@ -158,7 +158,7 @@ pub async fn list_hooks(
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }
@@ -174,7 +174,7 @@ pub async fn delete_hook(tx: &mut WriteTx, tenant_id: &str, id: &str) -> Result<
 }
 
 /// The next version number of a hook.
-pub async fn next_version(conn: &mut AnyConnection, hook_id: &str) -> Result<i64, StoreError> {
+pub async fn next_version(conn: Exec<'_>, hook_id: &str) -> Result<i64, StoreError> {
     let (max,): (Option<i64>,) =
         sqlx::query_as("SELECT MAX(version) FROM hook_versions WHERE hook_id = $1")
             .bind(hook_id)
@@ -256,7 +256,7 @@ pub async fn artifact(
         sqlx::query_as("SELECT artifact, mac FROM hook_artifacts WHERE hash = $1 AND compat = $2")
             .bind(hash)
             .bind(compat)
-            .fetch_optional(store.pool())
+            .fetch_optional(store.read().await?.conn())
             .await?,
     )
 }
@@ -267,7 +267,7 @@ pub async fn has_artifact(store: &Store, hash: &str, compat: &str) -> Result<boo
         sqlx::query_as("SELECT COUNT(*) FROM hook_artifacts WHERE hash = $1 AND compat = $2")
             .bind(hash)
             .bind(compat)
-            .fetch_one(store.pool())
+            .fetch_one(store.read().await?.conn())
             .await?;
     Ok(n > 0)
 }
@@ -390,7 +390,7 @@ pub async fn bindings<'e, E: Executor<'e, Database = Any>>(
 pub async fn tenants_with_bindings(store: &Store) -> Result<Vec<String>, StoreError> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT DISTINCT tenant_id FROM flow_bindings ORDER BY tenant_id")
-            .fetch_all(store.pool())
+            .fetch_all(store.read().await?.conn())
             .await?;
     Ok(rows.into_iter().map(|(t,)| t).collect())
 }
@@ -399,7 +399,7 @@ pub async fn tenants_with_bindings(store: &Store) -> Result<Vec<String>, StoreEr
 /// may keep files for).
 pub async fn version_hashes(store: &Store) -> Result<Vec<String>, StoreError> {
     let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT hash FROM hook_versions")
-        .fetch_all(store.pool())
+        .fetch_all(store.read().await?.conn())
         .await?;
     Ok(rows.into_iter().map(|(h,)| h).collect())
 }
@@ -430,7 +430,7 @@ pub async fn replace_bindings(
 }
 
 /// Whether a hook is bound in its tenant's flow.
-pub async fn is_bound(conn: &mut AnyConnection, hook_id: &str) -> Result<bool, StoreError> {
+pub async fn is_bound(conn: Exec<'_>, hook_id: &str) -> Result<bool, StoreError> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM flow_bindings WHERE hook_id = $1")
         .bind(hook_id)
         .fetch_one(conn)
@@ -452,7 +452,7 @@ pub async fn tenant_limits(
 ) -> Result<Map<String, Value>, StoreError> {
     let row: TenantLimits = sqlx::query_as("SELECT hook_limits FROM tenants WHERE id = $1")
         .bind(tenant_id)
-        .fetch_one(store.pool())
+        .fetch_one(store.read().await?.conn())
         .await?;
     Ok(row.hook_limits)
 }

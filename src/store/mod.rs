@@ -9,6 +9,10 @@
 //! lock up front (`BEGIN IMMEDIATE`), and the `*_for_update` reads (which take the
 //! [`WriteTx`]) add PostgreSQL's row lock to a read that is followed by a write of the same row.
 //!
+//! Every statement runs on an [`Exec`] from a [`Read`] ([`Store::read`]) or a [`WriteTx`], so
+//! the one place that knows about a transaction pooler in front of PostgreSQL ([`conn`]) sends
+//! them all the way it needs.
+//!
 //! Rows are decoded once, here ([`types`]): flags are `bool`, JSON columns typed values, grant
 //! types, client types and signing algorithms enums; a value that does not decode is
 //! [`StoreError::Corrupt`], never a default. Every function that writes takes the [`WriteTx`],
@@ -21,6 +25,7 @@ pub mod audit;
 pub mod changes;
 pub mod client_grants;
 pub mod codes;
+pub mod conn;
 pub mod consents;
 pub mod data_key_seals;
 pub mod grants;
@@ -40,6 +45,7 @@ pub mod unavailable;
 pub mod unique;
 pub mod users;
 
+pub use conn::{Exec, Pooler, Read};
 pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
 pub(crate) use types::{flag, to_json};
 pub(crate) use unique::unique;
@@ -69,6 +75,7 @@ pub struct WriteTx {
     tx: Option<Tx>,
     slot: Option<tokio::sync::OwnedMutexGuard<()>>,
     backend: Backend,
+    pooler: Pooler,
 }
 
 impl WriteTx {
@@ -82,9 +89,14 @@ impl WriteTx {
         // `self` drops here, releasing the writer slot after the commit.
     }
 
-    /// The connection the transaction runs on, for the store's statements.
-    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
-        self
+    /// The connection the transaction runs on, for one of the store's statements.
+    pub(crate) fn conn(&mut self) -> Exec<'_> {
+        let pooler = self.pooler;
+        let tx: &mut AnyConnection = self
+            .tx
+            .as_mut()
+            .expect("a WriteTx holds its transaction until it ends");
+        Exec::new(tx, pooler)
     }
 
     /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
@@ -122,23 +134,6 @@ impl Drop for WriteTx {
     }
 }
 
-impl std::ops::Deref for WriteTx {
-    type Target = Tx;
-    fn deref(&self) -> &Tx {
-        self.tx
-            .as_ref()
-            .expect("a WriteTx holds its transaction until it ends")
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Tx {
-        self.tx
-            .as_mut()
-            .expect("a WriteTx holds its transaction until it ends")
-    }
-}
-
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WriteTx")
@@ -151,6 +146,16 @@ pub enum StoreError {
     /// A unique constraint refused the write; the string names the API field.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The URL's `pooler=` names no mode Sigil knows, or a pooler where there can be none.
+    #[error(
+        "unsupported pooler in the database URL: {0} (expected pooler=transaction, for PgBouncer's transaction pooling, on a postgres:// URL)"
+    )]
+    Pooler(String),
+    /// The direct URL is not a PostgreSQL URL without a pooler, or the store is not PostgreSQL.
+    #[error(
+        "the direct database URL must name PostgreSQL itself (postgres://..., no pooler=), for a PostgreSQL database"
+    )]
+    DirectUrl,
     /// The URL names no supported database.
     #[error("unsupported database URL (expected sqlite://... or postgres://...): {0}")]
     UnsupportedUrl(String),
@@ -226,8 +231,12 @@ pub struct PoolUsage {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// The URL, for the change listener's own connection (PostgreSQL).
+    /// The URL (without `pooler=`), for the change listener's own connection (PostgreSQL).
     url: crate::crypto::Secret,
+    /// A URL straight to PostgreSQL for the change listener, when `url` goes through a pooler
+    /// ([`Store::with_direct_url`]).
+    direct_url: Option<crate::crypto::Secret>,
+    pooler: Pooler,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The SQLite database's file, locked while migrating (see [`schema::migrate`]).
     sqlite_file: Option<PathBuf>,
@@ -238,7 +247,8 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) with the default acquire timeout.
-    /// For SQLite the file and its directory are created when missing.
+    /// For SQLite the file and its directory are created when missing. A PostgreSQL URL reached
+    /// through a transaction pooler says so with `pooler=transaction` (see [`conn`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         Self::connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
     }
@@ -258,6 +268,11 @@ impl Store {
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
+        let (url, pooler) = conn::split_pooler(url)?;
+        let url = url.as_str();
+        if backend == Backend::Sqlite && pooler != Pooler::None {
+            return Err(StoreError::Pooler("a pooler in front of SQLite".into()));
+        }
         let given = crate::crypto::Secret::new(url.to_string());
         let url = match backend {
             Backend::Sqlite => {
@@ -294,6 +309,8 @@ impl Store {
             pool,
             backend,
             url: given,
+            direct_url: None,
+            pooler,
             writer: Default::default(),
             sqlite_file: sqlite_path(&url),
         })
@@ -313,9 +330,34 @@ impl Store {
     }
 
     /// A subscription to the changes every node announces ([`changes`]); `None` on SQLite,
-    /// where one process serves.
+    /// where one process serves, and behind a transaction pooler without a direct URL (which
+    /// `config::check_direct_url` refuses at a server's start).
     pub fn change_feed(&self) -> Option<changes::ChangeFeed> {
-        (self.backend == Backend::Postgres).then(|| changes::ChangeFeed::new(self.url.clone()))
+        let url = match (&self.direct_url, self.pooler) {
+            (Some(direct), _) => direct,
+            (None, Pooler::None) => &self.url,
+            (None, Pooler::Transaction) => return None,
+        };
+        (self.backend == Backend::Postgres).then(|| changes::ChangeFeed::new(url.clone()))
+    }
+
+    /// Sets the URL the change listener connects to instead of the store's own. Behind a
+    /// transaction pooler it is needed: `LISTEN` subscribes a session, and the pooler hands
+    /// the session's server connection to other clients between transactions (notifications
+    /// would reach whoever holds it). It must name PostgreSQL itself, without a pooler.
+    pub fn with_direct_url(mut self, direct: Option<&str>) -> Result<Self, StoreError> {
+        let Some(direct) = direct.filter(|d| !d.trim().is_empty()) else {
+            return Ok(self);
+        };
+        let (plain, pooler) = conn::split_pooler(direct)?;
+        if self.backend != Backend::Postgres
+            || backend_of(&plain)? != Backend::Postgres
+            || pooler != Pooler::None
+        {
+            return Err(StoreError::DirectUrl);
+        }
+        self.direct_url = Some(crate::crypto::Secret::new(plain));
+        Ok(self)
     }
 
     /// The back-end in use.
@@ -323,13 +365,28 @@ impl Store {
         self.backend
     }
 
-    /// The pool, for single-statement reads.
+    /// The pool itself, for tests and tools that inspect the database with SQL of their own.
+    /// The server reads through [`Store::read`] instead (clippy.toml bans this outside tests):
+    /// statements sent straight to the pool would break behind a transaction pooler.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// What stands between this store and PostgreSQL.
+    pub fn pooler(&self) -> Pooler {
+        self.pooler
+    }
+
+    /// A connection for reads: `store_fn(store.read().await?.conn(), ...)` for one statement,
+    /// or a `Read` held for several that belong together. Costs what a read from the pool
+    /// costs; behind a transaction pooler it is a transaction (see [`conn`]).
+    pub async fn read(&self) -> Result<Read, StoreError> {
+        Read::open(&self.pool, self.pooler).await
+    }
+
     /// Checks the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
+        // No parameters: the simple protocol, one round trip, safe behind any pooler.
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -363,12 +420,14 @@ impl Store {
                     tx: Some(self.pool.begin_with("BEGIN IMMEDIATE").await?),
                     slot: Some(slot),
                     backend: Backend::Sqlite,
+                    pooler: self.pooler,
                 }
             }
             Backend::Postgres => WriteTx {
                 tx: Some(self.pool.begin().await?),
                 slot: None,
                 backend: Backend::Postgres,
+                pooler: self.pooler,
             },
         })
     }

@@ -1,10 +1,10 @@
 //! Organizations and memberships (with per-membership roles).
 
 use serde_json::{Map, Value};
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use sqlx::{Any, Executor, FromRow};
 
 use super::types::JsonText;
-use super::{Page, Store, StoreError, WriteTx, to_json, unique};
+use super::{Exec, Page, Store, StoreError, WriteTx, to_json, unique};
 
 /// An organization row.
 #[derive(Debug, Clone, FromRow)]
@@ -129,9 +129,10 @@ pub async fn by_id_or_name(
     tenant_id: &str,
     id_or_name: &str,
 ) -> Result<Option<OrgRow>, StoreError> {
-    match get(store.pool(), tenant_id, By::Id(id_or_name)).await? {
+    let mut read = store.read().await?;
+    match get(read.conn(), tenant_id, By::Id(id_or_name)).await? {
         Some(o) => Ok(Some(o)),
-        None => get(store.pool(), tenant_id, By::Name(id_or_name)).await,
+        None => get(read.conn(), tenant_id, By::Name(id_or_name)).await,
     }
 }
 
@@ -230,7 +231,7 @@ pub async fn set_member_roles(
 
 /// One membership, if the user belongs to the organization.
 pub async fn member(
-    conn: &mut AnyConnection,
+    mut conn: Exec<'_>,
     org_id: &str,
     user_id: &str,
 ) -> Result<Option<MembershipRow>, StoreError> {
@@ -239,7 +240,7 @@ pub async fn member(
     )
     .bind(org_id)
     .bind(user_id)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(conn.reborrow())
     .await?;
     let Some((created_at,)) = row else {
         return Ok(None);
@@ -250,7 +251,7 @@ pub async fn member(
     )
     .bind(org_id)
     .bind(user_id)
-    .fetch_all(&mut *conn)
+    .fetch_all(conn.reborrow())
     .await?;
     Ok(Some(MembershipRow {
         organization_id: org_id.to_string(),
@@ -271,7 +272,7 @@ pub enum Members<'a> {
 
 /// Lists memberships with their roles.
 pub async fn list_members(
-    conn: &mut AnyConnection,
+    mut conn: Exec<'_>,
     which: Members<'_>,
     cursor: Option<&str>,
     limit: i64,
@@ -287,7 +288,7 @@ pub async fn list_members(
     .bind(key)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .fetch_all(&mut *conn)
+    .fetch_all(conn.reborrow())
     .await?;
     let page = Page::from_rows(rows, limit, |(o, u, _)| match which {
         Members::OfOrg(_) => u.clone(),
@@ -295,7 +296,7 @@ pub async fn list_members(
     });
     let mut items = Vec::with_capacity(page.items.len());
     for (org_id, user_id, _) in &page.items {
-        if let Some(m) = member(conn, org_id, user_id).await? {
+        if let Some(m) = member(conn.reborrow(), org_id, user_id).await? {
             items.push(m);
         }
     }

@@ -130,7 +130,7 @@ pub async fn refresh_by_hash(
     ))
     .bind(tenant_id)
     .bind(hash)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.read().await?.conn())
     .await?)
 }
 

@@ -1,9 +1,9 @@
 //! Roles and their permission sets.
 
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use sqlx::{Any, Executor, FromRow};
 
 use super::types::JsonText;
-use super::{Page, StoreError, WriteTx, to_json, unique};
+use super::{Exec, Page, StoreError, WriteTx, to_json, unique};
 
 /// A role row.
 #[derive(Debug, Clone, FromRow)]
@@ -94,7 +94,7 @@ pub async fn get_for_update(
 
 /// Roles of the tenant with these names (those that exist).
 pub async fn by_names(
-    conn: &mut AnyConnection,
+    mut conn: Exec<'_>,
     tenant_id: &str,
     names: &[String],
 ) -> Result<Vec<RoleRow>, StoreError> {
@@ -105,7 +105,7 @@ pub async fn by_names(
         ))
         .bind(tenant_id)
         .bind(name)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn.reborrow())
         .await?;
         out.extend(row);
     }

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::{Store, StoreError};
+use super::conn::Pooler;
+use super::{Backend, Store, StoreError};
 
 /// Applies the embedded migrations. Several nodes (or commands) starting at once on a fresh
 /// database must apply each migration once, not race to apply it twice (the loser would fail
@@ -17,7 +18,14 @@ pub(crate) async fn migrate(store: &Store, sqlite_file: Option<&Path>) -> Result
         Some(path) => Some(lock(path).await?),
         None => None,
     };
-    store.migrator().run(store.pool()).await?;
+    match (store.backend, store.pooler) {
+        // Behind a transaction pooler there is no session for sqlx's advisory lock: the
+        // migrations run in one transaction that takes a transaction-level lock instead.
+        (Backend::Postgres, Pooler::Transaction) => {
+            super::conn::migrate_in_one_transaction(&store.pool, store.migrator()).await?
+        }
+        _ => store.migrator().run(&store.pool).await?,
+    }
     Ok(())
 }
 
@@ -37,7 +45,7 @@ async fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
 /// current for this binary too.
 pub async fn missing_migrations(store: &Store) -> Result<Vec<i64>, StoreError> {
     let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
-        .fetch_all(store.pool())
+        .fetch_all(store.read().await?.conn())
         .await?;
     let applied: HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
     Ok(store

@@ -59,7 +59,7 @@ pub async fn session(
     ))
     .bind(tenant_id)
     .bind(token_hash)
-    .fetch_optional(store.pool())
+    .fetch_optional(store.read().await?.conn())
     .await?)
 }
 

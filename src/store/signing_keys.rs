@@ -30,7 +30,7 @@ pub async fn list(store: &Store, tenant_id: &str) -> Result<Vec<KeyRow>, StoreEr
          WHERE tenant_id = $1 AND status <> 'retired' ORDER BY created_at, kid",
     )
     .bind(tenant_id)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?)
 }
 

@@ -34,7 +34,7 @@ pub async fn for_client(
     )
     .bind(tenant_id)
     .bind(client_id)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?)
 }
 

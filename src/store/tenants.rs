@@ -46,7 +46,7 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Option<TenantRow>, Sto
     Ok(
         sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE name = $1")
             .bind(name)
-            .fetch_optional(store.pool())
+            .fetch_optional(store.read().await?.conn())
             .await?,
     )
 }
@@ -62,7 +62,7 @@ pub async fn list(
     )
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .fetch_all(store.pool())
+    .fetch_all(store.read().await?.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
 }

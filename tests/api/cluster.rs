@@ -186,7 +186,7 @@ async fn every_node_serves_the_same_jwks() {
 
 /// Runs `login` on a node until `seen` holds for its token's claims, for at most
 /// [`PROPAGATION`]; returns how long it took, or fails naming `what`.
-async fn within_a_second<F, Fut>(
+pub(crate) async fn within_a_second<F, Fut>(
     what: &str,
     mut login: F,
     seen: impl Fn(&Value) -> bool,
@@ -213,7 +213,7 @@ where
 /// Ada's password grant on `node`, verified (against the JWKS of the cluster's first node,
 /// whose address is the issuer); returns the access token's claims with its header's `kid`
 /// (as `_kid`) and the response's `expires_in` (as `_expires_in`).
-async fn access_claims(c: &Cluster, node: &TestApp, s: &Setup) -> Value {
+pub(crate) async fn access_claims(c: &Cluster, node: &TestApp, s: &Setup) -> Value {
     let body = ada_login(node, s, &[("scope", "openid")]).await;
     let (header, mut claims) = verify(&c.nodes[0], body["access_token"].as_str().unwrap()).await;
     claims["_kid"] = json!(header.kid);

@@ -153,7 +153,7 @@ pub async fn spawn_app_on(db: Db, fresh: FreshDb, adjust: impl FnOnce(&mut Setti
 }
 
 /// The settings every test server starts from.
-fn test_settings(db: Db, fresh: &FreshDb) -> Settings {
+pub fn test_settings(db: Db, fresh: &FreshDb) -> Settings {
     let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), fresh.url.clone());
     settings.max_connections = 5;
     settings.clock = Arc::new(SystemClock);

@@ -269,7 +269,7 @@ pub async fn create(
 
 /// An application by client id.
 pub async fn get(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<Application> {
-    store::get(db.store.pool(), &ctx.tenant_id, client_id)
+    store::get(db.store.read().await?.conn(), &ctx.tenant_id, client_id)
         .await?
         .ok_or(ManageError::NotFound("application"))
         .and_then(view)
@@ -278,7 +278,7 @@ pub async fn get(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<Applicatio
 /// Lists applications.
 pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Application>> {
     let rows = store::list(
-        db.store.pool(),
+        db.store.read().await?.conn(),
         &ctx.tenant_id,
         page.cursor(),
         page.limit()?,

@@ -40,7 +40,7 @@ pub struct Flow {
 
 /// The tenant's flow.
 pub async fn flow(db: &Db, ctx: &TenantCtx) -> Result<Flow> {
-    let rows = store::bindings(db.store.pool(), &ctx.tenant_id).await?;
+    let rows = store::bindings(db.store.read().await?.conn(), &ctx.tenant_id).await?;
     let mut bindings = Vec::new();
     for b in rows {
         bindings.push(Binding {
@@ -68,10 +68,10 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
         } else {
             By::Name(&b.hook)
         };
-        let h = store::get_hook(&mut **tx, &ctx.tenant_id, by)
+        let h = store::get_hook(tx.conn(), &ctx.tenant_id, by)
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
-        let versions = store::versions(&mut **tx, &h.id).await?;
+        let versions = store::versions(tx.conn(), &h.id).await?;
         match b.version {
             Some(v) if !versions.iter().any(|x| x.version == v) => {
                 return Err(invalid(

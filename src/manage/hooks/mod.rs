@@ -83,14 +83,14 @@ pub(super) async fn find(db: &Db, ctx: &TenantCtx, id_or_name: &str) -> Result<H
     } else {
         By::Name(id_or_name)
     };
-    store::get_hook(db.store.pool(), &ctx.tenant_id, by)
+    store::get_hook(db.store.read().await?.conn(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("hook"))
 }
 
 pub(super) async fn view(db: &Db, h: HookRow) -> Result<Hook> {
-    let versions = store::versions(db.store.pool(), &h.id).await?;
-    let secrets = store::secrets(db.store.pool(), &h.id).await?;
+    let versions = store::versions(db.store.read().await?.conn(), &h.id).await?;
+    let secrets = store::secrets(db.store.read().await?.conn(), &h.id).await?;
     Ok(Hook {
         limits: crate::flows::load::overrides("hooks.limits", &h.limits)?,
         id: h.id,

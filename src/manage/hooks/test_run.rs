@@ -47,9 +47,11 @@ pub async fn test(
     )
     .await?;
     let api_scopes = match event.transaction.audience.as_deref() {
-        Some(aud) => crate::store::apis::scope_values(db.store.pool(), &ctx.tenant_id, aud)
-            .await?
-            .unwrap_or_default(),
+        Some(aud) => {
+            crate::store::apis::scope_values(db.store.read().await?.conn(), &ctx.tenant_id, aud)
+                .await?
+                .unwrap_or_default()
+        }
         None => Vec::new(),
     };
     let addable = AddableScopes::new(

@@ -51,7 +51,7 @@ pub async fn upload(
             h
         }
     };
-    let version = store::next_version(&mut tx, &hook.id).await?;
+    let version = store::next_version(tx.conn(), &hook.id).await?;
     let row = VersionRow {
         hook_id: hook.id.clone(),
         version,
@@ -104,7 +104,7 @@ async fn set_deployed(
 ) -> Result<Hook> {
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
-    let versions = store::versions(&mut **tx, &row.id).await?;
+    let versions = store::versions(tx.conn(), &row.id).await?;
     let version = pick(&row, &versions)?;
     let previous = row.deployed_version;
     row.deployed_version = Some(version);
@@ -155,12 +155,12 @@ pub async fn rollback(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str)
 pub async fn delete(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -> Result<()> {
     let h = find(db, ctx, id_or_name).await?;
     let mut tx = db.store.begin_write().await?;
-    if store::is_bound(&mut tx, &h.id).await? {
+    if store::is_bound(tx.conn(), &h.id).await? {
         return Err(ManageError::InUse(
             "the hook is bound in the post-login flow; unbind it first",
         ));
     }
-    let mut hashes: Vec<String> = store::versions(&mut **tx, &h.id)
+    let mut hashes: Vec<String> = store::versions(tx.conn(), &h.id)
         .await?
         .into_iter()
         .map(|v| v.hash)

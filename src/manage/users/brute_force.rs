@@ -54,13 +54,18 @@ pub async fn lock_status(
     ctx: &TenantCtx,
     id: &str,
 ) -> Result<LockStatus> {
-    store::get(db.store.pool(), &ctx.tenant_id, By::Id(id))
+    store::get(db.store.read().await?.conn(), &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("user"))?;
     let now = db.now();
-    let rows =
-        attempt_store::open_windows(db.store.pool(), &ctx.tenant_id, id, now, limits.window_ms())
-            .await?;
+    let rows = attempt_store::open_windows(
+        db.store.read().await?.conn(),
+        &ctx.tenant_id,
+        id,
+        now,
+        limits.window_ms(),
+    )
+    .await?;
     let ips: Vec<IpAttempts> = rows
         .into_iter()
         .map(|r| IpAttempts {

@@ -263,16 +263,16 @@ pub async fn create(
         json!({"email": row.email, "external_id": row.external_id, "roles": input.roles}),
     )
     .await?;
-    let roles = store::role_names(&mut **tx, &row.id).await?;
+    let roles = store::role_names(tx.conn(), &row.id).await?;
     tx.commit().await?;
     view(row, roles)
 }
 
 async fn load(db: &Db, ctx: &TenantCtx, by: By<'_>) -> Result<User> {
-    let row = store::get(db.store.pool(), &ctx.tenant_id, by)
+    let row = store::get(db.store.read().await?.conn(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("user"))?;
-    let roles = store::role_names(db.store.pool(), &row.id).await?;
+    let roles = store::role_names(db.store.read().await?.conn(), &row.id).await?;
     view(row, roles)
 }
 
@@ -295,7 +295,7 @@ pub async fn list(
 ) -> Result<Page<User>> {
     let email = filter.email.as_deref().map(normalize_email);
     let rows = store::list(
-        db.store.pool(),
+        db.store.read().await?.conn(),
         &ctx.tenant_id,
         email.as_deref(),
         filter.external_id.as_deref(),
@@ -305,7 +305,7 @@ pub async fn list(
     .await?;
     let mut out = Vec::with_capacity(rows.items.len());
     for r in rows.items {
-        let roles = store::role_names(db.store.pool(), &r.id).await?;
+        let roles = store::role_names(db.store.read().await?.conn(), &r.id).await?;
         out.push(view(r, roles)?);
     }
     Ok(Page {
@@ -390,7 +390,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Re
         json!({"fields": changed}),
     )
     .await?;
-    let roles = store::role_names(&mut **tx, id).await?;
+    let roles = store::role_names(tx.conn(), id).await?;
     tx.commit().await?;
     view(row, roles)
 }

@@ -18,7 +18,7 @@ pub(crate) async fn resolve_roles(
     names: &[String],
 ) -> Result<Vec<String>> {
     let names = validate::tokens(field, names, 100)?;
-    let found = role_store::by_names(tx, tenant_id, &names).await?;
+    let found = role_store::by_names(tx.conn(), tenant_id, &names).await?;
     let mut ids = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         match found.iter().find(|r| &r.name == name) {
@@ -83,7 +83,7 @@ pub async fn change_roles(
         json!({"roles": names}),
     )
     .await?;
-    let roles = store::role_names(&mut **tx, id).await?;
+    let roles = store::role_names(tx.conn(), id).await?;
     tx.commit().await?;
     Ok(roles)
 }

@@ -158,7 +158,7 @@ async fn addable_scopes(
         return Ok(AddableScopes::default());
     }
     let api_scopes = match l.audience.as_deref() {
-        Some(aud) => api_store::scope_values(deps.db.store.pool(), l.tenant.0, aud)
+        Some(aud) => api_store::scope_values(deps.db.store.read().await?.conn(), l.tenant.0, aud)
             .await?
             .unwrap_or_default(),
         None => Vec::new(),
