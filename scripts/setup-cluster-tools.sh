@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what scripts/cluster.sh and the multi-node tests need: Debian's HAProxy (the load
 # balancer in front of the nodes), PgBouncer (tests/api/pgbouncer.rs runs nodes through it in
-# transaction pooling mode) and psql (cluster.sh creates its database when missing).
+# transaction pooling mode), psql (cluster.sh creates its database when missing) and the
+# PostgreSQL server binaries (the fault run starts a server of its own).
 # Idempotent; needs root or passwordless sudo when something is missing.
 #
 # Neither package's system service is used: cluster.sh and the tests start their own haproxy
@@ -18,6 +19,9 @@ missing=()
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# The PostgreSQL server binaries (initdb, pg_ctl): the fault run (tests/faults) starts a server
+# of its own, so that restarting it mid-load touches no other test.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
