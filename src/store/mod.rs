@@ -229,7 +229,7 @@ pub struct Store {
     /// The URL, for the change listener's own connection (PostgreSQL).
     url: crate::crypto::Secret,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// The SQLite database's file, locked while migrating (see [`schema::migrate`]).
+    /// The SQLite database's file (its migration lock file sits beside it: [`schema::migrate`]).
     sqlite_file: Option<PathBuf>,
 }
 
