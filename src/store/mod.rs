@@ -238,7 +238,7 @@ pub struct Store {
     direct_url: Option<crate::crypto::Secret>,
     pooler: Pooler,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// The SQLite database's file, locked while migrating (see [`schema::migrate`]).
+    /// The SQLite database's file (its migration lock file sits beside it: [`schema::migrate`]).
     sqlite_file: Option<PathBuf>,
 }
 

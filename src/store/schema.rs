@@ -2,7 +2,7 @@
 //! and which of them the database has (what `/readyz` checks).
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::conn::Pooler;
 use super::{Backend, Store, StoreError};
@@ -10,12 +10,16 @@ use super::{Backend, Store, StoreError};
 /// Applies the embedded migrations. Several nodes (or commands) starting at once on a fresh
 /// database must apply each migration once, not race to apply it twice (the loser would fail
 /// on a table or column that already exists). On PostgreSQL, sqlx's migrator holds an
-/// advisory lock on the database while it runs. SQLite has no such lock, so the database
-/// file (`sqlite_file`) is locked for the run instead (`flock`: advisory, and independent of
-/// the byte-range locks SQLite itself takes); the next migrator finds everything applied.
+/// advisory lock on the database while it runs. SQLite has no such lock, so a lock file
+/// beside the database (`{file}-migrate.lock`, empty, left in place) is locked (`flock`) for
+/// the run instead; the next migrator finds everything applied.
+///
+/// Never the database file itself: SQLite's own locks are POSIX record locks, which the
+/// kernel drops when the process closes *any* descriptor of the file, so opening and closing
+/// the database here would silently release the locks of the pool's connections.
 pub(crate) async fn migrate(store: &Store, sqlite_file: Option<&Path>) -> Result<(), StoreError> {
     let _lock = match sqlite_file {
-        Some(path) => Some(lock(path).await?),
+        Some(path) => Some(lock(&lock_file(path)).await?),
         None => None,
     };
     match (store.backend, store.pooler) {
@@ -29,10 +33,23 @@ pub(crate) async fn migrate(store: &Store, sqlite_file: Option<&Path>) -> Result
     Ok(())
 }
 
-/// Waits (on the blocking pool) for an exclusive lock on `path`, held until the file drops.
+/// The migration lock file of the SQLite database at `path`.
+fn lock_file(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push("-migrate.lock");
+    path.with_file_name(name)
+}
+
+/// Waits (on the blocking pool) for an exclusive lock on `path` (created if missing), held
+/// until the returned file drops.
 async fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
     let failed = |e| StoreError::MigrateLock(path.display().to_string(), e);
-    let file = std::fs::File::open(path).map_err(failed)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(failed)?;
     tokio::task::spawn_blocking(move || file.lock().map(|()| file))
         .await
         .map_err(|e| failed(std::io::Error::other(e)))?
@@ -55,4 +72,17 @@ pub async fn missing_migrations(store: &Store) -> Result<Vec<i64>, StoreError> {
         .map(|m| m.version)
         .filter(|v| !applied.contains(v))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migration_lock_is_a_file_of_its_own_beside_the_database() {
+        assert_eq!(
+            lock_file(Path::new("/var/lib/sigil/sigil.db")),
+            PathBuf::from("/var/lib/sigil/sigil.db-migrate.lock")
+        );
+    }
 }

@@ -9,6 +9,7 @@ use sigil::store::Store;
 use tokio::sync::Barrier;
 
 use super::node_settings;
+use super::process::Serve;
 use crate::both_backends;
 use crate::helpers::{Db, FreshDb};
 
@@ -125,6 +126,44 @@ async fn two_nodes_starting_at_once_on_a_fresh_database_make_one_default_tenant_
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// A command (`sigil tenants create`, which migrates first) run and ended beside a running
+/// SQLite server, then a write through the server, then another command: the second command
+/// sees the write. The migration lock must not touch the database file: a descriptor of it
+/// opened and closed by the server dropped the server's own SQLite locks, the ending command
+/// then took the database for its own, checkpointed and deleted the write-ahead log, and the
+/// server went on writing into the deleted log, where no other process would ever read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_run_beside_a_sqlite_server_see_what_it_writes() {
+    let fresh = FreshDb::new(Db::Sqlite).await;
+    let serve = Serve::start(&fresh, &[], &[]).await;
+    let sigil = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .args(args)
+            .env("DATABASE_URL", &fresh.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    sigil(&["tenants", "create", "acme"]);
+    serve
+        .call(
+            reqwest::Method::PUT,
+            "/t/default/api/jwt-templates/access_token",
+            serde_json::json!({"plan": "gold"}),
+            reqwest::StatusCode::OK,
+        )
+        .await;
+    let saved = sigil(&["templates", "get", "--tenant", "default"]);
+    assert!(saved.contains("gold"), "the server's write: {saved}");
 }
 
 both_backends!(

@@ -6,6 +6,7 @@ mod artifact_cache;
 mod drain;
 mod health;
 mod migrations;
+mod process;
 
 use std::sync::Arc;
 
