@@ -86,7 +86,12 @@ start_node() {
   local i="$1" port="$2" log="$dir/node-$1.log" seen=0
   # The log is appended to across starts: only this start's lines tell its port.
   [ -f "$log" ] && seen="$(wc -l <"$log")"
-  SIGIL_MASTER_KEY="$(cat "$dir/master.key")" \
+  # The port is read back from the `sigil listening` line (INFO): a RUST_LOG that hides INFO
+  # keeps that one line.
+  local log_filter=()
+  [ -n "${RUST_LOG:-}" ] && log_filter=("RUST_LOG=$RUST_LOG,sigil::cli::serve=info")
+  env ${log_filter[@]+"${log_filter[@]}"} \
+    SIGIL_MASTER_KEY="$(cat "$dir/master.key")" \
     SIGIL_OPERATOR_KEY_FILE="$dir/operator-key" \
     nohup "$SIGIL_BIN" --database "$DATABASE_URL" --public-url "$PUBLIC_URL" \
     --listen "127.0.0.1:$port" serve --trusted-proxy 127.0.0.1 \

@@ -115,6 +115,9 @@ pub struct Settings {
     /// How long in-flight requests may take to finish once shutdown starts; connections still
     /// open after it are dropped.
     pub drain: std::time::Duration,
+    /// How long the change listener may hear nothing before it checks that its connection
+    /// still answers (see [`crate::store::changes::ChangeFeed`]).
+    pub change_probe: std::time::Duration,
     /// The directory of this node's disk cache of compiled hook artifacts (`None`: no disk
     /// cache; the CLI's default is beside the SQLite database, see
     /// [`crate::flows::artifact_disk::resolve_dir`]).
@@ -151,6 +154,7 @@ impl Settings {
             metrics_token: None,
             metrics_tenant_labels: false,
             drain: std::time::Duration::from_secs(crate::http::serve::DEFAULT_DRAIN_SECONDS),
+            change_probe: crate::store::changes::PROBE_WHEN_QUIET,
             artifact_cache: None,
         }
     }
@@ -273,6 +277,7 @@ pub struct Application {
     bootstrap_key: Option<ApiKeyCreated>,
     key_source: KeySource,
     drain: std::time::Duration,
+    change_probe: std::time::Duration,
 }
 
 impl Application {
@@ -314,6 +319,7 @@ impl Application {
             bootstrap_key,
             key_source,
             drain: settings.drain,
+            change_probe: settings.change_probe,
         })
     }
 
@@ -369,7 +375,7 @@ impl Application {
             .svc
             .db
             .store
-            .change_feed()
+            .change_feed(self.change_probe)
             .map(|feed| tokio::spawn(follow_changes(feed, self.svc.clone())));
         let warm_up = tokio::spawn(warm_up(self.svc.clone()));
         let metrics_server = self.serve_metrics();

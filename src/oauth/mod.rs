@@ -169,9 +169,15 @@ impl OAuthError {
     pub fn server(fault: impl Into<ServerFault>) -> Self {
         let fault = fault.into();
         // A full hook pool is the "temporary overloading" RFC 6749 4.1.2.1 describes: the same
-        // request a moment later, or on another node, succeeds.
-        let overloaded =
-            matches!(&fault, ServerFault::HookFailed { code, .. } if code == "hook_capacity");
+        // request a moment later, or on another node, succeeds. So is a hook stopped by a
+        // wall-clock limit (its deadline, or the flow's budget, which counts the wait for a
+        // pool thread): on a machine short of CPU a sound hook misses it too. Fuel, traps and
+        // bad output do not depend on the moment, so they stay server errors.
+        let overloaded = matches!(
+            &fault,
+            ServerFault::HookFailed { code, .. }
+                if matches!(code.as_str(), "hook_capacity" | "timeout" | "flow_timeout")
+        );
         if overloaded || crate::store::unavailable::unavailable_in(&fault) {
             OAuthError::Unavailable(fault)
         } else {
@@ -288,7 +294,8 @@ mod tests {
     }
 
     #[test]
-    fn a_full_hook_pool_is_temporarily_unavailable_and_other_hook_failures_are_server_errors() {
+    fn a_full_hook_pool_and_wall_clock_limits_are_temporarily_unavailable_and_other_hook_failures_are_server_errors()
+     {
         let failed = |code: &str| {
             OAuthError::server(ServerFault::HookFailed {
                 hook: "h".into(),
@@ -296,8 +303,16 @@ mod tests {
                 message: "m".into(),
             })
         };
-        assert_eq!(failed("hook_capacity").code(), "temporarily_unavailable");
-        for code in ["trap", "timeout", "out_of_fuel", "flow_timeout"] {
+        for code in ["hook_capacity", "timeout", "flow_timeout"] {
+            assert_eq!(failed(code).code(), "temporarily_unavailable", "{code}");
+        }
+        for code in [
+            "trap",
+            "out_of_fuel",
+            "out_of_memory",
+            "panic",
+            "invalid_output",
+        ] {
             assert_eq!(failed(code).code(), "server_error", "{code}");
         }
     }

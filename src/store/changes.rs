@@ -9,7 +9,11 @@
 //!
 //! Notifications sent while a listener's connection is down are lost (PostgreSQL keeps none for
 //! a session that is gone), so after a reconnect the feed says [`Heard::Reconnected`] and the
-//! node drops every cached copy. On SQLite there is one server process; the caches' short TTL
+//! node drops every cached copy. A connection can also die without a word (a firewall or NAT
+//! forgetting it, a host gone without a reset): nothing arrives, nothing fails, and the node
+//! would keep stale copies until their TTL, for ever after. So a feed that has heard nothing
+//! for [`PROBE_WHEN_QUIET`] runs `SELECT 1` on its connection and, without an answer within
+//! [`PROBE_ANSWER`], treats the connection as lost. On SQLite there is one server process; the caches' short TTL
 //! covers the CLI writing to the same file.
 
 use std::time::Duration;
@@ -107,6 +111,7 @@ pub enum Heard {
 pub struct ChangeFeed {
     url: Secret,
     listener: Option<PgListener>,
+    probe: Duration,
 }
 
 impl std::fmt::Debug for ChangeFeed {
@@ -119,14 +124,21 @@ impl std::fmt::Debug for ChangeFeed {
 
 /// How long the feed waits between attempts to reconnect.
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
+/// How long a feed hears nothing before it checks that its connection answers.
+pub const PROBE_WHEN_QUIET: Duration = Duration::from_secs(10);
+/// How long that check may take before the connection counts as lost (at most the quiet
+/// time itself).
+const PROBE_ANSWER: Duration = Duration::from_secs(5);
 
 impl ChangeFeed {
     /// A feed on the PostgreSQL database at `url`. It connects on the first [`Self::next`],
-    /// which answers [`Heard::Reconnected`] once it listens.
-    pub fn new(url: Secret) -> Self {
+    /// which answers [`Heard::Reconnected`] once it listens. After `probe` without a word it
+    /// checks its connection ([`PROBE_WHEN_QUIET`] in production).
+    pub fn new(url: Secret, probe: Duration) -> Self {
         Self {
             url,
             listener: None,
+            probe,
         }
     }
 
@@ -147,7 +159,19 @@ impl ChangeFeed {
                     }
                 }
             };
-            match listener.try_recv().await {
+            // `try_recv` is cancel-safe: a message half-read when the wait ends stays buffered.
+            let Ok(received) = tokio::time::timeout(self.probe, listener.try_recv()).await else {
+                let probe = sqlx::query("SELECT 1").execute(&mut *listener);
+                let answer = PROBE_ANSWER.min(self.probe);
+                if !matches!(tokio::time::timeout(answer, probe).await, Ok(Ok(_))) {
+                    tracing::warn!(
+                        "the change listener's connection did not answer a check; reconnecting"
+                    );
+                    self.listener = None;
+                }
+                continue;
+            };
+            match received {
                 Ok(Some(n)) => match Change::parse(n.payload()) {
                     Some(change) => return Heard::Change(change),
                     None => tracing::debug!(payload = n.payload(), "unknown change announced"),

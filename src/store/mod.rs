@@ -331,14 +331,15 @@ impl Store {
 
     /// A subscription to the changes every node announces ([`changes`]); `None` on SQLite,
     /// where one process serves, and behind a transaction pooler without a direct URL (which
-    /// `config::check_direct_url` refuses at a server's start).
-    pub fn change_feed(&self) -> Option<changes::ChangeFeed> {
+    /// `config::check_direct_url` refuses at a server's start). `probe` is how long it may hear
+    /// nothing before it checks its connection ([`changes::PROBE_WHEN_QUIET`] in production).
+    pub fn change_feed(&self, probe: std::time::Duration) -> Option<changes::ChangeFeed> {
         let url = match (&self.direct_url, self.pooler) {
             (Some(direct), _) => direct,
             (None, Pooler::None) => &self.url,
             (None, Pooler::Transaction) => return None,
         };
-        (self.backend == Backend::Postgres).then(|| changes::ChangeFeed::new(url.clone()))
+        (self.backend == Backend::Postgres).then(|| changes::ChangeFeed::new(url.clone(), probe))
     }
 
     /// Sets the URL the change listener connects to instead of the store's own. Behind a
@@ -386,8 +387,12 @@ impl Store {
 
     /// Checks the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        // No parameters: the simple protocol, one round trip, safe behind any pooler.
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        // The simple protocol (`raw_sql`), one round trip, nothing prepared: safe behind any
+        // pooler. `sqlx::query` would prepare a named statement even without parameters, which
+        // behind a transaction pooler stays on a server connection that another client (a
+        // starting node's migrator) later gets, and its own `sqlx_s_1` then fails with "already
+        // exists".
+        sqlx::raw_sql("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 

@@ -342,3 +342,48 @@ async fn a_node_whose_change_listener_reconnects_drops_every_cached_copy() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_listener_whose_connection_goes_silent_reconnects_and_hears_again() {
+    // The listeners reach PostgreSQL through a proxy that can strand their connections: open,
+    // silent for good, as when a firewall forgets them. Nothing fails on such a connection, so
+    // only the feed's check of a quiet connection can notice.
+    let pg: url::Url = crate::helpers::pg_admin_url().parse().unwrap();
+    let upstream = tokio::net::lookup_host((pg.host_str().unwrap(), pg.port().unwrap_or(5432)))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = crate::outage::proxy::Proxy::start(upstream).await;
+    let port = proxy.port();
+    let c = spawn_cluster(2, |s| {
+        let mut direct: url::Url = s.database_url.parse().unwrap();
+        direct.set_port(Some(port)).unwrap();
+        s.database_direct_url = Some(direct.to_string());
+        s.change_probe = Duration::from_millis(300);
+    })
+    .await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let s = grants::setup(a, "ES256").await;
+    let template = |plan: &'static str| {
+        a.put(
+            "/t/default/api/jwt-templates/access_token",
+            json!({ "plan": plan }),
+        )
+    };
+    let login = || access_claims(&c, b, &s);
+    template("gold").await.expect_status(StatusCode::OK);
+    within_a_second("saving a template", login, |c| c["plan"] == "gold").await;
+
+    proxy.strand();
+    // Time for a check to find the stranded connection and a new one to listen, well inside
+    // the templates' 5 s TTL (which would otherwise hide a listener that hears nothing).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    template("silver").await.expect_status(StatusCode::OK);
+    within_a_second(
+        "saving a template after the listener's connection went silent",
+        login,
+        |c| c["plan"] == "silver",
+    )
+    .await;
+}

@@ -419,6 +419,36 @@ async fn without_pooler_transaction_the_same_flows_fail_through_pgbouncer() {
     }
 }
 
+/// The readiness check (`/readyz`'s `SELECT 1`, which a balancer sends every half second) used
+/// to prepare a named statement; behind the pooler it stayed on the server connection, and the
+/// next node to start got that connection and failed on its own `sqlx_s_1` ("already
+/// exists"). One server connection makes the hand-over certain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readiness_check_through_pgbouncer_leaves_nothing_prepared_for_the_next_client() {
+    let bouncer = PgBouncer::start(1).await;
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let mut shared = test_settings(Db::Postgres, &fresh);
+    through(&bouncer, &mut shared);
+    shared.max_connections = 2;
+    let first = Application::build(shared.clone())
+        .await
+        .expect("the first node starts");
+    first
+        .services()
+        .db
+        .store
+        .ping()
+        .await
+        .expect("the readiness check");
+    let second = Application::build(shared).await;
+    assert!(
+        second.is_ok(),
+        "the next node: {:?}\npgbouncer:\n{}",
+        second.as_ref().err(),
+        bouncer.log()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_together_through_pgbouncer_apply_the_migrations_once() {
     let bouncer = PgBouncer::start(SERVER_CONNECTIONS).await;

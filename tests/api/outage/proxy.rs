@@ -6,6 +6,8 @@
 //! - [`Proxy::blackhole`]: what a network partition or a frozen host looks like. New
 //!   connections are accepted and nothing is forwarded either way, on them or on the open ones.
 //! - [`Proxy::restore`]: forwarding again (on the same port), and the open connections resume.
+//! - [`Proxy::strand`]: what a firewall or NAT forgetting a connection looks like. The open
+//!   connections go silent for good, without being closed; new ones are forwarded.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -27,6 +29,8 @@ pub struct Proxy {
     port: u16,
     upstream: SocketAddr,
     mode: watch::Sender<Mode>,
+    /// Bumped by [`Proxy::strand`]: connections accepted before the bump go silent.
+    strands: watch::Sender<u64>,
     /// The accept loop, which owns the listening socket; `None` while cut.
     accept: Mutex<Option<JoinHandle<()>>>,
 }
@@ -39,6 +43,7 @@ impl Proxy {
             port: listener.local_addr().unwrap().port(),
             upstream,
             mode: watch::channel(Mode::Open).0,
+            strands: watch::channel(0).0,
             accept: Mutex::new(None),
         };
         proxy.serve(listener);
@@ -50,10 +55,14 @@ impl Proxy {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (upstream, mode) = (self.upstream, self.mode.subscribe());
+        let (upstream, mode, strands) = (
+            self.upstream,
+            self.mode.subscribe(),
+            self.strands.subscribe(),
+        );
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, upstream, mode.clone()));
+                tokio::spawn(relay(client, upstream, mode.clone(), strands.clone()));
             }
         });
         *self.accept.lock().unwrap() = Some(task);
@@ -73,6 +82,11 @@ impl Proxy {
     /// Accepts connections and forwards nothing.
     pub fn blackhole(&self) {
         self.mode.send_replace(Mode::Blackhole);
+    }
+
+    /// Silences every open connection for good (they stay open); new ones are forwarded.
+    pub fn strand(&self) {
+        self.strands.send_modify(|n| *n += 1);
     }
 
     /// Forwards again.
@@ -108,29 +122,48 @@ async fn open(mode: &mut watch::Receiver<Mode>) -> bool {
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut mode: watch::Receiver<Mode>,
+    strands: watch::Receiver<u64>,
+) {
     if !open(&mut mode).await {
         return;
     }
+    let born = *strands.borrow();
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    // When either direction ends, both sockets are dropped: closed.
+    // When either direction ends, both sockets are dropped: closed. A stranded connection
+    // keeps them open and forwards nothing until the proxy is dropped.
     tokio::select! {
-        _ = pump(client_read, server_write, mode.clone()) => {}
-        _ = pump(server_read, client_write, mode) => {}
+        _ = pump(client_read, server_write, mode.clone(), (strands.clone(), born)) => {}
+        _ = pump(server_read, client_write, mode, (strands, born)) => {}
     }
 }
 
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
+/// Copies `from` to `to` while the proxy is open; holds both, forwarding nothing, once the
+/// connection (made at strand count `born`) is stranded.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+    (mut strands, born): (watch::Receiver<u64>, u64),
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         if !open(&mut mode).await {
             return;
         }
         tokio::select! {
+            _ = async { strands.wait_for(|n| *n != born).await.map(|_| ()) } => {
+                // Until the proxy is dropped (the sender with it).
+                let _ = async { strands.wait_for(|_| false).await.map(|_| ()) }.await;
+                return;
+            },
             read = from.read(&mut buf) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {

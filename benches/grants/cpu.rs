@@ -1,0 +1,47 @@
+//! CPU time of processes, from `/proc/<pid>/stat` (user + system, in clock ticks), so a grant's
+//! cost is measured where it is spent: the server processes, the balancer and the database, each
+//! apart from the load generator in this process.
+
+use std::time::Duration;
+
+/// Clock ticks per second of `/proc/<pid>/stat` (`USER_HZ`; 100 on every Linux this runs on).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// User plus system CPU time of process `pid` (its threads included), or zero once it is gone.
+pub fn of_pid(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are
+    // fixed: state is the first, utime the 12th and stime the 13th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / TICKS_PER_SECOND)
+}
+
+/// Total CPU time of `pids`.
+pub fn of_pids(pids: &[u32]) -> Duration {
+    pids.iter().map(|p| of_pid(*p)).sum()
+}
+
+/// Every process whose command name is `name` (`postgres` for the database server's backends,
+/// which come and go with the connections).
+pub fn named(name: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .collect()
+}

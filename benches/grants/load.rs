@@ -1,0 +1,232 @@
+//! The clients: a closed loop of refresh-token chains (each client presents the refresh token
+//! its previous grant returned), or of password grants.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The target's address and an operator key, with one HTTP client (keep-alive) for all.
+pub struct Env {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+/// One round's result.
+pub struct Stats {
+    pub grants: usize,
+    pub rps: f64,
+    pub p50: f64,
+    pub p99: f64,
+    /// CPU per grant, microseconds: the nodes, the balancer, the database.
+    pub cpu: [f64; 3],
+}
+
+impl Env {
+    pub fn new(base: &str, key: &str) -> Self {
+        Self {
+            base: base.into(),
+            key: key.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A management call that must answer `status`.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        status: u16,
+    ) -> Value {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let got = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        assert_eq!(got, status, "{path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Uploads version 1 of hook `name`.
+    pub async fn upload(&self, name: &str, wasm: Vec<u8>) {
+        let r = self
+            .http
+            .post(format!("{}/t/default/api/hooks/{name}/versions", self.base))
+            .bearer_auth(&self.key)
+            .body(wasm)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "uploading {name}");
+    }
+
+    async fn token(&self, id: &str, secret: &str, form: &[(&str, &str)]) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/t/default/oauth/token", self.base))
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "token endpoint: {status} {body}");
+        body
+    }
+
+    async fn refresh(&self, id: &str, secret: &str, rt: &str) -> String {
+        let b = self
+            .token(
+                id,
+                secret,
+                &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            )
+            .await;
+        b["refresh_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// `n` password logins (untimed set-up), concurrently; their refresh tokens.
+pub async fn log_in_all(env: &Arc<Env>, id: &str, secret: &str, n: usize) -> Vec<String> {
+    let logins: Vec<_> = (0..n)
+        .map(|_| {
+            let (env, id, secret) = (env.clone(), id.to_string(), secret.to_string());
+            tokio::spawn(async move {
+                let b = env
+                    .token(
+                        &id,
+                        &secret,
+                        &[
+                            ("grant_type", "password"),
+                            ("username", "ada@example.com"),
+                            ("password", super::PASSWORD),
+                            ("scope", "openid offline_access"),
+                        ],
+                    )
+                    .await;
+                b["refresh_token"].as_str().unwrap().to_string()
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for l in logins {
+        out.push(l.await.unwrap());
+    }
+    out
+}
+
+/// Every chain refreshes for `run`; returns the round's numbers (CPU left to the caller) and
+/// the chains' current tokens.
+pub async fn refresh_round(
+    env: &Arc<Env>,
+    id: &str,
+    secret: &str,
+    chains: Vec<String>,
+    run: Duration,
+) -> (Stats, Vec<String>) {
+    let start = Instant::now();
+    let end = start + run;
+    let clients: Vec<_> = chains
+        .into_iter()
+        .map(|mut rt| {
+            let (env, id, secret) = (env.clone(), id.to_string(), secret.to_string());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    rt = env.refresh(&id, &secret, &rt).await;
+                    lat.push(t.elapsed());
+                }
+                (lat, rt)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut next = Vec::new();
+    for c in clients {
+        let (lat, rt) = c.await.unwrap();
+        all.extend(lat);
+        next.push(rt);
+    }
+    (stats(all, start.elapsed()), next)
+}
+
+/// `n` refreshes of each chain, one after another (for counting, not timing).
+pub async fn refresh_count(
+    env: &Arc<Env>,
+    id: &str,
+    secret: &str,
+    chains: Vec<String>,
+    n: usize,
+) -> Vec<String> {
+    let mut next = Vec::new();
+    for mut rt in chains {
+        for _ in 0..n {
+            rt = env.refresh(id, secret, &rt).await;
+        }
+        next.push(rt);
+    }
+    next
+}
+
+/// `clients` clients doing password grants for `run`.
+pub async fn password_round(
+    env: &Arc<Env>,
+    id: &str,
+    secret: &str,
+    password: &'static str,
+    clients: usize,
+    run: Duration,
+) -> Stats {
+    let start = Instant::now();
+    let end = start + run;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (env, id, secret) = (env.clone(), id.to_string(), secret.to_string());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    env.token(
+                        &id,
+                        &secret,
+                        &[
+                            ("grant_type", "password"),
+                            ("username", "ada@example.com"),
+                            ("password", password),
+                            ("scope", "openid"),
+                        ],
+                    )
+                    .await;
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    stats(all, start.elapsed())
+}
+
+fn stats(mut all: Vec<Duration>, took: Duration) -> Stats {
+    all.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Stats {
+        grants: all.len(),
+        rps: all.len() as f64 / took.as_secs_f64(),
+        p50: ms(all[all.len() / 2]),
+        p99: ms(all[all.len() * 99 / 100]),
+        cpu: [0.0; 3],
+    }
+}

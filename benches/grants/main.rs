@@ -1,0 +1,357 @@
+//! Load benchmark of the token endpoint on loopback: refresh grants (the hot path of every
+//! app) and password grants, with RS256 and ES256, with no hooks and with a three-hook flow, on
+//! SQLite, on PostgreSQL, and on PostgreSQL with one and two nodes behind HAProxy; next to the
+//! raw signing rate measured in the same run (a grant signs twice: the physical limit). Each
+//! Sigil runs as its own processes (`sigil serve`, or `scripts/cluster.sh`), so the CPU each
+//! grant costs the nodes, the balancer and the database is read from `/proc` apart from the
+//! load generator. A last pass counts the database round trips and transactions of one grant
+//! through a wire-protocol proxy.
+//!
+//! Run: `cargo bench --bench grants` (all targets), or name some:
+//! `cargo bench --bench grants -- sqlite postgres haproxy-1 haproxy-2 round-trips`.
+//! `SIGIL_BENCH_POSTGRES` is the server (default `postgres://postgres@127.0.0.1:5432`; each
+//! target gets a fresh database, dropped after). `SIGIL_BENCH_ROUNDS` (default 3) and
+//! `SIGIL_BENCH_SECONDS` (default 5) set the rounds: each configuration alternates no-hook and
+//! three-hook rounds and reports its median round, and the hooks' cost as the median of the
+//! per-round ratios (this machine's speed drifts by more than the effect measured).
+//! HAProxy comes from `scripts/setup-cluster-tools.sh`.
+
+// These benchmarks measure real elapsed time (the server under test takes its time from the
+// injected clock), so the workspace's ban on `Instant::now` does not apply to them.
+#![allow(clippy::disallowed_methods)]
+
+mod cpu;
+mod load;
+mod servers;
+mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use load::{Env, Stats};
+use servers::Server;
+
+/// Concurrent clients (each a refresh-token chain).
+const CLIENTS: usize = 16;
+const PASSWORD: &str = "correct horse battery";
+
+/// An example hook or test guest, built by crates/test-guests (a dev-dependency).
+fn hook(name: &str) -> Vec<u8> {
+    let path = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        return; // `cargo test --all-targets` builds this; only `cargo bench` runs it
+    }
+    let named: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let wanted = |t: &str| named.is_empty() || named.contains(&t);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(&wanted));
+}
+
+async fn run(wanted: &dyn Fn(&str) -> bool) {
+    let rounds = env_number("SIGIL_BENCH_ROUNDS", 3) as usize;
+    let seconds = Duration::from_secs(env_number("SIGIL_BENCH_SECONDS", 5));
+    let pg = std::env::var("SIGIL_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+
+    println!("raw signing (2 threads):");
+    for alg in ["RS256", "ES256"] {
+        let rate = signing_rate(alg);
+        println!(
+            "  {alg}: {rate:.0} signatures/s -> {:.0} grants/s at 2 signatures each",
+            rate / 2.0
+        );
+    }
+    println!(
+        "\n{CLIENTS} clients, closed loop; median of {rounds} rounds of {seconds:?}; CPU in us per grant"
+    );
+    println!(
+        "\n| target | grant | alg | hooks | grants/s | p50 ms | p99 ms | sigil CPU | haproxy CPU | postgres CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let targets: [(&str, Option<usize>, bool); 4] = [
+        ("sqlite", None, false),
+        ("postgres", None, true),
+        ("haproxy-1", Some(1), true),
+        ("haproxy-2", Some(2), true),
+    ];
+    for (name, balanced, postgres) in targets {
+        if !wanted(name) {
+            continue;
+        }
+        let db = if postgres {
+            Some(servers::create_database(&pg).await)
+        } else {
+            None
+        };
+        let url = db.as_ref().map(|d| format!("{pg}/{d}?sslmode=disable"));
+        let server = match (balanced, &url) {
+            (Some(n), Some(url)) => Server::cluster(n, url),
+            _ => Server::single(url.as_deref()),
+        };
+        measure(name, &server, rounds, seconds).await;
+        drop(server);
+        if let Some(db) = db {
+            servers::drop_database(&pg, &db).await;
+        }
+    }
+    if wanted("round-trips") {
+        round_trips(&pg).await;
+    }
+}
+
+/// The three example hooks and an application per algorithm; returns the applications.
+async fn set_up(env: &Env) -> Vec<(&'static str, String, String)> {
+    use reqwest::Method;
+    env.call(Method::POST, "/t/default/api/users", json!({"email": "ada@example.com", "password": PASSWORD, "email_verified": true, "user_metadata": {"department": "eng", "tenant_id": "t-1"}, "app_metadata": {"roles": ["admin"]}}), 201).await;
+    for (name, file) in [
+        ("roles", "roles_claims"),
+        ("tier", "org_tier"),
+        ("tenant", "tenant_id_claim"),
+    ] {
+        env.upload(name, hook(file)).await;
+        env.call(
+            Method::POST,
+            &format!("/t/default/api/hooks/{name}/deploy"),
+            json!({"version": 1}),
+            200,
+        )
+        .await;
+    }
+    let mut apps = Vec::new();
+    for alg in ["ES256", "RS256"] {
+        let a = env.call(Method::POST, "/t/default/api/applications", json!({"name": alg, "grant_types": ["password", "refresh_token"], "signing_alg": alg}), 201).await;
+        apps.push((
+            alg,
+            a["client_id"].as_str().unwrap().to_string(),
+            a["client_secret"].as_str().unwrap().to_string(),
+        ));
+    }
+    apps
+}
+
+/// Binds the three hooks, or none; waits out the change's propagation to every node.
+async fn set_flow(env: &Env, hooks: bool) {
+    let bindings: Vec<Value> = if hooks {
+        ["roles", "tier", "tenant"]
+            .iter()
+            .map(|h| json!({"hook": h}))
+            .collect()
+    } else {
+        vec![]
+    };
+    env.call(
+        reqwest::Method::PUT,
+        "/t/default/api/flows/post-login",
+        json!({"bindings": bindings}),
+        200,
+    )
+    .await;
+    // Other nodes hear of it through the change feed within a second (docs/deploy.md).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+/// CPU read before and after a round.
+struct Cpu<'a> {
+    server: &'a Server,
+    at: [Duration; 3],
+}
+
+impl<'a> Cpu<'a> {
+    fn start(server: &'a Server) -> Self {
+        Self {
+            server,
+            at: Self::read(server),
+        }
+    }
+
+    fn read(server: &Server) -> [Duration; 3] {
+        [
+            cpu::of_pids(&server.nodes),
+            cpu::of_pids(&server.balancer.into_iter().collect::<Vec<_>>()),
+            cpu::of_pids(&cpu::named("postgres")),
+        ]
+    }
+
+    /// Microseconds per grant of the nodes, the balancer and the database since `start`.
+    fn per_grant(&self, grants: usize) -> [f64; 3] {
+        let now = Self::read(self.server);
+        std::array::from_fn(|i| {
+            now[i].saturating_sub(self.at[i]).as_secs_f64() * 1e6 / grants.max(1) as f64
+        })
+    }
+}
+
+async fn measure(name: &str, server: &Server, rounds: usize, seconds: Duration) {
+    let env = Arc::new(Env::new(&server.base, &server.key));
+    let apps = set_up(&env).await;
+    let postgres = name != "sqlite";
+    let cpu_cell = |us: f64, applies: bool| {
+        if applies {
+            format!("{us:.0}")
+        } else {
+            "-".into()
+        }
+    };
+    let row = |grant: &str, alg: &str, hooks: &str, st: &Stats, note: &str| {
+        println!(
+            "| {name} | {grant} | {alg} | {hooks} | {:.0}{note} | {:.1} | {:.1} | {} | {} | {} |",
+            st.rps,
+            st.p50,
+            st.p99,
+            cpu_cell(st.cpu[0], true),
+            cpu_cell(st.cpu[1], server.balancer.is_some()),
+            cpu_cell(st.cpu[2], postgres),
+        );
+    };
+    for (alg, id, secret) in &apps {
+        let tokens = load::log_in_all(&env, id, secret, CLIENTS).await;
+        let mut chains = tokens;
+        let mut by_config: [Vec<Stats>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for hooks in [false, true] {
+                set_flow(&env, hooks).await;
+                let cpu = Cpu::start(server);
+                let (mut st, next) = load::refresh_round(&env, id, secret, chains, seconds).await;
+                chains = next;
+                st.cpu = cpu.per_grant(st.grants);
+                by_config[usize::from(hooks)].push(st);
+            }
+        }
+        // The hooks' cost: each round's three-hook rate against the no-hook rate of the same
+        // round (run just before it), so both sides of a ratio saw the same machine.
+        let mut ratios: Vec<f64> = by_config[0]
+            .iter()
+            .zip(&by_config[1])
+            .map(|(base, with)| 1.0 - with.rps / base.rps)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let cost = ratios[ratios.len() / 2] * 100.0;
+        let (lo, hi) = (ratios[0] * 100.0, ratios[ratios.len() - 1] * 100.0);
+        let median = |v: &mut Vec<Stats>| {
+            v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+            v.remove(v.len() / 2)
+        };
+        row("refresh_token", alg, "0", &median(&mut by_config[0]), "");
+        row(
+            "refresh_token",
+            alg,
+            "3",
+            &median(&mut by_config[1]),
+            &format!(" ({cost:.1}% below 0 hooks; rounds {lo:.1}% to {hi:.1}%)"),
+        );
+        // The password grant at the hashing parameters the server was started with.
+        let cpu = Cpu::start(server);
+        let mut st = load::password_round(&env, id, secret, PASSWORD, CLIENTS, seconds).await;
+        st.cpu = cpu.per_grant(st.grants);
+        row("password", alg, "3", &st, "");
+    }
+}
+
+/// Round trips and transactions per grant, counted between one node and PostgreSQL.
+async fn round_trips(pg: &str) {
+    let db = servers::create_database(pg).await;
+    let upstream: url::Url = pg.parse().unwrap();
+    let addr = tokio::net::lookup_host((
+        upstream.host_str().unwrap(),
+        upstream.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let (port, counts) = wire::proxy(addr).await;
+    let user = upstream.username();
+    let server = Server::single(Some(&format!(
+        "postgres://{user}@127.0.0.1:{port}/{db}?sslmode=disable"
+    )));
+    let env = Arc::new(Env::new(&server.base, &server.key));
+    let apps = set_up(&env).await;
+    let (_, id, secret) = &apps[0];
+    println!(
+        "\ndatabase round trips per grant (one node on PostgreSQL, ES256, sequential; background trace writes included)\n"
+    );
+    println!(
+        "| grant | hooks | round trips | of them BEGIN/COMMIT and other simple queries | transactions |"
+    );
+    println!("|---|---|---|---|---|");
+    const GRANTS: usize = 200;
+    for hooks in [false, true] {
+        set_flow(&env, hooks).await;
+        let chains = load::log_in_all(&env, id, secret, 1).await;
+        // Warm every cache first; then wait for the trace writer's batch of the warm-up.
+        let chains = load::refresh_count(&env, id, secret, chains, 20).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let before = counts.snapshot();
+        load::refresh_count(&env, id, secret, chains, GRANTS).await;
+        // The traces of those grants are written in batches after them.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let d = counts.snapshot().since(&before);
+        let per = |n: u64| n as f64 / GRANTS as f64;
+        println!(
+            "| refresh_token | {} | {:.2} | {:.2} | {:.2} |",
+            if hooks { 3 } else { 0 },
+            per(d.round_trips()),
+            per(d.queries),
+            per(d.begins)
+        );
+    }
+    let before = counts.snapshot();
+    const LOGINS: usize = 20;
+    load::log_in_all(&env, id, secret, LOGINS).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let d = counts.snapshot().since(&before);
+    let per = |n: u64| n as f64 / LOGINS as f64;
+    println!(
+        "| password | 3 | {:.2} | {:.2} | {:.2} |",
+        per(d.round_trips()),
+        per(d.queries),
+        per(d.begins)
+    );
+    drop(server);
+    servers::drop_database(pg, &db).await;
+}
+
+/// Signatures per second with a freshly generated key of `alg`, two threads.
+fn signing_rate(alg: &str) -> f64 {
+    use sigil::keys::SigningKey;
+    let key = Arc::new(SigningKey::generate_for_bench(alg));
+    let claims = json!({"iss": "https://id.example.com/t/default", "sub": "usr_01", "aud": "app_01", "exp": 2_000_000_000u64, "iat": 1_700_000_000u64, "email": "ada@example.com", "https://sigil.example/roles": ["admin"]});
+    let start = Instant::now();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (key, claims) = (key.clone(), claims.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                let end = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < end {
+                    key.sign("JWT", &claims).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let n: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    n as f64 / start.elapsed().as_secs_f64()
+}
