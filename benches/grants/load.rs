@@ -10,6 +10,8 @@ use serde_json::Value;
 pub struct Env {
     base: String,
     key: String,
+    /// The token endpoint's path.
+    token_path: String,
     http: reqwest::Client,
 }
 
@@ -24,11 +26,21 @@ pub struct Stats {
 }
 
 impl Env {
+    /// Sigil at `base`, managed with the operator key `key`.
     pub fn new(base: &str, key: &str) -> Self {
         Self {
             base: base.into(),
             key: key.into(),
+            token_path: "/t/default/oauth/token".into(),
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// The reference peer at `base` (its token endpoint is `/token`).
+    pub fn peer(base: &str) -> Self {
+        Self {
+            token_path: "/token".into(),
+            ..Self::new(base, "")
         }
     }
 
@@ -70,7 +82,7 @@ impl Env {
     async fn token(&self, id: &str, secret: &str, form: &[(&str, &str)]) -> Value {
         let r = self
             .http
-            .post(format!("{}/t/default/oauth/token", self.base))
+            .post(format!("{}{}", self.base, self.token_path))
             .basic_auth(id, Some(secret))
             .form(form)
             .send()

@@ -8,7 +8,10 @@
 //! through a wire-protocol proxy.
 //!
 //! Run: `cargo bench --bench grants` (all targets), or name some:
-//! `cargo bench --bench grants -- sqlite postgres haproxy-1 haproxy-2 round-trips`.
+//! `cargo bench --bench grants -- peer sqlite postgres haproxy-1 haproxy-2 round-trips`.
+//! `peer` is the reference peer, node `oidc-provider` with in-memory storage
+//! (`../shared/peers/oidc-provider`, installed by `scripts/setup-peer.sh`), measured in the same
+//! run with the same load, and every refresh row is then also given as a ratio to it.
 //! `SIGIL_BENCH_POSTGRES` is the server (default `postgres://postgres@127.0.0.1:5432`; each
 //! target gets a fresh database, dropped after). `SIGIL_BENCH_ROUNDS` (default 3) and
 //! `SIGIL_BENCH_SECONDS` (default 5) set the rounds: each configuration alternates no-hook and
@@ -86,9 +89,14 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         "\n{CLIENTS} clients, closed loop; median of {rounds} rounds of {seconds:?}; CPU in us per grant"
     );
     println!(
-        "\n| target | grant | alg | hooks | grants/s | p50 ms | p99 ms | sigil CPU | haproxy CPU | postgres CPU |"
+        "\n| target | grant | alg | hooks | grants/s | p50 ms | p99 ms | server CPU | haproxy CPU | postgres CPU |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut peer = Vec::new();
+    if wanted("peer") {
+        peer = measure_peer(rounds, seconds).await;
+    }
+    let mut refresh_rows = Vec::new();
     let targets: [(&str, Option<usize>, bool); 4] = [
         ("sqlite", None, false),
         ("postgres", None, true),
@@ -109,15 +117,53 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
             (Some(n), Some(url)) => Server::cluster(n, url),
             _ => Server::single(url.as_deref()),
         };
-        measure(name, &server, rounds, seconds).await;
+        refresh_rows.extend(measure(name, &server, rounds, seconds).await);
         drop(server);
         if let Some(db) = db {
             servers::drop_database(&pg, &db).await;
         }
     }
+    if !peer.is_empty() && !refresh_rows.is_empty() {
+        println!("\nrefresh grants/s against the reference peer's, same run (median rounds)\n");
+        println!("| target | alg | hooks | x oidc-provider |\n|---|---|---|---|");
+        for (target, alg, hooks, rps) in &refresh_rows {
+            if let Some((_, base)) = peer.iter().find(|(a, _)| a == alg) {
+                println!("| {target} | {alg} | {hooks} | {:.2} |", rps / base);
+            }
+        }
+    }
     if wanted("round-trips") {
         round_trips(&pg).await;
     }
+}
+
+/// The reference peer's refresh grants (its `extraTokenClaims` standing in for a hook), with
+/// each algorithm; returns each one's median rate.
+async fn measure_peer(rounds: usize, seconds: Duration) -> Vec<(&'static str, f64)> {
+    let mut out = Vec::new();
+    for alg in ["ES256", "RS256"] {
+        let Some((server, mut chains)) = servers::peer(alg, CLIENTS) else {
+            return out;
+        };
+        let env = Arc::new(Env::peer(&server.base));
+        let mut runs = Vec::new();
+        for _ in 0..rounds {
+            let cpu = Cpu::start(&server);
+            let (mut st, next) =
+                load::refresh_round(&env, "peer-client", "peer-secret", chains, seconds).await;
+            chains = next;
+            st.cpu = cpu.per_grant(st.grants);
+            runs.push(st);
+        }
+        runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        let st = runs.remove(runs.len() / 2);
+        println!(
+            "| oidc-provider 9 (in memory, not durable) | refresh_token | {alg} | extraTokenClaims | {:.0} | {:.1} | {:.1} | {:.0} | - | - |",
+            st.rps, st.p50, st.p99, st.cpu[0]
+        );
+        out.push((alg, st.rps));
+    }
+    out
 }
 
 /// The three example hooks and an application per algorithm; returns the applications.
@@ -202,7 +248,15 @@ impl<'a> Cpu<'a> {
     }
 }
 
-async fn measure(name: &str, server: &Server, rounds: usize, seconds: Duration) {
+/// Runs the refresh rounds and the password round on `server`; returns the refresh rows
+/// (target, alg, hooks, grants/s).
+async fn measure(
+    name: &'static str,
+    server: &Server,
+    rounds: usize,
+    seconds: Duration,
+) -> Vec<(&'static str, &'static str, &'static str, f64)> {
+    let mut rows = Vec::new();
     let env = Arc::new(Env::new(&server.base, &server.key));
     let apps = set_up(&env).await;
     let postgres = name != "sqlite";
@@ -252,20 +306,24 @@ async fn measure(name: &str, server: &Server, rounds: usize, seconds: Duration) 
             v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
             v.remove(v.len() / 2)
         };
-        row("refresh_token", alg, "0", &median(&mut by_config[0]), "");
+        let (base, with) = (median(&mut by_config[0]), median(&mut by_config[1]));
+        row("refresh_token", alg, "0", &base, "");
         row(
             "refresh_token",
             alg,
             "3",
-            &median(&mut by_config[1]),
+            &with,
             &format!(" ({cost:.1}% below 0 hooks; rounds {lo:.1}% to {hi:.1}%)"),
         );
+        rows.push((name, *alg, "0", base.rps));
+        rows.push((name, *alg, "3", with.rps));
         // The password grant at the hashing parameters the server was started with.
         let cpu = Cpu::start(server);
         let mut st = load::password_round(&env, id, secret, PASSWORD, CLIENTS, seconds).await;
         st.cpu = cpu.per_grant(st.grants);
         row("password", alg, "3", &st, "");
     }
+    rows
 }
 
 /// Round trips and transactions per grant, counted between one node and PostgreSQL.

@@ -73,7 +73,7 @@ impl Server {
             .stderr(std::fs::File::create(dir.join("node.log")).unwrap())
             .spawn()
             .expect("starting sigil serve");
-        wait_ready(port, &dir.join("node.log"));
+        wait_ready(port, "/readyz", &dir.join("node.log"));
         Server {
             key: read_key(&dir.join("operator-key")),
             base: format!("http://127.0.0.1:{port}"),
@@ -115,6 +115,68 @@ impl Server {
     }
 }
 
+/// The reference peer (`../shared/peers/oidc-provider`): node `oidc-provider` with its
+/// in-memory storage, signing with `alg`, and `chains` refresh tokens made by its own script;
+/// `None` (with the reason printed) when `scripts/setup-peer.sh` finds no Node.js or no peer.
+pub fn peer(alg: &str, chains: usize) -> Option<(Server, Vec<String>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let setup = Command::new("bash")
+        .arg(root.join("scripts/setup-peer.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running scripts/setup-peer.sh");
+    assert!(setup.status.success(), "scripts/setup-peer.sh failed");
+    let dir = PathBuf::from(String::from_utf8_lossy(&setup.stdout).trim());
+    if dir.as_os_str().is_empty() {
+        return None;
+    }
+    let logs = state_dir("peer");
+    let port = free_port();
+    let child = Command::new("node")
+        .arg("provider.mjs")
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .env("SIGN_ALG", alg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(logs.join("peer.log")).unwrap())
+        .spawn()
+        .expect("starting the peer");
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(
+        port,
+        "/.well-known/openid-configuration",
+        &logs.join("peer.log"),
+    );
+    let out = Command::new("node")
+        .arg("refresh-tokens.mjs")
+        .arg(&base)
+        .arg(chains.to_string())
+        .current_dir(&dir)
+        .output()
+        .expect("running the peer's refresh-tokens.mjs");
+    assert!(
+        out.status.success(),
+        "refresh-tokens.mjs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tokens: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(tokens.len(), chains, "refresh tokens from the peer");
+    Some((
+        Server {
+            base,
+            key: String::new(),
+            nodes: vec![child.id()],
+            balancer: None,
+            kind: Kind::Process(child, logs),
+        },
+        tokens,
+    ))
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         match &mut self.kind {
@@ -151,22 +213,23 @@ fn script(dir: &Path, args: &[&str]) {
 
 /// Whether `GET /readyz` at `port` answers 200 (plain HTTP/1.0 on a socket: this runs outside
 /// the load generator's runtime).
-fn ready(port: u16) -> bool {
+fn ready(port: u16, path: &str) -> bool {
     use std::io::{Read as _, Write as _};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let mut head = [0u8; 12];
-    s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").is_ok()
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .is_ok()
         && s.read_exact(&mut head).is_ok()
         && &head[9..12] == b"200"
 }
 
-fn wait_ready(port: u16, log: &Path) {
+fn wait_ready(port: u16, path: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if ready(port) {
+        if ready(port, path) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
