@@ -95,35 +95,34 @@ async fn send(rec: &Shared, make: impl Fn() -> reqwest::RequestBuilder) -> Answe
 }
 
 async fn attempt(req: reqwest::RequestBuilder) -> Answer {
-    match req.send().await {
-        Ok(res) => {
-            let status = res.status();
-            let headers = res.headers().clone();
-            match res.bytes().await {
-                Ok(b) => Answer {
-                    status: Some(status),
-                    body: serde_json::from_slice(&b).unwrap_or(Value::Null),
-                    text: String::from_utf8_lossy(&b).into_owned(),
-                    headers,
-                    retried: None,
-                },
-                // The head came but the body did not: the answer is lost.
-                Err(_) => Answer {
-                    status: None,
-                    body: Value::Null,
-                    text: String::new(),
-                    headers,
-                    retried: None,
-                },
-            }
-        }
-        Err(_) => Answer {
+    let Ok(res) = req.send().await else {
+        return Answer::lost(Default::default());
+    };
+    let status = res.status();
+    let headers = res.headers().clone();
+    match res.bytes().await {
+        Ok(b) => Answer {
+            status: Some(status),
+            body: serde_json::from_slice(&b).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&b).into_owned(),
+            headers,
+            retried: None,
+        },
+        // The head came but the body did not: the answer is lost.
+        Err(_) => Answer::lost(headers),
+    }
+}
+
+impl Answer {
+    /// No answer (or only its head) came.
+    fn lost(headers: reqwest::header::HeaderMap) -> Self {
+        Answer {
             status: None,
             body: Value::Null,
             text: String::new(),
-            headers: Default::default(),
+            headers,
             retried: None,
-        },
+        }
     }
 }
 
