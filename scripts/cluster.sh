@@ -17,7 +17,8 @@
 #
 # The binary is built with `cargo build --release` (`--debug` for a debug build), unless
 # SIGIL_BIN names one. Other SIGIL_* variables in the environment (SIGIL_METRICS_TOKEN,
-# SIGIL_ARGON2_MEMORY_KIB, ...) reach every node.
+# SIGIL_ARGON2_MEMORY_KIB, ...) reach every node; `up` records them, and `start-node` starts a
+# node with those, whatever its own environment holds.
 #
 # State (PIDs, ports, logs, haproxy.cfg, the master key, the operator key) is in
 # $SIGIL_CLUSTER_DIR, ./.cluster by default. `down` kills exactly the PIDs recorded there
@@ -90,6 +91,9 @@ start_node() {
   # keeps that one line.
   local log_filter=()
   [ -n "${RUST_LOG:-}" ] && log_filter=("RUST_LOG=$RUST_LOG,sigil::cli::serve=info")
+  # The settings `up` was given (see cmd_up), whatever this shell's environment holds.
+  # shellcheck source=/dev/null
+  [ -f "$dir/node.env" ] && . "$dir/node.env"
   env ${log_filter[@]+"${log_filter[@]}"} \
     SIGIL_MASTER_KEY="$(cat "$dir/master.key")" \
     SIGIL_OPERATOR_KEY_FILE="$dir/operator-key" \
@@ -298,6 +302,10 @@ PUBLIC_URL='$PUBLIC_URL'
 STATS_PORT=$STATS_PORT
 EOF
   chmod 600 "$dir/cluster.env"
+  # The nodes' SIGIL_* settings, so that `start-node` (often from another shell) starts a node
+  # with the settings the others run with. Owner-only: a metrics token may be among them.
+  (umask 077 && export -p | grep -E '^declare -x SIGIL_' |
+    grep -vE '^declare -x SIGIL_(BIN|CLUSTER_DIR|CLUSTER_WAIT|MASTER_KEY|NEW_MASTER_KEY)=' >"$dir/node.env" || true)
 
   # A failed `up` stops what it started.
   trap 'echo "cluster.sh: up failed; stopping what it started" >&2; cmd_down >/dev/null' EXIT

@@ -76,16 +76,28 @@ fn script() -> PathBuf {
 /// Runs `scripts/cluster.sh ARGS` on `state` with the test binary, asserting it succeeds;
 /// returns its stdout.
 async fn cluster(state: &State, args: &[&str]) -> String {
-    let run = tokio::process::Command::new(script())
+    run_cluster(state, args, true).await
+}
+
+/// [`cluster`] from a shell without the nodes' settings (an operator's other terminal).
+async fn cluster_without_settings(state: &State, args: &[&str]) -> String {
+    run_cluster(state, args, false).await
+}
+
+async fn run_cluster(state: &State, args: &[&str], settings: bool) -> String {
+    let mut command = tokio::process::Command::new(script());
+    command
         .args(args)
         .env("SIGIL_CLUSTER_DIR", &state.dir)
-        .env("SIGIL_BIN", env!("CARGO_BIN_EXE_sigil"))
+        .env("SIGIL_BIN", env!("CARGO_BIN_EXE_sigil"));
+    if settings {
         // Reach every node: /metrics for the test, lighter argon2id for quicker logins.
-        .env("SIGIL_METRICS_TOKEN", METRICS_TOKEN)
-        .env("SIGIL_ARGON2_MEMORY_KIB", "4096")
-        .env("SIGIL_ARGON2_PASSES", "1")
-        .kill_on_drop(true)
-        .output();
+        command
+            .env("SIGIL_METRICS_TOKEN", METRICS_TOKEN)
+            .env("SIGIL_ARGON2_MEMORY_KIB", "4096")
+            .env("SIGIL_ARGON2_PASSES", "1");
+    }
+    let run = command.kill_on_drop(true).output();
     let out: Output = tokio::time::timeout(COMMAND_BOUND, run)
         .await
         .unwrap_or_else(|_| panic!("cluster.sh {args:?} did not finish in {COMMAND_BOUND:?}"))
@@ -278,9 +290,21 @@ async fn cluster_sh_runs_nodes_behind_haproxy_survives_a_killed_node_and_stops_w
     );
     assert!(!running(killed_pid));
 
-    // Started again on its port, it is back in the rotation.
-    cluster(&state, &["start-node", "1"]).await;
+    // Started again on its port, from a shell without the cluster's settings: it runs with
+    // the settings `up` was given (here the metrics token), and is back in the rotation.
+    cluster_without_settings(&state, &["start-node", "1"]).await;
     assert_eq!(state.read("node-1.port"), port1, "same port");
+    let metrics = client
+        .get(format!("http://127.0.0.1:{port1}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        metrics.status(),
+        StatusCode::OK,
+        "the restarted node has the metrics token `up` was given"
+    );
     let status = await_haproxy_state(&state, "node 1", "UP").await;
     assert!(
         status_line(&status, "node 1").contains(" alive "),

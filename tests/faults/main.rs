@@ -56,12 +56,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-// Not in the default suite yet: on a fast run (about 1,500 tokens) hook traces of tokens issued
-// well before any fault went missing (580 in one run, against a bound of 256), which the
-// bound's reasoning (one batch in a killed node's memory) does not explain. Until that is
-// found, `scripts/faults.sh` runs it (`--ignored`); every other count has held in every run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hook traces lost under load beyond the documented bound: run with scripts/faults.sh"]
 async fn the_fault_run_loses_nothing_a_client_was_told_was_done() -> Result<()> {
     let pg = postgres::OwnPostgres::start(free_port())?;
     let mut admin = sqlx::PgConnection::connect(&pg.url("postgres")).await?;
