@@ -13,8 +13,8 @@
 //! forgetting it, a host gone without a reset): nothing arrives, nothing fails, and the node
 //! would keep stale copies until their TTL, for ever after. So a feed that has heard nothing
 //! for [`PROBE_WHEN_QUIET`] runs `SELECT 1` on its connection and, without an answer within
-//! [`PROBE_ANSWER`], treats the connection as lost. On SQLite there is one server process; the caches' short TTL
-//! covers the CLI writing to the same file.
+//! [`PROBE_ANSWER`], treats the connection as lost. On SQLite there is one server process; the
+//! caches' short TTL covers the CLI writing to the same file.
 
 use std::time::Duration;
 

@@ -36,18 +36,8 @@ pub async fn audit(url: &str, rec: &Record, grace: Duration) -> Result<Verdict> 
         .max_connections(2)
         .connect(url)
         .await?;
-    let grants: HashSet<String> = sqlx::query("SELECT jti FROM access_grants")
-        .fetch_all(&pool)
-        .await?
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .collect();
-    let traced: HashSet<String> = sqlx::query("SELECT context FROM hook_traces")
-        .fetch_all(&pool)
-        .await?
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .collect();
+    let grants = strings(&pool, "SELECT jti FROM access_grants").await?;
+    let traced = strings(&pool, "SELECT context FROM hook_traces").await?;
     let mut missing = 0;
     let mut unacked = 0;
     for (email, acked) in &rec.metadata_acked {
@@ -90,4 +80,14 @@ pub async fn audit(url: &str, rec: &Record, grace: Duration) -> Result<Verdict> 
             .map(|(_, at)| *at)
             .collect(),
     })
+}
+
+/// The one text column `sql` selects, every row's.
+async fn strings(pool: &sqlx::PgPool, sql: &str) -> Result<HashSet<String>> {
+    Ok(sqlx::query(sql)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect())
 }

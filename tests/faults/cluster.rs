@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+
+use super::run;
 
 /// A cluster started by `scripts/cluster.sh up`; brought down when dropped.
 pub struct Cluster {
@@ -58,22 +60,12 @@ impl Cluster {
 
     fn script(&self, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("bash")
+        run(Command::new("bash")
             .arg(root.join("scripts/cluster.sh"))
             .args(args)
             .env("SIGIL_BIN", env!("CARGO_BIN_EXE_sigil"))
             .env("SIGIL_CLUSTER_DIR", &self.state)
-            .envs(env.iter().copied())
-            .output()
-            .with_context(|| format!("running scripts/cluster.sh {args:?}"))?;
-        if !out.status.success() {
-            bail!(
-                "scripts/cluster.sh {args:?} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
+            .envs(env.iter().copied()))
     }
 }
 

@@ -49,6 +49,18 @@ const TRACES_AT_RISK: usize = sigil::flows::traces::BATCH;
 const PASSWORD: &str = "correct horse battery staple";
 const REDIRECT: &str = "https://app.example.com/callback";
 
+/// Runs `cmd` to its end; an error holding its output unless it succeeded.
+fn run(cmd: &mut std::process::Command) -> Result<()> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::run;
+
 /// A running server; stopped (immediately) and deleted when dropped.
 pub struct OwnPostgres {
     dir: PathBuf,
@@ -122,16 +124,4 @@ fn server_bin_dir() -> Result<PathBuf> {
         Some((_, bin)) => Ok(bin),
         None => bail!("no initdb under {}", root.display()),
     }
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
 }
