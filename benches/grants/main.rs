@@ -155,8 +155,7 @@ async fn measure_peer(rounds: usize, seconds: Duration) -> Vec<(&'static str, f6
             st.cpu = cpu.per_grant(st.grants);
             runs.push(st);
         }
-        runs.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-        let st = runs.remove(runs.len() / 2);
+        let st = median(runs);
         println!(
             "| oidc-provider 9 (in memory, not durable) | refresh_token | {alg} | extraTokenClaims | {:.0} | {:.1} | {:.1} | {:.0} | - | - |",
             st.rps, st.p50, st.p99, st.cpu[0]
@@ -279,8 +278,7 @@ async fn measure(
         );
     };
     for (alg, id, secret) in &apps {
-        let tokens = load::log_in_all(&env, id, secret, CLIENTS).await;
-        let mut chains = tokens;
+        let mut chains = load::log_in_all(&env, id, secret, CLIENTS).await;
         let mut by_config: [Vec<Stats>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
             for hooks in [false, true] {
@@ -302,11 +300,8 @@ async fn measure(
         ratios.sort_by(f64::total_cmp);
         let cost = ratios[ratios.len() / 2] * 100.0;
         let (lo, hi) = (ratios[0] * 100.0, ratios[ratios.len() - 1] * 100.0);
-        let median = |v: &mut Vec<Stats>| {
-            v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-            v.remove(v.len() / 2)
-        };
-        let (base, with) = (median(&mut by_config[0]), median(&mut by_config[1]));
+        let [without, with] = by_config;
+        let (base, with) = (median(without), median(with));
         row("refresh_token", alg, "0", &base, "");
         row(
             "refresh_token",
@@ -324,6 +319,12 @@ async fn measure(
         row("password", alg, "3", &st, "");
     }
     rows
+}
+
+/// The round with the median rate.
+fn median(mut rounds: Vec<Stats>) -> Stats {
+    rounds.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    rounds.remove(rounds.len() / 2)
 }
 
 /// Round trips and transactions per grant, counted between one node and PostgreSQL.
