@@ -5,6 +5,7 @@
 
 use crate::keys::KeyRing;
 use crate::store::changes::{Cached, Change, Heard};
+use crate::store::hot::HotRows;
 use crate::templates::cache::TemplateCache;
 use sigil_hooks::flow_cache::FlowCache;
 
@@ -17,6 +18,8 @@ pub struct Caches<'a> {
     pub templates: &'a TemplateCache,
     /// Parsed signing keys.
     pub keys: &'a KeyRing,
+    /// Tenants and applications.
+    pub rows: &'a HotRows,
 }
 
 impl Caches<'_> {
@@ -26,6 +29,13 @@ impl Caches<'_> {
             Cached::Flow => self.flows.invalidate(&change.tenant_id),
             Cached::Templates => self.templates.invalidate(&change.tenant_id),
             Cached::Keys => self.keys.forget(&change.tenant_id),
+            Cached::Apps => self.rows.forget(change),
+            Cached::Tenant => {
+                self.rows.forget(change);
+                self.flows.invalidate(&change.tenant_id);
+                self.templates.invalidate(&change.tenant_id);
+                self.keys.forget(&change.tenant_id);
+            }
         }
     }
 
@@ -34,6 +44,7 @@ impl Caches<'_> {
         self.flows.clear();
         self.templates.clear();
         self.keys.clear();
+        self.rows.clear();
     }
 
     /// Applies what the feed heard.

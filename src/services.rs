@@ -131,6 +131,7 @@ impl Services {
             flows: &self.hooks.flows,
             templates: &self.templates,
             keys: &self.keys,
+            rows: self.db.store.hot(),
         }
     }
 

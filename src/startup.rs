@@ -75,6 +75,8 @@ pub struct Settings {
     pub max_connections: u32,
     /// How long a request waits for a database connection (also the connect timeout).
     pub db_acquire_timeout: std::time::Duration,
+    /// When a SQLite commit reaches the disk.
+    pub sqlite_sync: crate::store::SqliteSync,
     /// How long a request may run before it is answered 503 `temporarily_unavailable`.
     pub request_timeout: std::time::Duration,
     /// Time source.
@@ -136,6 +138,7 @@ impl Settings {
             passwords: PasswordHasher::default(),
             max_connections: config::DEFAULT_MAX_CONNECTIONS,
             db_acquire_timeout: crate::store::DEFAULT_ACQUIRE_TIMEOUT,
+            sqlite_sync: crate::store::SqliteSync::default(),
             request_timeout: crate::http::unavailable::DEFAULT_REQUEST_TIMEOUT,
             clock: Arc::new(SystemClock),
             hook_runtime: None,
@@ -181,6 +184,7 @@ pub async fn connect(settings: &Settings) -> Result<Connected, StartupError> {
         &settings.database_url,
         settings.max_connections,
         settings.db_acquire_timeout,
+        settings.sqlite_sync,
     )
     .await?
     .with_direct_url(settings.database_direct_url.as_deref())?;

@@ -17,7 +17,10 @@
 //! `SIGIL_BENCH_SECONDS` (default 5) set the rounds: each configuration alternates no-hook and
 //! three-hook rounds and reports its median round, and the hooks' cost as the median of the
 //! per-round ratios (this machine's speed drifts by more than the effect measured).
-//! HAProxy comes from `scripts/setup-cluster-tools.sh`.
+//! HAProxy comes from `scripts/setup-cluster-tools.sh`. `SIGIL_BENCH_BASELINE=PATH` adds the
+//! target `baseline`: the `sigil` binary at PATH (an earlier build) on SQLite, measured in the
+//! same run as the others, so a change is read against what it changed. `SIGIL_BENCH_PERF=DIR` also records a
+//! `perf` profile of the servers during each configuration's first round (`profile.rs`).
 
 // These benchmarks measure real elapsed time (the server under test takes its time from the
 // injected clock), so the workspace's ban on `Instant::now` does not apply to them.
@@ -25,6 +28,7 @@
 
 mod cpu;
 mod load;
+mod profile;
 mod servers;
 mod wire;
 
@@ -97,6 +101,11 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         peer = measure_peer(rounds, seconds).await;
     }
     let mut refresh_rows = Vec::new();
+    // An earlier build of `sigil` on SQLite, first, to read each change against in one run.
+    if let Some(bin) = std::env::var_os("SIGIL_BENCH_BASELINE").filter(|_| wanted("baseline")) {
+        let server = Server::single_of(std::path::Path::new(&bin), None);
+        refresh_rows.extend(measure("baseline", &server, rounds, seconds).await);
+    }
     let targets: [(&str, Option<usize>, bool); 4] = [
         ("sqlite", None, false),
         ("postgres", None, true),
@@ -258,7 +267,7 @@ async fn measure(
     let mut rows = Vec::new();
     let env = Arc::new(Env::new(&server.base, &server.key));
     let apps = set_up(&env).await;
-    let postgres = name != "sqlite";
+    let postgres = !matches!(name, "sqlite" | "baseline");
     let cpu_cell = |us: f64, applies: bool| {
         if applies {
             format!("{us:.0}")
@@ -280,13 +289,20 @@ async fn measure(
     for (alg, id, secret) in &apps {
         let mut chains = load::log_in_all(&env, id, secret, CLIENTS).await;
         let mut by_config: [Vec<Stats>; 2] = [Vec::new(), Vec::new()];
-        for _ in 0..rounds {
+        for round in 0..rounds {
             for hooks in [false, true] {
                 set_flow(&env, hooks).await;
+                let profile = (round == 0).then(|| {
+                    let file = format!("{name}-{alg}-{}hooks", if hooks { 3 } else { 0 });
+                    profile::Profile::start(&server.nodes, &file, seconds)
+                });
                 let cpu = Cpu::start(server);
                 let (mut st, next) = load::refresh_round(&env, id, secret, chains, seconds).await;
                 chains = next;
                 st.cpu = cpu.per_grant(st.grants);
+                if let Some(p) = profile {
+                    p.finish();
+                }
                 by_config[usize::from(hooks)].push(st);
             }
         }

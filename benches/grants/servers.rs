@@ -51,13 +51,19 @@ const ENV: &[(&str, &str)] = &[("SIGIL_LOGIN_MAX_FAILURES", "1000")];
 impl Server {
     /// One `sigil serve` on `database` (a SQLite file in its own directory when `None`).
     pub fn single(database: Option<&str>) -> Server {
+        Self::single_of(Path::new(env!("CARGO_BIN_EXE_sigil")), database)
+    }
+
+    /// [`Server::single`] running the `sigil` binary at `bin` (an earlier build, to measure a
+    /// change against in the same run).
+    pub fn single_of(bin: &Path, database: Option<&str>) -> Server {
         let dir = state_dir("node");
         let port = free_port();
         let database = database
             .map(str::to_string)
             .unwrap_or_else(|| format!("sqlite://{}/sigil.db", dir.display()));
         let master = base64_key();
-        let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        let child = Command::new(bin)
             .args([
                 "--database",
                 &database,

@@ -110,6 +110,7 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     s.db_acquire_timeout = Duration::from_millis(args.db.db_acquire_timeout_ms);
     s.request_timeout = Duration::from_millis(args.db.request_timeout_ms);
     s.database_direct_url = args.db.database_direct_url;
+    s.sqlite_sync = args.db.sqlite_synchronous;
     s.passwords = args.passwords.hasher()?;
     s.login_lock = args.login_lock.lock()?;
     s.refresh_retry_grace = std::time::Duration::from_secs(args.refresh_retry_grace_seconds);

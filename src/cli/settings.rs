@@ -41,6 +41,12 @@ pub struct DatabaseFlags {
     /// pooling): `LISTEN` needs a session of its own. Required then; unused otherwise.
     #[arg(long, env = "SIGIL_DATABASE_DIRECT_URL")]
     pub database_direct_url: Option<String>,
+    /// SQLite only: when a commit reaches the disk. `normal` (SQLite's recommendation for its
+    /// write-ahead log): a commit survives a crash of the process, and the last ones before a
+    /// power loss may be rolled back. `full`: every commit is flushed before it is
+    /// acknowledged, at the disk's flush latency per commit (docs/performance.md).
+    #[arg(long, env = "SIGIL_SQLITE_SYNCHRONOUS", default_value = "normal")]
+    pub sqlite_synchronous: sigil::store::SqliteSync,
 }
 
 /// argon2id, for the passwords Sigil hashes (set, imported in plain text, rehashed after a

@@ -165,7 +165,7 @@ impl IntoResponse for OAuthReply {
 /// is a 500 `server_error` (503 `temporarily_unavailable` for an outage) with its cause logged,
 /// never passed off as a missing tenant.
 async fn tenant(svc: &Services, name: &str) -> Result<(String, String), Response> {
-    match crate::oauth::tenant(&svc.db.store, name).await {
+    match crate::oauth::tenant(&svc.db.store, name, svc.now()).await {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err((
             StatusCode::NOT_FOUND,

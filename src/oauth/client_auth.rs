@@ -2,6 +2,8 @@
 //! `client_secret_basic` and `client_secret_post` for confidential clients, `none` for public
 //! ones, and whether the client may use a grant.
 
+use std::sync::Arc;
+
 use super::OAuthError;
 use crate::crypto::Secret;
 use crate::crypto::SecretHasher;
@@ -18,19 +20,21 @@ pub struct ClientCredentials {
     pub client_secret: Option<Secret>,
 }
 
-/// Authenticates a client: `client_secret_basic` / `client_secret_post` for confidential
-/// clients, `none` for public ones.
+/// Authenticates a client at `now`: `client_secret_basic` / `client_secret_post` for
+/// confidential clients, `none` for public ones. The application comes from this node's copy
+/// when fresh ([`app_store::get_hot`]).
 pub async fn authenticate_client(
     store: &Store,
     secrets: &SecretHasher,
     tenant_id: &str,
     creds: &ClientCredentials,
-) -> Result<AppRow, OAuthError> {
+    now: i64,
+) -> Result<Arc<AppRow>, OAuthError> {
     let id = creds
         .client_id
         .as_deref()
         .ok_or(OAuthError::InvalidClient)?;
-    let app = app_store::get(store.read().await?.conn(), tenant_id, id)
+    let app = app_store::get_hot(store, tenant_id, id, now)
         .await?
         .ok_or(OAuthError::InvalidClient)?;
     // Public clients (single-page and native apps) have no secret: they authenticate with
@@ -49,8 +53,9 @@ pub async fn client_for_grant(
     tenant_id: &str,
     creds: &ClientCredentials,
     grant: &str,
-) -> Result<AppRow, OAuthError> {
-    let app = authenticate_client(store, secrets, tenant_id, creds).await?;
+    now: i64,
+) -> Result<Arc<AppRow>, OAuthError> {
+    let app = authenticate_client(store, secrets, tenant_id, creds, now).await?;
     if !app.grant_types.iter().any(|g| g.as_str() == grant) {
         return Err(OAuthError::UnauthorizedClient(format!(
             "the {grant} grant is not enabled for this application"

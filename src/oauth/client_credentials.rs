@@ -28,6 +28,7 @@ pub async fn grant(
         tenant_id,
         &creds,
         "client_credentials",
+        deps.db.now(),
     )
     .await?;
     let mut read = deps.db.store.read().await?;

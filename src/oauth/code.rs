@@ -68,6 +68,7 @@ pub async fn grant(
         tenant_id,
         &creds,
         "authorization_code",
+        deps.db.now(),
     )
     .await?;
     let code = required(form, "code")?;

@@ -21,7 +21,7 @@ pub async fn introspect(
     let (tenant_id, tenant_name) = tenant;
     // RFC 7662 2.1: the caller must be authorized. A public client's `client_id` proves
     // nothing (anyone can send it), so only confidential clients may introspect.
-    let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds).await?;
+    let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds, c.db.now()).await?;
     if app.secret_hash.is_none() {
         return Err(OAuthError::InvalidClient);
     }

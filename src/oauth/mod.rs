@@ -235,10 +235,11 @@ impl From<sqlx::Error> for OAuthError {
 pub async fn tenant(
     store: &crate::store::Store,
     name: &str,
+    now: i64,
 ) -> Result<Option<(String, String)>, OAuthError> {
-    Ok(crate::store::tenants::by_name(store, name)
+    Ok(crate::store::tenants::by_name_hot(store, name, now)
         .await?
-        .map(|t| (t.id, t.name)))
+        .map(|t| (t.id.clone(), t.name.clone())))
 }
 
 /// Longest `error_description` sent to a client, in characters.

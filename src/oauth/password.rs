@@ -29,7 +29,15 @@ pub async fn grant(
     request: &RequestInfo,
 ) -> Result<TokenResponse, OAuthError> {
     let tenant_id = tenant.0;
-    let app = client_for_grant(&deps.db.store, deps.secrets, tenant_id, &creds, "password").await?;
+    let app = client_for_grant(
+        &deps.db.store,
+        deps.secrets,
+        tenant_id,
+        &creds,
+        "password",
+        deps.db.now(),
+    )
+    .await?;
     let username = required(form, "username")?;
     let password = required(form, "password")?;
 

@@ -48,6 +48,7 @@ pub async fn grant(
         tenant_id,
         &creds,
         "refresh_token",
+        deps.db.now(),
     )
     .await?;
     let token = required(form, "refresh_token")?;
@@ -58,13 +59,28 @@ pub async fn grant(
 
     // Nothing is spent here: the token is rotated in the transaction that stores its successor
     // (pipeline::complete), so a refresh that fails on our side, or that a hook denies, leaves
-    // it valid for the retry.
-    let row = refresh_store::refresh_by_hash(&deps.db.store, tenant_id, &hash)
+    // it valid for the retry. The token, its user and the organization membership are read on
+    // one connection.
+    let mut read = deps.db.store.read().await?;
+    let row = refresh_store::by_hash(read.conn(), tenant_id, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid());
     }
+    let user = user_store::get(read.conn(), tenant_id, user_store::By::Id(&row.user_id)).await?;
+    let org = match (&row.org_id, &user) {
+        (Some(id), Some(user)) => {
+            let org = org_store::get(read.conn(), tenant_id, org_store::By::Id(id)).await?;
+            let member = match &org {
+                Some(o) => org_store::member(read.conn(), &o.id, &user.id).await?,
+                None => None,
+            };
+            Some((org, member))
+        }
+        _ => None,
+    };
+    drop(read);
     let successor = successor_of(deps.secrets, token);
     let retry = match row.used_at {
         None => false,
@@ -96,33 +112,14 @@ pub async fn grant(
             asked
         }
     };
-
-    let user = user_store::get(
-        deps.db.store.read().await?.conn(),
-        tenant_id,
-        user_store::By::Id(&row.user_id),
-    )
-    .await?
-    .ok_or_else(invalid)?;
+    let user = user.ok_or_else(invalid)?;
     if user.blocked {
         revoke_family(deps.db, &row.family_id, now).await?;
         return Err(OAuthError::InvalidGrant("the user is blocked".into()));
     }
-    let org = match &row.org_id {
+    let org = match org {
         None => None,
-        Some(id) => {
-            let org = org_store::get(
-                deps.db.store.read().await?.conn(),
-                tenant_id,
-                org_store::By::Id(id),
-            )
-            .await?;
-            let member = match &org {
-                Some(o) => {
-                    org_store::member(deps.db.store.read().await?.conn(), &o.id, &user.id).await?
-                }
-                None => None,
-            };
+        Some((org, member)) => {
             if member.is_none() {
                 revoke_family(deps.db, &row.family_id, now).await?;
                 return Err(OAuthError::InvalidGrant(

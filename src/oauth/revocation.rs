@@ -21,7 +21,7 @@ pub async fn revoke(
     token: &str,
 ) -> Result<(), OAuthError> {
     let (tenant_id, tenant_name) = tenant;
-    let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds).await?;
+    let app = authenticate_client(&c.db.store, c.secrets, tenant_id, &creds, c.db.now()).await?;
     let now = c.db.now();
     if let Some(r) =
         refresh_store::refresh_by_hash(&c.db.store, tenant_id, &c.secrets.hash(token)).await?

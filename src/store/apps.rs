@@ -1,10 +1,15 @@
 //! Applications (OAuth clients).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use sqlx::{Any, Executor, FromRow};
 
+use super::changes::{self, Cached};
 use super::types::{Flag, JsonText};
-use super::{ClientType, GrantType, Page, SigningAlg, StoreError, WriteTx, flag, to_json, unique};
+use super::{
+    ClientType, GrantType, Page, SigningAlg, Store, StoreError, WriteTx, flag, to_json, unique,
+};
 
 /// An application row. List-valued settings are stored as JSON arrays and decoded here.
 #[derive(Debug, Clone, FromRow)]
@@ -119,6 +124,7 @@ pub async fn update(tx: &mut WriteTx, a: &AppRow) -> Result<(), StoreError> {
     .bind(&a.client_id)
     .execute(tx.conn())
     .await?;
+    changes::announce(tx, Cached::Apps, &a.tenant_id).await?;
     Ok(())
 }
 
@@ -183,7 +189,28 @@ pub async fn delete(
         .bind(client_id)
         .execute(tx.conn())
         .await?;
+    changes::announce(tx, Cached::Apps, tenant_id).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// One application of the tenant, from this node's copy when it has a fresh one
+/// ([`super::hot`]): what the token endpoint authenticates clients against.
+pub async fn get_hot(
+    store: &Store,
+    tenant_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Option<Arc<AppRow>>, StoreError> {
+    let generation = match store.hot.app(tenant_id, client_id, now) {
+        Ok(row) => return Ok(Some(row)),
+        Err(generation) => generation,
+    };
+    let Some(row) = get(store.read().await?.conn(), tenant_id, client_id).await? else {
+        return Ok(None);
+    };
+    let row = Arc::new(row);
+    store.hot.keep_app(row.clone(), now, generation);
+    Ok(Some(row))
 }
 
 /// One application's allowed web origins.

@@ -35,6 +35,10 @@ pub enum Cached {
     Templates,
     /// Signing keys.
     Keys,
+    /// Applications ([`super::hot`]).
+    Apps,
+    /// The tenant itself, and with it everything of it ([`super::hot`]).
+    Tenant,
 }
 
 impl Cached {
@@ -43,6 +47,8 @@ impl Cached {
             Cached::Flow => "flow",
             Cached::Templates => "templates",
             Cached::Keys => "keys",
+            Cached::Apps => "apps",
+            Cached::Tenant => "tenant",
         }
     }
 
@@ -51,6 +57,8 @@ impl Cached {
             "flow" => Cached::Flow,
             "templates" => Cached::Templates,
             "keys" => Cached::Keys,
+            "apps" => Cached::Apps,
+            "tenant" => Cached::Tenant,
             _ => return None,
         })
     }
@@ -81,20 +89,22 @@ impl Change {
     }
 }
 
-/// Announces, when `tx` commits, that the tenant's cached `what` changed (PostgreSQL; nothing
-/// on SQLite).
+/// Announces, when `tx` commits, that the tenant's cached `what` changed: to the other nodes
+/// (PostgreSQL `NOTIFY`; nothing on SQLite, where one server process runs) and to this node's
+/// own copies of rows ([`super::hot`]), which the commit drops.
 pub async fn announce(tx: &mut WriteTx, what: Cached, tenant_id: &str) -> Result<(), StoreError> {
+    let change = Change {
+        what,
+        tenant_id: tenant_id.to_string(),
+    };
     if tx.backend == Backend::Postgres {
-        let change = Change {
-            what,
-            tenant_id: tenant_id.to_string(),
-        };
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(change.payload())
             .execute(tx.conn())
             .await?;
     }
+    tx.forget_on_commit(change);
     Ok(())
 }
 
@@ -221,10 +231,17 @@ mod tests {
         assert_eq!(c.payload(), "templates:ten_01");
         assert_eq!(Change::parse(&c.payload()), Some(c));
         assert_eq!(
-            Change::parse("apps:ten_01"),
+            Change::parse("sessions:ten_01"),
             None,
             "a kind from a newer node"
         );
         assert_eq!(Change::parse("flow"), None);
+        for what in [Cached::Apps, Cached::Tenant, Cached::Flow, Cached::Keys] {
+            let c = Change {
+                what,
+                tenant_id: "ten_01".into(),
+            };
+            assert_eq!(Change::parse(&c.payload()), Some(c));
+        }
     }
 }

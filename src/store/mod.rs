@@ -31,6 +31,7 @@ pub mod data_key_seals;
 pub mod grants;
 pub mod hook_traces;
 pub mod hooks;
+pub mod hot;
 pub mod login_failures;
 pub mod orgs;
 pub mod refresh_tokens;
@@ -76,17 +77,30 @@ pub struct WriteTx {
     slot: Option<tokio::sync::OwnedMutexGuard<()>>,
     backend: Backend,
     pooler: Pooler,
+    /// This node's copies of rows, and the changes whose copies the commit drops.
+    hot: std::sync::Arc<hot::HotRows>,
+    forget: Vec<changes::Change>,
 }
 
 impl WriteTx {
-    /// Commits the transaction, then releases the writer slot.
+    /// Commits the transaction, then drops this node's copies of what it changed
+    /// ([`changes::announce`]), then releases the writer slot.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         let tx = self
             .tx
             .take()
             .expect("a WriteTx holds its transaction until it ends");
-        tx.commit().await
+        tx.commit().await?;
+        for change in &self.forget {
+            self.hot.forget(change);
+        }
+        Ok(())
         // `self` drops here, releasing the writer slot after the commit.
+    }
+
+    /// Drops this node's copies that `change` makes stale once the transaction commits.
+    pub(crate) fn forget_on_commit(&mut self, change: changes::Change) {
+        self.forget.push(change);
     }
 
     /// The connection the transaction runs on, for one of the store's statements.
@@ -238,8 +252,53 @@ pub struct Store {
     direct_url: Option<crate::crypto::Secret>,
     pooler: Pooler,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This node's copies of tenants and applications ([`hot`]).
+    hot: std::sync::Arc<hot::HotRows>,
     /// The SQLite database's file (its migration lock file sits beside it: [`schema::migrate`]).
     sqlite_file: Option<PathBuf>,
+}
+
+/// When a SQLite commit reaches the disk (`PRAGMA synchronous`, in WAL mode).
+///
+/// Either way a commit is in the write-ahead log before the commit returns, so a grant
+/// acknowledged to its client survives a crash or kill of the process, and the database is
+/// never corrupted. They differ on a crash of the whole machine (power loss, a kernel panic):
+/// with [`SqliteSync::Normal`] the last transactions before it may be rolled back (the log is
+/// synced at checkpoints, not at every commit); with [`SqliteSync::Full`] every commit waits for
+/// the disk, which on a single writer bounds the commit rate by the disk's flush latency.
+/// docs/performance.md measures both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `synchronous = NORMAL`: SQLite's recommendation for WAL mode; durable across process
+    /// crashes.
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is flushed to the disk before it returns; durable
+    /// across machine crashes too.
+    Full,
+}
+
+impl SqliteSync {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
+            SqliteSync::Full => "PRAGMA synchronous = FULL",
+        }
+    }
+}
+
+impl std::str::FromStr for SqliteSync {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "normal" => Ok(SqliteSync::Normal),
+            "full" => Ok(SqliteSync::Full),
+            other => Err(format!(
+                "`{other}` is not a synchronous level (normal or full)"
+            )),
+        }
+    }
 }
 
 /// How long a request waits for a database connection by default (`--db-acquire-timeout-ms`).
@@ -250,7 +309,13 @@ impl Store {
     /// For SQLite the file and its directory are created when missing. A PostgreSQL URL reached
     /// through a transaction pooler says so with `pooler=transaction` (see [`conn`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        Self::connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+        Self::connect_with(
+            url,
+            max_connections,
+            DEFAULT_ACQUIRE_TIMEOUT,
+            SqliteSync::default(),
+        )
+        .await
     }
 
     /// Connects with a pool of at most `max_connections` that waits at most `acquire_timeout`
@@ -261,10 +326,13 @@ impl Store {
     /// connect timeout (a host that drops SYNs cannot hang a request; a refused connect is
     /// retried with backoff until the deadline, so a restart shorter than it costs latency,
     /// not an error). Past it the failure is [`StoreError::Unavailable`].
+    ///
+    /// On SQLite every connection commits with `sync` ([`SqliteSync`]).
     pub async fn connect_with(
         url: &str,
         max_connections: u32,
         acquire_timeout: Duration,
+        sync: SqliteSync,
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
@@ -291,11 +359,23 @@ impl Store {
             Backend::Postgres => url.to_string(),
         };
         let opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pragma = (backend == Backend::Sqlite).then(|| sync.pragma());
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
-            // sqlx's default, set here because recovery after a database restart relies on it.
-            .test_before_acquire(true)
+            // sqlx's default, set here because recovery after a database restart relies on it:
+            // a PostgreSQL connection the server ended while it sat idle is replaced, not handed
+            // out. A SQLite connection is a file handle nothing can end from outside, and the
+            // check would cost every read a round trip to the connection's thread.
+            .test_before_acquire(backend == Backend::Postgres)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if let Some(pragma) = pragma {
+                        sqlx::Executor::execute(conn, pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await?;
         if backend == Backend::Sqlite {
@@ -312,6 +392,7 @@ impl Store {
             direct_url: None,
             pooler,
             writer: Default::default(),
+            hot: Default::default(),
             sqlite_file: sqlite_path(&url),
         })
     }
@@ -373,6 +454,11 @@ impl Store {
         &self.pool
     }
 
+    /// This node's copies of tenants and applications, for the change feed to drop.
+    pub fn hot(&self) -> &hot::HotRows {
+        &self.hot
+    }
+
     /// What stands between this store and PostgreSQL.
     pub fn pooler(&self) -> Pooler {
         self.pooler
@@ -426,6 +512,8 @@ impl Store {
                     slot: Some(slot),
                     backend: Backend::Sqlite,
                     pooler: self.pooler,
+                    hot: self.hot.clone(),
+                    forget: Vec::new(),
                 }
             }
             Backend::Postgres => WriteTx {
@@ -433,6 +521,8 @@ impl Store {
                 slot: None,
                 backend: Backend::Postgres,
                 pooler: self.pooler,
+                hot: self.hot.clone(),
+                forget: Vec::new(),
             },
         })
     }
@@ -520,5 +610,36 @@ mod tests {
             Some(PathBuf::from("./data/sigil.db"))
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_commits_at_the_synchronous_level_asked_for() {
+        let dir = std::env::temp_dir().join(format!("sigil-sync-{}", std::process::id()));
+        for (sync, level) in [(SqliteSync::Normal, 1_i64), (SqliteSync::Full, 2)] {
+            let url = format!("sqlite://{}/{level}.db", dir.display());
+            let store = Store::connect_with(&url, 3, DEFAULT_ACQUIRE_TIMEOUT, sync)
+                .await
+                .unwrap();
+            // Several connections at once, so each is a new one that ran the setting.
+            let mut reads = Vec::new();
+            for _ in 0..3 {
+                reads.push(store.read().await.unwrap());
+            }
+            for r in &mut reads {
+                let (got,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+                    .fetch_one(r.conn())
+                    .await
+                    .unwrap();
+                assert_eq!(got, level, "{sync:?}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_synchronous_level_reads_from_its_flag_value() {
+        assert_eq!("normal".parse::<SqliteSync>(), Ok(SqliteSync::Normal));
+        assert_eq!("full".parse::<SqliteSync>(), Ok(SqliteSync::Full));
+        assert!("off".parse::<SqliteSync>().unwrap_err().contains("off"));
     }
 }

@@ -1,7 +1,7 @@
 //! Refresh tokens (by keyed hash), their rotation and the revocation of a family or of a user's
 //! tokens (which revokes the access grants issued with them too).
 
-use sqlx::FromRow;
+use sqlx::{Any, Executor, FromRow};
 
 use super::{Store, StoreError, WriteTx};
 
@@ -125,12 +125,21 @@ pub async fn refresh_by_hash(
     tenant_id: &str,
     hash: &str,
 ) -> Result<Option<RefreshRow>, StoreError> {
+    by_hash(store.read().await?.conn(), tenant_id, hash).await
+}
+
+/// [`refresh_by_hash`] on a connection the caller holds for more reads.
+pub async fn by_hash<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    hash: &str,
+) -> Result<Option<RefreshRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
         "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2"
     ))
     .bind(tenant_id)
     .bind(hash)
-    .fetch_optional(store.read().await?.conn())
+    .fetch_optional(ex)
     .await?)
 }
 

@@ -2,6 +2,9 @@
 
 use sqlx::FromRow;
 
+use std::sync::Arc;
+
+use super::changes::{self, Cached};
 use super::{Page, Store, StoreError, WriteTx, unique};
 
 /// A tenant row.
@@ -51,6 +54,25 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Option<TenantRow>, Sto
     )
 }
 
+/// Looks a tenant up by name, from this node's copy when it has a fresh one ([`super::hot`]):
+/// every request under `/t/{tenant}/` does.
+pub async fn by_name_hot(
+    store: &Store,
+    name: &str,
+    now: i64,
+) -> Result<Option<Arc<TenantRow>>, StoreError> {
+    let generation = match store.hot.tenant(name, now) {
+        Ok(row) => return Ok(Some(row)),
+        Err(generation) => generation,
+    };
+    let Some(row) = by_name(store, name).await? else {
+        return Ok(None);
+    };
+    let row = Arc::new(row);
+    store.hot.keep_tenant(row.clone(), now, generation);
+    Ok(Some(row))
+}
+
 /// Lists tenants in id order after `cursor`.
 pub async fn list(
     store: &Store,
@@ -73,5 +95,6 @@ pub async fn delete(tx: &mut WriteTx, id: &str) -> Result<bool, StoreError> {
         .bind(id)
         .execute(tx.conn())
         .await?;
+    changes::announce(tx, Cached::Tenant, id).await?;
     Ok(done.rows_affected() == 1)
 }

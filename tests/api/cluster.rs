@@ -304,6 +304,39 @@ async fn changes_made_on_one_node_reach_the_next_login_on_another_within_a_secon
     within_a_second("rotating the keys", login, |c| c["_kid"] != old_kid).await;
 }
 
+/// Each node keeps its own copy of the applications (src/store/hot.rs): a secret rotated
+/// through one node stops working on the others as soon as they hear of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_secret_rotated_on_one_node_is_refused_on_another_within_a_second() {
+    let c = spawn_cluster(2, |_| {}).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let s = grants::setup(a, "ES256").await;
+    // Node b has the application cached.
+    ada_login(b, &s, &[]).await;
+
+    a.post(
+        &format!("/t/default/api/applications/{}/rotate-secret", s.client_id),
+        json!({}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    let start = Instant::now();
+    loop {
+        let (st, body) = ada_grant(b, &s, ADA_PASSWORD, &[]).await;
+        if st == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["error"], "invalid_client");
+            break;
+        }
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert!(
+            start.elapsed() < PROPAGATION,
+            "node b still takes the old secret after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_change_listener_reconnects_drops_every_cached_copy() {
     let c = spawn_cluster(2, |_| {}).await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ADA_PASSWORD, Setup, setup, token};
 use crate::both_backends;
-use crate::helpers::{Db, Reply, spawn_app};
+use crate::helpers::{Db, Reply, TestApp, spawn_app};
 
 async fn client_secret_post_authenticates_the_client_too(db: Db) {
     let app = spawn_app(db).await;
@@ -142,7 +142,67 @@ async fn another_origin_gets_no_cors_headers(db: Db) {
     assert_eq!(response, None);
 }
 
+/// Ada's password grant through the client `s` names.
+async fn ada(app: &TestApp, s: &Setup) -> (StatusCode, Value) {
+    let (st, body, _) = token(
+        app,
+        s,
+        &[("username", "ada@example.com"), ("password", ADA_PASSWORD)],
+    )
+    .await;
+    (st, body)
+}
+
+/// The token endpoint keeps its own copy of each application (src/store/hot.rs); a change
+/// made through this node is in force from the answer to the change on, never a TTL later.
+async fn an_application_changed_is_in_force_at_the_token_endpoint_at_once(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    // The application is cached by this first grant.
+    let (st, body) = ada(&app, &s).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+
+    // A rotated secret: the old one is refused by the very next request, the new one taken.
+    let rotated = app
+        .post(
+            &format!("/t/default/api/applications/{}/rotate-secret", s.client_id),
+            json!({}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+    let (st, body) = ada(&app, &s).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "the old secret: {body}");
+    assert_eq!(body["error"], "invalid_client");
+    let s = Setup {
+        secret: rotated["client_secret"].as_str().unwrap().to_string(),
+        ..s
+    };
+    let (st, body) = ada(&app, &s).await;
+    assert_eq!(st, StatusCode::OK, "the new secret: {body}");
+
+    // A grant taken away.
+    app.patch(
+        &format!("/t/default/api/applications/{}", s.client_id),
+        json!({"grant_types": ["authorization_code"], "redirect_uris": ["https://app.example.com/cb"]}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    let (st, body) = ada(&app, &s).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "unauthorized_client");
+
+    // The application deleted.
+    let (st, body) = app
+        .delete(&format!("/t/default/api/applications/{}", s.client_id))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, body) = ada(&app, &s).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+}
+
 both_backends!(
+    an_application_changed_is_in_force_at_the_token_endpoint_at_once,
     client_secret_post_authenticates_the_client_too,
     a_wrong_client_secret_is_invalid_client_with_a_basic_challenge,
     a_grant_the_application_is_not_allowed_is_unauthorized_client,
