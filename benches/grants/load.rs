@@ -242,3 +242,56 @@ fn stats(mut all: Vec<Duration>, took: Duration) -> Stats {
         cpu: [0.0; 3],
     }
 }
+
+/// `clients` clients trying a wrong password for unknown users, one after another, until
+/// `stop` is set: a password spray (each attempt costs argon2id work: docs/brute-force.md);
+/// returns how many attempts were answered.
+pub async fn spray(
+    env: &Arc<Env>,
+    id: &str,
+    secret: &str,
+    clients: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> usize {
+    use std::sync::atomic::Ordering;
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (env, id, secret, stop) = (
+                env.clone(),
+                id.to_string(),
+                secret.to_string(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let user = format!("sprayed-{c}-{n}@example.com");
+                    let r = env
+                        .http
+                        .post(format!("{}{}", env.base, env.token_path))
+                        .basic_auth(&id, Some(&secret))
+                        .form(&[
+                            ("grant_type", "password"),
+                            ("username", user.as_str()),
+                            ("password", "Winter2026!"),
+                        ])
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(
+                        matches!(r.status().as_u16(), 400 | 429 | 503),
+                        "a sprayed password: {}",
+                        r.status()
+                    );
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total
+}

@@ -328,6 +328,28 @@ async fn measure(
         );
         rows.push((name, *alg, "0", base.rps));
         rows.push((name, *alg, "3", with.rps));
+        if *alg == "ES256" {
+            // The same three-hook refresh load while as many clients spray wrong passwords:
+            // argon2id work is bounded (docs/brute-force.md), so the refreshes keep going.
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let sprayer = tokio::spawn({
+                let (env, id, secret, stop) =
+                    (env.clone(), id.clone(), secret.clone(), stop.clone());
+                async move { load::spray(&env, &id, &secret, CLIENTS, stop).await }
+            });
+            let cpu = Cpu::start(server);
+            // The flow is the three hooks' still (the last configuration of the rounds).
+            let (mut st, _) = load::refresh_round(&env, id, secret, chains, seconds).await;
+            st.cpu = cpu.per_grant(st.grants);
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let attempts = sprayer.await.unwrap();
+            let note = format!(
+                " ({:.0}% of the rate without the spray; {:.0} sprayed attempts/s answered)",
+                st.rps / with.rps * 100.0,
+                attempts as f64 / seconds.as_secs_f64()
+            );
+            row("refresh_token under a password spray", alg, "3", &st, &note);
+        }
         // The password grant at the hashing parameters the server was started with.
         let cpu = Cpu::start(server);
         let mut st = load::password_round(&env, id, secret, PASSWORD, CLIENTS, seconds).await;

@@ -104,9 +104,7 @@ async fn write(
     batch: &[TraceRow],
 ) -> Result<(), crate::store::StoreError> {
     let mut tx = store.begin_write().await?;
-    for t in batch {
-        store::insert_trace(&mut tx, t, keep).await?;
-    }
+    store::insert_traces(&mut tx, batch, keep).await?;
     tx.commit().await?;
     Ok(())
 }

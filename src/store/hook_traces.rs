@@ -24,28 +24,71 @@ pub struct TraceRow {
     pub trace: Value,
 }
 
-/// Records a trace inside the caller's transaction (a login records its trace in the same
-/// commit as its grant). Older traces beyond `keep` are pruned about once every 32 inserts,
-/// in one statement, so a tenant holds at most about `keep + 32`.
-pub async fn insert_trace(tx: &mut WriteTx, t: &TraceRow, keep: i64) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO hook_traces (id, tenant_id, at, context, status, trace) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&t.id)
-        .bind(&t.tenant_id)
-        .bind(t.at)
-        .bind(&t.context)
-        .bind(&t.status)
-        .bind(to_json("trace", &t.trace)?)
-        .execute(tx.conn())
-        .await?;
-    if rand::random::<u8>().is_multiple_of(32) {
-        sqlx::query(
-            "DELETE FROM hook_traces WHERE tenant_id = $1 AND id NOT IN \
-             (SELECT id FROM hook_traces WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2)",
-        )
-        .bind(&t.tenant_id)
-        .bind(keep)
-        .execute(tx.conn())
-        .await?;
+/// How many traces one `INSERT` carries (six parameters each: far below both databases'
+/// limits on parameters per statement).
+const ROWS_PER_INSERT: usize = 64;
+
+/// How many inserts of a tenant's traces, on average, between two prunings of its oldest.
+const PRUNE_EVERY: usize = 32;
+
+/// Records a batch of traces inside `tx`, many per statement. Older traces of each tenant in
+/// the batch beyond `keep` are pruned with a probability of one in [`PRUNE_EVERY`] per trace
+/// of that tenant the batch holds (in one statement per tenant), so a tenant holds at most
+/// about `keep + PRUNE_EVERY`.
+pub async fn insert_traces(
+    tx: &mut WriteTx,
+    traces: &[TraceRow],
+    keep: i64,
+) -> Result<(), StoreError> {
+    for chunk in traces.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO hook_traces (id, tenant_id, at, context, status, trace) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for t in chunk {
+            q = q
+                .bind(&t.id)
+                .bind(&t.tenant_id)
+                .bind(t.at)
+                .bind(&t.context)
+                .bind(&t.status)
+                .bind(to_json("trace", &t.trace)?);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    let mut tenants: Vec<(&str, usize)> = Vec::new();
+    for t in traces {
+        match tenants.iter_mut().find(|(id, _)| *id == t.tenant_id) {
+            Some((_, n)) => *n += 1,
+            None => tenants.push((&t.tenant_id, 1)),
+        }
+    }
+    for (tenant, n) in tenants {
+        if rand::Rng::gen_range(&mut rand::thread_rng(), 0..PRUNE_EVERY) < n {
+            sqlx::query(
+                "DELETE FROM hook_traces WHERE tenant_id = $1 AND id NOT IN \
+                 (SELECT id FROM hook_traces WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2)",
+            )
+            .bind(tenant)
+            .bind(keep)
+            .execute(tx.conn())
+            .await?;
+        }
     }
     Ok(())
 }

@@ -418,7 +418,54 @@ async fn hooks_are_tenant_isolated(db: Db) {
     assert_eq!(traces["data"].as_array().unwrap().len(), 0);
 }
 
+/// Traces are stored a batch per statement; a tenant's oldest beyond the bound go with the
+/// batch that brings many of its traces, and another tenant's are never touched.
+async fn a_batch_of_traces_is_stored_and_only_its_tenants_oldest_beyond_the_bound_pruned(db: Db) {
+    use sigil::store::hook_traces::{TraceRow, insert_traces};
+    let app = spawn_app(db).await;
+    app.post("/api/tenants", json!({"name": "other"}))
+        .await
+        .expect_status(StatusCode::CREATED);
+    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM tenants ORDER BY name")
+        .fetch_all(app.svc.db.store.pool())
+        .await
+        .unwrap();
+    let (default, other) = (ids[0].0.clone(), ids[1].0.clone());
+    let trace = |tenant: &str, i: usize| TraceRow {
+        id: format!("trc_{i:05}"),
+        tenant_id: tenant.to_string(),
+        at: i as i64,
+        context: format!("login:at_{i}"),
+        status: "success".into(),
+        trace: json!({"i": i}),
+    };
+    // The other tenant: three traces, under any bound.
+    let mut batch: Vec<TraceRow> = (0..3).map(|i| trace(&other, i)).collect();
+    // The default tenant: 200 traces (more than one statement's worth) with a bound of 50,
+    // enough in one batch that it is always pruned.
+    batch.extend((1000..1200).map(|i| trace(&default, i)));
+    let mut tx = app.svc.db.store.begin_write().await.unwrap();
+    insert_traces(&mut tx, &batch, 50).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let kept: Vec<(String, String)> =
+        sqlx::query_as("SELECT tenant_id, id FROM hook_traces ORDER BY id")
+            .fetch_all(app.svc.db.store.pool())
+            .await
+            .unwrap();
+    let of = |t: &str| -> Vec<String> {
+        kept.iter()
+            .filter(|(tenant, _)| tenant == t)
+            .map(|(_, id)| id.clone())
+            .collect()
+    };
+    assert_eq!(of(&other), ["trc_00000", "trc_00001", "trc_00002"]);
+    let newest: Vec<String> = (1150..1200).map(|i| format!("trc_{i:05}")).collect();
+    assert_eq!(of(&default), newest, "the newest 50 of the default tenant");
+}
+
 both_backends!(
+    a_batch_of_traces_is_stored_and_only_its_tenants_oldest_beyond_the_bound_pruned,
     hook_lifecycle_and_flow,
     bad_uploads_are_refused,
     hooks_are_tenant_isolated
