@@ -26,12 +26,23 @@ pub struct RequestInfo {
     pub language: Option<String>,
 }
 
+/// A user's tenant-wide role names and the union of their permissions.
+pub type RolesAndPermissions = (Vec<String>, Vec<String>);
+
 /// Tenant-wide roles of a user and the union of their permissions.
 pub async fn roles_and_permissions(
     db: &Store,
     user_id: &str,
-) -> Result<(Vec<String>, Vec<String>), StoreError> {
-    let rows = crate::store::roles::of_user(db.read().await?.conn(), user_id).await?;
+) -> Result<RolesAndPermissions, StoreError> {
+    roles_and_permissions_on(db.read().await?.conn(), user_id).await
+}
+
+/// [`roles_and_permissions`] on a connection the caller holds for other reads too.
+pub async fn roles_and_permissions_on(
+    conn: crate::store::Exec<'_>,
+    user_id: &str,
+) -> Result<RolesAndPermissions, StoreError> {
+    let rows = crate::store::roles::of_user(conn, user_id).await?;
     let mut perms: Vec<String> = Vec::new();
     for r in &rows {
         for perm in &r.permissions {
@@ -47,10 +58,12 @@ fn object(map: &serde_json::Map<String, Value>) -> Value {
     Value::Object(map.clone())
 }
 
-/// The event for one login at `now` (epoch ms).
+/// The event for one login at `now` (epoch ms). `roles` are the user's when the caller has
+/// read them already; they are read here otherwise.
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
     db: &Store,
+    roles: Option<RolesAndPermissions>,
     tenant: (&str, &str),
     user: &UserRow,
     org: Option<&OrgRow>,
@@ -61,7 +74,10 @@ pub async fn build(
     request: &RequestInfo,
     now: i64,
 ) -> Result<PostLoginEvent, StoreError> {
-    let (roles, permissions) = roles_and_permissions(db, &user.id).await?;
+    let (roles, permissions) = match roles {
+        Some(known) => known,
+        None => roles_and_permissions(db, &user.id).await?,
+    };
     let organization = match org {
         None => None,
         Some(o) => {

@@ -261,6 +261,7 @@ pub async fn preview(
             };
             let ev = flow_event::build(
                 &db.store,
+                None,
                 (&ctx.tenant_id, &ctx.tenant_name),
                 &user,
                 org.as_ref(),

@@ -431,6 +431,7 @@ pub async fn next(
         family: None,
         rotates: None,
         sid: Some(session.sid.clone()),
+        roles: None,
     };
     let (decision, outcome) = match pipeline::decide(deps, &l).await {
         Ok(x) => x,

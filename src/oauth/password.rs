@@ -79,6 +79,7 @@ pub async fn grant(
             rotates: None,
             redirect_uri: None,
             sid: None,
+            roles: None,
         },
     )
     .await

@@ -26,7 +26,7 @@ use super::pipeline::{self, Login, Rotation, TokenResponse};
 use super::token_form::{required, scope_list};
 use crate::crypto::{Secret, SecretHasher};
 use crate::db::Db;
-use crate::flows::event::RequestInfo;
+use crate::flows::event::{self, RequestInfo};
 use crate::metrics::{SecurityEvent, security_event};
 use crate::store::orgs as org_store;
 use crate::store::refresh_tokens as refresh_store;
@@ -69,6 +69,13 @@ pub async fn grant(
         return Err(invalid());
     }
     let user = user_store::get(read.conn(), tenant_id, user_store::By::Id(&row.user_id)).await?;
+    // The event needs the user's roles when the flow runs hooks: read them here, on this
+    // connection, rather than on one of their own (a PostgreSQL connection's liveness check is
+    // a round trip). A flow not in this node's cache decides nothing here; the event reads them.
+    let roles = match (&user, deps.hooks.flows.binds_hooks(tenant_id, now)) {
+        (Some(u), Some(true)) => Some(event::roles_and_permissions_on(read.conn(), &u.id).await?),
+        _ => None,
+    };
     let org = match (&row.org_id, &user) {
         (Some(id), Some(user)) => {
             let org = org_store::get(read.conn(), tenant_id, org_store::By::Id(id)).await?;
@@ -150,6 +157,7 @@ pub async fn grant(
             }),
             redirect_uri: None,
             sid: row.sid.clone(),
+            roles,
         },
     )
     .await

@@ -39,6 +39,16 @@ impl FlowCache {
             .then(|| steps.clone())
     }
 
+    /// Whether the tenant's flow, as loaded less than [`FLOW_TTL_MS`] before `now`, runs any
+    /// hook; `None` when no fresh copy is kept. Cheaper than [`Self::get`]: nothing is copied.
+    pub fn binds_hooks(&self, tenant_id: &str, now: i64) -> Option<bool> {
+        let map = self.inner.lock().ok()?;
+        let (at, steps) = map.flows.get(tenant_id)?;
+        (*at..*at + FLOW_TTL_MS)
+            .contains(&now)
+            .then_some(!steps.is_empty())
+    }
+
     /// The invalidation count, taken before reading what [`Self::put`] will store.
     pub fn generation(&self) -> u64 {
         self.inner.lock().map(|m| m.generation).unwrap_or(0)

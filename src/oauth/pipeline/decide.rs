@@ -46,6 +46,7 @@ pub async fn decide(
     } else {
         let mut ev = event::build(
             &deps.db.store,
+            l.roles.clone(),
             l.tenant,
             &l.user,
             l.org.as_ref(),

@@ -80,6 +80,9 @@ pub struct Login<'a> {
     pub rotates: Option<Rotation>,
     /// The login session (`sid`), for logins through the browser.
     pub sid: Option<String>,
+    /// The user's roles and permissions, when the grant read them with its other reads (the
+    /// refresh grant, when the tenant's flow binds hooks); the event reads them otherwise.
+    pub roles: Option<crate::flows::event::RolesAndPermissions>,
 }
 
 /// A refresh grant's rotation of the presented token.

@@ -104,6 +104,38 @@ async fn a_refresh_reruns_the_hooks_so_changed_metadata_reaches_the_tokens(db: D
     assert_eq!(at["org_id"], s.org_id.as_str());
 }
 
+/// With hooks bound, the refresh grant reads the user's roles with the token (one connection);
+/// a role given or taken between two refreshes is in the next tokens all the same.
+async fn a_refresh_with_hooks_bound_carries_the_roles_the_user_has_now(db: Db) {
+    let app = spawn_app(db).await;
+    upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
+    let (s, rt) = refreshable(&app, &OFFLINE).await;
+    app.post(
+        "/t/default/api/roles",
+        json!({"name": "auditor", "permissions": ["read:audit"]}),
+    )
+    .await
+    .expect_status(StatusCode::CREATED);
+    let permissions = |at: &Value| at["https://sigil.example/permissions"].clone();
+    let roles = format!("/t/default/api/users/{}/roles", s.user_id);
+
+    app.post(&roles, json!({"roles": ["auditor"]}))
+        .await
+        .expect_status(StatusCode::OK);
+    let second = refreshed(&app, &s, &rt, None).await;
+    let (_, at) = verify(&app, second["access_token"].as_str().unwrap()).await;
+    let mut got: Vec<String> = serde_json::from_value(permissions(&at)).unwrap();
+    got.sort();
+    assert_eq!(got, ["read:audit", "read:reports"]);
+
+    app.put(&roles, json!({"roles": []}))
+        .await
+        .expect_status(StatusCode::OK);
+    let third = refreshed(&app, &s, second["refresh_token"].as_str().unwrap(), None).await;
+    let (_, at) = verify(&app, third["access_token"].as_str().unwrap()).await;
+    assert_eq!(permissions(&at), json!([]));
+}
+
 async fn a_refresh_is_not_counted_as_a_login(db: Db) {
     let app = spawn_app(db).await;
     let (s, rt) = refreshable(&app, &OFFLINE).await;
@@ -266,6 +298,7 @@ async fn a_rotated_refresh_token_gets_a_full_lifetime_of_its_own(db: Db) {
 }
 
 both_backends!(
+    a_refresh_with_hooks_bound_carries_the_roles_the_user_has_now,
     offline_access_gives_a_refresh_token,
     without_the_refresh_token_grant_offline_access_gives_no_refresh_token,
     a_refresh_token_is_rotated_on_every_use,
