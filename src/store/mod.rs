@@ -360,7 +360,7 @@ impl Store {
         };
         let opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pragma = (backend == Backend::Sqlite).then(|| sync.pragma());
-        let pool = AnyPoolOptions::new()
+        let options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
             // sqlx's default, set here because recovery after a database restart relies on it:
@@ -375,16 +375,18 @@ impl Store {
                     }
                     Ok(())
                 })
-            })
-            .connect_with(opts)
-            .await?;
-        if backend == Backend::Sqlite {
-            // WAL lets readers proceed while one writer holds the lock; the setting persists in
-            // the file, so once per start is enough.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
-        }
+            });
+        let pool = match backend {
+            Backend::Postgres => options.connect_with(opts).await?,
+            Backend::Sqlite => {
+                let pool = retry_while_busy(|| options.clone().connect_with(opts.clone())).await?;
+                // WAL lets readers proceed while one writer holds the lock; the setting
+                // persists in the file, so once per start is enough.
+                retry_while_busy(|| sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&pool))
+                    .await?;
+                pool
+            }
+        };
         Ok(Self {
             pool,
             backend,
@@ -539,6 +541,30 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// How many times, 20 ms apart, opening a SQLite database is tried while the file is locked.
+const OPEN_ATTEMPTS: u32 = 250;
+
+/// Runs `attempt` again while SQLite says the database is locked (`SQLITE_BUSY`), for about
+/// five seconds. Processes opening one new file at once (nodes starting together, the CLI
+/// beside a server) meet each other's switch of the file to WAL, and SQLite answers that
+/// without waiting in its busy handler (waiting there could deadlock the two).
+async fn retry_while_busy<T, F, Fut>(mut attempt: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut left = OPEN_ATTEMPTS;
+    loop {
+        match attempt().await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") && left > 0 => {
+                left -= 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
     }
 }
 
