@@ -87,27 +87,50 @@ pub fn split_pooler(url: &str) -> Result<(String, Pooler), StoreError> {
 }
 
 /// A connection to run one statement on, as the store's functions take it: an `Executor`
-/// that sends every statement the way the [`Pooler`] needs (unnamed behind a transaction
-/// pooler, named and cached otherwise).
+/// that sends every statement the way the back-end needs. On PostgreSQL that is sqlx's
+/// connection (statements unnamed behind a transaction pooler, named and cached otherwise); on
+/// SQLite it is one of [`lite`](super::lite)'s connections, which runs the statement on the
+/// calling thread.
 #[derive(Debug)]
 pub struct Exec<'c> {
-    conn: &'c mut AnyConnection,
-    unnamed: bool,
+    to: Target<'c>,
+}
+
+#[derive(Debug)]
+enum Target<'c> {
+    Sqlx {
+        conn: &'c mut AnyConnection,
+        unnamed: bool,
+    },
+    Lite(&'c mut rusqlite::Connection),
 }
 
 impl<'c> Exec<'c> {
     pub(super) fn new(conn: &'c mut AnyConnection, pooler: Pooler) -> Self {
         Self {
-            conn,
-            unnamed: pooler.keeps_no_session(),
+            to: Target::Sqlx {
+                conn,
+                unnamed: pooler.keeps_no_session(),
+            },
+        }
+    }
+
+    pub(super) fn lite(conn: &'c mut rusqlite::Connection) -> Self {
+        Self {
+            to: Target::Lite(conn),
         }
     }
 
     /// The same connection for one more statement (for a function that runs several).
     pub fn reborrow(&mut self) -> Exec<'_> {
         Exec {
-            conn: self.conn,
-            unnamed: self.unnamed,
+            to: match &mut self.to {
+                Target::Sqlx { conn, unnamed } => Target::Sqlx {
+                    conn,
+                    unnamed: *unnamed,
+                },
+                Target::Lite(conn) => Target::Lite(conn),
+            },
         }
     }
 }
@@ -138,36 +161,74 @@ impl<'q, E: Execute<'q, Any>> Execute<'q, Any> for Unnamed<E> {
 type BoxFuture<'e, T> = Pin<Box<dyn Future<Output = T> + Send + 'e>>;
 type BoxStream<'e, T> = Pin<Box<dyn Stream<Item = T> + Send + 'e>>;
 
+/// The rows of a statement that has already run, as the stream `Executor` returns.
+struct Ran<T>(std::vec::IntoIter<T>);
+
+impl<T: Unpin> Stream for Ran<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+/// A SQLite statement runs when it is handed over, not when the future is first polled: it
+/// takes microseconds and never waits (see [`lite`](super::lite)).
 impl<'c> Executor<'c> for Exec<'c> {
     type Database = Any;
 
     fn fetch_many<'e, 'q: 'e, E>(
         self,
-        query: E,
+        mut query: E,
     ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        if self.unnamed {
-            self.conn.fetch_many(Unnamed(query))
-        } else {
-            self.conn.fetch_many(query)
+        match self.to {
+            Target::Sqlx {
+                conn,
+                unnamed: true,
+            } => conn.fetch_many(Unnamed(query)),
+            Target::Sqlx { conn, .. } => conn.fetch_many(query),
+            Target::Lite(conn) => {
+                let ran = query
+                    .take_arguments()
+                    .map_err(sqlx::Error::Encode)
+                    .and_then(|args| super::lite::statement::run_all(conn, query.sql(), args));
+                let items: Vec<_> = match ran {
+                    Ok(results) => results.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                Box::pin(Ran(items.into_iter()))
+            }
         }
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
         self,
-        query: E,
+        mut query: E,
     ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        if self.unnamed {
-            self.conn.fetch_optional(Unnamed(query))
-        } else {
-            self.conn.fetch_optional(query)
+        match self.to {
+            Target::Sqlx {
+                conn,
+                unnamed: true,
+            } => conn.fetch_optional(Unnamed(query)),
+            Target::Sqlx { conn, .. } => conn.fetch_optional(query),
+            Target::Lite(conn) => {
+                let ran = query
+                    .take_arguments()
+                    .map_err(sqlx::Error::Encode)
+                    .and_then(|args| super::lite::statement::run_first(conn, query.sql(), args));
+                Box::pin(std::future::ready(ran))
+            }
         }
     }
 
@@ -179,15 +240,27 @@ impl<'c> Executor<'c> for Exec<'c> {
     where
         'c: 'e,
     {
-        self.conn.prepare_with(sql, parameters)
+        match self.to {
+            Target::Sqlx { conn, .. } => conn.prepare_with(sql, parameters),
+            Target::Lite(_) => Box::pin(std::future::ready(Err(not_on_sqlite("prepare")))),
+        }
     }
 
     fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
     where
         'c: 'e,
     {
-        self.conn.describe(sql)
+        match self.to {
+            Target::Sqlx { conn, .. } => conn.describe(sql),
+            Target::Lite(_) => Box::pin(std::future::ready(Err(not_on_sqlite("describe")))),
+        }
     }
+}
+
+/// The store prepares and describes nothing itself; the SQLite path caches prepared
+/// statements by their text instead.
+fn not_on_sqlite(what: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("{what} is not offered on the SQLite path"))
 }
 
 /// A connection for reads, from [`Store::read`](super::Store::read): a pooled connection, or
@@ -204,6 +277,7 @@ pub struct Read {
 enum ReadConn {
     Pooled(PoolConnection<Any>),
     InTransaction(Tx),
+    Lite(super::lite::LiteRead),
 }
 
 impl Read {
@@ -226,11 +300,20 @@ impl Read {
         Ok(Self { conn, pooler })
     }
 
+    /// A SQLite reader connection ([`lite`](super::lite)).
+    pub(super) fn lite(read: super::lite::LiteRead) -> Self {
+        Self {
+            conn: ReadConn::Lite(read),
+            pooler: Pooler::None,
+        }
+    }
+
     /// The connection, for one statement.
     pub fn conn(&mut self) -> Exec<'_> {
         let conn: &mut AnyConnection = match &mut self.conn {
             ReadConn::Pooled(c) => c,
             ReadConn::InTransaction(tx) => tx,
+            ReadConn::Lite(read) => return Exec::lite(read.conn()),
         };
         Exec::new(conn, self.pooler)
     }

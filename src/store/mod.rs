@@ -32,6 +32,7 @@ pub mod grants;
 pub mod hook_traces;
 pub mod hooks;
 pub mod hot;
+pub mod lite;
 pub mod login_failures;
 pub mod orgs;
 pub mod refresh_tokens;
@@ -59,25 +60,23 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Transaction};
+use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
 
 /// A transaction on either back-end.
 pub type Tx = Transaction<'static, Any>;
 
-/// A write transaction. On SQLite it also holds this process's writer slot: writers queue on
-/// an async mutex and get the database lock in turn, instead of colliding on it and backing
-/// off in SQLite's busy handler (which sleeps for milliseconds at a time and made the p99 of
-/// the token endpoint hundreds of milliseconds under load). Other processes (the CLI) still
-/// meet the busy handler.
+/// A write transaction. On SQLite it also holds this process's writer ([`lite`]): writers
+/// queue on an async mutex and get the database lock in turn, instead of colliding on it and
+/// backing off in SQLite's busy handler (which sleeps for milliseconds at a time and made the
+/// p99 of the token endpoint hundreds of milliseconds under load). Other processes (the CLI)
+/// still meet the busy handler.
 ///
 /// Dropped without a commit (an error, or a request whose client hung up mid-transaction), it
-/// rolls back before it gives the slot up: sqlx only *starts* a dropped transaction's rollback,
-/// and the next writer's `BEGIN IMMEDIATE` would otherwise meet the database lock still held
-/// and wait in the busy handler.
+/// rolls back: on SQLite at once, before it gives the writer up, so the next writer's `BEGIN
+/// IMMEDIATE` finds the lock free; on PostgreSQL sqlx rolls back when the connection is next
+/// used.
 pub struct WriteTx {
-    /// `None` once committed or handed to the rollback task.
-    tx: Option<Tx>,
-    slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conn: WriteConn,
     backend: Backend,
     pooler: Pooler,
     /// This node's copies of rows, and the changes whose copies the commit drops.
@@ -85,20 +84,32 @@ pub struct WriteTx {
     forget: Vec<changes::Change>,
 }
 
+enum WriteConn {
+    Postgres(Tx),
+    Sqlite(lite::LiteWrite),
+    /// Committed.
+    Done,
+}
+
 impl WriteTx {
     /// Commits the transaction, then drops this node's copies of what it changed
-    /// ([`changes::announce`]), then releases the writer slot.
+    /// ([`changes::announce`]), then releases the writer.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let tx = self
-            .tx
-            .take()
-            .expect("a WriteTx holds its transaction until it ends");
-        tx.commit().await?;
+        // On SQLite the writer is held until the copies are dropped.
+        let mut writer = None;
+        match std::mem::replace(&mut self.conn, WriteConn::Done) {
+            WriteConn::Postgres(tx) => tx.commit().await?,
+            WriteConn::Sqlite(mut write) => {
+                write.commit().await?;
+                writer = Some(write);
+            }
+            WriteConn::Done => unreachable!("a WriteTx is committed once"),
+        }
         for change in &self.forget {
             self.hot.forget(change);
         }
+        drop(writer);
         Ok(())
-        // `self` drops here, releasing the writer slot after the commit.
     }
 
     /// Drops this node's copies that `change` makes stale once the transaction commits.
@@ -108,12 +119,11 @@ impl WriteTx {
 
     /// The connection the transaction runs on, for one of the store's statements.
     pub(crate) fn conn(&mut self) -> Exec<'_> {
-        let pooler = self.pooler;
-        let tx: &mut AnyConnection = self
-            .tx
-            .as_mut()
-            .expect("a WriteTx holds its transaction until it ends");
-        Exec::new(tx, pooler)
+        match &mut self.conn {
+            WriteConn::Postgres(tx) => Exec::new(tx, self.pooler),
+            WriteConn::Sqlite(write) => Exec::lite(write.conn()),
+            WriteConn::Done => unreachable!("a WriteTx holds its transaction until it ends"),
+        }
     }
 
     /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
@@ -122,31 +132,6 @@ impl WriteTx {
         match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
-        }
-    }
-}
-
-impl Drop for WriteTx {
-    fn drop(&mut self) {
-        let Some(tx) = self.tx.take() else {
-            return;
-        };
-        let Some(slot) = self.slot.take() else {
-            return; // PostgreSQL: sqlx's rollback on drop is enough (no writer slot).
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(async move {
-                    if let Err(e) = tx.rollback().await {
-                        tracing::warn!(cause = %e, "rolling back a dropped write transaction");
-                    }
-                    drop(slot);
-                });
-            }
-            Err(_) => {
-                drop(tx);
-                drop(slot);
-            }
         }
     }
 }
@@ -254,7 +239,8 @@ pub struct Store {
     /// ([`Store::with_direct_url`]).
     direct_url: Option<crate::crypto::Secret>,
     pooler: Pooler,
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The SQLite connections statements run on ([`lite`]); `None` on PostgreSQL.
+    lite: Option<std::sync::Arc<lite::LiteDb>>,
     /// This node's copies of tenants and applications ([`hot`]).
     hot: std::sync::Arc<hot::HotRows>,
     /// The SQLite database's file (its migration lock file sits beside it: [`schema::migrate`]).
@@ -336,15 +322,24 @@ impl Store {
                     Ok(())
                 })
             });
-        let pool = match backend {
-            Backend::Postgres => options.connect_with(opts).await?,
+        let sqlite_file = sqlite_path(&url);
+        let (pool, lite) = match backend {
+            Backend::Postgres => (options.connect_with(opts).await?, None),
             Backend::Sqlite => {
+                // sqlx's pool opens the file (and is what migrations and tests' own SQL use);
+                // the server's statements run on `lite`'s connections.
+                let Some(file) = sqlite_file.as_deref() else {
+                    return Err(StoreError::UnsupportedUrl(format!(
+                        "{url} (SQLite needs a file)"
+                    )));
+                };
                 let pool = retry_while_busy(|| options.clone().connect_with(opts.clone())).await?;
                 // WAL lets readers proceed while one writer holds the lock; the setting
                 // persists in the file, so once per start is enough.
                 retry_while_busy(|| sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&pool))
                     .await?;
-                pool
+                let lite = lite::LiteDb::open(file, max_connections, acquire_timeout, sync)?;
+                (pool, Some(lite))
             }
         };
         Ok(Self {
@@ -353,9 +348,9 @@ impl Store {
             url: given,
             direct_url: None,
             pooler,
-            writer: Default::default(),
+            lite,
             hot: Default::default(),
-            sqlite_file: sqlite_path(&url),
+            sqlite_file,
         })
     }
 
@@ -430,7 +425,10 @@ impl Store {
     /// or a `Read` held for several that belong together. Costs what a read from the pool
     /// costs; behind a transaction pooler it is a transaction (see [`conn`]).
     pub async fn read(&self) -> Result<Read, StoreError> {
-        Read::open(&self.pool, self.pooler).await
+        match &self.lite {
+            Some(lite) => Ok(Read::lite(lite.reader().await?)),
+            None => Read::open(&self.pool, self.pooler).await,
+        }
     }
 
     /// Checks the database answers (readiness).
@@ -440,7 +438,15 @@ impl Store {
         // behind a transaction pooler stays on a server connection that another client (a
         // starting node's migrator) later gets, and its own `sqlx_s_1` then fails with "already
         // exists".
-        sqlx::raw_sql("SELECT 1").execute(&self.pool).await?;
+        match &self.lite {
+            Some(lite) => {
+                let mut read = lite.reader().await?;
+                sqlx::Executor::execute(Exec::lite(read.conn()), "SELECT 1").await?;
+            }
+            None => {
+                sqlx::raw_sql("SELECT 1").execute(&self.pool).await?;
+            }
+        }
         Ok(())
     }
 
@@ -448,49 +454,41 @@ impl Store {
     /// read-modify-write cannot interleave with another writer (a deferred transaction would
     /// fail with SQLITE_BUSY when upgrading its read lock).
     ///
-    /// Cancellation-safe: a request can be dropped at any `.await` (its client hung up). If
-    /// that happened while `BEGIN` was in flight, the driver would already have opened the
-    /// transaction on a connection that no [`WriteTx`] owns, so nothing would roll it back
-    /// before the connection went back to the pool still holding SQLite's write lock, and every
-    /// later writer would wait in the busy handler. So the slot and `BEGIN` are taken in a task
-    /// of their own, which finishes whatever becomes of the caller: a transaction nobody
-    /// receives is dropped there, and its drop rolls back before it frees the slot.
+    /// Cancellation-safe: a request can be dropped at any `.await` (its client hung up). On
+    /// SQLite `BEGIN` runs on this thread, so there is no moment when it has begun and no
+    /// [`WriteTx`] owns it ([`lite::LiteDb::begin`]). On PostgreSQL, were the request dropped
+    /// while `BEGIN` was in flight, the driver would already have opened the transaction on a
+    /// connection that no `WriteTx` owns; so `BEGIN` is sent from a task of its own, which
+    /// finishes whatever becomes of the caller: a transaction nobody receives is dropped there
+    /// and rolled back.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let store = self.clone();
-        match tokio::spawn(async move { store.open_write().await }).await {
-            Ok(opened) => opened,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // Only when the runtime shuts down.
-            Err(_) => Err(StoreError::from(sqlx::Error::PoolClosed)),
-        }
-    }
-
-    async fn open_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                let slot = self.writer.clone().lock_owned().await;
-                WriteTx {
-                    tx: Some(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-                    slot: Some(slot),
-                    backend: Backend::Sqlite,
-                    pooler: self.pooler,
-                    hot: self.hot.clone(),
-                    forget: Vec::new(),
+        let conn = match &self.lite {
+            Some(lite) => WriteConn::Sqlite(lite.begin().await?),
+            None => {
+                let pool = self.pool.clone();
+                match tokio::spawn(async move { pool.begin().await }).await {
+                    Ok(tx) => WriteConn::Postgres(tx?),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Only when the runtime shuts down.
+                    Err(_) => return Err(StoreError::from(sqlx::Error::PoolClosed)),
                 }
             }
-            Backend::Postgres => WriteTx {
-                tx: Some(self.pool.begin().await?),
-                slot: None,
-                backend: Backend::Postgres,
-                pooler: self.pooler,
-                hot: self.hot.clone(),
-                forget: Vec::new(),
-            },
+        };
+        Ok(WriteTx {
+            conn,
+            backend: self.backend,
+            pooler: self.pooler,
+            hot: self.hot.clone(),
+            forget: Vec::new(),
         })
     }
 
-    /// The pool's connections as of now, for `/metrics` (read at scrape, not counted).
+    /// The connections as of now, for `/metrics` (read at scrape, not counted): the pool's on
+    /// PostgreSQL, on SQLite the server's readers ([`lite::LiteDb::usage`]).
     pub fn pool_usage(&self) -> PoolUsage {
+        if let Some(lite) = &self.lite {
+            return lite.usage();
+        }
         PoolUsage {
             open: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
@@ -498,8 +496,11 @@ impl Store {
         }
     }
 
-    /// Closes the pool.
+    /// Closes the pool (and on SQLite the server's own connections: [`lite::LiteDb::close`]).
     pub async fn close(&self) {
+        if let Some(lite) = &self.lite {
+            lite.close();
+        }
         self.pool.close().await;
     }
 }

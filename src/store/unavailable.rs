@@ -31,6 +31,7 @@ use sqlx::postgres::PgDatabaseError;
 use sqlx::sqlite::SqliteError;
 
 use super::StoreError;
+use super::lite::error::LiteError;
 
 /// Whether `e` means the database is unreachable, restarting or refusing work for now.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
@@ -43,6 +44,8 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => {
             if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
                 sqlstate_unavailable(pg.code())
+            } else if let Some(lite) = db.try_downcast_ref::<LiteError>() {
+                sqlite_unavailable(lite.code())
             } else if db.try_downcast_ref::<SqliteError>().is_some() {
                 db.code()
                     .and_then(|c| c.parse::<i32>().ok())

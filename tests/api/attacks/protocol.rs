@@ -189,7 +189,7 @@ async fn brute_force_lock_holds_under_parallel_guesses(db: Db) {
 async fn database_failure_is_a_503_not_a_missing_tenant(db: Db) {
     let app = spawn_app(db).await;
     let s = setup(&app, "ES256").await;
-    app.svc.db.store.pool().close().await;
+    app.svc.db.store.close().await;
     let (st, b) = raw_post(
         &app,
         "/t/default/oauth/token",

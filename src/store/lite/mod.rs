@@ -1,0 +1,322 @@
+//! SQLite on the calling thread.
+//!
+//! sqlx's SQLite driver runs each connection on a thread of its own and sends it every
+//! statement as a message, so a statement costs two thread wake-ups, which on a loaded 2-core
+//! machine cost far more than the statement (docs/performance.md measured a refresh grant
+//! spending most of its CPU in the scheduler). SQLite is a library: a statement on a warm
+//! connection takes microseconds and, in write-ahead-log mode, never waits for a lock a
+//! reader could be blocked on. So the server runs the store's statements right where the
+//! request is, on connections this module holds:
+//!
+//! - **Readers**: up to `max` connections, each lent to one [`LiteRead`] at a time, opened
+//!   when first needed. They are `query_only`: every write goes through the writer.
+//! - **The writer**: one connection behind an async mutex, which is the writer queue
+//!   [`WriteTx`](super::WriteTx) documents (a writer waits there, not in SQLite's busy handler).
+//!   `BEGIN IMMEDIATE` takes the database's lock at once; only another process holding it (the
+//!   CLI beside a server) makes it wait, and that wait runs on a blocking thread.
+//! - **Checkpoints** on a thread of their own ([`checkpoint`]), so a commit never copies the
+//!   log into the database on a request's time.
+//!
+//! The statements themselves and their results are sqlx's `Any` types ([`statement`]), so the
+//! store's functions are the same on both back-ends; sqlx still opens the file, sets WAL mode
+//! and applies the migrations.
+
+mod checkpoint;
+pub mod error;
+pub mod statement;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+
+use super::{PoolUsage, SqliteSync};
+use error::to_sqlx;
+
+/// How long a connection waits in SQLite's busy handler: only another process's lock (or a
+/// reader meeting the rare recovery of the log's index) makes it wait at all.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection: more than the store's distinct statements on the
+/// paths that repeat.
+const STATEMENT_CACHE: usize = 256;
+
+/// A SQLite database file and the connections the server runs its statements on.
+pub struct LiteDb {
+    path: PathBuf,
+    sync: SqliteSync,
+    readers: std::sync::Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+    max_readers: u32,
+    opened: AtomicU32,
+    closed: AtomicBool,
+    acquire_timeout: Duration,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    checkpoints: checkpoint::Checkpointer,
+}
+
+impl std::fmt::Debug for LiteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiteDb").field("path", &self.path).finish()
+    }
+}
+
+impl LiteDb {
+    /// Opens the writer and the checkpoint thread on `path` (already created and in WAL mode);
+    /// readers, at most `max_readers`, open when first needed, and a read waits at most
+    /// `acquire_timeout` for one.
+    pub fn open(
+        path: &Path,
+        max_readers: u32,
+        acquire_timeout: Duration,
+        sync: SqliteSync,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let writer = open_connection(path, sync, Role::Writer).map_err(to_sqlx)?;
+        let checkpoints = checkpoint::Checkpointer::start(
+            open_connection(path, sync, Role::Checkpoints).map_err(to_sqlx)?,
+        )
+        .map_err(sqlx::Error::Io)?;
+        let max_readers = max_readers.max(1);
+        Ok(Arc::new(Self {
+            path: path.to_path_buf(),
+            sync,
+            readers: Default::default(),
+            permits: Arc::new(Semaphore::new(max_readers as usize)),
+            max_readers,
+            opened: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
+            acquire_timeout,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            checkpoints,
+        }))
+    }
+
+    /// A reader connection, waiting at most the acquire timeout for one to be free
+    /// ([`sqlx::Error::PoolTimedOut`] past it, as a pool's).
+    pub async fn reader(self: &Arc<Self>) -> Result<LiteRead, sqlx::Error> {
+        let permit =
+            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)?
+                .map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = open_connection(&self.path, self.sync, Role::Reader).map_err(to_sqlx)?;
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                conn
+            }
+        };
+        Ok(LiteRead {
+            conn: Some(conn),
+            db: self.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// Begins a write transaction on the writer: waits for the writers before it, then takes
+    /// the database's write lock (`BEGIN IMMEDIATE`).
+    ///
+    /// Cancellation-safe: dropped while waiting for the writer, it holds nothing; dropped
+    /// while another process's lock makes `BEGIN` wait on a blocking thread, that thread's
+    /// [`LiteWrite`] is dropped there and rolls back.
+    pub async fn begin(&self) -> Result<LiteWrite, sqlx::Error> {
+        let conn = self.writer.clone().lock_owned().await;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        let mut write = LiteWrite {
+            conn: Some(conn),
+            sync: self.sync,
+            checkpoints: self.checkpoints.waker(),
+        };
+        match write.conn().execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => Ok(write),
+            Err(e) if is_busy(&e) => {
+                // Another process holds the lock: wait for it in the busy handler, off the
+                // async workers.
+                tokio::task::spawn_blocking(move || {
+                    let conn = write.conn();
+                    conn.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
+                    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+                    conn.busy_timeout(Duration::ZERO).map_err(to_sqlx)?;
+                    begun.map_err(to_sqlx)?;
+                    Ok(write)
+                })
+                .await
+                .map_err(|_| sqlx::Error::PoolClosed)?
+            }
+            Err(e) => Err(to_sqlx(e)),
+        }
+    }
+
+    /// Closes the database for this process: reads and writes from now on fail with
+    /// [`sqlx::Error::PoolClosed`] (an outage to the layers above), idle readers are closed.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.permits.close();
+        self.readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The reader connections open and idle, and the most there may be (the pool size the
+    /// settings give), for `/metrics`. The one writer is not counted: it is always open.
+    pub fn usage(&self) -> PoolUsage {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
+        PoolUsage {
+            open: self.opened.load(Ordering::Relaxed),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: self.max_readers,
+        }
+    }
+}
+
+/// What a connection is for: how it waits for locks and whether it may write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Reader,
+    Writer,
+    Checkpoints,
+}
+
+fn open_connection(path: &Path, sync: SqliteSync, role: Role) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // The writer never waits in the busy handler on an async worker (see `LiteDb::begin`).
+    conn.busy_timeout(match role {
+        Role::Writer => Duration::ZERO,
+        Role::Reader | Role::Checkpoints => BUSY_TIMEOUT,
+    })?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // As sqlx opens its connections: foreign keys enforced (the schema's cascades rely on it).
+    // The log is copied into the database by the checkpoint thread, not by whichever commit
+    // finds it long.
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; {}; PRAGMA wal_autocheckpoint = 0;{}",
+        sync.pragma(),
+        if role == Role::Reader {
+            " PRAGMA query_only = ON;"
+        } else {
+            ""
+        }
+    ))?;
+    Ok(conn)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// A reader connection lent to one [`Read`](super::Read); it goes back when dropped.
+pub struct LiteRead {
+    conn: Option<Connection>,
+    db: Arc<LiteDb>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl LiteRead {
+    /// The connection (`&mut`: a connection is used by one thread at a time).
+    pub fn conn(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .expect("a LiteRead holds its connection until dropped")
+    }
+}
+
+impl Drop for LiteRead {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.db
+                .readers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(conn);
+        }
+    }
+}
+
+impl std::fmt::Debug for LiteRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiteRead")
+    }
+}
+
+/// A write transaction on the writer connection, holding the writer until dropped. Dropped
+/// without a commit, it rolls back there and then (a statement's worth of work on this
+/// thread), so the next writer finds the lock free.
+pub struct LiteWrite {
+    /// `None` only while a commit runs on a blocking thread.
+    conn: Option<OwnedMutexGuard<Connection>>,
+    sync: SqliteSync,
+    checkpoints: checkpoint::Waker,
+}
+
+impl LiteWrite {
+    /// The connection (`&mut`: a connection is used by one thread at a time).
+    pub fn conn(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .expect("a LiteWrite holds the writer until dropped")
+    }
+
+    /// Commits, keeping the writer until this is dropped. At `synchronous = FULL` the commit
+    /// waits for the disk, on a blocking thread rather than an async worker; if the caller
+    /// goes away meanwhile, that thread finishes the commit (or rolls back a failed one) and
+    /// frees the writer.
+    pub async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        let conn = self
+            .conn
+            .take()
+            .expect("a LiteWrite holds the writer until dropped");
+        let done = match self.sync {
+            SqliteSync::Normal => {
+                let done = conn.execute_batch("COMMIT");
+                self.conn = Some(conn);
+                done
+            }
+            SqliteSync::Full => {
+                let (conn, done) = tokio::task::spawn_blocking(move || {
+                    let done = conn.execute_batch("COMMIT");
+                    if done.is_err() && !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    (conn, done)
+                })
+                .await
+                .map_err(|_| sqlx::Error::PoolClosed)?;
+                self.conn = Some(conn);
+                done
+            }
+        };
+        done.map_err(to_sqlx)?;
+        self.checkpoints.committed();
+        Ok(())
+    }
+}
+
+impl Drop for LiteWrite {
+    fn drop(&mut self) {
+        if let Some(conn) = &self.conn
+            && !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(cause = %e, "rolling back a dropped write transaction");
+        }
+    }
+}
