@@ -4,6 +4,7 @@
 
 mod artifact_cache;
 mod drain;
+mod durability;
 mod health;
 mod migrations;
 mod process;

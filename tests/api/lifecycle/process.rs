@@ -17,6 +17,9 @@ pub(crate) struct Serve {
     pub base: String,
     pub key: String,
     dir: PathBuf,
+    /// What the process was started with, to start it again the same way.
+    command: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl Serve {
@@ -26,24 +29,33 @@ impl Serve {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("sigil-drain-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--argon2-memory-kib", "4096", "--argon2-passes", "1"])
-            .args(args)
-            .env("DATABASE_URL", &fresh.url)
-            .env("SIGIL_OPERATOR_KEY_FILE", dir.join("operator-key"))
-            .env("RUST_LOG", "warn")
-            .envs(envs.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
-            .spawn()
-            .unwrap();
+        let command: Vec<String> = ["serve", "--listen", &format!("127.0.0.1:{port}")]
+            .into_iter()
+            .chain(["--argon2-memory-kib", "4096", "--argon2-passes", "1"])
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        let envs: Vec<(String, String)> = [
+            ("DATABASE_URL", fresh.url.as_str()),
+            (
+                "SIGIL_OPERATOR_KEY_FILE",
+                &dir.join("operator-key").to_string_lossy(),
+            ),
+            ("RUST_LOG", "warn"),
+        ]
+        .into_iter()
+        .chain(envs.iter().copied())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let child = spawn(&command, &envs, &dir);
         let mut serve = Serve {
             child,
             port,
             base: format!("http://127.0.0.1:{port}"),
             key: String::new(),
             dir,
+            command,
+            envs,
         };
         assert!(ready(port).await, "sigil serve did not become ready");
         serve.key = std::fs::read_to_string(serve.dir.join("operator-key"))
@@ -97,6 +109,18 @@ impl Serve {
         )
     }
 
+    /// Kills the process (SIGKILL: no drain, no shutdown, what a crash is to the database) and
+    /// starts it again the same way, on the same database, port and operator key.
+    pub async fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = spawn(&self.command, &self.envs, &self.dir);
+        assert!(
+            ready(self.port).await,
+            "sigil serve did not become ready again"
+        );
+    }
+
     pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -118,6 +142,22 @@ impl Serve {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+fn spawn(command: &[String], envs: &[(String, String)], dir: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(command)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("stderr"))
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for Serve {
