@@ -320,3 +320,92 @@ impl Drop for LiteWrite {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new database file in WAL mode with one table, as the store's connect leaves it.
+    fn database(name: &str) -> (PathBuf, impl Drop) {
+        struct Gone(PathBuf);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("sigil-lite-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x BIGINT NOT NULL)")
+            .unwrap();
+        (path, Gone(dir))
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_uncommitted_rolls_back_and_the_next_writer_begins_at_once() {
+        let (path, _gone) = database("drop");
+        let db = LiteDb::open(&path, 2, Duration::from_secs(1), SqliteSync::Normal).unwrap();
+        let mut w = db.begin().await.unwrap();
+        w.conn().execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        drop(w);
+        let mut w = tokio::time::timeout(Duration::from_millis(100), db.begin())
+            .await
+            .expect("the writer is free")
+            .unwrap();
+        w.conn().execute_batch("INSERT INTO t VALUES (2)").unwrap();
+        w.commit().await.unwrap();
+        drop(w);
+        let mut r = db.reader().await.unwrap();
+        assert_eq!(count(r.conn()), 1, "only the committed row");
+    }
+
+    #[tokio::test]
+    async fn readers_see_commits_and_refuse_to_write() {
+        let (path, _gone) = database("readers");
+        let db = LiteDb::open(&path, 2, Duration::from_secs(1), SqliteSync::Full).unwrap();
+        let mut r = db.reader().await.unwrap();
+        assert_eq!(count(r.conn()), 0);
+        let mut w = db.begin().await.unwrap();
+        w.conn().execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        w.commit().await.unwrap();
+        drop(w);
+        assert_eq!(count(r.conn()), 1, "the same reader sees the commit");
+        let e = r
+            .conn()
+            .execute_batch("INSERT INTO t VALUES (2)")
+            .unwrap_err();
+        assert!(e.to_string().contains("readonly"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_read_waits_for_a_free_reader_no_longer_than_the_acquire_timeout() {
+        let (path, _gone) = database("timeout");
+        let db = LiteDb::open(&path, 1, Duration::from_millis(50), SqliteSync::Normal).unwrap();
+        let held = db.reader().await.unwrap();
+        assert!(matches!(db.reader().await, Err(sqlx::Error::PoolTimedOut)));
+        drop(held);
+        db.reader().await.expect("free again");
+        assert_eq!(
+            db.usage().open,
+            1,
+            "the connection was lent again, not reopened"
+        );
+    }
+
+    #[tokio::test]
+    async fn after_close_reads_and_writes_fail_as_a_closed_pool() {
+        let (path, _gone) = database("close");
+        let db = LiteDb::open(&path, 2, Duration::from_secs(1), SqliteSync::Normal).unwrap();
+        db.close();
+        assert!(matches!(db.reader().await, Err(sqlx::Error::PoolClosed)));
+        assert!(matches!(db.begin().await, Err(sqlx::Error::PoolClosed)));
+    }
+}
