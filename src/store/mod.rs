@@ -11,7 +11,9 @@
 //!
 //! Every statement runs on an [`Exec`] from a [`Read`] ([`Store::read`]) or a [`WriteTx`], so
 //! the one place that knows about a transaction pooler in front of PostgreSQL ([`conn`]) sends
-//! them all the way it needs.
+//! them all the way it needs, and on SQLite runs them on the calling thread on connections the
+//! store holds ([`lite`]) rather than through sqlx's driver, which hops to a thread per
+//! connection for every statement.
 //!
 //! Rows are decoded once, here ([`types`]): flags are `bool`, JSON columns typed values, grant
 //! types, client types and signing algorithms enums; a value that does not decode is
