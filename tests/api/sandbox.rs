@@ -436,3 +436,50 @@ async fn capacity_is_bounded_and_fails_fast() {
     }
     assert!(capacity >= 1, "a tenant at its cap gets hook_capacity");
 }
+
+/// Issue 14: a flow starts on the async worker that awaits it (a flow of cheap hooks then
+/// costs no thread hand-off), and a guest that spins there holds that worker for one slice at
+/// most: the flow then moves to a pool thread, where the hook runs again with its whole
+/// deadline and is stopped by it. One worker thread here, so a tick task on it sees every
+/// moment the flow holds it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_guest_holds_the_async_worker_one_slice_then_stops_at_its_deadline_on_the_pool()
+{
+    let rt = shared_runtime();
+    let spin = Limits {
+        fuel: u64::MAX / 2,
+        deadline_ms: 200,
+        flow_deadline_ms: 1000,
+        ..Limits::default()
+    };
+    let hostile = prepare(&rt, &hook("hostile"));
+    let ticks = tokio::spawn(async {
+        let mut worst = Duration::ZERO;
+        let mut last = Instant::now();
+        for _ in 0..150 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            worst = worst.max(last.elapsed());
+            last = Instant::now();
+        }
+        worst
+    });
+    tokio::task::yield_now().await;
+    let start = Instant::now();
+    let out = rt
+        .run_flow(
+            "ten_spin",
+            vec![step(hostile, spin, FailurePolicy::FailClosed)],
+            &mode("loop"),
+            AddableScopes::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failure(&out).0, "timeout", "stopped by its own deadline");
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert_eq!(out.trace.len(), 1, "one trace: the run that counted");
+    let worst = ticks.await.unwrap();
+    assert!(
+        worst < Duration::from_millis(50),
+        "the flow held the only worker for {worst:?} (its deadline is 200 ms)"
+    );
+}
