@@ -36,22 +36,6 @@ impl HookRuntime {
         limits: Limits,
         rules: CallRules,
     ) -> Invocation {
-        self.invoke_within(hook, event, limits, rules, None)
-            .expect("without a slice an invocation always ends")
-    }
-
-    /// [`HookRuntime::invoke`], also interrupted at `slice` when that comes first: then the
-    /// run is dropped, effects, logs and all, and the answer is `None` (run it again without
-    /// a slice). Hooks only act through the effects they return, so running one again on a
-    /// fresh instance is safe.
-    pub(crate) fn invoke_within(
-        &self,
-        hook: &PreparedHook,
-        event: &wit::Event,
-        limits: Limits,
-        rules: CallRules,
-        slice: Option<Instant>,
-    ) -> Option<Invocation> {
         let start = Instant::now();
         let left_ms = rules
             .flow_deadline
@@ -61,14 +45,7 @@ impl HookRuntime {
             .unwrap_or(u64::MAX);
         // Which limit the epoch deadline stands for, to name the error if it fires.
         let budget_bound = left_ms < limits.deadline_ms;
-        let (budget_ms, mut deadline_ms) = (rules.flow_budget_ms, limits.deadline_ms.min(left_ms));
-        let slice_ms = slice.map(|end| {
-            u64::try_from(end.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX)
-        });
-        let slice_bound = slice_ms.is_some_and(|ms| ms < deadline_ms);
-        if let Some(ms) = slice_ms.filter(|_| slice_bound) {
-            deadline_ms = ms;
-        }
+        let (budget_ms, deadline_ms) = (rules.flow_budget_ms, limits.deadline_ms.min(left_ms));
         let mut store = Store::new(&self.engine, HostState::new(limits, rules, event.now_ms));
         store.limiter(|s| s);
         let mut result = store
@@ -77,14 +54,7 @@ impl HookRuntime {
         let ticks = deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
         if result.is_ok() {
-            let called = call(hook, &mut store, event);
-            if slice_bound
-                && let Err(e) = &called
-                && matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt))
-            {
-                return None;
-            }
-            result = called
+            result = call(hook, &mut store, event)
                 .map_err(|e| {
                     let timeout = if budget_bound {
                         HookError::FlowTimeout(budget_ms)
@@ -110,12 +80,12 @@ impl HookRuntime {
         };
         let logs = std::mem::take(&mut state.logs);
         drop(store);
-        Some(Invocation {
+        Invocation {
             result,
             logs,
             fuel_used,
             duration: start.elapsed(),
-        })
+        }
     }
 }
 

@@ -95,8 +95,14 @@ impl Pool {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let abandoned = || tx.is_closed();
-            let out = catch_unwind(AssertUnwindSafe(|| f(&abandoned)))
-                .map_err(|p| PoolError::Panicked(panic_message(p.as_ref())));
+            let out = catch_unwind(AssertUnwindSafe(|| f(&abandoned))).map_err(|p| {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                PoolError::Panicked(msg)
+            });
             let _ = tx.send(out);
         });
         if self.jobs.send(job).is_err() {
@@ -107,14 +113,6 @@ impl Pool {
         }
         rx
     }
-}
-
-/// A caught panic's message, when it was a string.
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// One thread's loop: take a job, run it, repeat, until the pool is dropped. Jobs catch their

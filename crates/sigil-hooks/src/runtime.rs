@@ -1,14 +1,9 @@
 //! Running flows: the hook runtime (engine, linker, prepared cache, guest thread pool),
 //! admission, and a flow's hooks run in order under one budget.
 //!
-//! A flow starts on the async worker that awaits it, for one short slice ([`INLINE_SLICE`]):
-//! the usual flow, a few hooks of tens of microseconds, ends within it and costs no thread
-//! hand-off (two thread switches, which cost a grant several times the hooks' own CPU:
-//! docs/performance.md). A hook still running when the slice ends is interrupted by the epoch
-//! deadline, its run dropped, and the rest of the flow from that hook handed to one of the
-//! pool's threads, where the hook runs again on a fresh instance with its whole deadline. So a
-//! spinning guest holds a tokio worker for one slice (and one epoch tick) at most, once per
-//! flow, and otherwise only a pool thread, until its deadline. Admission is bounded twice: a
+//! Guests never run on the async executor: [`HookRuntime::run_flow`] hands the whole flow to
+//! one of the pool's threads and awaits the result, so a spinning guest can only ever occupy a
+//! pool thread (until its deadline), never a tokio worker. Admission is bounded twice: a
 //! per-tenant cap on flows in flight (one tenant cannot take the whole pool) and a global cap
 //! equal to the pool's size (the pooling allocator never sees more instances than it holds).
 //! Waiting for either is bounded by the deadline and then fails with `hook_capacity`.
@@ -33,7 +28,7 @@ use crate::event::PostLoginEvent;
 use crate::host::{AddableScopes, CallRules, HostState};
 use crate::invoke::Invocation;
 use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
-use crate::pool::{self, Pool, PoolError};
+use crate::pool::Pool;
 use crate::prepare::PreparedHook;
 use crate::{HookError, Limits};
 
@@ -191,38 +186,24 @@ impl HookRuntime {
         );
         let tenant_permit = acquire(self.tenant_slots(tenant_id), wait).await?;
         let slot = acquire(self.slots.clone(), wait).await?;
-        let event_size = json_size(event)?;
-        let mut run = FlowRun::new(
-            event,
-            &steps,
-            FlowStart {
-                at: admitted,
-                addable: Arc::new(addable),
-            },
-        );
-        // First here, on the async worker, for at most one slice: a flow of cheap hooks (the
-        // usual kind, tens of microseconds) ends within it and costs no thread hand-off.
-        let slice_end = Instant::now() + INLINE_SLICE;
-        let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run_steps(&mut run, &steps, event_size, &|| false, Some(slice_end))
-        }));
-        match inline {
-            Ok(Progress::Done) => return Ok(run.out),
-            Ok(Progress::Yielded) => {}
-            Err(p) => {
-                return Err(HookError::Internal(
-                    PoolError::Panicked(pool::panic_message(p.as_ref())).to_string(),
-                ));
-            }
-        }
-        // The slice ran out: the rest of the flow, from the hook that was interrupted (run
-        // again from the start, on a fresh instance), goes to a pool thread.
+        let event_json =
+            serde_json::to_string(event).map_err(|e| HookError::Internal(e.to_string()))?;
         let rt = self.clone();
+        let event = event.clone();
+        let addable = Arc::new(addable);
         let done = self.pool.spawn(move |abandoned| {
             // The permits live as long as the work, whatever happens to the caller.
             let _permits = (tenant_permit, slot);
-            rt.run_steps(&mut run, &steps, event_size, abandoned, None);
-            run.out
+            rt.flow(
+                &steps,
+                &event,
+                event_json.len(),
+                FlowStart {
+                    at: admitted,
+                    addable,
+                },
+                abandoned,
+            )
         });
         match done.await {
             Ok(Ok(out)) => Ok(out),
@@ -264,31 +245,24 @@ impl HookRuntime {
         start: FlowStart,
         abandoned: &dyn Fn() -> bool,
     ) -> FlowOutcome {
-        let mut run = FlowRun::new(event, steps, start);
-        self.run_steps(&mut run, steps, event_size, abandoned, None);
-        run.out
-    }
-
-    /// Runs `run`'s remaining steps in order. With a `slice`, a hook still running when it
-    /// ends is interrupted and its effects dropped, and the flow yields before that hook, to
-    /// be resumed without a slice; no hook starts after it.
-    fn run_steps(
-        &self,
-        run: &mut FlowRun,
-        steps: &[FlowStep],
-        event_size: usize,
-        abandoned: &dyn Fn() -> bool,
-        slice: Option<Instant>,
-    ) -> Progress {
-        let FlowRun {
-            out,
-            rules,
-            wit_event,
-            next,
-            budget_ms,
-        } = run;
-        let budget_ms = *budget_ms;
-        while let Some(step) = steps.get(*next) {
+        let mut out = FlowOutcome::empty();
+        let budget_ms = flow_budget_ms(steps);
+        let mut rules = CallRules {
+            // Checked: an operator's ceiling can be any u64, and `Instant + Duration` panics on
+            // overflow (`Instant`'s range is platform-defined); past a year means no budget.
+            flow_deadline: start
+                .at
+                .checked_add(Duration::from_millis(budget_ms))
+                .unwrap_or_else(|| start.at + Duration::from_secs(365 * 24 * 3600)),
+            flow_budget_ms: budget_ms,
+            addable_scopes: start.addable,
+            user_metadata: Arc::new(event.user.user_metadata.clone()),
+            app_metadata: Arc::new(event.user.app_metadata.clone()),
+        };
+        // Convert once per flow (metadata is serialized to JSON text here); only the secrets
+        // change from one hook to the next.
+        let mut wit_event = event.to_wit();
+        for step in steps {
             if abandoned() {
                 // The caller is gone (the client hung up): nobody will read this outcome, and
                 // running on would only keep the tenant's permit and a pool thread busy.
@@ -297,10 +271,7 @@ impl HookRuntime {
                     code: "abandoned".into(),
                     message: "the login was abandoned before this hook ran".into(),
                 };
-                return Progress::Done;
-            }
-            if slice.is_some_and(|end| Instant::now() >= end) {
-                return Progress::Yielded;
+                return out;
             }
             let refused = if event_size > step.limits.event_bytes {
                 Some(HookError::EventTooLarge(
@@ -321,19 +292,9 @@ impl HookRuntime {
                 },
                 None => {
                     wit_event.secrets = crate::event::wit_secrets(&step.secrets);
-                    match self.invoke_within(
-                        &step.hook,
-                        wit_event,
-                        step.limits,
-                        rules.clone(),
-                        slice,
-                    ) {
-                        Some(run) => run,
-                        None => return Progress::Yielded,
-                    }
+                    self.invoke(&step.hook, &wit_event, step.limits, rules.clone())
                 }
             };
-            *next += 1;
             let mut trace = HookTrace {
                 hook_id: step.hook_id.clone(),
                 hook_name: step.hook_name.clone(),
@@ -381,7 +342,7 @@ impl HookRuntime {
                             hook: step.hook_name.clone(),
                             reason,
                         };
-                        return Progress::Done;
+                        return out;
                     }
                     out.trace.push(trace);
                 }
@@ -401,80 +362,14 @@ impl HookRuntime {
                                 code: e.code().to_string(),
                                 message: e.to_string(),
                             };
-                            return Progress::Done;
+                            return out;
                         }
                     }
                 }
             }
         }
-        Progress::Done
+        out
     }
-}
-
-/// How long a flow may run on the async worker that awaits it before the rest of it moves to
-/// a pool thread. A guest that spins holds the worker no longer than this and one epoch tick.
-pub const INLINE_SLICE: Duration = Duration::from_millis(2);
-
-/// Whether a flow ran to its end or stopped at its slice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Progress {
-    Done,
-    Yielded,
-}
-
-/// A flow under way: its outcome so far, the rules later hooks are checked against, the event
-/// as the contract carries it, and the next step.
-struct FlowRun {
-    out: FlowOutcome,
-    rules: CallRules,
-    wit_event: crate::bindings::v0_1::sigil::hooks::types::Event,
-    next: usize,
-    budget_ms: u64,
-}
-
-impl FlowRun {
-    fn new(event: &PostLoginEvent, steps: &[FlowStep], start: FlowStart) -> Self {
-        let budget_ms = flow_budget_ms(steps);
-        FlowRun {
-            out: FlowOutcome::empty(),
-            rules: CallRules {
-                // Checked: an operator's ceiling can be any u64, and `Instant + Duration`
-                // panics on overflow (`Instant`'s range is platform-defined); past a year means
-                // no budget.
-                flow_deadline: start
-                    .at
-                    .checked_add(Duration::from_millis(budget_ms))
-                    .unwrap_or_else(|| start.at + Duration::from_secs(365 * 24 * 3600)),
-                flow_budget_ms: budget_ms,
-                addable_scopes: start.addable,
-                user_metadata: Arc::new(event.user.user_metadata.clone()),
-                app_metadata: Arc::new(event.user.app_metadata.clone()),
-            },
-            // Converted once per flow (metadata is serialized to JSON text here); only the
-            // secrets change from one hook to the next.
-            wit_event: event.to_wit(),
-            next: 0,
-            budget_ms,
-        }
-    }
-}
-
-/// The size of the event as JSON, which each hook's `event_bytes` limit bounds, counted
-/// without keeping the text.
-fn json_size(event: &PostLoginEvent) -> Result<usize, HookError> {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, event).map_err(|e| HookError::Internal(e.to_string()))?;
-    Ok(count.0)
 }
 
 /// Where a flow's budget starts and what its hooks may add.
