@@ -182,7 +182,7 @@ impl<'c> Executor<'c> for Exec<'c> {
 
     fn fetch_many<'e, 'q: 'e, E>(
         self,
-        mut query: E,
+        query: E,
     ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
     where
         'c: 'e,
@@ -195,11 +195,7 @@ impl<'c> Executor<'c> for Exec<'c> {
             } => conn.fetch_many(Unnamed(query)),
             Target::Sqlx { conn, .. } => conn.fetch_many(query),
             Target::Lite(conn) => {
-                let ran = query
-                    .take_arguments()
-                    .map_err(sqlx::Error::Encode)
-                    .and_then(|args| super::lite::statement::run_all(conn, query.sql(), args));
-                let items: Vec<_> = match ran {
+                let items: Vec<_> = match on_lite(conn, query, super::lite::statement::run_all) {
                     Ok(results) => results.into_iter().map(Ok).collect(),
                     Err(e) => vec![Err(e)],
                 };
@@ -210,7 +206,7 @@ impl<'c> Executor<'c> for Exec<'c> {
 
     fn fetch_optional<'e, 'q: 'e, E>(
         self,
-        mut query: E,
+        query: E,
     ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
     where
         'c: 'e,
@@ -222,13 +218,11 @@ impl<'c> Executor<'c> for Exec<'c> {
                 unnamed: true,
             } => conn.fetch_optional(Unnamed(query)),
             Target::Sqlx { conn, .. } => conn.fetch_optional(query),
-            Target::Lite(conn) => {
-                let ran = query
-                    .take_arguments()
-                    .map_err(sqlx::Error::Encode)
-                    .and_then(|args| super::lite::statement::run_first(conn, query.sql(), args));
-                Box::pin(std::future::ready(ran))
-            }
+            Target::Lite(conn) => Box::pin(std::future::ready(on_lite(
+                conn,
+                query,
+                super::lite::statement::run_first,
+            ))),
         }
     }
 
@@ -255,6 +249,20 @@ impl<'c> Executor<'c> for Exec<'c> {
             Target::Lite(_) => Box::pin(std::future::ready(Err(not_on_sqlite("describe")))),
         }
     }
+}
+
+/// Runs `query` on a SQLite connection with `run` (all its results, or its first row).
+fn on_lite<'q, T>(
+    conn: &rusqlite::Connection,
+    mut query: impl Execute<'q, Any>,
+    run: impl FnOnce(
+        &rusqlite::Connection,
+        &str,
+        Option<sqlx::any::AnyArguments<'q>>,
+    ) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    let args = query.take_arguments().map_err(sqlx::Error::Encode)?;
+    run(conn, query.sql(), args)
 }
 
 /// The store prepares and describes nothing itself; the SQLite path caches prepared

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::process::Serve;
 use crate::helpers::{Db, FreshDb};
@@ -34,32 +34,7 @@ fn refresh_form(rt: &str) -> String {
 async fn every_refresh_acknowledged_before_a_kill_is_the_one_that_works_after_the_restart() {
     let fresh = FreshDb::new(Db::Sqlite).await;
     let mut serve = Serve::start(&fresh, &[], &[]).await;
-    serve
-        .call(
-            reqwest::Method::POST,
-            "/t/default/api/users",
-            json!({"email": "ada@example.com", "password": "correct horse battery"}),
-            StatusCode::CREATED,
-        )
-        .await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/t/default/api/applications", serve.base))
-        .bearer_auth(&serve.key)
-        .json(&json!({"name": "web", "grant_types": ["password", "refresh_token"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let app: Value = res.json().await.unwrap();
-    use base64::Engine as _;
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            app["client_id"].as_str().unwrap(),
-            app["client_secret"].as_str().unwrap()
-        ))
-    );
+    let basic = serve.user_and_app(&["password", "refresh_token"]).await;
 
     // Each chain rotates its refresh token as fast as it is answered for a second, keeping
     // the token it was last given and the one before it.

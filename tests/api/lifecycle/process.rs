@@ -81,6 +81,16 @@ impl Serve {
     /// A user with a password and an application allowed the password grant: the grant's
     /// form body and its `Authorization` header.
     pub async fn password_login(&self) -> (String, String) {
+        let basic = self.user_and_app(&["password"]).await;
+        (
+            "grant_type=password&username=ada%40example.com&password=correct+horse+battery".into(),
+            basic,
+        )
+    }
+
+    /// The user ada@example.com (password "correct horse battery") and an application allowed
+    /// `grant_types`: its client's `Authorization` header.
+    pub async fn user_and_app(&self, grant_types: &[&str]) -> String {
         self.call(
             reqwest::Method::POST,
             "/t/default/api/users",
@@ -91,7 +101,7 @@ impl Serve {
         let res = reqwest::Client::new()
             .post(format!("{}/t/default/api/applications", self.base))
             .bearer_auth(&self.key)
-            .json(&json!({"name": "web", "grant_types": ["password"]}))
+            .json(&json!({"name": "web", "grant_types": grant_types}))
             .send()
             .await
             .unwrap();
@@ -103,10 +113,7 @@ impl Serve {
             app["client_id"].as_str().unwrap(),
             app["client_secret"].as_str().unwrap()
         ));
-        (
-            "grant_type=password&username=ada%40example.com&password=correct+horse+battery".into(),
-            format!("Basic {basic}"),
-        )
+        format!("Basic {basic}")
     }
 
     /// Kills the process (SIGKILL: no drain, no shutdown, what a crash is to the database) and
