@@ -20,7 +20,8 @@
 //! HAProxy comes from `scripts/setup-cluster-tools.sh`. `SIGIL_BENCH_BASELINE=PATH` adds the
 //! target `baseline`: the `sigil` binary at PATH (an earlier build) on SQLite, measured in the
 //! same run as the others, so a change is read against what it changed. `SIGIL_BENCH_PERF=DIR` also records a
-//! `perf` profile of the servers during each configuration's first round (`profile.rs`).
+//! `perf` profile of the servers during each configuration's first round (`profile.rs`;
+//! `SIGIL_BENCH_PERF_CALL_GRAPH=dwarf` for call graphs through code without frame pointers).
 
 // These benchmarks measure real elapsed time (the server under test takes its time from the
 // injected clock), so the workspace's ban on `Instant::now` does not apply to them.

@@ -2,6 +2,10 @@
 //! refresh round of the first configuration round is also recorded by `perf record -g` into
 //! `DIR/{target}-{alg}-{hooks}hooks.data` (read with `perf report -i FILE`). Sampling slows the
 //! server a little, so a profiled run's rates are not the ones to report.
+//! `SIGIL_BENCH_PERF_CALL_GRAPH=dwarf` records call graphs from the stack's debug information
+//! instead of frame pointers (`perf record --call-graph dwarf`): the release build keeps no
+//! frame pointers, so only then does `perf report --children` say which caller a cost belongs
+//! to (the files are far larger).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -19,8 +23,10 @@ impl Profile {
         std::fs::create_dir_all(&dir).expect("creating SIGIL_BENCH_PERF");
         let out = std::path::Path::new(&dir).join(format!("{file}.data"));
         let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        let call_graph =
+            std::env::var("SIGIL_BENCH_PERF_CALL_GRAPH").unwrap_or_else(|_| "fp".into());
         let child = Command::new("perf")
-            .args(["record", "-F", "999", "-g", "-o"])
+            .args(["record", "-F", "999", "--call-graph", &call_graph, "-o"])
             .arg(&out)
             .args(["-p", &pids.join(",")])
             .args(["--", "sleep", &seconds.as_secs().to_string()])
