@@ -97,7 +97,7 @@ pub async fn announce(tx: &mut WriteTx, what: Cached, tenant_id: &str) -> Result
         what,
         tenant_id: tenant_id.to_string(),
     };
-    if tx.backend == Backend::Postgres {
+    if tx.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(change.payload())

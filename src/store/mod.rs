@@ -79,7 +79,6 @@ pub type Tx = Transaction<'static, Any>;
 /// used.
 pub struct WriteTx {
     conn: WriteConn,
-    backend: Backend,
     pooler: Pooler,
     /// This node's copies of rows, and the changes whose copies the commit drops.
     hot: std::sync::Arc<hot::HotRows>,
@@ -131,9 +130,18 @@ impl WriteTx {
     /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
     /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
     pub(crate) fn lock_suffix(&self) -> &'static str {
-        match self.backend {
+        match self.backend() {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// The back-end the transaction runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.conn {
+            WriteConn::Sqlite(_) => Backend::Sqlite,
+            WriteConn::Postgres(_) => Backend::Postgres,
+            WriteConn::Done => unreachable!("a WriteTx is not used after its commit"),
         }
     }
 }
@@ -478,7 +486,6 @@ impl Store {
         };
         Ok(WriteTx {
             conn,
-            backend: self.backend,
             pooler: self.pooler,
             hot: self.hot.clone(),
             forget: Vec::new(),

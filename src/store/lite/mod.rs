@@ -94,6 +94,14 @@ impl LiteDb {
         }))
     }
 
+    /// The idle reader connections. A poisoned lock only means a thread panicked while it
+    /// held it; the list itself is still whole.
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// A reader connection, waiting at most the acquire timeout for one to be free
     /// ([`sqlx::Error::PoolTimedOut`] past it, as a pool's).
     pub async fn reader(self: &Arc<Self>) -> Result<LiteRead, sqlx::Error> {
@@ -102,11 +110,7 @@ impl LiteDb {
                 .await
                 .map_err(|_| sqlx::Error::PoolTimedOut)?
                 .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = self
-            .readers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
+        let idle = self.idle().pop();
         let conn = match idle {
             Some(conn) => conn,
             None => {
@@ -163,20 +167,13 @@ impl LiteDb {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.permits.close();
-        self.readers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+        self.idle().clear();
     }
 
     /// The reader connections open and idle, and the most there may be (the pool size the
     /// settings give), for `/metrics`. The one writer is not counted: it is always open.
     pub fn usage(&self) -> PoolUsage {
-        let idle = self
-            .readers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len();
+        let idle = self.idle().len();
         PoolUsage {
             open: self.opened.load(Ordering::Relaxed),
             idle: u32::try_from(idle).unwrap_or(u32::MAX),
@@ -242,11 +239,7 @@ impl LiteRead {
 impl Drop for LiteRead {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.db
-                .readers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(conn);
+            self.db.idle().push(conn);
         }
     }
 }
