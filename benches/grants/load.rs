@@ -13,6 +13,10 @@ pub struct Env {
     /// The token endpoint's path.
     token_path: String,
     http: reqwest::Client,
+    /// Token requests answered 503 (`temporarily_unavailable`: the server shed load, e.g. a
+    /// flow that could not get a hook thread within its deadline while a password spray held
+    /// the CPU) and sent again, as a client following RFC 6749's advice would.
+    pub retried: std::sync::atomic::AtomicU64,
 }
 
 /// One round's result.
@@ -23,6 +27,11 @@ pub struct Stats {
     pub p99: f64,
     /// CPU per grant, microseconds: the nodes, the balancer, the database.
     pub cpu: [f64; 3],
+    /// The nodes' context switches per grant.
+    pub switches: f64,
+    /// Requests answered 503 and sent again ([`Env::retried`]); their time is in the latency
+    /// of the grant that followed.
+    pub retried: u64,
 }
 
 impl Env {
@@ -33,6 +42,7 @@ impl Env {
             key: key.into(),
             token_path: "/t/default/oauth/token".into(),
             http: reqwest::Client::new(),
+            retried: Default::default(),
         }
     }
 
@@ -80,18 +90,28 @@ impl Env {
     }
 
     async fn token(&self, id: &str, secret: &str, form: &[(&str, &str)]) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{}", self.base, self.token_path))
-            .basic_auth(id, Some(secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "token endpoint: {status} {body}");
-        body
+        loop {
+            let r = self
+                .http
+                .post(format!("{}{}", self.base, self.token_path))
+                .basic_auth(id, Some(secret))
+                .form(form)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                // Nothing was spent (a refused refresh rotates nothing): the same request again,
+                // after a pause shorter than Retry-After's whole seconds, counted.
+                self.retried
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            assert!(status.is_success(), "token endpoint: {status} {body}");
+            return body;
+        }
     }
 
     async fn refresh(&self, id: &str, secret: &str, rt: &str) -> String {
@@ -144,6 +164,7 @@ pub async fn refresh_round(
     chains: Vec<String>,
     run: Duration,
 ) -> (Stats, Vec<String>) {
+    let retried_before = env.retried.load(std::sync::atomic::Ordering::Relaxed);
     let start = Instant::now();
     let end = start + run;
     let clients: Vec<_> = chains
@@ -168,7 +189,9 @@ pub async fn refresh_round(
         all.extend(lat);
         next.push(rt);
     }
-    (stats(all, start.elapsed()), next)
+    let mut st = stats(all, start.elapsed());
+    st.retried = env.retried.load(std::sync::atomic::Ordering::Relaxed) - retried_before;
+    (st, next)
 }
 
 /// `n` refreshes of each chain, one after another (for counting, not timing).
@@ -240,6 +263,8 @@ fn stats(mut all: Vec<Duration>, took: Duration) -> Stats {
         p50: ms(all[all.len() / 2]),
         p99: ms(all[all.len() * 99 / 100]),
         cpu: [0.0; 3],
+        switches: 0.0,
+        retried: 0,
     }
 }
 

@@ -91,12 +91,12 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         );
     }
     println!(
-        "\n{CLIENTS} clients, closed loop; median of {rounds} rounds of {seconds:?}; CPU in us per grant"
+        "\n{CLIENTS} clients, closed loop; median of {rounds} rounds of {seconds:?}; CPU in us per grant; server switches: the server's context switches per grant"
     );
     println!(
-        "\n| target | grant | alg | hooks | grants/s | p50 ms | p99 ms | server CPU | haproxy CPU | postgres CPU |"
+        "\n| target | grant | alg | hooks | grants/s | p50 ms | p99 ms | server CPU | server switches | haproxy CPU | postgres CPU |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut peer = Vec::new();
     if wanted("peer") {
         peer = measure_peer(rounds, seconds).await;
@@ -163,12 +163,13 @@ async fn measure_peer(rounds: usize, seconds: Duration) -> Vec<(&'static str, f6
                 load::refresh_round(&env, "peer-client", "peer-secret", chains, seconds).await;
             chains = next;
             st.cpu = cpu.per_grant(st.grants);
+            st.switches = cpu.switches_per_grant(st.grants);
             runs.push(st);
         }
         let st = median(runs);
         println!(
-            "| oidc-provider 9 (in memory, not durable) | refresh_token | {alg} | extraTokenClaims | {:.0} | {:.1} | {:.1} | {:.0} | - | - |",
-            st.rps, st.p50, st.p99, st.cpu[0]
+            "| oidc-provider 9 (in memory, not durable) | refresh_token | {alg} | extraTokenClaims | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | - | - |",
+            st.rps, st.p50, st.p99, st.cpu[0], st.switches
         );
         out.push((alg, st.rps));
     }
@@ -230,6 +231,7 @@ async fn set_flow(env: &Env, hooks: bool) {
 struct Cpu<'a> {
     server: &'a Server,
     at: [Duration; 3],
+    switches: u64,
 }
 
 impl<'a> Cpu<'a> {
@@ -237,6 +239,7 @@ impl<'a> Cpu<'a> {
         Self {
             server,
             at: Self::read(server),
+            switches: cpu::switches_of_pids(&server.nodes),
         }
     }
 
@@ -246,6 +249,12 @@ impl<'a> Cpu<'a> {
             cpu::of_pids(&server.balancer.into_iter().collect::<Vec<_>>()),
             cpu::of_pids(&cpu::named("postgres")),
         ]
+    }
+
+    /// The nodes' context switches per grant since `start` (every thread's, voluntary and not).
+    fn switches_per_grant(&self, grants: usize) -> f64 {
+        let now = cpu::switches_of_pids(&self.server.nodes);
+        now.saturating_sub(self.switches) as f64 / grants.max(1) as f64
     }
 
     /// Microseconds per grant of the nodes, the balancer and the database since `start`.
@@ -277,12 +286,17 @@ async fn measure(
         }
     };
     let row = |grant: &str, alg: &str, hooks: &str, st: &Stats, note: &str| {
+        let note = match st.retried {
+            0 => note.to_string(),
+            n => format!("{note} ({n} answers were 503 and sent again)"),
+        };
         println!(
-            "| {name} | {grant} | {alg} | {hooks} | {:.0}{note} | {:.1} | {:.1} | {} | {} | {} |",
+            "| {name} | {grant} | {alg} | {hooks} | {:.0}{note} | {:.1} | {:.1} | {} | {:.1} | {} | {} |",
             st.rps,
             st.p50,
             st.p99,
             cpu_cell(st.cpu[0], true),
+            st.switches,
             cpu_cell(st.cpu[1], server.balancer.is_some()),
             cpu_cell(st.cpu[2], postgres),
         );
@@ -301,6 +315,7 @@ async fn measure(
                 let (mut st, next) = load::refresh_round(&env, id, secret, chains, seconds).await;
                 chains = next;
                 st.cpu = cpu.per_grant(st.grants);
+                st.switches = cpu.switches_per_grant(st.grants);
                 if let Some(p) = profile {
                     p.finish();
                 }
@@ -342,6 +357,7 @@ async fn measure(
             // The flow is the three hooks' still (the last configuration of the rounds).
             let (mut st, _) = load::refresh_round(&env, id, secret, chains, seconds).await;
             st.cpu = cpu.per_grant(st.grants);
+            st.switches = cpu.switches_per_grant(st.grants);
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             let attempts = sprayer.await.unwrap();
             let note = format!(
@@ -355,6 +371,7 @@ async fn measure(
         let cpu = Cpu::start(server);
         let mut st = load::password_round(&env, id, secret, PASSWORD, CLIENTS, seconds).await;
         st.cpu = cpu.per_grant(st.grants);
+        st.switches = cpu.switches_per_grant(st.grants);
         row("password", alg, "3", &st, "");
     }
     rows
@@ -366,7 +383,31 @@ fn median(mut rounds: Vec<Stats>) -> Stats {
     rounds.remove(rounds.len() / 2)
 }
 
-/// Round trips and transactions per grant, counted between one node and PostgreSQL.
+/// The statements executed between two tallies, per grant, most frequent first (whitespace
+/// collapsed, long ones cut).
+fn statements_since(
+    now: &std::collections::HashMap<String, u64>,
+    before: &std::collections::HashMap<String, u64>,
+    grants: usize,
+) -> Vec<(f64, String)> {
+    let mut out: Vec<(f64, String)> = now
+        .iter()
+        .filter_map(|(text, n)| {
+            let d = n - before.get(text).copied().unwrap_or(0);
+            let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = match text.char_indices().nth(110) {
+                Some((i, _)) => format!("{}...", &text[..i]),
+                None => text,
+            };
+            (d > 0).then(|| (d as f64 / grants as f64, text))
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    out
+}
+
+/// Round trips and transactions per grant, counted between one node and PostgreSQL, and the
+/// statements behind them.
 async fn round_trips(pg: &str) {
     let db = servers::create_database(pg).await;
     let upstream: url::Url = pg.parse().unwrap();
@@ -394,6 +435,7 @@ async fn round_trips(pg: &str) {
     );
     println!("|---|---|---|---|---|");
     const GRANTS: usize = 200;
+    let mut ran: [Vec<(f64, String)>; 2] = Default::default();
     for hooks in [false, true] {
         set_flow(&env, hooks).await;
         let chains = load::log_in_all(&env, id, secret, 1).await;
@@ -401,10 +443,13 @@ async fn round_trips(pg: &str) {
         let chains = load::refresh_count(&env, id, secret, chains, 20).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let before = counts.snapshot();
+        let statements_before = counts.statements();
         load::refresh_count(&env, id, secret, chains, GRANTS).await;
         // The traces of those grants are written in batches after them.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let d = counts.snapshot().since(&before);
+        ran[usize::from(hooks)] =
+            statements_since(&counts.statements(), &statements_before, GRANTS);
         let per = |n: u64| n as f64 / GRANTS as f64;
         println!(
             "| refresh_token | {} | {:.2} | {:.2} | {:.2} |",
@@ -426,6 +471,15 @@ async fn round_trips(pg: &str) {
         per(d.queries),
         per(d.begins)
     );
+    for (hooks, statements) in ran.iter().enumerate() {
+        println!(
+            "\nstatements per refresh grant with {} hooks:\n",
+            if hooks == 1 { 3 } else { 0 }
+        );
+        for (n, text) in statements {
+            println!("- {n:.2} `{text}`");
+        }
+    }
     drop(server);
     servers::drop_database(pg, &db).await;
 }

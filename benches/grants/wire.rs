@@ -5,13 +5,19 @@
 //! extended-protocol exchange (sqlx's prepared statements: Parse/Bind/Execute/Sync) or a simple
 //! `Query` (sqlx sends `BEGIN`/`COMMIT` that way). Transactions are counted from the simple
 //! queries that open them. Only the frontend's messages are parsed; both directions are copied
-//! through unchanged.
+//! through unchanged. The text of every statement executed is tallied too (from `Parse`, named
+//! by the `Bind` that runs it, and from `Query`), so the benchmark can say which statements a
+//! grant runs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// How the statement tally names a liveness check (a `Sync` with nothing before it).
+pub const PING: &str = "(liveness check: a Sync alone)";
 
 /// What the proxied connections sent so far.
 #[derive(Default)]
@@ -19,6 +25,8 @@ pub struct Counts {
     syncs: AtomicU64,
     queries: AtomicU64,
     begins: AtomicU64,
+    /// Executions by statement text.
+    statements: Mutex<HashMap<String, u64>>,
 }
 
 /// A copy of [`Counts`] at one moment.
@@ -49,6 +57,20 @@ impl Snapshot {
 }
 
 impl Counts {
+    /// Executions of each statement so far, by its text.
+    pub fn statements(&self) -> HashMap<String, u64> {
+        self.statements.lock().unwrap().clone()
+    }
+
+    fn executed(&self, text: &str) {
+        *self
+            .statements
+            .lock()
+            .unwrap()
+            .entry(text.to_string())
+            .or_default() += 1;
+    }
+
     /// The counts now.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -113,6 +135,11 @@ async fn forward_counting(
         // The benchmark's URLs say sslmode=disable, so the server's one-byte refusal follows
         // and the startup message comes next, still untyped.
     }
+    // This connection's prepared statements: name to text (the unnamed one under "").
+    let mut prepared: HashMap<Vec<u8>, String> = HashMap::new();
+    // Whether the exchange a `Sync` closes carried anything: sqlx's liveness check of a pooled
+    // connection (on acquire and again on release) is a `Sync` alone.
+    let mut exchange = false;
     loop {
         let kind = from.read_u8().await?;
         let len = from.read_u32().await?;
@@ -124,9 +151,34 @@ async fn forward_counting(
         match kind {
             b'S' => {
                 counts.syncs.fetch_add(1, Ordering::Relaxed);
+                if !exchange {
+                    counts.executed(PING);
+                }
+                exchange = false;
+            }
+            b'B' | b'E' | b'D' | b'C' | b'H' => {
+                exchange = true;
+                if kind == b'B' {
+                    let mut parts = body.splitn(3, |b| *b == 0);
+                    let _portal = parts.next();
+                    let name = parts.next().unwrap_or_default();
+                    if let Some(text) = prepared.get(name) {
+                        counts.executed(text);
+                    }
+                }
+            }
+            b'P' => {
+                exchange = true;
+                let mut parts = body.splitn(3, |b| *b == 0);
+                let name = parts.next().unwrap_or_default().to_vec();
+                let text = String::from_utf8_lossy(parts.next().unwrap_or_default());
+                prepared.insert(name, text.into_owned());
             }
             b'Q' => {
                 counts.queries.fetch_add(1, Ordering::Relaxed);
+                counts.executed(
+                    String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(body)).as_ref(),
+                );
                 if body.len() >= 5 && body[..5].eq_ignore_ascii_case(b"BEGIN") {
                     counts.begins.fetch_add(1, Ordering::Relaxed);
                 }

@@ -39,6 +39,7 @@ pub mod login_failures;
 pub mod orgs;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod rotation;
 pub mod schema;
 pub mod sessions;
 pub mod signing_keys;

@@ -1,15 +1,19 @@
 //! The dedicated threads guests run on.
 //!
-//! A fixed number of threads take jobs from one queue. A job that panics is caught on its
+//! A fixed number of threads take jobs from one queue. The queue is a multi-consumer channel
+//! (flume), so a job wakes the one thread that takes it: a channel behind a mutex woke two per
+//! job (the thread blocked in `recv` holding the lock, then the one waiting on the lock once it
+//! was released), and on a small machine each wake-up costs more than a hook. A job that panics is caught on its
 //! thread (`catch_unwind`): its caller gets [`PoolError::Panicked`] and the thread goes on
 //! serving, so the pool never shrinks. Without that, every panic (a host bug reachable by a
 //! guest, say) would cost a thread for good, and a few would leave logins waiting on a pool
 //! that no longer runs anything.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex, PoisonError};
+
+use flume::{Receiver, Sender};
 
 use tokio::sync::oneshot;
 
@@ -56,8 +60,7 @@ impl Pool {
     /// Starts `threads` threads (at least one) named `{name}-{i}`.
     pub fn new(threads: usize, name: &str) -> std::io::Result<Pool> {
         let threads = threads.max(1);
-        let (tx, rx) = channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let (tx, rx) = flume::unbounded::<Job>();
         let live = Arc::new(AtomicUsize::new(0));
         for i in 0..threads {
             let rx = rx.clone();
@@ -118,16 +121,9 @@ impl Pool {
 /// One thread's loop: take a job, run it, repeat, until the pool is dropped. Jobs catch their
 /// own panics (see [`Pool::spawn`]); the loop catches again so that nothing a job does can end
 /// the thread.
-fn serve(rx: &Mutex<Receiver<Job>>, _alive: Alive) {
-    loop {
-        // A poisoned lock only means another thread panicked while holding it; the receiver
-        // itself is still sound.
-        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match job {
-            Ok(job) => {
-                let _ = catch_unwind(AssertUnwindSafe(job));
-            }
-            Err(_) => break,
-        }
+fn serve(rx: &Receiver<Job>, _alive: Alive) {
+    // `recv` fails only once every sender is gone: the pool was dropped.
+    while let Ok(job) = rx.recv() {
+        let _ = catch_unwind(AssertUnwindSafe(job));
     }
 }

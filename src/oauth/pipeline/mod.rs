@@ -11,8 +11,8 @@ mod record;
 mod sign;
 
 pub use decide::decide;
-pub use record::{record_login, rehash};
-pub use sign::{Issue, Signed, persist, response, sign};
+pub use record::{changes_user, record_login, rehash};
+pub use sign::{Issue, Signed, persist, response, rows, sign};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -26,6 +26,7 @@ use crate::store::apps::AppRow;
 use crate::store::hook_traces::TraceRow;
 use crate::store::orgs::OrgRow;
 use crate::store::refresh_tokens as refresh_store;
+use crate::store::rotation as rotation_store;
 use crate::store::users::UserRow;
 use sigil_hooks::event::Protocol;
 use sigil_hooks::outcome::FlowOutcome;
@@ -119,7 +120,8 @@ pub struct Decision {
 
 /// Runs the whole pipeline at the token endpoint (password and refresh grants).
 ///
-/// Everything after the flow commits in one transaction: the rotation of the presented refresh
+/// Everything after the flow commits atomically (one transaction, or for a refresh that
+/// changes nothing else one statement: [`crate::store::rotation`]): the rotation of the presented refresh
 /// token, the user's login record and metadata writes, the grant and the new refresh token. So
 /// a failure anywhere issues nothing and spends nothing (the client may retry), and of two
 /// concurrent uses of one refresh token exactly one rotates it (RFC 6749 10.4). The flow's
@@ -166,6 +168,31 @@ async fn issue_after_flow(
         rotation: l.rotates.as_ref(),
     };
     let signed = sign(deps, &issue).await?;
+    let lost_race =
+        || OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".into());
+    // The common refresh (no metadata written, not a retry): the rotation and what it pays
+    // for in one statement where the back-end allows it (store::rotation).
+    if let Some(r) = l.rotates.as_ref().filter(|r| !r.retry)
+        && !changes_user(l, outcome, rehashed.as_deref())
+    {
+        let (grant, successor) = rows(deps, &issue, &signed);
+        let rotated = rotation_store::rotate_and_issue(
+            &deps.db.store,
+            &rotation_store::RotateAndIssue {
+                spent: &r.hash,
+                now: deps.db.now(),
+                grant: &grant,
+                successor: successor.as_ref(),
+            },
+        )
+        .await?;
+        // As below: unless another use rotated it first, or it was revoked meanwhile.
+        return if rotated {
+            Ok(response(signed, decision))
+        } else {
+            Err(lost_race())
+        };
+    }
     let mut tx = deps.db.store.begin_write().await?;
     if let Some(r) = &l.rotates {
         let still_valid = if r.retry {
@@ -178,9 +205,7 @@ async fn issue_after_flow(
             // Another use of the same token rotated it first (or it was revoked meanwhile), or
             // the successor a retry would re-issue was used meanwhile. Not a replay of a token
             // rotated before this request began, so nothing is revoked.
-            return Err(OAuthError::InvalidGrant(
-                "the refresh token is invalid, expired or revoked".into(),
-            ));
+            return Err(lost_race());
         }
     }
     record_login(deps, &mut tx, l, outcome, rehashed).await?;

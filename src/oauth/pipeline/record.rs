@@ -17,6 +17,16 @@ pub async fn rehash(deps: &Issuing<'_>, password: Option<crate::crypto::Secret>)
     deps.passwords.hash_bounded(password?).await.ok()
 }
 
+/// Whether the login changes the user record. A refresh that writes no metadata (and rehashes
+/// no password) changes nothing on the user: it is not a new login, so `last_login` and
+/// `logins_count` stay.
+pub fn changes_user(l: &Login<'_>, outcome: &FlowOutcome, rehashed: Option<&str>) -> bool {
+    l.protocol != Protocol::RefreshToken
+        || rehashed.is_some()
+        || !outcome.user_metadata.is_empty()
+        || !outcome.app_metadata.is_empty()
+}
+
 /// Applies the login to the user record inside `tx`: the hooks' metadata writes (merged once,
 /// after the whole flow succeeded), a rehashed password, `last_login` and `logins_count`.
 pub async fn record_login(
@@ -27,12 +37,7 @@ pub async fn record_login(
     rehashed: Option<String>,
 ) -> Result<UserRow, OAuthError> {
     let now = deps.db.now();
-    // A refresh that writes no metadata changes nothing on the user: skip the write.
-    if l.protocol == Protocol::RefreshToken
-        && rehashed.is_none()
-        && outcome.user_metadata.is_empty()
-        && outcome.app_metadata.is_empty()
-    {
+    if !changes_user(l, outcome, rehashed.as_deref()) {
         return Ok(l.user.clone());
     }
     // A stored metadata object that does not decode fails here (the store refuses the row),

@@ -90,53 +90,56 @@ pub async fn sign(deps: &Issuing<'_>, i: &Issue<'_>) -> Result<Signed, OAuthErro
     })
 }
 
-/// Records the grant (what `/userinfo` answers) and the refresh token inside `tx`.
+/// The rows an issuance stores: the grant (what `/userinfo` answers) and the new refresh
+/// token, unless this is a retry that re-issues a successor stored already.
+pub fn rows(deps: &Issuing<'_>, i: &Issue<'_>, s: &Signed) -> (GrantRow, Option<RefreshRow>) {
+    let now = deps.db.now();
+    let d = i.decision;
+    let grant = GrantRow {
+        jti: s.issued.jti.clone(),
+        tenant_id: i.tenant.0.into(),
+        user_id: i.user.id.clone(),
+        client_id: i.app.client_id.clone(),
+        scope: d.scopes.join(" "),
+        id_claims: d.id_claims.clone(),
+        expires_at: now + s.issued.expires_in * 1000,
+        revoked_at: None,
+        family_id: s.family_id.clone().or_else(|| i.family.clone()),
+    };
+    let stored = i.rotation.is_some_and(|r| r.retry);
+    let refresh = match (&s.refresh_token, &s.family_id, stored) {
+        (Some(rt), Some(family), false) => Some(RefreshRow {
+            token_hash: deps.secrets.hash(rt.expose()),
+            family_id: family.clone(),
+            tenant_id: i.tenant.0.into(),
+            user_id: i.user.id.clone(),
+            client_id: i.app.client_id.clone(),
+            org_id: i.org_id.map(str::to_string),
+            scope: d.scopes.join(" "),
+            audience: i.audience.map(str::to_string),
+            auth_time: i.auth_time,
+            created_at: now,
+            expires_at: now + i.app.refresh_token_lifetime * 1000,
+            used_at: None,
+            revoked_at: None,
+            sid: i.sid.map(str::to_string),
+        }),
+        _ => None,
+    };
+    (grant, refresh)
+}
+
+/// Records the grant and the refresh token ([`rows`]) inside `tx`.
 pub async fn persist(
     deps: &Issuing<'_>,
     tx: &mut WriteTx,
     i: &Issue<'_>,
     s: &Signed,
 ) -> Result<(), OAuthError> {
-    let now = deps.db.now();
-    let d = i.decision;
-    grant_store::insert_grant(
-        tx,
-        &GrantRow {
-            jti: s.issued.jti.clone(),
-            tenant_id: i.tenant.0.into(),
-            user_id: i.user.id.clone(),
-            client_id: i.app.client_id.clone(),
-            scope: d.scopes.join(" "),
-            id_claims: d.id_claims.clone(),
-            expires_at: now + s.issued.expires_in * 1000,
-            revoked_at: None,
-            family_id: s.family_id.clone().or_else(|| i.family.clone()),
-        },
-    )
-    .await?;
-    // A retry re-issues a successor that is stored already.
-    let stored = i.rotation.is_some_and(|r| r.retry);
-    if let (Some(rt), Some(family), false) = (&s.refresh_token, &s.family_id, stored) {
-        refresh_store::insert_refresh(
-            tx,
-            &RefreshRow {
-                token_hash: deps.secrets.hash(rt.expose()),
-                family_id: family.clone(),
-                tenant_id: i.tenant.0.into(),
-                user_id: i.user.id.clone(),
-                client_id: i.app.client_id.clone(),
-                org_id: i.org_id.map(str::to_string),
-                scope: d.scopes.join(" "),
-                audience: i.audience.map(str::to_string),
-                auth_time: i.auth_time,
-                created_at: now,
-                expires_at: now + i.app.refresh_token_lifetime * 1000,
-                used_at: None,
-                revoked_at: None,
-                sid: i.sid.map(str::to_string),
-            },
-        )
-        .await?;
+    let (grant, refresh) = rows(deps, i, s);
+    grant_store::insert_grant(tx, &grant).await?;
+    if let Some(r) = refresh {
+        refresh_store::insert_refresh(tx, &r).await?;
     }
     Ok(())
 }

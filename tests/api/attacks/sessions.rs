@@ -155,6 +155,9 @@ async fn concurrent_refreshes_of_one_token_issue_one_successor(db: Db) {
     let app = spawn_app(db).await;
     let (s, _) = logged_in(&app).await;
     upload_and_bind(&app, &[("tier", "org_tier", "fail_closed")]).await;
+    // Access tokens handed out: the login of `logged_in`, then per round a password grant, the
+    // winners of the race and the successor's refresh.
+    let mut issued: i64 = 1;
     for round in 0..8 {
         let (st, fresh) = ada_grant(
             &app,
@@ -192,7 +195,15 @@ async fn concurrent_refreshes_of_one_token_issue_one_successor(db: Db) {
         refresh(&app, &s, successor, None)
             .await
             .expect_status(StatusCode::OK);
+        issued += 2 + [&a, &b].iter().filter(|r| r.0 == StatusCode::OK).count() as i64;
     }
+    // A use that lost the race stored nothing: every access grant on record is one of the
+    // tokens handed out (the rotation and what it pays for commit together, store::rotation).
+    let (grants,): (i64,) = sqlx::query_as("SELECT count(*) FROM access_grants")
+        .fetch_one(app.svc.db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(grants, issued, "access grants stored against tokens issued");
 }
 
 /// Item 11 (its second half). A login that fails after its hooks ran still leaves their trace,
