@@ -30,7 +30,6 @@ use std::pin::Pin;
 
 use futures_core::Stream;
 use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
-use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Connection as _, Describe, Either, Execute, Executor};
 
 use super::{StoreError, Tx};
@@ -283,13 +282,18 @@ pub struct Read {
 
 #[derive(Debug)]
 enum ReadConn {
-    Pooled(PoolConnection<Any>),
+    /// Kept for the next read when this one ends ([`super::warm`]).
+    Pooled(super::warm::Lent),
     InTransaction(Tx),
     Lite(super::lite::LiteRead),
 }
 
 impl Read {
-    pub(super) async fn open(pool: &sqlx::AnyPool, pooler: Pooler) -> Result<Self, StoreError> {
+    pub(super) async fn open(
+        pool: &sqlx::AnyPool,
+        pooler: Pooler,
+        warm: &std::sync::Arc<super::warm::Warm>,
+    ) -> Result<Self, StoreError> {
         let conn = if pooler.keeps_no_session() {
             // `BEGIN` in a task of its own, as `Store::begin_write` does: a request dropped
             // while it is in flight would leave the server connection in a transaction nobody
@@ -303,7 +307,10 @@ impl Read {
                 Err(_) => return Err(StoreError::from(sqlx::Error::PoolClosed)),
             }
         } else {
-            ReadConn::Pooled(pool.acquire().await?)
+            ReadConn::Pooled(super::warm::Lent::new(
+                warm.acquire(pool).await?,
+                warm.clone(),
+            ))
         };
         Ok(Self { conn, pooler })
     }
@@ -319,7 +326,7 @@ impl Read {
     /// The connection, for one statement.
     pub fn conn(&mut self) -> Exec<'_> {
         let conn: &mut AnyConnection = match &mut self.conn {
-            ReadConn::Pooled(c) => c,
+            ReadConn::Pooled(c) => c.conn(),
             ReadConn::InTransaction(tx) => tx,
             ReadConn::Lite(read) => return Exec::lite(read.conn()),
         };

@@ -50,6 +50,7 @@ pub mod types;
 pub mod unavailable;
 pub mod unique;
 pub mod users;
+pub mod warm;
 
 pub use conn::{Exec, Pooler, Read};
 pub use sqlite_open::SqliteSync;
@@ -256,6 +257,8 @@ pub struct Store {
     hot: std::sync::Arc<hot::HotRows>,
     /// The SQLite database's file (its migration lock file sits beside it: [`schema::migrate`]).
     sqlite_file: Option<PathBuf>,
+    /// PostgreSQL connections kept between reads ([`warm`]).
+    warm: std::sync::Arc<warm::Warm>,
 }
 
 /// How long a request waits for a database connection by default (`--db-acquire-timeout-ms`).
@@ -362,6 +365,7 @@ impl Store {
             lite,
             hot: Default::default(),
             sqlite_file,
+            warm: std::sync::Arc::new(warm::Warm::new(acquire_timeout)),
         })
     }
 
@@ -438,7 +442,7 @@ impl Store {
     pub async fn read(&self) -> Result<Read, StoreError> {
         match &self.lite {
             Some(lite) => Ok(Read::lite(lite.reader().await?)),
-            None => Read::open(&self.pool, self.pooler).await,
+            None => Read::open(&self.pool, self.pooler, &self.warm).await,
         }
     }
 
@@ -499,9 +503,11 @@ impl Store {
         if let Some(lite) = &self.lite {
             return lite.usage();
         }
+        // A connection kept between reads is idle too ([`warm`]).
+        let idle = self.pool.num_idle() + self.warm.len();
         PoolUsage {
             open: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
             max: self.pool.options().get_max_connections(),
         }
     }
@@ -511,6 +517,8 @@ impl Store {
         if let Some(lite) = &self.lite {
             lite.close();
         }
+        // The pool waits for every connection to come back, kept ones too.
+        self.warm.close();
         self.pool.close().await;
     }
 }

@@ -8,6 +8,7 @@
 //! its permissions change or it is unlinked), and SQLite's one transient failure, a lock held
 //! past the busy timeout, is classified in `store::unavailable`'s unit tests.
 
+mod kept;
 pub(crate) mod proxy;
 
 use std::time::{Duration, Instant};

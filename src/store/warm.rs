@@ -1,0 +1,154 @@
+//! PostgreSQL connections kept between reads, so that a read costs one liveness check instead
+//! of two.
+//!
+//! sqlx checks a pooled connection's liveness with a round trip (a `Sync` alone) when it hands
+//! one out (`test_before_acquire`, which is what lets a node ride out a database restart:
+//! `tests/api/outage`) *and again when it takes one back* (`sqlx-core` 0.8's
+//! `Floating::return_to_pool`, unconditionally, to flush what a cancelled statement left
+//! behind). For a refresh grant that was four of its seven round trips (`cargo bench --bench
+//! grants -- round-trips` lists them). The second check adds nothing the first does not give:
+//! a connection is checked before its next use either way, and that check drains what a
+//! cancelled statement left unread just as well. So a [`Read`](super::Read) on PostgreSQL does
+//! not give its connection back to sqlx: it keeps it here, and the next read takes a kept one
+//! and checks it (one round trip) before using it; a connection that fails the check (ended by
+//! the server, as a restart does) is closed and the next one tried, then sqlx's pool. The
+//! whole wait is bounded by the acquire timeout, as a wait in sqlx's pool is.
+//!
+//! Kept connections count as idle in `/metrics`; there are never more than the pool's size,
+//! since each is one of its connections. Not used behind a transaction pooler, where a read is
+//! a transaction of its own ([`super::conn`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Connection as _};
+
+use super::StoreError;
+
+/// How long a connection is kept unused before it goes back to sqlx's pool, whose idle timeout
+/// and maximum lifetime then apply to it (an idle node holds no more connections than sqlx
+/// would let it).
+pub const KEEP_FOR: Duration = Duration::from_secs(60);
+
+/// The kept connections, the most recently kept last, with when each was kept.
+#[derive(Debug)]
+pub struct Warm {
+    conns: Mutex<Vec<(tokio::time::Instant, PoolConnection<Any>)>>,
+    acquire_timeout: Duration,
+    closed: AtomicBool,
+}
+
+impl Warm {
+    /// No connections kept yet; a read waits at most `acquire_timeout` for one.
+    pub fn new(acquire_timeout: Duration) -> Self {
+        Self {
+            conns: Mutex::new(Vec::new()),
+            acquire_timeout,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// A connection for a read: the most recently kept one that passes its liveness check, or
+    /// one from `pool`. Past the acquire timeout, `PoolTimedOut` (a 503, as from the pool).
+    pub async fn acquire(&self, pool: &AnyPool) -> Result<PoolConnection<Any>, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.acquire_timeout;
+        while let Some(mut conn) = self.take() {
+            match tokio::time::timeout_at(deadline, conn.ping()).await {
+                Ok(Ok(())) => return Ok(conn),
+                // Ended while kept (a restart, an idle timeout on the server): closed, and the
+                // next one tried.
+                Ok(Err(_)) => conn.close_on_drop(),
+                Err(_) => {
+                    conn.close_on_drop();
+                    return Err(sqlx::Error::PoolTimedOut.into());
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, pool.acquire()).await {
+            Ok(conn) => Ok(conn?),
+            Err(_) => Err(sqlx::Error::PoolTimedOut.into()),
+        }
+    }
+
+    /// Keeps `conn` for the next read (once the store is closed, gives it back to the pool,
+    /// which closes it). Connections kept longer than [`KEEP_FOR`] unused go back to the pool.
+    pub fn keep(&self, conn: PoolConnection<Any>) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let stale = {
+            let mut conns = self.lock();
+            conns.push((now, conn));
+            let n = conns
+                .iter()
+                .take_while(|(kept, _)| now.duration_since(*kept) > KEEP_FOR)
+                .count();
+            conns.drain(..n).collect::<Vec<_>>()
+        };
+        // Given back outside the lock (each one's return is a task of sqlx's).
+        drop(stale);
+    }
+
+    /// How many are kept.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Gives every kept connection back to the pool and keeps none from now on (the pool is
+    /// closing: it waits for its connections to come back).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let kept = std::mem::take(&mut *self.lock());
+        drop(kept);
+    }
+
+    fn take(&self) -> Option<PoolConnection<Any>> {
+        self.lock().pop().map(|(_, conn)| conn)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(tokio::time::Instant, PoolConnection<Any>)>> {
+        // A poisoned lock only means a thread panicked while pushing or popping; the list is
+        // still sound.
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A connection lent to a [`Read`](super::Read), kept in [`Warm`] when the read ends.
+#[derive(Debug)]
+pub struct Lent {
+    conn: Option<PoolConnection<Any>>,
+    warm: Arc<Warm>,
+}
+
+impl Lent {
+    /// Lends `conn`, to be kept in `warm` afterwards.
+    pub fn new(conn: PoolConnection<Any>, warm: Arc<Warm>) -> Self {
+        Self {
+            conn: Some(conn),
+            warm,
+        }
+    }
+
+    /// The connection.
+    pub fn conn(&mut self) -> &mut PoolConnection<Any> {
+        self.conn
+            .as_mut()
+            .expect("a lent connection is held until the read ends")
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.warm.keep(conn);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! PostgreSQL connections kept between reads (`src/store/warm.rs`): reused, checked before
+//! use so one the server ended is replaced rather than handed out, and given back when the
+//! store closes.
+
+use std::time::Duration;
+
+use sigil::store::Store;
+
+use crate::helpers::{Db, FreshDb, pg_admin_url};
+
+async fn backend_pid(store: &Store) -> i32 {
+    let mut read = store.read().await.unwrap();
+    let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+        .fetch_one(read.conn())
+        .await
+        .unwrap();
+    pid
+}
+
+#[tokio::test]
+async fn a_read_takes_the_connection_the_last_read_kept() {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let store = Store::connect(&fresh.url, 4).await.unwrap();
+    let first = backend_pid(&store).await;
+    for _ in 0..5 {
+        assert_eq!(
+            backend_pid(&store).await,
+            first,
+            "the kept connection is reused"
+        );
+    }
+    let usage = store.pool_usage();
+    assert_eq!(
+        (usage.open, usage.idle),
+        (1, 1),
+        "one connection, kept and idle"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_server_ended_is_replaced_not_handed_out() {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let store = Store::connect(&fresh.url, 4).await.unwrap();
+    let ended = backend_pid(&store).await;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_admin_url())
+        .await
+        .unwrap();
+    let (done,): (bool,) = sqlx::query_as("SELECT pg_terminate_backend($1)")
+        .bind(ended)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(done, "the kept connection's backend was ended");
+    // The next read checks the kept connection, finds it ended, and gets a new one: no error.
+    let now = backend_pid(&store).await;
+    assert_ne!(now, ended);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn closing_the_store_gives_back_the_kept_connections() {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let store = Store::connect(&fresh.url, 4).await.unwrap();
+    // Several reads at once, so several connections are kept.
+    let reads = futures::future::join_all((0..3).map(|_| store.read())).await;
+    drop(reads);
+    assert!(store.pool_usage().idle >= 1);
+    // sqlx's close waits for every connection to come back: kept ones must not hold it up.
+    tokio::time::timeout(Duration::from_secs(10), store.close())
+        .await
+        .expect("the store closes with connections kept");
+    assert!(store.read().await.is_err(), "no read after close");
+}
