@@ -19,7 +19,8 @@
 //! per-round ratios (this machine's speed drifts by more than the effect measured).
 //! HAProxy comes from `scripts/setup-cluster-tools.sh`. `SIGIL_BENCH_BASELINE=PATH` adds the
 //! target `baseline`: the `sigil` binary at PATH (an earlier build) on SQLite, measured in the
-//! same run as the others, so a change is read against what it changed. `SIGIL_BENCH_PERF=DIR` also records a
+//! same run as the others, so a change is read against what it changed; `baseline-postgres`
+//! runs it on PostgreSQL. `SIGIL_BENCH_PERF=DIR` also records a
 //! `perf` profile of the servers during each configuration's first round (`profile.rs`;
 //! `SIGIL_BENCH_PERF_CALL_GRAPH=dwarf` for call graphs through code without frame pointers).
 
@@ -106,6 +107,17 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
     if let Some(bin) = std::env::var_os("SIGIL_BENCH_BASELINE").filter(|_| wanted("baseline")) {
         let server = Server::single_of(std::path::Path::new(&bin), None);
         refresh_rows.extend(measure("baseline", &server, rounds, seconds).await);
+    }
+    // The same build on PostgreSQL, for a change to the PostgreSQL path.
+    if let Some(bin) =
+        std::env::var_os("SIGIL_BENCH_BASELINE").filter(|_| wanted("baseline-postgres"))
+    {
+        let db = servers::create_database(&pg).await;
+        let url = format!("{pg}/{db}?sslmode=disable");
+        let server = Server::single_of(std::path::Path::new(&bin), Some(&url));
+        refresh_rows.extend(measure("baseline-postgres", &server, rounds, seconds).await);
+        drop(server);
+        servers::drop_database(&pg, &db).await;
     }
     let targets: [(&str, Option<usize>, bool); 4] = [
         ("sqlite", None, false),

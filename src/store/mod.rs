@@ -13,7 +13,8 @@
 //! the one place that knows about a transaction pooler in front of PostgreSQL ([`conn`]) sends
 //! them all the way it needs, and on SQLite runs them on the calling thread on connections the
 //! store holds ([`lite`]) rather than through sqlx's driver, which hops to a thread per
-//! connection for every statement.
+//! connection for every statement. On PostgreSQL a read keeps its connection for the next read
+//! ([`warm`]) rather than handing it back to sqlx, which would check it once more on the way.
 //!
 //! Rows are decoded once, here ([`types`]): flags are `bool`, JSON columns typed values, grant
 //! types, client types and signing algorithms enums; a value that does not decode is
@@ -365,7 +366,7 @@ impl Store {
             lite,
             hot: Default::default(),
             sqlite_file,
-            warm: std::sync::Arc::new(warm::Warm::new(acquire_timeout)),
+            warm: std::sync::Arc::new(warm::Warm::new(acquire_timeout, max_connections)),
         })
     }
 

@@ -14,8 +14,8 @@
 //! the server, as a restart does) is closed and the next one tried, then sqlx's pool. The
 //! whole wait is bounded by the acquire timeout, as a wait in sqlx's pool is.
 //!
-//! Kept connections count as idle in `/metrics`; there are never more than the pool's size,
-//! since each is one of its connections. Not used behind a transaction pooler, where a read is
+//! Kept connections count as idle in `/metrics`. At most half the pool is kept, so the writes,
+//! which take their connections from sqlx's pool, always find the other half there. Not used behind a transaction pooler, where a read is
 //! a transaction of its own ([`super::conn`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,15 +37,21 @@ pub const KEEP_FOR: Duration = Duration::from_secs(60);
 pub struct Warm {
     conns: Mutex<Vec<(tokio::time::Instant, PoolConnection<Any>)>>,
     acquire_timeout: Duration,
+    /// The most kept at once: the rest of the pool stays sqlx's.
+    most: usize,
     closed: AtomicBool,
 }
 
 impl Warm {
-    /// No connections kept yet; a read waits at most `acquire_timeout` for one.
-    pub fn new(acquire_timeout: Duration) -> Self {
+    /// No connections kept yet; a read waits at most `acquire_timeout` for one. At most half
+    /// of a pool of `pool_size` (at least one) is kept: writes take their connections from
+    /// sqlx's pool (a transaction gives its connection back to sqlx when it ends), and with every
+    /// connection kept for reads they would wait for one until their acquire timeout.
+    pub fn new(acquire_timeout: Duration, pool_size: u32) -> Self {
         Self {
             conns: Mutex::new(Vec::new()),
             acquire_timeout,
+            most: (pool_size as usize / 2).max(1),
             closed: AtomicBool::new(false),
         }
     }
@@ -72,8 +78,9 @@ impl Warm {
         }
     }
 
-    /// Keeps `conn` for the next read (once the store is closed, gives it back to the pool,
-    /// which closes it). Connections kept longer than [`KEEP_FOR`] unused go back to the pool.
+    /// Keeps `conn` for the next read, or gives it back to the pool when half the pool is kept
+    /// already or the store is closed (then the pool closes it). Connections kept longer than
+    /// [`KEEP_FOR`] unused go back to the pool.
     pub fn keep(&self, conn: PoolConnection<Any>) {
         if self.closed.load(Ordering::Acquire) {
             return;
@@ -81,6 +88,12 @@ impl Warm {
         let now = tokio::time::Instant::now();
         let stale = {
             let mut conns = self.lock();
+            if conns.len() >= self.most {
+                // Back to sqlx's pool, for the writes (see `new`).
+                drop(conns);
+                drop(conn);
+                return;
+            }
             conns.push((now, conn));
             let n = conns
                 .iter()

@@ -62,7 +62,7 @@ async fn a_kept_connection_the_server_ended_is_replaced_not_handed_out() {
 async fn closing_the_store_gives_back_the_kept_connections() {
     let fresh = FreshDb::new(Db::Postgres).await;
     let store = Store::connect(&fresh.url, 4).await.unwrap();
-    // Several reads at once, so several connections are kept.
+    // Several reads at once, so connections are kept (at most half the pool of 4).
     let reads = futures::future::join_all((0..3).map(|_| store.read())).await;
     drop(reads);
     assert!(store.pool_usage().idle >= 1);
@@ -71,4 +71,31 @@ async fn closing_the_store_gives_back_the_kept_connections() {
         .await
         .expect("the store closes with connections kept");
     assert!(store.read().await.is_err(), "no read after close");
+}
+
+#[tokio::test]
+async fn connections_kept_for_reads_leave_the_writes_half_the_pool() {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let store = Store::connect_with(
+        &fresh.url,
+        2,
+        Duration::from_secs(1),
+        sigil::store::SqliteSync::Normal,
+    )
+    .await
+    .unwrap();
+    // As many reads at once as the pool holds, then none: had every connection been kept for
+    // reads, a write (sqlx's transaction) would find none and time out.
+    let reads = futures::future::join_all((0..2).map(|_| store.read())).await;
+    assert!(reads.iter().all(Result::is_ok));
+    drop(reads);
+    for _ in 0..3 {
+        let tx = store
+            .begin_write()
+            .await
+            .expect("a write gets a connection");
+        tx.commit().await.unwrap();
+        backend_pid(&store).await;
+    }
+    store.close().await;
 }
