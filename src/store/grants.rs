@@ -1,7 +1,9 @@
 //! Access-grant records: what `/userinfo` and introspection answer for one access token.
 
 use serde_json::{Map, Value};
-use sqlx::FromRow;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, FromRow};
 
 use super::types::JsonText;
 use super::{Store, StoreError, WriteTx, to_json};
@@ -31,23 +33,32 @@ pub struct GrantRow {
     pub family_id: Option<String>,
 }
 
+/// The columns a grant is stored in, in the order [`bind_grant`] binds them.
+pub(super) const GRANT_COLS: &str =
+    "jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at, family_id";
+
+/// Binds `g`'s values to `q`'s next parameters, in [`GRANT_COLS`] order.
+pub(super) fn bind_grant<'q>(
+    q: Query<'q, Any, AnyArguments<'q>>,
+    g: &'q GrantRow,
+) -> Result<Query<'q, Any, AnyArguments<'q>>, StoreError> {
+    Ok(q.bind(&g.jti)
+        .bind(&g.tenant_id)
+        .bind(&g.user_id)
+        .bind(&g.client_id)
+        .bind(&g.scope)
+        .bind(to_json("id_claims", &g.id_claims)?)
+        .bind(g.expires_at)
+        .bind(g.revoked_at)
+        .bind(&g.family_id))
+}
+
 /// Records a grant.
 pub async fn insert_grant(tx: &mut WriteTx, g: &GrantRow) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO access_grants (jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at, family_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&g.jti)
-    .bind(&g.tenant_id)
-    .bind(&g.user_id)
-    .bind(&g.client_id)
-    .bind(&g.scope)
-    .bind(to_json("id_claims", &g.id_claims)?)
-    .bind(g.expires_at)
-    .bind(g.revoked_at)
-    .bind(&g.family_id)
-    .execute(tx.conn())
-    .await?;
+    let sql = format!(
+        "INSERT INTO access_grants ({GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    );
+    bind_grant(sqlx::query(&sql), g)?.execute(tx.conn()).await?;
     Ok(())
 }
 

@@ -1,12 +1,14 @@
 //! Refresh tokens (by keyed hash), their rotation and the revocation of a family or of a user's
 //! tokens (which revokes the access grants issued with them too).
 
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 use sqlx::{Any, Executor, FromRow};
 
 use super::{Store, StoreError, WriteTx};
 
 /// A refresh token (by its keyed hash).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct RefreshRow {
     /// HMAC of the token.
     pub token_hash: String,
@@ -38,30 +40,38 @@ pub struct RefreshRow {
     pub sid: Option<String>,
 }
 
-const REFRESH_COLS: &str = "token_hash, family_id, tenant_id, user_id, client_id, org_id, scope, \
+pub(super) const REFRESH_COLS: &str = "token_hash, family_id, tenant_id, user_id, client_id, org_id, scope, \
     audience, auth_time, created_at, expires_at, used_at, revoked_at, sid";
+
+/// Binds `r`'s values to `q`'s next parameters, in `REFRESH_COLS` order.
+pub(super) fn bind_refresh<'q>(
+    q: Query<'q, Any, AnyArguments<'q>>,
+    r: &'q RefreshRow,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    q.bind(&r.token_hash)
+        .bind(&r.family_id)
+        .bind(&r.tenant_id)
+        .bind(&r.user_id)
+        .bind(&r.client_id)
+        .bind(&r.org_id)
+        .bind(&r.scope)
+        .bind(&r.audience)
+        .bind(r.auth_time)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .bind(r.used_at)
+        .bind(r.revoked_at)
+        .bind(&r.sid)
+}
 
 /// Stores a refresh token.
 pub async fn insert_refresh(tx: &mut WriteTx, r: &RefreshRow) -> Result<(), StoreError> {
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(&r.token_hash)
-    .bind(&r.family_id)
-    .bind(&r.tenant_id)
-    .bind(&r.user_id)
-    .bind(&r.client_id)
-    .bind(&r.org_id)
-    .bind(&r.scope)
-    .bind(&r.audience)
-    .bind(r.auth_time)
-    .bind(r.created_at)
-    .bind(r.expires_at)
-    .bind(r.used_at)
-    .bind(r.revoked_at)
-    .bind(&r.sid)
-    .execute(tx.conn())
-    .await?;
+    );
+    bind_refresh(sqlx::query(&sql), r)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

@@ -14,9 +14,11 @@
 //! On SQLite, where a statement costs no round trip, the three statements run in a
 //! [`WriteTx`](super::WriteTx) as the general path does.
 
-use super::grants::{self, GrantRow};
-use super::refresh_tokens::{self, RefreshRow};
-use super::{Backend, Pooler, Store, StoreError, to_json};
+use sqlx::Row;
+
+use super::grants::{self, GRANT_COLS, GrantRow};
+use super::refresh_tokens::{self, REFRESH_COLS, RefreshRow};
+use super::{Backend, Pooler, Store, StoreError};
 
 /// What one rotation writes.
 #[derive(Debug)]
@@ -61,74 +63,32 @@ pub async fn rotate_and_issue(store: &Store, r: &RotateAndIssue<'_>) -> Result<b
 }
 
 /// PostgreSQL's one statement. The successor's insert is kept when there is none by a `WHERE`
-/// that is false, so one statement text serves both (prepared once per connection).
+/// that is false (its parameters then bound to an empty row), so one statement text serves
+/// both. The columns and their binding are the ones `insert_grant` and `insert_refresh` use.
 async fn in_one_statement(
     conn: super::Exec<'_>,
     r: &RotateAndIssue<'_>,
 ) -> Result<bool, StoreError> {
-    let g = r.grant;
-    let empty = RefreshRow {
-        token_hash: String::new(),
-        family_id: String::new(),
-        tenant_id: String::new(),
-        user_id: String::new(),
-        client_id: String::new(),
-        org_id: None,
-        scope: String::new(),
-        audience: None,
-        auth_time: 0,
-        created_at: 0,
-        expires_at: 0,
-        used_at: None,
-        revoked_at: None,
-        sid: None,
-    };
-    let n = r.successor.unwrap_or(&empty);
-    let (spent,): (i64,) = sqlx::query_as(
+    let empty = RefreshRow::default();
+    let sql = format!(
         "WITH spent AS ( \
              UPDATE refresh_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL \
              RETURNING token_hash \
          ), granted AS ( \
-             INSERT INTO access_grants \
-                 (jti, tenant_id, user_id, client_id, scope, id_claims, expires_at, revoked_at, family_id) \
+             INSERT INTO access_grants ({GRANT_COLS}) \
              SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM spent \
          ), succeeded AS ( \
-             INSERT INTO refresh_tokens \
-                 (token_hash, family_id, tenant_id, user_id, client_id, org_id, scope, audience, \
-                  auth_time, created_at, expires_at, used_at, revoked_at, sid) \
+             INSERT INTO refresh_tokens ({REFRESH_COLS}) \
              SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
              FROM spent WHERE $26 \
          ) \
-         SELECT count(*) FROM spent",
-    )
-    .bind(r.now)
-    .bind(r.spent)
-    .bind(&g.jti)
-    .bind(&g.tenant_id)
-    .bind(&g.user_id)
-    .bind(&g.client_id)
-    .bind(&g.scope)
-    .bind(to_json("id_claims", &g.id_claims)?)
-    .bind(g.expires_at)
-    .bind(g.revoked_at)
-    .bind(&g.family_id)
-    .bind(&n.token_hash)
-    .bind(&n.family_id)
-    .bind(&n.tenant_id)
-    .bind(&n.user_id)
-    .bind(&n.client_id)
-    .bind(&n.org_id)
-    .bind(&n.scope)
-    .bind(&n.audience)
-    .bind(n.auth_time)
-    .bind(n.created_at)
-    .bind(n.expires_at)
-    .bind(n.used_at)
-    .bind(n.revoked_at)
-    .bind(&n.sid)
-    .bind(r.successor.is_some())
-    .fetch_one(conn)
-    .await?;
+         SELECT count(*) FROM spent"
+    );
+    let q = sqlx::query(&sql).bind(r.now).bind(r.spent);
+    let q = grants::bind_grant(q, r.grant)?;
+    let q = refresh_tokens::bind_refresh(q, r.successor.unwrap_or(&empty));
+    let row = q.bind(r.successor.is_some()).fetch_one(conn).await?;
+    let spent: i64 = row.try_get(0)?;
     Ok(spent == 1)
 }

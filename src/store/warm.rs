@@ -15,8 +15,8 @@
 //! whole wait is bounded by the acquire timeout, as a wait in sqlx's pool is.
 //!
 //! Kept connections count as idle in `/metrics`. At most half the pool is kept, so the writes,
-//! which take their connections from sqlx's pool, always find the other half there. Not used behind a transaction pooler, where a read is
-//! a transaction of its own ([`super::conn`]).
+//! which take their connections from sqlx's pool, always find the other half there. Not used
+//! behind a transaction pooler, where a read is a transaction of its own ([`super::conn`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -3,9 +3,9 @@
 //! A fixed number of threads take jobs from one queue. The queue is a multi-consumer channel
 //! (flume), so a job wakes the one thread that takes it: a channel behind a mutex woke two per
 //! job (the thread blocked in `recv` holding the lock, then the one waiting on the lock once it
-//! was released), and on a small machine each wake-up costs more than a hook. A job that panics is caught on its
-//! thread (`catch_unwind`): its caller gets [`PoolError::Panicked`] and the thread goes on
-//! serving, so the pool never shrinks. Without that, every panic (a host bug reachable by a
+//! was released), and on a small machine each wake-up costs more than a hook. A job that
+//! panics is caught on its thread (`catch_unwind`): its caller gets [`PoolError::Panicked`] and
+//! the thread goes on serving, so the pool never shrinks. Without that, every panic (a host bug reachable by a
 //! guest, say) would cost a thread for good, and a few would leave logins waiting on a pool
 //! that no longer runs anything.
 

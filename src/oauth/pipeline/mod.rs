@@ -121,12 +121,12 @@ pub struct Decision {
 /// Runs the whole pipeline at the token endpoint (password and refresh grants).
 ///
 /// Everything after the flow commits atomically (one transaction, or for a refresh that
-/// changes nothing else one statement: [`crate::store::rotation`]): the rotation of the presented refresh
-/// token, the user's login record and metadata writes, the grant and the new refresh token. So
-/// a failure anywhere issues nothing and spends nothing (the client may retry), and of two
-/// concurrent uses of one refresh token exactly one rotates it (RFC 6749 10.4). The flow's
-/// trace is written whatever happens after the hooks ran; a login that failed after a
-/// successful flow is traced as `aborted`.
+/// changes nothing else one statement: [`crate::store::rotation`]): the rotation of the
+/// presented refresh token, the user's login record and metadata writes, the grant and the new
+/// refresh token. So a failure anywhere issues nothing and spends nothing (the client may
+/// retry), and of two concurrent uses of one refresh token exactly one rotates it (RFC 6749
+/// 10.4). The flow's trace is written whatever happens after the hooks ran; a login that
+/// failed after a successful flow is traced as `aborted`.
 pub async fn complete(deps: &Issuing<'_>, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
     let (decision, outcome) = decide(deps, &l).await?;
     let result = issue_after_flow(deps, &l, &decision, &outcome).await;
