@@ -32,32 +32,34 @@ impl Drop for Server {
 }
 
 /// A directory of its own for one server process.
-fn scratch_dir(port: u16) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sigil-serve-{}-{port}", std::process::id()));
+fn scratch_dir(tag: u64) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sigil-serve-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-async fn serve(db_url: &str, key: &str, port: u16) -> (Server, String) {
-    serve_with(db_url, key, port, &[], &[]).await
+async fn serve(db_url: &str, key: &str) -> (Server, String) {
+    serve_with(db_url, key, &[], &[]).await
 }
 
-/// `sigil serve` with more flags and environment variables.
+/// `sigil serve` with more flags and environment variables. Unless `args` name a `--listen`
+/// address, the server binds port 0 and the address comes from its start-up line: a port
+/// picked free beforehand can be taken by another test's listener or an outgoing
+/// connection before the child binds it, and then `/readyz` may even be answered by a
+/// stranger.
 async fn serve_with(
     db_url: &str,
     key: &str,
-    port: u16,
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (Server, String) {
-    let dir = scratch_dir(port);
-    let listen = format!("127.0.0.1:{port}");
+    let dir = scratch_dir(rand::random());
     let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
         .arg("serve")
         .args(
             (!args.contains(&"--listen"))
-                .then_some(["--listen", &listen])
+                .then_some(["--listen", "127.0.0.1:0"])
                 .into_iter()
                 .flatten(),
         )
@@ -65,15 +67,40 @@ async fn serve_with(
         .env("SIGIL_OPERATOR_KEY_FILE", dir.join("operator-key"))
         .env("DATABASE_URL", db_url)
         .env("SIGIL_MASTER_KEY", key)
-        .env("RUST_LOG", "warn")
+        // The start-up line (info) says where the server listens; the rest of the log warns.
+        .env("RUST_LOG", "warn,sigil::cli::serve=info")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
         .spawn()
         .unwrap();
-    let server = Server(child, dir);
+    let mut server = Server(child, dir);
+    let address = listening_address(&mut server).await;
+    let port = address.rsplit(':').next().unwrap().parse().unwrap();
     assert!(ready(port).await, "sigil serve did not become ready");
-    (server, format!("http://127.0.0.1:{port}"))
+    (server, format!("http://{address}"))
+}
+
+/// The `address=` of the server's `sigil listening` line, waiting up to 20 s for it.
+async fn listening_address(server: &mut Server) -> String {
+    for _ in 0..400 {
+        let log = std::fs::read_to_string(server.1.join("stderr")).unwrap_or_default();
+        if let Some(address) = log
+            .lines()
+            .filter(|l| l.contains("sigil listening"))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+            })
+        {
+            return address.to_string();
+        }
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("sigil serve stopped at start ({status}): {log}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("sigil serve printed no start-up line in 20 s");
 }
 
 /// What a stopped server left: stdout, stderr (its log) and the operator-key file, if any.
@@ -142,7 +169,7 @@ async fn binary_commands(db: Db) {
 
     // First start without a terminal: the operator key goes to an owner-only file the log
     // names, and into no output; the second start makes none.
-    let (server, base) = serve(&fresh.url, &master, free_port()).await;
+    let (server, base) = serve(&fresh.url, &master).await;
     let first = stop_all(server);
     let (text, mode) = first
         .operator_key_file
@@ -161,7 +188,7 @@ async fn binary_commands(db: Db) {
         "the log names the file: {}",
         first.stderr
     );
-    let (server, _) = serve(&fresh.url, &master, free_port()).await;
+    let (server, _) = serve(&fresh.url, &master).await;
     let second = stop_all(server);
     assert!(
         second.operator_key_file.is_none() && !second.stdout.contains("sk_"),
@@ -261,7 +288,7 @@ async fn binary_commands(db: Db) {
     std::fs::remove_file(&tpl).unwrap();
 
     // The key from the CLI works against a running server and sees the imported user.
-    let (server, base) = serve(&fresh.url, &master, free_port()).await;
+    let (server, base) = serve(&fresh.url, &master).await;
     let client = reqwest::Client::new();
     let res = client
         .get(format!("{base}/t/acme/api/users/by-external-id/x1"))
@@ -316,7 +343,6 @@ async fn operator_settings_come_from_flags_and_the_environment(db: Db) {
     let (server, base) = serve_with(
         &fresh.url,
         &master,
-        free_port(),
         &["--hook-deadline-ms", "40"],
         &[("SIGIL_HOOK_FUEL", "123456")],
     )
@@ -409,7 +435,6 @@ async fn client_grants_and_the_lock_from_the_command_line(db: Db) {
     let (server, base) = serve_with(
         &fresh.url,
         &master,
-        free_port(),
         &[],
         &[("SIGIL_LOGIN_MAX_FAILURES", "2")],
     )
@@ -641,7 +666,6 @@ async fn serve_listens_on_a_host_name_and_logs_where_it_is_reached(db: Db) {
     let (server, _) = serve_with(
         &url,
         &master,
-        port,
         &["--listen", &listen],
         &[
             ("RUST_LOG", "info"),
@@ -720,7 +744,7 @@ async fn the_first_start_on_a_terminal_shows_the_operator_key_once() {
     let fresh = FreshDb::new(Db::Sqlite).await;
     let master = sigil::crypto::MasterKey::generate().to_base64();
     let port = free_port();
-    let dir = scratch_dir(port);
+    let dir = scratch_dir(port.into());
     let command = format!(
         "{} serve --listen 127.0.0.1:{port}",
         env!("CARGO_BIN_EXE_sigil")
@@ -771,7 +795,7 @@ async fn rotating_the_master_key_keeps_every_secret_and_retires_the_old_key(db: 
         sigil::crypto::MasterKey::generate(),
     );
     let (old_b64, new_b64) = (old.to_base64(), new.to_base64());
-    let (server, base) = serve(&fresh.url, &old_b64, free_port()).await;
+    let (server, base) = serve(&fresh.url, &old_b64).await;
     let http = reqwest::Client::new();
     let operator = std::fs::read_to_string(server.1.join("operator-key"))
         .unwrap()
@@ -841,7 +865,7 @@ async fn rotating_the_master_key_keeps_every_secret_and_retires_the_old_key(db: 
     assert!(String::from_utf8_lossy(&out.stdout).contains(&new.fingerprint()));
 
     for key in [&new_b64, &old_b64] {
-        let (server, base) = serve(&fresh.url, key, free_port()).await;
+        let (server, base) = serve(&fresh.url, key).await;
         let users = http
             .get(format!("{base}/t/default/api/users"))
             .bearer_auth(&operator)
