@@ -187,7 +187,7 @@ fn isolation(runner: &LocalRunner, roles: Arc<PreparedHook>) {
                     .run_flow(
                         "ten_b",
                         vec![step(roles.clone(), Limits::default())],
-                        &e,
+                        e.clone(),
                         AddableScopes::default(),
                     )
                     .await;
@@ -208,7 +208,7 @@ fn isolation(runner: &LocalRunner, roles: Arc<PreparedHook>) {
                     .run_flow(
                         "ten_a",
                         vec![step(h.clone(), spin)],
-                        &ev,
+                        ev.clone(),
                         AddableScopes::default(),
                     )
                     .await;

@@ -135,10 +135,7 @@ pub struct LocalEvent {
 impl LocalEvent {
     /// Measures `event`.
     pub fn new(event: PostLoginEvent) -> Self {
-        // An event (string keys, JSON values) always serializes; were it ever to fail, the
-        // size is taken as unbounded, so the event is refused as too large, never run
-        // unchecked.
-        let size = serde_json::to_string(&event).map_or(usize::MAX, |s| s.len());
+        let size = event.serialized_size();
         Self { event, size }
     }
 

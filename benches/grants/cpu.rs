@@ -9,22 +9,7 @@ const TICKS_PER_SECOND: u64 = 100;
 
 /// User plus system CPU time of process `pid` (its threads included), or zero once it is gone.
 pub fn of_pid(pid: u32) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return Duration::ZERO;
-    };
-    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are
-    // fixed: state is the first, utime the 12th and stime the 13th.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / TICKS_PER_SECOND)
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(Duration::ZERO, |s| ticks_of(&s))
 }
 
 /// Total CPU time of `pids`.
@@ -69,4 +54,45 @@ pub fn switches_of_pid(pid: u32) -> u64 {
 /// Context switches of `pids` so far.
 pub fn switches_of_pids(pids: &[u32]) -> u64 {
     pids.iter().map(|p| switches_of_pid(*p)).sum()
+}
+
+/// CPU time of each thread of `pids` so far, summed by thread name (`comm`: `tokio-runtime-w`
+/// for the async workers, `sigil-hook` for the guests' pool, and so on), so a change is read
+/// where it moved CPU rather than only in the process total.
+pub fn by_thread_of_pids(pids: &[u32]) -> std::collections::BTreeMap<String, Duration> {
+    let mut out = std::collections::BTreeMap::new();
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // The name sits between the first '(' and the last ')' (it may hold either).
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let name = stat[open + 1..close].to_string();
+            *out.entry(name).or_insert(Duration::ZERO) += ticks_of(&stat);
+        }
+    }
+    out
+}
+
+/// User plus system time of one `/proc/.../stat` line. The command name (field 2) may hold
+/// spaces; the fields after its closing parenthesis are fixed: state is the first, utime the
+/// 12th and stime the 13th.
+fn ticks_of(stat: &str) -> Duration {
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / TICKS_PER_SECOND)
 }

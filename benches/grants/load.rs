@@ -29,6 +29,8 @@ pub struct Stats {
     pub cpu: [f64; 3],
     /// The nodes' context switches per grant.
     pub switches: f64,
+    /// The nodes' CPU per grant by thread name, microseconds, largest first.
+    pub threads: Vec<(String, f64)>,
     /// Requests answered 503 and sent again ([`Env::retried`]); their time is in the latency
     /// of the grant that followed.
     pub retried: u64,
@@ -264,6 +266,7 @@ fn stats(mut all: Vec<Duration>, took: Duration) -> Stats {
         p99: ms(all[all.len() * 99 / 100]),
         cpu: [0.0; 3],
         switches: 0.0,
+        threads: Vec::new(),
         retried: 0,
     }
 }

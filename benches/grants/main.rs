@@ -103,10 +103,11 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         peer = measure_peer(rounds, seconds).await;
     }
     let mut refresh_rows = Vec::new();
+    let mut threads = Vec::new();
     // An earlier build of `sigil` on SQLite, first, to read each change against in one run.
     if let Some(bin) = std::env::var_os("SIGIL_BENCH_BASELINE").filter(|_| wanted("baseline")) {
         let server = Server::single_of(std::path::Path::new(&bin), None);
-        refresh_rows.extend(measure("baseline", &server, rounds, seconds).await);
+        refresh_rows.extend(measure("baseline", &server, rounds, seconds, &mut threads).await);
     }
     // The same build on PostgreSQL, for a change to the PostgreSQL path.
     if let Some(bin) =
@@ -115,7 +116,8 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
         let db = servers::create_database(&pg).await;
         let url = format!("{pg}/{db}?sslmode=disable");
         let server = Server::single_of(std::path::Path::new(&bin), Some(&url));
-        refresh_rows.extend(measure("baseline-postgres", &server, rounds, seconds).await);
+        refresh_rows
+            .extend(measure("baseline-postgres", &server, rounds, seconds, &mut threads).await);
         drop(server);
         servers::drop_database(&pg, &db).await;
     }
@@ -139,7 +141,7 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
             (Some(n), Some(url)) => Server::cluster(n, url),
             _ => Server::single(url.as_deref()),
         };
-        refresh_rows.extend(measure(name, &server, rounds, seconds).await);
+        refresh_rows.extend(measure(name, &server, rounds, seconds, &mut threads).await);
         drop(server);
         if let Some(db) = db {
             servers::drop_database(&pg, &db).await;
@@ -152,6 +154,13 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
             if let Some((_, base)) = peer.iter().find(|(a, _)| a == alg) {
                 println!("| {target} | {alg} | {hooks} | {:.2} |", rps / base);
             }
+        }
+    }
+    if !threads.is_empty() {
+        println!("\nserver CPU per refresh grant by thread, us (the median round's)\n");
+        for (config, by) in &threads {
+            let cells: Vec<String> = by.iter().map(|(t, us)| format!("{t} {us:.0}")).collect();
+            println!("- {config}: {}", cells.join(", "));
         }
     }
     if wanted("round-trips") {
@@ -244,6 +253,7 @@ struct Cpu<'a> {
     server: &'a Server,
     at: [Duration; 3],
     switches: u64,
+    threads: std::collections::BTreeMap<String, Duration>,
 }
 
 impl<'a> Cpu<'a> {
@@ -252,6 +262,7 @@ impl<'a> Cpu<'a> {
             server,
             at: Self::read(server),
             switches: cpu::switches_of_pids(&server.nodes),
+            threads: cpu::by_thread_of_pids(&server.nodes),
         }
     }
 
@@ -267,6 +278,21 @@ impl<'a> Cpu<'a> {
     fn switches_per_grant(&self, grants: usize) -> f64 {
         let now = cpu::switches_of_pids(&self.server.nodes);
         now.saturating_sub(self.switches) as f64 / grants.max(1) as f64
+    }
+
+    /// The nodes' CPU per grant since `start` by thread name, microseconds, largest first.
+    fn by_thread(&self, grants: usize) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = cpu::by_thread_of_pids(&self.server.nodes)
+            .into_iter()
+            .map(|(name, now)| {
+                let before = self.threads.get(&name).copied().unwrap_or_default();
+                let us = now.saturating_sub(before).as_secs_f64() * 1e6 / grants.max(1) as f64;
+                (name, us)
+            })
+            .filter(|(_, us)| *us > 0.0)
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out
     }
 
     /// Microseconds per grant of the nodes, the balancer and the database since `start`.
@@ -285,6 +311,7 @@ async fn measure(
     server: &Server,
     rounds: usize,
     seconds: Duration,
+    threads: &mut Vec<(String, Vec<(String, f64)>)>,
 ) -> Vec<(&'static str, &'static str, &'static str, f64)> {
     let mut rows = Vec::new();
     let env = Arc::new(Env::new(&server.base, &server.key));
@@ -328,6 +355,7 @@ async fn measure(
                 chains = next;
                 st.cpu = cpu.per_grant(st.grants);
                 st.switches = cpu.switches_per_grant(st.grants);
+                st.threads = cpu.by_thread(st.grants);
                 if let Some(p) = profile {
                     p.finish();
                 }
@@ -354,6 +382,9 @@ async fn measure(
             &with,
             &format!(" ({cost:.1}% below 0 hooks; rounds {lo:.1}% to {hi:.1}%)"),
         );
+        for (hooks, st) in [("0", &base), ("3", &with)] {
+            threads.push((format!("{name} {alg} {hooks} hooks"), st.threads.clone()));
+        }
         rows.push((name, *alg, "0", base.rps));
         rows.push((name, *alg, "3", with.rps));
         if *alg == "ES256" {

@@ -43,6 +43,13 @@ pub async fn roles_and_permissions_on(
     user_id: &str,
 ) -> Result<RolesAndPermissions, StoreError> {
     let rows = crate::store::roles::of_user(conn, user_id).await?;
+    Ok(roles_and_permissions_of(rows))
+}
+
+/// Role names in their order, and the union of their permissions in first-seen order.
+pub fn roles_and_permissions_of(
+    rows: Vec<crate::store::roles::RolePermissions>,
+) -> RolesAndPermissions {
     let mut perms: Vec<String> = Vec::new();
     for r in &rows {
         for perm in &r.permissions {
@@ -51,7 +58,7 @@ pub async fn roles_and_permissions_on(
             }
         }
     }
-    Ok((rows.into_iter().map(|r| r.name).collect(), perms))
+    (rows.into_iter().map(|r| r.name).collect(), perms)
 }
 
 fn object(map: &serde_json::Map<String, Value>) -> Value {

@@ -21,7 +21,7 @@ pub async fn run_flow(
     hooks: &Hooks,
     tenant_id: &str,
     steps: Vec<FlowStep>,
-    event: &PostLoginEvent,
+    event: PostLoginEvent,
     addable: AddableScopes,
     context: &str,
     now: i64,

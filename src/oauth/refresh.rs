@@ -29,8 +29,8 @@ use crate::db::Db;
 use crate::flows::event::{self, RequestInfo};
 use crate::metrics::{SecurityEvent, security_event};
 use crate::store::orgs as org_store;
+use crate::store::refresh_read::{self, RefreshRead};
 use crate::store::refresh_tokens as refresh_store;
-use crate::store::users as user_store;
 use sigil_hooks::event::Protocol;
 
 /// Runs the refresh grant.
@@ -59,23 +59,25 @@ pub async fn grant(
 
     // Nothing is spent here: the token is rotated in the transaction that stores its successor
     // (pipeline::complete), so a refresh that fails on our side, or that a hook denies, leaves
-    // it valid for the retry. The token, its user and the organization membership are read on
-    // one connection.
+    // it valid for the retry. The token, its user and, when the flow runs hooks (the event
+    // needs them), the user's roles are one statement; the organization membership is read on
+    // the same connection. A flow not in this node's cache decides nothing here: the event
+    // reads the roles itself.
     let mut read = deps.db.store.read().await?;
-    let row = refresh_store::by_hash(read.conn(), tenant_id, &hash)
+    let with_roles = deps.hooks.flows.binds_hooks(tenant_id, now) == Some(true);
+    let RefreshRead {
+        token: row,
+        user,
+        roles,
+    } = refresh_read::token_user_roles(read.conn(), tenant_id, &hash, with_roles)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid());
     }
-    let user = user_store::get(read.conn(), tenant_id, user_store::By::Id(&row.user_id)).await?;
-    // The event needs the user's roles when the flow runs hooks: read them here, on this
-    // connection, rather than on one of their own (a PostgreSQL connection's liveness check is
-    // a round trip). A flow not in this node's cache decides nothing here; the event reads them.
-    let roles = match (&user, deps.hooks.flows.binds_hooks(tenant_id, now)) {
-        (Some(u), Some(true)) => Some(event::roles_and_permissions_on(read.conn(), &u.id).await?),
-        _ => None,
-    };
+    let roles = roles
+        .filter(|_| user.is_some())
+        .map(event::roles_and_permissions_of);
     let org = match (&row.org_id, &user) {
         (Some(id), Some(user)) => {
             let org = org_store::get(read.conn(), tenant_id, org_store::By::Id(id)).await?;

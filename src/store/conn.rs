@@ -120,6 +120,16 @@ impl<'c> Exec<'c> {
         }
     }
 
+    /// Which database this connection talks to (for a statement whose SQL differs).
+    pub(super) fn backend(&self) -> super::Backend {
+        match &self.to {
+            Target::Sqlx { conn, .. } if conn.backend_name() == "PostgreSQL" => {
+                super::Backend::Postgres
+            }
+            _ => super::Backend::Sqlite,
+        }
+    }
+
     /// The same connection for one more statement (for a function that runs several).
     pub fn reborrow(&mut self) -> Exec<'_> {
         Exec {

@@ -38,6 +38,7 @@ pub mod hot;
 pub mod lite;
 pub mod login_failures;
 pub mod orgs;
+pub mod refresh_read;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod rotation;

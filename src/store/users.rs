@@ -53,7 +53,7 @@ pub struct UserRow {
     pub logins_count: i64,
 }
 
-const COLS: &str = "id, tenant_id, email, email_normalized, email_verified, password_hash, name, \
+pub(super) const COLS: &str = "id, tenant_id, email, email_normalized, email_verified, password_hash, name, \
     given_name, family_name, nickname, picture, blocked, user_metadata, app_metadata, external_id, \
     created_at, updated_at, last_login, logins_count";
 

@@ -394,7 +394,7 @@ async fn capacity_is_bounded_and_fails_fast() {
             .run_flow(
                 "ten_a",
                 vec![step(h, spin, FailurePolicy::FailClosed)],
-                &e,
+                e,
                 AddableScopes::default(),
             )
             .await;
@@ -413,7 +413,7 @@ async fn capacity_is_bounded_and_fails_fast() {
                 Limits::default(),
                 FailurePolicy::FailClosed,
             )],
-            &mode("ok"),
+            mode("ok"),
             AddableScopes::default(),
         )
         .await

@@ -188,6 +188,26 @@ fn text(v: &Value) -> String {
 }
 
 impl PostLoginEvent {
+    /// The length of its JSON text, what a hook's `event_bytes` limit is checked against,
+    /// counted without building the text. An event (string keys, JSON values) always
+    /// serializes; were it ever to fail, the size is unbounded, so the event is refused as too
+    /// large, never run unchecked.
+    pub fn serialized_size(&self) -> usize {
+        /// A writer that only counts.
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut n = Count(0);
+        serde_json::to_writer(&mut n, self).map_or(usize::MAX, |()| n.0)
+    }
+
     /// The login time in epoch milliseconds (0 when `now` does not parse).
     pub fn now_ms(&self) -> i64 {
         time::OffsetDateTime::parse(&self.now, &time::format_description::well_known::Rfc3339)

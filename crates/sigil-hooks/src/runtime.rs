@@ -168,7 +168,7 @@ impl HookRuntime {
         self: &Arc<Self>,
         tenant_id: &str,
         steps: Vec<FlowStep>,
-        event: &PostLoginEvent,
+        event: PostLoginEvent,
         addable: AddableScopes,
     ) -> Result<FlowOutcome, HookError> {
         if steps.is_empty() {
@@ -186,10 +186,8 @@ impl HookRuntime {
         );
         let tenant_permit = acquire(self.tenant_slots(tenant_id), wait).await?;
         let slot = acquire(self.slots.clone(), wait).await?;
-        let event_json =
-            serde_json::to_string(event).map_err(|e| HookError::Internal(e.to_string()))?;
+        let event_size = event.serialized_size();
         let rt = self.clone();
-        let event = event.clone();
         let addable = Arc::new(addable);
         let done = self.pool.spawn(move |abandoned| {
             // The permits live as long as the work, whatever happens to the caller.
@@ -197,7 +195,7 @@ impl HookRuntime {
             rt.flow(
                 &steps,
                 &event,
-                event_json.len(),
+                event_size,
                 FlowStart {
                     at: admitted,
                     addable,

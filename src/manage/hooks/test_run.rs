@@ -64,7 +64,7 @@ pub async fn test(
         hooks,
         &ctx.tenant_id,
         vec![s],
-        &event,
+        event,
         addable,
         &format!("test:{}", h.name),
         now,

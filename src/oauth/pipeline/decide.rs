@@ -67,7 +67,7 @@ pub async fn decide(
             deps.hooks,
             tenant_id,
             steps,
-            &ev,
+            ev,
             addable,
             &jti,
             deps.db.now(),

@@ -136,6 +136,44 @@ async fn a_refresh_with_hooks_bound_carries_the_roles_the_user_has_now(db: Db) {
     assert_eq!(permissions(&at), json!([]));
 }
 
+/// A refresh reads the user's roles in the statement that reads its token; the event it
+/// builds lists them, and so the union of their permissions, exactly as a password login does
+/// (by role name in the database's collation: the names differ in case so that a byte-wise
+/// and a linguistic order would disagree).
+async fn a_refresh_with_hooks_bound_sees_the_roles_in_the_order_a_login_does(db: Db) {
+    let app = spawn_app(db).await;
+    upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
+    let s = setup(&app, "ES256").await;
+    enable_refresh(&app, &s).await;
+    for (name, permission) in [("zeta", "z:1"), ("Mid", "m:1"), ("alpha", "a:1")] {
+        app.post(
+            "/t/default/api/roles",
+            json!({"name": name, "permissions": [permission]}),
+        )
+        .await
+        .expect_status(StatusCode::CREATED);
+    }
+    app.post(
+        &format!("/t/default/api/users/{}/roles", s.user_id),
+        json!({"roles": ["zeta", "Mid", "alpha"]}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    let permissions = |at: &Value| at["https://sigil.example/permissions"].clone();
+
+    let login = ada_login(&app, &s, &OFFLINE).await;
+    let (_, at) = verify(&app, login["access_token"].as_str().unwrap()).await;
+    let at_login = permissions(&at);
+    let mut all: Vec<String> = serde_json::from_value(at_login.clone()).unwrap();
+    all.sort();
+    assert_eq!(all, ["a:1", "m:1", "read:reports", "z:1"], "{at_login}");
+
+    let rt = login["refresh_token"].as_str().unwrap();
+    let second = refreshed(&app, &s, rt, None).await;
+    let (_, at) = verify(&app, second["access_token"].as_str().unwrap()).await;
+    assert_eq!(permissions(&at), at_login);
+}
+
 async fn a_refresh_is_not_counted_as_a_login(db: Db) {
     let app = spawn_app(db).await;
     let (s, rt) = refreshable(&app, &OFFLINE).await;
@@ -299,6 +337,7 @@ async fn a_rotated_refresh_token_gets_a_full_lifetime_of_its_own(db: Db) {
 
 both_backends!(
     a_refresh_with_hooks_bound_carries_the_roles_the_user_has_now,
+    a_refresh_with_hooks_bound_sees_the_roles_in_the_order_a_login_does,
     offline_access_gives_a_refresh_token,
     without_the_refresh_token_grant_offline_access_gives_no_refresh_token,
     a_refresh_token_is_rotated_on_every_use,
