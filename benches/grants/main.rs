@@ -20,9 +20,12 @@
 //! HAProxy comes from `scripts/setup-cluster-tools.sh`. `SIGIL_BENCH_BASELINE=PATH` adds the
 //! target `baseline`: the `sigil` binary at PATH (an earlier build) on SQLite, measured in the
 //! same run as the others, so a change is read against what it changed; `baseline-postgres`
-//! runs it on PostgreSQL. `SIGIL_BENCH_PERF=DIR` also records a
-//! `perf` profile of the servers during each configuration's first round (`profile.rs`;
-//! `SIGIL_BENCH_PERF_CALL_GRAPH=dwarf` for call graphs through code without frame pointers).
+//! runs it on PostgreSQL. With it, `ab` (SQLite) and `ab-postgres` run the earlier build and
+//! this one side by side, alternating their ES256 refresh rounds, and report the per-round
+//! ratios: the machine drifts too much between targets for anything else to compare builds.
+//! `SIGIL_BENCH_PERF=DIR` also records a `perf` profile of the servers during each
+//! configuration's first round (`profile.rs`; `SIGIL_BENCH_PERF_CALL_GRAPH=dwarf` for call
+//! graphs through code without frame pointers).
 
 // These benchmarks measure real elapsed time (the server under test takes its time from the
 // injected clock), so the workspace's ban on `Instant::now` does not apply to them.
@@ -120,6 +123,32 @@ async fn run(wanted: &dyn Fn(&str) -> bool) {
             .extend(measure("baseline-postgres", &server, rounds, seconds, &mut threads).await);
         drop(server);
         servers::drop_database(&pg, &db).await;
+    }
+    // The earlier build and this one side by side, round by round, on SQLite (`ab`) or
+    // PostgreSQL (`ab-postgres`): this machine drifts by more than a change is worth between
+    // the minutes one target runs and the next, so only interleaved rounds compare them.
+    if let Some(bin) = std::env::var_os("SIGIL_BENCH_BASELINE") {
+        for (target, postgres) in [("ab", false), ("ab-postgres", true)] {
+            if !wanted(target) {
+                continue;
+            }
+            let dbs = if postgres {
+                vec![
+                    servers::create_database(&pg).await,
+                    servers::create_database(&pg).await,
+                ]
+            } else {
+                Vec::new()
+            };
+            let url = |i: usize| dbs.get(i).map(|d| format!("{pg}/{d}?sslmode=disable"));
+            let before = Server::single_of(std::path::Path::new(&bin), url(0).as_deref());
+            let now = Server::single(url(1).as_deref());
+            ab(target, [&before, &now], rounds, seconds).await;
+            drop((before, now));
+            for db in dbs {
+                servers::drop_database(&pg, &db).await;
+            }
+        }
     }
     let targets: [(&str, Option<usize>, bool); 4] = [
         ("sqlite", None, false),
@@ -420,7 +449,81 @@ async fn measure(
     rows
 }
 
-/// The round with the median rate.
+/// Refresh rounds on `servers` (the earlier build, then this one) in turn, ES256, with no hooks
+/// and with three; prints each one's median round and the per-round ratios of this build to
+/// the earlier one (each pair ran one after the other, seconds apart).
+async fn ab(name: &str, servers: [&Server; 2], rounds: usize, seconds: Duration) {
+    let mut envs = Vec::new();
+    for server in servers {
+        let env = Arc::new(Env::new(&server.base, &server.key));
+        let apps = set_up(&env).await;
+        let (_, id, secret) = apps.into_iter().find(|(alg, ..)| *alg == "ES256").unwrap();
+        let chains = load::log_in_all(&env, &id, &secret, CLIENTS).await;
+        envs.push((env, id, secret, Some(chains)));
+    }
+    // [hooks][build] -> rounds
+    let mut runs: [[Vec<Stats>; 2]; 2] = Default::default();
+    for _ in 0..rounds {
+        for hooks in [false, true] {
+            for (build, server) in servers.iter().enumerate() {
+                let (env, id, secret, chains) = &mut envs[build];
+                set_flow(env, hooks).await;
+                let cpu = Cpu::start(server);
+                let (mut st, next) =
+                    load::refresh_round(env, id, secret, chains.take().unwrap(), seconds).await;
+                *chains = Some(next);
+                st.cpu = cpu.per_grant(st.grants);
+                st.switches = cpu.switches_per_grant(st.grants);
+                st.threads = cpu.by_thread(st.grants);
+                runs[usize::from(hooks)][build].push(st);
+            }
+        }
+    }
+    println!("\n{name}: the earlier build and this one, ES256 refresh, rounds interleaved\n");
+    println!(
+        "| hooks | build | grants/s | p50 ms | p99 ms | server CPU us | switches | postgres CPU us | CPU by thread, us |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (hooks, [before, now]) in runs.into_iter().enumerate() {
+        let ratio = |f: &dyn Fn(&Stats) -> f64| {
+            let mut r: Vec<f64> = before.iter().zip(&now).map(|(b, n)| f(n) / f(b)).collect();
+            r.sort_by(f64::total_cmp);
+            (r[r.len() / 2], r[0], r[r.len() - 1])
+        };
+        let rps = ratio(&|s| s.rps);
+        let cpu = ratio(&|s| s.cpu[0]);
+        for (label, st) in [("before", median(before)), ("now", median(now))] {
+            let threads: Vec<String> = st
+                .threads
+                .iter()
+                .map(|(t, us)| format!("{t} {us:.0}"))
+                .collect();
+            println!(
+                "| {} | {label} | {:.0} | {:.1} | {:.1} | {:.0} | {:.1} | {:.0} | {} |",
+                hooks * 3,
+                st.rps,
+                st.p50,
+                st.p99,
+                st.cpu[0],
+                st.switches,
+                st.cpu[2],
+                threads.join(", ")
+            );
+        }
+        println!(
+            "\n{} hooks, now / before, median of the rounds' ratios (lowest to highest): grants/s {:.2} ({:.2} to {:.2}), server CPU per grant {:.2} ({:.2} to {:.2})\n",
+            hooks * 3,
+            rps.0,
+            rps.1,
+            rps.2,
+            cpu.0,
+            cpu.1,
+            cpu.2
+        );
+    }
+}
+
+/// The round with the median rate./// The round with the median rate.
 fn median(mut rounds: Vec<Stats>) -> Stats {
     rounds.sort_by(|a, b| a.rps.total_cmp(&b.rps));
     rounds.remove(rounds.len() / 2)

@@ -64,6 +64,23 @@ fn failed_outcome(e: HookError) -> FlowOutcome {
     o
 }
 
+/// A trace's stored JSON: `{"status": ..., "hooks": [...]}`.
+fn trace_json(out: &FlowOutcome) -> String {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        status: &'a FlowStatus,
+        hooks: &'a [sigil_hooks::outcome::HookTrace],
+    }
+    let body = Body {
+        status: &out.status,
+        hooks: &out.trace,
+    };
+    // Strings, numbers and JSON values only: it cannot fail; if it ever did, the trace says so
+    // rather than being lost.
+    serde_json::to_string(&body)
+        .unwrap_or_else(|e| json!({"error": format!("serializing the trace: {e}")}).to_string())
+}
+
 fn observe(
     hooks: &Hooks,
     tenant_id: &str,
@@ -87,6 +104,6 @@ fn observe(
         at: now,
         context: context.to_string(),
         status: status.into(),
-        trace: json!({"status": out.status, "hooks": out.trace}),
+        trace: trace_json(out),
     }
 }

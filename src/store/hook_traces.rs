@@ -1,10 +1,8 @@
 //! Hook traces: what each flow run did, kept per tenant up to a bound.
 
-use serde_json::Value;
 use sqlx::FromRow;
 
-use super::types::JsonText;
-use super::{Page, Store, StoreError, WriteTx, to_json};
+use super::{Page, Store, StoreError, WriteTx};
 
 /// A stored trace.
 #[derive(Debug, Clone, FromRow)]
@@ -19,9 +17,9 @@ pub struct TraceRow {
     pub context: String,
     /// `success`, `denied`, `failed`.
     pub status: String,
-    /// The run's status and its hooks' traces.
-    #[sqlx(try_from = "JsonText")]
-    pub trace: Value,
+    /// The run's status and its hooks' traces: JSON text, serialized once where the flow ends
+    /// (from typed values, never through a `serde_json::Value` tree) and stored as it is.
+    pub trace: String,
 }
 
 /// How many traces one `INSERT` carries (six parameters each: far below both databases'
@@ -67,7 +65,7 @@ pub async fn insert_traces(
                 .bind(t.at)
                 .bind(&t.context)
                 .bind(&t.status)
-                .bind(to_json("trace", &t.trace)?);
+                .bind(&t.trace);
         }
         q.execute(tx.conn()).await?;
     }

@@ -437,7 +437,7 @@ async fn a_batch_of_traces_is_stored_and_only_its_tenants_oldest_beyond_the_boun
         at: i as i64,
         context: format!("login:at_{i}"),
         status: "success".into(),
-        trace: json!({"i": i}),
+        trace: json!({"i": i}).to_string(),
     };
     // The other tenant: three traces, under any bound.
     let mut batch: Vec<TraceRow> = (0..3).map(|i| trace(&other, i)).collect();

@@ -26,6 +26,12 @@ pub struct Trace {
     pub hooks: Vec<HookTrace>,
 }
 
+/// What a stored trace holds that a reader gets (its `status` repeats the row's).
+#[derive(serde::Deserialize)]
+struct Stored {
+    hooks: Vec<HookTrace>,
+}
+
 /// Lists traces, newest first.
 pub async fn traces(
     db: &Db,
@@ -36,7 +42,7 @@ pub async fn traces(
     hooks.traces.flush().await;
     let rows = store::list_traces(&db.store, &ctx.tenant_id, page.cursor(), page.limit()?).await?;
     Page::from_store(rows, |r| {
-        let hooks = serde_json::from_value(r.trace["hooks"].clone())
+        let Stored { hooks } = serde_json::from_str(&r.trace)
             .map_err(|e| StoreError::BadJson("hook_traces.trace", e))?;
         Ok(Trace {
             hooks,
