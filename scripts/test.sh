@@ -30,4 +30,11 @@ fi
 # The hooks SDK's own unit tests (its allocator), natively.
 cargo test --quiet --manifest-path hooks-sdk/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-$PWD/target}/sdk"
 
+# The compile-isolation test measures another tenant's login throughput during a compile load
+# against its throughput before and after. Beside the rest of the suite, whatever test happens
+# to run next to it shares the CPU with its windows unevenly (CI once measured 47% against the
+# contract's 50%, a run alone 69% to 78%), so it is `#[ignore]`d in the suite and runs here
+# alone, after the others, one back-end at a time.
 cargo test --workspace --all-targets "$@"
+cargo test --test api -- --ignored compile_load_leaves_other_tenants_half_their_login_throughput \
+  --test-threads=1

@@ -141,8 +141,10 @@ fn best(rates: &[f64]) -> f64 {
 /// four distinct 100,000-function components at once, which without bounds means four
 /// compilers each with a thread per core; another tenant's password grants keep at least half
 /// their throughput, measured in this test before and during the compile load. The 50% bound
-/// is the contract; with one single-threaded, lower-priority worker the measured ratio is far
-/// above it, so noise on a shared machine does not flake it.
+/// is the contract; with one single-threaded, lower-priority worker the measured ratio is well
+/// above it (69% to 78% here) when nothing else runs: `scripts/test.sh` runs this test alone,
+/// after the rest of the suite, because a neighbouring test's load during the measured
+/// windows is not something the contract is about.
 async fn compile_load_leaves_other_tenants_half_their_login_throughput(db: Db) {
     // A debug build of the worker does not compile such a component within its CPU-time
     // limit, so each upload holds its worker for the whole limit (a release build compiles it,
@@ -272,6 +274,7 @@ async fn uploads_over_the_rate_limit_get_429_with_retry_after(db: Db) {
 }
 
 both_backends!(
+    #[ignore = "a throughput measurement: scripts/test.sh runs it alone, after the suite"]
     compile_load_leaves_other_tenants_half_their_login_throughput,
     uploads_over_the_rate_limit_get_429_with_retry_after,
 );
