@@ -212,8 +212,7 @@ async fn measure_peer(rounds: usize, seconds: Duration) -> Vec<(&'static str, f6
             let (mut st, next) =
                 load::refresh_round(&env, "peer-client", "peer-secret", chains, seconds).await;
             chains = next;
-            st.cpu = cpu.per_grant(st.grants);
-            st.switches = cpu.switches_per_grant(st.grants);
+            cpu.finish(&mut st);
             runs.push(st);
         }
         let st = median(runs);
@@ -309,6 +308,14 @@ impl<'a> Cpu<'a> {
         now.saturating_sub(self.switches) as f64 / grants.max(1) as f64
     }
 
+    /// Fills in `st`'s CPU per grant, context switches per grant and CPU by thread since
+    /// `start`.
+    fn finish(&self, st: &mut Stats) {
+        st.cpu = self.per_grant(st.grants);
+        st.switches = self.switches_per_grant(st.grants);
+        st.threads = self.by_thread(st.grants);
+    }
+
     /// The nodes' CPU per grant since `start` by thread name, microseconds, largest first.
     fn by_thread(&self, grants: usize) -> Vec<(String, f64)> {
         let mut out: Vec<(String, f64)> = cpu::by_thread_of_pids(&self.server.nodes)
@@ -382,9 +389,7 @@ async fn measure(
                 let cpu = Cpu::start(server);
                 let (mut st, next) = load::refresh_round(&env, id, secret, chains, seconds).await;
                 chains = next;
-                st.cpu = cpu.per_grant(st.grants);
-                st.switches = cpu.switches_per_grant(st.grants);
-                st.threads = cpu.by_thread(st.grants);
+                cpu.finish(&mut st);
                 if let Some(p) = profile {
                     p.finish();
                 }
@@ -428,8 +433,7 @@ async fn measure(
             let cpu = Cpu::start(server);
             // The flow is the three hooks' still (the last configuration of the rounds).
             let (mut st, _) = load::refresh_round(&env, id, secret, chains, seconds).await;
-            st.cpu = cpu.per_grant(st.grants);
-            st.switches = cpu.switches_per_grant(st.grants);
+            cpu.finish(&mut st);
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             let attempts = sprayer.await.unwrap();
             let note = format!(
@@ -442,8 +446,7 @@ async fn measure(
         // The password grant at the hashing parameters the server was started with.
         let cpu = Cpu::start(server);
         let mut st = load::password_round(&env, id, secret, PASSWORD, CLIENTS, seconds).await;
-        st.cpu = cpu.per_grant(st.grants);
-        st.switches = cpu.switches_per_grant(st.grants);
+        cpu.finish(&mut st);
         row("password", alg, "3", &st, "");
     }
     rows
@@ -472,9 +475,7 @@ async fn ab(name: &str, servers: [&Server; 2], rounds: usize, seconds: Duration)
                 let (mut st, next) =
                     load::refresh_round(env, id, secret, chains.take().unwrap(), seconds).await;
                 *chains = Some(next);
-                st.cpu = cpu.per_grant(st.grants);
-                st.switches = cpu.switches_per_grant(st.grants);
-                st.threads = cpu.by_thread(st.grants);
+                cpu.finish(&mut st);
                 runs[usize::from(hooks)][build].push(st);
             }
         }

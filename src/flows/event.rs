@@ -34,15 +34,7 @@ pub async fn roles_and_permissions(
     db: &Store,
     user_id: &str,
 ) -> Result<RolesAndPermissions, StoreError> {
-    roles_and_permissions_on(db.read().await?.conn(), user_id).await
-}
-
-/// [`roles_and_permissions`] on a connection the caller holds for other reads too.
-pub async fn roles_and_permissions_on(
-    conn: crate::store::Exec<'_>,
-    user_id: &str,
-) -> Result<RolesAndPermissions, StoreError> {
-    let rows = crate::store::roles::of_user(conn, user_id).await?;
+    let rows = crate::store::roles::of_user(db.read().await?.conn(), user_id).await?;
     Ok(roles_and_permissions_of(rows))
 }
 

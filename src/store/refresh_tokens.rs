@@ -3,7 +3,7 @@
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, FromRow};
 
 use super::{Store, StoreError, WriteTx};
 
@@ -135,21 +135,12 @@ pub async fn refresh_by_hash(
     tenant_id: &str,
     hash: &str,
 ) -> Result<Option<RefreshRow>, StoreError> {
-    by_hash(store.read().await?.conn(), tenant_id, hash).await
-}
-
-/// [`refresh_by_hash`] on a connection the caller holds for more reads.
-pub async fn by_hash<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    tenant_id: &str,
-    hash: &str,
-) -> Result<Option<RefreshRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
         "SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2"
     ))
     .bind(tenant_id)
     .bind(hash)
-    .fetch_optional(ex)
+    .fetch_optional(store.read().await?.conn())
     .await?)
 }
 

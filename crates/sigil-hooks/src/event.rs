@@ -193,19 +193,7 @@ impl PostLoginEvent {
     /// serializes; were it ever to fail, the size is unbounded, so the event is refused as too
     /// large, never run unchecked.
     pub fn serialized_size(&self) -> usize {
-        /// A writer that only counts.
-        struct Count(usize);
-        impl std::io::Write for Count {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0 += buf.len();
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut n = Count(0);
-        serde_json::to_writer(&mut n, self).map_or(usize::MAX, |()| n.0)
+        crate::host::serialized_len(self)
     }
 
     /// The login time in epoch milliseconds (0 when `now` does not parse).

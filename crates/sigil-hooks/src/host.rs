@@ -370,7 +370,7 @@ fn claim_size(name: &str, value: &Value) -> usize {
 }
 
 /// The length of `v` serialized as compact JSON, without building the text.
-fn serialized_len(v: &(impl serde::Serialize + ?Sized)) -> usize {
+pub(crate) fn serialized_len(v: &(impl serde::Serialize + ?Sized)) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -384,7 +384,8 @@ fn serialized_len(v: &(impl serde::Serialize + ?Sized)) -> usize {
     let mut c = Count(0);
     match serde_json::to_writer(&mut c, v) {
         Ok(()) => c.0,
-        // Only non-string map keys fail, which parsed JSON never has; count it as too big.
+        // Only non-string map keys fail, which parsed JSON and the event never have; count it
+        // as too big.
         Err(_) => usize::MAX,
     }
 }
