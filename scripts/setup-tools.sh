@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the command-line tools the README walk-through uses and tests/readme.rs runs:
-# curl (7.82 or later, for --json), jq and openssl, from Debian's packages. Idempotent; needs
-# root or passwordless sudo when something is missing.
+# curl (7.82 or later, for --json), jq and openssl, and gdb, with which scripts/test.sh prints
+# the stacks of a hung test run, from Debian's packages. Idempotent; needs root or passwordless
+# sudo when something is missing.
 set -euo pipefail
 
 missing=()
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v gdb >/dev/null 2>&1 || missing+=(gdb)
 if ! command -v curl >/dev/null 2>&1 || ! curl --help all 2>/dev/null | grep -q -- '--json'; then
   missing+=(curl)
 fi
@@ -14,4 +16,4 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 "$(dirname "$0")/apt-install.sh" "${missing[@]}"
-command -v jq >/dev/null && command -v openssl >/dev/null && curl --help all | grep -q -- '--json'
+command -v jq >/dev/null && command -v openssl >/dev/null && command -v gdb >/dev/null && curl --help all | grep -q -- '--json'
