@@ -317,10 +317,7 @@ impl Read {
                 Err(_) => return Err(StoreError::from(sqlx::Error::PoolClosed)),
             }
         } else {
-            ReadConn::Pooled(super::warm::Lent::new(
-                warm.acquire(pool).await?,
-                warm.clone(),
-            ))
+            ReadConn::Pooled(warm.acquire(pool).await?)
         };
         Ok(Self { conn, pooler })
     }

@@ -135,7 +135,22 @@ fn stop_all(mut server: Server) -> Stopped {
     use std::io::Read;
     let pid = server.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = server.0.wait().unwrap();
+    // Bounded: a server that never exits fails this test with its log instead of hanging the
+    // suite.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = server.0.kill();
+            panic!(
+                "sigil serve still running 30 s after SIGTERM; its log:\n{}",
+                std::fs::read_to_string(server.1.join("stderr")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     let mut out = String::new();
     server

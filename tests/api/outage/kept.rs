@@ -1,6 +1,6 @@
 //! PostgreSQL connections kept between reads (`src/store/warm.rs`): reused, checked before
-//! use so one the server ended is replaced rather than handed out, and given back when the
-//! store closes.
+//! use so one the server ended is replaced rather than handed out, handed to reads in the
+//! order they asked, never more than half the pool, and given back when the store closes.
 
 use std::time::Duration;
 
@@ -74,28 +74,79 @@ async fn closing_the_store_gives_back_the_kept_connections() {
 }
 
 #[tokio::test]
-async fn connections_kept_for_reads_leave_the_writes_half_the_pool() {
+async fn reads_hold_at_most_half_the_pool_so_writes_always_find_a_connection() {
     let fresh = FreshDb::new(Db::Postgres).await;
     let store = Store::connect_with(
         &fresh.url,
-        2,
-        Duration::from_secs(1),
+        4,
+        Duration::from_secs(2),
         sigil::store::SqliteSync::Normal,
     )
     .await
     .unwrap();
-    // As many reads at once as the pool holds, then none: had every connection been kept for
-    // reads, a write (sqlx's transaction) would find none and time out.
-    let reads = futures::future::join_all((0..2).map(|_| store.read())).await;
-    assert!(reads.iter().all(Result::is_ok));
-    drop(reads);
+    // Half the pool held by reads, and more reads waiting for them: had reads taken every
+    // connection (or kept them all), a write (sqlx's transaction) would find none and time out.
+    let held = futures::future::join_all((0..2).map(|_| store.read())).await;
+    assert!(held.iter().all(Result::is_ok));
+    let waiting: Vec<_> = (0..3)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { backend_pid(&store).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        waiting.iter().all(|w| !w.is_finished()),
+        "a third read waits while half the pool is held by reads"
+    );
     for _ in 0..3 {
         let tx = store
             .begin_write()
             .await
             .expect("a write gets a connection");
         tx.commit().await.unwrap();
-        backend_pid(&store).await;
     }
+    drop(held);
+    for w in waiting {
+        w.await.unwrap();
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn reads_get_connections_in_the_order_they_asked() {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    // A pool of 2: one connection for reads.
+    let store = Store::connect_with(
+        &fresh.url,
+        2,
+        Duration::from_secs(5),
+        sigil::store::SqliteSync::Normal,
+    )
+    .await
+    .unwrap();
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = |id: u32| {
+        let (store, order) = (store.clone(), order.clone());
+        tokio::spawn(async move {
+            let read = store.read().await.unwrap();
+            order.lock().unwrap().push(id);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(read);
+        })
+    };
+    let held = store.read().await.unwrap();
+    let first = reader(1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = reader(2);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The held read ends and a new one asks at once: it takes its turn after those waiting,
+    // not the connection just given back.
+    drop(held);
+    let late = reader(3);
+    for r in [first, second, late] {
+        r.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [1, 2, 3]);
     store.close().await;
 }
