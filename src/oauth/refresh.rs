@@ -63,15 +63,14 @@ pub async fn grant(
     // needs them), the user's roles are one statement; the organization membership is read on
     // the same connection. A flow not in this node's cache decides nothing here: the event
     // reads the roles itself.
-    let mut read = deps.db.store.read().await?;
     let with_roles = deps.hooks.flows.binds_hooks(tenant_id, now) == Some(true);
+    let (mut read, found) =
+        refresh_read::read_token_user_roles(&deps.db.store, tenant_id, &hash, with_roles).await?;
     let RefreshRead {
         token: row,
         user,
         roles,
-    } = refresh_read::token_user_roles(read.conn(), tenant_id, &hash, with_roles)
-        .await?
-        .ok_or_else(invalid)?;
+    } = found.ok_or_else(invalid)?;
     if row.client_id != app.client_id || row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid());
     }

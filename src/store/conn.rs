@@ -303,6 +303,7 @@ impl Read {
         pool: &sqlx::AnyPool,
         pooler: Pooler,
         warm: &std::sync::Arc<super::warm::Warm>,
+        retryable: bool,
     ) -> Result<Self, StoreError> {
         let conn = if pooler.keeps_no_session() {
             // `BEGIN` in a task of its own, as `Store::begin_write` does: a request dropped
@@ -317,7 +318,7 @@ impl Read {
                 Err(_) => return Err(StoreError::from(sqlx::Error::PoolClosed)),
             }
         } else {
-            ReadConn::Pooled(warm.acquire(pool).await?)
+            ReadConn::Pooled(warm.acquire(pool, retryable).await?)
         };
         Ok(Self { conn, pooler })
     }
@@ -327,6 +328,23 @@ impl Read {
         Self {
             conn: ReadConn::Lite(read),
             pooler: Pooler::None,
+        }
+    }
+
+    /// Whether the connection passed a liveness check when the read began: only a read from
+    /// [`Store::read_retryable`](super::Store::read_retryable) may hold one that did not.
+    pub fn checked(&self) -> bool {
+        match &self.conn {
+            ReadConn::Pooled(lent) => lent.checked(),
+            ReadConn::InTransaction(_) | ReadConn::Lite(_) => true,
+        }
+    }
+
+    /// Ends the read and closes its connection rather than keeping it (its statement failed
+    /// as if the database were gone).
+    pub fn discard(self) {
+        if let ReadConn::Pooled(lent) = self.conn {
+            lent.discard();
         }
     }
 

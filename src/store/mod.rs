@@ -433,6 +433,11 @@ impl Store {
         &self.hot
     }
 
+    /// How long a read or write waits for a connection (`--db-acquire-timeout-ms`).
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        self.pool.options().get_acquire_timeout()
+    }
+
     /// What stands between this store and PostgreSQL.
     pub fn pooler(&self) -> Pooler {
         self.pooler
@@ -444,7 +449,20 @@ impl Store {
     pub async fn read(&self) -> Result<Read, StoreError> {
         match &self.lite {
             Some(lite) => Ok(Read::lite(lite.reader().await?)),
-            None => Read::open(&self.pool, self.pooler, &self.warm).await,
+            None => Read::open(&self.pool, self.pooler, &self.warm, false).await,
+        }
+    }
+
+    /// As [`Store::read`], for a first statement that can simply run again: on PostgreSQL its
+    /// connection may skip the liveness check when a read gave it back within
+    /// [`warm::RECENT`] (one round trip fewer). When that statement fails as an unavailable
+    /// database on a read that was not [`Read::checked`], the caller [`Read::discard`]s it
+    /// and runs the statement again on [`Store::read`]: a connection the server ended in that
+    /// moment costs a retry, never an error.
+    pub async fn read_retryable(&self) -> Result<Read, StoreError> {
+        match &self.lite {
+            Some(lite) => Ok(Read::lite(lite.reader().await?)),
+            None => Read::open(&self.pool, self.pooler, &self.warm, true).await,
         }
     }
 

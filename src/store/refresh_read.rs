@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use super::refresh_tokens::RefreshRow;
 use super::roles::RolePermissions;
 use super::users::{self, UserRow};
-use super::{Backend, Exec, StoreError};
+use super::{Backend, Exec, Read, Store, StoreError};
 
 /// What a refresh grant reads before it decides.
 #[derive(Debug)]
@@ -23,6 +23,48 @@ pub struct RefreshRead {
     pub user: Option<UserRow>,
     /// The user's tenant-wide roles by name, when asked for.
     pub roles: Option<Vec<RolePermissions>>,
+}
+
+/// [`token_user_roles`] on a read of its own, which may skip the connection's liveness check
+/// ([`Store::read_retryable`]: a `SELECT` runs again as it ran the first time), and that read,
+/// for the statements that belong with it.
+pub async fn read_token_user_roles(
+    store: &Store,
+    tenant_id: &str,
+    hash: &str,
+    with_roles: bool,
+) -> Result<(Read, Option<RefreshRead>), StoreError> {
+    let mut read = store.read_retryable().await?;
+    if read.checked() {
+        let found = token_user_roles(read.conn(), tenant_id, hash, with_roles).await?;
+        return Ok((read, found));
+    }
+    // Unchecked, the statement answers for the connection as the check would have, within the
+    // same bound: a database that stopped answering (a blackhole) is a 503 within the acquire
+    // timeout, not a wait for the request timeout.
+    let bound = store.acquire_timeout();
+    match tokio::time::timeout(
+        bound,
+        token_user_roles(read.conn(), tenant_id, hash, with_roles),
+    )
+    .await
+    {
+        Ok(Ok(found)) => Ok((read, found)),
+        Ok(Err(StoreError::Unavailable(_))) => {
+            // The connection was gone (a restart in the last moment): once more on a checked
+            // one.
+            read.discard();
+            let mut read = store.read().await?;
+            let found = token_user_roles(read.conn(), tenant_id, hash, with_roles).await?;
+            Ok((read, found))
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            // Cut off mid-statement: the connection's state is unknown, so it is closed.
+            read.discard();
+            Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+        }
+    }
 }
 
 /// The refresh token with keyed hash `hash` in `tenant_id`, its user and, if `with_roles`, the

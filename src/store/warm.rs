@@ -36,6 +36,13 @@ use super::StoreError;
 /// would let it).
 pub const KEEP_FOR: Duration = Duration::from_secs(60);
 
+/// A kept connection given back this recently is handed to a read that may be retried
+/// ([`super::Store::read_retryable`]) without its liveness check: a connection a read finished
+/// with a moment ago is alive but for a restart in that moment, and then the read's statement
+/// fails as an unavailable database and runs again on a checked connection. HikariCP skips its
+/// check for the same reason within 500 ms of a connection's last use (`aliveBypassWindowMs`).
+pub const RECENT: Duration = Duration::from_millis(500);
+
 /// The kept connections, the most recently kept last, with when each was kept.
 #[derive(Debug)]
 pub struct Warm {
@@ -69,8 +76,14 @@ impl Warm {
     }
 
     /// A connection for a read: the most recently kept one that passes its liveness check, or
-    /// one from `pool`. Past the acquire timeout, `PoolTimedOut` (a 503, as from the pool).
-    pub async fn acquire(self: &Arc<Self>, pool: &AnyPool) -> Result<Lent, StoreError> {
+    /// one from `pool`; with `retryable`, a kept one given back within [`RECENT`] unchecked
+    /// ([`Lent::checked`] says which). Past the acquire timeout, `PoolTimedOut` (a 503, as from
+    /// the pool).
+    pub async fn acquire(
+        self: &Arc<Self>,
+        pool: &AnyPool,
+        retryable: bool,
+    ) -> Result<Lent, StoreError> {
         let deadline = tokio::time::Instant::now() + self.acquire_timeout;
         let permit =
             match tokio::time::timeout_at(deadline, self.line.clone().acquire_owned()).await {
@@ -79,23 +92,29 @@ impl Warm {
                 Ok(Err(_)) => return Err(sqlx::Error::PoolClosed.into()),
                 Err(_) => return Err(sqlx::Error::PoolTimedOut.into()),
             };
-        let conn = self.connection(pool, deadline).await?;
+        let (conn, checked) = self.connection(pool, deadline, retryable).await?;
         Ok(Lent {
             conn: Some(conn),
+            checked,
             warm: self.clone(),
             _permit: permit,
         })
     }
 
-    /// With a place in the line: a kept connection, else one from sqlx's pool.
+    /// With a place in the line: a kept connection, else one from sqlx's pool (which checks
+    /// its own); whether it was checked.
     async fn connection(
         &self,
         pool: &AnyPool,
         deadline: tokio::time::Instant,
-    ) -> Result<PoolConnection<Any>, StoreError> {
-        while let Some(mut conn) = self.take() {
+        retryable: bool,
+    ) -> Result<(PoolConnection<Any>, bool), StoreError> {
+        while let Some((kept_at, mut conn)) = self.take() {
+            if retryable && kept_at.elapsed() < RECENT {
+                return Ok((conn, false));
+            }
             match tokio::time::timeout_at(deadline, conn.ping()).await {
-                Ok(Ok(())) => return Ok(conn),
+                Ok(Ok(())) => return Ok((conn, true)),
                 // Ended while kept (a restart, an idle timeout on the server): closed, and the
                 // next one tried.
                 Ok(Err(_)) => conn.close_on_drop(),
@@ -106,7 +125,7 @@ impl Warm {
             }
         }
         match tokio::time::timeout_at(deadline, pool.acquire()).await {
-            Ok(conn) => Ok(conn?),
+            Ok(conn) => Ok((conn?, true)),
             Err(_) => Err(sqlx::Error::PoolTimedOut.into()),
         }
     }
@@ -161,8 +180,8 @@ impl Warm {
         drop(kept);
     }
 
-    fn take(&self) -> Option<PoolConnection<Any>> {
-        self.lock().pop().map(|(_, conn)| conn)
+    fn take(&self) -> Option<(tokio::time::Instant, PoolConnection<Any>)> {
+        self.lock().pop()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(tokio::time::Instant, PoolConnection<Any>)>> {
@@ -178,6 +197,7 @@ impl Warm {
 #[derive(Debug)]
 pub struct Lent {
     conn: Option<PoolConnection<Any>>,
+    checked: bool,
     warm: Arc<Warm>,
     // Dropped after `drop` below has kept the connection.
     _permit: OwnedSemaphorePermit,
@@ -189,6 +209,18 @@ impl Lent {
         self.conn
             .as_mut()
             .expect("a lent connection is held until the read ends")
+    }
+
+    /// Whether the connection passed a liveness check when lent (see [`RECENT`]).
+    pub fn checked(&self) -> bool {
+        self.checked
+    }
+
+    /// Closes the connection instead of keeping it (it failed).
+    pub fn discard(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
     }
 }
 
