@@ -12,7 +12,9 @@
 //! not give its connection back to sqlx: it keeps it here, and the next read takes a kept one
 //! and checks it (one round trip) before using it; a connection that fails the check (ended by
 //! the server, as a restart does) is closed and the next one tried, then sqlx's pool. The
-//! whole wait is bounded by the acquire timeout, as a wait in sqlx's pool is.
+//! whole wait is bounded by the acquire timeout, as a wait in sqlx's pool is. A read whose
+//! statement can run twice may skip even that check on a connection given back within
+//! [`RECENT`] ([`super::Store::read_retryable`]).
 //!
 //! Reads take their turn in one first-come line, and at most half the pool holds reads (kept
 //! or in use), so the writes, which take their connections from sqlx's pool, always find the

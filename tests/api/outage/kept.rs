@@ -17,6 +17,13 @@ async fn backend_pid(store: &Store) -> i32 {
     pid
 }
 
+/// A store on `fresh` with a pool of `size` connections and that acquire timeout.
+async fn store_of(fresh: &FreshDb, size: u32, acquire: Duration) -> Store {
+    Store::connect_with(&fresh.url, size, acquire, sigil::store::SqliteSync::Normal)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_read_takes_the_connection_the_last_read_kept() {
     let fresh = FreshDb::new(Db::Postgres).await;
@@ -76,14 +83,7 @@ async fn closing_the_store_gives_back_the_kept_connections() {
 #[tokio::test]
 async fn reads_hold_at_most_half_the_pool_so_writes_always_find_a_connection() {
     let fresh = FreshDb::new(Db::Postgres).await;
-    let store = Store::connect_with(
-        &fresh.url,
-        4,
-        Duration::from_secs(2),
-        sigil::store::SqliteSync::Normal,
-    )
-    .await
-    .unwrap();
+    let store = store_of(&fresh, 4, Duration::from_secs(2)).await;
     // Half the pool held by reads, and more reads waiting for them: had reads taken every
     // connection (or kept them all), a write (sqlx's transaction) would find none and time out.
     let held = futures::future::join_all((0..2).map(|_| store.read())).await;
@@ -117,14 +117,7 @@ async fn reads_hold_at_most_half_the_pool_so_writes_always_find_a_connection() {
 async fn reads_get_connections_in_the_order_they_asked() {
     let fresh = FreshDb::new(Db::Postgres).await;
     // A pool of 2: one connection for reads.
-    let store = Store::connect_with(
-        &fresh.url,
-        2,
-        Duration::from_secs(5),
-        sigil::store::SqliteSync::Normal,
-    )
-    .await
-    .unwrap();
+    let store = store_of(&fresh, 2, Duration::from_secs(5)).await;
     let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let reader = |id: u32| {
         let (store, order) = (store.clone(), order.clone());

@@ -320,29 +320,14 @@ async fn a_database_that_stops_answering_past_the_request_timeout_is_a_503_not_a
 async fn a_restart_that_ends_every_connection_costs_no_request_an_error() {
     // No proxy: PostgreSQL itself ends the sessions of this test's database, as a restart does
     // (57P01 admin_shutdown), and only those.
-    let fresh = FreshDb::new(Db::Postgres).await;
-    let name = fresh.url.rsplit('/').next().unwrap().to_string();
-    let app = spawn_app_on(Db::Postgres, fresh, |_| {}).await;
-    let w = world(&app).await;
+    let (app, w, mut ender) = app_and_its_connections().await;
     // Open several connections, idle in the pool from now on.
     for (status, body) in
         futures::future::join_all((0..5).map(|_| app.get("/t/default/api/users"))).await
     {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_admin_url())
-        .await
-        .unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(&name)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert!(!ended.is_empty(), "the pool had connections to end");
+    assert!(ender.end_all().await > 0, "the pool had connections to end");
 
     // Every stale connection fails its liveness check inside the pool and is replaced: not
     // one request sees it.
@@ -354,13 +339,7 @@ async fn a_refresh_on_a_connection_the_server_ended_a_moment_ago_is_answered_not
     // A refresh's first read may take a connection given back within the last moment without
     // checking it (store::warm::RECENT); one that PostgreSQL ended in that moment fails the
     // read, which runs again on a checked connection instead of answering 503.
-    let fresh = FreshDb::new(Db::Postgres).await;
-    let name = fresh.url.rsplit('/').next().unwrap().to_string();
-    let app = spawn_app_on(Db::Postgres, fresh, |_| {}).await;
-    let w = world(&app).await;
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_admin_url())
-        .await
-        .unwrap();
+    let (app, w, mut ender) = app_and_its_connections().await;
     let mut token = w.refresh_token.clone();
     for round in 0..3 {
         // A refresh keeps the connections it read on, given back just now.
@@ -371,15 +350,10 @@ async fn a_refresh_on_a_connection_the_server_ended_a_moment_ago_is_answered_not
         .await;
         assert_eq!(a.status, StatusCode::OK, "round {round}: {}", a.body);
         token = a.json()["refresh_token"].as_str().unwrap().to_string();
-        let ended: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
-        )
-        .bind(&name)
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
-        assert!(!ended.is_empty(), "round {round}: connections to end");
+        assert!(
+            ender.end_all().await > 0,
+            "round {round}: connections to end"
+        );
         let a = send(
             "refresh grant",
             token_request(&app, &w.s, &refresh_form(&token)),
@@ -393,4 +367,39 @@ async fn a_refresh_on_a_connection_the_server_ended_a_moment_ago_is_answered_not
         );
         token = a.json()["refresh_token"].as_str().unwrap().to_string();
     }
+}
+
+/// Ends the server sessions of one database, as a restart of PostgreSQL does (57P01
+/// admin_shutdown), through an administrator connection opened beforehand.
+struct Ender {
+    admin: sqlx::PgConnection,
+    database: String,
+}
+
+impl Ender {
+    /// Ends every session of the database but its own; how many.
+    async fn end_all(&mut self) -> usize {
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.database)
+        .fetch_all(&mut self.admin)
+        .await
+        .unwrap();
+        ended.len()
+    }
+}
+
+/// A server on a fresh PostgreSQL database reached directly (no proxy), the fixture, and what
+/// ends that database's sessions.
+async fn app_and_its_connections() -> (TestApp, World, Ender) {
+    let fresh = FreshDb::new(Db::Postgres).await;
+    let database = fresh.url.rsplit('/').next().unwrap().to_string();
+    let app = spawn_app_on(Db::Postgres, fresh, |_| {}).await;
+    let w = world(&app).await;
+    let admin = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_admin_url())
+        .await
+        .unwrap();
+    (app, w, Ender { admin, database })
 }
