@@ -31,6 +31,7 @@ pub mod codes;
 pub mod conn;
 pub mod consents;
 pub mod data_key_seals;
+mod error;
 pub mod grants;
 pub mod hook_traces;
 pub mod hooks;
@@ -53,13 +54,17 @@ pub mod unavailable;
 pub mod unique;
 pub mod users;
 pub mod warm;
+mod write_tx;
 
 pub use conn::{Exec, Pooler, Read};
+pub use error::StoreError;
 pub use sqlite_open::SqliteSync;
 use sqlite_open::retry_while_busy;
 pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
 pub(crate) use types::{flag, to_json};
 pub(crate) use unique::unique;
+use write_tx::WriteConn;
+pub use write_tx::WriteTx;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -70,154 +75,6 @@ use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
 
 /// A transaction on either back-end.
 pub type Tx = Transaction<'static, Any>;
-
-/// A write transaction. On SQLite it also holds this process's writer ([`lite`]): writers
-/// queue on an async mutex and get the database lock in turn, instead of colliding on it and
-/// backing off in SQLite's busy handler (which sleeps for milliseconds at a time and made the
-/// p99 of the token endpoint hundreds of milliseconds under load). Other processes (the CLI)
-/// still meet the busy handler.
-///
-/// Dropped without a commit (an error, or a request whose client hung up mid-transaction), it
-/// rolls back: on SQLite at once, before it gives the writer up, so the next writer's `BEGIN
-/// IMMEDIATE` finds the lock free; on PostgreSQL sqlx rolls back when the connection is next
-/// used.
-pub struct WriteTx {
-    conn: WriteConn,
-    pooler: Pooler,
-    /// This node's copies of rows, and the changes whose copies the commit drops.
-    hot: std::sync::Arc<hot::HotRows>,
-    forget: Vec<changes::Change>,
-}
-
-enum WriteConn {
-    Postgres(Tx),
-    Sqlite(lite::LiteWrite),
-    /// Committed.
-    Done,
-}
-
-impl WriteTx {
-    /// Commits the transaction, then drops this node's copies of what it changed
-    /// ([`changes::announce`]), then releases the writer.
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        // On SQLite the writer is held until the copies are dropped.
-        let mut writer = None;
-        match std::mem::replace(&mut self.conn, WriteConn::Done) {
-            WriteConn::Postgres(tx) => tx.commit().await?,
-            WriteConn::Sqlite(mut write) => {
-                write.commit().await?;
-                writer = Some(write);
-            }
-            WriteConn::Done => unreachable!("a WriteTx is committed once"),
-        }
-        for change in &self.forget {
-            self.hot.forget(change);
-        }
-        drop(writer);
-        Ok(())
-    }
-
-    /// Drops this node's copies that `change` makes stale once the transaction commits.
-    pub(crate) fn forget_on_commit(&mut self, change: changes::Change) {
-        self.forget.push(change);
-    }
-
-    /// The connection the transaction runs on, for one of the store's statements.
-    pub(crate) fn conn(&mut self) -> Exec<'_> {
-        match &mut self.conn {
-            WriteConn::Postgres(tx) => Exec::new(tx, self.pooler),
-            WriteConn::Sqlite(write) => Exec::lite(write.conn()),
-            WriteConn::Done => unreachable!("a WriteTx holds its transaction until it ends"),
-        }
-    }
-
-    /// The suffix that locks the rows a read returns until the transaction ends (PostgreSQL);
-    /// empty on SQLite, where [`Store::begin_write`] already holds the database's write lock.
-    pub(crate) fn lock_suffix(&self) -> &'static str {
-        match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        }
-    }
-
-    /// The back-end the transaction runs on.
-    pub(crate) fn backend(&self) -> Backend {
-        match self.conn {
-            WriteConn::Sqlite(_) => Backend::Sqlite,
-            WriteConn::Postgres(_) => Backend::Postgres,
-            WriteConn::Done => unreachable!("a WriteTx is not used after its commit"),
-        }
-    }
-}
-
-impl std::fmt::Debug for WriteTx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriteTx")
-    }
-}
-
-/// Errors from the store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique constraint refused the write; the string names the API field.
-    #[error("{0} already exists")]
-    Conflict(&'static str),
-    /// The URL's `pooler=` names no mode Sigil knows, or a pooler where there can be none.
-    #[error(
-        "unsupported pooler in the database URL: {0} (expected pooler=transaction, for PgBouncer's transaction pooling, on a postgres:// URL)"
-    )]
-    Pooler(String),
-    /// The direct URL is not a PostgreSQL URL without a pooler, or the store is not PostgreSQL.
-    #[error(
-        "the direct database URL must name PostgreSQL itself (postgres://..., no pooler=), for a PostgreSQL database"
-    )]
-    DirectUrl,
-    /// The URL names no supported database.
-    #[error("unsupported database URL (expected sqlite://... or postgres://...): {0}")]
-    UnsupportedUrl(String),
-    /// Creating the SQLite directory failed.
-    #[error("creating the data directory {0}: {1}")]
-    DataDir(String, std::io::Error),
-    /// Migrations failed.
-    #[error("migrations failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The database is unreachable, restarting or refusing work for now ([`unavailable`] says
-    /// which failures): a retry later may succeed, so the layers above answer 503
-    /// `temporarily_unavailable` with `Retry-After`, not a 500.
-    #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
-    /// The SQLite file could not be locked for migrating.
-    #[error("locking {0} to migrate it: {1}")]
-    MigrateLock(String, std::io::Error),
-    /// Any other database failure (the driver's error is the source, for the logs).
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-    /// A JSON value did not parse or serialize (corruption or a manual edit).
-    #[error("stored JSON in {0} is invalid: {1}")]
-    BadJson(&'static str, serde_json::Error),
-    /// A stored column did not decode into its type (corrupt JSON, an unknown enum string, a
-    /// flag that is neither 0 nor 1): the row is refused rather than read with a default.
-    #[error("stored value in column {column} is corrupt: {reason}")]
-    Corrupt {
-        /// The column.
-        column: String,
-        /// What did not decode.
-        reason: String,
-    },
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
-                column: index,
-                reason: source.to_string(),
-            },
-            e if unavailable::is_unavailable(&e) => StoreError::Unavailable(e),
-            other => StoreError::Database(other),
-        }
-    }
-}
 
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
