@@ -14,7 +14,7 @@
 //! the server, as a restart does) is closed and the next one tried, then sqlx's pool. The
 //! whole wait is bounded by the acquire timeout, as a wait in sqlx's pool is. A read whose
 //! statement can run twice may skip even that check on a connection given back within
-//! [`RECENT`] ([`super::Store::read_retryable`]).
+//! [`RECENT`] ([`super::Store::read_retried`]).
 //!
 //! Reads take their turn in one first-come line, and at most half the pool holds reads (kept
 //! or in use), so the writes, which take their connections from sqlx's pool, always find the
@@ -23,7 +23,6 @@
 //! used behind a transaction pooler, where a read is a transaction of its own
 //! ([`super::conn`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ use super::StoreError;
 pub const KEEP_FOR: Duration = Duration::from_secs(60);
 
 /// A kept connection given back this recently is handed to a read that may be retried
-/// ([`super::Store::read_retryable`]) without its liveness check: a connection a read finished
+/// ([`super::Store::read_retried`]) without its liveness check: a connection a read finished
 /// with a moment ago is alive but for a restart in that moment, and then the read's statement
 /// fails as an unavailable database and runs again on a checked connection. HikariCP skips its
 /// check for the same reason within 500 ms of a connection's last use (`aliveBypassWindowMs`).
@@ -53,12 +52,10 @@ pub struct Warm {
     /// arrived first gets the next connection a read ends with: without this line, a read
     /// that found none kept waited in sqlx's pool while each connection given back went to
     /// whichever read asked next, and at 16 clients on 10 connections the p99 was 5x to 9x
-    /// the p50.
+    /// the p50. Its permits are half the pool, so kept and lent connections together never
+    /// exceed half of it. Closed (under the list's lock) once the store closes.
     line: Arc<Semaphore>,
     acquire_timeout: Duration,
-    /// The most kept at once: the rest of the pool stays sqlx's.
-    most: usize,
-    closed: AtomicBool,
 }
 
 impl Warm {
@@ -67,13 +64,10 @@ impl Warm {
     /// sqlx's pool (a transaction gives its connection back to sqlx when it ends), and with every
     /// connection held or kept for reads they would wait for one until their acquire timeout.
     pub fn new(acquire_timeout: Duration, pool_size: u32) -> Self {
-        let most = (pool_size as usize / 2).max(1);
         Self {
             conns: Mutex::new(Vec::new()),
-            line: Arc::new(Semaphore::new(most)),
+            line: Arc::new(Semaphore::new((pool_size as usize / 2).max(1))),
             acquire_timeout,
-            most,
-            closed: AtomicBool::new(false),
         }
     }
 
@@ -132,18 +126,18 @@ impl Warm {
         }
     }
 
-    /// Keeps `conn` for the next read, or gives it back to the pool when half the pool is kept
-    /// already or the store is closed (then the pool closes it). Connections kept longer than
-    /// [`KEEP_FOR`] unused go back to the pool.
+    /// Keeps `conn` for the next read, or gives it back to the pool once the store is closed
+    /// (then the pool closes it). Connections kept longer than [`KEEP_FOR`] unused go back to
+    /// the pool. Every connection a read ends with can be kept: the line's permits bound the
+    /// kept and the lent ones together to half the pool.
     pub fn keep(&self, conn: PoolConnection<Any>) {
         let now = tokio::time::Instant::now();
         let stale = {
             let mut conns = self.lock();
-            // `closed` is read under the lock that `close` sets it under: a connection kept
-            // after `close` emptied the list would hold sqlx's `close` (which waits for every
+            // Read under the lock that `close` closes the line under: a connection kept after
+            // `close` emptied the list would hold sqlx's `close` (which waits for every
             // connection) up for good.
-            if self.closed.load(Ordering::Acquire) || conns.len() >= self.most {
-                // Back to sqlx's pool, for the writes (see `new`), or to be closed by it.
+            if self.line.is_closed() {
                 drop(conns);
                 drop(conn);
                 return;
@@ -172,10 +166,9 @@ impl Warm {
     /// Gives every kept connection back to the pool and keeps none from now on (the pool is
     /// closing: it waits for its connections to come back).
     pub fn close(&self) {
-        self.line.close();
         let kept = {
             let mut conns = self.lock();
-            self.closed.store(true, Ordering::Release);
+            self.line.close();
             std::mem::take(&mut *conns)
         };
         // Given back outside the lock, as in `keep`.
