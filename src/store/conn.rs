@@ -331,9 +331,9 @@ impl Read {
         }
     }
 
-    /// Whether the connection passed a liveness check when the read began: only a read from
-    /// [`Store::read_retryable`](super::Store::read_retryable) may hold one that did not.
-    pub fn checked(&self) -> bool {
+    /// Whether the connection passed a liveness check when the read began: only a read of
+    /// [`Store::read_retried`](super::Store::read_retried) may hold one that did not.
+    pub(super) fn checked(&self) -> bool {
         match &self.conn {
             ReadConn::Pooled(lent) => lent.checked(),
             ReadConn::InTransaction(_) | ReadConn::Lite(_) => true,
@@ -342,7 +342,7 @@ impl Read {
 
     /// Ends the read and closes its connection rather than keeping it (its statement failed
     /// as if the database were gone).
-    pub fn discard(self) {
+    pub(super) fn discard(self) {
         if let ReadConn::Pooled(lent) = self.conn {
             lent.discard();
         }

@@ -39,6 +39,7 @@ pub mod hot;
 pub mod lite;
 pub mod login_failures;
 pub mod orgs;
+pub mod read_retried;
 pub mod refresh_read;
 pub mod refresh_tokens;
 pub mod roles;
@@ -290,11 +291,6 @@ impl Store {
         &self.hot
     }
 
-    /// How long a read or write waits for a connection (`--db-acquire-timeout-ms`).
-    pub fn acquire_timeout(&self) -> std::time::Duration {
-        self.pool.options().get_acquire_timeout()
-    }
-
     /// What stands between this store and PostgreSQL.
     pub fn pooler(&self) -> Pooler {
         self.pooler
@@ -304,22 +300,16 @@ impl Store {
     /// or a `Read` held for several that belong together. Costs what a read from the pool
     /// costs; behind a transaction pooler it is a transaction (see [`conn`]).
     pub async fn read(&self) -> Result<Read, StoreError> {
-        match &self.lite {
-            Some(lite) => Ok(Read::lite(lite.reader().await?)),
-            None => Read::open(&self.pool, self.pooler, &self.warm, false).await,
-        }
+        self.open_read(false).await
     }
 
-    /// As [`Store::read`], for a first statement that can simply run again: on PostgreSQL its
-    /// connection may skip the liveness check when a read gave it back within
-    /// [`warm::RECENT`] (one round trip fewer). When that statement fails as an unavailable
-    /// database on a read that was not [`Read::checked`], the caller [`Read::discard`]s it
-    /// and runs the statement again on [`Store::read`]: a connection the server ended in that
-    /// moment costs a retry, never an error.
-    pub async fn read_retryable(&self) -> Result<Read, StoreError> {
+    /// A read whose connection, with `retryable`, may be one a read gave back within
+    /// [`warm::RECENT`], unchecked ([`Store::read_retried`] is the one caller that can run its
+    /// statement again).
+    async fn open_read(&self, retryable: bool) -> Result<Read, StoreError> {
         match &self.lite {
             Some(lite) => Ok(Read::lite(lite.reader().await?)),
-            None => Read::open(&self.pool, self.pooler, &self.warm, true).await,
+            None => Read::open(&self.pool, self.pooler, &self.warm, retryable).await,
         }
     }
 

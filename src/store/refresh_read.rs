@@ -12,6 +12,9 @@ use sqlx::any::AnyRow;
 use super::refresh_tokens::RefreshRow;
 use super::roles::RolePermissions;
 use super::users::{self, UserRow};
+use std::future::Future;
+
+use super::read_retried::Retryable;
 use super::{Backend, Exec, Read, Store, StoreError};
 
 /// What a refresh grant reads before it decides.
@@ -25,45 +28,38 @@ pub struct RefreshRead {
     pub roles: Option<Vec<RolePermissions>>,
 }
 
-/// [`token_user_roles`] on a read of its own, which may skip the connection's liveness check
-/// ([`Store::read_retryable`]: a `SELECT` runs again as it ran the first time), and that read,
-/// for the statements that belong with it.
+/// [`token_user_roles`] on a read of its own ([`Store::read_retried`]: a `SELECT` runs again
+/// as it ran the first time), and that read, for the statements that belong with it.
 pub async fn read_token_user_roles(
     store: &Store,
     tenant_id: &str,
     hash: &str,
     with_roles: bool,
 ) -> Result<(Read, Option<RefreshRead>), StoreError> {
-    let mut read = store.read_retryable().await?;
-    if read.checked() {
-        let found = token_user_roles(read.conn(), tenant_id, hash, with_roles).await?;
-        return Ok((read, found));
-    }
-    // Unchecked, the statement answers for the connection as the check would have, within the
-    // same bound: a database that stopped answering (a blackhole) is a 503 within the acquire
-    // timeout, not a wait for the request timeout.
-    let bound = store.acquire_timeout();
-    match tokio::time::timeout(
-        bound,
-        token_user_roles(read.conn(), tenant_id, hash, with_roles),
-    )
-    .await
-    {
-        Ok(Ok(found)) => Ok((read, found)),
-        Ok(Err(StoreError::Unavailable(_))) => {
-            // The connection was gone (a restart in the last moment): once more on a checked
-            // one.
-            read.discard();
-            let mut read = store.read().await?;
-            let found = token_user_roles(read.conn(), tenant_id, hash, with_roles).await?;
-            Ok((read, found))
-        }
-        Ok(Err(e)) => Err(e),
-        Err(_) => {
-            // Cut off mid-statement: the connection's state is unknown, so it is closed.
-            read.discard();
-            Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
-        }
+    store
+        .read_retried(&TokenUserRoles {
+            tenant_id,
+            hash,
+            with_roles,
+        })
+        .await
+}
+
+/// [`token_user_roles`]'s arguments, as a [`Retryable`] statement.
+struct TokenUserRoles<'q> {
+    tenant_id: &'q str,
+    hash: &'q str,
+    with_roles: bool,
+}
+
+impl Retryable for TokenUserRoles<'_> {
+    type Out = Option<RefreshRead>;
+
+    fn run<'a>(
+        &'a self,
+        ex: Exec<'a>,
+    ) -> impl Future<Output = Result<Self::Out, StoreError>> + Send + 'a {
+        token_user_roles(ex, self.tenant_id, self.hash, self.with_roles)
     }
 }
 
