@@ -43,7 +43,7 @@ fn prepare(runner: &LocalRunner, name: &str) -> Arc<PreparedHook> {
 }
 
 fn step(h: Arc<PreparedHook>, limits: Limits) -> FlowStep {
-    runner::step("bench", h, limits, vec![])
+    runner::step("bench", h, limits, vec![], Default::default())
 }
 
 fn event() -> PostLoginEvent {

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use sigil_hooks::compile::{self, CompileError};
 use sigil_hooks::event::PostLoginEvent;
+use sigil_hooks::fetch::FetchSettings;
+use sigil_hooks::fetch::allow::AllowList;
 use sigil_hooks::host::AddableScopes;
 use sigil_hooks::outcome::{FailurePolicy, FlowOutcome};
 use sigil_hooks::prepare::PreparedHook;
@@ -60,11 +62,20 @@ impl LocalRunner {
     /// A runner with a runtime of its own, the production engine sized for one flow at a
     /// time (one pool thread, which a local run does not even use).
     pub fn new() -> Result<Self, RunnerError> {
-        let runtime = HookRuntime::new(RuntimeSettings {
-            threads: 1,
-            per_tenant: 1,
-            ..RuntimeSettings::default()
-        })
+        Self::with_fetch(FetchSettings::new())
+    }
+
+    /// [`LocalRunner::new`] whose hooks' fetches follow `fetch` (the operator's settings, as
+    /// `serve` takes them).
+    pub fn with_fetch(fetch: FetchSettings) -> Result<Self, RunnerError> {
+        let runtime = HookRuntime::with_fetch(
+            RuntimeSettings {
+                threads: 1,
+                per_tenant: 1,
+                ..RuntimeSettings::default()
+            },
+            fetch,
+        )
         .map_err(RunnerError::Runtime)?;
         Ok(Self { runtime })
     }
@@ -104,14 +115,15 @@ impl LocalRunner {
     }
 }
 
-/// A fail-closed step named `name` running `hook` with `limits` and `secrets`: what a flow
-/// binding gives a login on the server, without the database's ids (`hook_id` is `local`,
-/// `version` 0).
+/// A fail-closed step named `name` running `hook` with `limits`, `secrets` and the fetch
+/// allow-list `allow`: what a flow binding gives a login on the server, without the
+/// database's ids (`hook_id` is `local`, `version` 0).
 pub fn step(
     name: &str,
     hook: Arc<PreparedHook>,
     limits: Limits,
     secrets: Vec<(String, String)>,
+    allow: AllowList,
 ) -> FlowStep {
     FlowStep {
         hook_id: "local".into(),
@@ -121,6 +133,7 @@ pub fn step(
         policy: FailurePolicy::FailClosed,
         secrets,
         limits,
+        allow: Arc::new(allow),
     }
 }
 

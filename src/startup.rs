@@ -24,6 +24,7 @@ use crate::services::Services;
 use crate::store::{Store, StoreError};
 use sigil_hooks::admission::{CompileGate, UploadLimiter, UploadRate};
 use sigil_hooks::compile::{ArtifactSeal, CompilerSettings};
+use sigil_hooks::fetch::FetchSettings;
 use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 use sigil_hooks::{HookError, Limits};
 
@@ -92,6 +93,8 @@ pub struct Settings {
     /// tenant's share of them, the prepared-component cache and the tenant map (used when the
     /// runtime is built here, not when one is shared in).
     pub hook_pool: RuntimeSettings,
+    /// Hooks' fetches (contract 0.2.0): plain HTTP, address ranges, pinned names, extra roots.
+    pub hook_fetch: FetchSettings,
     /// Operator ceilings of hook limits.
     pub hook_ceilings: Limits,
     /// Reverse proxies whose `X-Forwarded-For` header is trusted.
@@ -145,6 +148,7 @@ impl Settings {
             compiler: CompilerSettings::current_exe(),
             upload_rate: UploadRate::default(),
             hook_pool: RuntimeSettings::default(),
+            hook_fetch: FetchSettings::new(),
             hook_ceilings: Limits::default(),
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
@@ -212,7 +216,7 @@ pub fn hooks(
     config::check_hook_ceilings(&settings.hook_ceilings, &runtime_settings)?;
     let runtime = match &settings.hook_runtime {
         Some(r) => r.clone(),
-        None => HookRuntime::new(settings.hook_pool)?,
+        None => HookRuntime::with_fetch(settings.hook_pool, settings.hook_fetch.clone())?,
     };
     // The server's one registry: the hook side counts into it, and `services` hands the same
     // one to the rest.

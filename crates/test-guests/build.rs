@@ -15,6 +15,8 @@ const WORKSPACES: [(&str, &[&str]); 2] =
     [("example-hooks", &[]), ("tests/guests", &["wasi-guest"])];
 
 const HOOK_TARGET: &str = "wasm32-unknown-unknown";
+/// Where the example hooks built against contract 0.1.0 go, under the guests' directory.
+const V0_1_DIR: &str = "contract-0.1.0";
 const WASI_TARGET: &str = "wasm32-wasip2";
 
 fn main() {
@@ -39,6 +41,19 @@ fn main() {
             cargo_build(&manifest, &out, WASI_TARGET, &["-p", krate]);
         }
     }
+    // The example hooks once more, against contract 0.1.0, as the 0.1.0 SDK built them: the
+    // compatibility tests run them beside 0.2.0 hooks.
+    cargo_build(
+        &root.join("example-hooks/Cargo.toml"),
+        &out.join(V0_1_DIR),
+        HOOK_TARGET,
+        &[
+            "--workspace",
+            "--no-default-features",
+            "--features",
+            "contract-0-1",
+        ],
+    );
 }
 
 /// `$SIGIL_TEST_GUESTS_DIR` if set, else `guests` in the cargo target directory (found above

@@ -45,15 +45,37 @@ use std::sync::Once;
 use serde::Serialize;
 use serde_json::Value;
 
+#[cfg(all(feature = "contract-0-1", feature = "contract-0-2"))]
+compile_error!(
+    "choose one hook contract: `contract-0-2` (the default) or `contract-0-1` (with default-features = false)"
+);
+#[cfg(not(any(feature = "contract-0-1", feature = "contract-0-2")))]
+compile_error!(
+    "choose a hook contract: add the feature `contract-0-2` (or `contract-0-1`) when turning default features off"
+);
+
 #[doc(hidden)]
 pub mod bindings {
+    #[cfg(feature = "contract-0-2")]
     wit_bindgen::generate!({
-        path: "wit",
+        path: "wit/0.2.0",
+        world: "post-login",
+        pub_export_macro: true,
+        default_bindings_module: "sigil_hooks::bindings",
+    });
+    #[cfg(all(feature = "contract-0-1", not(feature = "contract-0-2")))]
+    wit_bindgen::generate!({
+        path: "wit/0.1.0",
         world: "post-login",
         pub_export_macro: true,
         default_bindings_module: "sigil_hooks::bindings",
     });
 }
+
+#[cfg(feature = "contract-0-2")]
+pub mod cache;
+#[cfg(feature = "contract-0-2")]
+pub mod http;
 
 use bindings::sigil::hooks::api as host;
 use bindings::sigil::hooks::types as wit;
@@ -284,12 +306,26 @@ impl Event {
         &self.raw.tenant.name
     }
     /// One of this hook's secrets (set with `sigil hooks secrets set`).
+    #[cfg(not(feature = "contract-0-2"))]
     pub fn secret(&self, name: &str) -> Option<&str> {
         self.raw
             .secrets
             .iter()
             .find(|s| s.name == name)
             .map(|s| s.value.as_str())
+    }
+    /// One of this hook's secrets (set with `sigil hooks secrets set`), read from the host.
+    /// To authenticate a request, prefer `{{secrets.NAME}}` in a header
+    /// ([`http::Request::header`]): the host substitutes it on the way out, and the value never
+    /// enters the hook.
+    #[cfg(feature = "contract-0-2")]
+    pub fn secret(&self, name: &str) -> Option<String> {
+        host::secret(name)
+    }
+    /// The names of this hook's secrets.
+    #[cfg(feature = "contract-0-2")]
+    pub fn secret_names(&self) -> &[String] {
+        &self.raw.secret_names
     }
     /// The time of the login, RFC 3339.
     pub fn now(&self) -> &str {

@@ -12,8 +12,8 @@ use sigil::config::{self, DEFAULT_DATABASE, DEFAULT_LISTEN, Listen};
 use sigil::telemetry::LogFormat;
 
 use super::settings::{
-    CompileFlags, DatabaseFlags, HookLimitFlags, HookPoolFlags, LoginLockFlags, NodeFlags,
-    PasswordFlags,
+    CompileFlags, DatabaseFlags, FetchFlags, HookLimitFlags, HookPoolFlags, LoginLockFlags,
+    NodeFlags, PasswordFlags,
 };
 use super::values::{FlowBinding, HookSecret};
 
@@ -168,6 +168,9 @@ pub struct ServeArgs {
     /// The hook runtime's size.
     #[command(flatten)]
     pub hook_pool: HookPoolFlags,
+    /// Hooks' fetches.
+    #[command(flatten)]
+    pub hook_fetch: FetchFlags,
     /// Uploads and compilation.
     #[command(flatten)]
     pub compile: CompileFlags,
@@ -323,6 +326,13 @@ pub struct HookTestArgs {
     /// The operator's ceilings, as `serve` takes them (and from the same variables).
     #[command(flatten)]
     pub limits: HookLimitFlags,
+    /// Where the hooks' fetches may go (contract 0.2.0), as HOST[/PATH][:METHOD,METHOD]
+    /// (repeatable); the requests are real.
+    #[arg(long = "allow")]
+    pub allow: Vec<sigil_hooks::fetch::allow::AllowRule>,
+    /// The fetch settings, as `serve` takes them.
+    #[command(flatten)]
+    pub fetch: FetchFlags,
 }
 
 /// The `sigil hooks ...` commands that act on the database.
@@ -383,6 +393,17 @@ pub enum HookManageCommand {
         /// The tenant's name.
         #[arg(long)]
         tenant: String,
+    },
+    /// Replace a hook's fetch allow-list (contract 0.2.0): rules as
+    /// HOST[/PATH][:METHOD,METHOD], e.g. `crm.example.com/v1/accounts:GET` (none: no fetch).
+    Allow {
+        /// Hook name or id.
+        hook: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// The rules, in order.
+        rules: Vec<sigil_hooks::fetch::allow::AllowRule>,
     },
     /// Replace the post-login flow: bindings as HOOK[@VERSION][:fail_open|:fail_closed], in
     /// order.

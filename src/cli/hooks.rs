@@ -8,10 +8,11 @@ use anyhow::Result;
 
 use sigil::manage::PageParams;
 use sigil::manage::hooks::flow::{self, Flow};
-use sigil::manage::hooks::{secrets, traces, versions};
+use sigil::manage::hooks::{allow, secrets, traces, versions};
 use sigil::manage::tenants;
 use sigil::runner::{self, LocalEvent, LocalRunner};
 use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::fetch::allow::AllowList;
 use sigil_hooks::outcome::FlowStatus;
 
 use super::args::Target;
@@ -30,7 +31,8 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
         .map(|s| (s.name, s.value))
         .collect();
     let limits = args.limits.limits();
-    let runner = LocalRunner::new()?;
+    let allow = AllowList::new(args.allow).map_err(|e| anyhow::anyhow!("--allow: {e}"))?;
+    let runner = LocalRunner::with_fetch(args.fetch.fetch()?)?;
     let mut steps = Vec::with_capacity(args.files.len());
     for file in &args.files {
         let hook = runner
@@ -41,6 +43,7 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
             hook,
             limits,
             secrets.clone(),
+            allow.clone(),
         ));
     }
     let outcome = runner.run(&steps, &event, event.addable_scopes());
@@ -118,6 +121,15 @@ pub async fn manage(target: &Target, command: HookManageCommand) -> Result<ExitC
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             secrets::set_secret(&off.db, &hooks, &ctx, &hook, &name, value).await?;
             println!("secret {name} set on {hook}");
+        }
+        HookManageCommand::Allow {
+            hook,
+            tenant,
+            rules,
+        } => {
+            let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            let allow = allow::Allow { rules };
+            print_json(&allow::set_allow(&off.db, &hooks, &ctx, &hook, allow).await?)?;
         }
         HookManageCommand::Flow { tenant, bindings } => {
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;

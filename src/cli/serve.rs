@@ -117,6 +117,7 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     s.traces_kept = args.traces_kept;
     s.hook_ceilings = args.hook_limits.limits();
     s.hook_pool = args.hook_pool.runtime();
+    s.hook_fetch = args.hook_fetch.fetch()?;
     args.compile.apply(&mut s);
     args.node.apply(&mut s);
     Ok(s)

@@ -13,6 +13,8 @@ use sigil_hooks::admission::UploadRate;
 use sigil_hooks::caches::CacheBounds;
 use sigil_hooks::compile::CompilerSettings;
 use sigil_hooks::engine::EngineSettings;
+use sigil_hooks::fetch::FetchSettings;
+use sigil_hooks::fetch::address::AllowedRanges;
 use sigil_hooks::runtime::RuntimeSettings;
 
 /// The database pool.
@@ -261,4 +263,67 @@ impl NodeFlags {
 
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// Hooks' fetches (contract 0.2.0, docs/hooks.md "Calling your APIs").
+#[derive(Debug, clap::Args)]
+pub struct FetchFlags {
+    /// Lets hooks use plain `http://` to allow-listed hosts. For tests against a local mock
+    /// only: a production hook's requests (and the secrets in their headers) go over TLS.
+    #[arg(long, env = "SIGIL_HOOK_FETCH_ALLOW_HTTP")]
+    pub hook_fetch_allow_http: bool,
+    /// An address range hooks may reach despite the address rules (a CRM on the private
+    /// network, say), e.g. `10.20.0.0/16`. Repeatable; comma-separated in the environment.
+    #[arg(
+        long = "hook-fetch-allow-range",
+        env = "SIGIL_HOOK_FETCH_ALLOW_RANGES",
+        value_delimiter = ','
+    )]
+    pub hook_fetch_allow_ranges: Vec<ipnet::IpNet>,
+    /// `NAME=IP`: resolves NAME to IP for hooks instead of asking DNS (split-horizon names,
+    /// tests); the address rules still apply. Repeatable.
+    #[arg(long = "hook-fetch-resolve", env = "SIGIL_HOOK_FETCH_RESOLVE", value_delimiter = ',',
+          value_parser = parse_resolve)]
+    pub hook_fetch_resolve: Vec<(String, std::net::IpAddr)>,
+    /// A PEM file of certificates hooks' TLS trusts beside the public roots (a private CA).
+    #[arg(long, env = "SIGIL_HOOK_FETCH_CA_FILE")]
+    pub hook_fetch_ca_file: Option<std::path::PathBuf>,
+    /// Requests one hook invocation may make.
+    #[arg(long, env = "SIGIL_HOOK_FETCH_MAX_PER_INVOCATION",
+          default_value_t = sigil_hooks::fetch::DEFAULT_MAX_FETCHES,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub hook_fetch_max_per_invocation: u32,
+}
+
+fn parse_resolve(s: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (name, ip) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=IP"))?;
+    let ip = ip
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{ip}` is not an IP address: {e}"))?;
+    Ok((name.trim().to_ascii_lowercase(), ip))
+}
+
+impl FetchFlags {
+    /// The runtime's fetch settings (reads the CA file).
+    pub fn fetch(&self) -> anyhow::Result<FetchSettings> {
+        let mut f = FetchSettings::new();
+        f.allow_http = self.hook_fetch_allow_http;
+        f.ranges = AllowedRanges::new(self.hook_fetch_allow_ranges.clone());
+        for (name, ip) in &self.hook_fetch_resolve {
+            f.resolve.entry(name.clone()).or_default().push(*ip);
+        }
+        if let Some(path) = &self.hook_fetch_ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--hook-fetch-ca-file {}: {e}", path.display()))?;
+            use rustls_pki_types::pem::PemObject;
+            f.extra_roots = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("--hook-fetch-ca-file {}: {e}", path.display()))?;
+        }
+        f.max_per_invocation = self.hook_fetch_max_per_invocation;
+        Ok(f)
+    }
 }

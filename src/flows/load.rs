@@ -1,6 +1,7 @@
 //! Loading a tenant's flow for a login: its bindings, each hook's version, secrets and limits,
 //! prepared and cached per tenant.
 
+use sigil_hooks::fetch::allow::{AllowList, AllowRule};
 use sigil_hooks::outcome::FailurePolicy;
 use sigil_hooks::runtime::FlowStep;
 use sigil_hooks::{LimitOverrides, Limits};
@@ -35,6 +36,19 @@ pub fn overrides(
 ) -> Result<LimitOverrides, StoreError> {
     serde_json::from_value(serde_json::Value::Object(stored.clone()))
         .map_err(|e| StoreError::BadJson(column, e))
+}
+
+/// A hook's stored allow-list, read strictly (the API validated it before storing it).
+pub fn allow_list(
+    column: &'static str,
+    stored: &serde_json::Value,
+) -> Result<AllowList, StoreError> {
+    let rules: Vec<AllowRule> =
+        serde_json::from_value(stored.clone()).map_err(|e| StoreError::BadJson(column, e))?;
+    AllowList::new(rules).map_err(|e| StoreError::Corrupt {
+        column: column.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// What `hook` runs with: the operator's ceilings lowered by the tenant's overrides, then by
@@ -101,6 +115,7 @@ pub async fn step(
         policy,
         secrets: open_secrets(db, hooks, &hook.id).await?,
         limits: limits_for(db, hooks, tenant_id, hook).await?,
+        allow: std::sync::Arc::new(allow_list("hooks.fetch_allow", &hook.fetch_allow)?),
     })
 }
 

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
+use crate::manage::hooks::allow::{self, Allow};
 use crate::manage::hooks::flow::{self, Flow};
 use crate::manage::hooks::limits::{self, TenantLimits};
 use crate::manage::hooks::secrets::{self, SecretValue};
@@ -35,6 +36,7 @@ pub(super) fn router() -> OpenApiRouter<Services> {
         .routes(routes!(rollback))
         .routes(routes!(set_secret, delete_secret))
         .routes(routes!(set_limits))
+        .routes(routes!(set_allow))
         .routes(routes!(test_version))
         .routes(routes!(get_flow, put_flow))
         .routes(routes!(get_tenant_limits, put_tenant_limits))
@@ -209,6 +211,22 @@ async fn set_limits(
 ) -> Res<Json<Hook>> {
     Ok(Json(
         limits::set_hook_limits(&svc.db, &svc.hooks, &auth.ctx, &p.id, b).await?,
+    ))
+}
+
+/// Replace this hook's fetch allow-list (contract 0.2.0): hosts (exact or `*.example.com`),
+/// optional path prefixes and methods. Anything else the hook requests is denied, naming the
+/// rule; an empty list allows nothing.
+#[utoipa::path(put, path = "/t/{tenant}/api/hooks/{id}/allow", tag = "hooks", params(IdPath), request_body = Allow,
+    responses((status = 200, body = Hook), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn set_allow(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+    Body(b): Body<Allow>,
+) -> Res<Json<Hook>> {
+    Ok(Json(
+        allow::set_allow(&svc.db, &svc.hooks, &auth.ctx, &p.id, b).await?,
     ))
 }
 

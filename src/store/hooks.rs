@@ -22,6 +22,10 @@ pub struct HookRow {
     /// bridge reads strictly).
     #[sqlx(try_from = "JsonText")]
     pub limits: Map<String, Value>,
+    /// The fetch allow-list (an array of `sigil_hooks::fetch::allow::AllowRule`, which the
+    /// hook bridge reads strictly).
+    #[sqlx(try_from = "JsonText")]
+    pub fetch_allow: Value,
     /// Epoch ms.
     pub created_at: i64,
     /// Epoch ms.
@@ -59,18 +63,20 @@ pub struct BindingRow {
     pub policy: String,
 }
 
-const HOOK_COLS: &str = "id, tenant_id, name, deployed_version, limits, created_at, updated_at";
+const HOOK_COLS: &str =
+    "id, tenant_id, name, deployed_version, limits, fetch_allow, created_at, updated_at";
 
 /// Inserts a hook.
 pub async fn insert_hook(tx: &mut WriteTx, h: &HookRow) -> Result<(), StoreError> {
     sqlx::query(&format!(
-        "INSERT INTO hooks ({HOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO hooks ({HOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))
     .bind(&h.id)
     .bind(&h.tenant_id)
     .bind(&h.name)
     .bind(h.deployed_version)
     .bind(to_json("limits", &h.limits)?)
+    .bind(to_json("fetch_allow", &h.fetch_allow)?)
     .bind(h.created_at)
     .bind(h.updated_at)
     .execute(tx.conn())
@@ -82,10 +88,12 @@ pub async fn insert_hook(tx: &mut WriteTx, h: &HookRow) -> Result<(), StoreError
 /// Writes the mutable columns.
 pub async fn update_hook(tx: &mut WriteTx, h: &HookRow) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE hooks SET deployed_version = $1, limits = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+        "UPDATE hooks SET deployed_version = $1, limits = $2, fetch_allow = $3, updated_at = $4 \
+         WHERE tenant_id = $5 AND id = $6",
     )
     .bind(h.deployed_version)
     .bind(to_json("limits", &h.limits)?)
+    .bind(to_json("fetch_allow", &h.fetch_allow)?)
     .bind(h.updated_at)
     .bind(&h.tenant_id)
     .bind(&h.id)

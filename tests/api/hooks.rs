@@ -58,7 +58,8 @@ async fn hook_lifecycle_and_flow(db: Db) {
     assert_eq!(up["version"]["version"], 1);
     assert_eq!(
         up["version"]["imports"],
-        json!(["sigil:hooks/api@0.1.0", "sigil:hooks/types@0.1.0"])
+        json!(["sigil:hooks/api@0.2.0", "sigil:hooks/types@0.2.0"]),
+        "the SDK builds against contract 0.2.0 by default"
     );
     let (s, up2) = upload(&app, &key, "default", "roles", hook("roles_claims")).await;
     assert_eq!(s, StatusCode::CREATED);

@@ -129,6 +129,7 @@ fn body(method: &Method, rest: &str, o: &Objects) -> Option<Value> {
         (_, "deploy") => json!({"version": 1}),
         (_, "{secret}") => json!({"value": "pwned"}),
         (_, "limits") => json!({"fuel": 1000}),
+        (_, "allow") => json!({"rules": [{"host": "crm.example.com"}]}),
         (_, "test") => {
             let event: Value =
                 serde_json::from_str(include_str!("../../docs/sample-event.json")).unwrap();

@@ -18,6 +18,7 @@ mod cluster_script;
 mod code_flow;
 mod corruption;
 mod discovery;
+mod fetch;
 mod grants;
 mod hooks;
 mod import;

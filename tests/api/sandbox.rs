@@ -44,6 +44,7 @@ pub(crate) fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) 
         policy,
         secrets: vec![("CRM_KEY".into(), "s3cr3t-value".into())],
         limits,
+        allow: Default::default(),
     }
 }
 

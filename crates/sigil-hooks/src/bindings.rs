@@ -11,8 +11,22 @@
 pub mod v0_1 {
     wasmtime::component::bindgen!({
         // The contract lives at the repository root, beside every crate that reads it.
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         world: "post-login",
         imports: { default: trappable },
+    });
+}
+
+/// `sigil:hooks@0.2.0`: 0.1.0's world plus `http` and `cache`. `fetch` is asynchronous on the
+/// host: a guest that calls it waits on a fiber, and its pool thread serves other flows.
+#[allow(missing_docs)]
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/0.2.0",
+        world: "post-login",
+        imports: {
+            "sigil:hooks/http.fetch": async | trappable,
+            default: trappable,
+        },
     });
 }

@@ -51,29 +51,50 @@ pub fn lru<V>(capacity: usize) -> Lru<V> {
 /// Each tenant's admission semaphore, at most `capacity` of them unless more are busy at once.
 #[derive(Debug)]
 pub struct TenantSlots {
-    map: LruCache<String, Arc<Semaphore>>,
+    map: LruCache<String, Share>,
     capacity: usize,
     per_tenant: usize,
+    in_flight: usize,
+}
+
+/// One tenant's share of the hook pool.
+#[derive(Debug, Clone)]
+pub struct Share {
+    /// Flows of the tenant running guest code (a flow waiting on a fetch gives its permit back).
+    pub run: Arc<Semaphore>,
+    /// Flows of the tenant admitted, running or waiting (each holds an instance slot).
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl Share {
+    fn idle(&self) -> bool {
+        Arc::strong_count(&self.run) == 1 && Arc::strong_count(&self.in_flight) == 1
+    }
 }
 
 impl TenantSlots {
-    /// An empty map keeping `capacity` tenants, each with `per_tenant` permits.
-    pub fn new(capacity: usize, per_tenant: usize) -> Self {
+    /// An empty map keeping `capacity` tenants, each with `per_tenant` running flows and
+    /// `in_flight` admitted ones.
+    pub fn new(capacity: usize, per_tenant: usize, in_flight: usize) -> Self {
         TenantSlots {
             // Eviction is ours (below): only idle semaphores may go.
             map: LruCache::new_unbounded(),
             capacity: capacity.max(1),
             per_tenant,
+            in_flight: in_flight.max(per_tenant),
         }
     }
 
     /// The tenant's semaphore, created on first use. Evicts least-recently-used idle
     /// semaphores beyond the bound.
-    pub fn get(&mut self, tenant: &str) -> Arc<Semaphore> {
+    pub fn get(&mut self, tenant: &str) -> Share {
         if let Some(s) = self.map.get(tenant) {
             return s.clone();
         }
-        let s = Arc::new(Semaphore::new(self.per_tenant));
+        let s = Share {
+            run: Arc::new(Semaphore::new(self.per_tenant)),
+            in_flight: Arc::new(Semaphore::new(self.in_flight)),
+        };
         self.map.insert(tenant.to_string(), s.clone());
         while self.map.len() > self.capacity {
             // Idle: only the map holds it, so no permit is out and no task waits for one
@@ -82,7 +103,7 @@ impl TenantSlots {
             let idle = self
                 .map
                 .iter()
-                .find(|(_, s)| Arc::strong_count(s) == 1)
+                .find(|(_, s)| s.idle())
                 .map(|(k, _)| k.clone());
             match idle {
                 Some(k) => {
@@ -123,15 +144,16 @@ mod tests {
 
     #[test]
     fn busy_tenant_semaphores_are_never_evicted() {
-        let mut t = TenantSlots::new(2, 1);
-        let busy = t.get("busy").try_acquire_owned().unwrap();
+        let mut t = TenantSlots::new(2, 1, 4);
+        // Busy while it has a flow in flight, even one that gave its running permit back.
+        let busy = t.get("busy").in_flight.try_acquire_owned().unwrap();
         for i in 0..10 {
             t.get(&format!("t{i}"));
         }
         assert_eq!(t.len(), 2, "bounded");
         assert_eq!(
-            t.get("busy").available_permits(),
-            0,
+            t.get("busy").in_flight.available_permits(),
+            3,
             "the busy tenant kept its semaphore (and its cap)"
         );
         drop(busy);

@@ -9,6 +9,72 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::bindings::v0_1::sigil::hooks::types as wit;
+use super::bindings::v0_2::sigil::hooks::types as wit2;
+
+/// The event's WIT form for one contract version's bindings (`$w`: that version's `types`
+/// module), with the version's own fields (`$extra`) beside the shared ones: the records are the
+/// same in every version so far, but each version's bindings are types of their own.
+macro_rules! wit_event {
+    ($w:ident, $e:expr, { $($extra:tt)* }) => {{
+        let u = &$e.user;
+        $w::Event {
+            user: $w::User {
+                id: u.id.clone(),
+                email: u.email.clone(),
+                email_verified: u.email_verified,
+                name: u.name.clone(),
+                given_name: u.given_name.clone(),
+                family_name: u.family_name.clone(),
+                nickname: u.nickname.clone(),
+                picture: u.picture.clone(),
+                created_at: u.created_at.clone(),
+                last_login: u.last_login.clone(),
+                logins_count: u.logins_count,
+                external_id: u.external_id.clone(),
+                user_metadata: text(&u.user_metadata),
+                app_metadata: text(&u.app_metadata),
+                roles: u.roles.clone(),
+                permissions: u.permissions.clone(),
+            },
+            organization: $e.organization.as_ref().map(|o| $w::Organization {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                display_name: o.display_name.clone(),
+                external_id: o.external_id.clone(),
+                metadata: text(&o.metadata),
+                roles: o.roles.clone(),
+            }),
+            client: $w::Client {
+                client_id: $e.client.client_id.clone(),
+                name: $e.client.name.clone(),
+                client_metadata: text(&$e.client.client_metadata),
+            },
+            request: $w::Request {
+                ip: $e.request.ip.clone(),
+                user_agent: $e.request.user_agent.clone(),
+                hostname: $e.request.hostname.clone(),
+                language: $e.request.language.clone(),
+            },
+            transaction: $w::Transaction {
+                protocol: match $e.transaction.protocol {
+                    Protocol::Password => $w::Protocol::Password,
+                    Protocol::AuthorizationCode => $w::Protocol::AuthorizationCode,
+                    Protocol::RefreshToken => $w::Protocol::RefreshToken,
+                },
+                requested_scopes: $e.transaction.requested_scopes.clone(),
+                audience: $e.transaction.audience.clone(),
+                redirect_uri: $e.transaction.redirect_uri.clone(),
+            },
+            tenant: $w::Tenant {
+                id: $e.tenant.id.clone(),
+                name: $e.tenant.name.clone(),
+            },
+            $($extra)*
+            now: $e.now.clone(),
+            now_ms: $e.now_ms(),
+        }
+    }};
+}
 
 /// The user logging in.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -203,65 +269,15 @@ impl PostLoginEvent {
             .unwrap_or(0)
     }
 
-    /// The WIT form, without secrets (each hook gets its own, see [`wit_secrets`]).
+    /// The WIT form of contract 0.1.0, without secrets (each hook gets its own, see
+    /// [`wit_secrets`]).
     pub fn to_wit(&self) -> wit::Event {
-        let u = &self.user;
-        wit::Event {
-            user: wit::User {
-                id: u.id.clone(),
-                email: u.email.clone(),
-                email_verified: u.email_verified,
-                name: u.name.clone(),
-                given_name: u.given_name.clone(),
-                family_name: u.family_name.clone(),
-                nickname: u.nickname.clone(),
-                picture: u.picture.clone(),
-                created_at: u.created_at.clone(),
-                last_login: u.last_login.clone(),
-                logins_count: u.logins_count,
-                external_id: u.external_id.clone(),
-                user_metadata: text(&u.user_metadata),
-                app_metadata: text(&u.app_metadata),
-                roles: u.roles.clone(),
-                permissions: u.permissions.clone(),
-            },
-            organization: self.organization.as_ref().map(|o| wit::Organization {
-                id: o.id.clone(),
-                name: o.name.clone(),
-                display_name: o.display_name.clone(),
-                external_id: o.external_id.clone(),
-                metadata: text(&o.metadata),
-                roles: o.roles.clone(),
-            }),
-            client: wit::Client {
-                client_id: self.client.client_id.clone(),
-                name: self.client.name.clone(),
-                client_metadata: text(&self.client.client_metadata),
-            },
-            request: wit::Request {
-                ip: self.request.ip.clone(),
-                user_agent: self.request.user_agent.clone(),
-                hostname: self.request.hostname.clone(),
-                language: self.request.language.clone(),
-            },
-            transaction: wit::Transaction {
-                protocol: match self.transaction.protocol {
-                    Protocol::Password => wit::Protocol::Password,
-                    Protocol::AuthorizationCode => wit::Protocol::AuthorizationCode,
-                    Protocol::RefreshToken => wit::Protocol::RefreshToken,
-                },
-                requested_scopes: self.transaction.requested_scopes.clone(),
-                audience: self.transaction.audience.clone(),
-                redirect_uri: self.transaction.redirect_uri.clone(),
-            },
-            tenant: wit::Tenant {
-                id: self.tenant.id.clone(),
-                name: self.tenant.name.clone(),
-            },
-            secrets: Vec::new(),
-            now: self.now.clone(),
-            now_ms: self.now_ms(),
-        }
+        wit_event!(wit, self, { secrets: Vec::new(), })
+    }
+
+    /// The WIT form of contract 0.2.0, without secret names (each hook gets its own).
+    pub fn to_wit_0_2(&self) -> wit2::Event {
+        wit_event!(wit2, self, { secret_names: Vec::new(), })
     }
 }
 

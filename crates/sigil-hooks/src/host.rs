@@ -109,6 +109,8 @@ pub struct HostState {
     wasi: Option<WasiCtx>,
     table: ResourceTable,
     stdout: Option<MemoryOutputPipe>,
+    /// What a 0.2.0 hook's fetches and cache go through (none for 0.1.0 hooks).
+    pub(crate) reach: Option<crate::contract_0_2::Reach>,
 }
 
 impl HostState {
@@ -130,6 +132,7 @@ impl HostState {
             wasi: None,
             table: ResourceTable::new(),
             stdout: None,
+            reach: None,
         }
     }
 
@@ -160,7 +163,7 @@ impl HostState {
 
     /// Stops the guest if the flow's wall-clock budget is spent. Checked at every host call,
     /// because epoch interruption only fires while the guest's own code runs.
-    fn within_budget(&mut self) -> wasmtime::Result<()> {
+    pub(crate) fn within_budget(&mut self) -> wasmtime::Result<()> {
         if Instant::now() >= self.rules.flow_deadline {
             let budget = self.rules.flow_budget_ms;
             return Err(self.fail(HookError::FlowTimeout(budget)));
@@ -168,7 +171,12 @@ impl HostState {
         Ok(())
     }
 
-    fn set_claim(&mut self, access: bool, name: String, json: String) -> wasmtime::Result<()> {
+    pub(crate) fn set_claim(
+        &mut self,
+        access: bool,
+        name: String,
+        json: String,
+    ) -> wasmtime::Result<()> {
         self.within_budget()?;
         let token = if access { "access token" } else { "ID token" };
         if let Err(reason) = super::claims::check_name(&name) {
@@ -206,7 +214,12 @@ impl HostState {
         Ok(())
     }
 
-    fn set_metadata(&mut self, app: bool, key: String, json: String) -> wasmtime::Result<()> {
+    pub(crate) fn set_metadata(
+        &mut self,
+        app: bool,
+        key: String,
+        json: String,
+    ) -> wasmtime::Result<()> {
         self.within_budget()?;
         let field = if app { "app_metadata" } else { "user_metadata" };
         if key.is_empty() {
@@ -256,12 +269,7 @@ impl api::Host for HostState {
     }
 
     fn deny(&mut self, reason: String) -> wasmtime::Result<()> {
-        self.within_budget()?;
-        // Kept as given (up to 500 characters) for the trace; what reaches the client is
-        // sanitized at the protocol boundary (`oauth::error_description`).
-        let reason: String = reason.chars().take(500).collect();
-        self.effects.deny.get_or_insert(reason);
-        Ok(())
+        self.deny_login(reason)
     }
 
     fn add_scope(&mut self, scope: String) -> wasmtime::Result<()> {
@@ -287,7 +295,16 @@ impl api::Host for HostState {
 }
 
 impl HostState {
-    fn scope(&mut self, add: bool, scope: String) -> wasmtime::Result<()> {
+    pub(crate) fn deny_login(&mut self, reason: String) -> wasmtime::Result<()> {
+        self.within_budget()?;
+        // Kept as given (up to 500 characters) for the trace; what reaches the client is
+        // sanitized at the protocol boundary (`oauth::error_description`).
+        let reason: String = reason.chars().take(500).collect();
+        self.effects.deny.get_or_insert(reason);
+        Ok(())
+    }
+
+    pub(crate) fn scope(&mut self, add: bool, scope: String) -> wasmtime::Result<()> {
         self.within_budget()?;
         let ok =
             !scope.is_empty() && scope.len() <= 255 && scope.chars().all(|c| c.is_ascii_graphic());

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::component::TypedFunc;
+use wasmtime::component::{ComponentType, Lower, TypedFunc};
 use wasmtime::{Store, Trap};
 
-use crate::bindings::v0_1::sigil::hooks::types as wit;
+use crate::contract_0_2::Reached;
 use crate::engine::TICK;
 use crate::host::{CallRules, Effects, HostState};
 use crate::prepare::PreparedHook;
-use crate::runtime::HookRuntime;
+use crate::runtime::{Call, HookRuntime};
 use crate::{HookError, Limits};
 
 /// The result of one invocation.
@@ -24,15 +24,19 @@ pub struct Invocation {
     pub fuel_used: u64,
     /// Wall time of the whole cycle (store, instantiate, call, drop).
     pub duration: Duration,
+    /// What a 0.2.0 hook reached (its fetches and cache lookups, for the trace).
+    pub reached: Option<Reached>,
 }
 
 impl HookRuntime {
-    /// Runs one hook on the calling thread: fresh store, instantiate, call, collect, drop. Its
-    /// epoch deadline is its own or what is left of the flow's budget, whichever ends first.
-    pub fn invoke(
+    /// Runs one hook: fresh store, instantiate, call, collect, drop. Its epoch deadline is its
+    /// own or what is left of the flow's budget, whichever ends first. A hook that imports
+    /// nothing asynchronous runs straight through on the polling thread; one that does (WASI)
+    /// runs on a fiber, so its waits give the thread back.
+    pub(crate) async fn invoke(
         &self,
         hook: &PreparedHook,
-        event: &wit::Event,
+        call: Call<'_>,
         limits: Limits,
         rules: CallRules,
     ) -> Invocation {
@@ -46,7 +50,11 @@ impl HookRuntime {
         // Which limit the epoch deadline stands for, to name the error if it fires.
         let budget_bound = left_ms < limits.deadline_ms;
         let (budget_ms, deadline_ms) = (rules.flow_budget_ms, limits.deadline_ms.min(left_ms));
-        let mut store = Store::new(&self.engine, HostState::new(limits, rules, event.now_ms));
+        let now_ms = match &call {
+            Call::V0_1(e) => e.now_ms,
+            Call::V0_2(e, _) => e.now_ms,
+        };
+        let mut store = Store::new(&self.engine, HostState::new(limits, rules, now_ms));
         store.limiter(|s| s);
         let mut result = store
             .set_fuel(limits.fuel)
@@ -54,7 +62,17 @@ impl HookRuntime {
         let ticks = deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
         if result.is_ok() {
-            result = call(hook, &mut store, event)
+            let called = match call {
+                Call::V0_1(event) => run(hook, &mut store, event).await,
+                Call::V0_2(event, mut reach) => {
+                    // A fetch may use what is left of this hook's own deadline, not more.
+                    let own = start + Duration::from_millis(deadline_ms);
+                    reach.deadline = reach.deadline.min(own);
+                    store.data_mut().reach = Some(reach);
+                    run(hook, &mut store, event).await
+                }
+            };
+            result = called
                 .map_err(|e| {
                     let timeout = if budget_bound {
                         HookError::FlowTimeout(budget_ms)
@@ -79,12 +97,14 @@ impl HookRuntime {
             (Err(e), None) => Err(e),
         };
         let logs = std::mem::take(&mut state.logs);
+        let reached = state.reach.take().map(|r| r.reached());
         drop(store);
         Invocation {
             result,
             logs,
             fuel_used,
             duration: start.elapsed(),
+            reached,
         }
     }
 }
@@ -92,30 +112,65 @@ impl HookRuntime {
 /// The export every post-login hook provides.
 pub(crate) const ENTRY: &str = "on-post-login";
 
-/// The export's parameter in `sigil:hooks@0.1.0`.
-type EntryArg<'a> = &'a wit::Event;
-/// The export's result in `sigil:hooks@0.1.0`.
+/// The export's result in every contract version so far.
 type EntryRet = Result<(), String>;
-/// The export's signature, used unchecked in [`call`]; the test
-/// `entry_is_the_generated_binding_signature` ties it to the bindings.
-type Entry<'a> = TypedFunc<(EntryArg<'a>,), (EntryRet,)>;
+/// The export's signature for an event type `E` (each contract version's own), used unchecked
+/// in [`call`]; the test `entry_is_the_generated_binding_signature` ties it to the bindings.
+type Entry<'a, E> = TypedFunc<(&'a E,), (EntryRet,)>;
+
+/// What every contract version's event is to wasmtime.
+pub(crate) trait WitEvent: ComponentType + Lower + Sync + 'static {}
+impl WitEvent for crate::bindings::v0_1::sigil::hooks::types::Event {}
+impl WitEvent for crate::bindings::v0_2::sigil::hooks::types::Event {}
+
+/// Instantiates and calls the hook's entry point, on a fiber when the hook has asynchronous
+/// imports.
+async fn run<E: WitEvent>(
+    hook: &PreparedHook,
+    store: &mut Store<HostState>,
+    event: &E,
+) -> wasmtime::Result<Result<(), String>> {
+    if hook.needs_async {
+        call_async(hook, store, event).await
+    } else {
+        call(hook, store, event)
+    }
+}
 
 /// Instantiates and calls the hook's entry point.
 #[allow(unsafe_code)] // See the SAFETY note on `new_unchecked`.
-fn call(
+fn call<E: WitEvent>(
     hook: &PreparedHook,
     store: &mut Store<HostState>,
-    event: &wit::Event,
+    event: &E,
 ) -> wasmtime::Result<Result<(), String>> {
     let instance = hook.pre.instantiate(&mut *store)?;
     let func = instance
         .get_func(&mut *store, hook.entry)
         .ok_or_else(|| wasmtime::Error::msg(format!("the hook exports no `{ENTRY}`")))?;
-    // SAFETY: `prepare` type-checked this component's `on-post-login` against the world's
-    // signature (`PostLoginPre::new`), which is exactly `Entry`; checking it again on every
-    // login would only cost time.
-    let entry: Entry<'_> = unsafe { TypedFunc::new_unchecked(func) };
+    // SAFETY: `prepare` type-checked this component's `on-post-login` against its contract
+    // version's world (`PostLoginPre::new`), and `Call` pairs a hook with the event type of
+    // that version, so `Entry<E>` is exactly the export's signature; checking it again on
+    // every login would only cost time.
+    let entry: Entry<'_, E> = unsafe { TypedFunc::new_unchecked(func) };
     let (r,) = entry.call(&mut *store, (event,))?;
+    Ok(r)
+}
+
+/// [`call`] for a hook with asynchronous imports: instantiated and called on a fiber.
+#[allow(unsafe_code)] // See the SAFETY note on `new_unchecked`.
+async fn call_async<E: WitEvent>(
+    hook: &PreparedHook,
+    store: &mut Store<HostState>,
+    event: &E,
+) -> wasmtime::Result<Result<(), String>> {
+    let instance = hook.pre.instantiate_async(&mut *store).await?;
+    let func = instance
+        .get_func(&mut *store, hook.entry)
+        .ok_or_else(|| wasmtime::Error::msg(format!("the hook exports no `{ENTRY}`")))?;
+    // SAFETY: as in `call`: `prepare` checked the export against the world's signature.
+    let entry: Entry<'_, E> = unsafe { TypedFunc::new_unchecked(func) };
+    let (r,) = entry.call_async(&mut *store, (event,)).await?;
     Ok(r)
 }
 
@@ -157,8 +212,8 @@ fn classify(
 mod tests {
     use wasmtime::Store;
 
-    use super::{EntryArg, EntryRet};
-    use crate::bindings::v0_1::PostLogin;
+    use super::EntryRet;
+    use crate::bindings::{v0_1, v0_2};
     use crate::host::HostState;
 
     /// `call` skips wasmtime's per-call type check (`TypedFunc::new_unchecked`) because
@@ -168,13 +223,20 @@ mod tests {
     /// updated to match.
     #[test]
     fn entry_is_the_generated_binding_signature() {
-        fn binding(
-            hook: &PostLogin,
+        fn binding_0_1(
+            hook: &v0_1::PostLogin,
             store: &mut Store<HostState>,
-            event: EntryArg<'_>,
+            event: &v0_1::sigil::hooks::types::Event,
         ) -> wasmtime::Result<EntryRet> {
             hook.call_on_post_login(store, event)
         }
-        let _ = binding;
+        fn binding_0_2(
+            hook: &v0_2::PostLogin,
+            store: &mut Store<HostState>,
+            event: &v0_2::sigil::hooks::types::Event,
+        ) -> wasmtime::Result<EntryRet> {
+            hook.call_on_post_login(store, event)
+        }
+        let _ = (binding_0_1, binding_0_2);
     }
 }

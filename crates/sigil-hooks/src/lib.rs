@@ -14,12 +14,14 @@
 //!   imports, world version) before anything is stored; [`compile`] compiles in a child process
 //!   bounded in memory and time, and authenticates stored artifacts; [`admission`] caps compile
 //!   workers server-wide and uploads per tenant.
-//! - [`host`]: what a hook's imports do, with the limits they enforce at call time;
+//! - [`host`]: what a hook's imports do, with the limits they enforce at call time (0.1.0's;
+//!   [`contract_0_2`] adds 0.2.0's `secret`, `http` and `cache`, through [`fetch`] and
+//!   [`cache`]);
 //!   [`claims`]: the closed list of claims a hook may not set; [`metadata`]: the metadata
 //!   rules a hook's write is checked against (the same the management API applies).
 //! - [`prepare`]: type-checked components ready to instantiate, cached in a bounded LRU
 //!   ([`caches`]); [`invoke`]: one fresh `Store` per invocation; [`pool`]: the dedicated
-//!   threads guests run on; [`runtime`]: admission with per-tenant caps, the flow's one
+//!   threads guests run on ([`io_pool`]: the runtime flows with asynchronous hooks run on); [`runtime`]: admission with per-tenant caps, the flow's one
 //!   wall-clock budget, and flow execution ([`runtime::HookRuntime::run_flow`]: an event in,
 //!   an [`outcome::FlowOutcome`] out); [`flow_cache`]: loaded flows per tenant.
 //! - [`event`]: the post-login event; [`limits`]: what an invocation may use; [`error`]: how
@@ -33,15 +35,19 @@
 
 pub mod admission;
 pub mod bindings;
+pub mod cache;
 pub mod caches;
 pub mod claims;
 pub mod compile;
+pub mod contract_0_2;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod fetch;
 pub mod flow_cache;
 pub mod host;
 pub mod invoke;
+pub mod io_pool;
 pub mod limits;
 pub mod metadata;
 pub mod outcome;

@@ -50,6 +50,47 @@ pub struct HookTrace {
     pub reason: Option<String>,
     /// Log lines (capped).
     pub logs: Vec<String>,
+    /// The hook's fetches (contract 0.2.0), in order, at most [`MAX_FETCH_TRACES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetches: Vec<FetchTrace>,
+    /// Cache lookups that found a value (contract 0.2.0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_hits: u32,
+    /// Cache lookups that found nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_misses: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Most fetches one hook's trace records (the rest still count in the metrics).
+pub const MAX_FETCH_TRACES: usize = 20;
+
+/// One fetch, as the trace shows it: never a header, a body or a query value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FetchTrace {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// Scheme, host, port and path, and the query's names without their values.
+    pub target: String,
+    /// The response's status, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Wall time, microseconds.
+    pub duration_us: u64,
+    /// Request body bytes.
+    pub bytes_out: u64,
+    /// Response body bytes.
+    pub bytes_in: u64,
+    /// Why there was no response (`denied`, `timeout`, `too_large`, `connect`, `tls`,
+    /// `circuit_open`, `budget_exhausted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the error says (the rule that denied it, the connection's failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// How a flow ended.

@@ -1,9 +1,10 @@
 //! Running flows: the hook runtime (engine, linker, prepared cache, guest thread pool),
 //! admission, and a flow's hooks run in order under one budget.
 //!
-//! Guests never run on the async executor: [`HookRuntime::run_flow`] hands the whole flow to
-//! one of the pool's threads and awaits the result, so a spinning guest can only ever occupy a
-//! pool thread (until its deadline), never a tokio worker. Admission is bounded twice: a
+//! Guests never run on the server's async workers: [`HookRuntime::run_flow`] hands the whole
+//! flow to the hook pool (a runtime of its own, see [`crate::pool`]) and awaits the result, so a
+//! spinning guest can only ever occupy a pool thread (until its deadline), never a worker that
+//! serves HTTP. Admission is bounded twice: a
 //! per-tenant cap on flows in flight (one tenant cannot take the whole pool) and a global cap
 //! equal to the pool's size (the pooling allocator never sees more instances than it holds).
 //! Waiting for either is bounded by the deadline and then fails with `hook_capacity`.
@@ -21,15 +22,19 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use crate::bindings::v0_1::PostLogin;
+use crate::bindings::{v0_1, v0_2};
 use crate::caches::{self, CacheBounds, Lru, TenantSlots};
+use crate::contract_0_2::Reach;
 use crate::engine::{self, EngineSettings};
 use crate::event::PostLoginEvent;
+use crate::fetch::allow::AllowList;
+use crate::fetch::{FetchSettings, Fetcher};
 use crate::host::{AddableScopes, CallRules, HostState};
 use crate::invoke::Invocation;
+use crate::io_pool::IoPool;
 use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
-use crate::pool::Pool;
-use crate::prepare::PreparedHook;
+use crate::pool::{Pool, PoolError};
+use crate::prepare::{Contract, PreparedHook};
 use crate::{HookError, Limits};
 
 /// One hook of a flow, ready to run.
@@ -49,6 +54,8 @@ pub struct FlowStep {
     pub secrets: Vec<(String, String)>,
     /// This hook's limits (already lowered below the tenant's and the operator's).
     pub limits: Limits,
+    /// Where this hook's fetches may go (contract 0.2.0; empty: nowhere).
+    pub allow: Arc<AllowList>,
 }
 
 /// Sizing of the runtime.
@@ -86,9 +93,16 @@ pub struct HookRuntime {
     /// Prepared components by content hash, least recently used dropped beyond the bound.
     pub(crate) cache: Mutex<Lru<Arc<PreparedHook>>>,
     pool: Pool,
+    /// Where flows with asynchronous hooks run (fetch, WASI).
+    io_pool: IoPool,
+    /// Flows running guest code, node-wide (the pool's threads).
     slots: Arc<Semaphore>,
-    /// Each tenant's admission semaphore (bounded; busy ones are never dropped).
+    /// Flows admitted, running or waiting on a fetch (the pooling allocator's instances).
+    in_flight: Arc<Semaphore>,
+    /// Each tenant's share (bounded; busy ones are never dropped).
     tenants: Mutex<TenantSlots>,
+    /// The node's fetch client, breakers and hook cache (contract 0.2.0).
+    fetcher: Arc<Fetcher>,
     settings: RuntimeSettings,
 }
 
@@ -101,17 +115,35 @@ impl std::fmt::Debug for HookRuntime {
 }
 
 impl HookRuntime {
-    /// Builds the engine, the linker (the world's imports plus the sealed WASI) and the pool.
+    /// Builds the engine, the linker (every contract version's imports plus the sealed WASI)
+    /// and the pool, with the default fetch settings (HTTPS to public addresses only).
     pub fn new(settings: RuntimeSettings) -> Result<Arc<Self>, HookError> {
+        Self::with_fetch(settings, FetchSettings::new())
+    }
+
+    /// [`HookRuntime::new`] with the operator's fetch settings.
+    pub fn with_fetch(
+        settings: RuntimeSettings,
+        fetch: FetchSettings,
+    ) -> Result<Arc<Self>, HookError> {
         let engine = engine::build(&settings.engine).map_err(|e| HookError::Internal(e.0))?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        // Asynchronous, so that a guest built with a WASI toolchain runs on a fiber of the pool's
+        // runtime instead of blocking a pool thread on a runtime of WASI's own.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| HookError::Internal(format!("linking WASI: {e:#}")))?;
-        PostLogin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        v0_1::PostLogin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
             &mut linker,
             |s| s,
         )
-        .map_err(|e| HookError::Internal(format!("linking the hook API: {e:#}")))?;
+        .map_err(|e| HookError::Internal(format!("linking the hook API 0.1.0: {e:#}")))?;
+        v0_2::PostLogin::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| HookError::Internal(format!("linking the hook API 0.2.0: {e:#}")))?;
+        let fetcher = Fetcher::new(fetch)
+            .map_err(|e| HookError::Internal(format!("the hooks' fetch client: {e}")))?;
 
         let threads = settings
             .threads
@@ -119,16 +151,25 @@ impl HookRuntime {
             .max(1);
         let pool = Pool::new(threads, "sigil-hook")
             .map_err(|e| HookError::Internal(format!("starting the hook pool: {e}")))?;
+        let io_pool = IoPool::new(threads, "sigil-hook-io")
+            .map_err(|e| HookError::Internal(format!("starting the hook pool: {e}")))?;
+        let instances = settings.engine.pool_instances.max(1) as usize;
         Ok(Arc::new(HookRuntime {
             engine,
             linker,
             cache: Mutex::new(caches::lru(settings.caches.prepared)),
             pool,
+            io_pool,
             slots: Arc::new(Semaphore::new(threads)),
+            in_flight: Arc::new(Semaphore::new(instances)),
+            // A tenant may hold half the instances with flows waiting on its slow API; the
+            // other half stays for everyone else.
             tenants: Mutex::new(TenantSlots::new(
                 settings.caches.tenants,
                 settings.per_tenant,
+                instances / 2,
             )),
+            fetcher: Arc::new(fetcher),
             settings: RuntimeSettings {
                 threads,
                 ..settings
@@ -144,12 +185,6 @@ impl HookRuntime {
     /// The settings in force.
     pub fn settings(&self) -> RuntimeSettings {
         self.settings
-    }
-
-    /// Pool threads currently serving (always the pool's size: a panicking job does not end
-    /// its thread).
-    pub fn live_threads(&self) -> usize {
-        self.pool.live()
     }
 
     /// How many tenant semaphores are kept (at most `caches.tenants`, plus busy ones).
@@ -184,33 +219,56 @@ impl HookRuntime {
                 .unwrap_or(50)
                 .min(budget_ms),
         );
-        let tenant_permit = acquire(self.tenant_slots(tenant_id), wait).await?;
-        let slot = acquire(self.slots.clone(), wait).await?;
+        let until = admitted + wait;
+        let share = self.tenant_slots(tenant_id);
+        let tenant_in_flight = acquire(share.in_flight.clone(), until).await?;
+        let in_flight = acquire(self.in_flight.clone(), until).await?;
+        let running = Running::admit(share.run, self.slots.clone(), until).await?;
         let event_size = event.serialized_size();
         let rt = self.clone();
         let addable = Arc::new(addable);
-        let done = self.pool.spawn(move |abandoned| {
-            // The permits live as long as the work, whatever happens to the caller.
-            let _permits = (tenant_permit, slot);
-            rt.flow(
-                &steps,
-                &event,
-                event_size,
-                FlowStart {
-                    at: admitted,
-                    addable,
-                },
-                abandoned,
-            )
-        });
-        match done.await {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => Err(HookError::Internal(e.to_string())),
-            Err(_) => Err(HookError::Internal("the hook pool dropped a flow".into())),
+        let tenant: Arc<str> = tenant_id.into();
+        let permits = (tenant_in_flight, in_flight);
+        let start = FlowStart {
+            at: admitted,
+            addable,
+            tenant,
+            running,
+        };
+        let done = if steps.iter().any(|s| s.hook.needs_async) {
+            self.io_pool
+                .run(move |abandoned| async move {
+                    // The permits live as long as the work, whatever happens to the caller.
+                    let _permits = permits;
+                    Some(
+                        rt.flow(&steps, &event, event_size, start, &|| abandoned.is_set())
+                            .await,
+                    )
+                })
+                .await
+        } else {
+            let job = self.pool.spawn(move |abandoned| {
+                let _permits = permits;
+                let gone = || abandoned();
+                let flow = rt.flow(&steps, &event, event_size, start, &gone);
+                // Synchronous hooks never wait: the flow is done in one poll.
+                run_now(flow)
+            });
+            match job.await {
+                Ok(out) => out,
+                Err(_) => Err(PoolError::Stopped),
+            }
+        };
+        match done {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => Err(HookError::Internal(
+                "a flow of synchronous hooks waited".into(),
+            )),
+            Err(e) => Err(HookError::Internal(e.to_string())),
         }
     }
 
-    fn tenant_slots(&self, tenant: &str) -> Arc<Semaphore> {
+    fn tenant_slots(&self, tenant: &str) -> caches::Share {
         let mut map = match self.tenants.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
@@ -219,7 +277,8 @@ impl HookRuntime {
     }
 
     /// The flow on the current thread (the local test runner, benchmarks, tests), with its
-    /// budget starting now.
+    /// budget starting now, inside the pool's runtime (so a hook's host calls find its timers
+    /// and sockets). Call it from a plain thread, never from an async task.
     pub fn flow_blocking(
         &self,
         steps: &[FlowStep],
@@ -230,18 +289,21 @@ impl HookRuntime {
         let start = FlowStart {
             at: Instant::now(),
             addable: Arc::new(addable),
+            tenant: "local".into(),
+            running: Running::unbounded(),
         };
-        self.flow(steps, event, event_size, start, &|| false)
+        self.io_pool
+            .block_on(self.flow(steps, event, event_size, start, &|| false))
     }
 
     /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it.
-    fn flow(
+    async fn flow<A: Fn() -> bool>(
         &self,
         steps: &[FlowStep],
         event: &PostLoginEvent,
         event_size: usize,
         start: FlowStart,
-        abandoned: &dyn Fn() -> bool,
+        abandoned: &A,
     ) -> FlowOutcome {
         let mut out = FlowOutcome::empty();
         let budget_ms = flow_budget_ms(steps);
@@ -253,13 +315,13 @@ impl HookRuntime {
                 .checked_add(Duration::from_millis(budget_ms))
                 .unwrap_or_else(|| start.at + Duration::from_secs(365 * 24 * 3600)),
             flow_budget_ms: budget_ms,
-            addable_scopes: start.addable,
+            addable_scopes: start.addable.clone(),
             user_metadata: Arc::new(event.user.user_metadata.clone()),
             app_metadata: Arc::new(event.user.app_metadata.clone()),
         };
-        // Convert once per flow (metadata is serialized to JSON text here); only the secrets
-        // change from one hook to the next.
-        let mut wit_event = event.to_wit();
+        // Convert once per flow and contract version (metadata is serialized to JSON text
+        // here); only the secrets change from one hook to the next.
+        let mut events = WitEvents::default();
         for step in steps {
             if abandoned() {
                 // The caller is gone (the client hung up): nobody will read this outcome, and
@@ -287,10 +349,23 @@ impl HookRuntime {
                     logs: vec![],
                     fuel_used: 0,
                     duration: Duration::ZERO,
+                    reached: None,
                 },
                 None => {
-                    wit_event.secrets = crate::event::wit_secrets(&step.secrets);
-                    self.invoke(&step.hook, &wit_event, step.limits, rules.clone())
+                    let call = match step.hook.contract {
+                        Contract::V0_1 => {
+                            let e = events.v0_1.get_or_insert_with(|| event.to_wit());
+                            e.secrets = crate::event::wit_secrets(&step.secrets);
+                            Call::V0_1(e)
+                        }
+                        Contract::V0_2 => {
+                            let e = events.v0_2.get_or_insert_with(|| event.to_wit_0_2());
+                            e.secret_names = step.secrets.iter().map(|(n, _)| n.clone()).collect();
+                            Call::V0_2(e, self.reach(step, &start, &rules))
+                        }
+                    };
+                    self.invoke(&step.hook, call, step.limits, rules.clone())
+                        .await
                 }
             };
             let mut trace = HookTrace {
@@ -305,7 +380,15 @@ impl HookRuntime {
                 error: None,
                 reason: None,
                 logs: run.logs,
+                fetches: Vec::new(),
+                cache_hits: 0,
+                cache_misses: 0,
             };
+            if let Some(reached) = run.reached {
+                trace.fetches = reached.fetches;
+                trace.cache_hits = reached.cache_hits;
+                trace.cache_misses = reached.cache_misses;
+            }
             match run.result {
                 Ok(effects) => {
                     trace.claims_set = effects
@@ -370,10 +453,109 @@ impl HookRuntime {
     }
 }
 
-/// Where a flow's budget starts and what its hooks may add.
+/// Where a flow's budget starts, what its hooks may add, whose it is, and its admission.
 struct FlowStart {
     at: Instant,
     addable: Arc<AddableScopes>,
+    tenant: Arc<str>,
+    running: Arc<Running>,
+}
+
+/// The event in the form of each contract version the flow's hooks target, made on first use.
+#[derive(Default)]
+struct WitEvents {
+    v0_1: Option<v0_1::sigil::hooks::types::Event>,
+    v0_2: Option<v0_2::sigil::hooks::types::Event>,
+}
+
+/// One invocation's event, in its hook's contract version, and (0.2.0) what it may reach.
+pub(crate) enum Call<'a> {
+    /// `sigil:hooks@0.1.0`.
+    V0_1(&'a v0_1::sigil::hooks::types::Event),
+    /// `sigil:hooks@0.2.0`.
+    V0_2(&'a v0_2::sigil::hooks::types::Event, Reach),
+}
+
+impl HookRuntime {
+    /// What a 0.2.0 hook of this flow may reach; its deadline is set by `invoke`.
+    fn reach(&self, step: &FlowStep, start: &FlowStart, rules: &CallRules) -> Reach {
+        Reach {
+            fetcher: self.fetcher.clone(),
+            allow: step.allow.clone(),
+            tenant: start.tenant.clone(),
+            hook: step.hook_id.as_str().into(),
+            secrets: Arc::new(step.secrets.clone()),
+            deadline: rules.flow_deadline,
+            running: start.running.clone(),
+            made: 0,
+            fetches: Vec::new(),
+            cache_hits: 0,
+            cache_misses: 0,
+        }
+    }
+}
+
+/// A flow's admission to run guest code: its tenant's running permit and the node's. A flow
+/// waiting on a fetch gives both back ([`Running::pause`]) and takes them again before its
+/// guest goes on ([`Running::resume`]), so waiting on a customer's API never holds a thread's
+/// worth of admission.
+pub struct Running {
+    tenant: Arc<Semaphore>,
+    node: Arc<Semaphore>,
+    held: Mutex<Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>>,
+}
+
+impl Running {
+    async fn admit(
+        tenant: Arc<Semaphore>,
+        node: Arc<Semaphore>,
+        until: Instant,
+    ) -> Result<Arc<Running>, HookError> {
+        let t = acquire(tenant.clone(), until).await?;
+        let n = acquire(node.clone(), until).await?;
+        Ok(Arc::new(Running {
+            tenant,
+            node,
+            held: Mutex::new(Some((t, n))),
+        }))
+    }
+
+    /// Admission for a flow outside the server (the local runner): permits of its own.
+    fn unbounded() -> Arc<Running> {
+        let own = || Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+        Arc::new(Running {
+            tenant: own(),
+            node: own(),
+            held: Mutex::new(None),
+        })
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Gives the running permits back while the flow waits.
+    pub(crate) fn pause(&self) {
+        drop(self.lock().take());
+    }
+
+    /// Takes the running permits again, waiting at most until `until`; `false` if they did
+    /// not come in time (the flow's time is up).
+    pub(crate) async fn resume(&self, until: Instant) -> bool {
+        if self.lock().is_some() {
+            return true;
+        }
+        let Ok(t) = acquire(self.tenant.clone(), until).await else {
+            return false;
+        };
+        let Ok(n) = acquire(self.node.clone(), until).await else {
+            return false;
+        };
+        *self.lock() = Some((t, n));
+        true
+    }
 }
 
 /// A flow's budget: the lowest `flow_deadline_ms` of its steps (normally all the tenant's).
@@ -385,9 +567,21 @@ fn flow_budget_ms(steps: &[FlowStep]) -> u64 {
         .unwrap_or(crate::DEFAULT_FLOW_DEADLINE_MS)
 }
 
-async fn acquire(sem: Arc<Semaphore>, wait: Duration) -> Result<OwnedSemaphorePermit, HookError> {
-    match tokio::time::timeout(wait, sem.acquire_owned()).await {
+async fn acquire(sem: Arc<Semaphore>, until: Instant) -> Result<OwnedSemaphorePermit, HookError> {
+    let until = tokio::time::Instant::from_std(until);
+    match tokio::time::timeout_at(until, sem.acquire_owned()).await {
         Ok(Ok(p)) => Ok(p),
         _ => Err(HookError::Capacity),
+    }
+}
+
+/// Polls `fut` once: its output, or `None` if it would wait (a flow of synchronous hooks never
+/// does: nothing in it awaits anything that can pend).
+fn run_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
     }
 }

@@ -13,7 +13,16 @@ use sha2::{Digest, Sha256};
 pub const MAX_UPLOAD_BYTES: usize = 4 << 20;
 
 /// The contract versions this host binds.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+
+/// The interfaces each contract version lets a hook import.
+fn interfaces(version: &str) -> &'static [&'static str] {
+    match version {
+        "0.1.0" => &["api", "types"],
+        "0.2.0" => &["api", "types", "http", "cache"],
+        _ => &[],
+    }
+}
 
 /// WASI interfaces a guest may import. They are linked sealed: nothing preopened, no
 /// environment, frozen clocks, seeded randomness, captured stdout/stderr. Filesystem
@@ -166,13 +175,13 @@ fn top_level_imports(component: &[u8]) -> Result<Vec<String>, UploadError> {
 fn check_import(name: &str) -> Result<(), UploadError> {
     let (base, version) = name.split_once('@').unwrap_or((name, ""));
     if let Some(iface) = base.strip_prefix("sigil:hooks/") {
-        if !matches!(iface, "api" | "types") {
-            return Err(UploadError::ForbiddenImport(name.into()));
-        }
         if !SUPPORTED_VERSIONS.contains(&version) {
             return Err(UploadError::UnsupportedVersion(format!(
                 "sigil:hooks@{version}"
             )));
+        }
+        if !interfaces(version).contains(&iface) {
+            return Err(UploadError::ForbiddenImport(name.into()));
         }
         return Ok(());
     }
@@ -189,6 +198,15 @@ mod tests {
     #[test]
     fn import_rules() {
         assert!(check_import("sigil:hooks/api@0.1.0").is_ok());
+        assert!(check_import("sigil:hooks/http@0.2.0").is_ok());
+        assert!(check_import("sigil:hooks/cache@0.2.0").is_ok());
+        // 0.1.0 had no network.
+        assert_eq!(
+            check_import("sigil:hooks/http@0.1.0"),
+            Err(UploadError::ForbiddenImport(
+                "sigil:hooks/http@0.1.0".into()
+            ))
+        );
         assert!(check_import("wasi:cli/stdout@0.2.6").is_ok());
         assert!(check_import("wasi:filesystem/preopens@0.2.0").is_ok());
         assert_eq!(

@@ -22,3 +22,16 @@ pub fn path(target: &str, name: &str) -> PathBuf {
         .iter()
         .collect()
 }
+
+/// The path of example hook `name` built against contract 0.1.0 (`--features contract-0-1`).
+pub fn path_0_1(name: &str) -> PathBuf {
+    [
+        DIR,
+        "contract-0.1.0",
+        HOOK_TARGET,
+        "release",
+        &format!("{name}.wasm"),
+    ]
+    .iter()
+    .collect()
+}

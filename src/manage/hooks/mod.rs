@@ -3,6 +3,7 @@
 //! ([`test_run`]) and stored traces ([`traces`]). Running them is `crate::flows` and the
 //! `sigil_hooks` host.
 
+pub mod allow;
 pub mod flow;
 pub mod limits;
 pub mod secrets;
@@ -51,6 +52,8 @@ pub struct Hook {
     pub secrets: Vec<String>,
     /// This hook's limit overrides.
     pub limits: LimitOverrides,
+    /// Where its fetches may go (contract 0.2.0).
+    pub allow: allow::Allow,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -93,6 +96,11 @@ pub(super) async fn view(db: &Db, h: HookRow) -> Result<Hook> {
     let secrets = store::secrets(db.store.read().await?.conn(), &h.id).await?;
     Ok(Hook {
         limits: crate::flows::load::overrides("hooks.limits", &h.limits)?,
+        allow: allow::Allow {
+            rules: crate::flows::load::allow_list("hooks.fetch_allow", &h.fetch_allow)?
+                .rules()
+                .to_vec(),
+        },
         id: h.id,
         name: h.name,
         deployed_version: h.deployed_version,

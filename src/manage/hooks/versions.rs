@@ -44,6 +44,7 @@ pub async fn upload(
                 name: name.to_string(),
                 deployed_version: None,
                 limits: Default::default(),
+                fetch_allow: serde_json::Value::Array(Vec::new()),
                 created_at: now,
                 updated_at: now,
             };

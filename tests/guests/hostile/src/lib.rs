@@ -90,7 +90,7 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
         "error" => return Err("upstream CRM unavailable".into()),
         "raw" => raw_calls(event)?,
         "secret" => {
-            let key = event.secret("CRM_KEY").unwrap_or("missing");
+            let key = event.secret("CRM_KEY").unwrap_or_else(|| "missing".into());
             api.id_token().set_custom_claim("crm_key_len", &key.len())?;
         }
         _ => {
@@ -108,7 +108,7 @@ fn on_login(event: &Event, api: &Api) -> Result<(), String> {
 fn raw_calls(event: &Event) -> Result<(), String> {
     use sigil_hooks::bindings::sigil::hooks::api as host;
     let calls: Vec<sigil_hooks::serde_json::Value> = match event.secret("CALLS") {
-        Some(text) => sigil_hooks::serde_json::from_str(text).map_err(|e| e.to_string())?,
+        Some(text) => sigil_hooks::serde_json::from_str(&text).map_err(|e| e.to_string())?,
         None => event
             .user()
             .user_metadata
