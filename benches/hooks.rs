@@ -154,8 +154,149 @@ fn main() {
         println!(
             "latency jwt_template:    median {p50:7.1} us   p99 {p99:7.1} us   (20000 runs, event to JSON + render)"
         );
+        // The same hook built against contract 0.1.0 (the SDK's `contract-0-1`), for the
+        // cost of each version's event and bindings.
+        let old = runner
+            .prepare(&std::fs::read(sigil_test_guests::path_0_1("roles_claims")).unwrap())
+            .unwrap();
+        let one_old = vec![step(old, Limits::default())];
+        let (mut v1, mut v2) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            v1.extend(sample(&one_old, PER_ROUND));
+            v2.extend(sample(&one, PER_ROUND));
+        }
+        let (p50, p99) = percentiles(v1);
+        println!(
+            "latency one_hook 0.1.0:  median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
+            p50 / b50
+        );
+        let (p50, p99) = percentiles(v2);
+        println!(
+            "latency one_hook 0.2.0:  median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
+            p50 / b50
+        );
         isolation(&runner, roles);
+        fetch_concurrency();
     }
+}
+
+/// 200 logins of tenant A at once, each of whose hook waits 200 ms on its API (a local server
+/// that answers after 200 ms), while tenant B's pure hook runs one login after another: the
+/// wall time of A's 200, and B's latency beside it and alone.
+fn fetch_concurrency() {
+    use sigil_hooks::fetch::FetchSettings;
+    use sigil_hooks::fetch::allow::{AllowList, AllowRule};
+
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let port = tokio.block_on(async {
+        let app = axum::Router::new().route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                "ok"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        port
+    });
+    let mut fetch = FetchSettings::new();
+    fetch.allow_http = true;
+    fetch.ranges =
+        sigil_hooks::fetch::address::AllowedRanges::new(vec!["127.0.0.0/8".parse().unwrap()]);
+    fetch.resolve = [("crm.bench".to_string(), vec!["127.0.0.1".parse().unwrap()])].into();
+    let rt = HookRuntime::with_fetch(RuntimeSettings::default(), fetch).unwrap();
+    let runner = LocalRunner::with_runtime(rt.clone());
+    let fetcher = prepare(&runner, "fetcher");
+    let roles = prepare(&runner, "roles_claims");
+    let allow = Arc::new(
+        AllowList::new(vec![AllowRule {
+            host: "crm.bench".into(),
+            paths: vec!["/slow".into()],
+            methods: vec![],
+        }])
+        .unwrap(),
+    );
+    let waiting = Limits {
+        deadline_ms: 2_000,
+        flow_deadline_ms: 3_000,
+        ..Limits::default()
+    };
+    let mut a_event = event();
+    a_event.user.user_metadata = serde_json::json!({
+        "fetch": {"url": format!("http://crm.bench:{port}/slow")}
+    });
+    let e = event();
+    let b_run = |n: usize| {
+        let (rt, roles, e) = (rt.clone(), roles.clone(), e.clone());
+        async move {
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                let r = rt
+                    .run_flow(
+                        "ten_b",
+                        vec![step(roles.clone(), Limits::default())],
+                        e.clone(),
+                        AddableScopes::default(),
+                    )
+                    .await;
+                assert!(r.is_ok());
+                out.push(t.elapsed());
+            }
+            out
+        }
+    };
+    let (solo50, solo99) = percentiles(tokio.block_on(b_run(3_000)));
+    let a_wave = || {
+        let mut a = Vec::new();
+        for _ in 0..200 {
+            let mut s = step(fetcher.clone(), waiting);
+            s.allow = allow.clone();
+            let (rt, ev) = (rt.clone(), a_event.clone());
+            a.push(tokio.spawn(async move {
+                rt.run_flow("ten_a", vec![s], ev, AddableScopes::default())
+                    .await
+            }));
+        }
+        a
+    };
+    // One wave alone for the wall time, then one with tenant B beside it.
+    let t = Instant::now();
+    let wave = a_wave();
+    let answered = tokio.block_on(async {
+        let mut ok = 0;
+        for h in wave {
+            let out = h.await.unwrap().unwrap();
+            ok += usize::from(out.id_token_claims.get("status") == Some(&serde_json::json!(200)));
+        }
+        ok
+    });
+    let wall = t.elapsed();
+    let wave = a_wave();
+    let beside = tokio.block_on(async {
+        let b = tokio::spawn(b_run(3_000));
+        for h in wave {
+            let _ = h.await;
+        }
+        b.await.unwrap()
+    });
+    let (load50, load99) = percentiles(beside);
+    println!(
+        "fetch: 200 logins of tenant A, each hook waiting 200 ms on its API: all done in {:.0} ms ({answered} of 200 answered 200)",
+        wall.as_secs_f64() * 1e3
+    );
+    println!(
+        "fetch: tenant B's pure hook alone:         median {solo50:7.1} us   p99 {solo99:7.1} us"
+    );
+    println!(
+        "fetch: tenant B's pure hook beside A's 200: median {load50:7.1} us   p99 {load99:7.1} us"
+    );
 }
 
 /// Tenant B's hook through the pool, alone and while tenant A keeps four infinite loops in

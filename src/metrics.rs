@@ -28,6 +28,10 @@ const HOOK_BUCKETS: [f64; 12] = [
 const FLOW_BUCKETS: [f64; 12] = [
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
+/// Bucket bounds of a hook's fetch, seconds: a customer's API, milliseconds to seconds.
+const FETCH_BUCKETS: [f64; 12] = [
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 /// Bucket bounds of a token request, seconds: argon2id alone takes tens of milliseconds.
 const TOKEN_BUCKETS: [f64; 13] = [
     0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -271,6 +275,7 @@ pub struct Metrics {
     grants: Family<Labels, Counter>,
     token_duration: HistogramFamily,
     hook_duration: HistogramFamily,
+    fetch_duration: HistogramFamily,
     flow_runs: Family<Labels, Counter>,
     flow_duration: HistogramFamily,
     password_attempts: Family<Labels, Counter>,
@@ -293,6 +298,10 @@ fn histograms(buckets: fn() -> Histogram) -> HistogramFamily {
 
 fn hook_buckets() -> Histogram {
     Histogram::new(HOOK_BUCKETS)
+}
+
+fn fetch_buckets() -> Histogram {
+    Histogram::new(FETCH_BUCKETS)
 }
 
 fn flow_buckets() -> Histogram {
@@ -325,6 +334,13 @@ impl Metrics {
             "hook_duration_seconds",
             "Duration of one hook invocation (store, instantiate, call, drop), by outcome",
             hook_duration.clone(),
+        );
+        let fetch_duration = histograms(fetch_buckets);
+        registry.register(
+            "hook_fetch_duration_seconds",
+            "Duration of a hook's fetch (contract 0.2.0), by outcome: the status class \
+             (`2xx`...) or the error (`denied`, `timeout`, `circuit_open`...)",
+            fetch_duration.clone(),
         );
         let flow_runs = Family::<Labels, Counter>::default();
         registry.register(
@@ -407,6 +423,7 @@ impl Metrics {
             grants,
             token_duration,
             hook_duration,
+            fetch_duration,
             flow_runs,
             flow_duration,
             password_attempts,
@@ -474,6 +491,18 @@ impl Metrics {
     pub fn hook(&self, outcome: &str, duration_us: u64) {
         self.hook_duration
             .get_or_create(&one("outcome", outcome))
+            .observe(duration_us as f64 / 1e6);
+    }
+
+    /// Records one fetch of a hook of `tenant` (the tenant is a label only when the operator
+    /// turned tenant labels on).
+    pub fn fetch(&self, tenant: &str, outcome: &str, duration_us: u64) {
+        let mut labels = one("outcome", outcome);
+        if self.tenant_labels {
+            labels.push(("tenant", tenant.to_string()));
+        }
+        self.fetch_duration
+            .get_or_create(&labels)
             .observe(duration_us as f64 / 1e6);
     }
 

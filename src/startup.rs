@@ -26,7 +26,7 @@ use sigil_hooks::admission::{CompileGate, UploadLimiter, UploadRate};
 use sigil_hooks::compile::{ArtifactSeal, CompilerSettings};
 use sigil_hooks::fetch::FetchSettings;
 use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
-use sigil_hooks::{HookError, Limits};
+use sigil_hooks::{FetchCeilings, HookError, Limits};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +97,8 @@ pub struct Settings {
     pub hook_fetch: FetchSettings,
     /// Operator ceilings of hook limits.
     pub hook_ceilings: Limits,
+    /// Operator ceilings of a binding's deadline and a flow's budget (hooks that fetch).
+    pub hook_fetch_ceilings: FetchCeilings,
     /// Reverse proxies whose `X-Forwarded-For` header is trusted.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Browser login session lifetimes.
@@ -149,6 +151,7 @@ impl Settings {
             upload_rate: UploadRate::default(),
             hook_pool: RuntimeSettings::default(),
             hook_fetch: FetchSettings::new(),
+            hook_fetch_ceilings: FetchCeilings::default(),
             hook_ceilings: Limits::default(),
             trusted_proxies: Vec::new(),
             sessions: Default::default(),
@@ -233,6 +236,7 @@ pub fn hooks(
             .map(crate::flows::artifact_disk::ArtifactDisk::new),
         secrets: Sealer::new(master, "hook-secrets"),
         ceilings: settings.hook_ceilings,
+        fetch_ceilings: settings.hook_fetch_ceilings,
         flows: Default::default(),
         traces: crate::flows::traces::TraceWriter::start(
             store.clone(),

@@ -133,8 +133,11 @@ pub async fn manage(target: &Target, command: HookManageCommand) -> Result<ExitC
         }
         HookManageCommand::Flow { tenant, bindings } => {
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
+            // The bindings are replaced; the flow's budget stays as the API last set it.
+            let budget_ms = flow::flow(&off.db, &ctx).await?.budget_ms;
             let flow = Flow {
                 bindings: bindings.into_iter().map(Into::into).collect(),
+                budget_ms,
             };
             print_json(&flow::set_flow(&off.db, &hooks, &ctx, flow).await?)?;
         }

@@ -118,6 +118,7 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     s.hook_ceilings = args.hook_limits.limits();
     s.hook_pool = args.hook_pool.runtime();
     s.hook_fetch = args.hook_fetch.fetch()?;
+    s.hook_fetch_ceilings = args.hook_fetch.ceilings();
     args.compile.apply(&mut s);
     args.node.apply(&mut s);
     Ok(s)

@@ -8,7 +8,6 @@ use std::time::Duration;
 use sigil::config::{self, ConfigError, DEFAULT_MAX_CONNECTIONS, LoginLock};
 use sigil::passwords::PasswordHasher;
 use sigil::startup::Settings;
-use sigil_hooks::Limits;
 use sigil_hooks::admission::UploadRate;
 use sigil_hooks::caches::CacheBounds;
 use sigil_hooks::compile::CompilerSettings;
@@ -16,6 +15,7 @@ use sigil_hooks::engine::EngineSettings;
 use sigil_hooks::fetch::FetchSettings;
 use sigil_hooks::fetch::address::AllowedRanges;
 use sigil_hooks::runtime::RuntimeSettings;
+use sigil_hooks::{FetchCeilings, Limits};
 
 /// The database pool.
 #[derive(Debug, clap::Args)]
@@ -288,6 +288,16 @@ pub struct FetchFlags {
     /// A PEM file of certificates hooks' TLS trusts beside the public roots (a private CA).
     #[arg(long, env = "SIGIL_HOOK_FETCH_CA_FILE")]
     pub hook_fetch_ca_file: Option<std::path::PathBuf>,
+    /// Ceiling of a flow binding's `deadline_ms` (hooks that call APIs need more than 50 ms).
+    #[arg(long, env = "SIGIL_HOOK_FETCH_DEADLINE_MS",
+          default_value_t = FetchCeilings::default().deadline_ms,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub hook_fetch_deadline_ms: u64,
+    /// Ceiling of a flow's `budget_ms`.
+    #[arg(long, env = "SIGIL_HOOK_FETCH_FLOW_DEADLINE_MS",
+          default_value_t = FetchCeilings::default().flow_deadline_ms,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub hook_fetch_flow_deadline_ms: u64,
     /// Requests one hook invocation may make.
     #[arg(long, env = "SIGIL_HOOK_FETCH_MAX_PER_INVOCATION",
           default_value_t = sigil_hooks::fetch::DEFAULT_MAX_FETCHES,
@@ -307,6 +317,14 @@ fn parse_resolve(s: &str) -> Result<(String, std::net::IpAddr), String> {
 }
 
 impl FetchFlags {
+    /// The ceilings of a binding's deadline and a flow's budget.
+    pub fn ceilings(&self) -> FetchCeilings {
+        FetchCeilings {
+            deadline_ms: self.hook_fetch_deadline_ms,
+            flow_deadline_ms: self.hook_fetch_flow_deadline_ms,
+        }
+    }
+
     /// The runtime's fetch settings (reads the CA file).
     pub fn fetch(&self) -> anyhow::Result<FetchSettings> {
         let mut f = FetchSettings::new();

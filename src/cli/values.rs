@@ -95,6 +95,7 @@ impl From<FlowBinding> for Binding {
             hook: b.hook,
             version: b.version,
             failure_policy: b.policy,
+            deadline_ms: None,
         }
     }
 }

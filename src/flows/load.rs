@@ -134,6 +134,7 @@ pub async fn load_flow(
     // Read first: a `for` would hold the connection (a temporary of its head) through the loop,
     // which reads on other connections.
     let bindings = store::bindings(db.read().await?.conn(), tenant_id).await?;
+    let budget = store::flow_budget(db.read().await?.conn(), tenant_id).await?;
     for b in bindings {
         let hook = store::get_hook(db.read().await?.conn(), tenant_id, By::Id(&b.hook_id))
             .await?
@@ -141,18 +142,27 @@ pub async fn load_flow(
         let Some(version) = b.version.or(hook.deployed_version) else {
             continue;
         };
-        steps.push(
-            step(
-                db,
-                hooks,
-                tenant_id,
-                &hook,
-                version,
-                policy_of(&b.policy),
-                now,
-            )
-            .await?,
-        );
+        let mut s = step(
+            db,
+            hooks,
+            tenant_id,
+            &hook,
+            version,
+            policy_of(&b.policy),
+            now,
+        )
+        .await?;
+        // The binding's deadline and the flow's budget replace the limits' (the API held them
+        // to the operator's fetch ceilings); the flow runs on the lowest budget of its steps,
+        // so every step gets the flow's.
+        if let Some(d) = b.deadline_ms {
+            s.limits.deadline_ms = (d.max(1) as u64).min(hooks.fetch_ceilings.deadline_ms);
+        }
+        if let Some(f) = budget {
+            s.limits.flow_deadline_ms =
+                (f.max(1) as u64).min(hooks.fetch_ceilings.flow_deadline_ms);
+        }
+        steps.push(s);
     }
     hooks.flows.put(tenant_id, &steps, now, generation);
     Ok(steps)

@@ -22,6 +22,7 @@ pub mod traces;
 
 use std::sync::Arc;
 
+use sigil_hooks::FetchCeilings;
 use sigil_hooks::admission::{AdmissionError, CompileGate, UploadLimiter};
 use sigil_hooks::compile::{ArtifactSeal, CompilerSettings};
 use sigil_hooks::flow_cache::FlowCache;
@@ -56,6 +57,8 @@ pub struct Hooks {
     pub secrets: Sealer,
     /// Operator ceilings; tenants and hooks can only lower them.
     pub ceilings: Limits,
+    /// The operator's ceilings of a binding's deadline and a flow's budget (hooks that fetch).
+    pub fetch_ceilings: FetchCeilings,
     /// The server's metrics (hook and flow runs, their durations, dropped traces).
     pub metrics: Arc<Metrics>,
     /// Loaded flows per tenant.

@@ -91,6 +91,9 @@ fn observe(
 ) -> TraceRow {
     for t in &out.trace {
         hooks.metrics.hook(&t.outcome, t.duration_us);
+        for (outcome, us) in &t.fetch_outcomes {
+            hooks.metrics.fetch(tenant_id, outcome, *us);
+        }
     }
     let status = match &out.status {
         FlowStatus::Success => "success",

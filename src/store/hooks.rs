@@ -61,6 +61,8 @@ pub struct BindingRow {
     pub version: Option<i64>,
     /// `fail_closed` / `fail_open`.
     pub policy: String,
+    /// This binding's deadline, ms (none: the limits').
+    pub deadline_ms: Option<i64>,
 }
 
 const HOOK_COLS: &str =
@@ -386,7 +388,8 @@ pub async fn bindings<'e, E: Executor<'e, Database = Any>>(
     tenant_id: &str,
 ) -> Result<Vec<BindingRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT position, hook_id, version, policy FROM flow_bindings WHERE tenant_id = $1 ORDER BY position",
+        "SELECT position, hook_id, version, policy, deadline_ms FROM flow_bindings \
+         WHERE tenant_id = $1 ORDER BY position",
     )
     .bind(tenant_id)
     .fetch_all(ex)
@@ -424,16 +427,42 @@ pub async fn replace_bindings(
         .await?;
     for b in rows {
         sqlx::query(
-            "INSERT INTO flow_bindings (tenant_id, position, hook_id, version, policy) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO flow_bindings (tenant_id, position, hook_id, version, policy, deadline_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(tenant_id)
         .bind(b.position)
         .bind(&b.hook_id)
         .bind(b.version)
         .bind(&b.policy)
+        .bind(b.deadline_ms)
         .execute(tx.conn())
         .await?;
     }
+    Ok(())
+}
+
+/// The tenant's flow budget, ms (none: its limits').
+pub async fn flow_budget(conn: Exec<'_>, tenant_id: &str) -> Result<Option<i64>, StoreError> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT flow_budget_ms FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|(b,)| b))
+}
+
+/// Sets the tenant's flow budget.
+pub async fn set_flow_budget(
+    tx: &mut WriteTx,
+    tenant_id: &str,
+    budget_ms: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tenants SET flow_budget_ms = $1 WHERE id = $2")
+        .bind(budget_ms)
+        .bind(tenant_id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

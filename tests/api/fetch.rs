@@ -47,6 +47,10 @@ async fn account(State(crm): State<Crm>, Path(id): Path<String>, h: HeaderMap) -
     if auth != "Bearer s3cr3t-crm-key" {
         return (StatusCode::UNAUTHORIZED, "no").into_response();
     }
+    if id == "ext-slow" {
+        // Slower than a pure hook's 50 ms deadline, as a real CRM can be.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
     axum::Json(json!({"id": id, "plan": "pro", "tier": "gold"})).into_response()
 }
 
@@ -174,7 +178,7 @@ async fn run(steps: Vec<FlowStep>, meta: Value) -> FlowOutcome {
     run_on(runtime(), steps, meta).await
 }
 
-async fn run_on(rt: Arc<HookRuntime>, steps: Vec<FlowStep>, meta: Value) -> FlowOutcome {
+pub(crate) async fn run_on(rt: Arc<HookRuntime>, steps: Vec<FlowStep>, meta: Value) -> FlowOutcome {
     let e = event(|e| e["user"]["user_metadata"] = meta);
     tokio::task::spawn_blocking(move || {
         LocalRunner::with_runtime(rt).run(&steps, &LocalEvent::new(e), AddableScopes::default())
@@ -525,8 +529,83 @@ async fn a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_w
         !traces.to_string().contains("s3cr3t"),
         "no secret in the traces"
     );
+    let metrics = app.metrics().await;
+    for outcome in ["2xx", "connect"] {
+        let line = format!("sigil_hook_fetch_duration_seconds_count{{outcome=\"{outcome}\"}} 1");
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
+}
+
+/// docs/hooks.md "Calling your APIs", time: a CRM slower than a pure hook's 50 ms deadline
+/// times out (leaving the hook a moment to go on without it), until the binding gets a deadline
+/// of its own (and the flow a budget), within the operator's fetch ceilings.
+async fn a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api(db: Db) {
+    let (port, _crm) = crm().await;
+    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime())).await;
+    let s = setup(&app, "ES256").await;
+    app.patch(
+        &format!("/t/default/api/users/{}", s.user_id),
+        json!({"external_id": "ext-slow"}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    upload_and_bind(&app, &[("crm", "crm_enrich", "fail_closed")]).await;
+    app.put(
+        "/t/default/api/hooks/crm/allow",
+        json!({"rules": [{"host": "crm.test"}]}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    for (name, value) in [
+        ("CRM_URL", format!("http://crm.test:{port}")),
+        ("CRM_KEY", "s3cr3t-crm-key".to_string()),
+    ] {
+        app.put(
+            &format!("/t/default/api/hooks/crm/secrets/{name}"),
+            json!({"value": value}),
+        )
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+    }
+    // 50 ms is too short for this CRM: the fetch times out, a moment before the hook's
+    // deadline, and the hook goes on without the claims, as it was written to.
+    let (st, body) = ada_grant(&app, &s, ADA_PASSWORD, &[("scope", "openid")]).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;
+    assert!(at.get("https://myapp.com/plan").is_none(), "{at}");
+    let traces = app
+        .get("/t/default/api/hook-traces")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(
+        traces["data"][0]["hooks"][0]["fetches"][0]["error"], "timeout",
+        "{traces}"
+    );
+
+    let over = app
+        .put(
+            "/t/default/api/flows/post-login",
+            json!({"bindings": [{"hook": "crm", "deadline_ms": 5000}]}),
+        )
+        .await
+        .expect_status(StatusCode::BAD_REQUEST);
+    assert_eq!(over["field"], "bindings[0].deadline_ms", "{over}");
+    let flow = app
+        .put(
+            "/t/default/api/flows/post-login",
+            json!({"bindings": [{"hook": "crm", "deadline_ms": 1000}], "budget_ms": 1500}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(flow["budget_ms"], 1500, "{flow}");
+    assert_eq!(flow["bindings"][0]["deadline_ms"], 1000, "{flow}");
+    let (st, body) = ada_grant(&app, &s, ADA_PASSWORD, &[("scope", "openid")]).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(at["https://myapp.com/plan"], json!("pro"));
 }
 
 both_backends!(
-    a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_when_it_is_down
+    a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_when_it_is_down,
+    a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api
 );

@@ -19,6 +19,7 @@ mod code_flow;
 mod corruption;
 mod discovery;
 mod fetch;
+mod fetch_tls;
 mod grants;
 mod hooks;
 mod import;

@@ -38,6 +38,8 @@ pub struct Reach {
     pub cache_hits: u32,
     /// See `cache_hits`.
     pub cache_misses: u32,
+    /// Every fetch's outcome and duration, for the metrics.
+    pub outcomes: Vec<(String, u64)>,
 }
 
 /// What a 0.2.0 invocation reached, for its trace.
@@ -49,6 +51,8 @@ pub struct Reached {
     pub cache_hits: u32,
     /// Cache lookups that found nothing.
     pub cache_misses: u32,
+    /// Every fetch's outcome and duration (see [`crate::outcome::HookTrace::fetch_outcomes`]).
+    pub outcomes: Vec<(String, u64)>,
 }
 
 impl Reach {
@@ -58,6 +62,7 @@ impl Reach {
             fetches: self.fetches,
             cache_hits: self.cache_hits,
             cache_misses: self.cache_misses,
+            outcomes: self.outcomes,
         }
     }
 }
@@ -192,6 +197,12 @@ impl Reach {
                 _ => None,
             };
         }
+        let outcome = match (&trace.error, trace.status) {
+            (Some(e), _) => e.clone(),
+            (None, Some(status)) => format!("{}xx", status / 100),
+            (None, None) => "unknown".into(),
+        };
+        self.outcomes.push((outcome, trace.duration_us));
         if self.fetches.len() < crate::outcome::MAX_FETCH_TRACES {
             self.fetches.push(trace);
         }

@@ -32,7 +32,7 @@ impl Default for EngineSettings {
         EngineSettings {
             max_wasm_stack: 256 * 1024,
             max_memory_bytes: 64 << 20,
-            pool_instances: 64,
+            pool_instances: 256,
         }
     }
 }

@@ -65,9 +65,13 @@ impl HookRuntime {
             let called = match call {
                 Call::V0_1(event) => run(hook, &mut store, event).await,
                 Call::V0_2(event, mut reach) => {
-                    // A fetch may use what is left of this hook's own deadline, not more.
+                    // A fetch may use what is left of this hook's own deadline, less a tenth
+                    // (1 to 50 ms) kept for the hook to act on a `timeout` (log it, fall back)
+                    // instead of being stopped the moment its request gives up.
                     let own = start + Duration::from_millis(deadline_ms);
-                    reach.deadline = reach.deadline.min(own);
+                    let reserve = Duration::from_millis((deadline_ms / 10).clamp(1, 50));
+                    let end = reach.deadline.min(own);
+                    reach.deadline = end.checked_sub(reserve).unwrap_or(end);
                     store.data_mut().reach = Some(reach);
                     run(hook, &mut store, event).await
                 }

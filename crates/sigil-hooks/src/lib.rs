@@ -57,4 +57,4 @@ pub mod runtime;
 pub mod upload;
 
 pub use error::HookError;
-pub use limits::{DEFAULT_FLOW_DEADLINE_MS, LimitOverrides, Limits};
+pub use limits::{DEFAULT_FLOW_DEADLINE_MS, FetchCeilings, LimitOverrides, Limits};

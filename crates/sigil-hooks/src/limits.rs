@@ -48,6 +48,25 @@ impl Default for Limits {
     }
 }
 
+/// The operator's ceilings of the time a flow binding and a flow may be given beyond the
+/// limits (for hooks that call APIs: a pure hook's 50 ms is not a CRM's round trip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FetchCeilings {
+    /// Most a binding's `deadline_ms` may be.
+    pub deadline_ms: u64,
+    /// Most a flow's `budget_ms` may be.
+    pub flow_deadline_ms: u64,
+}
+
+impl Default for FetchCeilings {
+    fn default() -> Self {
+        FetchCeilings {
+            deadline_ms: 2_000,
+            flow_deadline_ms: 5_000,
+        }
+    }
+}
+
 /// A lowering of some limits (absent = keep).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

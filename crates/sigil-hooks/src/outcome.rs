@@ -59,13 +59,18 @@ pub struct HookTrace {
     /// Cache lookups that found nothing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cache_misses: u32,
+    /// Every fetch's outcome (the status class, `2xx`..., or the error code) and duration in
+    /// microseconds, traced or not: what the metrics count. Not stored.
+    #[serde(skip)]
+    pub fetch_outcomes: Vec<(String, u64)>,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// Most fetches one hook's trace records (the rest still count in the metrics).
+/// Most fetches one hook's trace records (the metrics count them all, see
+/// [`HookTrace::fetch_outcomes`]).
 pub const MAX_FETCH_TRACES: usize = 20;
 
 /// One fetch, as the trace shows it: never a header, a body or a query value.

@@ -383,11 +383,13 @@ impl HookRuntime {
                 fetches: Vec::new(),
                 cache_hits: 0,
                 cache_misses: 0,
+                fetch_outcomes: Vec::new(),
             };
             if let Some(reached) = run.reached {
                 trace.fetches = reached.fetches;
                 trace.cache_hits = reached.cache_hits;
                 trace.cache_misses = reached.cache_misses;
+                trace.fetch_outcomes = reached.outcomes;
             }
             match run.result {
                 Ok(effects) => {
@@ -491,6 +493,7 @@ impl HookRuntime {
             fetches: Vec::new(),
             cache_hits: 0,
             cache_misses: 0,
+            outcomes: Vec::new(),
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct Binding {
     /// `fail_closed` (default) or `fail_open`.
     #[serde(default)]
     pub failure_policy: FailurePolicy,
+    /// This binding's deadline, ms, in place of the limits' (a hook that calls an API needs
+    /// more than a pure hook's 50 ms); at most the operator's `--hook-fetch-deadline-ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
 }
 
 /// The post-login flow.
@@ -36,20 +40,29 @@ pub struct Binding {
 pub struct Flow {
     /// Bindings, run in order (at most 20).
     pub bindings: Vec<Binding>,
+    /// The flow's one wall-clock budget, ms, in place of the limits' `flow_deadline_ms`; at
+    /// most the operator's `--hook-fetch-flow-deadline-ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_ms: Option<u64>,
 }
 
 /// The tenant's flow.
 pub async fn flow(db: &Db, ctx: &TenantCtx) -> Result<Flow> {
     let rows = store::bindings(db.store.read().await?.conn(), &ctx.tenant_id).await?;
+    let budget = store::flow_budget(db.store.read().await?.conn(), &ctx.tenant_id).await?;
     let mut bindings = Vec::new();
     for b in rows {
         bindings.push(Binding {
             hook: b.hook_id,
             version: b.version,
             failure_policy: policy_of(&b.policy),
+            deadline_ms: b.deadline_ms.map(|d| d as u64),
         });
     }
-    Ok(Flow { bindings })
+    Ok(Flow {
+        bindings,
+        budget_ms: budget.map(|b| b as u64),
+    })
 }
 
 /// Replaces the flow atomically.
@@ -59,6 +72,28 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
             "bindings",
             format!("at most {MAX_BINDINGS} bindings"),
         ));
+    }
+    let ceilings = hooks.fetch_ceilings;
+    let within = |field: String, v: Option<u64>, most: u64, flag: &str| match v {
+        Some(v) if v == 0 || v > most => Err(invalid(
+            field,
+            format!("must be from 1 to {most} (the operator's {flag})"),
+        )),
+        _ => Ok(()),
+    };
+    within(
+        "budget_ms".into(),
+        input.budget_ms,
+        ceilings.flow_deadline_ms,
+        "--hook-fetch-flow-deadline-ms",
+    )?;
+    for (i, b) in input.bindings.iter().enumerate() {
+        within(
+            format!("bindings[{i}].deadline_ms"),
+            b.deadline_ms,
+            ceilings.deadline_ms,
+            "--hook-fetch-deadline-ms",
+        )?;
     }
     let mut rows = Vec::new();
     let mut tx = db.store.begin_write().await?;
@@ -92,9 +127,11 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
             hook_id: h.id,
             version: b.version,
             policy: policy_text(b.failure_policy).into(),
+            deadline_ms: b.deadline_ms.map(|d| d as i64),
         });
     }
     store::replace_bindings(&mut tx, &ctx.tenant_id, &rows).await?;
+    store::set_flow_budget(&mut tx, &ctx.tenant_id, input.budget_ms.map(|b| b as i64)).await?;
     record(
         &mut tx,
         db.now(),
@@ -102,7 +139,7 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
         "set_flow",
         "flow",
         &ctx.tenant_id,
-        json!({"bindings": input.bindings}),
+        json!({"bindings": input.bindings, "budget_ms": input.budget_ms}),
     )
     .await?;
     changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
