@@ -281,7 +281,7 @@ pub enum HookCommand {
     /// Run hooks against an event locally, as one flow in the order given, with the production
     /// runtime (same validation, same limits, same claim rules). Needs no server and no
     /// database; exits 1 when a hook denies or fails.
-    Test(HookTestArgs),
+    Test(Box<HookTestArgs>),
     /// Hook management on the database.
     #[command(flatten)]
     Manage(HookManageCommand),
@@ -333,6 +333,13 @@ pub struct HookTestArgs {
     /// The fetch settings, as `serve` takes them.
     #[command(flatten)]
     pub fetch: FetchFlags,
+    /// Writes every fetch's outcome (method, URL, response; never a request header or body)
+    /// to this file, for `--replay`.
+    #[arg(long, conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answers the hooks' fetches from a `--record`ing instead of the network.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
 }
 
 /// The `sigil hooks ...` commands that act on the database.

@@ -13,7 +13,9 @@ use sigil::manage::tenants;
 use sigil::runner::{self, LocalEvent, LocalRunner};
 use sigil_hooks::engine::EngineSettings;
 use sigil_hooks::fetch::allow::AllowList;
+use sigil_hooks::fetch::tape::Tape;
 use sigil_hooks::outcome::FlowStatus;
+use std::sync::Arc;
 
 use super::args::Target;
 use super::args::{CompileWorkerArgs, HookManageCommand, HookTestArgs};
@@ -32,7 +34,17 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
         .collect();
     let limits = args.limits.limits();
     let allow = AllowList::new(args.allow).map_err(|e| anyhow::anyhow!("--allow: {e}"))?;
-    let runner = LocalRunner::with_fetch(args.fetch.fetch()?)?;
+    let mut fetch = args.fetch.fetch()?;
+    let tape = match (&args.record, &args.replay) {
+        (Some(_), _) => Some(Arc::new(Tape::record())),
+        (None, Some(file)) => Some(Arc::new(
+            Tape::replay(&read_text(file)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+        )),
+        (None, None) => None,
+    };
+    fetch.tape = tape.clone();
+    let runner = LocalRunner::with_fetch(fetch)?;
     let mut steps = Vec::with_capacity(args.files.len());
     for file in &args.files {
         let hook = runner
@@ -48,6 +60,10 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
     }
     let outcome = runner.run(&steps, &event, event.addable_scopes());
     print_json(&outcome)?;
+    if let (Some(file), Some(tape)) = (&args.record, &tape) {
+        std::fs::write(file, tape.to_text())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    }
     Ok(match &outcome.status {
         FlowStatus::Success => ExitCode::SUCCESS,
         FlowStatus::Denied { hook, reason } => {

@@ -52,7 +52,7 @@ pub fn main() -> ExitCode {
         command: HookCommand::Test(args),
     } = cli.command
     {
-        return report(hooks::test(args));
+        return report(hooks::test(*args));
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -609,3 +609,69 @@ both_backends!(
     a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_when_it_is_down,
     a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api
 );
+
+/// `sigil hooks test --record` runs a fetching hook against the real API and keeps its answers;
+/// `--replay` runs the same login again without asking the API, and gets the same outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_test_records_a_login_s_fetches_and_replays_them_offline() {
+    let (port, crm) = crm().await;
+    let dir = std::env::temp_dir().join(format!("sigil-tape-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join("fetcher.wasm");
+    std::fs::write(&wasm, hook("fetcher")).unwrap();
+    let url = format!("http://crm.test:{port}/v1/accounts/42?email=a@b.c");
+    let e = event(|e| {
+        e["user"]["user_metadata"] = json!({"fetch": {
+            "url": url,
+            "headers": [["authorization", "Bearer {{secrets.CRM_KEY}}"]],
+        }})
+    });
+    let event_file = dir.join("event.json");
+    std::fs::write(&event_file, serde_json::to_string(&e).unwrap()).unwrap();
+    let tape = dir.join("tape.json");
+    let run = move |mode: &'static str, tape: std::path::PathBuf| {
+        let (wasm, event_file) = (wasm.clone(), event_file.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
+                .args(["hooks", "test"])
+                .arg(&wasm)
+                .arg("--event")
+                .arg(&event_file)
+                .args([
+                    "--secret",
+                    "CRM_KEY=s3cr3t-crm-key",
+                    "--allow",
+                    "crm.test/v1:GET",
+                ])
+                .args([
+                    "--hook-fetch-allow-http",
+                    "--hook-fetch-allow-range",
+                    "127.0.0.0/8",
+                ])
+                .args(["--hook-fetch-resolve", "crm.test=127.0.0.1"])
+                .arg(mode)
+                .arg(&tape)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{mode}: {stderr}");
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        })
+    };
+    let live = run("--record", tape.clone()).await.unwrap();
+    assert_eq!(live["id_token_claims"]["status"], json!(200), "{live}");
+    assert_eq!(crm.hits.load(Ordering::SeqCst), 1);
+    let recorded = std::fs::read_to_string(&tape).unwrap();
+    assert!(
+        !recorded.contains("s3cr3t"),
+        "no request header is recorded: {recorded}"
+    );
+
+    let replayed = run("--replay", tape.clone()).await.unwrap();
+    assert_eq!(
+        crm.hits.load(Ordering::SeqCst),
+        1,
+        "the replay asked nobody"
+    );
+    assert_eq!(replayed["id_token_claims"], live["id_token_claims"]);
+}

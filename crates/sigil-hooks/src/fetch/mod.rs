@@ -25,6 +25,7 @@ pub mod allow;
 pub mod breaker;
 pub mod client;
 pub mod request;
+pub mod tape;
 
 /// Why a fetch gave no response (contract 0.2.0's `fetch-error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +94,8 @@ pub struct FetchSettings {
     pub breaker: BreakerSettings,
     /// The cache's bounds.
     pub cache: HookCacheBounds,
+    /// Recording or replaying fetches (the local runner's `--record` and `--replay`).
+    pub tape: Option<std::sync::Arc<tape::Tape>>,
 }
 
 impl FetchSettings {
@@ -125,6 +128,7 @@ pub struct Fetcher {
     breakers: Breakers,
     cache: HookCache,
     per_request: PerRequest,
+    tape: Option<std::sync::Arc<tape::Tape>>,
 }
 
 impl Fetcher {
@@ -138,6 +142,7 @@ impl Fetcher {
                 allow_http: settings.allow_http,
                 max_per_invocation: settings.max_per_invocation,
             },
+            tape: settings.tape,
         })
     }
 
@@ -154,6 +159,11 @@ impl Fetcher {
     /// The hook cache.
     pub fn cache(&self) -> &HookCache {
         &self.cache
+    }
+
+    /// The recording or replay, when there is one.
+    pub fn tape(&self) -> Option<&tape::Tape> {
+        self.tape.as_deref()
     }
 
     /// The per-request settings.
