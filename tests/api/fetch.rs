@@ -607,7 +607,8 @@ async fn a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api(db: Db) {
 
 both_backends!(
     a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_when_it_is_down,
-    a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api
+    a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api,
+    a_code_flow_login_runs_a_0_1_0_hook_and_a_0_2_0_hook_that_fetches
 );
 
 /// `sigil hooks test --record` runs a fetching hook against the real API and keeps its answers;
@@ -674,4 +675,74 @@ async fn hooks_test_records_a_login_s_fetches_and_replays_them_offline() {
         "the replay asked nobody"
     );
     assert_eq!(replayed["id_token_claims"], live["id_token_claims"]);
+}
+
+/// The code flow with a flow of two hooks uploaded through the API: `roles_claims` as the
+/// 0.1.0 SDK built it, and the 0.2.0 `crm-enrich`, which asks the CRM at the login page; the
+/// exchange's tokens and `/userinfo` carry both hooks' claims.
+async fn a_code_flow_login_runs_a_0_1_0_hook_and_a_0_2_0_hook_that_fetches(db: Db) {
+    use crate::code_flow::{self, Browser};
+
+    let (port, crm) = crm().await;
+    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime())).await;
+    let s = code_flow::setup(&app, json!({})).await;
+    app.patch(
+        &format!("/t/default/api/users/{}", s.user_id),
+        json!({"external_id": "ext-9"}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    // The 0.1.0 build, uploaded as any hook is.
+    let old = std::fs::read(sigil_test_guests::path_0_1("roles_claims")).unwrap();
+    let res = app
+        .client
+        .post(format!("{}/t/default/api/hooks/roles/versions", app.base))
+        .bearer_auth(&app.operator_key)
+        .body(old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let up: Value = res.json().await.unwrap();
+    assert_eq!(
+        up["version"]["imports"],
+        json!(["sigil:hooks/api@0.1.0", "sigil:hooks/types@0.1.0"])
+    );
+    app.post("/t/default/api/hooks/roles/deploy", json!({"version": 1}))
+        .await
+        .expect_status(StatusCode::OK);
+    upload_and_bind(&app, &[("crm", "crm_enrich", "fail_closed")]).await;
+    app.put(
+        "/t/default/api/hooks/crm/allow",
+        json!({"rules": [{"host": "crm.test", "paths": ["/v1/accounts"]}]}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    for (name, value) in [
+        ("CRM_URL", format!("http://crm.test:{port}")),
+        ("CRM_KEY", "s3cr3t-crm-key".to_string()),
+    ] {
+        app.put(
+            &format!("/t/default/api/hooks/crm/secrets/{name}"),
+            json!({"value": value}),
+        )
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+    }
+    app.put(
+        "/t/default/api/flows/post-login",
+        json!({"bindings": [{"hook": "roles"}, {"hook": "crm"}]}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+
+    let mut b = Browser::new(&app);
+    let tokens = code_flow::login_for_tokens(&mut b, &app, &s).await;
+    let (_, at) = verify(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(at["https://sigil.example/roles"], json!(["admin"]), "{at}");
+    assert_eq!(at["https://myapp.com/account_tier"], json!("gold"), "{at}");
+    let (st, info) = code_flow::userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(st, StatusCode::OK, "{info}");
+    assert_eq!(info["https://myapp.com/plan"], json!("pro"), "{info}");
+    assert_eq!(crm.hits.load(Ordering::SeqCst), 1);
 }

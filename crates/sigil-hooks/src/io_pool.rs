@@ -63,9 +63,10 @@ impl IoPool {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
-            // WASI's file and clock calls of guests built with WASI toolchains may use a
-            // blocking thread; they are short and few.
-            .max_blocking_threads(threads.max(2))
+            // Name resolution for fetches (`getaddrinfo`) and WASI's file calls run on blocking
+            // threads: a slow resolver must not make 200 waiting logins resolve one by one.
+            // Idle ones exit after tokio's keep-alive.
+            .max_blocking_threads(64)
             .thread_name_fn(move || {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 format!("{prefix}-{i}")

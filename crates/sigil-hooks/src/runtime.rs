@@ -292,8 +292,21 @@ impl HookRuntime {
             tenant: "local".into(),
             running: Running::unbounded(),
         };
-        self.io_pool
-            .block_on(self.flow(steps, event, event_size, start, &|| false))
+        let flow = self.flow(steps, event, event_size, start, &|| false);
+        if steps.iter().any(|s| s.hook.needs_async) {
+            self.io_pool.block_on(flow)
+        } else {
+            // Synchronous hooks never wait: one poll, without entering a runtime.
+            run_now(flow).unwrap_or_else(|| {
+                let mut out = FlowOutcome::empty();
+                out.status = FlowStatus::Failed {
+                    hook: String::new(),
+                    code: "internal".into(),
+                    message: "a flow of synchronous hooks waited".into(),
+                };
+                out
+            })
+        }
     }
 
     /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it.
