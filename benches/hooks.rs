@@ -232,26 +232,7 @@ fn fetch_concurrency() {
         "fetch": {"url": format!("http://crm.bench:{port}/slow")}
     });
     let e = event();
-    let b_run = |n: usize| {
-        let (rt, roles, e) = (rt.clone(), roles.clone(), e.clone());
-        async move {
-            let mut out = Vec::with_capacity(n);
-            for _ in 0..n {
-                let t = Instant::now();
-                let r = rt
-                    .run_flow(
-                        "ten_b",
-                        vec![step(roles.clone(), Limits::default())],
-                        e.clone(),
-                        AddableScopes::default(),
-                    )
-                    .await;
-                assert!(r.is_ok());
-                out.push(t.elapsed());
-            }
-            out
-        }
-    };
+    let b_run = |n: usize| b_logins(rt.clone(), roles.clone(), e.clone(), n);
     let (solo50, solo99) = percentiles(tokio.block_on(b_run(3_000)));
     let a_wave = || {
         let mut a = Vec::new();
@@ -299,6 +280,31 @@ fn fetch_concurrency() {
     );
 }
 
+/// `n` logins of tenant B, one after another, each running `roles` through the pool: their
+/// latencies.
+async fn b_logins(
+    rt: Arc<HookRuntime>,
+    roles: Arc<PreparedHook>,
+    e: PostLoginEvent,
+    n: usize,
+) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = rt
+            .run_flow(
+                "ten_b",
+                vec![step(roles.clone(), Limits::default())],
+                e.clone(),
+                AddableScopes::default(),
+            )
+            .await;
+        assert!(r.is_ok());
+        out.push(t.elapsed());
+    }
+    out
+}
+
 /// Tenant B's hook through the pool, alone and while tenant A keeps four infinite loops in
 /// flight (each stopped at its 50 ms deadline, then resubmitted).
 fn isolation(runner: &LocalRunner, roles: Arc<PreparedHook>) {
@@ -316,28 +322,7 @@ fn isolation(runner: &LocalRunner, roles: Arc<PreparedHook>) {
         ..Limits::default()
     };
     let e = event();
-    let b_run = |n: usize| {
-        let rt = rt.clone();
-        let roles = roles.clone();
-        let e = e.clone();
-        tokio.block_on(async move {
-            let mut out = Vec::with_capacity(n);
-            for _ in 0..n {
-                let t = Instant::now();
-                let r = rt
-                    .run_flow(
-                        "ten_b",
-                        vec![step(roles.clone(), Limits::default())],
-                        e.clone(),
-                        AddableScopes::default(),
-                    )
-                    .await;
-                assert!(r.is_ok());
-                out.push(t.elapsed());
-            }
-            out
-        })
-    };
+    let b_run = |n: usize| tokio.block_on(b_logins(rt.clone(), roles.clone(), e.clone(), n));
     let (solo50, solo99) = percentiles(b_run(5_000));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut spinners = Vec::new();

@@ -441,6 +441,21 @@ async fn hooks_built_against_0_1_0_run_unchanged_beside_0_2_0_hooks() {
     assert_eq!(again.trace[1].cache_hits, 1);
 }
 
+/// Gives hook `crm` the mock CRM's URL and its key, through the API.
+async fn crm_secrets(app: &crate::helpers::TestApp, port: u16) {
+    for (name, value) in [
+        ("CRM_URL", format!("http://crm.test:{port}")),
+        ("CRM_KEY", "s3cr3t-crm-key".to_string()),
+    ] {
+        app.put(
+            &format!("/t/default/api/hooks/crm/secrets/{name}"),
+            json!({"value": value}),
+        )
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+    }
+}
+
 /// The customer's case end to end, over HTTP: `crm-enrich` uploaded, allow-listed and given its
 /// secrets through the management API, then a password grant whose tokens carry the plan the
 /// CRM gave; with the CRM down, the login goes through without them and the trace says why.
@@ -474,17 +489,7 @@ async fn a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_w
         .await
         .expect_status(StatusCode::OK);
     assert_eq!(hook["allow"]["rules"][0]["methods"], json!(["GET"]));
-    for (name, value) in [
-        ("CRM_URL", format!("http://crm.test:{port}")),
-        ("CRM_KEY", "s3cr3t-crm-key".to_string()),
-    ] {
-        app.put(
-            &format!("/t/default/api/hooks/crm/secrets/{name}"),
-            json!({"value": value}),
-        )
-        .await
-        .expect_status(StatusCode::NO_CONTENT);
-    }
+    crm_secrets(&app, port).await;
     let (st, body) = ada_grant(&app, &s, ADA_PASSWORD, &[("scope", "openid")]).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;
@@ -556,17 +561,7 @@ async fn a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api(db: Db) {
     )
     .await
     .expect_status(StatusCode::OK);
-    for (name, value) in [
-        ("CRM_URL", format!("http://crm.test:{port}")),
-        ("CRM_KEY", "s3cr3t-crm-key".to_string()),
-    ] {
-        app.put(
-            &format!("/t/default/api/hooks/crm/secrets/{name}"),
-            json!({"value": value}),
-        )
-        .await
-        .expect_status(StatusCode::NO_CONTENT);
-    }
+    crm_secrets(&app, port).await;
     // 50 ms is too short for this CRM: the fetch times out, a moment before the hook's
     // deadline, and the hook goes on without the claims, as it was written to.
     let (st, body) = ada_grant(&app, &s, ADA_PASSWORD, &[("scope", "openid")]).await;
@@ -718,17 +713,7 @@ async fn a_code_flow_login_runs_a_0_1_0_hook_and_a_0_2_0_hook_that_fetches(db: D
     )
     .await
     .expect_status(StatusCode::OK);
-    for (name, value) in [
-        ("CRM_URL", format!("http://crm.test:{port}")),
-        ("CRM_KEY", "s3cr3t-crm-key".to_string()),
-    ] {
-        app.put(
-            &format!("/t/default/api/hooks/crm/secrets/{name}"),
-            json!({"value": value}),
-        )
-        .await
-        .expect_status(StatusCode::NO_CONTENT);
-    }
+    crm_secrets(&app, port).await;
     app.put(
         "/t/default/api/flows/post-login",
         json!({"bindings": [{"hook": "roles"}, {"hook": "crm"}]}),

@@ -70,38 +70,7 @@ impl Reach {
 impl types::Host for HostState {}
 
 impl api::Host for HostState {
-    fn set_id_token_claim(&mut self, name: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_claim(false, name, value_json)
-    }
-
-    fn set_access_token_claim(&mut self, name: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_claim(true, name, value_json)
-    }
-
-    fn deny(&mut self, reason: String) -> wasmtime::Result<()> {
-        self.deny_login(reason)
-    }
-
-    fn add_scope(&mut self, scope: String) -> wasmtime::Result<()> {
-        self.scope(true, scope)
-    }
-
-    fn remove_scope(&mut self, scope: String) -> wasmtime::Result<()> {
-        self.scope(false, scope)
-    }
-
-    fn set_user_metadata(&mut self, key: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_metadata(false, key, value_json)
-    }
-
-    fn set_app_metadata(&mut self, key: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_metadata(true, key, value_json)
-    }
-
-    fn log(&mut self, message: String) -> wasmtime::Result<()> {
-        self.within_budget()?;
-        self.push_log(message)
-    }
+    crate::host::shared_api!();
 
     fn secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {
         self.within_budget()?;

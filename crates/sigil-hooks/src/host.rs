@@ -259,39 +259,53 @@ impl HostState {
 
 impl types::Host for HostState {}
 
+/// The calls every contract version's `api` has, the same rules and the same code: expanded
+/// inside each version's `api::Host` impl (their traits are distinct types with these
+/// methods), which add their own beside them.
+macro_rules! shared_api {
+    () => {
+        fn set_id_token_claim(&mut self, name: String, value_json: String) -> wasmtime::Result<()> {
+            self.set_claim(false, name, value_json)
+        }
+
+        fn set_access_token_claim(
+            &mut self,
+            name: String,
+            value_json: String,
+        ) -> wasmtime::Result<()> {
+            self.set_claim(true, name, value_json)
+        }
+
+        fn deny(&mut self, reason: String) -> wasmtime::Result<()> {
+            self.deny_login(reason)
+        }
+
+        fn add_scope(&mut self, scope: String) -> wasmtime::Result<()> {
+            self.scope(true, scope)
+        }
+
+        fn remove_scope(&mut self, scope: String) -> wasmtime::Result<()> {
+            self.scope(false, scope)
+        }
+
+        fn set_user_metadata(&mut self, key: String, value_json: String) -> wasmtime::Result<()> {
+            self.set_metadata(false, key, value_json)
+        }
+
+        fn set_app_metadata(&mut self, key: String, value_json: String) -> wasmtime::Result<()> {
+            self.set_metadata(true, key, value_json)
+        }
+
+        fn log(&mut self, message: String) -> wasmtime::Result<()> {
+            self.within_budget()?;
+            self.push_log(message)
+        }
+    };
+}
+pub(crate) use shared_api;
+
 impl api::Host for HostState {
-    fn set_id_token_claim(&mut self, name: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_claim(false, name, value_json)
-    }
-
-    fn set_access_token_claim(&mut self, name: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_claim(true, name, value_json)
-    }
-
-    fn deny(&mut self, reason: String) -> wasmtime::Result<()> {
-        self.deny_login(reason)
-    }
-
-    fn add_scope(&mut self, scope: String) -> wasmtime::Result<()> {
-        self.scope(true, scope)
-    }
-
-    fn remove_scope(&mut self, scope: String) -> wasmtime::Result<()> {
-        self.scope(false, scope)
-    }
-
-    fn set_user_metadata(&mut self, key: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_metadata(false, key, value_json)
-    }
-
-    fn set_app_metadata(&mut self, key: String, value_json: String) -> wasmtime::Result<()> {
-        self.set_metadata(true, key, value_json)
-    }
-
-    fn log(&mut self, message: String) -> wasmtime::Result<()> {
-        self.within_budget()?;
-        self.push_log(message)
-    }
+    shared_api!();
 }
 
 impl HostState {

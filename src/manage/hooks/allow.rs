@@ -6,12 +6,10 @@ use serde_json::json;
 use sigil_hooks::fetch::allow::{AllowList, AllowRule};
 use utoipa::ToSchema;
 
-use super::{Hook, lock, view};
+use super::{Hook, lock, save};
 use crate::db::Db;
 use crate::flows::Hooks;
-use crate::manage::{ManageError, Result, TenantCtx, invalid, record};
-use crate::store::changes::{self, Cached};
-use crate::store::hooks as store;
+use crate::manage::{ManageError, Result, TenantCtx, invalid};
 
 /// The body of `PUT /t/{tenant}/api/hooks/{id}/allow`, and how a hook shows its list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -35,20 +33,14 @@ pub async fn set_allow(
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
     row.fetch_allow = rules.clone();
-    row.updated_at = db.now();
-    store::update_hook(&mut tx, &row).await?;
-    record(
-        &mut tx,
-        db.now(),
+    save(
+        db,
+        hooks,
         ctx,
+        tx,
+        row,
         "set_allow",
-        "hook",
-        &row.id,
         json!({"rules": rules}),
     )
-    .await?;
-    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
-    tx.commit().await?;
-    hooks.flows.invalidate(&ctx.tenant_id);
-    view(db, row).await
+    .await
 }

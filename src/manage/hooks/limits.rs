@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use sigil_hooks::{LimitOverrides, Limits};
 use utoipa::ToSchema;
 
-use super::{Hook, lock, view};
+use super::{Hook, lock, save};
 use crate::db::Db;
 use crate::flows::Hooks;
 use crate::flows::load::overrides;
@@ -56,22 +56,7 @@ pub async fn set_hook_limits(
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
     row.limits = overrides_object(&o)?;
-    row.updated_at = db.now();
-    store::update_hook(&mut tx, &row).await?;
-    record(
-        &mut tx,
-        db.now(),
-        ctx,
-        "set_limits",
-        "hook",
-        &row.id,
-        json!({"limits": o}),
-    )
-    .await?;
-    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
-    tx.commit().await?;
-    hooks.flows.invalidate(&ctx.tenant_id);
-    view(db, row).await
+    save(db, hooks, ctx, tx, row, "set_limits", json!({"limits": o})).await
 }
 
 /// The tenant's effective limits and its overrides.

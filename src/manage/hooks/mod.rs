@@ -16,10 +16,12 @@ use utoipa::ToSchema;
 
 use sigil_hooks::LimitOverrides;
 
-use super::{ManageError, Result, TenantCtx};
+use super::{ManageError, Result, TenantCtx, record};
 use crate::clock::rfc3339;
 use crate::db::Db;
+use crate::flows::Hooks;
 use crate::store::WriteTx;
+use crate::store::changes::{self, Cached};
 use crate::store::hooks::{self as store, By, HookRow, VersionRow};
 
 /// One version of a hook.
@@ -108,6 +110,27 @@ pub(super) async fn view(db: &Db, h: HookRow) -> Result<Hook> {
         secrets: secrets.into_iter().map(|(n, _, _)| n).collect(),
         created_at: rfc3339(h.created_at),
     })
+}
+
+/// Stores a hook row changed under [`lock`], records `action` with `detail` in the audit log,
+/// announces the flow change to the other nodes, commits, and drops this node's copy of the
+/// tenant's flow: how every hook setting is saved.
+pub(super) async fn save(
+    db: &Db,
+    hooks: &Hooks,
+    ctx: &TenantCtx,
+    mut tx: WriteTx,
+    mut row: HookRow,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<Hook> {
+    row.updated_at = db.now();
+    store::update_hook(&mut tx, &row).await?;
+    record(&mut tx, db.now(), ctx, action, "hook", &row.id, detail).await?;
+    changes::announce(&mut tx, Cached::Flow, &ctx.tenant_id).await?;
+    tx.commit().await?;
+    hooks.flows.invalidate(&ctx.tenant_id);
+    view(db, row).await
 }
 
 /// Reads and locks a hook (by id or name) for a read-modify-write.
