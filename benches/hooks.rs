@@ -160,11 +160,27 @@ fn main() {
             .prepare(&std::fs::read(sigil_test_guests::path_0_1("roles_claims")).unwrap())
             .unwrap();
         let one_old = vec![step(old, Limits::default())];
-        let (mut v1, mut v2) = (Vec::new(), Vec::new());
+        let noop_old = runner
+            .prepare(&std::fs::read(sigil_test_guests::path_0_1("noop")).unwrap())
+            .unwrap();
+        let noop_old = vec![step(noop_old, Limits::default())];
+        let (mut n1, mut n2, mut v1, mut v2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
+            n1.extend(sample(&noop_old, PER_ROUND));
+            n2.extend(sample(&noop, PER_ROUND));
             v1.extend(sample(&one_old, PER_ROUND));
             v2.extend(sample(&one, PER_ROUND));
         }
+        let (p50, p99) = percentiles(n1);
+        println!(
+            "latency noop_hook 0.1.0: median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
+            p50 / b50
+        );
+        let (p50, p99) = percentiles(n2);
+        println!(
+            "latency noop_hook 0.2.0: median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
+            p50 / b50
+        );
         let (p50, p99) = percentiles(v1);
         println!(
             "latency one_hook 0.1.0:  median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",

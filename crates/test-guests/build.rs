@@ -41,14 +41,27 @@ fn main() {
             cargo_build(&manifest, &out, WASI_TARGET, &["-p", krate]);
         }
     }
-    // The example hooks once more, against contract 0.1.0, as the 0.1.0 SDK built them: the
-    // compatibility tests run them beside 0.2.0 hooks.
+    // The example hooks (and the no-op guest) once more, against contract 0.1.0, as the 0.1.0
+    // SDK built them: the compatibility tests run them beside 0.2.0 hooks, and the benchmark
+    // measures both versions.
     cargo_build(
         &root.join("example-hooks/Cargo.toml"),
         &out.join(V0_1_DIR),
         HOOK_TARGET,
         &[
             "--workspace",
+            "--no-default-features",
+            "--features",
+            "contract-0-1",
+        ],
+    );
+    cargo_build(
+        &root.join("tests/guests/Cargo.toml"),
+        &out.join(V0_1_DIR),
+        HOOK_TARGET,
+        &[
+            "-p",
+            "noop",
             "--no-default-features",
             "--features",
             "contract-0-1",

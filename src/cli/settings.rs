@@ -14,6 +14,7 @@ use sigil_hooks::compile::CompilerSettings;
 use sigil_hooks::engine::EngineSettings;
 use sigil_hooks::fetch::FetchSettings;
 use sigil_hooks::fetch::address::AllowedRanges;
+use sigil_hooks::fetch::breaker::BreakerSettings;
 use sigil_hooks::runtime::RuntimeSettings;
 use sigil_hooks::{FetchCeilings, Limits};
 
@@ -298,6 +299,17 @@ pub struct FetchFlags {
           default_value_t = FetchCeilings::default().flow_deadline_ms,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub hook_fetch_flow_deadline_ms: u64,
+    /// Consecutive failures (no connection, TLS, timeout, a 5xx answer) of one destination
+    /// that open its circuit for a tenant's hooks.
+    #[arg(long, env = "SIGIL_HOOK_FETCH_BREAKER_FAILURES",
+          default_value_t = BreakerSettings::default().threshold,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub hook_fetch_breaker_failures: u32,
+    /// Seconds an open circuit refuses requests before one goes through as a probe.
+    #[arg(long, env = "SIGIL_HOOK_FETCH_BREAKER_OPEN_SECONDS",
+          default_value_t = BreakerSettings::default().open_for.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub hook_fetch_breaker_open_seconds: u64,
     /// Requests one hook invocation may make.
     #[arg(long, env = "SIGIL_HOOK_FETCH_MAX_PER_INVOCATION",
           default_value_t = sigil_hooks::fetch::DEFAULT_MAX_FETCHES,
@@ -342,6 +354,10 @@ impl FetchFlags {
                 .map_err(|e| anyhow::anyhow!("--hook-fetch-ca-file {}: {e}", path.display()))?;
         }
         f.max_per_invocation = self.hook_fetch_max_per_invocation;
+        f.breaker = BreakerSettings {
+            threshold: self.hook_fetch_breaker_failures,
+            open_for: Duration::from_secs(self.hook_fetch_breaker_open_seconds),
+        };
         Ok(f)
     }
 }

@@ -23,7 +23,8 @@ pub fn path(target: &str, name: &str) -> PathBuf {
         .collect()
 }
 
-/// The path of example hook `name` built against contract 0.1.0 (`--features contract-0-1`).
+/// The path of example hook (or the no-op guest) `name` built against contract 0.1.0
+/// (`--features contract-0-1`).
 pub fn path_0_1(name: &str) -> PathBuf {
     [
         DIR,
