@@ -49,9 +49,15 @@ use servers::Server;
 const CLIENTS: usize = 16;
 const PASSWORD: &str = "correct horse battery";
 
-/// An example hook or test guest, built by crates/test-guests (a dev-dependency).
+/// An example hook or test guest, built by crates/test-guests (a dev-dependency): built
+/// against contract 0.1.0 when an earlier build is compared (`SIGIL_BENCH_BASELINE`), which
+/// binds only that version, so that both builds run the same hooks; else the SDK's default.
 fn hook(name: &str) -> Vec<u8> {
-    let path = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, name);
+    let path = if std::env::var_os("SIGIL_BENCH_BASELINE").is_some() {
+        sigil_test_guests::path_0_1(name)
+    } else {
+        sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, name)
+    };
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
