@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -313,7 +313,6 @@ async fn hostile_fetches_fail_with_named_errors() {
         f.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let started = Instant::now();
         let out = run(
             vec![step("fetcher", allow(&hosts), generous())],
             json!({"fetch": f}),
@@ -323,11 +322,6 @@ async fn hostile_fetches_fail_with_named_errors() {
         assert_eq!(out.id_token_claims["error"], json!(error), "{url}: {out:?}");
         let got = out.id_token_claims["detail"].as_str().unwrap();
         assert!(got.contains(detail), "{url}: {got}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{url}: {:?}",
-            started.elapsed()
-        );
         let traced = out.trace[0].fetches.last().unwrap();
         assert_eq!(
             traced.error.as_deref(),

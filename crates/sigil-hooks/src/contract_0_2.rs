@@ -12,7 +12,8 @@ use crate::fetch::request::{self, HookRequest};
 use crate::fetch::{FetchError, Fetcher, breaker::Admission};
 use crate::host::HostState;
 use crate::outcome::FetchTrace;
-use crate::runtime::Running;
+use crate::running::Running;
+use crate::runtime::FlowStep;
 
 /// What a 0.2.0 hook's calls beyond its own invocation go through.
 pub struct Reach {
@@ -56,6 +57,31 @@ pub struct Reached {
 }
 
 impl Reach {
+    /// What `step`'s hook may reach in a flow of `tenant` admitted as `running`, until
+    /// `deadline` (the flow's; `invoke` cuts it to the hook's own).
+    pub(crate) fn new(
+        fetcher: Arc<Fetcher>,
+        step: &FlowStep,
+        tenant: &Arc<str>,
+        running: &Arc<Running>,
+        deadline: Instant,
+    ) -> Reach {
+        Reach {
+            fetcher,
+            allow: step.allow.clone(),
+            tenant: tenant.clone(),
+            hook: step.hook_id.as_str().into(),
+            secrets: Arc::new(step.secrets.clone()),
+            deadline,
+            running: running.clone(),
+            made: 0,
+            fetches: Vec::new(),
+            cache_hits: 0,
+            cache_misses: 0,
+            outcomes: Vec::new(),
+        }
+    }
+
     /// What the trace keeps of it.
     pub fn reached(self) -> Reached {
         Reached {

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{ComponentType, Lower, TypedFunc};
 use wasmtime::{Store, Trap};
 
-use crate::contract_0_2::Reached;
+use crate::bindings::{v0_1, v0_2};
+use crate::contract_0_2::{Reach, Reached};
 use crate::engine::TICK;
 use crate::host::{CallRules, Effects, HostState};
 use crate::prepare::PreparedHook;
-use crate::runtime::{Call, HookRuntime};
+use crate::runtime::HookRuntime;
 use crate::{HookError, Limits};
 
 /// The result of one invocation.
@@ -111,6 +112,21 @@ impl HookRuntime {
             reached,
         }
     }
+}
+
+/// The event in the form of each contract version the flow's hooks target, made on first use.
+#[derive(Default)]
+pub(crate) struct WitEvents {
+    pub(crate) v0_1: Option<v0_1::sigil::hooks::types::Event>,
+    pub(crate) v0_2: Option<v0_2::sigil::hooks::types::Event>,
+}
+
+/// One invocation's event, in its hook's contract version, and (0.2.0) what it may reach.
+pub(crate) enum Call<'a> {
+    /// `sigil:hooks@0.1.0`.
+    V0_1(&'a v0_1::sigil::hooks::types::Event),
+    /// `sigil:hooks@0.2.0`.
+    V0_2(&'a v0_2::sigil::hooks::types::Event, Reach),
 }
 
 /// The export every post-login hook provides.

@@ -22,7 +22,8 @@
 //! - [`prepare`]: type-checked components ready to instantiate, cached in a bounded LRU
 //!   ([`caches`]); [`invoke`]: one fresh `Store` per invocation; [`pool`]: the dedicated
 //!   threads guests run on ([`io_pool`]: the runtime flows with asynchronous hooks run on); [`runtime`]: admission with per-tenant caps, the flow's one
-//!   wall-clock budget, and flow execution ([`runtime::HookRuntime::run_flow`]: an event in,
+//!   wall-clock budget, and flow execution ([`running`]: a flow's admission, given back while a
+//!   fetch waits) ([`runtime::HookRuntime::run_flow`]: an event in,
 //!   an [`outcome::FlowOutcome`] out); [`flow_cache`]: loaded flows per tenant.
 //! - [`event`]: the post-login event; [`limits`]: what an invocation may use; [`error`]: how
 //!   it fails (the server counts runs and their durations in its own metrics registry, from
@@ -53,6 +54,7 @@ pub mod metadata;
 pub mod outcome;
 pub mod pool;
 pub mod prepare;
+pub mod running;
 pub mod runtime;
 pub mod upload;
 

@@ -127,3 +127,14 @@ fn serve(rx: &Receiver<Job>, _alive: Alive) {
         let _ = catch_unwind(AssertUnwindSafe(job));
     }
 }
+
+/// Polls `fut` once: its output, or `None` if it would wait (a flow of synchronous hooks never
+/// does: nothing in it awaits anything that can pend).
+pub(crate) fn run_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
+    }
+}

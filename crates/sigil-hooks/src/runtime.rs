@@ -18,7 +18,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
@@ -30,11 +30,12 @@ use crate::event::PostLoginEvent;
 use crate::fetch::allow::AllowList;
 use crate::fetch::{FetchSettings, Fetcher};
 use crate::host::{AddableScopes, CallRules, HostState};
-use crate::invoke::Invocation;
+use crate::invoke::{Call, Invocation, WitEvents};
 use crate::io_pool::IoPool;
 use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
-use crate::pool::{Pool, PoolError};
+use crate::pool::{Pool, PoolError, run_now};
 use crate::prepare::{Contract, PreparedHook};
+use crate::running::{Running, acquire};
 use crate::{HookError, Limits};
 
 /// One hook of a flow, ready to run.
@@ -374,7 +375,16 @@ impl HookRuntime {
                         Contract::V0_2 => {
                             let e = events.v0_2.get_or_insert_with(|| event.to_wit_0_2());
                             e.secret_names = step.secrets.iter().map(|(n, _)| n.clone()).collect();
-                            Call::V0_2(e, self.reach(step, &start, &rules))
+                            Call::V0_2(
+                                e,
+                                Reach::new(
+                                    self.fetcher.clone(),
+                                    step,
+                                    &start.tenant,
+                                    &start.running,
+                                    rules.flow_deadline,
+                                ),
+                            )
                         }
                     };
                     self.invoke(&step.hook, call, step.limits, rules.clone())
@@ -476,104 +486,6 @@ struct FlowStart {
     running: Arc<Running>,
 }
 
-/// The event in the form of each contract version the flow's hooks target, made on first use.
-#[derive(Default)]
-struct WitEvents {
-    v0_1: Option<v0_1::sigil::hooks::types::Event>,
-    v0_2: Option<v0_2::sigil::hooks::types::Event>,
-}
-
-/// One invocation's event, in its hook's contract version, and (0.2.0) what it may reach.
-pub(crate) enum Call<'a> {
-    /// `sigil:hooks@0.1.0`.
-    V0_1(&'a v0_1::sigil::hooks::types::Event),
-    /// `sigil:hooks@0.2.0`.
-    V0_2(&'a v0_2::sigil::hooks::types::Event, Reach),
-}
-
-impl HookRuntime {
-    /// What a 0.2.0 hook of this flow may reach; its deadline is set by `invoke`.
-    fn reach(&self, step: &FlowStep, start: &FlowStart, rules: &CallRules) -> Reach {
-        Reach {
-            fetcher: self.fetcher.clone(),
-            allow: step.allow.clone(),
-            tenant: start.tenant.clone(),
-            hook: step.hook_id.as_str().into(),
-            secrets: Arc::new(step.secrets.clone()),
-            deadline: rules.flow_deadline,
-            running: start.running.clone(),
-            made: 0,
-            fetches: Vec::new(),
-            cache_hits: 0,
-            cache_misses: 0,
-            outcomes: Vec::new(),
-        }
-    }
-}
-
-/// A flow's admission to run guest code: its tenant's running permit and the node's. A flow
-/// waiting on a fetch gives both back ([`Running::pause`]) and takes them again before its
-/// guest goes on ([`Running::resume`]), so waiting on a customer's API never holds a thread's
-/// worth of admission.
-pub struct Running {
-    tenant: Arc<Semaphore>,
-    node: Arc<Semaphore>,
-    held: Mutex<Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>>,
-}
-
-impl Running {
-    async fn admit(
-        tenant: Arc<Semaphore>,
-        node: Arc<Semaphore>,
-        until: Instant,
-    ) -> Result<Arc<Running>, HookError> {
-        let t = acquire(tenant.clone(), until).await?;
-        let n = acquire(node.clone(), until).await?;
-        Ok(Arc::new(Running {
-            tenant,
-            node,
-            held: Mutex::new(Some((t, n))),
-        }))
-    }
-
-    /// Admission for a flow outside the server (the local runner): permits of its own.
-    fn unbounded() -> Arc<Running> {
-        let own = || Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
-        Arc::new(Running {
-            tenant: own(),
-            node: own(),
-            held: Mutex::new(None),
-        })
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Gives the running permits back while the flow waits.
-    pub(crate) fn pause(&self) {
-        drop(self.lock().take());
-    }
-
-    /// Takes the running permits again, waiting at most until `until`; `false` if they did
-    /// not come in time (the flow's time is up).
-    pub(crate) async fn resume(&self, until: Instant) -> bool {
-        if self.lock().is_some() {
-            return true;
-        }
-        let Ok(t) = acquire(self.tenant.clone(), until).await else {
-            return false;
-        };
-        let Ok(n) = acquire(self.node.clone(), until).await else {
-            return false;
-        };
-        *self.lock() = Some((t, n));
-        true
-    }
-}
-
 /// A flow's budget: the lowest `flow_deadline_ms` of its steps (normally all the tenant's).
 fn flow_budget_ms(steps: &[FlowStep]) -> u64 {
     steps
@@ -581,23 +493,4 @@ fn flow_budget_ms(steps: &[FlowStep]) -> u64 {
         .map(|s| s.limits.flow_deadline_ms)
         .min()
         .unwrap_or(crate::DEFAULT_FLOW_DEADLINE_MS)
-}
-
-async fn acquire(sem: Arc<Semaphore>, until: Instant) -> Result<OwnedSemaphorePermit, HookError> {
-    let until = tokio::time::Instant::from_std(until);
-    match tokio::time::timeout_at(until, sem.acquire_owned()).await {
-        Ok(Ok(p)) => Ok(p),
-        _ => Err(HookError::Capacity),
-    }
-}
-
-/// Polls `fut` once: its output, or `None` if it would wait (a flow of synchronous hooks never
-/// does: nothing in it awaits anything that can pend).
-fn run_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(out) => Some(out),
-        std::task::Poll::Pending => None,
-    }
 }
