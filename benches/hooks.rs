@@ -42,6 +42,24 @@ fn prepare(runner: &LocalRunner, name: &str) -> Arc<PreparedHook> {
     runner.prepare(&hook(name)).unwrap()
 }
 
+/// An example hook or guest as built against contract 0.1.0 (the SDK's `contract-0-1`).
+fn prepare_0_1(runner: &LocalRunner, name: &str) -> Arc<PreparedHook> {
+    runner
+        .prepare(&std::fs::read(sigil_test_guests::path_0_1(name)).unwrap())
+        .unwrap()
+}
+
+/// Prints the median and p99 of `samples`, and the median's ratio to the baseline's `b50`.
+fn report(label: &str, samples: Vec<Duration>, b50: f64) {
+    let n = samples.len();
+    let (p50, p99) = percentiles(samples);
+    println!(
+        "latency {:<16} median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
+        format!("{label}:"),
+        p50 / b50
+    );
+}
+
 fn step(h: Arc<PreparedHook>, limits: Limits) -> FlowStep {
     runner::step("bench", h, limits, vec![], Default::default())
 }
@@ -131,16 +149,8 @@ fn main() {
         println!(
             "latency noop_hook:       median {b50:7.1} us   p99 {b99:7.1} us   ({n} runs, baseline)"
         );
-        let (p50, p99) = percentiles(single);
-        println!(
-            "latency one_hook:        median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
-            p50 / b50
-        );
-        let (p50, p99) = percentiles(triple);
-        println!(
-            "latency three_hook_flow: median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
-            p50 / b50
-        );
+        report("one_hook", single, b50);
+        report("three_hook_flow", triple, b50);
         let (p50, p99) = percentiles(
             (0..20_000)
                 .map(|_| {
@@ -156,14 +166,11 @@ fn main() {
         );
         // The same hook built against contract 0.1.0 (the SDK's `contract-0-1`), for the
         // cost of each version's event and bindings.
-        let old = runner
-            .prepare(&std::fs::read(sigil_test_guests::path_0_1("roles_claims")).unwrap())
-            .unwrap();
-        let one_old = vec![step(old, Limits::default())];
-        let noop_old = runner
-            .prepare(&std::fs::read(sigil_test_guests::path_0_1("noop")).unwrap())
-            .unwrap();
-        let noop_old = vec![step(noop_old, Limits::default())];
+        let one_old = vec![step(
+            prepare_0_1(&runner, "roles_claims"),
+            Limits::default(),
+        )];
+        let noop_old = vec![step(prepare_0_1(&runner, "noop"), Limits::default())];
         let (mut n1, mut n2, mut v1, mut v2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             n1.extend(sample(&noop_old, PER_ROUND));
@@ -171,26 +178,10 @@ fn main() {
             v1.extend(sample(&one_old, PER_ROUND));
             v2.extend(sample(&one, PER_ROUND));
         }
-        let (p50, p99) = percentiles(n1);
-        println!(
-            "latency noop_hook 0.1.0: median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
-            p50 / b50
-        );
-        let (p50, p99) = percentiles(n2);
-        println!(
-            "latency noop_hook 0.2.0: median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
-            p50 / b50
-        );
-        let (p50, p99) = percentiles(v1);
-        println!(
-            "latency one_hook 0.1.0:  median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
-            p50 / b50
-        );
-        let (p50, p99) = percentiles(v2);
-        println!(
-            "latency one_hook 0.2.0:  median {p50:7.1} us   p99 {p99:7.1} us   ({n} runs, {:.2}x baseline median)",
-            p50 / b50
-        );
+        report("noop_hook 0.1.0", n1, b50);
+        report("noop_hook 0.2.0", n2, b50);
+        report("one_hook 0.1.0", v1, b50);
+        report("one_hook 0.2.0", v2, b50);
         isolation(&runner, roles);
         fetch_concurrency();
     }

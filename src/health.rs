@@ -179,7 +179,7 @@ async fn schema_state(store: &Store) -> (&'static str, &'static str) {
 /// failure under the flow's failure policy, as it would have without the warm-up.
 pub async fn warm_hooks(db: &Db, hooks: &Hooks, health: &Health) {
     let timer = Stopwatch::start();
-    let tenants = match crate::store::hooks::tenants_with_bindings(&db.store).await {
+    let tenants = match crate::store::flows::tenants_with_bindings(&db.store).await {
         Ok(t) => t,
         Err(e) => {
             warm_failed(hooks, None, &e);

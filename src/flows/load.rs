@@ -7,6 +7,7 @@ use sigil_hooks::runtime::FlowStep;
 use sigil_hooks::{LimitOverrides, Limits};
 
 use super::{FlowError, Hooks, secret_aad};
+use crate::store::flows;
 use crate::store::hooks::{self as store, By, HookRow};
 use crate::store::{Store, StoreError};
 
@@ -133,8 +134,8 @@ pub async fn load_flow(
     let mut steps = Vec::new();
     // Read first: a `for` would hold the connection (a temporary of its head) through the loop,
     // which reads on other connections.
-    let bindings = store::bindings(db.read().await?.conn(), tenant_id).await?;
-    let budget = store::flow_budget(db.read().await?.conn(), tenant_id).await?;
+    let bindings = flows::bindings(db.read().await?.conn(), tenant_id).await?;
+    let budget = flows::flow_budget(db.read().await?.conn(), tenant_id).await?;
     for b in bindings {
         let hook = store::get_hook(db.read().await?.conn(), tenant_id, By::Id(&b.hook_id))
             .await?

@@ -32,6 +32,7 @@ pub mod conn;
 pub mod consents;
 pub mod data_key_seals;
 mod error;
+pub mod flows;
 pub mod grants;
 pub mod hook_traces;
 pub mod hooks;

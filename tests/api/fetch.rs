@@ -26,7 +26,7 @@ use sigil_hooks::runtime::{FlowStep, HookRuntime, RuntimeSettings};
 
 use crate::both_backends;
 use crate::grants::{ADA_PASSWORD, ada_grant, setup};
-use crate::helpers::{Db, Reply, hook, spawn_app_with, upload_and_bind, verify};
+use crate::helpers::{Db, Reply, TestApp, hook, spawn_app_with, upload_and_bind, verify};
 use crate::sandbox::{event, prepare};
 
 /// The mock CRM: what it answers, and what it saw.
@@ -436,7 +436,7 @@ async fn hooks_built_against_0_1_0_run_unchanged_beside_0_2_0_hooks() {
 }
 
 /// Gives hook `crm` the mock CRM's URL and its key, through the API.
-async fn crm_secrets(app: &crate::helpers::TestApp, port: u16) {
+async fn crm_secrets(app: &TestApp, port: u16) {
     for (name, value) in [
         ("CRM_URL", format!("http://crm.test:{port}")),
         ("CRM_KEY", "s3cr3t-crm-key".to_string()),
@@ -450,6 +450,27 @@ async fn crm_secrets(app: &crate::helpers::TestApp, port: u16) {
     }
 }
 
+/// Sets a user's `external_id` (what `crm-enrich` looks the user up by).
+async fn external_id(app: &TestApp, user_id: &str, id: &str) {
+    app.patch(
+        &format!("/t/default/api/users/{user_id}"),
+        json!({"external_id": id}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+}
+
+/// A server whose hooks may reach the mock CRM, the password-grant fixture with Ada's
+/// `external_id` set to `id`, and `crm-enrich` uploaded, deployed and bound as hook `crm`
+/// (fail closed; its allow-list and secrets are each test's).
+async fn crm_bound(db: Db, id: &str) -> (TestApp, crate::grants::Setup) {
+    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime())).await;
+    let s = setup(&app, "ES256").await;
+    external_id(&app, &s.user_id, id).await;
+    upload_and_bind(&app, &[("crm", "crm_enrich", "fail_closed")]).await;
+    (app, s)
+}
+
 /// The customer's case end to end, over HTTP: `crm-enrich` uploaded, allow-listed and given its
 /// secrets through the management API, then a password grant whose tokens carry the plan the
 /// CRM gave; with the CRM down, the login goes through without them and the trace says why.
@@ -457,15 +478,7 @@ async fn a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_w
     db: Db,
 ) {
     let (port, crm) = crm().await;
-    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime())).await;
-    let s = setup(&app, "ES256").await;
-    app.patch(
-        &format!("/t/default/api/users/{}", s.user_id),
-        json!({"external_id": "ext-7"}),
-    )
-    .await
-    .expect_status(StatusCode::OK);
-    upload_and_bind(&app, &[("crm", "crm_enrich", "fail_closed")]).await;
+    let (app, s) = crm_bound(db, "ext-7").await;
     // A rule the API refuses names its field.
     let bad = app
         .put(
@@ -501,12 +514,7 @@ async fn a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_w
     )
     .await
     .expect_status(StatusCode::NO_CONTENT);
-    app.patch(
-        &format!("/t/default/api/users/{}", s.user_id),
-        json!({"external_id": "ext-8"}),
-    )
-    .await
-    .expect_status(StatusCode::OK);
+    external_id(&app, &s.user_id, "ext-8").await;
     let (st, body) = ada_grant(&app, &s, ADA_PASSWORD, &[("scope", "openid")]).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let (_, at) = verify(&app, body["access_token"].as_str().unwrap()).await;
@@ -540,15 +548,7 @@ async fn a_password_grant_carries_the_plan_from_the_crm_and_goes_on_without_it_w
 /// of its own (and the flow a budget), within the operator's fetch ceilings.
 async fn a_binding_s_own_deadline_gives_its_hook_time_for_a_slow_api(db: Db) {
     let (port, _crm) = crm().await;
-    let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime())).await;
-    let s = setup(&app, "ES256").await;
-    app.patch(
-        &format!("/t/default/api/users/{}", s.user_id),
-        json!({"external_id": "ext-slow"}),
-    )
-    .await
-    .expect_status(StatusCode::OK);
-    upload_and_bind(&app, &[("crm", "crm_enrich", "fail_closed")]).await;
+    let (app, s) = crm_bound(db, "ext-slow").await;
     app.put(
         "/t/default/api/hooks/crm/allow",
         json!({"rules": [{"host": "crm.test"}]}),
@@ -675,12 +675,7 @@ async fn a_code_flow_login_runs_a_0_1_0_hook_and_a_0_2_0_hook_that_fetches(db: D
     let (port, crm) = crm().await;
     let app = spawn_app_with(db, |s| s.hook_runtime = Some(runtime())).await;
     let s = code_flow::setup(&app, json!({})).await;
-    app.patch(
-        &format!("/t/default/api/users/{}", s.user_id),
-        json!({"external_id": "ext-9"}),
-    )
-    .await
-    .expect_status(StatusCode::OK);
+    external_id(&app, &s.user_id, "ext-9").await;
     // The 0.1.0 build, uploaded as any hook is.
     let old = std::fs::read(sigil_test_guests::path_0_1("roles_claims")).unwrap();
     let res = app

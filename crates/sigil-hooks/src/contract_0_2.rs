@@ -33,14 +33,8 @@ pub struct Reach {
     pub running: Arc<Running>,
     /// Fetches made so far.
     pub made: u32,
-    /// What each fetch did, for the trace.
-    pub fetches: Vec<FetchTrace>,
-    /// Cache lookups that found a value, and that did not.
-    pub cache_hits: u32,
-    /// See `cache_hits`.
-    pub cache_misses: u32,
-    /// Every fetch's outcome and duration, for the metrics.
-    pub outcomes: Vec<(String, u64)>,
+    /// What the invocation's fetches and cache lookups did, for its trace.
+    pub reached: Reached,
 }
 
 /// What a 0.2.0 invocation reached, for its trace.
@@ -75,20 +69,7 @@ impl Reach {
             deadline,
             running: running.clone(),
             made: 0,
-            fetches: Vec::new(),
-            cache_hits: 0,
-            cache_misses: 0,
-            outcomes: Vec::new(),
-        }
-    }
-
-    /// What the trace keeps of it.
-    pub fn reached(self) -> Reached {
-        Reached {
-            fetches: self.fetches,
-            cache_hits: self.cache_hits,
-            cache_misses: self.cache_misses,
-            outcomes: self.outcomes,
+            reached: Reached::default(),
         }
     }
 }
@@ -185,21 +166,17 @@ impl Reach {
         trace.duration_us = started.elapsed().as_micros() as u64;
         if let Err(e) = &result {
             trace.error = Some(e.code().to_string());
-            trace.detail = match e {
-                FetchError::Denied(m) | FetchError::Connect(m) | FetchError::Tls(m) => {
-                    Some(m.chars().take(300).collect())
-                }
-                _ => None,
-            };
+            trace.detail = e.detail().map(|m| m.chars().take(300).collect());
         }
         let outcome = match (&trace.error, trace.status) {
             (Some(e), _) => e.clone(),
             (None, Some(status)) => format!("{}xx", status / 100),
             (None, None) => "unknown".into(),
         };
-        self.outcomes.push((outcome, trace.duration_us));
-        if self.fetches.len() < crate::outcome::MAX_FETCH_TRACES {
-            self.fetches.push(trace);
+        let reached = &mut self.reached;
+        reached.outcomes.push((outcome, trace.duration_us));
+        if reached.fetches.len() < crate::outcome::MAX_FETCH_TRACES {
+            reached.fetches.push(trace);
         }
         result
     }
@@ -225,17 +202,27 @@ impl Reach {
         };
         trace.target = out.traced_target();
         trace.bytes_out = out.body.len() as u64;
-        if let Some(answer) = self
+        let replayed = self
             .fetcher
             .tape()
-            .and_then(|t| t.answer(out.method, out.url.as_str()))
-        {
-            if let Ok(r) = &answer {
-                trace.status = Some(r.status);
-                trace.bytes_in = r.body.len() as u64;
-            }
-            return answer;
+            .and_then(|t| t.answer(out.method, out.url.as_str()));
+        let result = match replayed {
+            Some(answer) => answer,
+            None => self.send_live(&out).await,
+        };
+        if let Ok(r) = &result {
+            trace.status = Some(r.status);
+            trace.bytes_in = r.body.len() as u64;
         }
+        result
+    }
+
+    /// Sends a checked request over the network: within its deadline, through its
+    /// destination's breaker, with the flow's running admission given back while it waits.
+    async fn send_live(
+        &mut self,
+        out: &request::Outbound,
+    ) -> Result<crate::fetch::client::HookResponse, FetchError> {
         let now = Instant::now();
         let own = out
             .timeout_ms
@@ -253,7 +240,7 @@ impl Reach {
         // Waiting on the network is not running: the flow's CPU admission goes back to the
         // pool while the request is out, and is taken again (within the deadline) after.
         self.running.pause();
-        let result = self.fetcher.client().send(&out, deadline).await;
+        let result = self.fetcher.client().send(out, deadline).await;
         if let Some(tape) = self.fetcher.tape() {
             tape.keep(out.method, out.url.as_str(), &result);
         }
@@ -264,10 +251,6 @@ impl Reach {
         breakers.record(&self.tenant, &dest, ok, Instant::now());
         if !self.running.resume(self.deadline).await {
             return Err(FetchError::Timeout);
-        }
-        if let Ok(r) = &result {
-            trace.status = Some(r.status);
-            trace.bytes_in = r.body.len() as u64;
         }
         result
     }
@@ -284,9 +267,9 @@ impl cache::Host for HostState {
             .cache()
             .get(&r.tenant, &r.hook, &key, Instant::now());
         if got.is_some() {
-            r.cache_hits += 1;
+            r.reached.cache_hits += 1;
         } else {
-            r.cache_misses += 1;
+            r.reached.cache_misses += 1;
         }
         Ok(got)
     }

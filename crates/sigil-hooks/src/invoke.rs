@@ -102,7 +102,7 @@ impl HookRuntime {
             (Err(e), None) => Err(e),
         };
         let logs = std::mem::take(&mut state.logs);
-        let reached = state.reach.take().map(|r| r.reached());
+        let reached = state.reach.take().map(|r| r.reached);
         drop(store);
         Invocation {
             result,

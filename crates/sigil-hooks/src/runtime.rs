@@ -2,12 +2,14 @@
 //! admission, and a flow's hooks run in order under one budget.
 //!
 //! Guests never run on the server's async workers: [`HookRuntime::run_flow`] hands the whole
-//! flow to the hook pool (a runtime of its own, see [`crate::pool`]) and awaits the result, so a
-//! spinning guest can only ever occupy a pool thread (until its deadline), never a worker that
-//! serves HTTP. Admission is bounded twice: a
-//! per-tenant cap on flows in flight (one tenant cannot take the whole pool) and a global cap
-//! equal to the pool's size (the pooling allocator never sees more instances than it holds).
-//! Waiting for either is bounded by the deadline and then fails with `hook_capacity`.
+//! flow to the hook pool and awaits the result, so a spinning guest can only ever occupy a pool
+//! thread (until its deadline), never a worker that serves HTTP. Flows of synchronous hooks run
+//! on [`crate::pool`]'s plain threads; flows with a hook that fetches or uses WASI on
+//! [`crate::io_pool`]'s runtime. Admission is counted twice, each per tenant and node-wide:
+//! flows running guest code (the threads; one tenant holds at most its share, and a flow waiting
+//! on a fetch gives its permits back, see [`crate::running`]) and flows in flight (the pooling
+//! allocator's instances, which it never sees more of than it holds). Waiting for any permit is
+//! bounded by the deadline and then fails with `hook_capacity`.
 //!
 //! Both permits move into the job and are released when the job ends, not when the caller
 //! stops waiting: a client that hangs up does not hand its tenant's share of the pool to the
@@ -236,7 +238,7 @@ impl HookRuntime {
             tenant,
             running,
         };
-        let done = if steps.iter().any(|s| s.hook.needs_async) {
+        let done = if any_async(&steps) {
             self.io_pool
                 .run(move |abandoned| async move {
                     // The permits live as long as the work, whatever happens to the caller.
@@ -262,9 +264,7 @@ impl HookRuntime {
         };
         match done {
             Ok(Some(out)) => Ok(out),
-            Ok(None) => Err(HookError::Internal(
-                "a flow of synchronous hooks waited".into(),
-            )),
+            Ok(None) => Err(HookError::Internal(SYNC_FLOW_WAITED.into())),
             Err(e) => Err(HookError::Internal(e.to_string())),
         }
     }
@@ -294,7 +294,7 @@ impl HookRuntime {
             running: Running::unbounded(),
         };
         let flow = self.flow(steps, event, event_size, start, &|| false);
-        if steps.iter().any(|s| s.hook.needs_async) {
+        if any_async(steps) {
             self.io_pool.block_on(flow)
         } else {
             // Synchronous hooks never wait: one poll, without entering a runtime.
@@ -303,7 +303,7 @@ impl HookRuntime {
                 out.status = FlowStatus::Failed {
                     hook: String::new(),
                     code: "internal".into(),
-                    message: "a flow of synchronous hooks waited".into(),
+                    message: SYNC_FLOW_WAITED.into(),
                 };
                 out
             })
@@ -391,6 +391,7 @@ impl HookRuntime {
                         .await
                 }
             };
+            let reached = run.reached.unwrap_or_default();
             let mut trace = HookTrace {
                 hook_id: step.hook_id.clone(),
                 hook_name: step.hook_name.clone(),
@@ -403,17 +404,11 @@ impl HookRuntime {
                 error: None,
                 reason: None,
                 logs: run.logs,
-                fetches: Vec::new(),
-                cache_hits: 0,
-                cache_misses: 0,
-                fetch_outcomes: Vec::new(),
+                fetches: reached.fetches,
+                cache_hits: reached.cache_hits,
+                cache_misses: reached.cache_misses,
+                fetch_outcomes: reached.outcomes,
             };
-            if let Some(reached) = run.reached {
-                trace.fetches = reached.fetches;
-                trace.cache_hits = reached.cache_hits;
-                trace.cache_misses = reached.cache_misses;
-                trace.fetch_outcomes = reached.outcomes;
-            }
             match run.result {
                 Ok(effects) => {
                     trace.claims_set = effects
@@ -485,6 +480,15 @@ struct FlowStart {
     tenant: Arc<str>,
     running: Arc<Running>,
 }
+
+/// Whether a flow has a hook with asynchronous imports, so that it runs on the runtime of
+/// [`crate::io_pool`] rather than in one poll on a plain thread.
+fn any_async(steps: &[FlowStep]) -> bool {
+    steps.iter().any(|s| s.hook.needs_async)
+}
+
+/// Why a flow of synchronous hooks has no outcome: it waited, which nothing in it can do.
+const SYNC_FLOW_WAITED: &str = "a flow of synchronous hooks waited";
 
 /// A flow's budget: the lowest `flow_deadline_ms` of its steps (normally all the tenant's).
 fn flow_budget_ms(steps: &[FlowStep]) -> u64 {

@@ -11,7 +11,8 @@ use crate::flows::Hooks;
 use crate::flows::load::{policy_of, policy_text};
 use crate::manage::{Result, TenantCtx, invalid, record};
 use crate::store::changes::{self, Cached};
-use crate::store::hooks::{self as store, BindingRow, By};
+use crate::store::flows::{self, BindingRow};
+use crate::store::hooks::{self as store, By};
 
 /// At most this many bindings in a flow (as Auth0 allows per trigger).
 pub const MAX_BINDINGS: usize = 20;
@@ -48,8 +49,8 @@ pub struct Flow {
 
 /// The tenant's flow.
 pub async fn flow(db: &Db, ctx: &TenantCtx) -> Result<Flow> {
-    let rows = store::bindings(db.store.read().await?.conn(), &ctx.tenant_id).await?;
-    let budget = store::flow_budget(db.store.read().await?.conn(), &ctx.tenant_id).await?;
+    let rows = flows::bindings(db.store.read().await?.conn(), &ctx.tenant_id).await?;
+    let budget = flows::flow_budget(db.store.read().await?.conn(), &ctx.tenant_id).await?;
     let mut bindings = Vec::new();
     for b in rows {
         bindings.push(Binding {
@@ -130,8 +131,8 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
             deadline_ms: b.deadline_ms.map(|d| d as i64),
         });
     }
-    store::replace_bindings(&mut tx, &ctx.tenant_id, &rows).await?;
-    store::set_flow_budget(&mut tx, &ctx.tenant_id, input.budget_ms.map(|b| b as i64)).await?;
+    flows::replace_bindings(&mut tx, &ctx.tenant_id, &rows).await?;
+    flows::set_flow_budget(&mut tx, &ctx.tenant_id, input.budget_ms.map(|b| b as i64)).await?;
     record(
         &mut tx,
         db.now(),

@@ -156,7 +156,7 @@ pub async fn rollback(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str)
 pub async fn delete(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -> Result<()> {
     let h = find(db, ctx, id_or_name).await?;
     let mut tx = db.store.begin_write().await?;
-    if store::is_bound(tx.conn(), &h.id).await? {
+    if crate::store::flows::is_bound(tx.conn(), &h.id).await? {
         return Err(ManageError::InUse(
             "the hook is bound in the post-login flow; unbind it first",
         ));

@@ -67,6 +67,15 @@ impl FetchError {
         }
     }
 
+    /// What the error says beyond its kind (the rule that denied it, the connection's or the
+    /// handshake's failure).
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            FetchError::Denied(m) | FetchError::Connect(m) | FetchError::Tls(m) => Some(m),
+            _ => None,
+        }
+    }
+
     /// Whether it counts against the destination's breaker (the destination failed, rather
     /// than the hook's request being refused).
     pub fn is_destination_failure(&self) -> bool {

@@ -144,12 +144,7 @@ impl Tape {
             }
             Err(err) => {
                 e.error = Some(err.code().to_string());
-                e.detail = match err {
-                    FetchError::Denied(m) | FetchError::Connect(m) | FetchError::Tls(m) => {
-                        Some(m.clone())
-                    }
-                    _ => None,
-                };
+                e.detail = err.detail().map(str::to_string);
             }
         }
         r.lock().unwrap_or_else(|p| p.into_inner()).push(e);
