@@ -22,7 +22,8 @@
 #
 # State (PIDs, ports, logs, haproxy.cfg, the master key, the operator key) is in
 # $SIGIL_CLUSTER_DIR, ./.cluster by default. `down` kills exactly the PIDs recorded there
-# (SIGTERM, then SIGKILL after 10 s), never processes found by name.
+# (SIGTERM, then SIGKILL after 15 s) and returns once they have exited, never processes found
+# by name.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -377,16 +378,44 @@ cmd_start_node() {
   echo "node $1 started (PID $(pid_of "node-$1"), port $(cat "$dir/node-$1.port"))"
 }
 
-# Stops PID $1 (program $2): SIGTERM, then SIGKILL if it is still there after 10 s.
+# The state and start time of PID $1 (fields 3 and 22 of /proc/PID/stat), nothing once it is
+# gone. A PID is reused; a PID with its start time names one process.
+state_and_start() {
+  local stat fields
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  read -r -a fields <<<"${stat##*) }"
+  echo "${fields[0]} ${fields[19]}"
+}
+
+# Whether the process PID $1 that started at $2 has finished exiting: gone, a zombie, or its
+# PID now someone else's. A process stops matching `alive` (its command line reads empty) as
+# soon as it lets go of its memory, before it has finished exiting: tearing down a node's
+# address space (the hook pool's reservations) takes a while, all the more on a busy machine.
+exited() {
+  local now
+  now="$(state_and_start "$1")"
+  [ -z "$now" ] || [ "${now% *}" = Z ] || [ "${now% *}" = X ] || [ "${now#* }" != "$2" ]
+}
+
+# Stops PID $1 (program $2) and returns once it has exited: SIGTERM, then SIGKILL if it is still
+# there after a node's default drain (10 s) and 5 s more to store its traces and close.
 stop() {
-  local pid="$1" program="$2" i
+  local pid="$1" program="$2" i since
   alive "$pid" "$program" || return 0
+  since="$(state_and_start "$pid")"
+  since="${since#* }"
   kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 100; i++)); do
-    alive "$pid" "$program" || return 0
+  for ((i = 0; i < 150; i++)); do
+    exited "$pid" "$since" && return 0
     sleep 0.1
   done
+  echo "cluster.sh: PID $pid still running 15 s after SIGTERM; sending SIGKILL" >&2
   kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    exited "$pid" "$since" && return 0
+    sleep 0.1
+  done
+  echo "cluster.sh: PID $pid still exiting 10 s after SIGKILL" >&2
 }
 
 cmd_down() {
