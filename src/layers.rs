@@ -12,6 +12,7 @@ const LEAVES: &[&str] = &[
     "passwords",
     "config",
     "metrics",
+    "fields",
 ];
 
 /// What the domains stand on: the store, the hook bridge, templates and keys.
@@ -60,6 +61,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("scopes", &[]),
     // The metrics registry and the security events: counted by every layer, using none.
     ("metrics", &[]),
+    // Field checks (email, names, picture, external id, tokens) the API and the login path share.
+    ("fields", &[]),
 ];
 
 /// Whether `module` may name `target`.

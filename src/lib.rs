@@ -27,10 +27,10 @@
 //! - [`store`]: every SQL statement, one dialect-neutral set for SQLite and PostgreSQL, one
 //!   module per aggregate; rows decoded once into typed values, writes only through the write
 //!   transaction.
-//! - [`crypto`], [`clock`], [`ids`], [`scopes`], [`passwords`], [`config`], [`metrics`]: the
-//!   leaves (keyed hashes, sealing and `Secret`; injected time; id format; the scope parser;
+//! - [`crypto`], [`clock`], [`ids`], [`scopes`], [`passwords`], [`config`], [`metrics`],
+//!   [`fields`]: the leaves (keyed hashes, sealing and `Secret`; injected time; id format; the scope parser;
 //!   argon2id on a bounded pool; operator settings; the Prometheus registry and the security
-//!   events).
+//!   events; the field checks the API and the login path share).
 //! - [`root_key`]: the data key every stored secret derives from, kept sealed under each
 //!   master key allowed to open it (master-key rotation).
 //! - [`invalidation`]: the node's caches (flows, templates, keys) dropped when the database's
@@ -44,6 +44,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod fields;
 pub mod flows;
 pub mod health;
 pub mod http;

@@ -278,6 +278,7 @@ pub struct Metrics {
     fetch_duration: HistogramFamily,
     flow_runs: Family<Labels, Counter>,
     flow_duration: HistogramFamily,
+    legacy_logins: Family<Labels, Counter>,
     password_attempts: Family<Labels, Counter>,
     security: Family<Labels, Counter>,
     traces_dropped: Counter,
@@ -341,6 +342,14 @@ impl Metrics {
             "Duration of a hook's fetch (contract 0.2.0), by outcome: the status class \
              (`2xx`...) or the error (`denied`, `timeout`, `circuit_open`...)",
             fetch_duration.clone(),
+        );
+        let legacy_logins = Family::<Labels, Counter>::default();
+        registry.register(
+            "legacy_logins",
+            "Password logins checked by a tenant's legacy store (its user-store hook), by \
+             outcome: `authenticated`, `wrong_password`, `unknown_user`, `locked` (not asked), \
+             `unavailable` (the hook or the legacy system failed), `invalid_profile`",
+            legacy_logins.clone(),
         );
         let flow_runs = Family::<Labels, Counter>::default();
         registry.register(
@@ -426,6 +435,7 @@ impl Metrics {
             fetch_duration,
             flow_runs,
             flow_duration,
+            legacy_logins,
             password_attempts,
             security,
             traces_dropped,
@@ -504,6 +514,16 @@ impl Metrics {
         self.fetch_duration
             .get_or_create(&labels)
             .observe(duration_us as f64 / 1e6);
+    }
+
+    /// Counts one password login checked by a legacy store, by outcome (tenant-labelled only
+    /// when the operator turned tenant labels on).
+    pub fn legacy_login(&self, tenant: &str, outcome: &str) {
+        let mut labels = one("outcome", outcome);
+        if self.tenant_labels {
+            labels.push(("tenant", tenant.to_string()));
+        }
+        self.legacy_logins.get_or_create(&labels).inc();
     }
 
     /// Counts one flow run (`success`, `denied` or `failed`), with its duration when hooks ran.

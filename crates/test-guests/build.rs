@@ -50,6 +50,9 @@ fn main() {
         HOOK_TARGET,
         &[
             "--workspace",
+            // A user-store hook exists only in 0.2.0.
+            "--exclude",
+            "legacy-login",
             "--no-default-features",
             "--features",
             "contract-0-1",

@@ -70,12 +70,33 @@ pub mod bindings {
         pub_export_macro: true,
         default_bindings_module: "sigil_hooks::bindings",
     });
+
+    /// The `user-store` world: the imports are post-login's own (one set of helpers serves
+    /// both kinds of hook); only its exports are generated here. A hook links the world whose
+    /// `export!` it uses: the custom section each `generate!` links describes imports only.
+    #[cfg(feature = "contract-0-2")]
+    pub mod user_store {
+        wit_bindgen::generate!({
+            path: "wit/0.2.0",
+            world: "user-store",
+            pub_export_macro: true,
+            default_bindings_module: "sigil_hooks::bindings::user_store",
+            with: {
+                "sigil:hooks/types@0.2.0": crate::bindings::sigil::hooks::types,
+                "sigil:hooks/api@0.2.0": crate::bindings::sigil::hooks::api,
+                "sigil:hooks/http@0.2.0": crate::bindings::sigil::hooks::http,
+                "sigil:hooks/cache@0.2.0": crate::bindings::sigil::hooks::cache,
+            },
+        });
+    }
 }
 
 #[cfg(feature = "contract-0-2")]
 pub mod cache;
 #[cfg(feature = "contract-0-2")]
 pub mod http;
+#[cfg(feature = "contract-0-2")]
+pub mod user_store;
 
 use bindings::sigil::hooks::api as host;
 use bindings::sigil::hooks::types as wit;
@@ -434,14 +455,20 @@ pub fn __run(
     raw: wit::Event,
     handler: fn(&Event, &Api) -> Result<(), String>,
 ) -> Result<(), String> {
+    log_panics();
+    let event = Event::new(raw);
+    handler(&event, &Api::default())
+}
+
+/// Writes a panic's message and location to the hook's log before the hook traps, so the
+/// trace says why it failed.
+fn log_panics() {
     static PANIC_HOOK: Once = Once::new();
     PANIC_HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
             host::log(&format!("panic: {info}"));
         }));
     });
-    let event = Event::new(raw);
-    handler(&event, &Api::default())
 }
 
 /// Declares the hook's handler: `fn(&Event, &Api) -> Result<(), String>`.

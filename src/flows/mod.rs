@@ -8,6 +8,7 @@
 //! - [`load`]: a tenant's flow read from the store (bindings, versions, secrets, limits) and
 //!   turned into runnable steps, cached per tenant.
 //! - [`run`]: a flow run for a login or a test, with its metrics and its trace.
+//! - [`legacy`]: the tenant's legacy store (a user-store hook) loaded and asked.
 //! - [`traces`]: the batched trace writer.
 //!
 //! Management (`manage::hooks`) and the login pipeline (`oauth::pipeline`) both stand on this
@@ -15,6 +16,7 @@
 
 pub mod artifact_disk;
 pub mod event;
+pub mod legacy;
 pub mod load;
 pub mod prepare;
 pub mod run;
@@ -92,6 +94,15 @@ pub enum FlowError {
         name: String,
         /// Its hook.
         hook_id: String,
+    },
+    /// The hook implements another world than its use needs (a post-login hook set as the
+    /// legacy store, say).
+    #[error("the hook {hook} is not a {} hook", expected.name())]
+    WrongWorld {
+        /// The hook's name.
+        hook: String,
+        /// The world its use needs.
+        expected: sigil_hooks::prepare::World,
     },
     /// The host failed (not the component's fault).
     #[error("the hook host failed: {0}")]

@@ -10,6 +10,7 @@ pub mod client_grants;
 pub mod client_ip;
 pub mod error;
 pub mod hooks;
+pub mod legacy_store;
 pub mod metrics;
 pub mod oidc;
 pub mod orgs;
@@ -60,6 +61,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
             may get tokens for with client credentials (see docs/machines.md)"),
         (name = "hooks", description = "Post-login hooks (WebAssembly), the flow, limits and traces"),
         (name = "jwt-templates", description = "Declarative custom claims (see docs/jwt-templates.md)"),
+        (name = "legacy-store", description = "Users verified against a legacy system at their \
+            first login and migrated (see docs/legacy-store.md)"),
         (name = "api-keys"), (name = "audit"), (name = "tenants", description = "Operator keys only")
     )
 )]
@@ -92,6 +95,7 @@ fn management(guard: &unavailable::Guard) -> OpenApiRouter<Services> {
         .merge(client_grants::router())
         .merge(admin::router())
         .merge(hooks::router())
+        .merge(legacy_store::router())
         .merge(templates::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let untimed = OpenApiRouter::new()

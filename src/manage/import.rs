@@ -266,6 +266,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
         }
         None => {
             store::insert(&mut tx, &row).await?;
+            crate::store::legacy::set_origin(&mut tx, &row.id, "import", None).await?;
             if let Some(ids) = &role_ids {
                 store::add_roles(&mut tx, &row.id, ids).await?;
             }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod client_grants;
 pub mod hooks;
 pub mod import;
+pub mod legacy_store;
 pub mod orgs;
 pub mod roles;
 pub mod signing_keys;
@@ -95,6 +96,12 @@ pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ManageEr
     ManageError::Invalid {
         field: field.into(),
         message: message.into(),
+    }
+}
+
+impl From<crate::fields::FieldError> for ManageError {
+    fn from(e: crate::fields::FieldError) -> Self {
+        invalid(e.field, e.message)
     }
 }
 
@@ -207,6 +214,7 @@ impl From<crate::flows::FlowError> for ManageError {
             FlowError::NotFound(what) => ManageError::NotFound(what),
             FlowError::Admission(a) => ManageError::Admission(a),
             e @ (FlowError::Compile(_) | FlowError::World(_)) => invalid("wasm", e.to_string()),
+            e @ FlowError::WrongWorld { .. } => invalid("hook", e.to_string()),
             e @ (FlowError::Secret { .. } | FlowError::Host(_)) => ManageError::internal(e),
         }
     }

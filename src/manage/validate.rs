@@ -4,58 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::{ManageError, Result, invalid};
+// The field checks the login path applies too (a legacy store's profiles), from their leaf.
+pub use crate::fields::{email, external_id, opt_text, picture, text, token};
 use sigil_hooks::metadata::{self, MetadataError};
-
-/// Checks an email's shape (one `@`, non-empty parts, no spaces, at most 254 characters).
-pub fn email(field: &str, value: &str) -> Result<()> {
-    let v = value.trim();
-    let ok = v.chars().count() <= 254
-        && !v.chars().any(char::is_whitespace)
-        && matches!(v.split_once('@'), Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@')
-               && !domain.starts_with('.') && !domain.ends_with('.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(field, "must be an email address"))
-    }
-}
-
-/// Checks a free-text field: not blank, at most `max` characters, no control characters.
-pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(invalid(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(invalid(field, "must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// Checks an optional free-text field.
-pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<()> {
-    value.map_or(Ok(()), |v| text(field, v, max))
-}
-
-/// Checks an external id: 1 to 128 characters.
-pub fn external_id(value: Option<&str>) -> Result<()> {
-    opt_text("external_id", value, 128)
-}
-
-/// Checks a picture URL (http or https).
-pub fn picture(value: Option<&str>) -> Result<()> {
-    if let Some(v) = value {
-        text("picture", v, 2048)?;
-        match url::Url::parse(v) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(invalid("picture", "must be an http(s) URL")),
-        }
-    }
-    Ok(())
-}
 
 /// Checks a slug: lower-case letters, digits and `-`, starting with a letter or digit.
 pub fn slug(field: &str, value: &str, max: usize) -> Result<()> {
@@ -71,20 +22,6 @@ pub fn slug(field: &str, value: &str, max: usize) -> Result<()> {
         Err(invalid(
             field,
             format!("must be 1 to {max} of a-z, 0-9 and '-', starting with a letter or digit"),
-        ))
-    }
-}
-
-/// Checks a token-like value (role names, permissions, scopes, identifiers): printable ASCII
-/// without spaces, 1 to `max` characters.
-pub fn token(field: &str, value: &str, max: usize) -> Result<()> {
-    let ok = !value.is_empty() && value.len() <= max && value.chars().all(|c| c.is_ascii_graphic());
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            field,
-            format!("must be 1 to {max} printable ASCII characters without spaces"),
         ))
     }
 }

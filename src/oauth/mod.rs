@@ -16,6 +16,7 @@ pub mod consent_text;
 pub mod discovery;
 pub mod introspection;
 pub mod jwt_verify;
+pub mod legacy_login;
 pub mod logout;
 pub mod password;
 pub mod pipeline;
@@ -153,6 +154,9 @@ pub enum ServerFault {
         /// What the host saw.
         message: String,
     },
+    /// The tenant's legacy store gave no verdict on a password login.
+    #[error("legacy store")]
+    Legacy(#[from] crate::flows::legacy::LegacyFailure),
     /// A hook's metadata write was refused when it was applied.
     #[error("hook metadata write refused")]
     MetadataWrite(#[source] sigil_hooks::metadata::MetadataError),
@@ -173,10 +177,14 @@ impl OAuthError {
         // wall-clock limit (its deadline, or the flow's budget, which counts the wait for a
         // pool thread): on a machine short of CPU a sound hook misses it too. Fuel, traps and
         // bad output do not depend on the moment, so they stay server errors.
+        // A legacy store that did not answer is the same: its system is down or slow now.
         let overloaded = matches!(
             &fault,
             ServerFault::HookFailed { code, .. }
                 if matches!(code.as_str(), "hook_capacity" | "timeout" | "flow_timeout")
+        ) || matches!(
+            &fault,
+            ServerFault::Legacy(crate::flows::legacy::LegacyFailure::Unavailable(_))
         );
         if overloaded || crate::store::unavailable::unavailable_in(&fault) {
             OAuthError::Unavailable(fault)

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use super::client_auth::{ClientCredentials, client_for_grant};
+use super::legacy_login::LegacyDeps;
 use super::scope_policy::check_scopes;
 use super::subject::member_org;
 use super::token_form::{required, scope_list};
@@ -45,10 +46,21 @@ pub async fn grant(
     let requested = scope_list(form).unwrap_or_default();
     check_scopes(&deps.db.store, tenant_id, audience.as_deref(), &requested).await?;
 
-    let (user, rehash) =
-        authenticate_user(deps.db, login, tenant_id, username, password, &request.ip)
-            .await
-            .map_err(OAuthError::from)?;
+    let legacy = LegacyDeps {
+        hooks: deps.hooks,
+        secrets: deps.secrets,
+    };
+    let (user, rehash) = authenticate_user(
+        deps.db,
+        login,
+        &legacy,
+        tenant,
+        username,
+        password,
+        &request.ip,
+    )
+    .await
+    .map_err(OAuthError::from)?;
 
     let org = match form.get("organization").filter(|s| !s.is_empty()) {
         None => None,

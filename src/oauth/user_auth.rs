@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use super::OAuthError;
+use super::legacy_login::LegacyDeps;
 use crate::config::LoginLock;
+use crate::crypto::Secret;
 use crate::db::Db;
 use crate::metrics::{Attempt, LoginFailure, Metrics, SecurityEvent, security_event};
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
@@ -35,6 +37,21 @@ pub struct PasswordLogin {
 }
 
 impl PasswordLogin {
+    /// Verifies `password` against the dummy hash: what a refused login pays when there is no
+    /// real hash to compare, so that it costs what a wrong password does.
+    pub(super) async fn spend(&self, password: &str) -> Result<(), LoginRefused> {
+        self.hasher
+            .verify_bounded(Secret::new(password.to_string()), self.dummy_hash.clone())
+            .await
+            .map_err(OAuthError::server)?;
+        Ok(())
+    }
+
+    /// The argon2id hasher (its bounded pool).
+    pub(super) fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
     /// Makes the dummy hash with the hasher's own parameters, so it costs what a real one does.
     pub fn new(
         hasher: PasswordHasher,
@@ -93,14 +110,20 @@ impl From<LoginRefused> for OAuthError {
 /// The brute-force lock counts the attempt before the password is compared, in one atomic
 /// statement, so parallel guesses each get their own count and at most the lock's
 /// `max_failures` of them in a window are ever compared (RFC 6749 10.10, RFC 9700 2.4).
+///
+/// A login Sigil cannot check itself (an unknown user, or one without a password) goes to the
+/// tenant's legacy store when it has one (see [`super::legacy_login`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn authenticate_user(
     db: &Db,
     login: &PasswordLogin,
-    tenant_id: &str,
+    legacy: &LegacyDeps<'_>,
+    tenant: (&str, &str),
     username: &str,
     password: &str,
     ip: &str,
 ) -> Result<(UserRow, bool), LoginRefused> {
+    let tenant_id = tenant.0;
     let email = normalize_email(username);
     let user = user_store::get(
         db.store.read().await?.conn(),
@@ -108,6 +131,23 @@ pub async fn authenticate_user(
         user_store::By::Email(&email),
     )
     .await?;
+    if let Some(store) =
+        super::legacy_login::store_for(db, legacy, tenant_id, user.as_ref()).await?
+    {
+        let user = super::legacy_login::authenticate(
+            db,
+            login,
+            legacy,
+            &store,
+            tenant,
+            (username, &email),
+            password,
+            ip,
+            user,
+        )
+        .await?;
+        return accepted(db, login, tenant_id, user, ip, false).await;
+    }
     let now = db.now();
     let locked = match &user {
         Some(u) => {
@@ -160,6 +200,27 @@ pub async fn authenticate_user(
             return Err(LoginRefused::WrongCredentials);
         }
     };
+    accepted(
+        db,
+        login,
+        tenant_id,
+        user,
+        ip,
+        verified == Verified::YesRehash,
+    )
+    .await
+}
+
+/// A verified password: the user's attempts forgotten, then the block checked (a blocked user
+/// learns the password was right only after it was).
+async fn accepted(
+    db: &Db,
+    login: &PasswordLogin,
+    tenant_id: &str,
+    user: UserRow,
+    ip: &str,
+    rehash: bool,
+) -> Result<(UserRow, bool), LoginRefused> {
     login.metrics.attempt(Attempt::Ok);
     let mut tx = db.store.begin_write().await?;
     failure_store::clear_attempts(&mut tx, &user.id, ip).await?;
@@ -169,5 +230,5 @@ pub async fn authenticate_user(
             tenant = tenant_id, user = %user.id, ip = ip, "password login failed");
         return Err(LoginRefused::Blocked);
     }
-    Ok((user, verified == Verified::YesRehash))
+    Ok((user, rehash))
 }

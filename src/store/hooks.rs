@@ -46,6 +46,8 @@ pub struct VersionRow {
     /// The component's imports.
     #[sqlx(try_from = "JsonText")]
     pub imports: Vec<String>,
+    /// The world it implements: `post-login` or `user-store`.
+    pub world: String,
     /// Epoch ms.
     pub created_at: i64,
 }
@@ -186,8 +188,8 @@ pub async fn insert_version(
     component: &[u8],
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO hook_versions (hook_id, version, tenant_id, hash, size, imports, component, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO hook_versions (hook_id, version, tenant_id, hash, size, imports, component, \
+         created_at, world) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&v.hook_id)
     .bind(v.version)
@@ -197,6 +199,7 @@ pub async fn insert_version(
     .bind(to_json("imports", &v.imports)?)
     .bind(component.to_vec())
     .bind(v.created_at)
+    .bind(&v.world)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -208,7 +211,7 @@ pub async fn versions<'e, E: Executor<'e, Database = Any>>(
     hook_id: &str,
 ) -> Result<Vec<VersionRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT hook_id, version, hash, size, imports, created_at FROM hook_versions \
+        "SELECT hook_id, version, hash, size, imports, world, created_at FROM hook_versions \
          WHERE hook_id = $1 ORDER BY version DESC",
     )
     .bind(hook_id)
@@ -231,7 +234,8 @@ pub async fn component<'e, E: Executor<'e, Database = Any>>(
     version: i64,
 ) -> Result<Option<(VersionRow, Vec<u8>)>, StoreError> {
     let row: Option<VersionWithComponent> = sqlx::query_as(
-        "SELECT hook_id, version, hash, size, imports, created_at, component FROM hook_versions \
+        "SELECT hook_id, version, hash, size, imports, world, created_at, component \
+         FROM hook_versions \
          WHERE hook_id = $1 AND version = $2",
     )
     .bind(hook_id)

@@ -34,6 +34,20 @@ pub async fn count_attempt(
     Ok(n)
 }
 
+/// Takes back one counted attempt of (user, IP): the check that followed failed on our side
+/// (the legacy store did not answer), which says nothing about the password.
+pub async fn refund_attempt(tx: &mut WriteTx, user_id: &str, ip: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE login_attempts SET attempts = attempts - 1 \
+         WHERE user_id = $1 AND ip = $2 AND attempts > 0",
+    )
+    .bind(user_id)
+    .bind(ip)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Forgets the attempts of (user, ip) after a successful login.
 pub async fn clear_attempts(tx: &mut WriteTx, user_id: &str, ip: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM login_attempts WHERE user_id = $1 AND ip = $2")

@@ -37,6 +37,7 @@ pub mod grants;
 pub mod hook_traces;
 pub mod hooks;
 pub mod hot;
+pub mod legacy;
 pub mod lite;
 pub mod login_failures;
 pub mod orgs;

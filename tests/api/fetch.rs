@@ -104,18 +104,19 @@ async fn crm() -> (u16, Crm) {
 }
 
 /// A runtime whose hooks may reach loopback (the mock) over plain HTTP, with names the test
-/// resolves: `crm.test` (the mock), `private.test` (10.0.0.1), `metadata.test`
+/// resolves: `crm.test` and `legacy.test` (the mocks), `private.test` (10.0.0.1), `metadata.test`
 /// (169.254.169.254) and `rebind.test` (a public address and a private one).
 pub(crate) fn runtime() -> Arc<HookRuntime> {
     static RT: std::sync::OnceLock<Arc<HookRuntime>> = std::sync::OnceLock::new();
     RT.get_or_init(|| build_runtime(|_| ())).clone()
 }
 
-fn build_runtime(adjust: impl FnOnce(&mut FetchSettings)) -> Arc<HookRuntime> {
+pub(crate) fn build_runtime(adjust: impl FnOnce(&mut FetchSettings)) -> Arc<HookRuntime> {
     {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let resolve = HashMap::from([
             ("crm.test".to_string(), vec![ip("127.0.0.1")]),
+            ("legacy.test".to_string(), vec![ip("127.0.0.1")]),
             ("private.test".to_string(), vec![ip("10.0.0.1")]),
             ("metadata.test".to_string(), vec![ip("169.254.169.254")]),
             (

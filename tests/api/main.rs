@@ -25,6 +25,7 @@ mod hooks;
 mod import;
 mod introspection;
 mod isolation;
+mod legacy;
 mod lifecycle;
 mod observability;
 mod oidc_client;

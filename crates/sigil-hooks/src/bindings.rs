@@ -30,3 +30,23 @@ pub mod v0_2 {
         },
     });
 }
+
+/// `sigil:hooks@0.2.0`'s second world, `user-store`: the same imports as `post-login` (the
+/// interfaces are 0.2.0's, so one set of host implementations serves both), and the exports a
+/// legacy user store answers with.
+#[allow(missing_docs)]
+pub mod v0_2_user_store {
+    wasmtime::component::bindgen!({
+        path: "../../wit/0.2.0",
+        world: "user-store",
+        // The imports are 0.2.0's own (`with`), linked once for both worlds.
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "sigil:hooks/types": super::v0_2::sigil::hooks::types,
+            "sigil:hooks/api": super::v0_2::sigil::hooks::api,
+            "sigil:hooks/http": super::v0_2::sigil::hooks::http,
+            "sigil:hooks/cache": super::v0_2::sigil::hooks::cache,
+        },
+    });
+}

@@ -68,6 +68,10 @@ pub enum HookError {
     /// The hook's output went over a limit (claims, log, metadata).
     #[error("output over a limit: {0}")]
     OutputLimit(String),
+    /// A user-store hook made a call only a post-login hook may make (a claim, a scope, a
+    /// denial, a metadata write): it acts only through what it returns.
+    #[error("`{0}` is for post-login hooks: a user-store hook acts only through what it returns")]
+    PostLoginOnly(&'static str),
     /// The event is larger than the tenant allows.
     #[error("the event is {0} bytes, over the limit of {1}")]
     EventTooLarge(usize, usize),
@@ -101,6 +105,7 @@ impl HookError {
             HookError::MetadataRefused { .. } => "metadata_refused",
             HookError::InvalidOutput(_) => "invalid_output",
             HookError::OutputLimit(_) => "output_limit",
+            HookError::PostLoginOnly(_) => "post_login_only",
             HookError::EventTooLarge(..) => "event_too_large",
             HookError::Capacity => "hook_capacity",
             HookError::Instantiate(_) => "instantiation_failed",

@@ -111,6 +111,8 @@ pub struct HostState {
     stdout: Option<MemoryOutputPipe>,
     /// What a 0.2.0 hook's fetches and cache go through (none for 0.1.0 hooks).
     pub(crate) reach: Option<crate::contract_0_2::Reach>,
+    /// A user-store hook's invocation: the post-login calls fail it.
+    pub(crate) user_store: bool,
 }
 
 impl HostState {
@@ -133,6 +135,7 @@ impl HostState {
             table: ResourceTable::new(),
             stdout: None,
             reach: None,
+            user_store: false,
         }
     }
 
@@ -161,6 +164,14 @@ impl HostState {
         })
     }
 
+    /// Fails a user-store hook's call of `what`, a post-login hook's way to act.
+    fn post_login_only(&mut self, what: &'static str) -> wasmtime::Result<()> {
+        if self.user_store {
+            return Err(self.fail(HookError::PostLoginOnly(what)));
+        }
+        Ok(())
+    }
+
     /// Stops the guest if the flow's wall-clock budget is spent. Checked at every host call,
     /// because epoch interruption only fires while the guest's own code runs.
     pub(crate) fn within_budget(&mut self) -> wasmtime::Result<()> {
@@ -178,6 +189,11 @@ impl HostState {
         json: String,
     ) -> wasmtime::Result<()> {
         self.within_budget()?;
+        self.post_login_only(if access {
+            "set-access-token-claim"
+        } else {
+            "set-id-token-claim"
+        })?;
         let token = if access { "access token" } else { "ID token" };
         if let Err(reason) = super::claims::check_name(&name) {
             let e = if reason.is_restricted() {
@@ -221,6 +237,11 @@ impl HostState {
         json: String,
     ) -> wasmtime::Result<()> {
         self.within_budget()?;
+        self.post_login_only(if app {
+            "set-app-metadata"
+        } else {
+            "set-user-metadata"
+        })?;
         let field = if app { "app_metadata" } else { "user_metadata" };
         if key.is_empty() {
             return Err(self.fail(HookError::InvalidOutput(format!(
@@ -311,6 +332,7 @@ impl api::Host for HostState {
 impl HostState {
     pub(crate) fn deny_login(&mut self, reason: String) -> wasmtime::Result<()> {
         self.within_budget()?;
+        self.post_login_only("deny")?;
         // Kept as given (up to 500 characters) for the trace; what reaches the client is
         // sanitized at the protocol boundary (`oauth::error_description`).
         let reason: String = reason.chars().take(500).collect();
@@ -320,6 +342,7 @@ impl HostState {
 
     pub(crate) fn scope(&mut self, add: bool, scope: String) -> wasmtime::Result<()> {
         self.within_budget()?;
+        self.post_login_only(if add { "add-scope" } else { "remove-scope" })?;
         let ok =
             !scope.is_empty() && scope.len() <= 255 && scope.chars().all(|c| c.is_ascii_graphic());
         if !ok {

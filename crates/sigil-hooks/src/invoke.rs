@@ -10,7 +10,7 @@ use crate::bindings::{v0_1, v0_2};
 use crate::contract_0_2::{Reach, Reached};
 use crate::engine::TICK;
 use crate::host::{CallRules, Effects, HostState};
-use crate::prepare::PreparedHook;
+use crate::prepare::{Exports, PreparedHook};
 use crate::runtime::HookRuntime;
 use crate::{HookError, Limits};
 
@@ -41,6 +41,37 @@ impl HookRuntime {
         limits: Limits,
         rules: CallRules,
     ) -> Invocation {
+        let now_ms = match &call {
+            Call::V0_1(e) => e.now_ms,
+            Call::V0_2(e, _) => e.now_ms,
+        };
+        let mut cycle = self.cycle(limits, rules, now_ms);
+        let called = match call {
+            Call::V0_1(event) => match cycle.store() {
+                Ok(store) => Ok(run(hook, store, event).await),
+                Err(e) => Err(e),
+            },
+            Call::V0_2(event, reach) => {
+                cycle.reach(reach);
+                match cycle.store() {
+                    Ok(store) => Ok(run(hook, store, event).await),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let result = called.and_then(|c| cycle.named(c));
+        let (result, end) = cycle.end(result);
+        Invocation {
+            result: result.map(|()| end.effects),
+            logs: end.logs,
+            fuel_used: end.fuel_used,
+            duration: end.duration,
+            reached: end.reached,
+        }
+    }
+
+    /// A fresh store for one invocation under `limits`, within the flow's `rules`.
+    pub(crate) fn cycle(&self, limits: Limits, rules: CallRules, now_ms: i64) -> Cycle {
         let start = Instant::now();
         let left_ms = rules
             .flow_deadline
@@ -51,44 +82,91 @@ impl HookRuntime {
         // Which limit the epoch deadline stands for, to name the error if it fires.
         let budget_bound = left_ms < limits.deadline_ms;
         let (budget_ms, deadline_ms) = (rules.flow_budget_ms, limits.deadline_ms.min(left_ms));
-        let now_ms = match &call {
-            Call::V0_1(e) => e.now_ms,
-            Call::V0_2(e, _) => e.now_ms,
-        };
         let mut store = Store::new(&self.engine, HostState::new(limits, rules, now_ms));
         store.limiter(|s| s);
-        let mut result = store
+        let ready = store
             .set_fuel(limits.fuel)
             .map_err(|e| HookError::Internal(e.to_string()));
         let ticks = deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
         store.set_epoch_deadline(ticks);
-        if result.is_ok() {
-            let called = match call {
-                Call::V0_1(event) => run(hook, &mut store, event).await,
-                Call::V0_2(event, mut reach) => {
-                    // A fetch may use what is left of this hook's own deadline, less a tenth
-                    // (1 to 50 ms) kept for the hook to act on a `timeout` (log it, fall back)
-                    // instead of being stopped the moment its request gives up.
-                    let own = start + Duration::from_millis(deadline_ms);
-                    let reserve = Duration::from_millis((deadline_ms / 10).clamp(1, 50));
-                    let end = reach.deadline.min(own);
-                    reach.deadline = end.checked_sub(reserve).unwrap_or(end);
-                    store.data_mut().reach = Some(reach);
-                    run(hook, &mut store, event).await
-                }
-            };
-            result = called
-                .map_err(|e| {
-                    let timeout = if budget_bound {
-                        HookError::FlowTimeout(budget_ms)
-                    } else {
-                        HookError::Timeout(limits.deadline_ms)
-                    };
-                    classify(e, store.data(), limits, timeout)
-                })
-                .and_then(|r| r.map_err(HookError::Returned));
+        Cycle {
+            store,
+            ready,
+            start,
+            limits,
+            budget_bound,
+            budget_ms,
+            deadline_ms,
         }
-        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    }
+}
+
+/// One invocation's store and the limits it runs under, from its creation to its drop.
+pub(crate) struct Cycle {
+    pub(crate) store: Store<HostState>,
+    ready: Result<(), HookError>,
+    start: Instant,
+    limits: Limits,
+    /// Whether the epoch deadline is the flow's budget rather than the hook's own.
+    budget_bound: bool,
+    budget_ms: u64,
+    deadline_ms: u64,
+}
+
+/// What an invocation left besides its result.
+pub(crate) struct CycleEnd {
+    pub(crate) effects: crate::host::Effects,
+    pub(crate) logs: Vec<String>,
+    pub(crate) fuel_used: u64,
+    pub(crate) duration: Duration,
+    pub(crate) reached: Option<Reached>,
+}
+
+impl Cycle {
+    /// Gives a 0.2.0 hook what it may reach. A fetch may use what is left of this hook's own
+    /// deadline, less a tenth (1 to 50 ms) kept for the hook to act on a `timeout` (log it,
+    /// fall back) instead of being stopped the moment its request gives up.
+    pub(crate) fn reach(&mut self, mut reach: Reach) {
+        let own = self.start + Duration::from_millis(self.deadline_ms);
+        let reserve = Duration::from_millis((self.deadline_ms / 10).clamp(1, 50));
+        let end = reach.deadline.min(own);
+        reach.deadline = end.checked_sub(reserve).unwrap_or(end);
+        self.store.data_mut().reach = Some(reach);
+    }
+
+    /// The store to call the guest in, unless it could not be readied (its fuel).
+    pub(crate) fn store(&mut self) -> Result<&mut Store<HostState>, HookError> {
+        self.ready.clone()?;
+        Ok(&mut self.store)
+    }
+
+    /// What the guest's call came to: a trap named (the deadline it stands for, fuel,
+    /// memory, a panic), or the hook's own error.
+    pub(crate) fn named<T>(
+        &self,
+        called: wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, HookError> {
+        let limits = self.limits;
+        called
+            .map_err(|e| {
+                let timeout = if self.budget_bound {
+                    HookError::FlowTimeout(self.budget_ms)
+                } else {
+                    HookError::Timeout(limits.deadline_ms)
+                };
+                classify(e, self.store.data(), limits, timeout)
+            })
+            .and_then(|r| r.map_err(HookError::Returned))
+    }
+
+    /// Collects what the invocation left and drops the store. A failure the host recorded (a
+    /// refused call) is the result whatever the guest returned afterwards.
+    pub(crate) fn end<T>(self, result: Result<T, HookError>) -> (Result<T, HookError>, CycleEnd) {
+        let mut store = self.store;
+        let fuel_used = self
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
         let state = store.data_mut();
         let captured = state.captured_output();
         for line in String::from_utf8_lossy(&captured).lines() {
@@ -97,20 +175,24 @@ impl HookRuntime {
             }
         }
         let result = match (result, state.failure.take()) {
-            (Ok(()), Some(e)) | (Err(_), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(std::mem::take(&mut state.effects)),
-            (Err(e), None) => Err(e),
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
         };
-        let logs = std::mem::take(&mut state.logs);
-        let reached = state.reach.take().map(|r| r.reached);
-        drop(store);
-        Invocation {
-            result,
-            logs,
+        let end = CycleEnd {
+            effects: std::mem::take(&mut state.effects),
+            logs: std::mem::take(&mut state.logs),
             fuel_used,
-            duration: start.elapsed(),
-            reached,
-        }
+            duration: Duration::ZERO,
+            reached: state.reach.take().map(|r| r.reached),
+        };
+        drop(store);
+        (
+            result,
+            CycleEnd {
+                duration: self.start.elapsed(),
+                ..end
+            },
+        )
     }
 }
 
@@ -164,9 +246,10 @@ fn call<E: WitEvent>(
     store: &mut Store<HostState>,
     event: &E,
 ) -> wasmtime::Result<Result<(), String>> {
+    let entry = post_login_entry(hook)?;
     let instance = hook.pre.instantiate(&mut *store)?;
     let func = instance
-        .get_func(&mut *store, hook.entry)
+        .get_func(&mut *store, entry)
         .ok_or_else(|| wasmtime::Error::msg(format!("the hook exports no `{ENTRY}`")))?;
     // SAFETY: `prepare` type-checked this component's `on-post-login` against its contract
     // version's world (`PostLoginPre::new`), and `Call` pairs a hook with the event type of
@@ -184,14 +267,28 @@ async fn call_async<E: WitEvent>(
     store: &mut Store<HostState>,
     event: &E,
 ) -> wasmtime::Result<Result<(), String>> {
+    let entry = post_login_entry(hook)?;
     let instance = hook.pre.instantiate_async(&mut *store).await?;
     let func = instance
-        .get_func(&mut *store, hook.entry)
+        .get_func(&mut *store, entry)
         .ok_or_else(|| wasmtime::Error::msg(format!("the hook exports no `{ENTRY}`")))?;
     // SAFETY: as in `call`: `prepare` checked the export against the world's signature.
     let entry: Entry<'_, E> = unsafe { TypedFunc::new_unchecked(func) };
     let (r,) = entry.call_async(&mut *store, (event,)).await?;
     Ok(r)
+}
+
+/// The `on-post-login` export of a post-login hook; a user-store hook has none (the flow
+/// refuses to bind one, so this is a last line of defence).
+fn post_login_entry(
+    hook: &PreparedHook,
+) -> wasmtime::Result<wasmtime::component::ComponentExportIndex> {
+    match &hook.exports {
+        Exports::PostLogin(entry) => Ok(*entry),
+        Exports::UserStore(_) => Err(wasmtime::Error::msg(
+            "a user-store hook is not a post-login hook: it exports no `on-post-login`",
+        )),
+    }
 }
 
 /// Names a trap; `timeout` is what an epoch interrupt means for this invocation (its own

@@ -57,6 +57,7 @@ pub mod prepare;
 pub mod running;
 pub mod runtime;
 pub mod upload;
+pub mod user_store;
 
 pub use error::HookError;
 pub use limits::{DEFAULT_FLOW_DEADLINE_MS, FetchCeilings, LimitOverrides, Limits};

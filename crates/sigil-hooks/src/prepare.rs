@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
 use crate::HookError;
-use crate::bindings::{v0_1, v0_2};
+use crate::bindings::{v0_1, v0_2, v0_2_user_store};
 use crate::host::HostState;
 use crate::invoke::ENTRY;
 use crate::runtime::HookRuntime;
@@ -30,11 +30,37 @@ impl Contract {
     }
 }
 
+/// Which world a hook implements: what it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// Runs in the post-login flow (`on-post-login`).
+    PostLogin,
+    /// Verifies passwords against a legacy system (`login`, `lookup`, `user-count`; 0.2.0).
+    UserStore,
+}
+
+impl World {
+    /// `post-login`, `user-store`: the world's name in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::PostLogin => "post-login",
+            World::UserStore => "user-store",
+        }
+    }
+}
+
+/// A world's exports, resolved once.
+pub(crate) enum Exports {
+    /// The `on-post-login` export.
+    PostLogin(ComponentExportIndex),
+    /// The user-store exports, type-checked.
+    UserStore(v0_2_user_store::UserStorePre<HostState>),
+}
+
 /// A component ready to instantiate (type-checked against the world once).
 pub struct PreparedHook {
     pub(crate) pre: InstancePre<HostState>,
-    /// The `on-post-login` export, resolved once.
-    pub(crate) entry: ComponentExportIndex,
+    pub(crate) exports: Exports,
     /// SHA-256 of the component bytes.
     pub hash: String,
     /// Whether the component imports an asynchronous host function (0.2.0's `fetch`, WASI), so
@@ -45,6 +71,14 @@ pub struct PreparedHook {
 }
 
 impl PreparedHook {
+    /// The world it implements.
+    pub fn world(&self) -> World {
+        match self.exports {
+            Exports::PostLogin(_) => World::PostLogin,
+            Exports::UserStore(_) => World::UserStore,
+        }
+    }
+
     /// The compiled artifact of this component, as the compile worker produced it: stored for
     /// an upload of a component this node has prepared but whose artifact is not stored.
     pub fn artifact(&self) -> Result<Vec<u8>, HookError> {
@@ -60,9 +94,13 @@ impl std::fmt::Debug for PreparedHook {
         f.debug_struct("PreparedHook")
             .field("hash", &self.hash)
             .field("contract", &self.contract)
+            .field("world", &self.world())
             .finish()
     }
 }
+
+/// The export that makes a component a user-store hook.
+const USER_STORE_LOGIN: &str = "login";
 
 /// Whether an import (a WIT interface name) is linked to asynchronous host functions: WASI's
 /// (`runtime` links them with `add_to_linker_async`) and 0.2.0's `http`.
@@ -97,23 +135,31 @@ impl HookRuntime {
                 .iter()
                 .any(|i| i.starts_with("sigil:hooks/") && i.ends_with(&format!("@{v}")))
         };
-        let v2 = || v0_2::PostLoginPre::new(pre.clone()).map(|_| Contract::V0_2);
-        let v1 = || v0_1::PostLoginPre::new(pre.clone()).map(|_| Contract::V0_1);
-        let checked = if names("0.2.0") {
-            v2()
-        } else if names("0.1.0") {
-            v1()
+        // The world is the one whose exports it has: a user-store hook exports `login`.
+        let (contract, exports) = if component.get_export_index(None, USER_STORE_LOGIN).is_some() {
+            let checked = v0_2_user_store::UserStorePre::new(pre.clone())
+                .map_err(|e| HookError::Instantiate(format!("{e:#}")))?;
+            (Contract::V0_2, Exports::UserStore(checked))
         } else {
-            v2().or_else(|_| v1())
+            let v2 = || v0_2::PostLoginPre::new(pre.clone()).map(|_| Contract::V0_2);
+            let v1 = || v0_1::PostLoginPre::new(pre.clone()).map(|_| Contract::V0_1);
+            let checked = if names("0.2.0") {
+                v2()
+            } else if names("0.1.0") {
+                v1()
+            } else {
+                v2().or_else(|_| v1())
+            };
+            let contract = checked.map_err(|e| HookError::Instantiate(format!("{e:#}")))?;
+            let entry = component
+                .get_export_index(None, ENTRY)
+                .ok_or_else(|| HookError::Instantiate(format!("the hook exports no `{ENTRY}`")))?;
+            (contract, Exports::PostLogin(entry))
         };
-        let contract = checked.map_err(|e| HookError::Instantiate(format!("{e:#}")))?;
-        let entry = component
-            .get_export_index(None, ENTRY)
-            .ok_or_else(|| HookError::Instantiate(format!("the hook exports no `{ENTRY}`")))?;
         let needs_async = imports.iter().any(|name| is_async_import(name));
         let hook = Arc::new(PreparedHook {
             pre,
-            entry,
+            exports,
             hash: hash.to_string(),
             needs_async,
             contract,

@@ -96,16 +96,16 @@ pub struct HookRuntime {
     /// Prepared components by content hash, least recently used dropped beyond the bound.
     pub(crate) cache: Mutex<Lru<Arc<PreparedHook>>>,
     pool: Pool,
-    /// Where flows with asynchronous hooks run (fetch, WASI).
-    io_pool: IoPool,
+    /// Where flows with asynchronous hooks run (fetch, WASI), and user-store calls.
+    pub(crate) io_pool: IoPool,
     /// Flows running guest code, node-wide (the pool's threads).
-    slots: Arc<Semaphore>,
+    pub(crate) slots: Arc<Semaphore>,
     /// Flows admitted, running or waiting on a fetch (the pooling allocator's instances).
-    in_flight: Arc<Semaphore>,
+    pub(crate) in_flight: Arc<Semaphore>,
     /// Each tenant's share (bounded; busy ones are never dropped).
     tenants: Mutex<TenantSlots>,
     /// The node's fetch client, breakers and hook cache (contract 0.2.0).
-    fetcher: Arc<Fetcher>,
+    pub(crate) fetcher: Arc<Fetcher>,
     settings: RuntimeSettings,
 }
 
@@ -269,7 +269,7 @@ impl HookRuntime {
         }
     }
 
-    fn tenant_slots(&self, tenant: &str) -> caches::Share {
+    pub(crate) fn tenant_slots(&self, tenant: &str) -> caches::Share {
         let mut map = match self.tenants.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),

@@ -19,7 +19,8 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 fn interfaces(version: &str) -> &'static [&'static str] {
     match version {
         "0.1.0" => &["api", "types"],
-        "0.2.0" => &["api", "types", "http", "cache"],
+        // `user-store-types` holds types only: a user-store hook imports it for its exports'.
+        "0.2.0" => &["api", "types", "http", "cache", "user-store-types"],
         _ => &[],
     }
 }
@@ -82,6 +83,9 @@ pub struct Validated {
     pub hash: String,
     /// Top-level imports.
     pub imports: Vec<String>,
+    /// The world it implements, by its exports: `user-store` when it exports `login`,
+    /// `post-login` otherwise (the type check at preparation holds it to that world).
+    pub world: &'static str,
 }
 
 /// SHA-256 in hex.
@@ -104,14 +108,20 @@ pub fn validate(bytes: &[u8]) -> Result<Validated, UploadError> {
     } else {
         return Err(UploadError::NotWasm("missing the wasm header".into()));
     };
-    let imports = top_level_imports(&component)?;
+    let (imports, exports) = top_level_names(&component)?;
     for name in &imports {
         check_import(name)?;
     }
+    let world = if exports.iter().any(|e| e == "login") {
+        "user-store"
+    } else {
+        "post-login"
+    };
     Ok(Validated {
         hash: sha256_hex(&component),
         component,
         imports,
+        world,
     })
 }
 
@@ -147,9 +157,11 @@ fn componentize(module: &[u8]) -> Result<Vec<u8>, UploadError> {
     enc.encode().map_err(err)
 }
 
-fn top_level_imports(component: &[u8]) -> Result<Vec<String>, UploadError> {
+/// The component's own imports (what it needs) and exports (what it is).
+fn top_level_names(component: &[u8]) -> Result<(Vec<String>, Vec<String>), UploadError> {
     let mut depth = 0usize;
     let mut out = Vec::new();
+    let mut exports = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(component) {
         match payload.map_err(|e| UploadError::NotWasm(e.to_string()))? {
             wasmparser::Payload::ModuleSection { .. }
@@ -165,10 +177,16 @@ fn top_level_imports(component: &[u8]) -> Result<Vec<String>, UploadError> {
                     out.push(imp.name.full_name().into_owned());
                 }
             }
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
+                for exp in reader {
+                    let exp = exp.map_err(|e| UploadError::NotWasm(e.to_string()))?;
+                    exports.push(exp.name.full_name().into_owned());
+                }
+            }
             _ => {}
         }
     }
-    Ok(out)
+    Ok((out, exports))
 }
 
 /// Whether a top-level import is allowed.

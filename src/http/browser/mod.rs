@@ -82,6 +82,14 @@ fn server_error(cause: &(dyn std::error::Error + 'static)) -> Response {
         tracing::warn!(error = cause, "login page: database unavailable");
         return super::unavailable::page();
     }
+    // Something that may work a moment later (the hook pool full, a legacy store down): the
+    // same "try again" page as a database outage, 503.
+    if let Some(crate::oauth::OAuthError::Unavailable(_)) =
+        cause.downcast_ref::<crate::oauth::OAuthError>()
+    {
+        tracing::warn!(error = cause, "login page: temporarily unavailable");
+        return super::unavailable::page();
+    }
     tracing::error!(error = cause, "login page failure");
     pages::error(
         StatusCode::INTERNAL_SERVER_ERROR,

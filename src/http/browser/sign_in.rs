@@ -115,10 +115,15 @@ pub(super) async fn login_post(
         );
         return reply.finish(res);
     }
+    let legacy = crate::oauth::legacy_login::LegacyDeps {
+        hooks: &svc.hooks,
+        secrets: &svc.secrets,
+    };
     let (user, rehash) = match user_auth::authenticate_user(
         &svc.db,
         &svc.password_login,
-        tenant.0,
+        &legacy,
+        tenant,
         email,
         pw,
         &c.request.ip,

@@ -108,20 +108,26 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
         let versions = store::versions(tx.conn(), &h.id).await?;
-        match b.version {
-            Some(v) if !versions.iter().any(|x| x.version == v) => {
-                return Err(invalid(
-                    format!("bindings[{i}].version"),
-                    format!("no version {v}"),
-                ));
-            }
-            None if h.deployed_version.is_none() => {
-                return Err(invalid(
-                    format!("bindings[{i}].version"),
-                    "the hook has no deployed version; deploy one or pin a version",
-                ));
-            }
-            _ => {}
+        let Some(bound) = b.version.or(h.deployed_version) else {
+            return Err(invalid(
+                format!("bindings[{i}].version"),
+                "the hook has no deployed version; deploy one or pin a version",
+            ));
+        };
+        let Some(v) = versions.iter().find(|x| x.version == bound) else {
+            return Err(invalid(
+                format!("bindings[{i}].version"),
+                format!("no version {bound}"),
+            ));
+        };
+        if v.world != "post-login" {
+            return Err(invalid(
+                format!("bindings[{i}].hook"),
+                format!(
+                    "version {bound} of {} is a {} hook; the flow runs post-login hooks",
+                    h.name, v.world
+                ),
+            ));
         }
         rows.push(BindingRow {
             position: i as i64,

@@ -35,6 +35,9 @@ pub struct HookVersion {
     pub size: i64,
     /// The component's imports.
     pub imports: Vec<String>,
+    /// The world it implements: `post-login` (bound in the flow) or `user-store` (a legacy
+    /// store).
+    pub world: String,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -74,6 +77,7 @@ pub struct Uploaded {
 pub(super) fn version_view(v: VersionRow) -> HookVersion {
     HookVersion {
         imports: v.imports,
+        world: v.world,
         version: v.version,
         hash: v.hash,
         size: v.size,

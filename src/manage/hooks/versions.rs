@@ -59,6 +59,7 @@ pub async fn upload(
         hash: v.hash.clone(),
         size: v.component.len() as i64,
         imports: v.imports.clone(),
+        world: v.world.to_string(),
         created_at: now,
     };
     store::insert_version(&mut tx, &ctx.tenant_id, &row, &v.component).await?;
@@ -107,6 +108,27 @@ async fn set_deployed(
     let mut row = lock(db, &mut tx, ctx, id_or_name).await?;
     let versions = store::versions(tx.conn(), &row.id).await?;
     let version = pick(&row, &versions)?;
+    // A hook in use keeps its kind: the flow runs post-login hooks, a legacy store is a
+    // user-store hook.
+    let world = versions
+        .iter()
+        .find(|v| v.version == version)
+        .map_or("post-login", |v| v.world.as_str());
+    let needed = if crate::store::legacy::is_legacy_store(tx.conn(), &row.id).await? {
+        Some("user-store")
+    } else if crate::store::flows::is_bound(tx.conn(), &row.id).await? {
+        Some("post-login")
+    } else {
+        None
+    };
+    if let Some(needed) = needed.filter(|n| *n != world) {
+        return Err(invalid(
+            "version",
+            format!(
+                "version {version} is a {world} hook, and this hook is in use as a {needed} hook"
+            ),
+        ));
+    }
     let previous = row.deployed_version;
     row.deployed_version = Some(version);
     row.updated_at = db.now();
@@ -159,6 +181,11 @@ pub async fn delete(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -
     if crate::store::flows::is_bound(tx.conn(), &h.id).await? {
         return Err(ManageError::InUse(
             "the hook is bound in the post-login flow; unbind it first",
+        ));
+    }
+    if crate::store::legacy::is_legacy_store(tx.conn(), &h.id).await? {
+        return Err(ManageError::InUse(
+            "the hook is the tenant's legacy store; clear the legacy store first",
         ));
     }
     let mut hashes: Vec<String> = store::versions(tx.conn(), &h.id)

@@ -201,7 +201,7 @@ fn check_profile(
     validate::opt_text("family_name", family, 255)?;
     validate::opt_text("nickname", nick, 255)?;
     validate::picture(picture)?;
-    validate::external_id(external_id)
+    Ok(validate::external_id(external_id)?)
 }
 
 /// Validates a creation body and builds the row (without the password hash).
