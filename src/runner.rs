@@ -113,6 +113,16 @@ impl LocalRunner {
         self.runtime
             .flow_blocking(steps, &event.event, event.size, addable)
     }
+
+    /// Asks a user-store hook (`step`) `call`, as the server asks a tenant's legacy store: its
+    /// answer (or why there is none) and its trace.
+    pub fn user_store(
+        &self,
+        step: &FlowStep,
+        call: sigil_hooks::user_store::StoreCall,
+    ) -> sigil_hooks::user_store::StoreRun {
+        self.runtime.user_store_blocking(step, call)
+    }
 }
 
 /// A fail-closed step named `name` running `hook` with `limits`, `secrets` and the fetch

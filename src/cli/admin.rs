@@ -84,6 +84,9 @@ pub async fn users(target: &Target, command: UserCommand) -> Result<ExitCode> {
             update,
         } => (file, tenant, update),
         UserCommand::Lock { command } => return user_lock(target, command).await,
+        UserCommand::MigrationStatus { tenant } => {
+            return super::legacy_store::status(target, &tenant).await;
+        }
     };
     let text = read_text(&file)?;
     let off = offline(&offline_settings(target)).await?;

@@ -100,6 +100,13 @@ pub enum Command {
         #[command(subcommand)]
         command: MasterKeyCommand,
     },
+    /// The tenant's legacy user store: a user-store hook that verifies passwords against the
+    /// old system at a user's first login (see docs/legacy-store.md).
+    LegacyStore {
+        /// What to do with the legacy store.
+        #[command(subcommand)]
+        command: super::legacy_store::LegacyStoreCommand,
+    },
     /// Manage JWT templates (declarative custom claims; see docs/jwt-templates.md).
     Templates {
         /// What to do with templates.
@@ -317,9 +324,19 @@ pub struct HookTestArgs {
     /// The hooks: .wasm components or core modules.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The event JSON (see docs/sample-event.json).
-    #[arg(long)]
-    pub event: PathBuf,
+    /// The event JSON (see docs/sample-event.json); for post-login hooks.
+    #[arg(long, required_unless_present_any = ["login", "lookup", "user_count"])]
+    pub event: Option<PathBuf>,
+    /// Ask a user-store hook to verify a password login of this name; the password is read
+    /// from stdin (so it stays out of shell history).
+    #[arg(long, conflicts_with_all = ["event", "lookup", "user_count"])]
+    pub login: Option<String>,
+    /// Ask a user-store hook for the user with this name.
+    #[arg(long, conflicts_with_all = ["event", "user_count"])]
+    pub lookup: Option<String>,
+    /// Ask a user-store hook how many users the legacy system holds.
+    #[arg(long, conflicts_with = "event")]
+    pub user_count: bool,
     /// A secret every hook can read, NAME=VALUE (repeatable).
     #[arg(long = "secret")]
     pub secrets: Vec<HookSecret>,
@@ -479,6 +496,13 @@ pub enum UserCommand {
         /// Show or lift.
         #[command(subcommand)]
         command: LockCommand,
+    },
+    /// How far the migration from the legacy store has come: users migrated at a login,
+    /// imported, still without a password, still only in the legacy store.
+    MigrationStatus {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
     },
 }
 

@@ -25,15 +25,14 @@ use super::{offline, offline_settings, print_json, read, read_text};
 /// prints the outcome on stdout; exits 1 when the flow denies the login or fails, with the
 /// reason on stderr, so a CI pipeline can gate on it.
 /// Blocks: called before the async runtime starts.
-pub fn test(args: HookTestArgs) -> Result<ExitCode> {
-    let event = LocalEvent::from_json(&read_text(&args.event)?)?;
-    let secrets: Vec<(String, String)> = args
-        .secrets
+pub fn test(mut args: HookTestArgs) -> Result<ExitCode> {
+    let secrets: Vec<(String, String)> = std::mem::take(&mut args.secrets)
         .into_iter()
         .map(|s| (s.name, s.value))
         .collect();
     let limits = args.limits.limits();
-    let allow = AllowList::new(args.allow).map_err(|e| anyhow::anyhow!("--allow: {e}"))?;
+    let allow = AllowList::new(std::mem::take(&mut args.allow))
+        .map_err(|e| anyhow::anyhow!("--allow: {e}"))?;
     let mut fetch = args.fetch.fetch()?;
     let tape = match (&args.record, &args.replay) {
         (Some(_), _) => Some(Arc::new(Tape::record())),
@@ -45,6 +44,14 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
     };
     fetch.tape = tape.clone();
     let runner = LocalRunner::with_fetch(fetch)?;
+    let user_store = [args.login.is_some(), args.lookup.is_some(), args.user_count];
+    if user_store.contains(&true) {
+        let code = user_store_test(&runner, &args, limits, secrets, allow)?;
+        save_tape(&args, &tape)?;
+        return Ok(code);
+    }
+    let event_file = args.event.as_ref().expect("clap requires --event here");
+    let event = LocalEvent::from_json(&read_text(event_file)?)?;
     let mut steps = Vec::with_capacity(args.files.len());
     for file in &args.files {
         let hook = runner
@@ -60,10 +67,7 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
     }
     let outcome = runner.run(&steps, &event, event.addable_scopes());
     print_json(&outcome)?;
-    if let (Some(file), Some(tape)) = (&args.record, &tape) {
-        std::fs::write(file, tape.to_text())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    }
+    save_tape(&args, &tape)?;
     Ok(match &outcome.status {
         FlowStatus::Success => ExitCode::SUCCESS,
         FlowStatus::Denied { hook, reason } => {
@@ -76,6 +80,80 @@ pub fn test(args: HookTestArgs) -> Result<ExitCode> {
             message,
         } => {
             eprintln!("failed: {hook} ({code}): {message}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Writes the recording, when `--record` asked for one.
+fn save_tape(args: &HookTestArgs, tape: &Option<Arc<Tape>>) -> Result<()> {
+    if let (Some(file), Some(tape)) = (&args.record, tape) {
+        std::fs::write(file, tape.to_text())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// `sigil hooks test HOOK --login NAME | --lookup NAME | --user-count`: asks one user-store
+/// hook, as a tenant's legacy store is asked at a login, and prints its answer and trace. Exits
+/// 1 when the hook failed or refused the login (with why on stderr).
+fn user_store_test(
+    runner: &LocalRunner,
+    args: &HookTestArgs,
+    limits: sigil_hooks::Limits,
+    secrets: Vec<(String, String)>,
+    allow: AllowList,
+) -> Result<ExitCode> {
+    use sigil_hooks::user_store::{LoginAnswer, Password, StoreAnswer, StoreCall};
+    let [file] = args.files.as_slice() else {
+        anyhow::bail!("a user-store hook is tested alone: give one file");
+    };
+    let hook = runner
+        .prepare(&read(file)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if hook.world() != sigil_hooks::prepare::World::UserStore {
+        anyhow::bail!(
+            "{} is a {} hook; --login, --lookup and --user-count ask user-store hooks",
+            file.display(),
+            hook.world().name()
+        );
+    }
+    let step = runner::step(&hook_name(file), hook, limits, secrets, allow);
+    let call = match (&args.login, &args.lookup) {
+        (Some(name), _) => {
+            use sigil::clock::Clock as _;
+            let password = read_text(Path::new("-"))?;
+            let now_ms = sigil::clock::SystemClock.now_ms();
+            StoreCall::Login {
+                identifier: name.clone(),
+                password: Password(password.trim_end_matches(['\n', '\r']).to_string()),
+                tenant_id: "local".into(),
+                tenant_name: "local".into(),
+                now: sigil::clock::rfc3339(now_ms),
+                now_ms,
+            }
+        }
+        (None, Some(name)) => StoreCall::Lookup(name.clone()),
+        (None, None) => StoreCall::UserCount,
+    };
+    let run = runner.user_store(&step, call);
+    #[derive(serde::Serialize)]
+    struct Printed<'a> {
+        answer: Option<&'a StoreAnswer>,
+        trace: &'a sigil_hooks::outcome::HookTrace,
+    }
+    print_json(&Printed {
+        answer: run.result.as_ref().ok(),
+        trace: &run.trace,
+    })?;
+    Ok(match &run.result {
+        Ok(StoreAnswer::Login(LoginAnswer::WrongPassword | LoginAnswer::UnknownUser)) => {
+            eprintln!("refused: {}", run.trace.outcome);
+            ExitCode::FAILURE
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("failed ({}): {e}", e.code());
             ExitCode::FAILURE
         }
     })

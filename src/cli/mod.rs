@@ -16,6 +16,7 @@
 mod admin;
 mod args;
 mod hooks;
+mod legacy_store;
 mod master_key;
 mod serve;
 mod settings;
@@ -96,6 +97,7 @@ async fn run(target: Target, command: Command) -> Result<ExitCode> {
             command: HookCommand::Test(_) | HookCommand::CompileWorker(_),
         } => unreachable!("`main` runs these before the async runtime exists"),
         Command::Templates { command } => templates::run(database, command).await,
+        Command::LegacyStore { command } => legacy_store::run(database, command).await,
     }
 }
 

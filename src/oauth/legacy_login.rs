@@ -16,6 +16,8 @@
 //! the profile, the tenant-wide roles and the memberships, in one transaction. Two first
 //! logins of one user at once create it once: the loser of the insert reads the winner's row.
 
+use std::time::Duration;
+
 use sigil_hooks::user_store::{Password, StoreCall};
 
 use super::OAuthError;
@@ -92,6 +94,7 @@ pub(super) async fn authenticate(
     let n = count(db, login, tenant_id, &counter, ip, now).await?;
     if n > login.lock.max_failures() {
         login.spend(password).await?;
+        login.pace_wait(tenant_id).await;
         refused(login, tenant_id, user.as_ref(), ip, "locked");
         return Err(LoginRefused::WrongCredentials);
     }
@@ -103,6 +106,7 @@ pub(super) async fn authenticate(
         now: crate::clock::rfc3339(now),
         now_ms: now,
     };
+    let asked = crate::clock::Stopwatch::start();
     let verdict = legacy::verify(
         &db.store,
         deps.hooks,
@@ -113,6 +117,7 @@ pub(super) async fn authenticate(
         now,
     )
     .await;
+    login.pace_record(tenant_id, Duration::from_secs_f64(asked.seconds()));
     let resolved = match verdict {
         Ok(Verdict::Authenticated(r)) => r,
         Ok(Verdict::WrongPassword | Verdict::UnknownUser) => {

@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod introspection;
 pub mod jwt_verify;
 pub mod legacy_login;
+pub mod legacy_pace;
 pub mod logout;
 pub mod password;
 pub mod pipeline;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::OAuthError;
 use super::legacy_login::LegacyDeps;
+use super::legacy_pace::LegacyPace;
 use crate::config::LoginLock;
 use crate::crypto::Secret;
 use crate::db::Db;
@@ -34,6 +35,9 @@ pub struct PasswordLogin {
     dummy_hash: String,
     /// Attempts by result and the security events of logins, for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// How long the tenants' legacy stores take to answer, replayed by the refusals that do
+    /// not ask them.
+    pace: LegacyPace,
 }
 
 impl PasswordLogin {
@@ -45,6 +49,19 @@ impl PasswordLogin {
             .await
             .map_err(OAuthError::server)?;
         Ok(())
+    }
+
+    /// Records how long one of `tenant`'s legacy store calls took.
+    pub(super) fn pace_record(&self, tenant: &str, took: std::time::Duration) {
+        self.pace.record(tenant, took);
+    }
+
+    /// Waits as long as one of `tenant`'s recent legacy store calls took.
+    pub(super) async fn pace_wait(&self, tenant: &str) {
+        let wait = self.pace.next_wait(tenant);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// The argon2id hasher (its bounded pool).
@@ -64,6 +81,7 @@ impl PasswordLogin {
             lock,
             dummy_hash,
             metrics,
+            pace: LegacyPace::default(),
         })
     }
 }
@@ -197,6 +215,14 @@ pub async fn authenticate_user(
                 ip = ip,
                 "password login failed"
             );
+            // In a tenant with a legacy store, a refusal that did not ask it waits as long as
+            // asking takes (see `legacy_pace`), so a migrated user's name looks like any other.
+            if crate::store::legacy::get(db.store.read().await?.conn(), tenant_id)
+                .await?
+                .is_some()
+            {
+                login.pace_wait(tenant_id).await;
+            }
             return Err(LoginRefused::WrongCredentials);
         }
     };

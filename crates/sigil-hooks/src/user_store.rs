@@ -55,7 +55,7 @@ pub enum StoreCall {
 }
 
 /// A user as the legacy system knows them, metadata parsed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LegacyProfile {
     /// The legacy system's id (kept as the user's `external_id`).
     pub legacy_id: String,
@@ -84,7 +84,7 @@ pub struct LegacyProfile {
 }
 
 /// A membership as the legacy system names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LegacyMembership {
     /// The organization's external id or name.
     pub organization: String,
@@ -93,7 +93,8 @@ pub struct LegacyMembership {
 }
 
 /// The legacy system's verdict on a password login.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "outcome", content = "profile", rename_all = "snake_case")]
 pub enum LoginAnswer {
     /// The password is right.
     Authenticated(Box<LegacyProfile>),
@@ -104,7 +105,8 @@ pub enum LoginAnswer {
 }
 
 /// What the legacy store answered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StoreAnswer {
     /// To [`StoreCall::Login`].
     Login(LoginAnswer),
@@ -115,8 +117,9 @@ pub enum StoreAnswer {
 }
 
 impl StoreAnswer {
-    /// The trace's outcome for this answer.
-    fn outcome(&self) -> &'static str {
+    /// The trace's outcome for this answer: `authenticated`, `wrong_password`,
+    /// `unknown_user`, `found`, `not_found`, `counted`.
+    pub fn outcome(&self) -> &'static str {
         match self {
             StoreAnswer::Login(LoginAnswer::Authenticated(_)) => "authenticated",
             StoreAnswer::Login(LoginAnswer::WrongPassword) => "wrong_password",

@@ -3,7 +3,7 @@
 //! bearer key. It counts the calls it gets and can be taken down.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -37,6 +37,9 @@ pub struct Legacy {
     pub down: Arc<AtomicBool>,
     /// The bearer tokens it was sent.
     pub keys: Arc<Mutex<Vec<String>>>,
+    /// How long `/v1/verify` takes before it answers, ms (a real legacy system is a network
+    /// away).
+    pub delay_ms: Arc<AtomicU64>,
 }
 
 fn sha1_hex(text: &str) -> String {
@@ -80,6 +83,10 @@ impl Legacy {
 
 async fn verify(State(l): State<Legacy>, h: HeaderMap, body: axum::Json<Value>) -> Response {
     l.verifies.fetch_add(1, Ordering::SeqCst);
+    let delay = l.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     if l.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }

@@ -37,6 +37,11 @@ const GRACE_PASSWORD: &str = "legacy pass 1";
 /// application allowed the password grant, and an access-token template that carries the roles.
 /// The legacy system holds Grace (editor; billing in acme).
 async fn legacy_app(db: Db, mode: &str) -> (TestApp, Setup, Legacy) {
+    legacy_app_locking_at(db, mode, 3).await
+}
+
+/// [`legacy_app`] with a lock of `max_failures` attempts.
+async fn legacy_app_locking_at(db: Db, mode: &str, max_failures: u32) -> (TestApp, Setup, Legacy) {
     let (port, legacy) = mock::start().await;
     legacy.add(
         "grace@legacy.example",
@@ -47,7 +52,7 @@ async fn legacy_app(db: Db, mode: &str) -> (TestApp, Setup, Legacy) {
     );
     let app = spawn_app_with(db, |s| {
         s.hook_runtime = Some(runtime());
-        s.login_lock = LoginLock::new(3, 5).unwrap();
+        s.login_lock = LoginLock::new(max_failures, 5).unwrap();
     })
     .await;
     for role in ["editor", "billing"] {
@@ -509,7 +514,60 @@ async fn a_legacy_store_is_a_user_store_hook_and_stays_one(db: Db) {
         .expect_status(StatusCode::NOT_FOUND);
 }
 
+/// No user enumeration by timing: against a legacy API 40 ms away, a wrong password for a
+/// name only the legacy system knows, an unknown name, and a wrong password for a user already
+/// migrated (whose check never asks the legacy API) take the same time: the last waits as long
+/// as a recent legacy call took. Medians of 15 interleaved samples each.
+async fn refusals_take_as_long_whether_or_not_they_ask_the_legacy_store(db: Db) {
+    let (app, s, legacy) = legacy_app_locking_at(db, "migrate", 1_000).await;
+    legacy.delay_ms.store(40, Ordering::SeqCst);
+    legacy.add("ken@legacy.example", "unix", json!({"id": "L-2"}));
+    login(&app, &s, "grace@legacy.example", GRACE_PASSWORD, &[])
+        .await
+        .expect_status(StatusCode::OK);
+    let cases = [
+        "ken@legacy.example",
+        "nobody@legacy.example",
+        "grace@legacy.example",
+    ];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for round in 0..16 {
+        for (i, email) in cases.iter().enumerate() {
+            #[allow(clippy::disallowed_methods)] // a measurement of the server, from outside
+            let start = std::time::Instant::now();
+            let (st, body) = login(&app, &s, email, "wrong password", &[]).await;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{email}: {body}");
+            // The first round warms each path up.
+            if round > 0 {
+                samples[i].push(ms);
+            }
+        }
+    }
+    let medians: Vec<f64> = samples
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect();
+    for (email, m) in cases.iter().zip(&medians) {
+        assert!(
+            *m >= 40.0,
+            "{email}: median {m:.1} ms, under the legacy API's 40 ms: {medians:?}"
+        );
+    }
+    let (lo, hi) = medians
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
+    assert!(
+        hi / lo < 1.5,
+        "medians {medians:?} ms (legacy-only, unknown, migrated) differ by more than half"
+    );
+}
+
 both_backends!(
+    refusals_take_as_long_whether_or_not_they_ask_the_legacy_store,
     a_first_password_grant_migrates_the_user_and_the_next_is_local,
     wrong_passwords_and_unknown_users_get_one_answer_and_create_nothing,
     the_legacy_api_down_fails_the_login_creates_nothing_and_locks_nobody,
@@ -521,3 +579,135 @@ both_backends!(
     the_hosted_login_page_migrates_a_user,
     a_legacy_store_is_a_user_store_hook_and_stays_one
 );
+
+/// The local runner asks a user-store hook as a tenant's legacy store is asked:
+/// `sigil hooks test HOOK --login NAME` (the password on stdin) prints the verdict with the
+/// profile and the trace, and exits 1 for a refused login; `--user-count` counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_test_asks_a_user_store_hook_as_a_login_would() {
+    let (port, legacy) = mock::start().await;
+    legacy.add(
+        "grace@legacy.example",
+        GRACE_PASSWORD,
+        json!({"id": "L-1001", "roles": ["editor"]}),
+    );
+    let dir = std::env::temp_dir().join(format!("sigil-legacy-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join("legacy_login.wasm");
+    std::fs::write(&wasm, hook("legacy_login")).unwrap();
+    let run = move |args: Vec<String>, stdin: &'static str| {
+        let wasm = wasm.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
+                .args(["hooks", "test"])
+                .arg(&wasm)
+                .args(args)
+                .args([
+                    "--secret".to_string(),
+                    format!("LEGACY_URL=http://legacy.test:{port}"),
+                    "--secret".into(),
+                    format!("LEGACY_KEY={}", mock::KEY),
+                    "--allow".into(),
+                    "legacy.test/v1".into(),
+                    "--hook-fetch-allow-http".into(),
+                    "--hook-fetch-allow-range".into(),
+                    "127.0.0.0/8".into(),
+                    "--hook-fetch-resolve".into(),
+                    "legacy.test=127.0.0.1".into(),
+                ])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(stdin.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let stdout: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            (
+                out.status.success(),
+                stdout,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    let login = |name: &str| vec!["--login".to_string(), name.to_string()];
+    let (ok, out, err) = run(login("grace@legacy.example"), "legacy pass 1\n")
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out["answer"]["login"]["outcome"], "authenticated", "{out}");
+    assert_eq!(out["answer"]["login"]["profile"]["legacy_id"], "L-1001");
+    assert_eq!(out["trace"]["fetches"][0]["status"], 200, "{out}");
+    assert!(!out.to_string().contains("legacy pass 1"), "{out}");
+
+    let (ok, out, err) = run(login("grace@legacy.example"), "wrong\n").await.unwrap();
+    assert!(!ok);
+    assert_eq!(out["answer"]["login"]["outcome"], "wrong_password", "{out}");
+    assert!(err.contains("refused: wrong_password"), "{err}");
+
+    let (ok, out, err) = run(vec!["--user-count".into()], "").await.unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out["answer"]["user_count"], 1, "{out}");
+}
+
+/// A user-store hook acts only through what it returns: a post-login call (setting a claim)
+/// fails it, naming the call; its panic is named with its message; and a post-login hook asked
+/// as a legacy store is refused before it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_store_hook_acts_only_through_its_answer() {
+    use sigil_hooks::user_store::{Password, StoreCall};
+    use sigil_hooks::{HookError, Limits};
+
+    let rt = runtime();
+    let step = |name: &str| {
+        sigil::runner::step(
+            name,
+            crate::sandbox::prepare(&rt, &hook(name)),
+            Limits {
+                deadline_ms: 2_000,
+                ..Limits::default()
+            },
+            vec![],
+            Default::default(),
+        )
+    };
+    let login = |name: &str| StoreCall::Login {
+        identifier: name.into(),
+        password: Password("pw".into()),
+        tenant_id: "ten_rogue".into(),
+        tenant_name: "rogue".into(),
+        now: "2026-12-05T00:00:00Z".into(),
+        now_ms: 1_796_428_800_000,
+    };
+    let run = rt
+        .run_user_store("ten_rogue", step("rogue_store"), login("claim@rogue.test"))
+        .await;
+    assert_eq!(
+        run.result,
+        Err(HookError::PostLoginOnly("set-id-token-claim")),
+        "{run:?}"
+    );
+    assert_eq!(run.trace.error_code.as_deref(), Some("post_login_only"));
+
+    let run = rt
+        .run_user_store("ten_rogue", step("rogue_store"), login("panic@rogue.test"))
+        .await;
+    match &run.result {
+        Err(HookError::Panic(m)) => assert!(m.contains("not what it expected"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+
+    let run = rt
+        .run_user_store("ten_rogue", step("roles_claims"), login("a@rogue.test"))
+        .await;
+    assert!(
+        matches!(&run.result, Err(HookError::Instantiate(m)) if m.contains("not a user-store hook")),
+        "{run:?}"
+    );
+}
