@@ -293,6 +293,42 @@ async fn the_legacy_api_down_fails_the_login_creates_nothing_and_locks_nobody(db
     );
 }
 
+/// A legacy API slower than the legacy store's deadline is as good as down: 503, nothing
+/// created, the trace names the timeout; within the deadline, the same login works.
+async fn a_legacy_api_slower_than_the_deadline_is_temporarily_unavailable(db: Db) {
+    let (app, s, legacy) = legacy_app(db, "migrate").await;
+    let set = app
+        .put(
+            "/t/default/api/legacy-store",
+            json!({"hook": "legacy", "mode": "migrate", "deadline_ms": 100}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(set["deadline_ms"], 100, "{set}");
+    legacy.delay_ms.store(400, Ordering::SeqCst);
+    let (st, body) = login(&app, &s, "grace@legacy.example", GRACE_PASSWORD, &[]).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(users_named(&app, "grace@legacy.example").await.is_empty());
+    let traces = app
+        .get("/t/default/api/hook-traces")
+        .await
+        .expect_status(StatusCode::OK);
+    let run = &traces["data"][0]["hooks"][0];
+    assert_eq!(run["fetches"][0]["error"], "timeout", "{traces}");
+    let e = app
+        .put(
+            "/t/default/api/legacy-store",
+            json!({"hook": "legacy", "mode": "migrate", "deadline_ms": 999_999}),
+        )
+        .await
+        .expect_status(StatusCode::BAD_REQUEST);
+    assert_eq!(e["field"], "deadline_ms", "{e}");
+    legacy.delay_ms.store(0, Ordering::SeqCst);
+    login(&app, &s, "grace@legacy.example", GRACE_PASSWORD, &[])
+        .await
+        .expect_status(StatusCode::OK);
+}
+
 /// The brute-force lock covers guesses the legacy store checks: after the lock's 3 attempts the
 /// right password is refused too, and the legacy API is not asked again.
 async fn the_lock_covers_legacy_guesses_and_a_locked_name_is_not_asked_about(db: Db) {
@@ -499,6 +535,8 @@ async fn a_legacy_store_is_a_user_store_hook_and_stays_one(db: Db) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
+    let up: Value = res.json().await.unwrap();
+    assert_eq!(up["version"]["world"], "post-login", "{up}");
     let e = app
         .post("/t/default/api/hooks/legacy/deploy", json!({"version": 2}))
         .await
@@ -571,6 +609,7 @@ both_backends!(
     a_first_password_grant_migrates_the_user_and_the_next_is_local,
     wrong_passwords_and_unknown_users_get_one_answer_and_create_nothing,
     the_legacy_api_down_fails_the_login_creates_nothing_and_locks_nobody,
+    a_legacy_api_slower_than_the_deadline_is_temporarily_unavailable,
     the_lock_covers_legacy_guesses_and_a_locked_name_is_not_asked_about,
     concurrent_first_logins_create_one_user,
     delegate_mode_asks_every_time_and_refreshes_the_profile,
