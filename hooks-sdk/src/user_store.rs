@@ -41,7 +41,7 @@
 use serde_json::Value;
 
 use crate::bindings::sigil::hooks::api as host;
-use crate::bindings::user_store::sigil::hooks::user_store_types as wit;
+use crate::bindings::user_store as wit;
 
 /// A password login to verify.
 pub struct LoginRequest {
@@ -249,9 +249,9 @@ macro_rules! export_user_store {
         struct __SigilUserStore;
         impl $crate::bindings::user_store::Guest for __SigilUserStore {
             fn login(
-                request: $crate::bindings::user_store::sigil::hooks::user_store_types::LoginRequest,
+                request: $crate::bindings::user_store::LoginRequest,
             ) -> ::core::result::Result<
-                $crate::bindings::user_store::sigil::hooks::user_store_types::LoginResult,
+                $crate::bindings::user_store::LoginResult,
                 ::std::string::String,
             > {
                 $crate::user_store::__login(request, $login)
@@ -259,9 +259,7 @@ macro_rules! export_user_store {
             fn lookup(
                 identifier: ::std::string::String,
             ) -> ::core::result::Result<
-                ::core::option::Option<
-                    $crate::bindings::user_store::sigil::hooks::user_store_types::Profile,
-                >,
+                ::core::option::Option<$crate::bindings::user_store::Profile>,
                 ::std::string::String,
             > {
                 $crate::user_store::__lookup(identifier, $lookup)

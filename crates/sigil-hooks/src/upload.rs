@@ -19,8 +19,7 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 fn interfaces(version: &str) -> &'static [&'static str] {
     match version {
         "0.1.0" => &["api", "types"],
-        // `user-store-types` holds types only: a user-store hook imports it for its exports'.
-        "0.2.0" => &["api", "types", "http", "cache", "user-store-types"],
+        "0.2.0" => &["api", "types", "http", "cache"],
         _ => &[],
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::bindings::v0_2::sigil::hooks::types::Tenant;
-use crate::bindings::v0_2_user_store::sigil::hooks::user_store_types as wit;
+use crate::bindings::v0_2_user_store as wit;
 use crate::contract_0_2::Reach;
 use crate::host::{AddableScopes, CallRules};
 use crate::outcome::HookTrace;
