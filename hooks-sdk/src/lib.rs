@@ -75,6 +75,8 @@ pub mod bindings {
     /// both kinds of hook); only its exports are generated here. A hook links the world whose
     /// `export!` it uses: the custom section each `generate!` links describes imports only.
     #[cfg(feature = "contract-0-2")]
+    // The generated lowering of a profile takes one argument per field.
+    #[allow(clippy::too_many_arguments)]
     pub mod user_store {
         wit_bindgen::generate!({
             path: "wit/0.2.0",

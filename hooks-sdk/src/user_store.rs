@@ -123,6 +123,9 @@ pub struct Membership {
 
 /// The answer to a password login.
 #[derive(Debug, Clone)]
+// Made once per call and returned at once: boxing the profile would only make hooks write
+// `Box::new`.
+#[allow(clippy::large_enum_variant)]
 pub enum LoginResult {
     /// The password is right.
     Authenticated(Profile),
