@@ -7,7 +7,7 @@ ALTER TABLE hook_versions ADD COLUMN world TEXT NOT NULL DEFAULT 'post-login';
 -- hook's deadline for that call (null: its limits').
 CREATE TABLE legacy_stores (
     tenant_id    TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
-    hook_id      TEXT NOT NULL REFERENCES hooks(id) ON DELETE RESTRICT,
+    hook_id      TEXT NOT NULL REFERENCES hooks(id) ON DELETE CASCADE,
     mode         TEXT NOT NULL,
     deadline_ms  BIGINT,
     updated_at   BIGINT NOT NULL

@@ -103,7 +103,7 @@ impl IntoResponse for OAuthReply {
         if let OAuthError::Unavailable(cause) = &e {
             tracing::warn!(
                 error = cause as &dyn std::error::Error,
-                "temporarily unavailable (the database, or no room in the hook pool)"
+                "temporarily unavailable (the database, no room in the hook pool, or a legacy store that did not answer)"
             );
             return unavailable::oauth();
         }
