@@ -463,21 +463,29 @@ pub fn shared_runtime() -> Arc<HookRuntime> {
     .clone()
 }
 
+/// Uploads the guest `file` as the next version of the default tenant's hook `name` (created
+/// on its first upload); the upload's answer.
+pub async fn upload_version(app: &TestApp, name: &str, file: &str) -> Value {
+    let res = app
+        .client
+        .post(format!("{}/t/default/api/hooks/{name}/versions", app.base))
+        .bearer_auth(&app.operator_key)
+        .body(hook(file))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
 /// Uploads each `(name, guest file, failure policy)` as version 1 of hook `name`, deploys it,
 /// and binds them all, in order, to the default tenant's post-login flow.
 pub async fn upload_and_bind(app: &TestApp, hooks: &[(&str, &str, &str)]) {
     let mut bindings = Vec::new();
     for (name, file, policy) in hooks {
-        let res = app
-            .client
-            .post(format!("{}/t/default/api/hooks/{name}/versions", app.base))
-            .bearer_auth(&app.operator_key)
-            .body(hook(file))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        assert_eq!(status, StatusCode::CREATED, "{}", res.text().await.unwrap());
+        upload_version(app, name, file).await;
         app.post(
             &format!("/t/default/api/hooks/{name}/deploy"),
             json!({"version": 1}),

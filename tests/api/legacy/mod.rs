@@ -18,7 +18,7 @@ use sigil_hooks::runtime::HookRuntime;
 
 use crate::code_flow::{Browser, authorize_path};
 use crate::grants::{Setup, application, token};
-use crate::helpers::{Db, Reply, TestApp, hook, spawn_app_with, verify};
+use crate::helpers::{Db, Reply, TestApp, hook, spawn_app_with, upload_version, verify};
 use mock::Legacy;
 
 /// The fetch tests' runtime (`legacy.test` is the mock), with a breaker that opens after 3
@@ -107,23 +107,9 @@ async fn legacy_app_locking_at(db: Db, mode: &str, max_failures: u32) -> (TestAp
     (app, s, legacy)
 }
 
-/// Uploads the guest `file` as the next version of hook `name`; the upload's answer.
-async fn upload(app: &TestApp, name: &str, file: &str) -> Value {
-    let res = app
-        .client
-        .post(format!("{}/t/default/api/hooks/{name}/versions", app.base))
-        .bearer_auth(&app.operator_key)
-        .body(hook(file))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.json().await.unwrap()
-}
-
 /// Uploads `legacy-login` as version 1 of hook `name` and deploys it.
 async fn upload_legacy_hook(app: &TestApp, name: &str) {
-    let v = upload(app, name, "legacy_login").await;
+    let v = upload_version(app, name, "legacy_login").await;
     assert_eq!(v["version"]["world"], "user-store", "{v}");
     app.post(
         &format!("/t/default/api/hooks/{name}/deploy"),

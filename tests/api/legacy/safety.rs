@@ -241,7 +241,7 @@ async fn a_legacy_store_is_a_user_store_hook_and_stays_one(db: Db) {
         .expect_status(StatusCode::BAD_REQUEST);
     assert_eq!(e["field"], "bindings[0].hook", "{e}");
     assert!(e["message"].as_str().unwrap().contains("user-store"), "{e}");
-    let up = upload(&app, "legacy", "roles_claims").await;
+    let up = upload_version(&app, "legacy", "roles_claims").await;
     assert_eq!(up["version"]["world"], "post-login", "{up}");
     let e = app
         .post("/t/default/api/hooks/legacy/deploy", json!({"version": 2}))
