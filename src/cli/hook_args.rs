@@ -156,8 +156,8 @@ pub enum HookManageCommand {
         /// The rules, in order.
         rules: Vec<sigil_hooks::fetch::allow::AllowRule>,
     },
-    /// Replace the post-login flow: bindings as HOOK[@VERSION][:fail_open|:fail_closed], in
-    /// order.
+    /// Replace the post-login flow: bindings as HOOK[@VERSION][:fail_open|:fail_closed][:MSms]
+    /// (the last, a binding's own deadline for a hook that calls an API), in order.
     Flow {
         /// The tenant's name.
         #[arg(long)]

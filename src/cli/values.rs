@@ -1,7 +1,7 @@
 //! Value syntaxes of the command line, each a [`FromStr`] clap calls, so a malformed value is
 //! refused while parsing, with the argument named, before anything opens the database:
 //!
-//! - [`FlowBinding`]: `HOOK[@VERSION][:fail_open|:fail_closed]` (`sigil hooks flow`);
+//! - [`FlowBinding`]: `HOOK[@VERSION][:fail_open|:fail_closed][:MSms]` (`sigil hooks flow`);
 //! - [`HookSecret`]: `NAME=VALUE` (`sigil hooks test --secret`).
 
 use std::fmt;
@@ -10,12 +10,15 @@ use std::str::FromStr;
 use sigil::manage::hooks::flow::Binding;
 use sigil_hooks::outcome::FailurePolicy;
 
-/// One binding of the post-login flow: `HOOK[@VERSION][:POLICY]`.
+/// One binding of the post-login flow: `HOOK[@VERSION][:POLICY][:MSms]`.
 ///
 /// `HOOK` is the hook's name or id; `@VERSION` pins a version (a positive whole number;
 /// without it the hook's deployed version runs); `:POLICY` is `fail_closed` (the default) or
-/// `fail_open`. The version is what follows the last `@` and the policy what follows the last
-/// `:`, so a hook whose name holds `@` or `:` is bound by its id (`hook_...`).
+/// `fail_open`; `:MSms` is the binding's own deadline in milliseconds, for a hook that calls an
+/// API (`crm:fail_open:2000ms`; the server holds it to its `--hook-fetch-deadline-ms`). The
+/// deadline is a last `:` segment ending in `ms`, the policy the last `:` segment before it and
+/// the version what follows the last `@`, so a hook whose name holds `@` or `:` is bound by its
+/// id (`hook_...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowBinding {
     /// The hook's name or id.
@@ -24,6 +27,8 @@ pub struct FlowBinding {
     pub version: Option<i64>,
     /// What a failure of the hook does to the login.
     pub policy: FailurePolicy,
+    /// The binding's own deadline, ms.
+    pub deadline_ms: Option<u64>,
 }
 
 /// Why a flow binding does not parse. The messages follow clap's "invalid value 'X' for
@@ -32,7 +37,7 @@ pub struct FlowBinding {
 pub enum BindingError {
     /// Nothing before `@` or `:`.
     #[error(
-        "no hook before the version or policy (expected HOOK[@VERSION][:fail_open|:fail_closed])"
+        "no hook before the version or policy (expected HOOK[@VERSION][:fail_open|:fail_closed][:MSms])"
     )]
     NoHook,
     /// `@` followed by something that is not a version.
@@ -40,6 +45,9 @@ pub enum BindingError {
         "the version `{0}` is not a positive whole number (a hook whose name holds `@` is bound by its id)"
     )]
     Version(String),
+    /// A `:...ms` segment that is not a whole number of milliseconds above zero.
+    #[error("the deadline `{0}` is not a whole number of milliseconds above zero, like `2000ms`")]
+    Deadline(String),
     /// `:` followed by something that is not a policy.
     #[error(
         "unknown failure policy `{0}`: fail_open or fail_closed (a hook whose name holds `:` is bound by its id)"
@@ -51,6 +59,16 @@ impl FromStr for FlowBinding {
     type Err = BindingError;
 
     fn from_str(s: &str) -> Result<Self, BindingError> {
+        let (s, deadline_ms) = match s.rsplit_once(':') {
+            Some((rest, d)) if d.ends_with("ms") => {
+                let digits = &d[..d.len() - 2];
+                match digits.parse::<u64>() {
+                    Ok(n) if n > 0 && !digits.starts_with('+') => (rest, Some(n)),
+                    _ => return Err(BindingError::Deadline(d.into())),
+                }
+            }
+            _ => (s, None),
+        };
         let (rest, policy) = match s.rsplit_once(':') {
             None => (s, FailurePolicy::FailClosed),
             Some((rest, "fail_closed")) => (rest, FailurePolicy::FailClosed),
@@ -72,6 +90,7 @@ impl FromStr for FlowBinding {
             hook: hook.into(),
             version,
             policy,
+            deadline_ms,
         })
     }
 }
@@ -82,9 +101,12 @@ impl fmt::Display for FlowBinding {
         if let Some(v) = self.version {
             write!(f, "@{v}")?;
         }
-        match self.policy {
-            FailurePolicy::FailClosed => Ok(()),
-            FailurePolicy::FailOpen => f.write_str(":fail_open"),
+        if self.policy == FailurePolicy::FailOpen {
+            f.write_str(":fail_open")?;
+        }
+        match self.deadline_ms {
+            Some(ms) => write!(f, ":{ms}ms"),
+            None => Ok(()),
         }
     }
 }
@@ -95,7 +117,7 @@ impl From<FlowBinding> for Binding {
             hook: b.hook,
             version: b.version,
             failure_policy: b.policy,
-            deadline_ms: None,
+            deadline_ms: b.deadline_ms,
         }
     }
 }
@@ -154,7 +176,44 @@ mod tests {
             hook: hook.into(),
             version,
             policy,
+            deadline_ms: None,
         }
+    }
+
+    #[test]
+    fn bindings_take_a_deadline_of_their_own() {
+        use FailurePolicy::{FailClosed, FailOpen};
+        let with = |b: FlowBinding, ms| FlowBinding {
+            deadline_ms: Some(ms),
+            ..b
+        };
+        for (text, expected) in [
+            ("crm:2000ms", with(binding("crm", None, FailClosed), 2000)),
+            (
+                "crm:fail_open:2000ms",
+                with(binding("crm", None, FailOpen), 2000),
+            ),
+            (
+                "crm@3:fail_closed:150ms",
+                with(binding("crm", Some(3), FailClosed), 150),
+            ),
+        ] {
+            assert_eq!(text.parse::<FlowBinding>(), Ok(expected), "{text}");
+        }
+        for (text, bad) in [("crm:0ms", "0ms"), ("crm:twoms", "twoms"), ("crm:ms", "ms")] {
+            assert_eq!(
+                text.parse::<FlowBinding>(),
+                Err(BindingError::Deadline(bad.into())),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            "crm@3:fail_open:2000ms"
+                .parse::<FlowBinding>()
+                .unwrap()
+                .to_string(),
+            "crm@3:fail_open:2000ms"
+        );
     }
 
     #[test]

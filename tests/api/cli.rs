@@ -917,7 +917,89 @@ async fn rotating_the_master_key_keeps_every_secret_and_retires_the_old_key(db: 
     );
 }
 
+/// The legacy store and flow bindings from the command line, on the database: a user-store hook
+/// uploaded and set as the legacy store (`legacy-store set|show|clear`), the migration's
+/// status (`users migration-status`, which says why the hook could not count), a post-login
+/// hook refused as the legacy store, and a flow binding with a deadline of its own.
+async fn legacy_store_and_binding_deadlines_from_the_command_line(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let ok = |args: &[&str]| {
+        let out = sigil(&fresh.url, &master, args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json = |text: String| -> serde_json::Value {
+        // `hooks upload --deploy` prints two documents; the last one is the answer.
+        let start = text.rfind("\n{").map_or(0, |i| i + 1);
+        serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    ok(&["migrate"]);
+    ok(&["tenants", "create", "acme"]);
+    let dir = scratch_dir(rand::random());
+    let file = |name: &str| {
+        let path = dir.join(format!("{name}.wasm"));
+        std::fs::write(&path, crate::helpers::hook(name)).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let (legacy, roles) = (file("legacy_login"), file("roles_claims"));
+    for (path, name) in [(&legacy, "legacy"), (&roles, "roles")] {
+        ok(&[
+            "hooks", "upload", path, "--name", name, "--tenant", "acme", "--deploy",
+        ]);
+    }
+    let set = json(ok(&[
+        "legacy-store",
+        "set",
+        "legacy",
+        "--mode",
+        "delegate",
+        "--tenant",
+        "acme",
+    ]));
+    assert_eq!(set["mode"], "delegate", "{set}");
+    let shown = json(ok(&["legacy-store", "show", "--tenant", "acme"]));
+    assert_eq!(shown["hook"], "legacy", "{shown}");
+    let status = json(ok(&["users", "migration-status", "--tenant", "acme"]));
+    assert_eq!(status["migrated"], 0, "{status}");
+    assert!(
+        status["legacy_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("LEGACY_URL")),
+        "the hook has no LEGACY_URL secret, and the status says so: {status}"
+    );
+    let out = sigil(
+        &fresh.url,
+        &master,
+        &["legacy-store", "set", "roles", "--tenant", "acme"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("post-login"), "{err}");
+
+    let flow = json(ok(&[
+        "hooks",
+        "flow",
+        "--tenant",
+        "acme",
+        "roles:fail_open:1500ms",
+    ]));
+    assert_eq!(flow["bindings"][0]["deadline_ms"], 1500, "{flow}");
+    assert_eq!(flow["bindings"][0]["failure_policy"], "fail_open", "{flow}");
+
+    ok(&["legacy-store", "clear", "--tenant", "acme"]);
+    let out = sigil(
+        &fresh.url,
+        &master,
+        &["legacy-store", "show", "--tenant", "acme"],
+    );
+    assert!(!out.status.success(), "cleared");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 both_backends!(
+    legacy_store_and_binding_deadlines_from_the_command_line,
     binary_commands,
     operator_settings_come_from_flags_and_the_environment,
     serve_listens_on_a_host_name_and_logs_where_it_is_reached,
