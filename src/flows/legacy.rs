@@ -6,7 +6,7 @@ use sigil_hooks::outcome::FailurePolicy;
 use sigil_hooks::outcome::HookTrace;
 use sigil_hooks::prepare::World;
 use sigil_hooks::runtime::FlowStep;
-use sigil_hooks::user_store::{LegacyProfile, LoginAnswer, StoreAnswer, StoreCall};
+use sigil_hooks::user_store::{LegacyProfile, LoginAnswer, StoreAnswer, StoreCall, StoreRun};
 
 use super::{FlowError, Hooks, load};
 use crate::fields;
@@ -158,11 +158,11 @@ pub async fn verify(
     call: StoreCall,
     now: i64,
 ) -> Result<Verdict, LegacyFailure> {
-    let mut run = hooks
+    let StoreRun { result, mut trace } = hooks
         .runtime
         .run_user_store(tenant.0, legacy.step.clone(), call)
         .await;
-    let verdict = match std::mem::replace(&mut run.result, Ok(StoreAnswer::UserCount(None))) {
+    let verdict = match result {
         Err(e) => Err(LegacyFailure::Unavailable(e)),
         Ok(StoreAnswer::Login(LoginAnswer::WrongPassword)) => Ok(Verdict::WrongPassword),
         Ok(StoreAnswer::Login(LoginAnswer::UnknownUser)) => Ok(Verdict::UnknownUser),
@@ -171,9 +171,9 @@ pub async fn verify(
                 Ok(r) => Ok(Verdict::Authenticated(Box::new(r))),
                 Err(e) => {
                     if let LegacyFailure::InvalidProfile(why) = &e {
-                        run.trace.outcome = "invalid_profile".into();
-                        run.trace.error_code = Some("invalid_profile".into());
-                        run.trace.error = Some(why.clone());
+                        trace.outcome = "invalid_profile".into();
+                        trace.error_code = Some("invalid_profile".into());
+                        trace.error = Some(why.clone());
                     }
                     Err(e)
                 }
@@ -183,7 +183,7 @@ pub async fn verify(
             "a login was answered with {other:?}"
         )))),
     };
-    record(hooks, tenant.0, legacy, subject, &run.trace, now).await;
+    record(hooks, tenant.0, legacy, subject, &trace, now).await;
     verdict
 }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sigil_hooks::prepare::World;
 use sigil_hooks::user_store::{StoreAnswer, StoreCall};
 use utoipa::ToSchema;
 
@@ -115,11 +116,7 @@ pub async fn set(
     }
     let now = db.now();
     let mut tx = db.store.begin_write().await?;
-    let by = if input.hook.starts_with("hook_") {
-        By::Id(&input.hook)
-    } else {
-        By::Name(&input.hook)
-    };
+    let by = By::id_or_name(&input.hook);
     let hook = hook_store::get_hook(tx.conn(), &ctx.tenant_id, by)
         .await?
         .ok_or_else(|| invalid("hook", "no such hook"))?;
@@ -133,8 +130,8 @@ pub async fn set(
     let world = versions
         .iter()
         .find(|v| v.version == deployed)
-        .map_or("post-login", |v| v.world.as_str());
-    if world != "user-store" {
+        .map_or(World::PostLogin.name(), |v| v.world.as_str());
+    if world != World::UserStore.name() {
         return Err(invalid(
             "hook",
             format!(

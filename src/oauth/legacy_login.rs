@@ -21,7 +21,7 @@ use std::time::Duration;
 use sigil_hooks::user_store::{Password, StoreCall};
 
 use super::OAuthError;
-use super::user_auth::{LoginRefused, PasswordLogin};
+use super::user_auth::{Counter, LoginRefused, PasswordLogin, count_attempt};
 use crate::crypto::{Secret, SecretHasher};
 use crate::db::Db;
 use crate::flows::Hooks;
@@ -40,14 +40,6 @@ pub struct LegacyDeps<'a> {
     pub hooks: &'a Hooks,
     /// Keys the login name's hash in the lock's counters and the traces.
     pub secrets: &'a SecretHasher,
-}
-
-/// Whose counter an attempt is counted on.
-enum Counter<'a> {
-    /// A user Sigil has (without a password).
-    User(&'a str),
-    /// A login name only the legacy store may know: its keyed hash.
-    Subject(&'a str),
 }
 
 /// The tenant's legacy store, when this login is one it must check: the user is unknown, or
@@ -91,7 +83,7 @@ pub(super) async fn authenticate(
         None => Counter::Subject(&subject),
     };
     let now = db.now();
-    let n = count(db, login, tenant_id, &counter, ip, now).await?;
+    let n = count_attempt(db, login, tenant_id, &counter, ip, now).await?;
     if n > login.lock.max_failures() {
         login.spend(password).await?;
         login.pace_wait(tenant_id).await;
@@ -165,39 +157,7 @@ pub(super) async fn authenticate(
     Ok(user)
 }
 
-/// Counts the attempt on its counter; returns the attempts in the window, this one included.
-async fn count(
-    db: &Db,
-    login: &PasswordLogin,
-    tenant_id: &str,
-    counter: &Counter<'_>,
-    ip: &str,
-    now: i64,
-) -> Result<i64, LoginRefused> {
-    let window_ms = login.lock.window_ms();
-    let mut tx = db.store.begin_write().await?;
-    let n = match counter {
-        Counter::User(id) => {
-            failure_store::count_attempt(&mut tx, tenant_id, id, ip, now, window_ms).await?
-        }
-        Counter::Subject(s) => {
-            legacy_store::count_attempt(&mut tx, tenant_id, s, ip, now, window_ms).await?
-        }
-    };
-    tx.commit().await.map_err(StoreError::from)?;
-    if n == login.lock.max_failures() + 1 {
-        security_event!(
-            login.metrics,
-            SecurityEvent::LockEngaged,
-            tenant = tenant_id,
-            ip = ip,
-            "brute-force lock engaged"
-        );
-    }
-    Ok(n)
-}
-
-/// Takes back the attempt [`count`] counted.
+/// Takes back the attempt [`count_attempt`] counted.
 async fn refund(
     db: &Db,
     tenant_id: &str,
@@ -236,6 +196,13 @@ fn refused(
         ip = ip,
         "password login failed (legacy store)"
     );
+}
+
+/// The refusal of a profile whose legacy id another user of the tenant holds.
+fn legacy_id_taken() -> LegacyFailure {
+    LegacyFailure::InvalidProfile(
+        "profile.legacy_id: another user of this tenant has it as external_id".into(),
+    )
 }
 
 /// Creates the user the legacy store authenticated, or completes or refreshes the one Sigil
@@ -293,11 +260,7 @@ async fn write_user(
                     .await?;
                     return match found {
                         Some(u) if u.external_id.as_deref() == Some(p.legacy_id.as_str()) => Ok(u),
-                        _ => Err(LegacyFailure::InvalidProfile(
-                            "profile.legacy_id: another user of this tenant has it as \
-                             external_id"
-                                .into(),
-                        )),
+                        _ => Err(legacy_id_taken()),
                     };
                 }
                 Err(e) => return Err(e.into()),
@@ -327,10 +290,7 @@ async fn write_user(
             user_store::update(&mut tx, &row)
                 .await
                 .map_err(|e| match e {
-                    StoreError::Conflict("external_id") => LegacyFailure::InvalidProfile(
-                        "profile.legacy_id: another user of this tenant has it as external_id"
-                            .into(),
-                    ),
+                    StoreError::Conflict("external_id") => legacy_id_taken(),
                     e => e.into(),
                 })?;
             legacy_store::mark_migrated(&mut tx, &row.id, now).await?;

@@ -14,6 +14,8 @@ use crate::crypto::Secret;
 use crate::db::Db;
 use crate::metrics::{Attempt, LoginFailure, Metrics, SecurityEvent, security_event};
 use crate::passwords::{PasswordError, PasswordHasher, Verified};
+use crate::store::StoreError;
+use crate::store::legacy as legacy_store;
 use crate::store::login_failures as failure_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as user_store, UserRow};
@@ -169,16 +171,7 @@ pub async fn authenticate_user(
     let now = db.now();
     let locked = match &user {
         Some(u) => {
-            let mut tx = db.store.begin_write().await?;
-            let window_ms = login.lock.window_ms();
-            let n =
-                failure_store::count_attempt(&mut tx, tenant_id, &u.id, ip, now, window_ms).await?;
-            tx.commit().await.map_err(crate::store::StoreError::from)?;
-            // The count is atomic, so exactly one attempt sees the limit crossed.
-            if n == login.lock.max_failures() + 1 {
-                security_event!(login.metrics, SecurityEvent::LockEngaged,
-                    tenant = tenant_id, user = %u.id, ip = ip, "brute-force lock engaged");
-            }
+            let n = count_attempt(db, login, tenant_id, &Counter::User(&u.id), ip, now).await?;
             n > login.lock.max_failures()
         }
         None => false,
@@ -235,6 +228,53 @@ pub async fn authenticate_user(
         verified == Verified::YesRehash,
     )
     .await
+}
+
+/// Whose counter a password attempt is counted on.
+pub(super) enum Counter<'a> {
+    /// A user Sigil has.
+    User(&'a str),
+    /// A login name only the legacy store may know: its keyed hash.
+    Subject(&'a str),
+}
+
+/// Counts one password attempt on its counter and returns the attempts in the window, this
+/// one included. The count is one atomic statement, so parallel guesses each get their own
+/// count and exactly one attempt sees the limit crossed (RFC 6749 10.10, RFC 9700 2.4).
+pub(super) async fn count_attempt(
+    db: &Db,
+    login: &PasswordLogin,
+    tenant_id: &str,
+    counter: &Counter<'_>,
+    ip: &str,
+    now: i64,
+) -> Result<i64, LoginRefused> {
+    let window_ms = login.lock.window_ms();
+    let mut tx = db.store.begin_write().await?;
+    let n = match counter {
+        Counter::User(id) => {
+            failure_store::count_attempt(&mut tx, tenant_id, id, ip, now, window_ms).await?
+        }
+        Counter::Subject(s) => {
+            legacy_store::count_attempt(&mut tx, tenant_id, s, ip, now, window_ms).await?
+        }
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    if n == login.lock.max_failures() + 1 {
+        let user = match counter {
+            Counter::User(id) => Some(*id),
+            Counter::Subject(_) => None,
+        };
+        security_event!(
+            login.metrics,
+            SecurityEvent::LockEngaged,
+            tenant = tenant_id,
+            user = user,
+            ip = ip,
+            "brute-force lock engaged"
+        );
+    }
+    Ok(n)
 }
 
 /// A verified password: the user's attempts forgotten, then the block checked (a blocked user

@@ -100,7 +100,16 @@ pub enum By<'a> {
     Name(&'a str),
 }
 
-impl By<'_> {
+impl<'a> By<'a> {
+    /// A hook named as the API and the CLI take it: its id (`hook_...`) or its name.
+    pub fn id_or_name(text: &'a str) -> Self {
+        if text.starts_with("hook_") {
+            By::Id(text)
+        } else {
+            By::Name(text)
+        }
+    }
+
     fn column(self) -> (&'static str, String) {
         match self {
             By::Id(v) => ("id", v.to_string()),

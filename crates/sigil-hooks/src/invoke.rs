@@ -178,21 +178,19 @@ impl Cycle {
             (_, Some(e)) => Err(e),
             (r, None) => r,
         };
-        let end = CycleEnd {
-            effects: std::mem::take(&mut state.effects),
-            logs: std::mem::take(&mut state.logs),
-            fuel_used,
-            duration: Duration::ZERO,
-            reached: state.reach.take().map(|r| r.reached),
-        };
+        let effects = std::mem::take(&mut state.effects);
+        let logs = std::mem::take(&mut state.logs);
+        let reached = state.reach.take().map(|r| r.reached);
+        // The store's drop (the instance's reset) is part of the cycle's duration.
         drop(store);
-        (
-            result,
-            CycleEnd {
-                duration: self.start.elapsed(),
-                ..end
-            },
-        )
+        let end = CycleEnd {
+            effects,
+            logs,
+            fuel_used,
+            duration: self.start.elapsed(),
+            reached,
+        };
+        (result, end)
     }
 }
 

@@ -46,6 +46,7 @@ pub mod error;
 pub mod event;
 pub mod fetch;
 pub mod flow_cache;
+pub mod flow_step;
 pub mod host;
 pub mod invoke;
 pub mod io_pool;

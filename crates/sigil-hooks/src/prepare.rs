@@ -100,7 +100,7 @@ impl std::fmt::Debug for PreparedHook {
 }
 
 /// The export that makes a component a user-store hook.
-const USER_STORE_LOGIN: &str = "login";
+pub(crate) const USER_STORE_LOGIN: &str = "login";
 
 /// Whether an import (a WIT interface name) is linked to asynchronous host functions: WASI's
 /// (`runtime` links them with `add_to_linker_async`) and 0.2.0's `http`.

@@ -24,12 +24,12 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+use crate::HookError;
 use crate::bindings::{v0_1, v0_2};
 use crate::caches::{self, CacheBounds, Lru, TenantSlots};
 use crate::contract_0_2::Reach;
 use crate::engine::{self, EngineSettings};
 use crate::event::PostLoginEvent;
-use crate::fetch::allow::AllowList;
 use crate::fetch::{FetchSettings, Fetcher};
 use crate::host::{AddableScopes, CallRules, HostState};
 use crate::invoke::{Call, Invocation, WitEvents};
@@ -38,28 +38,8 @@ use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
 use crate::pool::{Pool, PoolError, run_now};
 use crate::prepare::{Contract, PreparedHook};
 use crate::running::{Running, acquire};
-use crate::{HookError, Limits};
 
-/// One hook of a flow, ready to run.
-#[derive(Debug, Clone)]
-pub struct FlowStep {
-    /// `hook_...`
-    pub hook_id: String,
-    /// Hook name.
-    pub hook_name: String,
-    /// Version number.
-    pub version: i64,
-    /// The prepared component.
-    pub hook: Arc<PreparedHook>,
-    /// On failure.
-    pub policy: FailurePolicy,
-    /// This hook's secrets (decrypted).
-    pub secrets: Vec<(String, String)>,
-    /// This hook's limits (already lowered below the tenant's and the operator's).
-    pub limits: Limits,
-    /// Where this hook's fetches may go (contract 0.2.0; empty: nowhere).
-    pub allow: Arc<AllowList>,
-}
+pub use crate::flow_step::FlowStep;
 
 /// Sizing of the runtime.
 #[derive(Debug, Clone, Copy)]
@@ -99,9 +79,9 @@ pub struct HookRuntime {
     /// Where flows with asynchronous hooks run (fetch, WASI), and user-store calls.
     pub(crate) io_pool: IoPool,
     /// Flows running guest code, node-wide (the pool's threads).
-    pub(crate) slots: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
     /// Flows admitted, running or waiting on a fetch (the pooling allocator's instances).
-    pub(crate) in_flight: Arc<Semaphore>,
+    in_flight: Arc<Semaphore>,
     /// Each tenant's share (bounded; busy ones are never dropped).
     tenants: Mutex<TenantSlots>,
     /// The node's fetch client, breakers and hook cache (contract 0.2.0).
@@ -223,15 +203,11 @@ impl HookRuntime {
                 .min(budget_ms),
         );
         let until = admitted + wait;
-        let share = self.tenant_slots(tenant_id);
-        let tenant_in_flight = acquire(share.in_flight.clone(), until).await?;
-        let in_flight = acquire(self.in_flight.clone(), until).await?;
-        let running = Running::admit(share.run, self.slots.clone(), until).await?;
+        let (permits, running) = self.admit(tenant_id, until).await?;
         let event_size = event.serialized_size();
         let rt = self.clone();
         let addable = Arc::new(addable);
         let tenant: Arc<str> = tenant_id.into();
-        let permits = (tenant_in_flight, in_flight);
         let start = FlowStart {
             at: admitted,
             addable,
@@ -269,7 +245,22 @@ impl HookRuntime {
         }
     }
 
-    pub(crate) fn tenant_slots(&self, tenant: &str) -> caches::Share {
+    /// Admits one job of `tenant` (a flow, a user-store call), waiting at most until `until`:
+    /// its in-flight permits (the tenant's and the node's), held until the job ends, and its
+    /// running admission, which a fetch gives back while it waits.
+    pub(crate) async fn admit(
+        &self,
+        tenant: &str,
+        until: Instant,
+    ) -> Result<(InFlight, Arc<Running>), HookError> {
+        let share = self.tenant_slots(tenant);
+        let tenant_in_flight = acquire(share.in_flight.clone(), until).await?;
+        let in_flight = acquire(self.in_flight.clone(), until).await?;
+        let running = Running::admit(share.run, self.slots.clone(), until).await?;
+        Ok(((tenant_in_flight, in_flight), running))
+    }
+
+    fn tenant_slots(&self, tenant: &str) -> caches::Share {
         let mut map = match self.tenants.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
@@ -480,6 +471,12 @@ struct FlowStart {
     tenant: Arc<str>,
     running: Arc<Running>,
 }
+
+/// A job's in-flight permits: the tenant's, then the node's.
+pub(crate) type InFlight = (
+    tokio::sync::OwnedSemaphorePermit,
+    tokio::sync::OwnedSemaphorePermit,
+);
 
 /// Whether a flow has a hook with asynchronous imports, so that it runs on the runtime of
 /// [`crate::io_pool`] rather than in one poll on a plain thread.

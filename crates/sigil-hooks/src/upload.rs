@@ -9,6 +9,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::prepare::World;
+
 /// Largest upload accepted.
 pub const MAX_UPLOAD_BYTES: usize = 4 << 20;
 
@@ -84,7 +86,7 @@ pub struct Validated {
     pub imports: Vec<String>,
     /// The world it implements, by its exports: `user-store` when it exports `login`,
     /// `post-login` otherwise (the type check at preparation holds it to that world).
-    pub world: &'static str,
+    pub world: World,
 }
 
 /// SHA-256 in hex.
@@ -111,10 +113,13 @@ pub fn validate(bytes: &[u8]) -> Result<Validated, UploadError> {
     for name in &imports {
         check_import(name)?;
     }
-    let world = if exports.iter().any(|e| e == "login") {
-        "user-store"
+    let world = if exports
+        .iter()
+        .any(|e| e == crate::prepare::USER_STORE_LOGIN)
+    {
+        World::UserStore
     } else {
-        "post-login"
+        World::PostLogin
     };
     Ok(Validated {
         hash: sha256_hex(&component),

@@ -17,7 +17,7 @@ use crate::contract_0_2::Reach;
 use crate::host::{AddableScopes, CallRules};
 use crate::outcome::HookTrace;
 use crate::prepare::Exports;
-use crate::running::{Running, acquire};
+use crate::running::Running;
 use crate::runtime::{FlowStep, HookRuntime};
 use crate::{HookError, Limits};
 
@@ -153,14 +153,7 @@ impl HookRuntime {
         let admitted = Instant::now();
         let until = admitted + Duration::from_millis(step.limits.deadline_ms);
         let trace = blank_trace(&step);
-        let share = self.tenant_slots(tenant_id);
-        let permits = async {
-            let tenant = acquire(share.in_flight.clone(), until).await?;
-            let node = acquire(self.in_flight.clone(), until).await?;
-            let running = Running::admit(share.run, self.slots.clone(), until).await?;
-            Ok::<_, HookError>(((tenant, node), running))
-        };
-        let (permits, running) = match permits.await {
+        let (permits, running) = match self.admit(tenant_id, until).await {
             Ok(p) => p,
             Err(e) => return failed(trace, e),
         };

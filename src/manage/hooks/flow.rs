@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sigil_hooks::outcome::FailurePolicy;
+use sigil_hooks::prepare::World;
 use utoipa::ToSchema;
 
 use crate::db::Db;
@@ -99,11 +100,7 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
     let mut rows = Vec::new();
     let mut tx = db.store.begin_write().await?;
     for (i, b) in input.bindings.iter().enumerate() {
-        let by = if b.hook.starts_with("hook_") {
-            By::Id(&b.hook)
-        } else {
-            By::Name(&b.hook)
-        };
+        let by = By::id_or_name(&b.hook);
         let h = store::get_hook(tx.conn(), &ctx.tenant_id, by)
             .await?
             .ok_or_else(|| invalid(format!("bindings[{i}].hook"), "no such hook"))?;
@@ -120,7 +117,7 @@ pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> R
                 format!("no version {bound}"),
             ));
         };
-        if v.world != "post-login" {
+        if v.world != World::PostLogin.name() {
             return Err(invalid(
                 format!("bindings[{i}].hook"),
                 format!(

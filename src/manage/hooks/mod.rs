@@ -87,11 +87,7 @@ pub(super) fn version_view(v: VersionRow) -> HookVersion {
 
 /// A hook of the tenant by id (`hook_...`) or name.
 pub(super) async fn find(db: &Db, ctx: &TenantCtx, id_or_name: &str) -> Result<HookRow> {
-    let by = if id_or_name.starts_with("hook_") {
-        By::Id(id_or_name)
-    } else {
-        By::Name(id_or_name)
-    };
+    let by = By::id_or_name(id_or_name);
     store::get_hook(db.store.read().await?.conn(), &ctx.tenant_id, by)
         .await?
         .ok_or(ManageError::NotFound("hook"))

@@ -2,6 +2,7 @@
 //! deploy, rollback, listing and deletion.
 
 use serde_json::json;
+use sigil_hooks::prepare::World;
 use sigil_hooks::upload;
 
 use super::{Hook, Uploaded, find, lock, version_view, view};
@@ -59,7 +60,7 @@ pub async fn upload(
         hash: v.hash.clone(),
         size: v.component.len() as i64,
         imports: v.imports.clone(),
-        world: v.world.to_string(),
+        world: v.world.name().into(),
         created_at: now,
     };
     store::insert_version(&mut tx, &ctx.tenant_id, &row, &v.component).await?;
@@ -113,11 +114,11 @@ async fn set_deployed(
     let world = versions
         .iter()
         .find(|v| v.version == version)
-        .map_or("post-login", |v| v.world.as_str());
+        .map_or(World::PostLogin.name(), |v| v.world.as_str());
     let needed = if crate::store::legacy::is_legacy_store(tx.conn(), &row.id).await? {
-        Some("user-store")
+        Some(World::UserStore.name())
     } else if crate::store::flows::is_bound(tx.conn(), &row.id).await? {
-        Some("post-login")
+        Some(World::PostLogin.name())
     } else {
         None
     };

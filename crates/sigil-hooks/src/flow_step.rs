@@ -1,0 +1,30 @@
+//! One hook of a flow (or a tenant's legacy store), ready to run: what the server loads from
+//! the store and the runtime runs.
+
+use std::sync::Arc;
+
+use crate::Limits;
+use crate::fetch::allow::AllowList;
+use crate::outcome::FailurePolicy;
+use crate::prepare::PreparedHook;
+
+/// One hook of a flow, ready to run.
+#[derive(Debug, Clone)]
+pub struct FlowStep {
+    /// `hook_...`
+    pub hook_id: String,
+    /// Hook name.
+    pub hook_name: String,
+    /// Version number.
+    pub version: i64,
+    /// The prepared component.
+    pub hook: Arc<PreparedHook>,
+    /// On failure.
+    pub policy: FailurePolicy,
+    /// This hook's secrets (decrypted).
+    pub secrets: Vec<(String, String)>,
+    /// This hook's limits (already lowered below the tenant's and the operator's).
+    pub limits: Limits,
+    /// Where this hook's fetches may go (contract 0.2.0; empty: nowhere).
+    pub allow: Arc<AllowList>,
+}
