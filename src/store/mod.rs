@@ -214,7 +214,12 @@ impl Store {
                 // persists in the file, so once per start is enough.
                 retry_while_busy(|| sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&pool))
                     .await?;
-                let lite = lite::LiteDb::open(file, max_connections, acquire_timeout, sync)?;
+                // Its connections meet the same switch and recovery; they wait in no busy
+                // handler (the writer's is off), so they are retried the same way.
+                let lite = retry_while_busy(|| async {
+                    lite::LiteDb::open(file, max_connections, acquire_timeout, sync)
+                })
+                .await?;
                 (pool, Some(lite))
             }
         };

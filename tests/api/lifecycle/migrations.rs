@@ -44,18 +44,22 @@ async fn four_nodes_migrating_one_fresh_database_at_once_all_succeed_and_apply_e
             let url = fresh.url.clone();
             let all_connected = all_connected.clone();
             tokio::spawn(async move {
-                let store = Store::connect(&url, 2).await.expect("connects");
+                // Every node reaches the barrier, connected or not: a node that failed to
+                // connect must fail the test, not leave the others waiting for it forever.
+                let store = Store::connect(&url, 2).await;
                 all_connected.wait().await;
-                store.migrate().await.map(|()| store)
+                let store = store.map_err(|e| format!("connecting: {e:?}"))?;
+                store
+                    .migrate()
+                    .await
+                    .map(|()| store)
+                    .map_err(|e| format!("migrating: {e:?}"))
             })
         })
         .collect();
     let mut stores = Vec::new();
     for (i, n) in nodes.into_iter().enumerate() {
-        let store = n
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("node {i} failed to migrate: {e:?}"));
+        let store = n.await.unwrap().unwrap_or_else(|e| panic!("node {i}: {e}"));
         stores.push(store);
     }
     let rows: Vec<(i64, i64)> = sqlx::query_as(
