@@ -21,6 +21,11 @@
 // injected clock), so the workspace's ban on `Instant::now` does not apply to them.
 #![allow(clippy::disallowed_methods)]
 
+/// The allocator the `sigil` binary runs with (src/main.rs), so the hooks cost here what
+/// they cost in the server.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

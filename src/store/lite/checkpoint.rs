@@ -19,6 +19,7 @@ pub struct Checkpointer {
 }
 
 /// Tells the checkpoint thread that a commit added to the log.
+#[derive(Clone)]
 pub struct Waker(mpsc::SyncSender<()>);
 
 impl Checkpointer {

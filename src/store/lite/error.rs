@@ -24,6 +24,14 @@ pub struct LiteError {
 }
 
 impl LiteError {
+    /// An error with SQLite's extended result `code` and `message`.
+    pub fn new(code: i32, message: &str) -> Self {
+        LiteError {
+            code,
+            message: message.to_string(),
+        }
+    }
+
     /// The extended result code.
     pub fn code(&self) -> i32 {
         self.code

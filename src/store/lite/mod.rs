@@ -13,7 +13,8 @@
 //! - **The writer**: one connection behind an async mutex, which is the writer queue
 //!   [`WriteTx`](super::WriteTx) documents (a writer waits there, not in SQLite's busy handler).
 //!   `BEGIN IMMEDIATE` takes the database's lock at once; only another process holding it (the
-//!   CLI beside a server) makes it wait, and that wait runs on a blocking thread.
+//!   CLI beside a server) makes it wait, and that wait runs on a blocking thread. Writes that
+//!   queue for it share one transaction and one commit ([`write`]: group commit).
 //! - **Checkpoints** on a thread of their own ([`checkpoint`]), so a commit never copies the
 //!   log into the database on a request's time.
 //!
@@ -24,6 +25,9 @@
 mod checkpoint;
 pub mod error;
 pub mod statement;
+mod write;
+
+pub use write::LiteWrite;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{PoolUsage, SqliteSync};
 use error::to_sqlx;
@@ -54,7 +58,9 @@ pub struct LiteDb {
     opened: AtomicU32,
     closed: AtomicBool,
     acquire_timeout: Duration,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Arc<tokio::sync::Mutex<write::Writer>>,
+    /// Writes waiting for the writer (a committing write joins their group: [`write`]).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
     checkpoints: checkpoint::Checkpointer,
 }
 
@@ -89,7 +95,8 @@ impl LiteDb {
             opened: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             acquire_timeout,
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer: Arc::new(tokio::sync::Mutex::new(write::Writer::new(writer))),
+            queued: Arc::default(),
             checkpoints,
         }))
     }
@@ -124,42 +131,6 @@ impl LiteDb {
             db: self.clone(),
             _permit: permit,
         })
-    }
-
-    /// Begins a write transaction on the writer: waits for the writers before it, then takes
-    /// the database's write lock (`BEGIN IMMEDIATE`).
-    ///
-    /// Cancellation-safe: dropped while waiting for the writer, it holds nothing; dropped
-    /// while another process's lock makes `BEGIN` wait on a blocking thread, that thread's
-    /// [`LiteWrite`] is dropped there and rolls back.
-    pub async fn begin(&self) -> Result<LiteWrite, sqlx::Error> {
-        let conn = self.writer.clone().lock_owned().await;
-        if self.closed.load(Ordering::Acquire) {
-            return Err(sqlx::Error::PoolClosed);
-        }
-        let mut write = LiteWrite {
-            conn: Some(conn),
-            sync: self.sync,
-            checkpoints: self.checkpoints.waker(),
-        };
-        match write.conn().execute_batch("BEGIN IMMEDIATE") {
-            Ok(()) => Ok(write),
-            Err(e) if is_busy(&e) => {
-                // Another process holds the lock: wait for it in the busy handler, off the
-                // async workers.
-                tokio::task::spawn_blocking(move || {
-                    let conn = write.conn();
-                    conn.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
-                    let begun = conn.execute_batch("BEGIN IMMEDIATE");
-                    conn.busy_timeout(Duration::ZERO).map_err(to_sqlx)?;
-                    begun.map_err(to_sqlx)?;
-                    Ok(write)
-                })
-                .await
-                .map_err(|_| sqlx::Error::PoolClosed)?
-            }
-            Err(e) => Err(to_sqlx(e)),
-        }
     }
 
     /// Closes the database for this process: reads and writes from now on fail with
@@ -247,70 +218,6 @@ impl Drop for LiteRead {
 impl std::fmt::Debug for LiteRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LiteRead")
-    }
-}
-
-/// A write transaction on the writer connection, holding the writer until dropped. Dropped
-/// without a commit, it rolls back there and then (a statement's worth of work on this
-/// thread), so the next writer finds the lock free.
-pub struct LiteWrite {
-    /// `None` only while a commit runs on a blocking thread.
-    conn: Option<OwnedMutexGuard<Connection>>,
-    sync: SqliteSync,
-    checkpoints: checkpoint::Waker,
-}
-
-impl LiteWrite {
-    /// The connection (`&mut`: a connection is used by one thread at a time).
-    pub fn conn(&mut self) -> &mut Connection {
-        self.conn
-            .as_mut()
-            .expect("a LiteWrite holds the writer until dropped")
-    }
-
-    /// Commits, keeping the writer until this is dropped. At `synchronous = FULL` the commit
-    /// waits for the disk, on a blocking thread rather than an async worker; if the caller
-    /// goes away meanwhile, that thread finishes the commit (or rolls back a failed one) and
-    /// frees the writer.
-    pub async fn commit(&mut self) -> Result<(), sqlx::Error> {
-        let conn = self
-            .conn
-            .take()
-            .expect("a LiteWrite holds the writer until dropped");
-        let done = match self.sync {
-            SqliteSync::Normal => {
-                let done = conn.execute_batch("COMMIT");
-                self.conn = Some(conn);
-                done
-            }
-            SqliteSync::Full => {
-                let (conn, done) = tokio::task::spawn_blocking(move || {
-                    let done = conn.execute_batch("COMMIT");
-                    if done.is_err() && !conn.is_autocommit() {
-                        let _ = conn.execute_batch("ROLLBACK");
-                    }
-                    (conn, done)
-                })
-                .await
-                .map_err(|_| sqlx::Error::PoolClosed)?;
-                self.conn = Some(conn);
-                done
-            }
-        };
-        done.map_err(to_sqlx)?;
-        self.checkpoints.committed();
-        Ok(())
-    }
-}
-
-impl Drop for LiteWrite {
-    fn drop(&mut self) {
-        if let Some(conn) = &self.conn
-            && !conn.is_autocommit()
-            && let Err(e) = conn.execute_batch("ROLLBACK")
-        {
-            tracing::warn!(cause = %e, "rolling back a dropped write transaction");
-        }
     }
 }
 
