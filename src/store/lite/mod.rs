@@ -226,7 +226,12 @@ mod tests {
     use super::*;
 
     /// A new database file in WAL mode with one table, as the store's connect leaves it.
-    fn database(name: &str) -> (PathBuf, impl Drop) {
+    fn database(name: &str) -> (PathBuf, impl Drop + use<>) {
+        database_with(name, "CREATE TABLE t (x BIGINT NOT NULL)")
+    }
+
+    /// A new database file in WAL mode holding `schema`, removed when the second value drops.
+    pub(super) fn database_with(name: &str, schema: &str) -> (PathBuf, impl Drop + use<>) {
         struct Gone(PathBuf);
         impl Drop for Gone {
             fn drop(&mut self) {
@@ -239,7 +244,7 @@ mod tests {
         let path = dir.join("db.sqlite");
         Connection::open(&path)
             .unwrap()
-            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x BIGINT NOT NULL)")
+            .execute_batch(&format!("PRAGMA journal_mode = WAL; {schema}"))
             .unwrap();
         (path, Gone(dir))
     }

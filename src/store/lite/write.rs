@@ -360,34 +360,21 @@ impl std::fmt::Debug for LiteWrite {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::time::Duration;
 
     use super::*;
 
-    /// A new database file in WAL mode with a table `t` and a deferred foreign key from `c`
-    /// to `p` (only `COMMIT` checks it: the way to make a group's commit fail).
-    fn database(name: &str) -> (Arc<LiteDb>, impl Drop) {
-        struct Gone(PathBuf);
-        impl Drop for Gone {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let dir = std::env::temp_dir().join(format!("sigil-group-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("db.sqlite");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; CREATE TABLE t (x BIGINT NOT NULL);
-                 CREATE TABLE p (id BIGINT PRIMARY KEY);
-                 CREATE TABLE c (x BIGINT REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED);",
-            )
-            .unwrap();
+    /// A new database with a table `t` and a deferred foreign key from `c` to `p` (only
+    /// `COMMIT` checks it: the way to make a group's commit fail).
+    fn database(name: &str) -> (Arc<LiteDb>, impl Drop + use<>) {
+        let (path, gone) = super::super::tests::database_with(
+            &format!("group-{name}"),
+            "CREATE TABLE t (x BIGINT NOT NULL);
+             CREATE TABLE p (id BIGINT PRIMARY KEY);
+             CREATE TABLE c (x BIGINT REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED);",
+        );
         let db = LiteDb::open(&path, 2, Duration::from_secs(1), SqliteSync::Normal).unwrap();
-        (db, Gone(dir))
+        (db, gone)
     }
 
     async fn rows(db: &Arc<LiteDb>) -> Vec<i64> {
