@@ -31,7 +31,7 @@ pub use write::LiteWrite;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -60,7 +60,7 @@ pub struct LiteDb {
     acquire_timeout: Duration,
     writer: Arc<tokio::sync::Mutex<write::Writer>>,
     /// Writes waiting for the writer (a committing write joins their group: [`write`]).
-    queued: Arc<std::sync::atomic::AtomicUsize>,
+    queued: Arc<AtomicUsize>,
     checkpoints: checkpoint::Checkpointer,
 }
 
