@@ -25,7 +25,8 @@
 //! ratios: the machine drifts too much between targets for anything else to compare builds.
 //! `SIGIL_BENCH_PERF=DIR` also records a `perf` profile of the servers during each
 //! configuration's first round (`profile.rs`; `SIGIL_BENCH_PERF_CALL_GRAPH=dwarf` for call
-//! graphs through code without frame pointers).
+//! graphs through code without frame pointers). `SIGIL_BENCH_HOOK_SET=noop` makes the three
+//! hooks ones that do nothing (the cost of running a flow at all).
 
 // These benchmarks measure real elapsed time (the server under test takes its time from the
 // injected clock), so the workspace's ban on `Instant::now` does not apply to them.
@@ -235,12 +236,17 @@ async fn measure_peer(rounds: usize, seconds: Duration) -> Vec<(&'static str, f6
 async fn set_up(env: &Env) -> Vec<(&'static str, String, String)> {
     use reqwest::Method;
     env.call(Method::POST, "/t/default/api/users", json!({"email": "ada@example.com", "password": PASSWORD, "email_verified": true, "user_metadata": {"department": "eng", "tenant_id": "t-1"}, "app_metadata": {"roles": ["admin"]}}), 201).await;
+    // `SIGIL_BENCH_HOOK_SET=noop` binds three hooks that do nothing instead of the examples:
+    // what running a flow costs whatever its hooks do (the sandbox's fixed cost per hook, the
+    // event, the hand-off, the trace), read against the examples' rows.
+    let noop = std::env::var("SIGIL_BENCH_HOOK_SET").is_ok_and(|s| s == "noop");
     for (name, file) in [
         ("roles", "roles_claims"),
         ("tier", "org_tier"),
         ("tenant", "tenant_id_claim"),
     ] {
-        env.upload(name, hook(file)).await;
+        env.upload(name, hook(if noop { "noop" } else { file }))
+            .await;
         env.call(
             Method::POST,
             &format!("/t/default/api/hooks/{name}/deploy"),

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::grants::{Setup, ada_login, setup};
-use crate::helpers::{Db, Reply, TestApp, spawn_app};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with};
+use sigil::config::LoginLock;
 
 fn kid(jwt: &str) -> String {
     jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
@@ -149,6 +150,19 @@ async fn a_tenant_s_first_key_comes_with_a_published_next_key(db: Db) {
     assert!(kids.contains(&signer));
 }
 
+/// Every one of a new tenant's first logins makes the tenant's first key, and all but one are
+/// refused by the unique index and read the winner's. On SQLite they meet in one group commit,
+/// where the losers once read before the winner's group had committed (a 500 each).
+async fn a_tenant_s_first_logins_at_once_all_get_tokens_signed_with_one_key(db: Db) {
+    // 16 logins of one user from one address count 16 attempts against the brute-force lock.
+    let app = spawn_app_with(db, |s| s.login_lock = LoginLock::new(100, 5).unwrap()).await;
+    let s = setup(&app, "ES256").await;
+    let tokens = futures::future::join_all((0..16).map(|_| access_token(&app, &s))).await;
+    let kids: std::collections::BTreeSet<String> = tokens.iter().map(|t| kid(t)).collect();
+    assert_eq!(kids.len(), 1, "one first key signs them all: {kids:?}");
+    assert_eq!(published(&app, "ES256").await.len(), 2, "current and next");
+}
+
 async fn the_first_rotation_promotes_a_key_relying_parties_could_already_fetch(db: Db) {
     let app = spawn_app(db).await;
     let s = setup(&app, "ES256").await;
@@ -176,6 +190,7 @@ async fn rotating_keys_of_an_unsupported_algorithm_is_refused(db: Db) {
 
 both_backends!(
     a_tenant_s_first_key_comes_with_a_published_next_key,
+    a_tenant_s_first_logins_at_once_all_get_tokens_signed_with_one_key,
     the_first_rotation_promotes_a_key_relying_parties_could_already_fetch,
     a_rotation_lists_the_previous_current_and_next_keys,
     the_jwks_publishes_all_three_keys_and_every_algorithm_s_current_key,

@@ -22,6 +22,7 @@ use crate::crypto::Secret;
 use crate::flows::event::RequestInfo;
 use crate::flows::run as flow_run;
 use crate::oauth::Issuing;
+use crate::store::WriteAnnounced;
 use crate::store::apps::AppRow;
 use crate::store::hook_traces::TraceRow;
 use crate::store::orgs::OrgRow;
@@ -128,8 +129,11 @@ pub struct Decision {
 /// 10.4). The flow's trace is written whatever happens after the hooks ran; a login that
 /// failed after a successful flow is traced as `aborted`.
 pub async fn complete(deps: &Issuing<'_>, l: Login<'_>) -> Result<TokenResponse, OAuthError> {
+    // This login writes once its flow has run and its tokens are signed: said now, so that
+    // the commits of logins whose flows run meanwhile can wait for it and share one.
+    let coming = deps.db.store.announce_write();
     let (decision, outcome) = decide(deps, &l).await?;
-    let result = issue_after_flow(deps, &l, &decision, &outcome).await;
+    let result = issue_after_flow(deps, &l, &decision, &outcome, coming).await;
     save_trace(deps, &decision, result.is_ok()).await;
     result
 }
@@ -152,6 +156,7 @@ async fn issue_after_flow(
     l: &Login<'_>,
     decision: &Decision,
     outcome: &FlowOutcome,
+    coming: WriteAnnounced,
 ) -> Result<TokenResponse, OAuthError> {
     let rehashed = rehash(deps, l.rehash_password.clone()).await;
     let issue = Issue {
@@ -176,6 +181,7 @@ async fn issue_after_flow(
         && !changes_user(l, outcome, rehashed.as_deref())
     {
         let (grant, successor) = rows(deps, &issue, &signed);
+        drop(coming);
         let rotated = rotation_store::rotate_and_issue(
             &deps.db.store,
             &rotation_store::RotateAndIssue {
@@ -193,6 +199,7 @@ async fn issue_after_flow(
             Err(lost_race())
         };
     }
+    drop(coming);
     let mut tx = deps.db.store.begin_write().await?;
     if let Some(r) = &l.rotates {
         let still_valid = if r.retry {

@@ -22,6 +22,7 @@
 //! store's functions are the same on both back-ends; sqlx still opens the file, sets WAL mode
 //! and applies the migrations.
 
+pub mod announce;
 mod checkpoint;
 pub mod error;
 pub mod statement;
@@ -61,6 +62,8 @@ pub struct LiteDb {
     writer: Arc<tokio::sync::Mutex<write::Writer>>,
     /// Writes waiting for the writer (a committing write joins their group: [`write`]).
     queued: Arc<AtomicUsize>,
+    /// Writes announced ahead of their transaction (a group waits a moment for them).
+    announced: Arc<announce::Announcements>,
     checkpoints: checkpoint::Checkpointer,
 }
 
@@ -97,6 +100,7 @@ impl LiteDb {
             acquire_timeout,
             writer: Arc::new(tokio::sync::Mutex::new(write::Writer::new(writer))),
             queued: Arc::default(),
+            announced: Arc::default(),
             checkpoints,
         }))
     }
@@ -131,6 +135,11 @@ impl LiteDb {
             db: self.clone(),
             _permit: permit,
         })
+    }
+
+    /// Announces a write transaction that will begin soon; see [`announce`].
+    pub fn announce(&self) -> announce::Announced {
+        announce::Announced::new(&self.announced)
     }
 
     /// Closes the database for this process: reads and writes from now on fail with
