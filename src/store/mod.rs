@@ -67,7 +67,7 @@ pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
 pub(crate) use types::{flag, to_json};
 pub(crate) use unique::unique;
 use write_tx::WriteConn;
-pub use write_tx::WriteTx;
+pub use write_tx::{WriteAnnounced, WriteTx};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -121,13 +121,6 @@ pub struct Store {
     sqlite_file: Option<PathBuf>,
     /// PostgreSQL connections kept between reads ([`warm`]).
     warm: std::sync::Arc<warm::Warm>,
-}
-
-/// A write announced by [`Store::announce_write`], until dropped.
-#[derive(Debug)]
-pub struct WriteAnnounced {
-    /// Held for its drop, which ends the announcement.
-    _sqlite: Option<lite::announce::Announced>,
 }
 
 /// How long a request waits for a database connection by default (`--db-acquire-timeout-ms`).
@@ -376,18 +369,6 @@ impl Store {
             hot: self.hot.clone(),
             forget: Vec::new(),
         })
-    }
-
-    /// Announces a write transaction that this request will begin soon (a grant whose flow
-    /// runs first): on SQLite a group commit waits a moment for it, so that grants whose
-    /// flows ran side by side share one `COMMIT` ([`lite::announce`]); nothing on
-    /// PostgreSQL, where every transaction commits on its own connection. Drop it before
-    /// beginning the write (or on giving up): a write that is still announced when it commits
-    /// waits for itself until the group's linger ends.
-    pub fn announce_write(&self) -> WriteAnnounced {
-        WriteAnnounced {
-            _sqlite: self.lite.as_ref().map(|l| l.announce()),
-        }
     }
 
     /// The connections as of now, for `/metrics` (read at scrape, not counted): the pool's on

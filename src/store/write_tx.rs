@@ -1,6 +1,7 @@
-//! The write transaction every store function that writes takes.
+//! The write transaction every store function that writes takes, and the announcement of one
+//! to come.
 
-use super::{Backend, Exec, Pooler, Tx, changes, hot, lite};
+use super::{Backend, Exec, Pooler, Store, Tx, changes, hot, lite};
 
 /// A write transaction. On SQLite it also holds this process's writer ([`lite`](super::lite)): writers
 /// queue on an async mutex and get the database lock in turn, instead of colliding on it and
@@ -84,5 +85,26 @@ impl WriteTx {
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WriteTx")
+    }
+}
+
+/// A write announced by [`Store::announce_write`], until dropped.
+#[derive(Debug)]
+pub struct WriteAnnounced {
+    /// Held for its drop, which ends the announcement.
+    _sqlite: Option<lite::announce::Announced>,
+}
+
+impl Store {
+    /// Announces a write transaction that this request will begin soon (a grant whose flow
+    /// runs first): on SQLite a group commit waits a moment for it, so that grants whose
+    /// flows ran side by side share one `COMMIT` ([`lite::announce`]); nothing on
+    /// PostgreSQL, where every transaction commits on its own connection. Drop it before
+    /// beginning the write (or on giving up): a write that is still announced when it commits
+    /// waits for itself until the group's linger ends.
+    pub fn announce_write(&self) -> WriteAnnounced {
+        WriteAnnounced {
+            _sqlite: self.lite.as_ref().map(|l| l.announce()),
+        }
     }
 }

@@ -173,6 +173,8 @@ async fn issue_after_flow(
         rotation: l.rotates.as_ref(),
     };
     let signed = sign(deps, &issue).await?;
+    // What is left is the write: it begins now, whichever path it takes.
+    drop(coming);
     let lost_race =
         || OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".into());
     // The common refresh (no metadata written, not a retry): the rotation and what it pays
@@ -181,7 +183,6 @@ async fn issue_after_flow(
         && !changes_user(l, outcome, rehashed.as_deref())
     {
         let (grant, successor) = rows(deps, &issue, &signed);
-        drop(coming);
         let rotated = rotation_store::rotate_and_issue(
             &deps.db.store,
             &rotation_store::RotateAndIssue {
@@ -199,7 +200,6 @@ async fn issue_after_flow(
             Err(lost_race())
         };
     }
-    drop(coming);
     let mut tx = deps.db.store.begin_write().await?;
     if let Some(r) = &l.rotates {
         let still_valid = if r.retry {

@@ -356,9 +356,7 @@ impl Writers {
             Err(_) => Err(sqlx::Error::PoolClosed),
         }
     }
-}
 
-impl Writers {
     /// Waits until no write is announced (they have begun: they queue for the writer ahead of
     /// this member's task), the group's outcome is known, or `closes_at`.
     async fn linger(&self, outcome: &Outcome, closes_at: tokio::time::Instant) {
