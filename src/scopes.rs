@@ -1,6 +1,15 @@
 //! Scope values (RFC 6749 section 3.3): the one parser and printer of space-delimited scope
 //! strings, and the scopes OpenID Connect itself defines.
 
+/// The audience (RFC 8707 resource) of the access tokens the management API accepts besides its
+/// API keys: those the dashboard gets for a tenant administrator. A URN rather than a URL, so
+/// that it stays the same when the operator moves the public URL.
+pub const MANAGEMENT_AUDIENCE: &str = "urn:sigil:management";
+
+/// The one scope of [`MANAGEMENT_AUDIENCE`]: an access token without it cannot call the
+/// management API.
+pub const MANAGE_SCOPE: &str = "manage";
+
 /// Scopes that belong to OpenID Connect itself rather than to an API (OIDC Core 5.4 and 11).
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 

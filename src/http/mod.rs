@@ -8,6 +8,7 @@ pub mod auth;
 pub mod browser;
 pub mod client_grants;
 pub mod client_ip;
+pub mod dashboard;
 pub mod error;
 pub mod hooks;
 pub mod legacy_store;
@@ -51,7 +52,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
     info(
         title = "Sigil management API",
         description = "Manage a tenant's users, organizations, roles, applications and APIs. \
-            Authenticate with `Authorization: Bearer sk_...`; every tenant lives under `/t/{tenant}/api/`."
+            Authenticate with `Authorization: Bearer sk_...`, or with a tenant administrator's \
+            dashboard access token; every tenant lives under `/t/{tenant}/api/`."
     ),
     modifiers(&BearerAuth),
     tags(
@@ -63,6 +65,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "jwt-templates", description = "Declarative custom claims (see docs/jwt-templates.md)"),
         (name = "legacy-store", description = "Users verified against a legacy system at their \
             first login and migrated (see docs/legacy-store.md)"),
+        (name = "dashboard", description = "The dashboard's OIDC client and the tenant's \
+            administrators, whose access tokens the API accepts (see docs/dashboard.md)"),
         (name = "api-keys"), (name = "audit"), (name = "tenants", description = "Operator keys only")
     )
 )]
@@ -90,6 +94,7 @@ fn management(guard: &unavailable::Guard) -> OpenApiRouter<Services> {
         .merge(users::router())
         .merge(orgs::router())
         .merge(roles::router())
+        .merge(dashboard::router())
         .merge(apps::router())
         .merge(apis::router())
         .merge(client_grants::router())

@@ -4,7 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::dashboard::{MANAGEMENT_AUDIENCE, refuse_built_in};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
+
+/// Why the management API's own audience cannot be changed here.
+const BUILT_IN: &str = "the management API is built in (see docs/dashboard.md)";
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
@@ -107,6 +111,12 @@ fn check_scopes(scopes: &[Scope]) -> Result<Vec<ApiScope>> {
 /// Creates an API.
 pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateApi) -> Result<Api> {
     validate::token("identifier", &input.identifier, 255)?;
+    if input.identifier == MANAGEMENT_AUDIENCE {
+        return Err(invalid(
+            "identifier",
+            "is reserved for the management API (see docs/dashboard.md)",
+        ));
+    }
     validate::text("name", &input.name, 255)?;
     let scopes = check_scopes(&input.scopes)?;
     let now = db.now();
@@ -157,6 +167,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateApi) -> Res
     let mut row = store::get_for_update(&mut tx, &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("api"))?;
+    refuse_built_in(row.identifier == MANAGEMENT_AUDIENCE, BUILT_IN)?;
     let mut changed = Vec::new();
     if let Some(n) = input.name {
         row.name = n;
@@ -185,6 +196,11 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateApi) -> Res
 /// Deletes an API.
 pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
     let mut tx = db.store.begin_write().await?;
+    let row = store::get_for_update(&mut tx, &ctx.tenant_id, By::Id(id)).await?;
+    refuse_built_in(
+        row.is_some_and(|r| r.identifier == MANAGEMENT_AUDIENCE),
+        BUILT_IN,
+    )?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("api"));
     }

@@ -9,6 +9,7 @@ pub mod apis;
 pub mod apps;
 pub mod audit;
 pub mod client_grants;
+pub mod dashboard;
 pub mod hooks;
 pub mod import;
 pub mod legacy_store;

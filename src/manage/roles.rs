@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::dashboard::{ADMIN_ROLE, refuse_built_in};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, validate};
 use crate::clock::rfc3339;
 use crate::db::Db;
@@ -66,6 +67,12 @@ pub struct UpdateRole {
 /// Creates a role.
 pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateRole) -> Result<Role> {
     validate::token("name", &input.name, 100)?;
+    if input.name == ADMIN_ROLE {
+        return Err(super::invalid(
+            "name",
+            "is reserved for the administrator role (see docs/dashboard.md)",
+        ));
+    }
     validate::opt_text("description", input.description.as_deref(), 1000)?;
     let perms = validate::tokens("permissions", &input.permissions, 500)?;
     let now = db.now();
@@ -144,6 +151,11 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Re
 /// Deletes a role (removing it from every user and membership).
 pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
     let mut tx = db.store.begin_write().await?;
+    let row = store::get_for_update(&mut tx, &ctx.tenant_id, id).await?;
+    refuse_built_in(
+        row.is_some_and(|r| r.name == ADMIN_ROLE),
+        "the administrator role is built in; take it from users instead (see docs/dashboard.md)",
+    )?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("role"));
     }

@@ -19,6 +19,7 @@ pub mod jwt_verify;
 pub mod legacy_login;
 pub mod legacy_pace;
 pub mod logout;
+pub mod management_token;
 pub mod password;
 pub mod pipeline;
 pub mod refresh;

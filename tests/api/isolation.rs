@@ -70,6 +70,8 @@ fn argument(template: &str, param: &str, o: &Objects) -> Result<(String, bool), 
         ("id", "hooks") => object(&o.hook),
         ("id", "client-grants") => object(&o.grant),
         ("user_id", "members") => object(&o.user),
+        // The dashboard's administrators are users.
+        ("id", "admins") => object(&o.user),
         ("external_id", "by-external-id") if before.ends_with("users/by-external-id") => {
             object("ax")
         }

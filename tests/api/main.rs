@@ -17,6 +17,7 @@ mod cluster;
 mod cluster_script;
 mod code_flow;
 mod corruption;
+mod dashboard;
 mod discovery;
 mod fetch;
 mod fetch_tls;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::dashboard::refuse_built_in;
 use super::users::{MetadataOp, apply_metadata};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
 use crate::clock::rfc3339;
@@ -300,6 +301,10 @@ pub async fn update(
     client_id: &str,
     input: UpdateApp,
 ) -> Result<Application> {
+    refuse_built_in(
+        client_id == super::dashboard::client_id(&ctx.tenant_id),
+        "the dashboard application is built in",
+    )?;
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(&mut tx, ctx, client_id).await?;
     let mut changed = Vec::new();
@@ -415,6 +420,10 @@ pub async fn write_metadata(
 
 /// Deletes an application.
 pub async fn delete(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<()> {
+    refuse_built_in(
+        client_id == super::dashboard::client_id(&ctx.tenant_id),
+        "the dashboard application is built in",
+    )?;
     let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, client_id).await? {
         return Err(ManageError::NotFound("application"));
