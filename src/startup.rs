@@ -40,6 +40,9 @@ pub enum StartupError {
     /// Bootstrapping the default tenant failed.
     #[error("creating the default tenant: {0}")]
     Bootstrap(#[from] ManageError),
+    /// Pointing the dashboard clients at the public URL failed.
+    #[error("pointing the dashboard clients at the public URL: {0}")]
+    Dashboard(#[source] ManageError),
     /// The hook runtime could not start.
     #[error("starting the hook runtime: {0}")]
     Hooks(#[from] HookError),
@@ -322,6 +325,10 @@ impl Application {
         let (svc, key_source) = services(&settings, public_url).await?;
         sweep(&svc.db.store).await;
         let bootstrap_key = tenants::bootstrap(&svc.db, &svc.secrets).await?;
+        let issuers = svc.issuers.clone();
+        crate::manage::dashboard::follow_public_url(&svc.db, |t| issuers.of(t))
+            .await
+            .map_err(StartupError::Dashboard)?;
         Ok(Self {
             listener,
             metrics_listener,

@@ -84,6 +84,11 @@ pub async fn users(target: &Target, command: UserCommand) -> Result<ExitCode> {
             update,
         } => (file, tenant, update),
         UserCommand::Lock { command } => return user_lock(target, command).await,
+        UserCommand::MakeAdmin {
+            user,
+            tenant,
+            password_stdin,
+        } => return super::dashboard::make_admin(target, &user, &tenant, password_stdin).await,
         UserCommand::MigrationStatus { tenant } => {
             return super::legacy_store::status(target, &tenant).await;
         }
@@ -135,7 +140,7 @@ async fn user_lock(target: &Target, command: LockCommand) -> Result<ExitCode> {
 }
 
 /// The id of the user named by id or (with an `@`) by email.
-async fn user_id(off: &Offline, ctx: &TenantCtx, user: &str) -> Result<String> {
+pub(super) async fn user_id(off: &Offline, ctx: &TenantCtx, user: &str) -> Result<String> {
     if !user.contains('@') {
         return Ok(user.to_string());
     }

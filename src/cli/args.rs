@@ -331,6 +331,20 @@ pub enum UserCommand {
         #[command(subcommand)]
         command: LockCommand,
     },
+    /// Make a user an administrator of the tenant, who signs in to the dashboard (see
+    /// docs/dashboard.md). With an email the tenant does not know yet, creates that user first,
+    /// with the password read from stdin (`--password-stdin`): how a fresh install gets its
+    /// first administrator without the API.
+    MakeAdmin {
+        /// The user's id, or email.
+        user: String,
+        /// The tenant's name.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Read the new user's password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// How far the migration from the legacy store has come: users migrated at a login,
     /// imported, still without a password, still only in the legacy store.
     MigrationStatus {

@@ -15,6 +15,7 @@
 
 mod admin;
 mod args;
+mod dashboard;
 mod hook_args;
 mod hooks;
 mod legacy_store;

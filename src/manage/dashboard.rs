@@ -30,10 +30,13 @@ pub const ADMIN_ROLE: &str = "sigil-admin";
 /// (in memory only) and a new one costs a silent `prompt=none` round trip.
 pub const TOKEN_LIFETIME: i64 = 600;
 
+/// What every dashboard client's id starts with.
+const CLIENT_ID_PREFIX: &str = "sigil-dashboard-";
+
 /// The dashboard's `client_id` in the tenant `tenant_id`: fixed, so the dashboard's page can
 /// name it before anyone signs in, and unlike any generated one (`app_...`).
 pub fn client_id(tenant_id: &str) -> String {
-    format!("sigil-dashboard-{tenant_id}")
+    format!("{CLIENT_ID_PREFIX}{tenant_id}")
 }
 
 /// The dashboard's one redirect URI under the tenant's issuer (exact match, RFC 9700 2.1).
@@ -152,6 +155,35 @@ async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str)
         }
     }
     Ok(role)
+}
+
+/// Points every tenant's dashboard client at the issuer `issuer_of` gives for the tenant's name,
+/// where it does not already (run at start: the redirect URI is made from the public URL, which
+/// the operator may have changed, or which the CLI that made the first administrator guessed
+/// differently). Returns how many it changed.
+pub async fn follow_public_url(db: &Db, issuer_of: impl Fn(&str) -> String) -> Result<usize> {
+    let clients = app_store::with_prefix(db.store.read().await?.conn(), CLIENT_ID_PREFIX).await?;
+    let mut changed = 0;
+    for (id, tenant_id, tenant_name, uris) in clients {
+        let issuer = issuer_of(&tenant_name);
+        if uris == [redirect_uri(&issuer)] {
+            continue;
+        }
+        let ctx = TenantCtx {
+            tenant_id,
+            tenant_name,
+            actor: "system".into(),
+        };
+        if id != client_id(&ctx.tenant_id) {
+            continue; // not ours: an id can only take this shape by being made here
+        }
+        let now = db.now();
+        let mut tx = db.store.begin_write().await?;
+        provision_in(&mut tx, now, &ctx, &issuer).await?;
+        tx.commit().await?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// Makes user `user_id` an administrator of the tenant (making the built-in rows first if the

@@ -998,6 +998,82 @@ async fn legacy_store_and_binding_deadlines_from_the_command_line(db: Db) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `sigil users make-admin`: on a database no server has run on yet, it creates the first
+/// administrator (the password from stdin, never from an argument) and the dashboard client;
+/// the server, started later at an address the command could not know, points the client at
+/// its own public URL, and the administrator signs in through it and manages the tenant.
+async fn the_first_administrator_comes_from_the_command_line(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let master = sigil::crypto::MasterKey::generate().to_base64();
+    let run = |args: &[&str]| sigil(&fresh.url, &master, args);
+    assert!(run(&["migrate"]).status.success());
+    assert!(run(&["tenants", "create", "acme"]).status.success());
+
+    let refused = run(&["users", "make-admin", "ada@example.com", "--tenant", "acme"]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("--password-stdin"), "{why}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["users", "make-admin", "ada@example.com", "--tenant", "acme"])
+        .arg("--password-stdin")
+        .env("DATABASE_URL", &fresh.url)
+        .env("SIGIL_MASTER_KEY", &master)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let made = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(out.contains("created user ada@example.com"), "{out}");
+    assert!(out.contains("is an administrator of tenant acme"), "{out}");
+    // Again, for a user who exists: no password needed, nothing created.
+    let again = run(&["users", "make-admin", "ada@example.com", "--tenant", "acme"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("created"));
+
+    let (_server, base) = serve(&fresh.url, &master).await;
+    let tenant_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("dashboard client sigil-dashboard-"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the dashboard client is printed")
+        .to_string();
+    let tokens = crate::dashboard::sign_in_at(
+        &base,
+        "acme",
+        &format!("sigil-dashboard-{tenant_id}"),
+        &format!("{base}/t/acme/dashboard/callback"),
+        "ada@example.com",
+    )
+    .await;
+    let res = reqwest::Client::new()
+        .get(format!("{base}/t/acme/api/users"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 both_backends!(
     legacy_store_and_binding_deadlines_from_the_command_line,
     binary_commands,
@@ -1006,6 +1082,7 @@ both_backends!(
     login_lock_limits_are_serve_settings_checked_at_start,
     client_grants_and_the_lock_from_the_command_line,
     rotating_the_master_key_keeps_every_secret_and_retires_the_old_key,
+    the_first_administrator_comes_from_the_command_line,
 );
 
 /// `sigil hooks test` runs several hooks as one flow in the local runner, with secrets, under

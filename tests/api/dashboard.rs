@@ -37,6 +37,17 @@ async fn make_admin(app: &TestApp, user_id: &str) -> Value {
 /// Signs `email` in through the hosted login page as `client_id` would (code + PKCE S256, the
 /// management API as the audience) and returns the token response.
 async fn sign_in(app: &TestApp, client_id: &str, redirect_uri: &str, email: &str) -> Value {
+    sign_in_at(&app.base, "default", client_id, redirect_uri, email).await
+}
+
+/// [`sign_in`] to tenant `tenant` of the server at `base`.
+pub(crate) async fn sign_in_at(
+    base: &str,
+    tenant: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    email: &str,
+) -> Value {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("response_type", "code")
         .append_pair("client_id", client_id)
@@ -47,15 +58,16 @@ async fn sign_in(app: &TestApp, client_id: &str, redirect_uri: &str, email: &str
         .append_pair("nonce", "n")
         .append_pair("code_challenge", &challenge(VERIFIER))
         .append_pair("code_challenge_method", "S256");
-    let mut b = Browser::new(app);
-    let page = b.get(&format!("/t/default/authorize?{}", q.finish())).await;
+    let mut b = Browser::at(base);
+    let page = b
+        .get(&format!("/t/{tenant}/authorize?{}", q.finish()))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let done = b.login(&page, email, PASSWORD).await;
+    let done = b.login_to(tenant, &page, email, PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let code = done.location()["code"].clone();
-    let res = app
-        .client
-        .post(format!("{}/t/default/oauth/token", app.base))
+    let res = reqwest::Client::new()
+        .post(format!("{base}/t/{tenant}/oauth/token"))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", &code),

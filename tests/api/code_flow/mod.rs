@@ -71,12 +71,17 @@ impl Page {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.base)
+    }
+
+    /// A browser of the server at `base` (one the test started as a process).
+    pub fn at(base: &str) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            base: app.base.clone(),
+            base: base.to_string(),
             cookies: HashMap::new(),
         }
     }
@@ -127,9 +132,20 @@ impl Browser {
 
     /// Fills and submits the login form of `page`.
     pub async fn login(&mut self, page: &Page, email: &str, password: &str) -> Page {
+        self.login_to("default", page, email, password).await
+    }
+
+    /// Fills and submits the login form of `page`, a login page of `tenant`.
+    pub async fn login_to(
+        &mut self,
+        tenant: &str,
+        page: &Page,
+        email: &str,
+        password: &str,
+    ) -> Page {
         let (authz, csrf) = (page.field("authz"), page.field("csrf"));
         self.post(
-            "/t/default/login",
+            &format!("/t/{tenant}/login"),
             &[
                 ("authz", &authz),
                 ("csrf", &csrf),
