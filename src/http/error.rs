@@ -90,7 +90,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "a valid API key is required: Authorization: Bearer sk_...",
+            "a valid API key (Authorization: Bearer sk_...) or a dashboard access token is required",
         )
     }
 

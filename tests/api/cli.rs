@@ -21,6 +21,25 @@ fn sigil(db_url: &str, key: &str, args: &[&str]) -> std::process::Output {
         .expect("sigil runs")
 }
 
+/// [`sigil`] with `stdin` on its standard input.
+fn sigil_with_stdin(db_url: &str, key: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env("SIGIL_MASTER_KEY", key)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sigil runs");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin.as_bytes()).expect("writing stdin");
+    drop(input);
+    child.wait_with_output().expect("sigil ends")
+}
+
 /// A running `sigil serve` and the directory holding its stderr and its operator-key file.
 struct Server(Child, std::path::PathBuf);
 impl Drop for Server {
@@ -1014,25 +1033,19 @@ async fn the_first_administrator_comes_from_the_command_line(db: Db) {
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(why.contains("--password-stdin"), "{why}");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(["users", "make-admin", "ada@example.com", "--tenant", "acme"])
-        .arg("--password-stdin")
-        .env("DATABASE_URL", &fresh.url)
-        .env("SIGIL_MASTER_KEY", &master)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    let made = child.wait_with_output().unwrap();
+    let made = sigil_with_stdin(
+        &fresh.url,
+        &master,
+        &[
+            "users",
+            "make-admin",
+            "ada@example.com",
+            "--tenant",
+            "acme",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
     let out = String::from_utf8_lossy(&made.stdout);
     assert!(
         made.status.success(),
