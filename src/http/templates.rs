@@ -10,8 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
+use crate::manage::metadata_keys::{self, KeyQuery, MetadataKeys};
 use crate::manage::templates::{self, Preview, PreviewInput, Templates, TokenKind};
 use crate::services::Services;
 
@@ -22,6 +23,7 @@ pub(super) fn router() -> OpenApiRouter<Services> {
         .routes(routes!(get_tenant_templates))
         .routes(routes!(put_tenant_template, delete_tenant_template))
         .routes(routes!(preview))
+        .routes(routes!(metadata_keys))
         .routes(routes!(get_app_templates))
         .routes(routes!(put_app_template, delete_app_template))
 }
@@ -137,4 +139,16 @@ async fn delete_app_template(
     let kind = TokenKind::parse(&p.token)?;
     templates::delete(&svc.db, &svc.templates, &auth.ctx, Some(&p.id), kind).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The metadata key paths this tenant's users, organizations and applications have been given,
+/// as template paths (what the template editor offers inside `{{ }}`).
+#[utoipa::path(get, path = "/t/{tenant}/api/metadata-keys", tag = "jwt-templates", params(TenantPath, KeyQuery),
+    responses((status = 200, body = MetadataKeys), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn metadata_keys(
+    State(svc): State<Services>,
+    auth: Auth,
+    Query(q): Query<KeyQuery>,
+) -> Res<Json<MetadataKeys>> {
+    Ok(Json(metadata_keys::list(&svc.db, &auth.ctx, &q).await?))
 }

@@ -251,6 +251,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
                 Some(h) => old.password_hash.as_deref() != Some(h.as_str()),
             };
             store::update(&mut tx, &row).await?;
+            crate::store::metadata_keys::register_user(&mut tx, &row).await?;
             if new_password {
                 // The same consequences as `PUT /password` (RFC 9700 4.14.2: credentials
                 // changed, the sessions and tokens they opened end).
@@ -266,6 +267,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
         }
         None => {
             store::insert(&mut tx, &row).await?;
+            crate::store::metadata_keys::register_user(&mut tx, &row).await?;
             crate::store::legacy::set_origin(&mut tx, &row.id, "import", None).await?;
             if let Some(ids) = &role_ids {
                 store::add_roles(&mut tx, &row.id, ids).await?;

@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod hooks;
 pub mod import;
 pub mod legacy_store;
+pub mod metadata_keys;
 pub mod orgs;
 pub mod roles;
 pub mod signing_keys;

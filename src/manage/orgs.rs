@@ -107,6 +107,7 @@ pub async fn create(db: &Db, ctx: &TenantCtx, input: CreateOrg) -> Result<Organi
     };
     let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
+    register_metadata(&mut tx, &row).await?;
     let summary = json!({"name": row.name, "external_id": row.external_id});
     record(
         &mut tx,
@@ -196,6 +197,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateOrg) -> Res
     }
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
+    register_metadata(&mut tx, &row).await?;
     record(
         &mut tx,
         db.now(),
@@ -223,6 +225,7 @@ pub async fn write_metadata(
     row.metadata = apply_metadata("metadata", &row.metadata, &patch, op)?;
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
+    register_metadata(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
         .as_object()
         .map(|o| o.keys().collect())
@@ -433,4 +436,16 @@ pub async fn memberships(
     )
     .await?;
     Page::from_store(rows, |m| Ok(m.into()))
+}
+
+/// Registers the organization's metadata key paths (the template editor's suggestions).
+async fn register_metadata(tx: &mut WriteTx, row: &OrgRow) -> Result<()> {
+    crate::store::metadata_keys::register(
+        tx,
+        &row.tenant_id,
+        crate::store::metadata_keys::ORGANIZATION_METADATA,
+        &row.metadata,
+    )
+    .await?;
+    Ok(())
 }

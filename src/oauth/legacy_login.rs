@@ -245,7 +245,7 @@ async fn write_user(
                 logins_count: 0,
             };
             match user_store::insert(&mut tx, &row).await {
-                Ok(()) => {}
+                Ok(()) => crate::store::metadata_keys::register_user(&mut tx, &row).await?,
                 // Another login of this user created it a moment ago (the database names
                 // either of the two unique columns it shares): it is the user. A user with
                 // another email and this legacy id is someone else.
@@ -293,6 +293,7 @@ async fn write_user(
                     StoreError::Conflict("external_id") => legacy_id_taken(),
                     e => e.into(),
                 })?;
+            crate::store::metadata_keys::register_user(&mut tx, &row).await?;
             legacy_store::mark_migrated(&mut tx, &row.id, now).await?;
             // The legacy store is the source of the roles it names.
             user_store::clear_roles(&mut tx, &row.id).await?;

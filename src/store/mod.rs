@@ -40,6 +40,7 @@ pub mod hot;
 pub mod legacy;
 pub mod lite;
 pub mod login_failures;
+pub mod metadata_keys;
 pub mod orgs;
 pub mod read_retried;
 pub mod refresh_read;

@@ -28,6 +28,7 @@ mod introspection;
 mod isolation;
 mod legacy;
 mod lifecycle;
+mod metadata_keys;
 mod observability;
 mod oidc_client;
 mod orgs;

@@ -109,3 +109,64 @@ async fn every_unique_rule_names_a_unique_constraint_of_both_schemas() {
         );
     }
 }
+
+/// Migration 0013 fills the metadata key paths from what a database already holds: the
+/// top-level keys that are template names, per tenant; an object that is not valid JSON, or
+/// not an object, contributes nothing instead of failing the migration (and so the start).
+async fn the_metadata_keys_migration_fills_in_existing_keys_and_skips_corrupt_objects(db: Db) {
+    let fresh = FreshDb::new(db).await;
+    let store = Store::connect(&fresh.url, 1).await.expect("connects");
+    let dialect = match db {
+        Db::Sqlite => "sqlite",
+        Db::Postgres => "postgres",
+    };
+    // The migrations before 0013, applied from a copy of their files.
+    let before = std::env::temp_dir().join(format!("sigil-mig-{:x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&before).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0013" {
+            std::fs::copy(&path, before.join(&name)).unwrap();
+        }
+    }
+    let earlier = sqlx::migrate::Migrator::new(before.as_path())
+        .await
+        .unwrap();
+    earlier.run(store.pool()).await.expect("migrates to 0012");
+    std::fs::remove_dir_all(&before).unwrap();
+    for sql in [
+        "INSERT INTO tenants (id, name, created_at) VALUES ('ten_1', 't1', 0), ('ten_2', 't2', 0)",
+        "INSERT INTO users (id, tenant_id, email, email_normalized, created_at, updated_at, \
+         user_metadata, app_metadata) VALUES \
+         ('u1', 'ten_1', 'a@x', 'a@x', 0, 0, \
+          '{\"department\":\"eng\",\"address\":{\"city\":\"L\"},\"has space\":1,\"9x\":2}', \
+          '{\"plan\":\"pro\"}'), \
+         ('u2', 'ten_1', 'b@x', 'b@x', 0, 0, 'not json', '[1,2]'), \
+         ('u3', 'ten_2', 'c@x', 'c@x', 0, 0, '{\"other\":1}', '{}')",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    store.migrate().await.expect("migrates the rest");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT tenant_id, path FROM metadata_keys ORDER BY tenant_id, path")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    store.close().await;
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(t, p)| (t.as_str(), p.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("ten_1", "user.app_metadata.plan"),
+            ("ten_1", "user.user_metadata.address"),
+            ("ten_1", "user.user_metadata.department"),
+            ("ten_2", "user.user_metadata.other"),
+        ]
+    );
+}
+
+crate::both_backends!(the_metadata_keys_migration_fills_in_existing_keys_and_skips_corrupt_objects);

@@ -249,6 +249,7 @@ pub async fn create(
     };
     let mut tx = db.store.begin_write().await?;
     store::insert(&mut tx, &row).await?;
+    register_metadata(&mut tx, &row).await?;
     let summary =
         json!({"name": row.name, "type": row.client_type, "grant_types": row.grant_types});
     record(
@@ -371,6 +372,7 @@ pub async fn update(
     }
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
+    register_metadata(&mut tx, &row).await?;
     let summary = json!({"fields": changed});
     record(
         &mut tx,
@@ -399,6 +401,7 @@ pub async fn write_metadata(
     row.client_metadata = apply_metadata("client_metadata", &row.client_metadata, &patch, op)?;
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
+    register_metadata(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
         .as_object()
         .map(|o| o.keys().collect())
@@ -440,5 +443,17 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<()> {
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Registers the application's metadata key paths (the template editor's suggestions).
+async fn register_metadata(tx: &mut WriteTx, row: &AppRow) -> Result<()> {
+    crate::store::metadata_keys::register(
+        tx,
+        &row.tenant_id,
+        crate::store::metadata_keys::CLIENT_METADATA,
+        &row.client_metadata,
+    )
+    .await?;
     Ok(())
 }

@@ -68,6 +68,7 @@ pub async fn write_metadata(
     let out = Value::Object(slot.clone());
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
+    crate::store::metadata_keys::register_user(&mut tx, &row).await?;
     let keys: Vec<&String> = patch
         .as_object()
         .map(|o| o.keys().collect())

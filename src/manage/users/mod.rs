@@ -26,6 +26,7 @@ use crate::db::Db;
 use crate::ids::{IdKind, new_id};
 use crate::passwords::PasswordHasher;
 use crate::store::WriteTx;
+use crate::store::metadata_keys;
 use crate::store::roles as role_store;
 use crate::store::users::normalize_email;
 use crate::store::users::{self as store, By, UserRow};
@@ -252,6 +253,7 @@ pub async fn create(
     let mut tx = db.store.begin_write().await?;
     let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;
     store::insert(&mut tx, &row).await?;
+    metadata_keys::register_user(&mut tx, &row).await?;
     store::add_roles(&mut tx, &row.id, &role_ids).await?;
     record(
         &mut tx,
@@ -380,6 +382,9 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateUser) -> Re
     }
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
+    if input.user_metadata.is_some() || input.app_metadata.is_some() {
+        metadata_keys::register_user(&mut tx, &row).await?;
+    }
     record(
         &mut tx,
         db.now(),

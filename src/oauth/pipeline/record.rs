@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::Login;
 use crate::oauth::Issuing;
 use crate::oauth::{OAuthError, ServerFault};
-use crate::store::WriteTx;
 use crate::store::users::{self as user_store, UserRow};
+use crate::store::{WriteTx, metadata_keys};
 use sigil_hooks::event::Protocol;
 use sigil_hooks::metadata;
 use sigil_hooks::outcome::FlowOutcome;
@@ -72,5 +72,20 @@ pub async fn record_login(
     }
     row.updated_at = now;
     user_store::update(tx, &row).await?;
+    // The keys the hooks wrote (not deleted) join the template editor's suggestions; only
+    // those, so a login that writes nothing registers nothing.
+    for (writes, root) in [
+        (&outcome.user_metadata, metadata_keys::USER_METADATA),
+        (&outcome.app_metadata, metadata_keys::APP_METADATA),
+    ] {
+        let set: serde_json::Map<String, Value> = writes
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !set.is_empty() {
+            metadata_keys::register(tx, &row.tenant_id, root, &set).await?;
+        }
+    }
     Ok(row)
 }
