@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::OAuthError;
 use crate::db::Db;
 use crate::keys::KeyRing;
+use crate::store::grants::{self as grant_store, GrantRow};
 
 /// Verifies an access token of the tenant; returns its claims.
 pub async fn verify_access_token(
@@ -18,6 +19,37 @@ pub async fn verify_access_token(
     token: &str,
 ) -> Result<Map<String, Value>, OAuthError> {
     verify_jwt(db, keys, tenant_id, issuer, token, "at+jwt", true).await
+}
+
+/// Whether verified claims name `audience` in `aud`: one audience is a string, several an
+/// array (RFC 7519 4.1.3).
+pub fn audience_includes(claims: &Map<String, Value>, audience: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(audience)),
+        _ => false,
+    }
+}
+
+/// The user grant a verified access token was issued under (its `jti`), when it is recorded and
+/// not revoked: revoking a grant ends its access tokens before they expire (RFC 7009 2.1).
+pub async fn live_grant(
+    db: &Db,
+    tenant_id: &str,
+    claims: &Map<String, Value>,
+) -> Result<GrantRow, OAuthError> {
+    let bad = |m: &str| OAuthError::InvalidToken(m.to_string());
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("no jti"))?;
+    let grant = grant_store::grant(&db.store, tenant_id, jti)
+        .await?
+        .ok_or_else(|| bad("unknown token"))?;
+    if grant.revoked_at.is_some() {
+        return Err(bad("the token was revoked"));
+    }
+    Ok(grant)
 }
 
 /// Verifies a JWT this tenant signed: `typ` must be `typ` (explicit typing keeps an ID token

@@ -8,9 +8,8 @@ use serde_json::Value;
 
 use super::Checking;
 use super::OAuthError;
-use super::jwt_verify::verify_access_token;
+use super::jwt_verify::{audience_includes, live_grant, verify_access_token};
 use crate::scopes::{MANAGE_SCOPE, MANAGEMENT_AUDIENCE};
-use crate::store::grants as grant_store;
 
 /// Who a valid management token was issued to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +30,7 @@ pub async fn verify(
     let claims =
         verify_access_token(c.db, c.keys, tenant_id, &c.issuers.of(tenant_name), token).await?;
     let bad = |m: &str| OAuthError::InvalidToken(m.to_string());
-    let for_us = match claims.get("aud") {
-        Some(Value::String(a)) => a == MANAGEMENT_AUDIENCE,
-        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(MANAGEMENT_AUDIENCE)),
-        _ => false,
-    };
-    if !for_us {
+    if !audience_includes(&claims, MANAGEMENT_AUDIENCE) {
         return Err(bad("the token is not for the management API"));
     }
     let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or("");
@@ -53,13 +47,7 @@ pub async fn verify(
             .map(str::to_string)
             .ok_or_else(|| bad(&format!("no {name}")))
     };
-    let jti = text("jti")?;
-    let grant = grant_store::grant(&c.db.store, tenant_id, &jti)
-        .await?
-        .ok_or_else(|| bad("unknown token"))?;
-    if grant.revoked_at.is_some() {
-        return Err(bad("the token was revoked"));
-    }
+    live_grant(c.db, tenant_id, &claims).await?;
     Ok(ManagementBearer {
         user_id: text("sub")?,
         client_id: text("client_id")?,

@@ -4,9 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::Checking;
-use super::jwt_verify::verify_access_token;
+use super::jwt_verify::{audience_includes, live_grant, verify_access_token};
 use super::{OAuthError, userinfo_url};
-use crate::store::grants as grant_store;
 use crate::store::users as user_store;
 
 /// The `/userinfo` response for a bearer token.
@@ -20,24 +19,10 @@ pub async fn userinfo(
     let claims = verify_access_token(c.db, c.keys, tenant_id, &issuer, token).await?;
     let bad = |m: &str| OAuthError::InvalidToken(m.to_string());
     let ui = userinfo_url(&issuer);
-    let aud_ok = match &claims.get("aud") {
-        Some(Value::String(a)) => a == &ui,
-        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(ui.as_str())),
-        _ => false,
-    };
-    if !aud_ok {
+    if !audience_includes(&claims, &ui) {
         return Err(bad("the token is not for /userinfo"));
     }
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no jti"))?;
-    let grant = grant_store::grant(&c.db.store, tenant_id, jti)
-        .await?
-        .ok_or_else(|| bad("unknown token"))?;
-    if grant.revoked_at.is_some() {
-        return Err(bad("the token was revoked"));
-    }
+    let grant = live_grant(c.db, tenant_id, &claims).await?;
     let scopes = crate::scopes::parse(&grant.scope);
     if !scopes.iter().any(|s| s == "openid") {
         // RFC 6750 3.1: a valid token without the scope the resource needs.
