@@ -82,3 +82,15 @@ pub fn token(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
         ))
     }
 }
+
+/// Whether `c` may begin a name in a JWT template path (`user.user_metadata.department`):
+/// a letter or `_` (docs/jwt-templates.md). The template parser and the register of metadata
+/// keys it suggests share this rule.
+pub fn is_template_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+/// Whether `c` may continue a name in a JWT template path: a letter, a digit, `_` or `-`.
+pub fn is_template_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}

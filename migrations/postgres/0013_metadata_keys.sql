@@ -28,5 +28,5 @@ SELECT DISTINCT tenant_id, root || k FROM (
     UNION ALL
     SELECT tenant_id, 'client.client_metadata.', pg_temp.sigil_object_keys(client_metadata) FROM applications
 ) AS keys
-WHERE k ~ '^[A-Za-z_-][A-Za-z0-9_-]{0,99}$'
+WHERE k ~ '^[A-Za-z_][A-Za-z0-9_-]{0,99}$'
 ON CONFLICT DO NOTHING;

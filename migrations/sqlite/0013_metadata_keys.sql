@@ -20,4 +20,4 @@ SELECT DISTINCT tenant_id, root || k FROM (
     UNION ALL
     SELECT a.tenant_id, 'client.client_metadata.', j.key FROM applications a, json_each(CASE WHEN json_valid(a.client_metadata) THEN CASE WHEN json_type(a.client_metadata) = 'object' THEN a.client_metadata ELSE '{}' END ELSE '{}' END) j
 )
-WHERE k NOT GLOB '*[^A-Za-z0-9_-]*' AND k NOT GLOB '[0-9]*' AND length(k) BETWEEN 1 AND 100;
+WHERE k NOT GLOB '*[^A-Za-z0-9_-]*' AND k NOT GLOB '[0-9-]*' AND length(k) BETWEEN 1 AND 100;

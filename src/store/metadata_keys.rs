@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Executor};
 
 use super::{StoreError, WriteTx};
+use crate::fields::{is_template_name_char, is_template_name_start};
 
 /// Most paths kept per tenant; later new ones are not registered (the writes themselves are
 /// not refused).
@@ -29,12 +30,12 @@ pub const ORGANIZATION_METADATA: &str = "organization.metadata";
 /// See [`USER_METADATA`].
 pub const CLIENT_METADATA: &str = "client.client_metadata";
 
-/// Whether `key` can be a name in a template path: letters, digits, `_` and `-`, not starting
-/// with a digit (see docs/jwt-templates.md), and at most 100 characters.
+/// Whether `key` can be a name in a template path (the template parser's rule,
+/// [`crate::fields::is_template_name_start`]), and at most 100 characters.
 fn is_template_name(key: &str) -> bool {
     let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '-')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    chars.next().is_some_and(is_template_name_start)
+        && chars.all(is_template_name_char)
         && key.len() <= 100
 }
 

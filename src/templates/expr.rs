@@ -5,6 +5,8 @@
 
 use serde_json::{Number, Value};
 
+use crate::fields::{is_template_name_char, is_template_name_start};
+
 /// One dot-separated step of a path.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Segment {
@@ -85,14 +87,6 @@ struct Parser<'a> {
     i: usize,
 }
 
-fn is_name_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_'
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
-
 impl Parser<'_> {
     fn peek(&self) -> Option<char> {
         self.at(0)
@@ -159,7 +153,7 @@ impl Parser<'_> {
         match self.peek() {
             Some(q @ ('\'' | '"')) => self.quoted(q),
             Some(c) if c == '-' || c.is_ascii_digit() => self.number(),
-            Some(c) if is_name_start(c) => {
+            Some(c) if is_template_name_start(c) => {
                 let path = self.path()?;
                 if let [only] = path.as_slice() {
                     match &*only.key {
@@ -180,10 +174,10 @@ impl Parser<'_> {
         loop {
             let at = self.i;
             let key = match self.peek() {
-                Some(c) if is_name_start(c) => self.take_while(is_name_char),
+                Some(c) if is_template_name_start(c) => self.take_while(is_template_name_char),
                 Some(c) if c.is_ascii_digit() && !segments.is_empty() => {
                     let digits = self.take_while(|c| c.is_ascii_digit());
-                    if self.peek().is_some_and(is_name_char) {
+                    if self.peek().is_some_and(is_template_name_char) {
                         return err(
                             at,
                             "a path segment is a name (letter or `_` first) or an index (digits only)",

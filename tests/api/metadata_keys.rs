@@ -134,7 +134,7 @@ async fn only_template_names_are_offered_and_a_bad_query_names_its_field(db: Db)
     app.post(
         "/t/default/api/users",
         json!({"email": "ada@example.com",
-               "user_metadata": {"has space": 1, "a.b": 1, "9lives": 1, "ok-name_2": 1}}),
+               "user_metadata": {"has space": 1, "a.b": 1, "9lives": 1, "-lead": 1, "ok-name_2": 1}}),
     )
     .await
     .expect_status(StatusCode::CREATED);

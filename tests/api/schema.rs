@@ -143,7 +143,7 @@ async fn the_metadata_keys_migration_fills_in_existing_keys_and_skips_corrupt_ob
         "INSERT INTO users (id, tenant_id, email, email_normalized, created_at, updated_at, \
          user_metadata, app_metadata) VALUES \
          ('u1', 'ten_1', 'a@x', 'a@x', 0, 0, \
-          '{\"department\":\"eng\",\"address\":{\"city\":\"L\"},\"has space\":1,\"9x\":2}', \
+          '{\"department\":\"eng\",\"address\":{\"city\":\"L\"},\"has space\":1,\"9x\":2,\"-x\":3}', \
           '{\"plan\":\"pro\"}'), \
          ('u2', 'ten_1', 'b@x', 'b@x', 0, 0, 'not json', '[1,2]'), \
          ('u3', 'ten_2', 'c@x', 'c@x', 0, 0, '{\"other\":1}', '{}')",
