@@ -6,14 +6,14 @@ use utoipa::ToSchema;
 
 use super::dashboard::{MANAGEMENT_AUDIENCE, refuse_built_in};
 use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
-
-/// Why the management API's own audience cannot be changed here.
-const BUILT_IN: &str = "the management API is built in (see docs/dashboard.md)";
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
 use crate::store::ApiScope;
 use crate::store::apis::{self as store, ApiRow, By};
+
+/// Why the management API's own audience cannot be changed here.
+const BUILT_IN: &str = "the management API is built in (see docs/dashboard.md)";
 
 /// A scope an API defines.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

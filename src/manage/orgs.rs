@@ -197,7 +197,9 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateOrg) -> Res
     }
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
-    register_metadata(&mut tx, &row).await?;
+    if input.metadata.is_some() {
+        register_metadata(&mut tx, &row).await?;
+    }
     record(
         &mut tx,
         db.now(),

@@ -69,11 +69,10 @@ pub async fn register(
     object: &Map<String, Value>,
 ) -> Result<(), StoreError> {
     for path in paths(root, object) {
-        // A path already there costs a lookup of the primary key and writes nothing.
+        // A path already there meets its primary key and writes nothing.
         sqlx::query(
             "INSERT INTO metadata_keys (tenant_id, path) SELECT $1, $2 \
-             WHERE NOT EXISTS (SELECT 1 FROM metadata_keys WHERE tenant_id = $1 AND path = $2) \
-             AND (SELECT count(*) FROM metadata_keys WHERE tenant_id = $1) < $3 \
+             WHERE (SELECT count(*) FROM metadata_keys WHERE tenant_id = $1) < $3 \
              ON CONFLICT DO NOTHING",
         )
         .bind(tenant_id)

@@ -302,10 +302,7 @@ pub async fn update(
     client_id: &str,
     input: UpdateApp,
 ) -> Result<Application> {
-    refuse_built_in(
-        client_id == super::dashboard::client_id(&ctx.tenant_id),
-        "the dashboard application is built in",
-    )?;
+    refuse_dashboard(ctx, client_id)?;
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(&mut tx, ctx, client_id).await?;
     let mut changed = Vec::new();
@@ -372,7 +369,9 @@ pub async fn update(
     }
     row.updated_at = db.now();
     store::update(&mut tx, &row).await?;
-    register_metadata(&mut tx, &row).await?;
+    if input.client_metadata.is_some() {
+        register_metadata(&mut tx, &row).await?;
+    }
     let summary = json!({"fields": changed});
     record(
         &mut tx,
@@ -423,10 +422,7 @@ pub async fn write_metadata(
 
 /// Deletes an application.
 pub async fn delete(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<()> {
-    refuse_built_in(
-        client_id == super::dashboard::client_id(&ctx.tenant_id),
-        "the dashboard application is built in",
-    )?;
+    refuse_dashboard(ctx, client_id)?;
     let mut tx = db.store.begin_write().await?;
     if !store::delete(&mut tx, &ctx.tenant_id, client_id).await? {
         return Err(ManageError::NotFound("application"));
@@ -444,6 +440,14 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<()> {
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Refuses to change or delete the tenant's built-in dashboard client (docs/dashboard.md).
+fn refuse_dashboard(ctx: &TenantCtx, client_id: &str) -> Result<()> {
+    refuse_built_in(
+        client_id == super::dashboard::client_id(&ctx.tenant_id),
+        "the dashboard application is built in",
+    )
 }
 
 /// Registers the application's metadata key paths (the template editor's suggestions).
