@@ -44,6 +44,11 @@ pub fn redirect_uri(issuer: &str) -> String {
     format!("{issuer}/dashboard/callback")
 }
 
+/// Where the dashboard sends a browser after logout (exact match, like the redirect URI).
+fn post_logout_uri(issuer: &str) -> String {
+    format!("{issuer}/dashboard/")
+}
+
 /// What a dashboard (or a script) needs to sign a tenant administrator in.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardClient {
@@ -117,13 +122,20 @@ async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str)
         }
     };
     let id = client_id(tenant);
-    let uri = redirect_uri(issuer);
+    let (uris, logout_uris) = (vec![redirect_uri(issuer)], vec![post_logout_uri(issuer)]);
     match app_store::get_for_update(tx, tenant, &id).await? {
-        Some(mut app) if app.redirect_uris != [uri.clone()] => {
-            app.redirect_uris = vec![uri];
+        Some(mut app)
+            if app.redirect_uris != uris || app.post_logout_redirect_uris != logout_uris =>
+        {
+            app.redirect_uris = uris;
+            app.post_logout_redirect_uris = logout_uris;
             app.updated_at = now;
             app_store::update(tx, &app).await?;
-            let summary = json!({"redirect_uris": app.redirect_uris, "built_in": true});
+            let summary = json!({
+                "redirect_uris": app.redirect_uris,
+                "post_logout_redirect_uris": app.post_logout_redirect_uris,
+                "built_in": true,
+            });
             record(tx, now, ctx, "update", "application", &id, summary).await?;
         }
         Some(_) => {}
@@ -134,8 +146,8 @@ async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str)
                 name: "Sigil dashboard".into(),
                 client_type: ClientType::Public,
                 secret_hash: None,
-                redirect_uris: vec![uri],
-                post_logout_redirect_uris: vec![format!("{issuer}/dashboard/")],
+                redirect_uris: uris,
+                post_logout_redirect_uris: logout_uris,
                 allowed_web_origins: Vec::new(),
                 // No refresh token in a browser: a new access token comes from a silent
                 // `prompt=none` request against the login session.
@@ -164,19 +176,19 @@ async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str)
 pub async fn follow_public_url(db: &Db, issuer_of: impl Fn(&str) -> String) -> Result<usize> {
     let clients = app_store::with_prefix(db.store.read().await?.conn(), CLIENT_ID_PREFIX).await?;
     let mut changed = 0;
-    for (id, tenant_id, tenant_name, uris) in clients {
-        let issuer = issuer_of(&tenant_name);
-        if uris == [redirect_uri(&issuer)] {
+    for app in clients {
+        let issuer = issuer_of(&app.tenant_name);
+        let current = app.redirect_uris == [redirect_uri(&issuer)]
+            && app.post_logout_redirect_uris == [post_logout_uri(&issuer)];
+        // Not ours when the id does not name its own tenant: only this module makes the shape.
+        if current || app.client_id != client_id(&app.tenant_id) {
             continue;
         }
         let ctx = TenantCtx {
-            tenant_id,
-            tenant_name,
+            tenant_id: app.tenant_id,
+            tenant_name: app.tenant_name,
             actor: "system".into(),
         };
-        if id != client_id(&ctx.tenant_id) {
-            continue; // not ours: an id can only take this shape by being made here
-        }
         let now = db.now();
         let mut tx = db.store.begin_write().await?;
         provision_in(&mut tx, now, &ctx, &issuer).await?;

@@ -178,30 +178,38 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
     Ok(Page::from_rows(rows, limit, |r| r.client_id.clone()))
 }
 
-/// Every tenant's application whose client id starts with `prefix`: its client id, its
-/// tenant's id and name, and its redirect URIs.
+/// An application found by the prefix of its client id ([`with_prefix`]), with its tenant's
+/// name and the addresses it may send browsers to.
+#[derive(Debug, Clone, FromRow)]
+pub struct PrefixedApp {
+    /// The OAuth `client_id`.
+    pub client_id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The owning tenant's name.
+    pub tenant_name: String,
+    /// Exact-match list.
+    #[sqlx(try_from = "JsonText")]
+    pub redirect_uris: Vec<String>,
+    /// Exact-match list.
+    #[sqlx(try_from = "JsonText")]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+/// Every tenant's application whose client id starts with `prefix`, in client-id order.
 pub async fn with_prefix<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     prefix: &str,
-) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
+) -> Result<Vec<PrefixedApp>, StoreError> {
     // A comparison, not LIKE: `_` in an id would be a wildcard there.
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT a.client_id, a.tenant_id, t.name, a.redirect_uris FROM applications a \
-         JOIN tenants t ON t.id = a.tenant_id \
+    Ok(sqlx::query_as(
+        "SELECT a.client_id, a.tenant_id, t.name AS tenant_name, a.redirect_uris, \
+         a.post_logout_redirect_uris FROM applications a JOIN tenants t ON t.id = a.tenant_id \
          WHERE substr(a.client_id, 1, length($1)) = $1 ORDER BY a.client_id",
     )
     .bind(prefix)
     .fetch_all(ex)
-    .await?;
-    rows.into_iter()
-        .map(|(id, tenant, name, uris)| {
-            let uris = serde_json::from_str(&uris).map_err(|e| StoreError::Corrupt {
-                column: "redirect_uris".into(),
-                reason: e.to_string(),
-            })?;
-            Ok((id, tenant, name, uris))
-        })
-        .collect()
+    .await?)
 }
 
 /// Deletes an application.

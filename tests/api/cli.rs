@@ -1078,13 +1078,32 @@ async fn the_first_administrator_comes_from_the_command_line(db: Db) {
         "ada@example.com",
     )
     .await;
-    let res = reqwest::Client::new()
+    let at = tokens["access_token"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let res = http
         .get(format!("{base}/t/acme/api/users"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .bearer_auth(at)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // Its logout destination moved with the public URL too.
+    let dashboard: serde_json::Value = http
+        .get(format!(
+            "{base}/t/acme/api/applications/sigil-dashboard-{tenant_id}"
+        ))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        dashboard["post_logout_redirect_uris"],
+        json!([format!("{base}/t/acme/dashboard/")]),
+        "{dashboard}"
+    );
 }
 
 both_backends!(
