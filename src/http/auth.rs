@@ -63,22 +63,15 @@ async fn caller(credential: &str, svc: &Services) -> Result<Caller, ApiError> {
 
 /// A tenant administrator's access token, for the tenant named `tenant` in the path.
 async fn administrator(token: &str, tenant: &str, svc: &Services) -> Result<Auth, ApiError> {
-    let refused = || {
-        ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid API key or dashboard access token of this tenant is required",
-        )
-    };
     let t = match tenants::get(&svc.db, &svc.issuers, tenant).await {
         Ok(t) => t,
         // Not naming which: an unknown tenant looks like a token it did not issue.
-        Err(ManageError::NotFound(_)) => return Err(refused()),
+        Err(ManageError::NotFound(_)) => return Err(ApiError::unauthorized()),
         Err(e) => return Err(e.into()),
     };
     let bearer = match management_token::verify(&svc.checking(), &t.id, &t.name, token).await {
         Ok(b) => b,
-        Err(OAuthError::InvalidToken(_)) => return Err(refused()),
+        Err(OAuthError::InvalidToken(_)) => return Err(ApiError::unauthorized()),
         Err(e) => return Err(ManageError::Internal(Box::new(e)).into()),
     };
     if bearer.client_id != dashboard::client_id(&t.id) {
