@@ -42,6 +42,7 @@ pub mod lite;
 pub mod login_failures;
 pub mod metadata_keys;
 pub mod orgs;
+mod page;
 pub mod read_retried;
 pub mod refresh_read;
 pub mod refresh_tokens;
@@ -62,6 +63,7 @@ mod write_tx;
 
 pub use conn::{Exec, Pooler, Read};
 pub use error::StoreError;
+pub use page::Page;
 pub use sqlite_open::SqliteSync;
 use sqlite_open::retry_while_busy;
 pub use types::{ApiScope, ClientType, GrantType, SigningAlg};
@@ -419,36 +421,6 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
         None
     } else {
         Some(PathBuf::from(path))
-    }
-}
-
-/// One page of a list, in id order, with the cursor for the next page.
-#[derive(Debug)]
-pub struct Page<T> {
-    /// The rows.
-    pub items: Vec<T>,
-    /// The last id when more rows may follow.
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// Builds a page from `limit + 1` fetched rows: the extra row only tells that more exist.
-    pub(crate) fn from_rows(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> Self {
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit.max(0) as usize);
-        let next_cursor = if more { rows.last().map(&id) } else { None };
-        Page {
-            items: rows,
-            next_cursor,
-        }
-    }
-
-    /// Maps the items.
-    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
-        Ok(Page {
-            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
-            next_cursor: self.next_cursor,
-        })
     }
 }
 
