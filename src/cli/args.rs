@@ -217,8 +217,11 @@ pub enum TemplatesCommand {
     },
     /// Render a template without saving it (or the saved ones when no file is given).
     Preview {
-        /// A template to try.
+        /// A template to try (in place of the saved one of --token).
         file: Option<PathBuf>,
+        /// Which token FILE is for: access_token (the default) or id_token.
+        #[arg(long, requires = "file")]
+        token: Option<String>,
         /// The tenant's name.
         #[arg(long)]
         tenant: String,

@@ -45,6 +45,7 @@ pub async fn run(target: &Target, command: TemplatesCommand) -> Result<ExitCode>
         }
         TemplatesCommand::Preview {
             file,
+            token,
             tenant,
             client,
             user,
@@ -54,6 +55,7 @@ pub async fn run(target: &Target, command: TemplatesCommand) -> Result<ExitCode>
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             let input = PreviewInput {
                 template: file.as_deref().map(read_json).transpose()?,
+                token,
                 client_id: client,
                 user_id: user,
                 organization,

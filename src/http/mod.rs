@@ -9,6 +9,7 @@ pub mod browser;
 pub mod client_grants;
 pub mod client_ip;
 pub mod dashboard;
+mod dashboard_page;
 pub mod error;
 pub mod hooks;
 pub mod legacy_store;
@@ -134,6 +135,7 @@ pub fn app(svc: Services, metrics: metrics::Exposure, request_timeout: Duration)
         )
         .merge(oidc::router(svc.clone(), &guard))
         .merge(guard.wrap(browser::router(), unavailable::Shape::Page))
+        .merge(guard.wrap(dashboard_page::router(), unavailable::Shape::Page))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")

@@ -75,6 +75,41 @@ pub fn client(tenant_id: &str, issuer: &str) -> DashboardClient {
     }
 }
 
+/// What the dashboard's page asks for before anyone signs in: public, as any OIDC client's
+/// settings are (its id is in every authorization request it makes).
+#[derive(Debug, Serialize)]
+pub struct PageSettings {
+    /// The tenant's name (the path segment).
+    pub tenant: String,
+    /// The tenant's issuer: where discovery, `/authorize` and `/oauth/token` live.
+    pub issuer: String,
+    /// Whether the tenant has had an administrator, so that the dashboard client exists; until
+    /// then the page explains how to make one instead of sending the browser to a client the
+    /// tenant does not have.
+    pub ready: bool,
+    /// The client's settings.
+    #[serde(flatten)]
+    pub client: DashboardClient,
+}
+
+/// The page settings of tenant `tenant_id` (named `tenant`, issuer `issuer`).
+pub async fn page_settings(
+    db: &Db,
+    tenant_id: &str,
+    tenant: &str,
+    issuer: &str,
+) -> Result<PageSettings> {
+    let id = client_id(tenant_id);
+    let mut read = db.store.read().await?;
+    let ready = app_store::get(read.conn(), tenant_id, &id).await?.is_some();
+    Ok(PageSettings {
+        tenant: tenant.into(),
+        issuer: issuer.into(),
+        ready,
+        client: client(tenant_id, issuer),
+    })
+}
+
 /// Makes the built-in rows that are missing and points the client at `issuer` (the public URL
 /// may have moved since they were made). Returns the administrator role's id.
 async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str) -> Result<String> {

@@ -187,10 +187,13 @@ pub async fn delete(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewInput {
-    /// A template to try (not saved); without it, the saved templates that apply to
-    /// `client_id` (or the tenant's) are rendered.
+    /// A template to try (not saved) in place of the saved one of `token`; the other token
+    /// renders its saved template. Without it, the saved templates that apply to `client_id`
+    /// (or the tenant's) are rendered.
     #[schema(value_type = Option<Object>)]
     pub template: Option<Value>,
+    /// Which token `template` is for: `access_token` (the default) or `id_token`.
+    pub token: Option<String>,
     /// The application: whose overrides apply, and the event's `client`.
     pub client_id: Option<String>,
     /// Build the event from this user (needs `client_id`).
@@ -205,10 +208,12 @@ pub struct PreviewInput {
 /// What a preview renders.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
-    /// Claims of the given template, or of the saved access-token template.
+    /// Claims of the access token's template (the given one when `token` is the access
+    /// token's), absent when there is none.
     #[schema(value_type = Option<Object>)]
     pub access_token: Option<Map<String, Value>>,
-    /// Claims of the saved ID-token template (absent when a template was given).
+    /// Claims of the ID token's template (the given one when `token` is `id_token`), absent
+    /// when there is none.
     #[schema(value_type = Option<Object>)]
     pub id_token: Option<Map<String, Value>>,
     /// The event rendered against.
@@ -279,24 +284,16 @@ pub async fn preview(
         (None, None) => serde_json::from_str(SAMPLE_EVENT).map_err(ManageError::internal)?,
     };
     let event = without_secrets(event);
-    if let Some(t) = &input.template {
-        let parsed = parse(t).map_err(|e| match e {
-            ManageError::InvalidTemplate(errs) => ManageError::InvalidTemplate(
-                errs.into_iter()
-                    .map(|mut x| {
-                        x.pointer = format!("/template{}", x.pointer);
-                        x
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })?;
-        return Ok(Preview {
-            access_token: Some(parsed.render(&event)),
-            id_token: None,
-            event,
-        });
-    }
+    let draft = match &input.template {
+        Some(t) => Some((draft_token(input.token.as_deref())?, parse_draft(t)?)),
+        None if input.token.is_some() => {
+            return Err(invalid(
+                "token",
+                "names the token of `template`, which is missing",
+            ));
+        }
+        None => None,
+    };
     check_client(db, ctx, input.client_id.as_deref()).await?;
     let set = templates
         .effective(
@@ -306,10 +303,39 @@ pub async fn preview(
             db.now(),
         )
         .await?;
+    let mut access_token = set.access_token.map(|t| t.render(&event));
+    let mut id_token = set.id_token.map(|t| t.render(&event));
+    if let Some((kind, t)) = draft {
+        let claims = Some(t.render(&event));
+        match kind {
+            TokenKind::AccessToken => access_token = claims,
+            TokenKind::IdToken => id_token = claims,
+        }
+    }
     Ok(Preview {
-        access_token: set.access_token.map(|t| t.render(&event)),
-        id_token: set.id_token.map(|t| t.render(&event)),
+        access_token,
+        id_token,
         event,
+    })
+}
+
+/// The token a preview's draft stands for.
+fn draft_token(token: Option<&str>) -> Result<TokenKind> {
+    token.map_or(Ok(TokenKind::AccessToken), TokenKind::parse)
+}
+
+/// A preview's draft, its errors' pointers under `/template` (where it is in the request).
+fn parse_draft(t: &Value) -> Result<Template> {
+    parse(t).map_err(|e| match e {
+        ManageError::InvalidTemplate(errs) => ManageError::InvalidTemplate(
+            errs.into_iter()
+                .map(|mut x| {
+                    x.pointer = format!("/template{}", x.pointer);
+                    x
+                })
+                .collect(),
+        ),
+        other => other,
     })
 }
 

@@ -14,7 +14,8 @@ use sha2::Digest as _;
 use crate::helpers::free_port;
 use crate::helpers::{Db, Reply, spawn_app, upload_and_bind, verify};
 
-struct Driver(Child);
+/// ChromeDriver, stopped when dropped.
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -23,7 +24,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_chromedriver() -> (Driver, String) {
+pub(crate) async fn start_chromedriver() -> (Driver, String) {
     let exe = which("chromedriver").unwrap_or_else(|| {
         panic!("chromedriver is required: run ./scripts/setup-browser.sh (scripts/test.sh does)")
     });
@@ -48,12 +49,69 @@ async fn start_chromedriver() -> (Driver, String) {
     panic!("chromedriver did not start");
 }
 
-fn which(name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(name))
             .find(|p| p.is_file())
     })
+}
+
+/// A headless Chromium session through ChromeDriver at `webdriver`.
+pub(crate) async fn chromium(webdriver: &str) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    // The console's messages, for [`console`].
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": which("chromium").expect("chromium"),
+               "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--window-size=1280,900"]}),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(webdriver)
+        .await
+        .expect("a Chromium session")
+}
+
+/// ChromeDriver's log command (`POST /session/{id}/se/log`): the browser console's messages
+/// since the last call.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// The messages the page wrote to the browser console (errors the browser reports there too,
+/// such as a Content-Security-Policy violation) since the last call.
+pub(crate) async fn console(c: &fantoccini::Client) -> Vec<String> {
+    let entries = c.issue_cmd(ConsoleLog).await.expect("the console log");
+    entries
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| format!("{} {}", e["level"], e["message"]))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The application's callback: a tiny server that answers every path.
@@ -100,17 +158,7 @@ async fn chromium_logs_in_through_the_hosted_page() {
     );
 
     let (_driver, webdriver) = start_chromedriver().await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": which("chromium").expect("chromium"),
-               "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]}),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&webdriver)
-        .await
-        .expect("a Chromium session");
+    let c = chromium(&webdriver).await;
     c.goto(&authorize).await.unwrap();
     assert_eq!(c.title().await.unwrap(), "Sign in");
     c.find(Locator::Css("#email"))

@@ -18,6 +18,7 @@ mod cluster_script;
 mod code_flow;
 mod corruption;
 mod dashboard;
+mod dashboard_page;
 mod discovery;
 mod fetch;
 mod fetch_tls;

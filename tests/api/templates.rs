@@ -275,7 +275,73 @@ async fn template_claims_reach_tokens_and_hooks_override(db: Db) {
     assert_eq!(ui["full_name"], "Ada Lovelace");
 }
 
+/// The template editor previews a draft of one token beside what the other token's live
+/// template gives, for the same event.
+async fn a_draft_previews_beside_the_live_template_of_the_other_token(db: Db) {
+    let app = spawn_app(db).await;
+    let (user_id, client_id, _) = seed(&app).await;
+    app.put(
+        "/t/default/api/jwt-templates/id_token",
+        json!({"full_name": "{{user.given_name}} {{user.family_name}}"}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    app.put(
+        "/t/default/api/jwt-templates/access_token",
+        access_template(),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+
+    let p = app
+        .post(
+            "/t/default/api/jwt-templates/preview",
+            json!({"template": {"dept": "{{user.user_metadata.department}}"}, "token": "id_token",
+                   "user_id": user_id, "client_id": client_id}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(p["id_token"], json!({"dept": "engineering"}));
+    assert_eq!(p["access_token"]["department"], "engineering");
+    assert_eq!(p["access_token"]["logins"], 0);
+
+    // Without `token`, the draft is the access token's, as before.
+    let p = app
+        .post(
+            "/t/default/api/jwt-templates/preview",
+            json!({"template": {"who": "{{user.email}}"}}),
+        )
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(p["access_token"], json!({"who": "ada@example.com"}));
+    assert_eq!(p["id_token"], json!({"full_name": "Ada Lovelace"}));
+
+    let (s, e) = app
+        .post(
+            "/t/default/api/jwt-templates/preview",
+            json!({"template": {}, "token": "refresh_token"}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("token")),
+        "{e}"
+    );
+    let (s, e) = app
+        .post(
+            "/t/default/api/jwt-templates/preview",
+            json!({"token": "id_token"}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("token")),
+        "{e}"
+    );
+}
+
 both_backends!(
     templates_validate_save_preview_and_audit,
+    a_draft_previews_beside_the_live_template_of_the_other_token,
     template_claims_reach_tokens_and_hooks_override,
 );

@@ -117,7 +117,7 @@ async fn browser_session(
 
 /// The tenant of a page: "no such tenant" only when it does not exist; a database failure is
 /// the 500 (or 503) page with its cause logged.
-async fn tenant_page(
+pub(super) async fn tenant_page(
     svc: &Services,
     name: &str,
 ) -> Result<crate::manage::tenants::Tenant, Response> {

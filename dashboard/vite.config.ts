@@ -1,0 +1,26 @@
+// Builds the dashboard into dist/, which is committed and compiled into the sigil binary
+// (src/http/dashboard_page.rs). File names are fixed, with no hash: the server revalidates
+// them by ETag, and src/http/dashboard_page.rs names each one.
+import { defineConfig } from "vite";
+
+export default defineConfig({
+  // Relative URLs: the page is served at /t/{tenant}/dashboard/ for every tenant, and under
+  // whatever path prefix the public URL has.
+  base: "./",
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    modulePreload: { polyfill: false },
+    reportCompressedSize: true,
+    rolldownOptions: {
+      output: {
+        entryFileNames: "assets/app.js",
+        chunkFileNames: "assets/[name].js",
+        assetFileNames: "assets/app[extname]",
+        codeSplitting: false,
+      },
+    },
+  },
+});

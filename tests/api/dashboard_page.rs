@@ -1,0 +1,513 @@
+//! The dashboard in a real browser (headless Chromium through ChromeDriver, as
+//! `browser.rs`): an administrator signs in through the tenant's hosted login, edits a JWT
+//! template with autocomplete from this tenant's metadata keys only, sees an error underlined
+//! where the server places it, previews and saves; a user who is not an administrator is
+//! refused. Screenshots of each page go to `$CARGO_TARGET_TMPDIR/dashboard-screenshots/`.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::browser::{chromium, console, start_chromedriver};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, upload_and_bind};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Where the screenshots go: a test artifact, kept after the run.
+fn screenshot_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits until the text of the element `css` satisfies `ok`; returns it.
+async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..150 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            if ok(&t) {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("`{css}` never showed what was expected; last text: {last:?}");
+}
+
+async fn user(app: &TestApp, tenant: &str, email: &str, metadata: Value) -> String {
+    let u = app
+        .post(
+            &format!("/t/{tenant}/api/users"),
+            json!({"email": email, "password": PASSWORD, "email_verified": true,
+                   "given_name": "Ada", "user_metadata": metadata}),
+        )
+        .await
+        .expect_status(StatusCode::CREATED);
+    u["id"].as_str().unwrap().to_string()
+}
+
+/// Signs in on the hosted login page the dashboard sent the browser to.
+async fn sign_in(c: &Client, email: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#email"))
+        .await
+        .expect("the hosted login page");
+    c.find(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The labels of the open completion list.
+async fn completions(c: &Client) -> Vec<String> {
+    if let Err(e) = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".cm-tooltip-autocomplete li"))
+        .await
+    {
+        screenshot(c, "no-completion").await;
+        let text = c
+            .execute(
+                "return document.querySelector('#template-editor .cm-content').innerText",
+                vec![],
+            )
+            .await;
+        panic!("the completion list did not open ({e}); the editor holds {text:?}");
+    }
+    let labels = c
+        .execute(
+            "return [...document.querySelectorAll('.cm-tooltip-autocomplete li')]\
+             .map(li => li.querySelector('.cm-completionLabel').textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(labels).unwrap()
+}
+
+/// Empties the editor.
+async fn clear(editor: &fantoccini::elements::Element) {
+    editor.send_keys(&(Key::Control + "a")).await.unwrap();
+    editor.send_keys(&Key::Backspace.to_string()).await.unwrap();
+}
+
+/// Moves through the open completion list with the arrow keys to `label`, and takes it.
+async fn choose(c: &Client, editor: &fantoccini::elements::Element, label: &str) {
+    for _ in 0..50 {
+        let selected: Value = c
+            .execute(
+                "const li = document.querySelector('.cm-tooltip-autocomplete li[aria-selected]');\
+                 return li ? li.querySelector('.cm-completionLabel').textContent : null",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if selected == label {
+            editor.send_keys(&Key::Enter.to_string()).await.unwrap();
+            return;
+        }
+        editor.send_keys(&Key::Down.to_string()).await.unwrap();
+    }
+    panic!("`{label}` is not in the completion list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refused() {
+    let app = spawn_app(Db::Sqlite).await;
+    let ada = user(
+        &app,
+        "default",
+        "ada@example.com",
+        json!({"department": "engineering"}),
+    )
+    .await;
+    user(&app, "default", "bob@example.com", json!({})).await;
+    // One hook in the flow already, so that binding another first means something.
+    upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
+    app.put(&format!("/t/default/api/dashboard/admins/{ada}"), json!({}))
+        .await
+        .expect_status(StatusCode::OK);
+    app.post(
+        "/t/default/api/applications",
+        json!({"name": "web", "redirect_uris": ["https://web.example/cb"]}),
+    )
+    .await
+    .expect_status(StatusCode::CREATED);
+    // Another tenant's key, which this tenant's editor must never offer.
+    app.post("/api/tenants", json!({"name": "globex"}))
+        .await
+        .expect_status(StatusCode::CREATED);
+    user(&app, "globex", "eve@example.com", json!({"codename": "x"})).await;
+
+    let (_driver, webdriver) = start_chromedriver().await;
+    let c = chromium(&webdriver).await;
+    c.goto(&format!("{}/t/default/dashboard", app.base))
+        .await
+        .unwrap();
+    sign_in(&c, "ada@example.com").await;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#template-editor .cm-content"))
+        .await
+        .expect("the template editor after sign-in");
+    assert_eq!(
+        wait_text(&c, "#signed-in-as", |t| !t.is_empty()).await,
+        "ada@example.com"
+    );
+    wait_text(&c, "#template-problems", |t| t.contains("valid")).await;
+    let url = c.current_url().await.unwrap();
+    assert_eq!(
+        url.as_str(),
+        format!("{}/t/default/dashboard/", app.base),
+        "the code left the address bar"
+    );
+
+    templates_step(&c, &app, &ada).await;
+    hooks_and_flow_step(&c, &app).await;
+
+    // Bob, who is not an administrator, signs in and is refused.
+    c.find(Locator::Css("#sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    sign_in(&c, "bob@example.com").await;
+    let refused = wait_text(&c, "#refused", |t| !t.is_empty()).await;
+    assert!(refused.contains("Not an administrator"), "{refused}");
+    assert!(
+        c.find(Locator::Css("#template-editor")).await.is_err(),
+        "no editor for Bob"
+    );
+    screenshot(&c, "refused").await;
+    c.close().await.unwrap();
+}
+
+/// The template editor: completion, an error at its place, preview, diff, save, history.
+async fn templates_step(c: &Client, app: &TestApp, ada: &str) {
+    let editor = c
+        .find(Locator::Css("#template-editor .cm-content"))
+        .await
+        .unwrap();
+    // Type a claim; inside `{{` the editor offers this tenant's metadata key.
+    editor.click().await.unwrap();
+    clear(&editor).await;
+    editor.send_keys("{\"dept\": \"{{user.me").await.unwrap();
+    let offered = completions(c).await;
+    assert!(
+        offered.iter().any(|l| l == "user.user_metadata.department"),
+        "{offered:?}"
+    );
+    assert!(
+        !offered.iter().any(|l| l.contains("codename")),
+        "another tenant's key was offered: {offered:?}"
+    );
+    choose(c, &editor, "user.user_metadata.department").await;
+    editor.send_keys("}}\"}").await.unwrap();
+    wait_text(c, "#template-problems", |t| {
+        t.contains("The template is valid")
+    })
+    .await;
+    screenshot(c, "templates-editor").await;
+
+    // An error is listed at the position the server gives, and underlined there.
+    editor
+        .send_keys(&(Key::Left + ", \"bad\": \"{{user.emial}}\""))
+        .await
+        .unwrap();
+    let doc = "{\"dept\": \"{{user.user_metadata.department}}\", \"bad\": \"{{user.emial}}\"}";
+    let (_, said) = app
+        .post(
+            "/t/default/api/jwt-templates/preview",
+            json!({"template": serde_json::from_str::<Value>(doc).unwrap()}),
+        )
+        .await;
+    assert_eq!(said["errors"][0]["pointer"], "/template/bad", "{said}");
+    let offset = said["errors"][0]["offset"].as_u64().unwrap() as usize;
+    let column = doc.find("\"{{user.emial").unwrap() + 1 + offset + 1;
+    let listed = wait_text(c, "#template-problems", |t| t.contains("column")).await;
+    assert!(
+        listed.contains(&format!("line 1, column {column}")),
+        "expected column {column}: {listed}"
+    );
+    let underlined = wait_text(c, ".cm-lintRange-error", |t| !t.is_empty()).await;
+    assert!(
+        "{{user.emial}}".contains(&underlined),
+        "underlined {underlined:?}"
+    );
+    let save = c.find(Locator::Css("#template-save")).await.unwrap();
+    assert!(
+        save.attr("disabled").await.unwrap().is_some(),
+        "an invalid template cannot be saved"
+    );
+    screenshot(c, "templates-error").await;
+
+    // Mend it: the one valid claim again, typed whole.
+    clear(&editor).await;
+    editor
+        .send_keys("{\"dept\": \"{{user.user_metadata.department}}\"}")
+        .await
+        .unwrap();
+    wait_text(c, "#template-problems", |t| {
+        t.contains("The template is valid")
+    })
+    .await;
+
+    // Preview for Ada: the draft's claims and the other token's live template (none yet).
+    c.find(Locator::Css("#preview-email"))
+        .await
+        .unwrap()
+        .send_keys("ada@example.com")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#preview-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let claims = wait_text(c, "#preview-id_token", |t| t.contains("dept")).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&claims).unwrap(),
+        json!({"dept": "engineering"})
+    );
+    assert_eq!(
+        wait_text(c, "#preview-access_token", |t| !t.is_empty()).await,
+        "(no template)"
+    );
+
+    // The diff against what is live, then save: the API has it, and so does the history.
+    c.find(Locator::Css("#template-diff"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "#template-diff-view", |t| t.contains("dept")).await;
+    c.find(Locator::Css("#template-save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "#template-notice", |t| t.starts_with("Saved")).await;
+    let saved = app
+        .get("/t/default/api/jwt-templates")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(
+        saved["id_token"],
+        json!({"dept": "{{user.user_metadata.department}}"})
+    );
+    let history = wait_text(c, "#template-history", |t| t.contains("set")).await;
+    assert!(history.contains(ada), "the actor is Ada: {history}");
+    screenshot(c, "templates-saved").await;
+    let refused: Vec<String> = console(c)
+        .await
+        .into_iter()
+        .filter(|m| m.contains("Content Security Policy"))
+        .collect();
+    assert!(refused.is_empty(), "the policy refused: {refused:?}");
+    let styled: Value = c
+        .execute(
+            "return getComputedStyle(document.querySelector('.cm-editor')).display",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        styled, "flex",
+        "the editor's own styles apply under the policy"
+    );
+}
+
+/// Upload a hook by its file input, deploy it, and bind it first in the flow.
+async fn hooks_and_flow_step(c: &Client, app: &TestApp) {
+    click(c, "nav a[href='#/hooks']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#hook-upload-file"))
+        .await
+        .expect("the hooks page");
+    c.find(Locator::Css("#hook-upload-name"))
+        .await
+        .unwrap()
+        .send_keys("stamp")
+        .await
+        .unwrap();
+    let wasm = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, "tenant_id_claim");
+    c.find(Locator::Css("#hook-upload-file"))
+        .await
+        .unwrap()
+        .send_keys(wasm.to_str().unwrap())
+        .await
+        .unwrap();
+    click(c, "#hook-upload-submit").await;
+    let notice = wait_text(c, "#hook-upload-notice", |t| !t.is_empty()).await;
+    assert!(notice.contains("Uploaded stamp version 1"), "{notice}");
+    screenshot(c, "hooks").await;
+
+    click(c, "a.hook-link[data-name='stamp']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("button.deploy[data-version='1']"))
+        .await
+        .expect("the hook's page");
+    click(c, "button.deploy[data-version='1']").await;
+    wait_text(c, "#hook-deployed", |t| t.contains('1')).await;
+    let hook = app
+        .get("/t/default/api/hooks/stamp")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(hook["deployed_version"], 1, "{hook}");
+    let id = hook["id"].as_str().unwrap();
+    screenshot(c, "hook").await;
+
+    click(c, "nav a[href='#/flow']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            "#flow-add-hook option[value='{id}']"
+        )))
+        .await
+        .expect("the flow page offers the new hook");
+    click(c, &format!("#flow-add-hook option[value='{id}']")).await;
+    click(c, "#flow-add").await;
+    click(
+        c,
+        &format!("#flow-list li[data-hook='{id}'] button.move-up"),
+    )
+    .await;
+    click(c, "#flow-save").await;
+    wait_text(c, "#flow-notice", |t| t == "Saved.").await;
+    let flow = app
+        .get("/t/default/api/flows/post-login")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(flow["bindings"][0]["hook"], id, "{flow}");
+    assert_eq!(flow["bindings"].as_array().unwrap().len(), 2, "{flow}");
+    screenshot(c, "flow").await;
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("`{css}`: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking `{css}`: {e}"));
+}
+
+#[tokio::test]
+async fn the_dashboard_page_is_served_under_a_strict_policy() {
+    let app = spawn_app(Db::Sqlite).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .get(format!("{}/t/default/dashboard", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(res.headers()["location"], "dashboard/");
+
+    let res = http
+        .get(format!("{}/t/default/dashboard/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let policy = res.headers()["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'self'",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("src=\"./assets/app.js\""), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("<style"),
+        "nothing inline: {html}"
+    );
+
+    // Compressed, revalidated by ETag.
+    let res = http
+        .get(format!("{}/t/default/dashboard/assets/app.js", app.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let etag = res.headers()["etag"].clone();
+    let res = http
+        .get(format!("{}/t/default/dashboard/assets/app.js", app.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    let res = http
+        .get(format!("{}/t/default/dashboard/assets/nope.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Before any administrator, the settings say the page has no one to sign in.
+    let s: Value = http
+        .get(format!("{}/t/default/dashboard/settings.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["ready"], false, "{s}");
+    assert_eq!(s["issuer"], format!("{}/t/default", app.base));
+    let res = http
+        .get(format!("{}/t/nope/dashboard/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = http
+        .get(format!("{}/t/nope/dashboard/settings.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
