@@ -173,5 +173,17 @@ pub enum HookManageCommand {
         /// How many.
         #[arg(long, default_value_t = 10)]
         limit: i64,
+        /// Only this user's logins (`usr_...`).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only logins to this application (client id).
+        #[arg(long)]
+        client: Option<String>,
+        /// Only runs with this status: success, denied, failed or aborted.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only runs in which the hook of this name ran.
+        #[arg(long)]
+        hook: Option<String>,
     },
 }

@@ -235,13 +235,26 @@ pub async fn manage(target: &Target, command: HookManageCommand) -> Result<ExitC
             };
             print_json(&flow::set_flow(&off.db, &hooks, &ctx, flow).await?)?;
         }
-        HookManageCommand::Traces { tenant, limit } => {
+        HookManageCommand::Traces {
+            tenant,
+            limit,
+            user,
+            client,
+            status,
+            hook,
+        } => {
             let ctx = tenants::cli_ctx(&off.db, &tenant).await?;
             let page = PageParams {
                 limit: Some(limit),
                 cursor: None,
             };
-            print_json(&traces::traces(&off.db, &hooks, &ctx, &page).await?)?;
+            let query = traces::TraceQuery {
+                user_id: user,
+                client_id: client,
+                status,
+                hook,
+            };
+            print_json(&traces::traces(&off.db, &hooks, &ctx, &query, &page).await?)?;
         }
     }
     Ok(ExitCode::SUCCESS)

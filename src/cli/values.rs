@@ -115,6 +115,7 @@ impl From<FlowBinding> for Binding {
     fn from(b: FlowBinding) -> Self {
         Binding {
             hook: b.hook,
+            hook_name: None,
             version: b.version,
             failure_policy: b.policy,
             deadline_ms: b.deadline_ms,

@@ -12,7 +12,7 @@ use super::{FlowError, Hooks, load};
 use crate::fields;
 use crate::ids::{IdKind, new_id};
 use crate::store::Store;
-use crate::store::hook_traces::TraceRow;
+use crate::store::hook_traces::{TraceRow, hook_names};
 use crate::store::hooks::{self as hook_store, By};
 use crate::store::legacy as store;
 use crate::store::users::normalize_email;
@@ -326,6 +326,10 @@ async fn record(
             context: format!("legacy:{}", trace.outcome),
             status: status.into(),
             trace: text,
+            // The login name is not a user yet (and only its keyed hash is kept).
+            user_id: None,
+            client_id: None,
+            hooks: hook_names([trace.hook_name.as_str()]),
         },
     )
     .await;

@@ -11,7 +11,7 @@ use sigil_hooks::runtime::FlowStep;
 use super::Hooks;
 use crate::clock::Stopwatch;
 use crate::ids::{IdKind, new_id};
-use crate::store::hook_traces::TraceRow;
+use crate::store::hook_traces::{TraceRow, hook_names};
 
 /// Runs the tenant's flow and records the metrics (its duration only when hooks ran); returns the outcome and its trace, which
 /// the caller hands to [`save_trace`] once it knows the login's fate. An empty flow has no
@@ -27,6 +27,7 @@ pub async fn run_flow(
     now: i64,
 ) -> (FlowOutcome, Option<TraceRow>) {
     let ran = !steps.is_empty();
+    let who = (event.user.id.clone(), event.client.client_id.clone());
     let timer = Stopwatch::start();
     let out = match hooks
         .runtime
@@ -37,7 +38,7 @@ pub async fn run_flow(
         Err(e) => failed_outcome(e),
     };
     let seconds = ran.then(|| timer.seconds());
-    let trace = observe(hooks, tenant_id, &out, context, now, seconds);
+    let trace = observe(hooks, tenant_id, &out, (context, who), now, seconds);
     (out, ran.then_some(trace))
 }
 
@@ -81,11 +82,13 @@ fn trace_json(out: &FlowOutcome) -> String {
         .unwrap_or_else(|e| json!({"error": format!("serializing the trace: {e}")}).to_string())
 }
 
+/// Counts the run in the metrics and builds its trace; `run` is what ran it (the context) and
+/// the event's user and application.
 fn observe(
     hooks: &Hooks,
     tenant_id: &str,
     out: &FlowOutcome,
-    context: &str,
+    run: (&str, (String, String)),
     now: i64,
     seconds: Option<f64>,
 ) -> TraceRow {
@@ -105,8 +108,12 @@ fn observe(
         id: new_id(IdKind::Trace, now),
         tenant_id: tenant_id.to_string(),
         at: now,
-        context: context.to_string(),
+        context: run.0.to_string(),
         status: status.into(),
         trace: trace_json(out),
+        // A test's event may leave them empty.
+        user_id: Some(run.1.0).filter(|u| !u.is_empty()),
+        client_id: Some(run.1.1).filter(|c| !c.is_empty()),
+        hooks: hook_names(out.trace.iter().map(|t| t.hook_name.as_str())),
     }
 }

@@ -228,18 +228,37 @@ where
         json_content_type(req.headers())?;
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e: BytesRejection| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "request body is too large",
-                    )
-                } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())
-                }
-            })?;
+            .map_err(|e| body_error(e, "invalid_json"))?;
         parse(&bytes).map(Body)
+    }
+}
+
+/// A request body taken as it is (a hook's `.wasm`), whose failures are the API's JSON errors
+/// like [`Body`]'s: a 413 over the limit, a 400 for a body that could not be read.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| body_error(e, "invalid_body"))
+    }
+}
+
+/// A body that could not be read: `payload_too_large` over the limit, `code` otherwise.
+fn body_error(e: BytesRejection, code: &'static str) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body is too large",
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, code, e.body_text())
     }
 }
 

@@ -1,7 +1,6 @@
 //! `/t/{tenant}/api/hooks...`, the post-login flow, hook limits and traces.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -10,14 +9,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Auth;
-use super::error::{ApiError, Body, ErrorBody, Query};
+use super::error::{ApiError, Body, ErrorBody, Query, RawBody};
 use super::params::{IdPath, TenantPath};
 use crate::manage::hooks::allow::{self, Allow};
 use crate::manage::hooks::flow::{self, Flow};
+use crate::manage::hooks::latency::{self, Latency};
 use crate::manage::hooks::limits::{self, TenantLimits};
 use crate::manage::hooks::secrets::{self, SecretValue};
 use crate::manage::hooks::test_run::{self, TestRun};
-use crate::manage::hooks::traces::{self, Trace};
+use crate::manage::hooks::traces::{self, Trace, TraceQuery};
 use crate::manage::hooks::versions;
 use crate::manage::hooks::{Hook, Uploaded};
 use crate::manage::{Page, PageParams};
@@ -41,6 +41,8 @@ pub(super) fn router() -> OpenApiRouter<Services> {
         .routes(routes!(get_flow, put_flow))
         .routes(routes!(get_tenant_limits, put_tenant_limits))
         .routes(routes!(list_traces))
+        .routes(routes!(get_trace))
+        .routes(routes!(trace_latency))
 }
 
 pub(super) fn upload_router() -> OpenApiRouter<Services> {
@@ -104,7 +106,7 @@ async fn upload(
     State(svc): State<Services>,
     auth: Auth,
     Path(p): Path<NamePath>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Res<(StatusCode, Json<Uploaded>)> {
     let _ = &p.tenant;
     Ok((
@@ -284,15 +286,44 @@ async fn put_tenant_limits(
     ))
 }
 
-/// Execution traces, newest first (the newest 1000 are kept).
-#[utoipa::path(get, path = "/t/{tenant}/api/hook-traces", tag = "hooks", params(TenantPath, PageParams),
+/// Execution traces, newest first (the newest 1000 are kept), filtered by user, application,
+/// status and hook.
+#[utoipa::path(get, path = "/t/{tenant}/api/hook-traces", tag = "hooks", params(TenantPath, TraceQuery, PageParams),
     responses((status = 200, body = Page<Trace>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn list_traces(
     State(svc): State<Services>,
     auth: Auth,
+    Query(query): Query<TraceQuery>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Trace>>> {
     Ok(Json(
-        traces::traces(&svc.db, &svc.hooks, &auth.ctx, &page).await?,
+        traces::traces(&svc.db, &svc.hooks, &auth.ctx, &query, &page).await?,
+    ))
+}
+
+/// One trace.
+#[utoipa::path(get, path = "/t/{tenant}/api/hook-traces/{id}", tag = "hooks", params(IdPath),
+    responses((status = 200, body = Trace), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn get_trace(
+    State(svc): State<Services>,
+    auth: Auth,
+    Path(p): Path<IdPath>,
+) -> Res<Json<Trace>> {
+    Ok(Json(
+        traces::trace(&svc.db, &svc.hooks, &auth.ctx, &p.id).await?,
+    ))
+}
+
+/// Per-hook latency (p50, p99, max) and the flows' outcomes over time, computed from the
+/// stored traces the filters match (the same filters as the list).
+#[utoipa::path(get, path = "/t/{tenant}/api/hook-traces/latency", tag = "hooks", params(TenantPath, TraceQuery),
+    responses((status = 200, body = Latency), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
+async fn trace_latency(
+    State(svc): State<Services>,
+    auth: Auth,
+    Query(query): Query<TraceQuery>,
+) -> Res<Json<Latency>> {
+    Ok(Json(
+        latency::latency(&svc.db, &svc.hooks, &auth.ctx, &query).await?,
     ))
 }

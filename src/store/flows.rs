@@ -34,6 +34,20 @@ pub async fn bindings<'e, E: Executor<'e, Database = Any>>(
     .await?)
 }
 
+/// The name of each hook the tenant's flow binds, by hook id.
+pub async fn bound_hook_names<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name FROM hooks WHERE tenant_id = $1 AND id IN \
+         (SELECT hook_id FROM flow_bindings WHERE tenant_id = $1)",
+    )
+    .bind(tenant_id)
+    .fetch_all(ex)
+    .await?)
+}
+
 /// The tenants whose post-login flow binds at least one hook: the flows a starting node
 /// prepares before it calls itself ready.
 pub async fn tenants_with_bindings(store: &Store) -> Result<Vec<String>, StoreError> {

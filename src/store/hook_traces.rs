@@ -20,9 +20,64 @@ pub struct TraceRow {
     /// The run's status and its hooks' traces: JSON text, serialized once where the flow ends
     /// (from typed values, never through a `serde_json::Value` tree) and stored as it is.
     pub trace: String,
+    /// The user who logged in (`usr_...`), when the run was a login or a test with one.
+    pub user_id: Option<String>,
+    /// The application logged in to.
+    pub client_id: Option<String>,
+    /// The names of the hooks that ran, as [`hook_names`] writes them.
+    pub hooks: String,
 }
 
-/// How many traces one `INSERT` carries (six parameters each: far below both databases'
+/// The `hooks` column: each name preceded and followed by a space (` roles stamp `), which
+/// no hook name contains, so that [`TraceFilter::hook`] matches a whole name.
+pub fn hook_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from(" ");
+    for n in names {
+        out.push_str(n);
+        out.push(' ');
+    }
+    out
+}
+
+/// Which traces a listing returns; `None` matches any.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TraceFilter<'a> {
+    /// The user who logged in.
+    pub user_id: Option<&'a str>,
+    /// The application.
+    pub client_id: Option<&'a str>,
+    /// `success`, `denied`, `failed` or `aborted`.
+    pub status: Option<&'a str>,
+    /// A hook's name: runs in which it ran.
+    pub hook: Option<&'a str>,
+}
+
+impl TraceFilter<'_> {
+    /// The `LIKE` pattern of the hook filter ('' for any): the name with `\`, `%` and `_`
+    /// escaped, between spaces.
+    fn hook_pattern(&self) -> String {
+        self.hook.map_or_else(String::new, |h| {
+            let mut p = String::from("% ");
+            for c in h.chars() {
+                if matches!(c, '\\' | '%' | '_') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p.push_str(" %");
+            p
+        })
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, at, context, status, trace, user_id, client_id, hooks";
+
+/// The filter's conditions, its parameters numbered from `$3` (`$1` is the tenant, `$2` the
+/// cursor).
+const FILTERED: &str = "($3 = '' OR user_id = $3) AND ($4 = '' OR client_id = $4) \
+    AND ($5 = '' OR status = $5) AND ($6 = '' OR hooks LIKE $6 ESCAPE '\\')";
+
+/// How many traces one `INSERT` carries (nine parameters each: far below both databases'
 /// limits on parameters per statement).
 const ROWS_PER_INSERT: usize = 64;
 
@@ -41,20 +96,12 @@ pub async fn insert_traces(
     for chunk in traces.chunks(ROWS_PER_INSERT) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6
-                )
+                let params: Vec<String> = (1..=9).map(|k| format!("${}", i * 9 + k)).collect();
+                format!("({})", params.join(", "))
             })
             .collect();
         let sql = format!(
-            "INSERT INTO hook_traces (id, tenant_id, at, context, status, trace) VALUES {}",
+            "INSERT INTO hook_traces ({COLUMNS}) VALUES {}",
             rows.join(", ")
         );
         let mut q = sqlx::query(&sql);
@@ -65,7 +112,10 @@ pub async fn insert_traces(
                 .bind(t.at)
                 .bind(&t.context)
                 .bind(&t.status)
-                .bind(&t.trace);
+                .bind(&t.trace)
+                .bind(&t.user_id)
+                .bind(&t.client_id)
+                .bind(&t.hooks);
         }
         q.execute(tx.conn()).await?;
     }
@@ -91,21 +141,77 @@ pub async fn insert_traces(
     Ok(())
 }
 
-/// Lists traces, newest first.
+/// Lists the traces `filter` matches, newest first.
 pub async fn list_traces(
     store: &Store,
     tenant_id: &str,
+    filter: &TraceFilter<'_>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<TraceRow>, StoreError> {
-    let rows: Vec<TraceRow> = sqlx::query_as(
-        "SELECT id, tenant_id, at, context, status, trace FROM hook_traces \
-         WHERE tenant_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
-    )
+    let rows = select(store, tenant_id, filter, cursor, limit + 1).await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// The newest `limit` traces `filter` matches, newest first.
+pub async fn recent_traces(
+    store: &Store,
+    tenant_id: &str,
+    filter: &TraceFilter<'_>,
+    limit: i64,
+) -> Result<Vec<TraceRow>, StoreError> {
+    select(store, tenant_id, filter, None, limit).await
+}
+
+async fn select(
+    store: &Store,
+    tenant_id: &str,
+    filter: &TraceFilter<'_>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TraceRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM hook_traces \
+         WHERE tenant_id = $1 AND ($2 = '' OR id < $2) AND {FILTERED} ORDER BY id DESC LIMIT $7"
+    ))
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
-    .bind(limit + 1)
+    .bind(filter.user_id.unwrap_or(""))
+    .bind(filter.client_id.unwrap_or(""))
+    .bind(filter.status.unwrap_or(""))
+    .bind(filter.hook_pattern())
+    .bind(limit)
     .fetch_all(store.read().await?.conn())
-    .await?;
-    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+    .await?)
+}
+
+/// One trace of the tenant.
+pub async fn get_trace(
+    store: &Store,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<TraceRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM hook_traces WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(store.read().await?.conn())
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hook_filter_matches_whole_names_only() {
+        let f = TraceFilter {
+            hook: Some("a_b%"),
+            ..TraceFilter::default()
+        };
+        assert_eq!(f.hook_pattern(), "% a\\_b\\% %");
+        assert_eq!(hook_names(["roles", "stamp"]), " roles stamp ");
+        assert_eq!(TraceFilter::default().hook_pattern(), "");
+    }
 }

@@ -159,6 +159,14 @@ async fn hook_lifecycle_and_flow(db: Db) {
         2,
         "a refused flow changed nothing"
     );
+    // The flow names each hook by id and, for people, by name; what it shows can be put back
+    // as it is.
+    assert_eq!(still["bindings"][0]["hook_name"], "roles", "{still}");
+    assert_eq!(still["bindings"][1]["hook_name"], "hostile", "{still}");
+    let (s, again) = app
+        .put("/t/default/api/flows/post-login", still.clone())
+        .await;
+    assert_eq!((s, &again), (StatusCode::OK, &still));
 
     // A bound hook cannot be deleted.
     let got = app.delete("/t/default/api/hooks/hostile").await;
@@ -340,6 +348,9 @@ async fn bad_uploads_are_refused(db: Db) {
         .await;
     if let Ok(res) = big {
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // The API's JSON error, as for any other body (the dashboard shows its message).
+        let body: Value = res.json().await.expect("a JSON error");
+        assert_eq!(body["code"], "payload_too_large", "{body}");
     }
     let list = app
         .get("/t/default/api/hooks")
@@ -439,6 +450,9 @@ async fn a_batch_of_traces_is_stored_and_only_its_tenants_oldest_beyond_the_boun
         context: format!("login:at_{i}"),
         status: "success".into(),
         trace: json!({"i": i}).to_string(),
+        user_id: None,
+        client_id: None,
+        hooks: String::new(),
     };
     // The other tenant: three traces, under any bound.
     let mut batch: Vec<TraceRow> = (0..3).map(|i| trace(&other, i)).collect();

@@ -24,10 +24,11 @@ struct Objects {
     key_secret: String,
     hook: String,
     grant: String,
+    trace: String,
 }
 
 impl Objects {
-    fn ids(&self) -> [&str; 8] {
+    fn ids(&self) -> [&str; 9] {
         [
             &self.user,
             &self.org,
@@ -37,6 +38,7 @@ impl Objects {
             &self.key,
             &self.hook,
             &self.grant,
+            &self.trace,
         ]
     }
 }
@@ -69,6 +71,7 @@ fn argument(template: &str, param: &str, o: &Objects) -> Result<(String, bool), 
         ("id", "api-keys") => object(&o.key),
         ("id", "hooks") => object(&o.hook),
         ("id", "client-grants") => object(&o.grant),
+        ("id", "hook-traces") => object(&o.trace),
         ("user_id", "members") => object(&o.user),
         // The dashboard's administrators are users.
         ("id", "admins") => object(&o.user),
@@ -209,6 +212,20 @@ async fn tenant_a_objects(app: &TestApp, a: &str) -> Objects {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let up: Value = res.json().await.unwrap();
+    // A test run of the hook stores a trace.
+    let event: Value = serde_json::from_str(include_str!("../../docs/sample-event.json")).unwrap();
+    app.call(
+        Method::POST,
+        "/t/alpha/api/hooks/roles/versions/1/test",
+        Some(a),
+        Some(json!({ "event": event })),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    let traces = app
+        .call(Method::GET, "/t/alpha/api/hook-traces", Some(a), None)
+        .await
+        .expect_status(StatusCode::OK);
     let s = |v: &Value| v.as_str().unwrap().to_string();
     Objects {
         user: s(&user["id"]),
@@ -220,6 +237,7 @@ async fn tenant_a_objects(app: &TestApp, a: &str) -> Objects {
         key_secret: s(&key["key"]),
         hook: s(&up["hook_id"]),
         grant: s(&grant["id"]),
+        trace: s(&traces["data"][0]["id"]),
     }
 }
 

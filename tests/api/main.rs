@@ -42,5 +42,6 @@ mod sandbox;
 mod schema;
 mod signing_keys;
 mod templates;
+mod traces;
 mod userinfo;
 mod users;

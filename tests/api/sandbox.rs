@@ -311,6 +311,8 @@ fn example_hooks_do_what_they_say() {
 
     let out = run(&rt, &[s("admin_scopes")], &mode("ok"));
     assert_eq!(out.scopes_added, vec!["admin:all"]);
+    // The hook's own trace says what it changed.
+    assert_eq!(out.trace[0].scopes_added, vec!["admin:all"]);
     let blocked = event(|e| {
         e["client"]["client_metadata"]["plan"] = json!("blocked");
         e["organization"]["roles"] = json!(["member"]);
@@ -318,6 +320,7 @@ fn example_hooks_do_what_they_say() {
     let out = run(&rt, &[s("admin_scopes")], &blocked);
     assert!(out.scopes_added.is_empty());
     assert_eq!(out.scopes_removed, vec!["write:reports"]);
+    assert_eq!(out.trace[0].scopes_removed, vec!["write:reports"]);
     let mut scopes = vec!["openid".to_string(), "write:reports".to_string()];
     out.apply_scopes(&mut scopes);
     assert_eq!(scopes, vec!["openid"]);

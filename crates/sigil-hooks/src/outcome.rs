@@ -38,6 +38,16 @@ pub struct HookTrace {
     pub fuel_used: u64,
     /// Names of claims set (ID and access token).
     pub claims_set: Vec<String>,
+    /// Scopes the hook added, in call order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_added: Vec<String>,
+    /// Scopes the hook removed, in call order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_removed: Vec<String>,
+    /// The metadata keys the hook wrote (`user_metadata.plan`, `app_metadata.crm_id`); a
+    /// deletion is a write of `null`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata_written: Vec<String>,
     /// Error code, when failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,

@@ -391,6 +391,9 @@ impl HookRuntime {
                 duration_us: run.duration.as_micros() as u64,
                 fuel_used: run.fuel_used,
                 claims_set: Vec::new(),
+                scopes_added: Vec::new(),
+                scopes_removed: Vec::new(),
+                metadata_written: Vec::new(),
                 error_code: None,
                 error: None,
                 reason: None,
@@ -411,6 +414,25 @@ impl HookRuntime {
                                 .access_claims
                                 .keys()
                                 .map(|k| format!("access_token.{k}")),
+                        )
+                        .collect();
+                    for (added, scope) in &effects.scope_changes {
+                        let to = if *added {
+                            &mut trace.scopes_added
+                        } else {
+                            &mut trace.scopes_removed
+                        };
+                        to.push(scope.clone());
+                    }
+                    trace.metadata_written = effects
+                        .user_metadata
+                        .keys()
+                        .map(|k| format!("user_metadata.{k}"))
+                        .chain(
+                            effects
+                                .app_metadata
+                                .keys()
+                                .map(|k| format!("app_metadata.{k}")),
                         )
                         .collect();
                     // Later hooks' metadata writes are checked against these ones too.

@@ -22,8 +22,11 @@ pub const MAX_BINDINGS: usize = 20;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
-    /// Hook id or name.
+    /// Hook id or name (shown as the id).
     pub hook: String,
+    /// The hook's name, shown beside its id; ignored when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_name: Option<String>,
     /// A pinned version; absent means the hook's deployed version.
     #[serde(default)]
     pub version: Option<i64>,
@@ -52,9 +55,15 @@ pub struct Flow {
 pub async fn flow(db: &Db, ctx: &TenantCtx) -> Result<Flow> {
     let rows = flows::bindings(db.store.read().await?.conn(), &ctx.tenant_id).await?;
     let budget = flows::flow_budget(db.store.read().await?.conn(), &ctx.tenant_id).await?;
+    let names = flows::bound_hook_names(db.store.read().await?.conn(), &ctx.tenant_id).await?;
     let mut bindings = Vec::new();
     for b in rows {
+        let hook_name = names
+            .iter()
+            .find(|(id, _)| *id == b.hook_id)
+            .map(|(_, name)| name.clone());
         bindings.push(Binding {
+            hook_name,
             hook: b.hook_id,
             version: b.version,
             failure_policy: policy_of(&b.policy),
@@ -68,7 +77,11 @@ pub async fn flow(db: &Db, ctx: &TenantCtx) -> Result<Flow> {
 }
 
 /// Replaces the flow atomically.
-pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, input: Flow) -> Result<Flow> {
+pub async fn set_flow(db: &Db, hooks: &Hooks, ctx: &TenantCtx, mut input: Flow) -> Result<Flow> {
+    // A name given back from a read is the server's to fill, not part of the change.
+    for b in &mut input.bindings {
+        b.hook_name = None;
+    }
     if input.bindings.len() > MAX_BINDINGS {
         return Err(invalid(
             "bindings",

@@ -5,6 +5,7 @@
 
 pub mod allow;
 pub mod flow;
+pub mod latency;
 pub mod limits;
 pub mod secrets;
 pub mod test_run;
