@@ -33,6 +33,13 @@ if [ "${1:-}" = "--check" ]; then
     exit 1
   fi
   echo "dashboard/dist/ matches its source"
+  # The first page's budget: its JavaScript and CSS, gzip-compressed, under 300 KB.
+  size=$(cat dist/assets/app.js dist/assets/app.css | gzip -9 | wc -c)
+  if [ "$size" -gt 307200 ]; then
+    echo "error: the dashboard's JS and CSS compress to $size bytes, over the 300 KB budget" >&2
+    exit 1
+  fi
+  echo "dashboard JS and CSS: $size bytes gzip-compressed (budget 307200)"
 else
   npx vite build
 fi

@@ -8,12 +8,15 @@ import { FlowPage } from "./hooks/flow";
 import { HookPage } from "./hooks/hook";
 import { HooksPage } from "./hooks/page";
 import { TemplatesPage } from "./templates/page";
+import { TracePage } from "./traces/trace";
+import { TracesPage } from "./traces/page";
 import { Failure } from "./ui";
 
 const PAGES: [string, string][] = [
   ["#/templates", "JWT templates"],
   ["#/hooks", "Hooks"],
   ["#/flow", "Post-login flow"],
+  ["#/traces", "Traces and latency"],
 ];
 
 /** The page of a route. */
@@ -24,6 +27,8 @@ function Page({ route, api }: { route: string; api: Api }) {
       return id ? <HookPage api={api} id={decodeURIComponent(id)} /> : <HooksPage api={api} />;
     case "flow":
       return <FlowPage api={api} />;
+    case "traces":
+      return id ? <TracePage api={api} id={decodeURIComponent(id)} /> : <TracesPage api={api} />;
     default:
       return <TemplatesPage api={api} />;
   }
@@ -56,7 +61,7 @@ export function App({ api, auth }: { api: Api; auth: Auth }) {
   }, [api]);
 
   return (
-    <div class="shell">
+    <div class={access.state === "allowed" ? "shell" : "shell no-nav"}>
       <header class="top">
         <span class="brand">Sigil</span>
         <span class="tenant" title="Tenant">

@@ -1,6 +1,6 @@
 // Start-up: read the tenant's settings, finish or start the sign-in, then show the dashboard.
 
-import { render } from "preact";
+import { type ComponentChild, render } from "preact";
 import "./styles.css";
 import { Api } from "./api";
 import { answerFromFrame, Auth, inRenewalFrame, SignInError } from "./auth";
@@ -8,6 +8,16 @@ import { App } from "./app";
 import { loadEndpoints, loadSettings, type Settings } from "./settings";
 
 const root = document.getElementById("app")!;
+
+/** Renders `page` in place of what the root holds (at first, the static "Loading" line, which
+ * Preact would otherwise leave beside its own nodes). */
+function show(page: ComponentChild) {
+  if (!root.dataset.rendered) {
+    root.textContent = "";
+    root.dataset.rendered = "yes";
+  }
+  render(page, root);
+}
 
 function NotReady({ s }: { s: Settings }) {
   return (
@@ -47,7 +57,7 @@ async function start() {
   }
   const settings = await loadSettings();
   if (!settings.ready) {
-    render(<NotReady s={settings} />, root);
+    show(<NotReady s={settings} />);
     return;
   }
   const auth = new Auth(settings, await loadEndpoints(settings.issuer));
@@ -61,7 +71,7 @@ async function start() {
       window.history.replaceState(null, "", `./${back}`);
     } catch (e) {
       const retry = () => void auth.signIn("");
-      render(<SignInFailed error={e} retry={retry} />, root);
+      show(<SignInFailed error={e} retry={retry} />);
       return;
     }
   }
@@ -70,18 +80,17 @@ async function start() {
     return;
   }
   const api = new Api(`${settings.issuer}/api`, () => auth.token(), () => undefined);
-  render(<App api={api} auth={auth} />, root);
+  show(<App api={api} auth={auth} />);
 }
 
 start().catch((e) => {
   const text = e instanceof SignInError || e instanceof Error ? e.message : String(e);
-  render(
+  show(
     <main class="centered">
       <h1>The dashboard could not start</h1>
       <p class="alert" role="alert">
         {text}
       </p>
     </main>,
-    root,
   );
 });

@@ -115,7 +115,7 @@ pub(crate) async fn console(c: &fantoccini::Client) -> Vec<String> {
 }
 
 /// The application's callback: a tiny server that answers every path.
-async fn callback_server() -> String {
+pub(crate) async fn callback_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new().fallback(|| async { "signed in" });

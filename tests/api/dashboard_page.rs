@@ -11,7 +11,7 @@ use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::{chromium, console, start_chromedriver};
+use crate::browser::{callback_server, chromium, console, start_chromedriver};
 use crate::helpers::{Db, Reply, TestApp, spawn_app, upload_and_bind};
 
 const PASSWORD: &str = "correct horse battery";
@@ -112,6 +112,28 @@ async fn completions(c: &Client) -> Vec<String> {
     serde_json::from_value(labels).unwrap()
 }
 
+/// Waits until the ids of the listed traces satisfy `ok`; returns them.
+async fn wait_rows(c: &Client, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        let ids: Value = c
+            .execute(
+                "return [...document.querySelectorAll('#traces-list tr[data-trace-id]')]\
+                 .map(r => r.dataset.traceId)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let ids: Vec<String> = serde_json::from_value(ids).unwrap();
+        if ok(&ids) {
+            return ids;
+        }
+        last = ids;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the traces listed never matched; last: {last:?}");
+}
+
 /// Empties the editor.
 async fn clear(editor: &fantoccini::elements::Element) {
     editor.send_keys(&(Key::Control + "a")).await.unwrap();
@@ -154,12 +176,14 @@ async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refu
     app.put(&format!("/t/default/api/dashboard/admins/{ada}"), json!({}))
         .await
         .expect_status(StatusCode::OK);
-    app.post(
-        "/t/default/api/applications",
-        json!({"name": "web", "redirect_uris": ["https://web.example/cb"]}),
-    )
-    .await
-    .expect_status(StatusCode::CREATED);
+    let callback = callback_server().await;
+    let web = app
+        .post(
+            "/t/default/api/applications",
+            json!({"name": "web", "redirect_uris": [callback]}),
+        )
+        .await
+        .expect_status(StatusCode::CREATED);
     // Another tenant's key, which this tenant's editor must never offer.
     app.post("/api/tenants", json!({"name": "globex"}))
         .await
@@ -182,6 +206,10 @@ async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refu
         "ada@example.com"
     );
     wait_text(&c, "#template-problems", |t| t.contains("valid")).await;
+    assert!(
+        c.find(Locator::Css("p.loading")).await.is_err(),
+        "the page's loading line is gone once the dashboard shows"
+    );
     let url = c.current_url().await.unwrap();
     assert_eq!(
         url.as_str(),
@@ -191,6 +219,7 @@ async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refu
 
     templates_step(&c, &app, &ada).await;
     hooks_and_flow_step(&c, &app).await;
+    traces_step(&c, &app, &web, &callback, &ada).await;
 
     // Bob, who is not an administrator, signs in and is refused.
     c.find(Locator::Css("#sign-out"))
@@ -414,6 +443,119 @@ async fn hooks_and_flow_step(c: &Client, app: &TestApp) {
     assert_eq!(flow["bindings"][0]["hook"], id, "{flow}");
     assert_eq!(flow["bindings"].as_array().unwrap().len(), 2, "{flow}");
     screenshot(c, "flow").await;
+}
+
+/// Ada logs in to the application through the hosted login (in the same browser, asked for
+/// her password again), and the dashboard shows that login's trace and its latency point.
+async fn traces_step(c: &Client, app: &TestApp, web: &Value, callback: &str, ada: &str) {
+    let client_id = web["client_id"].as_str().unwrap();
+    let verifier = "dashboard-test-verifier-0123456789-abcdefghijklmnop";
+    let challenge = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+    };
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", callback)
+        .append_pair("scope", "openid email")
+        .append_pair("state", "s1")
+        .append_pair("prompt", "login")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    c.goto(&format!("{}/t/default/authorize?{}", app.base, q.finish()))
+        .await
+        .unwrap();
+    sign_in(c, "ada@example.com").await;
+    let mut landed = None;
+    for _ in 0..100 {
+        let url = c.current_url().await.unwrap();
+        if url.as_str().starts_with(callback) {
+            landed = Some(url);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let landed = landed.expect("the browser reached the application");
+    let code = landed
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.to_string())
+        .expect("a code");
+    let res = app
+        .client
+        .post(format!("{}/t/default/oauth/token", app.base))
+        .basic_auth(client_id, web["client_secret"].as_str())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", callback),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Back to the dashboard: the session signs Ada in again without a form.
+    c.goto(&format!("{}/t/default/dashboard/#/traces", app.base))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(&format!(
+            "#traces-app option[value='{client_id}']"
+        )))
+        .await
+        .expect("the traces page and its filters");
+    // The dashboard's own sign-ins run the flow too: filter on the application.
+    click(c, &format!("#traces-app option[value='{client_id}']")).await;
+    click(c, "#traces-apply").await;
+    let listed = app
+        .get(&format!("/t/default/api/hook-traces?client_id={client_id}"))
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    let trace_id = listed["data"][0]["id"].as_str().unwrap();
+    assert_eq!(listed["data"][0]["user_id"], ada);
+    let rows = wait_rows(c, |ids| ids == [trace_id]).await;
+    assert_eq!(rows, [trace_id]);
+    let app_cell = c
+        .find(Locator::Css(&format!(
+            "#traces-list tr[data-trace-id='{trace_id}'] .trace-app"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        app_cell.attr("data-client-id").await.unwrap().as_deref(),
+        Some(client_id)
+    );
+    // Its latency point: the stamp hook ran once, in the chart and its table.
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#latency-chart canvas"))
+        .await
+        .expect("the latency chart");
+    let count = c
+        .find(Locator::Css("#latency-table tr[data-hook='stamp'] .count"))
+        .await
+        .expect("a latency point of the hook bound in the browser");
+    assert_eq!(
+        count.attr("data-value").await.unwrap().as_deref(),
+        Some("1")
+    );
+    screenshot(c, "traces").await;
+
+    click(c, "a.trace-link").await;
+    let detail = wait_text(c, "#trace-hooks", |t| t.contains("stamp")).await;
+    assert!(detail.contains("roles"), "{detail}");
+    c.find(Locator::Css(
+        "#trace-hooks li[data-hook='stamp'][data-outcome='ok']",
+    ))
+    .await
+    .expect("the bound hook ran first and succeeded");
+    screenshot(c, "trace").await;
 }
 
 async fn click(c: &Client, css: &str) {
