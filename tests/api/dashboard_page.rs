@@ -64,24 +64,9 @@ async fn sign_in(c: &Client, email: &str) {
         .for_element(Locator::Css("#email"))
         .await
         .expect("the hosted login page");
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#email", email).await;
+    type_into(c, "#password", PASSWORD).await;
+    click(c, "button[type=submit]").await;
 }
 
 /// The labels of the open completion list.
@@ -222,12 +207,7 @@ async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refu
     traces_step(&c, &app, &web, &callback, &ada).await;
 
     // Bob, who is not an administrator, signs in and is refused.
-    c.find(Locator::Css("#sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#sign-out").await;
     sign_in(&c, "bob@example.com").await;
     let refused = wait_text(&c, "#refused", |t| !t.is_empty()).await;
     assert!(refused.contains("Not an administrator"), "{refused}");
@@ -310,18 +290,8 @@ async fn templates_step(c: &Client, app: &TestApp, ada: &str) {
     .await;
 
     // Preview for Ada: the draft's claims and the other token's live template (none yet).
-    c.find(Locator::Css("#preview-email"))
-        .await
-        .unwrap()
-        .send_keys("ada@example.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#preview-run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#preview-email", "ada@example.com").await;
+    click(c, "#preview-run").await;
     let claims = wait_text(c, "#preview-id_token", |t| t.contains("dept")).await;
     assert_eq!(
         serde_json::from_str::<Value>(&claims).unwrap(),
@@ -333,19 +303,9 @@ async fn templates_step(c: &Client, app: &TestApp, ada: &str) {
     );
 
     // The diff against what is live, then save: the API has it, and so does the history.
-    c.find(Locator::Css("#template-diff"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#template-diff").await;
     wait_text(c, "#template-diff-view", |t| t.contains("dept")).await;
-    c.find(Locator::Css("#template-save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#template-save").await;
     wait_text(c, "#template-notice", |t| t.starts_with("Saved")).await;
     let saved = app
         .get("/t/default/api/jwt-templates")
@@ -385,12 +345,7 @@ async fn hooks_and_flow_step(c: &Client, app: &TestApp) {
         .for_element(Locator::Css("#hook-upload-file"))
         .await
         .expect("the hooks page");
-    c.find(Locator::Css("#hook-upload-name"))
-        .await
-        .unwrap()
-        .send_keys("stamp")
-        .await
-        .unwrap();
+    type_into(c, "#hook-upload-name", "stamp").await;
     let wasm = sigil_test_guests::path(sigil_test_guests::HOOK_TARGET, "tenant_id_claim");
     c.find(Locator::Css("#hook-upload-file"))
         .await
@@ -556,6 +511,15 @@ async fn traces_step(c: &Client, app: &TestApp, web: &Value, callback: &str, ada
     .await
     .expect("the bound hook ran first and succeeded");
     screenshot(c, "trace").await;
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("`{css}`: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing into `{css}`: {e}"));
 }
 
 async fn click(c: &Client, css: &str) {
