@@ -113,6 +113,9 @@ pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Ro
     Page::from_store(rows, view)
 }
 
+/// Why the administrator role cannot be changed or deleted.
+const ADMIN_ROLE_BUILT_IN: &str = "the administrator role is built in; give it to or take it from users instead (see docs/dashboard.md)";
+
 /// Applies a PATCH.
 pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Result<Role> {
     if let Some(Some(d)) = &input.description {
@@ -126,6 +129,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Re
     let mut row = store::get_for_update(&mut tx, &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("role"))?;
+    refuse_built_in(row.name == ADMIN_ROLE, ADMIN_ROLE_BUILT_IN)?;
     if let Some(d) = input.description {
         row.description = d;
     }
@@ -154,7 +158,7 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
     let row = store::get_for_update(&mut tx, &ctx.tenant_id, id).await?;
     refuse_built_in(
         row.is_some_and(|r| r.name == ADMIN_ROLE),
-        "the administrator role is built in; take it from users instead (see docs/dashboard.md)",
+        ADMIN_ROLE_BUILT_IN,
     )?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {
         return Err(ManageError::NotFound("role"));

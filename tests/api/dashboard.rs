@@ -263,11 +263,11 @@ async fn the_built_in_role_api_and_client_cannot_be_changed_or_taken(db: Db) {
         .find(|r| r["name"] == "sigil-admin")
         .expect("the built-in role is listed")
         .clone();
+    let role_path = format!("/t/default/api/roles/{}", role["id"].as_str().unwrap());
+    let res = app.delete(&role_path).await;
+    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
     let res = app
-        .delete(&format!(
-            "/t/default/api/roles/{}",
-            role["id"].as_str().unwrap()
-        ))
+        .patch(&role_path, json!({"permissions": ["pwned"]}))
         .await;
     assert_error(&res, StatusCode::CONFLICT, "in_use", None);
 
@@ -301,6 +301,17 @@ async fn the_built_in_role_api_and_client_cannot_be_changed_or_taken(db: Db) {
     assert_error(&res, StatusCode::CONFLICT, "in_use", None);
     let res = app.delete(&app_path).await;
     assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    for method in [reqwest::Method::PATCH, reqwest::Method::PUT] {
+        let res = app
+            .call(
+                method,
+                &format!("{app_path}/client_metadata"),
+                Some(&app.operator_key),
+                Some(json!({"x": 1})),
+            )
+            .await;
+        assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    }
     // Still as they were: a second administrator signs in with the same client.
     let (_, at, again) = admin_token(&app, "grace@example.com").await;
     assert_eq!(again, client);

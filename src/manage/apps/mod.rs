@@ -395,6 +395,7 @@ pub async fn write_metadata(
     op: MetadataOp,
     patch: Value,
 ) -> Result<Value> {
+    refuse_dashboard(ctx, client_id)?;
     let mut tx = db.store.begin_write().await?;
     let mut row = lock(&mut tx, ctx, client_id).await?;
     row.client_metadata = apply_metadata("client_metadata", &row.client_metadata, &patch, op)?;
