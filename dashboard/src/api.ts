@@ -85,6 +85,9 @@ export class Api {
   put<T>(path: string, body?: unknown): Promise<T> {
     return this.call<T>("PUT", path, body);
   }
+  patch<T>(path: string, body?: unknown): Promise<T> {
+    return this.call<T>("PATCH", path, body);
+  }
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.call<T>("POST", path, body);
   }

@@ -4,6 +4,18 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Api, ApiFailure } from "./api";
 import type { Auth } from "./auth";
+import {
+  ApisPage,
+  AppPage,
+  AppsPage,
+  AuditPage,
+  KeysPage,
+  OrgPage,
+  OrgsPage,
+  RolesPage,
+  UserPage,
+  UsersPage,
+} from "./directory";
 import { FlowPage } from "./hooks/flow";
 import { HookPage } from "./hooks/hook";
 import { HooksPage } from "./hooks/page";
@@ -17,6 +29,13 @@ const PAGES: [string, string][] = [
   ["#/hooks", "Hooks"],
   ["#/flow", "Post-login flow"],
   ["#/traces", "Traces and latency"],
+  ["#/users", "Users"],
+  ["#/organizations", "Organizations"],
+  ["#/applications", "Applications"],
+  ["#/apis", "APIs"],
+  ["#/roles", "Roles"],
+  ["#/keys", "Signing keys"],
+  ["#/audit", "Audit log"],
 ];
 
 /** The page of a route. */
@@ -29,6 +48,20 @@ function Page({ route, api }: { route: string; api: Api }) {
       return <FlowPage api={api} />;
     case "traces":
       return id ? <TracePage api={api} id={decodeURIComponent(id)} /> : <TracesPage api={api} />;
+    case "users":
+      return id ? <UserPage api={api} id={decodeURIComponent(id)} /> : <UsersPage api={api} />;
+    case "organizations":
+      return id ? <OrgPage api={api} id={decodeURIComponent(id)} /> : <OrgsPage api={api} />;
+    case "applications":
+      return id ? <AppPage api={api} id={decodeURIComponent(id)} /> : <AppsPage api={api} />;
+    case "apis":
+      return <ApisPage api={api} />;
+    case "roles":
+      return <RolesPage api={api} />;
+    case "keys":
+      return <KeysPage api={api} />;
+    case "audit":
+      return <AuditPage api={api} />;
     default:
       return <TemplatesPage api={api} />;
   }

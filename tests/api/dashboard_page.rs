@@ -155,7 +155,7 @@ async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refu
         json!({"department": "engineering"}),
     )
     .await;
-    user(&app, "default", "bob@example.com", json!({})).await;
+    let bob = user(&app, "default", "bob@example.com", json!({})).await;
     // One hook in the flow already, so that binding another first means something.
     upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
     app.put(&format!("/t/default/api/dashboard/admins/{ada}"), json!({}))
@@ -205,6 +205,7 @@ async fn an_administrator_writes_a_template_in_the_dashboard_and_others_are_refu
     templates_step(&c, &app, &ada).await;
     hooks_and_flow_step(&c, &app).await;
     traces_step(&c, &app, &web, &callback, &ada).await;
+    directory_step(&c, &app, &ada, &bob, web["client_id"].as_str().unwrap()).await;
 
     // Bob, who is not an administrator, signs in and is refused.
     click(&c, "#sign-out").await;
@@ -511,6 +512,122 @@ async fn traces_step(c: &Client, app: &TestApp, web: &Value, callback: &str, ada
     .await
     .expect("the bound hook ran first and succeeded");
     screenshot(c, "trace").await;
+}
+
+/// The directory: find Bob, merge into his metadata; the applications (the built-in client
+/// marked), roles, a key rotation, and the audit log naming Ada.
+async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &str) {
+    click(c, "nav a[href='#/users']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#users-find-value"))
+        .await
+        .expect("the users page");
+    type_into(c, "#users-find-value", "bob@example.com").await;
+    click(c, "#users-find-submit").await;
+    let link = format!("#users-list tr[data-user-id='{bob}'] a.user-link");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&link))
+        .await
+        .expect("Bob found by email");
+    screenshot(c, "users").await;
+    click(c, &link).await;
+    let editor = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#user-metadata-editor .cm-content"))
+        .await
+        .expect("Bob's page with his metadata");
+    editor.click().await.unwrap();
+    clear(&editor).await;
+    editor.send_keys("{\"team\": \"blue\"}").await.unwrap();
+    click(c, "#user-metadata-merge").await;
+    wait_text(c, "#user-metadata-notice", |t| t.starts_with("Merged")).await;
+    let got = app
+        .get(&format!("/t/default/api/users/{bob}"))
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(got["user_metadata"], json!({"team": "blue"}), "{got}");
+    screenshot(c, "user").await;
+
+    click(c, "nav a[href='#/applications']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            "#apps-list tr[data-client-id='{web}']"
+        )))
+        .await
+        .expect("the applications page");
+    let dashboard = c
+        .find(Locator::Css(
+            "#apps-list tr[data-client-id^='sigil-dashboard-']",
+        ))
+        .await
+        .expect("the dashboard client is listed");
+    assert_eq!(
+        dashboard.attr("data-built-in").await.unwrap().as_deref(),
+        Some("true")
+    );
+    screenshot(c, "applications").await;
+
+    click(c, "nav a[href='#/roles']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#roles-list tr[data-role-name='sigil-admin']"))
+        .await
+        .expect("the built-in role is listed");
+    screenshot(c, "roles").await;
+
+    click(c, "nav a[href='#/keys']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#keys-list tr[data-kid]"))
+        .await
+        .expect("the signing keys");
+    let before = app
+        .get("/t/default/api/signing-keys")
+        .await
+        .expect_status(StatusCode::OK);
+    let kids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    click(c, "#keys-rotate").await;
+    click(c, "#keys-rotate-confirm").await;
+    wait_text(c, "#keys-rotate-notice", |t| !t.is_empty()).await;
+    let after = app
+        .get("/t/default/api/signing-keys")
+        .await
+        .expect_status(StatusCode::OK);
+    let new: Vec<String> = kids(&after)
+        .into_iter()
+        .filter(|k| !kids(&before).contains(k))
+        .collect();
+    assert_eq!(new.len(), 1, "a rotation publishes one new key: {after}");
+    // The page lists it.
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            "#keys-list tr[data-kid='{}']",
+            new[0]
+        )))
+        .await
+        .expect("the new key on the page");
+    screenshot(c, "keys").await;
+
+    click(c, "nav a[href='#/audit']").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            "#audit-list tr[data-actor='{ada}'] a.audit-actor-link"
+        )))
+        .await
+        .expect("Ada's changes in the audit log, her id linked");
+    screenshot(c, "audit").await;
 }
 
 async fn type_into(c: &Client, css: &str, text: &str) {

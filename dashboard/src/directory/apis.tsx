@@ -1,0 +1,112 @@
+// The APIs page: the tenant's resource servers (the audiences of access tokens), paged on the
+// server; one at a time opens in an editor below the list (name and scopes; the identifier is
+// fixed once created); registering one. The management API is built in and shown read-only.
+
+import { useRef, useState } from "preact/hooks";
+import type { Api } from "../api";
+import { ApiCreate, ApiEditor } from "./api-editor";
+import { BuiltInBadge, MANAGEMENT_AUDIENCE } from "./built-in";
+import { ListBody, ListFooter } from "./list-parts";
+import { usePaged } from "./paged";
+import type { ResourceApi } from "./types";
+
+export function ApisPage({ api }: { api: Api }) {
+  const [generation, setGeneration] = useState(0);
+  const apis = usePaged<ResourceApi>(api, "/apis", "", generation);
+  const [open, setOpen] = useState<ResourceApi | null>(null);
+  const opener = useRef<HTMLElement | null>(null);
+
+  function close() {
+    setOpen(null);
+    opener.current?.focus();
+  }
+
+  return (
+    <section aria-labelledby="apis-title" class="directory-page">
+      <h1 id="apis-title" tabIndex={-1}>
+        APIs
+      </h1>
+      <p class="muted">
+        Your resource servers. An application asks for an access token for one by its identifier (<code>audience</code> or{" "}
+        <code>resource</code>), with the scopes it defines; the consent page describes each scope in its words.
+      </p>
+      <ListBody paged={apis} loadingText="Loading the APIs…" emptyId="apis-empty" emptyText="No APIs yet: register one below.">
+        <div class="table-scroll" role="region" aria-labelledby="apis-title" tabIndex={0}>
+          <table id="apis-list" class="data">
+            <caption class="sr-only">The tenant's APIs</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Identifier (audience)</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">
+                  <span class="sr-only">Action</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {(apis.items ?? []).map((a) => {
+                const builtIn = a.identifier === MANAGEMENT_AUDIENCE;
+                return (
+                  <tr key={a.id} data-api-id={a.id} data-identifier={a.identifier} data-built-in={builtIn ? "true" : undefined}>
+                    <th scope="row">
+                      {a.name} {builtIn && <BuiltInBadge />}
+                    </th>
+                    <td>
+                      <code>{a.identifier}</code>
+                    </td>
+                    <td class="api-scopes">
+                      {a.scopes.length ? a.scopes.map((s) => <code class="chip" title={s.description ?? undefined}>{s.value}</code>) : <span class="muted">none</span>}
+                    </td>
+                    <td>
+                      <button
+                        class="api-edit"
+                        data-api-id={a.id}
+                        aria-expanded={open?.id === a.id ? "true" : "false"}
+                        aria-controls="api-editor"
+                        aria-label={`${builtIn ? "View" : "Edit"} the API ${a.name}`}
+                        onClick={(e) => {
+                          opener.current = e.currentTarget;
+                          setOpen(open?.id === a.id ? null : a);
+                        }}
+                      >
+                        {builtIn ? "View" : "Edit"}
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      </ListBody>
+      <ListFooter paged={apis} moreId="apis-more" moreText="more APIs" />
+      {open && (
+        <ApiEditor
+          key={open.id}
+          api={api}
+          resource={open}
+          onResource={(r) => {
+            setOpen(r);
+            apis.edit((all) => all.map((x) => (x.id === r.id ? r : x)));
+          }}
+          onDeleted={() => {
+            apis.edit((all) => all.filter((x) => x.id !== open.id));
+            setOpen(null);
+            document.getElementById("apis-title")?.focus();
+          }}
+          onClose={close}
+        />
+      )}
+      <ApiCreate
+        api={api}
+        onCreated={(r) => {
+          setGeneration((g) => g + 1);
+          // Straight to its scopes, which creation leaves empty.
+          opener.current = null;
+          setOpen(r);
+        }}
+      />
+    </section>
+  );
+}

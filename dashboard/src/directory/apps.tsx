@@ -1,0 +1,67 @@
+// The applications page: the tenant's OAuth clients, paged on the server, and registering one.
+// The dashboard's own client is listed like any other, marked built in.
+
+import { useState } from "preact/hooks";
+import { type Api, enc } from "../api";
+import { when } from "../hooks/format";
+import { CreateApp } from "./app-create";
+import { BuiltInBadge, isDashboardClient } from "./built-in";
+import { ListBody, ListFooter } from "./list-parts";
+import { usePaged } from "./paged";
+import type { Application } from "./types";
+
+export function AppsPage({ api }: { api: Api }) {
+  const [generation, setGeneration] = useState(0);
+  const apps = usePaged<Application>(api, "/applications", "", generation);
+
+  return (
+    <section aria-labelledby="apps-title" class="directory-page">
+      <h1 id="apps-title">Applications</h1>
+      <p class="muted">
+        The OAuth clients your users log in to: web and native apps, single-page apps, machine-to-machine services. Open one to
+        edit its redirect URIs, grant types, token lifetimes and metadata, or to rotate its secret.
+      </p>
+      <ListBody paged={apps} loadingText="Loading the applications…" emptyId="apps-empty" emptyText="No applications yet: register one below.">
+        <div class="table-scroll" role="region" aria-labelledby="apps-title" tabIndex={0}>
+          <table id="apps-list" class="data">
+            <caption class="sr-only">The tenant's applications</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Client ID</th>
+                <th scope="col">Type</th>
+                <th scope="col">Grant types</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(apps.items ?? []).map((a) => {
+                const builtIn = isDashboardClient(a.client_id);
+                return (
+                  <tr key={a.client_id} data-client-id={a.client_id} data-built-in={builtIn ? "true" : undefined}>
+                    <th scope="row">
+                      <a class="app-link" href={`#/applications/${enc(a.client_id)}`}>
+                        {a.name}
+                      </a>{" "}
+                      {builtIn && <BuiltInBadge />}
+                    </th>
+                    <td>
+                      <code>{a.client_id}</code>
+                    </td>
+                    <td>{a.type}</td>
+                    <td class="app-grants">{a.grant_types.join(", ") || <span class="muted">none</span>}</td>
+                    <td>
+                      <time dateTime={a.created_at}>{when(a.created_at)}</time>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      </ListBody>
+      <ListFooter paged={apps} moreId="apps-more" moreText="more applications" />
+      <CreateApp api={api} onCreated={() => setGeneration((g) => g + 1)} />
+    </section>
+  );
+}

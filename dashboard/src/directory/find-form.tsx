@@ -1,0 +1,107 @@
+// Finding one record by a value the API filters on exactly (a user's email, an external id,
+// an organization's name). The API has no partial or prefix search, so the form says so
+// rather than letting "ada" look like a search that found nobody.
+
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { type Notice, NoticeLine } from "../hooks/notice";
+
+export interface Found {
+  /** The API's filter parameter (`email`, `external_id`, `name`); "" when nothing is applied. */
+  by: string;
+  value: string;
+}
+
+export const NOTHING_FOUND: Found = { by: "", value: "" };
+
+export interface FindOption {
+  by: string;
+  label: string;
+  type?: "email" | "text";
+}
+
+export function FindForm({
+  prefix,
+  label,
+  options,
+  applied,
+  onApply,
+  describe,
+  children,
+}: {
+  /** Ids `{prefix}-find`, `-find-by`, `-find-value`, `-find-submit`, `-find-clear`, `-find-notice`. */
+  prefix: string;
+  /** The form's name: "Find a user". */
+  label: string;
+  options: FindOption[];
+  applied: Found;
+  onApply: (f: Found) => void;
+  /** The applied filter in words: "Showing the user whose email is …". */
+  describe: (f: Found) => string;
+  /** What the search matches, in words (shown under the fields). */
+  children: ComponentChildren;
+}) {
+  const [by, setBy] = useState(applied.by || options[0].by);
+  const [value, setValue] = useState(applied.value);
+  const [notice, setNotice] = useState<Notice>(null);
+  const option = options.find((o) => o.by === by) ?? options[0];
+  // One field whose keyboard suits the value (an email's), the same element otherwise.
+  const field = {
+    id: `${prefix}-find-value`,
+    autocomplete: "off",
+    spellcheck: false,
+    value,
+    "aria-describedby": `${prefix}-find-help`,
+    onInput: (e: Event) => setValue((e.currentTarget as HTMLInputElement).value),
+  };
+
+  useEffect(() => {
+    setBy(applied.by || options[0].by);
+    setValue(applied.value);
+  }, [applied]);
+
+  function submit(e: Event) {
+    e.preventDefault();
+    const v = value.trim();
+    const f = v ? { by, value: v } : NOTHING_FOUND;
+    setNotice({ ok: true, text: describe(f) });
+    onApply(f);
+  }
+
+  function clear() {
+    setValue("");
+    setNotice({ ok: true, text: describe(NOTHING_FOUND) });
+    onApply(NOTHING_FOUND);
+  }
+
+  return (
+    <form id={`${prefix}-find`} class="find-form" role="search" aria-label={label} noValidate onSubmit={submit}>
+      <div class="inline-form">
+        <label>
+          Find by{" "}
+          <select id={`${prefix}-find-by`} value={by} onChange={(e) => setBy(e.currentTarget.value)}>
+            {options.map((o) => (
+              <option key={o.by} value={o.by}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <span class="sr-only">{option.label}, exactly</span>
+          {option.type === "email" ? <input type="email" {...field} /> : <input type="text" {...field} />}
+        </label>
+        <button id={`${prefix}-find-submit`} type="submit" class="primary">
+          Find
+        </button>
+        <button id={`${prefix}-find-clear`} type="button" disabled={!applied.by && !value} onClick={clear}>
+          Show all
+        </button>
+      </div>
+      <p id={`${prefix}-find-help`} class="muted">
+        {children}
+      </p>
+      <NoticeLine id={`${prefix}-find-notice`} notice={notice} />
+    </form>
+  );
+}

@@ -1,0 +1,91 @@
+// The organizations page: the tenant's organizations, paged on the server; finding one by
+// exact name or external ID (the API's filters); creating one.
+
+import { useState } from "preact/hooks";
+import { type Api, enc } from "../api";
+import { when } from "../hooks/format";
+import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
+import { ListBody, ListFooter } from "./list-parts";
+import { CreateOrg } from "./org-create";
+import { usePaged } from "./paged";
+import type { Organization } from "./types";
+
+let remembered: Found = NOTHING_FOUND;
+
+const FIND_BY = [
+  { by: "name", label: "Name" },
+  { by: "external_id", label: "External ID" },
+];
+
+function describe(f: Found): string {
+  if (!f.by) return "Showing every organization.";
+  return `Showing the organization whose ${f.by === "name" ? "name" : "external ID"} is ${f.value}.`;
+}
+
+export function OrgsPage({ api }: { api: Api }) {
+  const [found, setFound] = useState<Found>(remembered);
+  const [generation, setGeneration] = useState(0);
+  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const orgs = usePaged<Organization>(api, "/organizations", query, generation);
+
+  function apply(f: Found) {
+    remembered = f;
+    setFound(f);
+    setGeneration((g) => g + 1);
+  }
+
+  return (
+    <section aria-labelledby="orgs-title" class="directory-page">
+      <h1 id="orgs-title">Organizations</h1>
+      <p class="muted">
+        Groups of users (your customers' companies, teams). A user logs in through one with <code>organization=</code>, and the
+        tokens then carry its id and the user's roles in it.
+      </p>
+      <FindForm prefix="orgs" label="Find an organization" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
+        Search is exact: the whole name (as written, case included) or the whole external ID.
+      </FindForm>
+      <ListBody
+        paged={orgs}
+        loadingText="Loading the organizations…"
+        emptyId="orgs-empty"
+        emptyText={found.by ? "No organization matches exactly." : "No organizations yet: create one below."}
+      >
+        <div class="table-scroll" role="region" aria-labelledby="orgs-title" tabIndex={0}>
+          <table id="orgs-list" class="data">
+            <caption class="sr-only">The tenant's organizations, oldest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Display name</th>
+                <th scope="col">External ID</th>
+                <th scope="col">Created</th>
+                <th scope="col">ID</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(orgs.items ?? []).map((o) => (
+                <tr key={o.id} data-org-id={o.id}>
+                  <th scope="row">
+                    <a class="org-link" href={`#/organizations/${enc(o.id)}`}>
+                      {o.name}
+                    </a>
+                  </th>
+                  <td>{o.display_name ?? <span class="muted">none</span>}</td>
+                  <td>{o.external_id ? <code>{o.external_id}</code> : <span class="muted">none</span>}</td>
+                  <td>
+                    <time dateTime={o.created_at}>{when(o.created_at)}</time>
+                  </td>
+                  <td>
+                    <code>{o.id}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </ListBody>
+      <ListFooter paged={orgs} moreId="orgs-more" moreText="more organizations" />
+      <CreateOrg api={api} onCreated={() => setGeneration((g) => g + 1)} />
+    </section>
+  );
+}

@@ -1,0 +1,229 @@
+// One role's description and permissions (typed one a line, replacing the set as the API
+// does), its deletion, and the form that creates a role.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { type Api, enc } from "../api";
+import { done, type Notice, NoticeLine } from "../hooks/notice";
+import { ADMIN_ROLE, BuiltInNote } from "./built-in";
+import { Confirm } from "./confirm";
+import { failedOnLine, fieldOf, lineOf, orAbsent, orNull, refuse, sameList, splitLines, within } from "./fields";
+import type { Role } from "./types";
+
+const PERMISSIONS_HINT = "One a line, printable ASCII without spaces, such as read:reports; at most 500.";
+
+export function RoleEditor({
+  api,
+  role,
+  onRole,
+  onDeleted,
+  onClose,
+}: {
+  api: Api;
+  role: Role;
+  onRole: (r: Role) => void;
+  onDeleted: () => void;
+  onClose: () => void;
+}) {
+  const builtIn = role.name === ADMIN_ROLE;
+  const [description, setDescription] = useState(role.description ?? "");
+  const [permissions, setPermissions] = useState(role.permissions.join("\n"));
+  const [bad, setBad] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<Notice>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  // Opening the editor takes the reader to it.
+  useEffect(() => heading.current?.focus(), []);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    const typed = splitLines(permissions);
+    const body: Record<string, unknown> = {};
+    if (description.trim() !== (role.description ?? "")) body.description = orNull(description);
+    if (!sameList(typed.items, role.permissions)) body.permissions = typed.items;
+    setBad(undefined);
+    if (Object.keys(body).length === 0) {
+      setNotice(done("Nothing to save: nothing changed."));
+      return;
+    }
+    setBusy(true);
+    setNotice(null);
+    try {
+      const r = await api.patch<Role>(`/roles/${enc(role.id)}`, body);
+      onRole(r);
+      setPermissions(r.permissions.join("\n"));
+      setNotice(done(`Saved ${Object.keys(body).join(" and ")}. Tokens issued from now on carry them.`));
+    } catch (err) {
+      setBad(fieldOf(err));
+      setNotice(failedOnLine("Not saved", err, lineOf(err, "permissions", typed.lines)));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section id="role-editor" aria-labelledby="role-editor-title" class="editor-panel" data-role-id={role.id}>
+      <h2 id="role-editor-title" ref={heading} tabIndex={-1}>
+        Role <code>{role.name}</code>
+      </h2>
+      {builtIn && (
+        <BuiltInNote id="role-built-in">
+          Its holders administer this dashboard: give it to or take it from users on their page. It is shown read-only and cannot
+          be deleted (the API answers 409).
+        </BuiltInNote>
+      )}
+      <form id="role-form" noValidate onSubmit={submit} onInput={() => setBad(undefined)}>
+        <fieldset class="plain" disabled={builtIn}>
+          <legend class="sr-only">The role {role.name}</legend>
+          <div class="field-grid">
+            <label for="role-description">Description</label>
+            <input
+              id="role-description"
+              autocomplete="off"
+              value={description}
+              aria-invalid={within(bad, "description") ? "true" : undefined}
+              onInput={(e) => setDescription(e.currentTarget.value)}
+            />
+            <label for="role-permissions">Permissions</label>
+            <div>
+              <textarea
+                id="role-permissions"
+                class="lines"
+                rows={Math.max(3, permissions.split("\n").length + 1)}
+                spellcheck={false}
+                autocomplete="off"
+                value={permissions}
+                aria-invalid={within(bad, "permissions") ? "true" : undefined}
+                aria-describedby="role-permissions-help"
+                onInput={(e) => setPermissions(e.currentTarget.value)}
+              />
+              <p id="role-permissions-help" class="muted hint">
+                {PERMISSIONS_HINT} Saving replaces the whole set.
+              </p>
+            </div>
+          </div>
+        </fieldset>
+        <div class="actions">
+          {!builtIn && (
+            <button id="role-save" type="submit" class="primary" disabled={busy}>
+              {busy ? "Saving…" : "Save role"}
+            </button>
+          )}
+          <button id="role-editor-close" type="button" onClick={onClose}>
+            Close
+          </button>
+        </div>
+      </form>
+      <NoticeLine id="role-notice" notice={notice} />
+      {!builtIn && (
+        <Confirm
+          id="role-delete"
+          start="Delete role…"
+          question={
+            <>
+              Delete the role <code>{role.name}</code>? It is taken from every user and membership that holds it. This cannot be
+              undone.
+            </>
+          }
+          yes={`Yes, delete ${role.name}`}
+          failure="Not deleted"
+          run={async () => {
+            await api.delete(`/roles/${enc(role.id)}`);
+            onDeleted();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+export function RoleCreate({ api, onCreated }: { api: Api; onCreated: (r: Role) => void }) {
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [permissions, setPermissions] = useState("");
+  const [bad, setBad] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<Notice>(null);
+  const form = useRef<HTMLFormElement>(null);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    const typed = splitLines(permissions);
+    setBusy(true);
+    setBad(undefined);
+    setNotice(null);
+    try {
+      if (!name.trim()) throw refuse("name", "give the role a name");
+      const r = await api.post<Role>("/roles", { name: name.trim(), description: orAbsent(description), permissions: typed.items });
+      setName("");
+      setDescription("");
+      setPermissions("");
+      setNotice(done(`Created the role ${r.name}.`));
+      onCreated(r);
+    } catch (err) {
+      const field = fieldOf(err);
+      setBad(field);
+      setNotice(failedOnLine("Not created", err, lineOf(err, "permissions", typed.lines)));
+      const target = ["name", "description", "permissions"].find((f) => within(field, f));
+      if (target) form.current?.querySelector<HTMLElement>(`#role-create-${target}`)?.focus();
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="role-create-title" class="create">
+      <h2 id="role-create-title">Create a role</h2>
+      <form id="role-create-form" ref={form} class="field-grid" noValidate onSubmit={submit} onInput={() => setBad(undefined)}>
+        <label for="role-create-name">Name</label>
+        <div>
+          <input
+            id="role-create-name"
+            autocomplete="off"
+            spellcheck={false}
+            value={name}
+            aria-invalid={within(bad, "name") ? "true" : undefined}
+            aria-describedby="role-create-name-help"
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+          <p id="role-create-name-help" class="muted hint">
+            1 to 100 printable ASCII characters without spaces, unique; fixed once created.
+          </p>
+        </div>
+        <label for="role-create-description">
+          Description <span class="muted">(optional)</span>
+        </label>
+        <input
+          id="role-create-description"
+          autocomplete="off"
+          value={description}
+          aria-invalid={within(bad, "description") ? "true" : undefined}
+          onInput={(e) => setDescription(e.currentTarget.value)}
+        />
+        <label for="role-create-permissions">Permissions</label>
+        <div>
+          <textarea
+            id="role-create-permissions"
+            class="lines"
+            rows={3}
+            spellcheck={false}
+            autocomplete="off"
+            value={permissions}
+            aria-invalid={within(bad, "permissions") ? "true" : undefined}
+            aria-describedby="role-create-permissions-help"
+            onInput={(e) => setPermissions(e.currentTarget.value)}
+          />
+          <p id="role-create-permissions-help" class="muted hint">
+            {PERMISSIONS_HINT}
+          </p>
+        </div>
+        <div class="actions field-grid-actions">
+          <button id="role-create-submit" type="submit" class="primary" disabled={busy}>
+            {busy ? "Creating…" : "Create role"}
+          </button>
+        </div>
+      </form>
+      <NoticeLine id="role-create-notice" notice={notice} />
+    </section>
+  );
+}

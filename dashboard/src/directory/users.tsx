@@ -1,0 +1,103 @@
+// The users page: the tenant's users, paged on the server; finding one by exact email or
+// external id (the only filters the API has); creating one.
+
+import { useState } from "preact/hooks";
+import { type Api, enc } from "../api";
+import { when } from "../hooks/format";
+import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
+import { ListBody, ListFooter } from "./list-parts";
+import { usePaged } from "./paged";
+import type { User } from "./types";
+import { CreateUser } from "./user-create";
+
+// Kept while the dashboard stays open, so coming back from a user finds the list as it was
+// filtered (the route has no room for a query).
+let remembered: Found = NOTHING_FOUND;
+
+const FIND_BY = [
+  { by: "email", label: "Email", type: "email" as const },
+  { by: "external_id", label: "External ID" },
+];
+
+function describe(f: Found): string {
+  if (!f.by) return "Showing every user.";
+  return f.by === "email" ? `Showing the user whose email is ${f.value}.` : `Showing the user whose external ID is ${f.value}.`;
+}
+
+export function UsersPage({ api }: { api: Api }) {
+  const [found, setFound] = useState<Found>(remembered);
+  // Bumped to list again from the first page (after a creation).
+  const [generation, setGeneration] = useState(0);
+  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const users = usePaged<User>(api, "/users", query, generation);
+
+  function apply(f: Found) {
+    remembered = f;
+    setFound(f);
+    setGeneration((g) => g + 1);
+  }
+
+  return (
+    <section aria-labelledby="users-title" class="directory-page">
+      <h1 id="users-title">Users</h1>
+      <p class="muted">
+        The people who log in to the tenant's applications. Open one to edit the profile, block them, end their sessions, give
+        roles, see their organizations and edit their metadata.
+      </p>
+      <FindForm prefix="users" label="Find a user" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
+        Search is exact: the whole email address (any case) or the whole external ID. There is no search by part of an
+        address or by name.
+      </FindForm>
+      <ListBody
+        paged={users}
+        loadingText="Loading the users…"
+        emptyId="users-empty"
+        emptyText={found.by ? `No user has exactly that ${found.by === "email" ? "email" : "external ID"}.` : "No users yet: create one below."}
+      >
+        <UserTable users={users.items ?? []} />
+      </ListBody>
+      <ListFooter paged={users} moreId="users-more" moreText="more users" />
+      <CreateUser api={api} onCreated={() => setGeneration((g) => g + 1)} />
+    </section>
+  );
+}
+
+function UserTable({ users }: { users: User[] }) {
+  return (
+    <div class="table-scroll" role="region" aria-labelledby="users-title" tabIndex={0}>
+      <table id="users-list" class="data">
+        <caption class="sr-only">The tenant's users, oldest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Email</th>
+            <th scope="col">Name</th>
+            <th scope="col">Status</th>
+            <th scope="col">Roles</th>
+            <th scope="col">External ID</th>
+            <th scope="col">Last login</th>
+            <th scope="col">ID</th>
+          </tr>
+        </thead>
+        <tbody>
+          {users.map((u) => (
+            <tr key={u.id} data-user-id={u.id} data-blocked={u.blocked ? "true" : "false"}>
+              <th scope="row">
+                <a class="user-link" href={`#/users/${enc(u.id)}`}>
+                  {u.email}
+                </a>
+              </th>
+              <td>{u.name ?? <span class="muted">none</span>}</td>
+              <td class="user-status">{u.blocked ? <strong class="status-badge failed">Blocked</strong> : "Active"}</td>
+              <td class="user-roles">{u.roles.length ? u.roles.join(", ") : <span class="muted">none</span>}</td>
+              <td>{u.external_id ? <code>{u.external_id}</code> : <span class="muted">none</span>}</td>
+              <td>{u.last_login ? <time dateTime={u.last_login}>{when(u.last_login)}</time> : <span class="muted">never</span>}</td>
+              <td>
+                <code>{u.id}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
