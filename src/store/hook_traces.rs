@@ -56,17 +56,8 @@ impl TraceFilter<'_> {
     /// The `LIKE` pattern of the hook filter ('' for any): the name with `\`, `%` and `_`
     /// escaped, between spaces.
     fn hook_pattern(&self) -> String {
-        self.hook.map_or_else(String::new, |h| {
-            let mut p = String::from("% ");
-            for c in h.chars() {
-                if matches!(c, '\\' | '%' | '_') {
-                    p.push('\\');
-                }
-                p.push(c);
-            }
-            p.push_str(" %");
-            p
-        })
+        self.hook
+            .map_or_else(String::new, |h| format!("% {} %", super::like::escaped(h)))
     }
 }
 

@@ -38,6 +38,7 @@ pub mod hook_traces;
 pub mod hooks;
 pub mod hot;
 pub mod legacy;
+pub mod like;
 pub mod lite;
 pub mod login_failures;
 pub mod metadata_keys;

@@ -174,25 +174,43 @@ pub async fn get_for_update(
     .await?)
 }
 
-/// Lists users in id order, optionally filtered by normalized email or external id.
+/// Which users a listing returns; `None` matches any.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UserListFilter<'a> {
+    /// The normalized email, exactly.
+    pub email: Option<&'a str>,
+    /// The external id, exactly.
+    pub external_id: Option<&'a str>,
+    /// The start of the normalized email.
+    pub email_prefix: Option<&'a str>,
+}
+
+/// Lists users in id order, filtered by `filter`. A prefix is matched with `LIKE` on the
+/// tenant's users in id order, so a rare prefix in a large tenant reads many rows for a page.
 pub async fn list<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
-    email: Option<&str>,
-    external_id: Option<&str>,
+    filter: &UserListFilter<'_>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<UserRow>, StoreError> {
     let rows: Vec<UserRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM users WHERE tenant_id = $1 AND id > $2 \
          AND ($3 = '' OR email_normalized = $3) AND ($4 = '' OR external_id = $4) \
+         AND ($6 = '' OR email_normalized LIKE $6 ESCAPE '\\') \
          ORDER BY id LIMIT $5"
     ))
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
-    .bind(email.unwrap_or(""))
-    .bind(external_id.unwrap_or(""))
+    .bind(filter.email.unwrap_or(""))
+    .bind(filter.external_id.unwrap_or(""))
     .bind(limit + 1)
+    .bind(
+        filter
+            .email_prefix
+            .map(super::like::starting_with)
+            .unwrap_or_default(),
+    )
     .fetch_all(ex)
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))

@@ -396,8 +396,86 @@ async fn tenant_roles(db: Db) {
     assert_eq!(r["roles"], json!([]), "a refused change granted nothing");
 }
 
+/// The directory's search box: users whose email starts with what was typed, any case, paged,
+/// the LIKE wildcards matching only themselves.
+async fn users_are_found_by_the_start_of_their_email(db: Db) {
+    let app = spawn_app(db).await;
+    for email in [
+        "Ada@example.com",
+        "adam@example.org",
+        "grace@example.com",
+        "a_b@example.com",
+        "axb@example.com",
+    ] {
+        app.post("/t/default/api/users", json!({ "email": email }))
+            .await
+            .expect_status(StatusCode::CREATED);
+    }
+    let emails = |page: &Value| -> Vec<String> {
+        let mut e: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_string())
+            .collect();
+        e.sort();
+        e
+    };
+    let got = app
+        .get("/t/default/api/users?email_prefix=AD")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(emails(&got), ["Ada@example.com", "adam@example.org"]);
+    let got = app
+        .get("/t/default/api/users?email_prefix=a_")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(emails(&got), ["a_b@example.com"], "`_` is not a wildcard");
+    let got = app
+        .get("/t/default/api/users?email_prefix=%25")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(emails(&got), Vec::<String>::new(), "`%` is not a wildcard");
+    let first = app
+        .get("/t/default/api/users?email_prefix=a&limit=2")
+        .await
+        .expect_status(StatusCode::OK);
+    let rest = app
+        .get(&format!(
+            "/t/default/api/users?email_prefix=a&limit=2&cursor={}",
+            first["next_cursor"].as_str().unwrap()
+        ))
+        .await
+        .expect_status(StatusCode::OK);
+    let mut all = emails(&first);
+    all.extend(emails(&rest));
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "Ada@example.com",
+            "a_b@example.com",
+            "adam@example.org",
+            "axb@example.com"
+        ]
+    );
+    assert!(rest.get("next_cursor").is_none(), "{rest}");
+    let (s, e) = app
+        .get(&format!(
+            "/t/default/api/users?email_prefix={}",
+            "a".repeat(321)
+        ))
+        .await;
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("email_prefix")),
+        "{e}"
+    );
+}
+
 both_backends!(
     user_lifecycle,
+    users_are_found_by_the_start_of_their_email,
     uniqueness_and_validation,
     cursor_pagination,
     metadata_merge_rules_and_limits,

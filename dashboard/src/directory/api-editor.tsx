@@ -9,6 +9,8 @@ import { done, failed, type Notice, NoticeLine } from "../hooks/notice";
 import { BuiltInNote, MANAGEMENT_AUDIENCE } from "./built-in";
 import { Confirm } from "./confirm";
 import { fieldOf, itemOf, orAbsent, refuse, within } from "./fields";
+import { EditorActions, GridSubmit } from "./form-parts";
+import { useFormState } from "./form-state";
 import type { ResourceApi, Scope } from "./types";
 
 interface Row {
@@ -185,28 +187,18 @@ export function ApiEditor({
           </table>
           <p class="muted hint">Values are printable ASCII without spaces, such as read:reports; at most 200 scopes.</p>
         </fieldset>
-        <div class="actions">
-          {!builtIn && (
-            <>
-              <button
-                id="api-scope-add"
-                type="button"
-                onClick={() => {
-                  focusRow.current = rows.length;
-                  setRows([...rows, { value: "", description: "" }]);
-                }}
-              >
-                Add scope
-              </button>
-              <button id="api-save" type="submit" class="primary" disabled={busy}>
-                {busy ? "Saving…" : "Save API"}
-              </button>
-            </>
-          )}
-          <button id="api-editor-close" type="button" onClick={onClose}>
-            Close
+        <EditorActions prefix="api" builtIn={builtIn} busy={busy} saveText="Save API" onClose={onClose}>
+          <button
+            id="api-scope-add"
+            type="button"
+            onClick={() => {
+              focusRow.current = rows.length;
+              setRows([...rows, { value: "", description: "" }]);
+            }}
+          >
+            Add scope
           </button>
-        </div>
+        </EditorActions>
       </form>
       <NoticeLine id="api-notice" notice={notice} />
       {!builtIn && (
@@ -234,33 +226,23 @@ export function ApiEditor({
 export function ApiCreate({ api, onCreated }: { api: Api; onCreated: (r: ResourceApi) => void }) {
   const [identifier, setIdentifier] = useState("");
   const [name, setName] = useState("");
-  const [bad, setBad] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
-  const form = useRef<HTMLFormElement>(null);
+  const { setBad, busy, notice, setNotice, form, attempt, invalid } = useFormState();
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
-    setBusy(true);
-    setBad(undefined);
-    setNotice(null);
-    try {
-      if (!identifier.trim()) throw refuse("identifier", "give the API an identifier, such as https://api.example.com");
-      if (!name.trim()) throw refuse("name", "give the API a name");
-      const r = await api.post<ResourceApi>("/apis", { identifier: identifier.trim(), name: name.trim() });
-      setIdentifier("");
-      setName("");
-      setNotice(done(`Registered ${r.name} (${r.identifier}); add its scopes in the editor above.`));
-      onCreated(r);
-    } catch (err) {
-      const field = fieldOf(err);
-      setBad(field);
-      setNotice(failed("Not registered", err));
-      const target = within(field, "identifier") ? "api-create-identifier" : within(field, "name") ? "api-create-name" : undefined;
-      if (target) form.current?.querySelector<HTMLInputElement>(`#${target}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+    attempt(
+      async () => {
+        if (!identifier.trim()) throw refuse("identifier", "give the API an identifier, such as https://api.example.com");
+        if (!name.trim()) throw refuse("name", "give the API a name");
+        const r = await api.post<ResourceApi>("/apis", { identifier: identifier.trim(), name: name.trim() });
+        setIdentifier("");
+        setName("");
+        setNotice(done(`Registered ${r.name} (${r.identifier}); add its scopes in the editor above.`));
+        onCreated(r);
+      },
+      (err) => failed("Not registered", err),
+      (field) => (within(field, "identifier") ? "api-create-identifier" : within(field, "name") ? "api-create-name" : undefined),
+    );
   }
 
   return (
@@ -274,7 +256,7 @@ export function ApiCreate({ api, onCreated }: { api: Api; onCreated: (r: Resourc
             autocomplete="off"
             spellcheck={false}
             value={identifier}
-            aria-invalid={within(bad, "identifier") ? "true" : undefined}
+            aria-invalid={invalid("identifier")}
             aria-describedby="api-create-identifier-help"
             onInput={(e) => setIdentifier(e.currentTarget.value)}
           />
@@ -287,14 +269,10 @@ export function ApiCreate({ api, onCreated }: { api: Api; onCreated: (r: Resourc
           id="api-create-name"
           autocomplete="off"
           value={name}
-          aria-invalid={within(bad, "name") ? "true" : undefined}
+          aria-invalid={invalid("name")}
           onInput={(e) => setName(e.currentTarget.value)}
         />
-        <div class="actions field-grid-actions">
-          <button id="api-create-submit" type="submit" class="primary" disabled={busy}>
-            {busy ? "Registering…" : "Register API"}
-          </button>
-        </div>
+        <GridSubmit id="api-create-submit" busy={busy} busyText="Registering…" text="Register API" />
       </form>
       <NoticeLine id="api-create-notice" notice={notice} />
     </section>

@@ -2,24 +2,20 @@
 // server; one at a time opens in an editor below the list (name and scopes; the identifier is
 // fixed once created); registering one. The management API is built in and shown read-only.
 
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { Api } from "../api";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { ApiCreate, ApiEditor } from "./api-editor";
 import { BuiltInBadge, MANAGEMENT_AUDIENCE } from "./built-in";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
+import { EditButton, useOpenedEditor } from "./opened-editor";
 import type { ResourceApi } from "./types";
 
 export function ApisPage({ api }: { api: Api }) {
   const [generation, setGeneration] = useState(0);
-  const apis = usePaged<ResourceApi>(api, "/apis", "", generation);
-  const [open, setOpen] = useState<ResourceApi | null>(null);
-  const opener = useRef<HTMLElement | null>(null);
-
-  function close() {
-    setOpen(null);
-    opener.current?.focus();
-  }
+  const apis = usePaged<ResourceApi>(api, "/apis", { generation });
+  const editor = useOpenedEditor<ResourceApi>(apis, "apis-title");
+  const open = editor.open;
 
   return (
     <section aria-labelledby="apis-title" class="directory-page">
@@ -59,19 +55,7 @@ export function ApisPage({ api }: { api: Api }) {
                       {a.scopes.length ? a.scopes.map((s) => <code class="chip" title={s.description ?? undefined}>{s.value}</code>) : <span class="muted">none</span>}
                     </td>
                     <td>
-                      <button
-                        class="api-edit"
-                        data-api-id={a.id}
-                        aria-expanded={open?.id === a.id ? "true" : "false"}
-                        aria-controls="api-editor"
-                        aria-label={`${builtIn ? "View" : "Edit"} the API ${a.name}`}
-                        onClick={(e) => {
-                          opener.current = e.currentTarget;
-                          setOpen(open?.id === a.id ? null : a);
-                        }}
-                      >
-                        {builtIn ? "View" : "Edit"}
-                      </button>
+                      <EditButton prefix="api" row={a} what={`the API ${a.name}`} builtIn={builtIn} editor={editor} />
                     </td>
                   </tr>
                 );
@@ -86,16 +70,9 @@ export function ApisPage({ api }: { api: Api }) {
           key={open.id}
           api={api}
           resource={open}
-          onResource={(r) => {
-            setOpen(r);
-            apis.edit((all) => all.map((x) => (x.id === r.id ? r : x)));
-          }}
-          onDeleted={() => {
-            apis.edit((all) => all.filter((x) => x.id !== open.id));
-            setOpen(null);
-            document.getElementById("apis-title")?.focus();
-          }}
-          onClose={close}
+          onResource={editor.saved}
+          onDeleted={editor.deleted}
+          onClose={editor.close}
         />
       )}
       <ApiCreate
@@ -103,8 +80,7 @@ export function ApisPage({ api }: { api: Api }) {
         onCreated={(r) => {
           setGeneration((g) => g + 1);
           // Straight to its scopes, which creation leaves empty.
-          opener.current = null;
-          setOpen(r);
+          editor.show(r);
         }}
       />
     </section>

@@ -4,15 +4,15 @@
 import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { CreateApp } from "./app-create";
 import { BuiltInBadge, isDashboardClient } from "./built-in";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
 import type { Application } from "./types";
 
 export function AppsPage({ api }: { api: Api }) {
   const [generation, setGeneration] = useState(0);
-  const apps = usePaged<Application>(api, "/applications", "", generation);
+  const apps = usePaged<Application>(api, "/applications", { generation });
 
   return (
     <section aria-labelledby="apps-title" class="directory-page">

@@ -7,9 +7,9 @@ import { useEffect, useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { pretty } from "../hooks/format";
 import { type Notice, NoticeLine } from "../hooks/notice";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { moment } from "../traces/format";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
 import type { AuditEntry } from "./types";
 
 const PAGE_SIZE = 50;
@@ -61,7 +61,11 @@ export function AuditPage({ api }: { api: Api }) {
   const [notice, setNotice] = useState<Notice>(null);
   // Applying the same filter again reloads: the log goes on growing.
   const [generation, setGeneration] = useState(0);
-  const entries = usePaged<AuditEntry>(api, "/audit-log", resource ? `resource_id=${enc(resource)}` : "", generation, PAGE_SIZE);
+  const entries = usePaged<AuditEntry>(api, "/audit-log", {
+    query: resource ? `resource_id=${enc(resource)}` : "",
+    generation,
+    limit: PAGE_SIZE,
+  });
 
   useEffect(() => {
     if (remembered) setNotice({ ok: true, text: `Showing the changes to ${remembered}.` });

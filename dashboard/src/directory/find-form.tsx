@@ -1,6 +1,6 @@
-// Finding one record by a value the API filters on exactly (a user's email, an external id,
-// an organization's name). The API has no partial or prefix search, so the form says so
-// rather than letting "ada" look like a search that found nobody.
+// Finding records by a value the API filters on: exactly (a user's email, an external id, an
+// organization's name) or, where the API has one, by prefix (a user's email). Each page says
+// which, so that "ada" never looks like a search that found nobody.
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -88,7 +88,7 @@ export function FindForm({
           </select>
         </label>
         <label>
-          <span class="sr-only">{option.label}, exactly</span>
+          <span class="sr-only">{option.label}</span>
           {option.type === "email" ? <input type="email" {...field} /> : <input type="text" {...field} />}
         </label>
         <button id={`${prefix}-find-submit`} type="submit" class="primary">

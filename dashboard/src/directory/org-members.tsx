@@ -6,20 +6,19 @@ import { useRef, useState } from "preact/hooks";
 import { type Api, ApiFailure, enc, type Page } from "../api";
 import { when } from "../hooks/format";
 import { done, failed, type Notice, NoticeLine } from "../hooks/notice";
-import type { Listed } from "../traces/listed";
+import { ListBody, ListFooter } from "../list-parts";
+import { type Paged, usePaged } from "../paged";
 import { Confirm } from "./confirm";
 import { fieldOf, refuse, within } from "./fields";
 import { useLabels } from "./labels";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
 import { RoleChips } from "./role-chips";
 import type { Membership, Organization, Role, User } from "./types";
 
-export function OrgMembers({ api, org, roles }: { api: Api; org: Organization; roles: Listed<Role> }) {
+export function OrgMembers({ api, org, roles }: { api: Api; org: Organization; roles: Paged<Role> }) {
   // Bumped after an addition: the new member's place in the id order may be on any page.
   const [generation, setGeneration] = useState(0);
   const base = `/organizations/${enc(org.id)}/members`;
-  const members = usePaged<Membership>(api, base, "", generation);
+  const members = usePaged<Membership>(api, base, { generation });
   const email = useLabels<User>(
     api,
     (members.items ?? []).map((m) => m.user_id),
@@ -112,7 +111,7 @@ export function OrgMembers({ api, org, roles }: { api: Api; org: Organization; r
   );
 }
 
-function AddMember({ api, org, roles, onAdded }: { api: Api; org: Organization; roles: Listed<Role>; onAdded: () => void }) {
+function AddMember({ api, org, roles, onAdded }: { api: Api; org: Organization; roles: Paged<Role>; onAdded: () => void }) {
   const [address, setAddress] = useState("");
   const [role, setRole] = useState("");
   const [bad, setBad] = useState<string | undefined>(undefined);
@@ -176,7 +175,7 @@ function AddMember({ api, org, roles, onAdded }: { api: Api; org: Organization; 
         Role{" "}
         <select id="org-member-role" value={role} aria-invalid={within(bad, "roles") ? "true" : undefined} onChange={(e) => setRole(e.currentTarget.value)}>
           <option value="">No role</option>
-          {roles.items.map((r) => (
+          {(roles.items ?? []).map((r) => (
             <option key={r.id} value={r.name}>
               {r.name}
             </option>

@@ -1,11 +1,12 @@
 // An organization's name, display name and external ID, saved with one PATCH of what changed
 // (an emptied display name or external ID is sent as null, which clears it).
 
-import { Fragment } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { type Api, enc } from "../api";
-import { done, failed, type Notice, NoticeLine } from "../hooks/notice";
-import { fieldOf, orNull, within } from "./fields";
+import { done, failed, NoticeLine } from "../hooks/notice";
+import { orNull, within } from "./fields";
+import { GridSubmit, TextFields } from "./form-parts";
+import { useFormState } from "./form-state";
 import type { Organization } from "./types";
 
 const FIELDS = [
@@ -23,14 +24,11 @@ const draftOf = (o: Organization): Record<Key, string> => ({
 
 export function OrgSettings({ api, org, onOrg }: { api: Api; org: Organization; onOrg: (o: Organization) => void }) {
   const [draft, setDraft] = useState(() => draftOf(org));
-  const [bad, setBad] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
-  const form = useRef<HTMLFormElement>(null);
+  const { setBad, busy, notice, setNotice, form, attempt, invalid } = useFormState();
   const saved = JSON.stringify(draftOf(org));
   useEffect(() => setDraft(draftOf(org)), [saved]);
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
     const was = draftOf(org);
     const body: Record<string, unknown> = {};
@@ -43,50 +41,22 @@ export function OrgSettings({ api, org, onOrg }: { api: Api; org: Organization; 
       setNotice(done("Nothing to save: no field changed."));
       return;
     }
-    setBusy(true);
-    setNotice(null);
-    try {
-      onOrg(await api.patch<Organization>(`/organizations/${enc(org.id)}`, body));
-      setNotice(done(`Saved ${Object.keys(body).join(", ")}.`));
-    } catch (err) {
-      const field = fieldOf(err);
-      setBad(field);
-      setNotice(failed("Not saved", err));
-      const hit = FIELDS.find((f) => within(field, f.key));
-      if (hit) form.current?.querySelector<HTMLInputElement>(`#${hit.id}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+    attempt(
+      async () => {
+        onOrg(await api.patch<Organization>(`/organizations/${enc(org.id)}`, body));
+        setNotice(done(`Saved ${Object.keys(body).join(", ")}.`));
+      },
+      (err) => failed("Not saved", err),
+      (field) => FIELDS.find((f) => within(field, f.key))?.id,
+    );
   }
 
   return (
     <section aria-labelledby="org-settings-title">
       <h2 id="org-settings-title">Settings</h2>
       <form id="org-form" ref={form} class="field-grid" noValidate onSubmit={submit} onInput={() => setBad(undefined)}>
-        {FIELDS.map((f) => (
-          <Fragment key={f.key}>
-            <label for={f.id}>{f.label}</label>
-            <div>
-              <input
-                id={f.id}
-                autocomplete="off"
-                spellcheck={false}
-                value={draft[f.key]}
-                aria-invalid={within(bad, f.key) ? "true" : undefined}
-                aria-describedby={`${f.id}-help`}
-                onInput={(e) => setDraft({ ...draft, [f.key]: e.currentTarget.value })}
-              />
-              <p id={`${f.id}-help`} class="muted hint">
-                {f.hint}
-              </p>
-            </div>
-          </Fragment>
-        ))}
-        <div class="actions field-grid-actions">
-          <button id="org-save" type="submit" class="primary" disabled={busy}>
-            {busy ? "Saving…" : "Save settings"}
-          </button>
-        </div>
+        <TextFields fields={FIELDS} draft={draft} invalid={invalid} onInput={(key, value) => setDraft({ ...draft, [key]: value })} />
+        <GridSubmit id="org-save" busy={busy} busyText="Saving…" text="Save settings" />
       </form>
       <NoticeLine id="org-notice" notice={notice} />
     </section>

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
-import { useListed } from "../traces/listed";
+import { CHOICES_PAGE_SIZE, usePaged } from "../paged";
 import { Failure } from "../ui";
 import { AuditLink } from "./audit";
 import { Confirm } from "./confirm";
@@ -16,7 +16,7 @@ import type { Organization, Role } from "./types";
 export function OrgPage({ api, id }: { api: Api; id: string }) {
   const [org, setOrg] = useState<Organization | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
-  const roles = useListed<Role>(api, "/roles");
+  const roles = usePaged<Role>(api, "/roles", { limit: CHOICES_PAGE_SIZE });
 
   useEffect(() => {
     let gone = false;

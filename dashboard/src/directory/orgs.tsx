@@ -4,10 +4,10 @@
 import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
-import { ListBody, ListFooter } from "./list-parts";
 import { CreateOrg } from "./org-create";
-import { usePaged } from "./paged";
 import type { Organization } from "./types";
 
 let remembered: Found = NOTHING_FOUND;
@@ -26,7 +26,7 @@ export function OrgsPage({ api }: { api: Api }) {
   const [found, setFound] = useState<Found>(remembered);
   const [generation, setGeneration] = useState(0);
   const query = found.by ? `${found.by}=${enc(found.value)}` : "";
-  const orgs = usePaged<Organization>(api, "/organizations", query, generation);
+  const orgs = usePaged<Organization>(api, "/organizations", { query, generation });
 
   function apply(f: Found) {
     remembered = f;

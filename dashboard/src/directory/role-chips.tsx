@@ -4,7 +4,7 @@
 
 import { useId, useState } from "preact/hooks";
 import { done, failed, type Notice, NoticeLine } from "../hooks/notice";
-import type { Listed } from "../traces/listed";
+import type { Paged } from "../paged";
 import { ADMIN_ROLE } from "./built-in";
 import type { Role } from "./types";
 
@@ -15,7 +15,7 @@ export interface RoleChipsProps {
   byClass?: boolean;
   held: string[];
   /** The tenant's roles listed so far (a page at a time). */
-  roles: Listed<Role>;
+  roles: Paged<Role>;
   /** Whom the roles are for, in the controls' names: "ada@example.com in Globex". */
   who: string;
   add: (role: string) => Promise<string[]>;
@@ -31,7 +31,7 @@ export function RoleChips({ name, byClass, held, roles, who, add, remove, offerM
   const uid = useId();
   const part = (p: string) => (byClass ? { class: `${name}-${p}` } : { id: `${name}-${p}` });
   const selectId = byClass ? `${name}-select-${uid}` : `${name}-select`;
-  const offered = roles.items.filter((r) => !held.includes(r.name));
+  const offered = (roles.items ?? []).filter((r) => !held.includes(r.name));
 
   async function act(what: string, call: () => Promise<string[]>, said: (now: string[]) => string) {
     setBusy(true);
@@ -90,7 +90,7 @@ export function RoleChips({ name, byClass, held, roles, who, add, remove, offerM
           Role to give {who}
         </label>
         <select id={selectId} class={byClass ? `${name}-select` : undefined} value={choice} onChange={(e) => setChoice(e.currentTarget.value)}>
-          <option value="">{roles.loading && roles.items.length === 0 ? "Loading roles…" : "Add a role…"}</option>
+          <option value="">{roles.loading && !roles.items?.length ? "Loading roles…" : "Add a role…"}</option>
           {offered.map((r) => (
             <option key={r.id} value={r.name}>
               {r.name}

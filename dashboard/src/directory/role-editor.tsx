@@ -3,10 +3,12 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type Api, enc } from "../api";
-import { done, type Notice, NoticeLine } from "../hooks/notice";
+import { done, NoticeLine } from "../hooks/notice";
 import { ADMIN_ROLE, BuiltInNote } from "./built-in";
 import { Confirm } from "./confirm";
-import { failedOnLine, fieldOf, lineOf, orAbsent, orNull, refuse, sameList, splitLines, within } from "./fields";
+import { failedOnLine, lineOf, orAbsent, orNull, refuse, sameList, splitLines, within } from "./fields";
+import { EditorActions, GridSubmit } from "./form-parts";
+import { useFormState } from "./form-state";
 import type { Role } from "./types";
 
 const PERMISSIONS_HINT = "One a line, printable ASCII without spaces, such as read:reports; at most 500.";
@@ -27,15 +29,13 @@ export function RoleEditor({
   const builtIn = role.name === ADMIN_ROLE;
   const [description, setDescription] = useState(role.description ?? "");
   const [permissions, setPermissions] = useState(role.permissions.join("\n"));
-  const [bad, setBad] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
+  const { setBad, busy, notice, setNotice, attempt, invalid } = useFormState();
   const heading = useRef<HTMLHeadingElement>(null);
 
   // Opening the editor takes the reader to it.
   useEffect(() => heading.current?.focus(), []);
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
     const typed = splitLines(permissions);
     const body: Record<string, unknown> = {};
@@ -46,19 +46,15 @@ export function RoleEditor({
       setNotice(done("Nothing to save: nothing changed."));
       return;
     }
-    setBusy(true);
-    setNotice(null);
-    try {
-      const r = await api.patch<Role>(`/roles/${enc(role.id)}`, body);
-      onRole(r);
-      setPermissions(r.permissions.join("\n"));
-      setNotice(done(`Saved ${Object.keys(body).join(" and ")}. Tokens issued from now on carry them.`));
-    } catch (err) {
-      setBad(fieldOf(err));
-      setNotice(failedOnLine("Not saved", err, lineOf(err, "permissions", typed.lines)));
-    } finally {
-      setBusy(false);
-    }
+    attempt(
+      async () => {
+        const r = await api.patch<Role>(`/roles/${enc(role.id)}`, body);
+        onRole(r);
+        setPermissions(r.permissions.join("\n"));
+        setNotice(done(`Saved ${Object.keys(body).join(" and ")}. Tokens issued from now on carry them.`));
+      },
+      (err) => failedOnLine("Not saved", err, lineOf(err, "permissions", typed.lines)),
+    );
   }
 
   return (
@@ -81,7 +77,7 @@ export function RoleEditor({
               id="role-description"
               autocomplete="off"
               value={description}
-              aria-invalid={within(bad, "description") ? "true" : undefined}
+              aria-invalid={invalid("description")}
               onInput={(e) => setDescription(e.currentTarget.value)}
             />
             <label for="role-permissions">Permissions</label>
@@ -93,7 +89,7 @@ export function RoleEditor({
                 spellcheck={false}
                 autocomplete="off"
                 value={permissions}
-                aria-invalid={within(bad, "permissions") ? "true" : undefined}
+                aria-invalid={invalid("permissions")}
                 aria-describedby="role-permissions-help"
                 onInput={(e) => setPermissions(e.currentTarget.value)}
               />
@@ -103,16 +99,7 @@ export function RoleEditor({
             </div>
           </div>
         </fieldset>
-        <div class="actions">
-          {!builtIn && (
-            <button id="role-save" type="submit" class="primary" disabled={busy}>
-              {busy ? "Saving…" : "Save role"}
-            </button>
-          )}
-          <button id="role-editor-close" type="button" onClick={onClose}>
-            Close
-          </button>
-        </div>
+        <EditorActions prefix="role" builtIn={builtIn} busy={busy} saveText="Save role" onClose={onClose} />
       </form>
       <NoticeLine id="role-notice" notice={notice} />
       {!builtIn && (
@@ -141,34 +128,27 @@ export function RoleCreate({ api, onCreated }: { api: Api; onCreated: (r: Role) 
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [permissions, setPermissions] = useState("");
-  const [bad, setBad] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
-  const form = useRef<HTMLFormElement>(null);
+  const { setBad, busy, notice, setNotice, form, attempt, invalid } = useFormState();
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
     const typed = splitLines(permissions);
-    setBusy(true);
-    setBad(undefined);
-    setNotice(null);
-    try {
-      if (!name.trim()) throw refuse("name", "give the role a name");
-      const r = await api.post<Role>("/roles", { name: name.trim(), description: orAbsent(description), permissions: typed.items });
-      setName("");
-      setDescription("");
-      setPermissions("");
-      setNotice(done(`Created the role ${r.name}.`));
-      onCreated(r);
-    } catch (err) {
-      const field = fieldOf(err);
-      setBad(field);
-      setNotice(failedOnLine("Not created", err, lineOf(err, "permissions", typed.lines)));
-      const target = ["name", "description", "permissions"].find((f) => within(field, f));
-      if (target) form.current?.querySelector<HTMLElement>(`#role-create-${target}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+    attempt(
+      async () => {
+        if (!name.trim()) throw refuse("name", "give the role a name");
+        const r = await api.post<Role>("/roles", { name: name.trim(), description: orAbsent(description), permissions: typed.items });
+        setName("");
+        setDescription("");
+        setPermissions("");
+        setNotice(done(`Created the role ${r.name}.`));
+        onCreated(r);
+      },
+      (err) => failedOnLine("Not created", err, lineOf(err, "permissions", typed.lines)),
+      (field) => {
+        const target = ["name", "description", "permissions"].find((f) => within(field, f));
+        return target && `role-create-${target}`;
+      },
+    );
   }
 
   return (
@@ -182,7 +162,7 @@ export function RoleCreate({ api, onCreated }: { api: Api; onCreated: (r: Role) 
             autocomplete="off"
             spellcheck={false}
             value={name}
-            aria-invalid={within(bad, "name") ? "true" : undefined}
+            aria-invalid={invalid("name")}
             aria-describedby="role-create-name-help"
             onInput={(e) => setName(e.currentTarget.value)}
           />
@@ -197,7 +177,7 @@ export function RoleCreate({ api, onCreated }: { api: Api; onCreated: (r: Role) 
           id="role-create-description"
           autocomplete="off"
           value={description}
-          aria-invalid={within(bad, "description") ? "true" : undefined}
+          aria-invalid={invalid("description")}
           onInput={(e) => setDescription(e.currentTarget.value)}
         />
         <label for="role-create-permissions">Permissions</label>
@@ -209,7 +189,7 @@ export function RoleCreate({ api, onCreated }: { api: Api; onCreated: (r: Role) 
             spellcheck={false}
             autocomplete="off"
             value={permissions}
-            aria-invalid={within(bad, "permissions") ? "true" : undefined}
+            aria-invalid={invalid("permissions")}
             aria-describedby="role-create-permissions-help"
             onInput={(e) => setPermissions(e.currentTarget.value)}
           />
@@ -217,11 +197,7 @@ export function RoleCreate({ api, onCreated }: { api: Api; onCreated: (r: Role) 
             {PERMISSIONS_HINT}
           </p>
         </div>
-        <div class="actions field-grid-actions">
-          <button id="role-create-submit" type="submit" class="primary" disabled={busy}>
-            {busy ? "Creating…" : "Create role"}
-          </button>
-        </div>
+        <GridSubmit id="role-create-submit" busy={busy} busyText="Creating…" text="Create role" />
       </form>
       <NoticeLine id="role-create-notice" notice={notice} />
     </section>

@@ -3,25 +3,20 @@
 // created, since assignments refer to it); creating one. The administrator role is built in
 // and shown read-only.
 
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { Api } from "../api";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { ADMIN_ROLE, BuiltInBadge } from "./built-in";
+import { EditButton, useOpenedEditor } from "./opened-editor";
 import { RoleCreate, RoleEditor } from "./role-editor";
 import type { Role } from "./types";
 
 export function RolesPage({ api }: { api: Api }) {
   const [generation, setGeneration] = useState(0);
-  const roles = usePaged<Role>(api, "/roles", "", generation);
-  const [open, setOpen] = useState<Role | null>(null);
-  const opener = useRef<HTMLElement | null>(null);
-
-  // A closed editor gives focus back to the button that opened it.
-  function close() {
-    setOpen(null);
-    opener.current?.focus();
-  }
+  const roles = usePaged<Role>(api, "/roles", { generation });
+  const editor = useOpenedEditor<Role>(roles, "roles-title");
+  const open = editor.open;
 
   return (
     <section aria-labelledby="roles-title" class="directory-page">
@@ -59,19 +54,7 @@ export function RolesPage({ api }: { api: Api }) {
                       {r.permissions.length ? r.permissions.map((p) => <code class="chip">{p}</code>) : <span class="muted">none</span>}
                     </td>
                     <td>
-                      <button
-                        class="role-edit"
-                        data-role-id={r.id}
-                        aria-expanded={open?.id === r.id ? "true" : "false"}
-                        aria-controls="role-editor"
-                        aria-label={`${builtIn ? "View" : "Edit"} the role ${r.name}`}
-                        onClick={(e) => {
-                          opener.current = e.currentTarget;
-                          setOpen(open?.id === r.id ? null : r);
-                        }}
-                      >
-                        {builtIn ? "View" : "Edit"}
-                      </button>
+                      <EditButton prefix="role" row={r} what={`the role ${r.name}`} builtIn={builtIn} editor={editor} />
                     </td>
                   </tr>
                 );
@@ -86,16 +69,9 @@ export function RolesPage({ api }: { api: Api }) {
           key={open.id}
           api={api}
           role={open}
-          onRole={(r) => {
-            setOpen(r);
-            roles.edit((all) => all.map((x) => (x.id === r.id ? r : x)));
-          }}
-          onDeleted={() => {
-            roles.edit((all) => all.filter((x) => x.id !== open.id));
-            setOpen(null);
-            document.getElementById("roles-title")?.focus();
-          }}
-          onClose={close}
+          onRole={editor.saved}
+          onDeleted={editor.deleted}
+          onClose={editor.close}
         />
       )}
       <RoleCreate api={api} onCreated={() => setGeneration((g) => g + 1)} />

@@ -1,58 +1,52 @@
 // Creating a user: an email, optionally a password and a name. The rest (profile, roles,
 // metadata) is on the user's page, where every field can be changed later anyway.
 
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
-import { done, failed, type Notice, NoticeLine } from "../hooks/notice";
-import { fieldOf, orAbsent, refuse, within } from "./fields";
+import { done, failed } from "../hooks/notice";
+import { orAbsent, refuse, within } from "./fields";
+import { CreatedNotice, GridSubmit } from "./form-parts";
+import { useFormState } from "./form-state";
 import type { User } from "./types";
 
 export function CreateUser({ api, onCreated }: { api: Api; onCreated: (u: User) => void }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
-  const [bad, setBad] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
+  const { setBad, busy, notice, setNotice, form, attempt, invalid } = useFormState();
   const [created, setCreated] = useState<User | null>(null);
-  const form = useRef<HTMLFormElement>(null);
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
-    setBusy(true);
-    setNotice(null);
     setCreated(null);
-    setBad(undefined);
-    try {
-      if (!email.trim()) throw refuse("email", "give the user's email address");
-      const user = await api.post<User>("/users", {
-        email: email.trim(),
-        // Sent as typed: spaces can be part of a password.
-        password: password === "" ? undefined : password,
-        name: orAbsent(name),
-      });
-      setEmail("");
-      setPassword("");
-      setName("");
-      setCreated(user);
-      setNotice(
-        done(
-          `Created ${user.email}${user.has_password ? "" : " without a password: they cannot log in with one until it is set"}.`,
-        ),
-      );
-      onCreated(user);
-    } catch (err) {
-      const field = fieldOf(err);
-      setBad(field);
-      setNotice(failed("Not created", err));
-      const input = ["email", "password", "name"].find((f) => within(field, f));
-      if (input) form.current?.querySelector<HTMLInputElement>(`#user-create-${input}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+    attempt(
+      async () => {
+        if (!email.trim()) throw refuse("email", "give the user's email address");
+        const user = await api.post<User>("/users", {
+          email: email.trim(),
+          // Sent as typed: spaces can be part of a password.
+          password: password === "" ? undefined : password,
+          name: orAbsent(name),
+        });
+        setEmail("");
+        setPassword("");
+        setName("");
+        setCreated(user);
+        setNotice(
+          done(
+            `Created ${user.email}${user.has_password ? "" : " without a password: they cannot log in with one until it is set"}.`,
+          ),
+        );
+        onCreated(user);
+      },
+      (err) => failed("Not created", err),
+      (field) => {
+        const input = ["email", "password", "name"].find((f) => within(field, f));
+        return input && `user-create-${input}`;
+      },
+    );
   }
 
-  const invalid = (f: string) => (within(bad, f) ? "true" : undefined);
   return (
     <section aria-labelledby="user-create-title" class="create">
       <h2 id="user-create-title">Create a user</h2>
@@ -95,19 +89,11 @@ export function CreateUser({ api, onCreated }: { api: Api; onCreated: (u: User) 
           aria-invalid={invalid("name")}
           onInput={(e) => setName(e.currentTarget.value)}
         />
-        <div class="actions field-grid-actions">
-          <button id="user-create-submit" type="submit" class="primary" disabled={busy}>
-            {busy ? "Creating…" : "Create user"}
-          </button>
-        </div>
+        <GridSubmit id="user-create-submit" busy={busy} busyText="Creating…" text="Create user" />
       </form>
-      <NoticeLine id="user-create-notice" notice={notice}>
-        {created && notice?.ok && (
-          <a id="user-create-link" href={`#/users/${enc(created.id)}`}>
-            Open {created.email}
-          </a>
-        )}
-      </NoticeLine>
+      <CreatedNotice id="user-create-notice" notice={notice} linkId="user-create-link" href={created ? `#/users/${enc(created.id)}` : undefined}>
+        Open {created?.email}
+      </CreatedNotice>
     </section>
   );
 }

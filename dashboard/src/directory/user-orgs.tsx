@@ -4,14 +4,13 @@
 
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
-import type { Listed } from "../traces/listed";
+import { ListBody, ListFooter } from "../list-parts";
+import { type Paged, usePaged } from "../paged";
 import { useLabels } from "./labels";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
 import { RoleChips } from "./role-chips";
 import type { Membership, Organization, Role, User } from "./types";
 
-export function UserOrgs({ api, user, roles }: { api: Api; user: User; roles: Listed<Role> }) {
+export function UserOrgs({ api, user, roles }: { api: Api; user: User; roles: Paged<Role> }) {
   const memberships = usePaged<Membership>(api, `/users/${enc(user.id)}/organizations`);
   const orgName = useLabels<Organization>(
     api,

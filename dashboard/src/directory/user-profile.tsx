@@ -2,21 +2,27 @@
 // field is sent as null, which clears it; a field left alone is not sent, so a change made
 // meanwhile elsewhere to another field survives.
 
-import { Fragment } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { type Api, enc } from "../api";
-import { done, failed, type Notice, NoticeLine } from "../hooks/notice";
-import { fieldOf, orNull, within } from "./fields";
+import { done, failed, NoticeLine } from "../hooks/notice";
+import { orNull } from "./fields";
+import { GridSubmit, TextFields } from "./form-parts";
+import { useFormState } from "./form-state";
 import type { User } from "./types";
 
-const TEXT_FIELDS = [
-  { key: "name", label: "Name", hint: "" },
-  { key: "given_name", label: "Given name", hint: "" },
-  { key: "family_name", label: "Family name", hint: "" },
-  { key: "nickname", label: "Nickname", hint: "" },
-  { key: "picture", label: "Picture URL", hint: "An http(s) URL." },
-  { key: "external_id", label: "External ID", hint: "Your own systems' id for the user: up to 128 characters, unique in the tenant." },
-] as const;
+/** Input ids: `user-email`, `user-email-verified`, `user-name`, `user-given-name`, … */
+const inputId = (key: string) => `user-${key.replace(/_/g, "-")}`;
+
+const TEXT_FIELDS = (
+  [
+    { key: "name", label: "Name", hint: "" },
+    { key: "given_name", label: "Given name", hint: "" },
+    { key: "family_name", label: "Family name", hint: "" },
+    { key: "nickname", label: "Nickname", hint: "" },
+    { key: "picture", label: "Picture URL", hint: "An http(s) URL.", inputMode: "url" },
+    { key: "external_id", label: "External ID", hint: "Your own systems' id for the user: up to 128 characters, unique in the tenant." },
+  ] as const
+).map((f) => ({ ...f, id: inputId(f.key), type: "text" as const }));
 
 type TextKey = (typeof TEXT_FIELDS)[number]["key"];
 type Draft = Record<TextKey, string> & { email: string; email_verified: boolean };
@@ -32,15 +38,9 @@ const draftOf = (u: User): Draft => ({
   external_id: u.external_id ?? "",
 });
 
-/** Input ids: `user-email`, `user-email-verified`, `user-name`, `user-given-name`, … */
-const inputId = (key: string) => `user-${key.replace(/_/g, "-")}`;
-
 export function UserProfile({ api, user, onUser }: { api: Api; user: User; onUser: (u: User) => void }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(user));
-  const [bad, setBad] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
-  const form = useRef<HTMLFormElement>(null);
+  const { setBad, busy, notice, setNotice, form, attempt, invalid } = useFormState();
 
   // A save elsewhere on the page answers the whole user: the form follows the saved values.
   const saved = JSON.stringify(draftOf(user));
@@ -57,7 +57,7 @@ export function UserProfile({ api, user, onUser }: { api: Api; user: User; onUse
     return out;
   }
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
     const body = changes();
     setBad(undefined);
@@ -65,23 +65,17 @@ export function UserProfile({ api, user, onUser }: { api: Api; user: User; onUse
       setNotice(done("Nothing to save: no field changed."));
       return;
     }
-    setBusy(true);
-    setNotice(null);
-    try {
-      const u = await api.patch<User>(`/users/${enc(user.id)}`, body);
-      onUser(u);
-      setNotice(done(`Saved ${Object.keys(body).join(", ")}.`));
-    } catch (err) {
-      const field = fieldOf(err);
-      setBad(field);
-      setNotice(failed("Not saved", err));
-      if (field) form.current?.querySelector<HTMLInputElement>(`#${inputId(field)}`)?.focus();
-    } finally {
-      setBusy(false);
-    }
+    attempt(
+      async () => {
+        const u = await api.patch<User>(`/users/${enc(user.id)}`, body);
+        onUser(u);
+        setNotice(done(`Saved ${Object.keys(body).join(", ")}.`));
+      },
+      (err) => failed("Not saved", err),
+      (field) => (field ? inputId(field) : undefined),
+    );
   }
 
-  const invalid = (key: string) => (within(bad, key) ? "true" : undefined);
   return (
     <section aria-labelledby="user-profile-title">
       <h2 id="user-profile-title">Profile</h2>
@@ -107,34 +101,8 @@ export function UserProfile({ api, user, onUser }: { api: Api; user: User; onUse
           />
           <span>Email verified</span>
         </label>
-        {TEXT_FIELDS.map(({ key, label, hint }) => (
-          <Fragment key={key}>
-            <label for={inputId(key)}>{label}</label>
-            <div>
-              <input
-                id={inputId(key)}
-                type="text"
-                inputMode={key === "picture" ? "url" : undefined}
-                autocomplete="off"
-                spellcheck={false}
-                value={draft[key]}
-                aria-invalid={invalid(key)}
-                aria-describedby={hint ? `${inputId(key)}-help` : undefined}
-                onInput={(e) => setDraft({ ...draft, [key]: e.currentTarget.value })}
-              />
-              {hint && (
-                <p id={`${inputId(key)}-help`} class="muted hint">
-                  {hint}
-                </p>
-              )}
-            </div>
-          </Fragment>
-        ))}
-        <div class="actions field-grid-actions">
-          <button id="user-profile-save" type="submit" class="primary" disabled={busy}>
-            {busy ? "Saving…" : "Save profile"}
-          </button>
-        </div>
+        <TextFields fields={TEXT_FIELDS} draft={draft} invalid={invalid} onInput={(key, value) => setDraft({ ...draft, [key]: value })} />
+        <GridSubmit id="user-profile-save" busy={busy} busyText="Saving…" text="Save profile" />
       </form>
       <NoticeLine id="user-profile-notice" notice={notice} />
     </section>

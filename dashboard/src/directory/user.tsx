@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
-import { useListed } from "../traces/listed";
+import { CHOICES_PAGE_SIZE, usePaged } from "../paged";
 import { Failure } from "../ui";
 import { AuditLink } from "./audit";
 import { ADMIN_ROLE } from "./built-in";
@@ -20,7 +20,7 @@ import { UserProfile } from "./user-profile";
 export function UserPage({ api, id }: { api: Api; id: string }) {
   const [user, setUser] = useState<User | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
-  const roles = useListed<Role>(api, "/roles");
+  const roles = usePaged<Role>(api, "/roles", { limit: CHOICES_PAGE_SIZE });
 
   useEffect(() => {
     let gone = false;

@@ -1,12 +1,12 @@
-// The users page: the tenant's users, paged on the server; finding one by exact email or
-// external id (the only filters the API has); creating one.
+// The users page: the tenant's users, paged on the server; finding them by the start of the
+// email, or one by exact email or external id (the filters the API has); creating one.
 
 import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
-import { ListBody, ListFooter } from "./list-parts";
-import { usePaged } from "./paged";
 import type { User } from "./types";
 import { CreateUser } from "./user-create";
 
@@ -15,13 +15,36 @@ import { CreateUser } from "./user-create";
 let remembered: Found = NOTHING_FOUND;
 
 const FIND_BY = [
+  // First: what a search box is for ("ada" finds ada@example.com and adam@example.org).
+  { by: "email_prefix", label: "Email starting with" },
   { by: "email", label: "Email", type: "email" as const },
   { by: "external_id", label: "External ID" },
 ];
 
+function emptyText(f: Found): string {
+  switch (f.by) {
+    case "":
+      return "No users yet: create one below.";
+    case "email_prefix":
+      return `No user's email starts with ${f.value}.`;
+    case "email":
+      return "No user has exactly that email.";
+    default:
+      return "No user has exactly that external ID.";
+  }
+}
+
 function describe(f: Found): string {
-  if (!f.by) return "Showing every user.";
-  return f.by === "email" ? `Showing the user whose email is ${f.value}.` : `Showing the user whose external ID is ${f.value}.`;
+  switch (f.by) {
+    case "":
+      return "Showing every user.";
+    case "email_prefix":
+      return `Showing the users whose email starts with ${f.value}.`;
+    case "email":
+      return `Showing the user whose email is ${f.value}.`;
+    default:
+      return `Showing the user whose external ID is ${f.value}.`;
+  }
 }
 
 export function UsersPage({ api }: { api: Api }) {
@@ -29,7 +52,7 @@ export function UsersPage({ api }: { api: Api }) {
   // Bumped to list again from the first page (after a creation).
   const [generation, setGeneration] = useState(0);
   const query = found.by ? `${found.by}=${enc(found.value)}` : "";
-  const users = usePaged<User>(api, "/users", query, generation);
+  const users = usePaged<User>(api, "/users", { query, generation });
 
   function apply(f: Found) {
     remembered = f;
@@ -45,14 +68,14 @@ export function UsersPage({ api }: { api: Api }) {
         roles, see their organizations and edit their metadata.
       </p>
       <FindForm prefix="users" label="Find a user" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
-        Search is exact: the whole email address (any case) or the whole external ID. There is no search by part of an
-        address or by name.
+        By the start of the email address (any case: "ada" finds ada@example.com and adam@example.org), the whole
+        address, or the whole external ID. There is no search by name.
       </FindForm>
       <ListBody
         paged={users}
         loadingText="Loading the users…"
         emptyId="users-empty"
-        emptyText={found.by ? `No user has exactly that ${found.by === "email" ? "email" : "external ID"}.` : "No users yet: create one below."}
+        emptyText={emptyText(found)}
       >
         <UserTable users={users.items ?? []} />
       </ListBody>

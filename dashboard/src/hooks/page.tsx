@@ -2,46 +2,20 @@
 // tenant's hook limits.
 
 import { useEffect, useState } from "preact/hooks";
-import { type Api, enc, type Page } from "../api";
+import type { Api } from "../api";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { Failure } from "../ui";
 import { when } from "./format";
 import { LimitsForm } from "./limits";
 import { type Hook, type LimitOverrides, POST_LOGIN, type TenantLimits } from "./types";
 import { Upload } from "./upload";
 
-const PAGE_SIZE = 25;
-
 export function HooksPage({ api }: { api: Api }) {
-  const [hooks, setHooks] = useState<Hook[] | null>(null);
-  const [next, setNext] = useState<string | undefined>(undefined);
-  const [failure, setFailure] = useState<unknown>(null);
-  const [loading, setLoading] = useState(false);
   // Bumped to start the list again from its first page (after an upload).
   const [generation, setGeneration] = useState(0);
-
-  async function load(cursor: string | undefined, gone: () => boolean = () => false) {
-    setLoading(true);
-    setFailure(null);
-    try {
-      const query = `limit=${PAGE_SIZE}${cursor ? `&cursor=${enc(cursor)}` : ""}`;
-      const page = await api.get<Page<Hook>>(`/hooks?${query}`);
-      if (gone()) return;
-      setHooks((old) => (cursor && old ? [...old, ...page.data] : page.data));
-      setNext(page.next_cursor);
-    } catch (e) {
-      if (!gone()) setFailure(e);
-    } finally {
-      if (!gone()) setLoading(false);
-    }
-  }
-
-  useEffect(() => {
-    let gone = false;
-    load(undefined, () => gone);
-    return () => {
-      gone = true;
-    };
-  }, [api, generation]);
+  // After an upload the table stays up while the list reloads.
+  const hooks = usePaged<Hook>(api, "/hooks", { generation, holdWhileReloading: true });
 
   return (
     <section aria-labelledby="hooks-title">
@@ -50,36 +24,17 @@ export function HooksPage({ api }: { api: Api }) {
         WebAssembly components that run on every login, in the order of the <a href="#/flow">post-login flow</a>. Each
         upload is a new immutable version; logins run the deployed one.
       </p>
-      <HookList hooks={hooks} loading={loading} />
-      <Failure error={failure} />
-      {next && (
-        <div class="actions">
-          <button id="hooks-more" disabled={loading} onClick={() => load(next)}>
-            More
-          </button>
-        </div>
-      )}
+      <ListBody paged={hooks} loadingText="Loading the hooks…" emptyId="hooks-empty" emptyText="No hooks yet: upload a .wasm below.">
+        <HookList hooks={hooks.items ?? []} />
+      </ListBody>
+      <ListFooter paged={hooks} moreId="hooks-more" />
       <Upload api={api} onUploaded={() => setGeneration((g) => g + 1)} />
       <TenantLimitsPanel api={api} />
     </section>
   );
 }
 
-function HookList({ hooks, loading }: { hooks: Hook[] | null; loading: boolean }) {
-  if (hooks === null) {
-    return (
-      <p role="status" class="muted">
-        {loading ? "Loading the hooks…" : ""}
-      </p>
-    );
-  }
-  if (hooks.length === 0) {
-    return (
-      <p id="hooks-empty" class="muted">
-        No hooks yet: upload a .wasm below.
-      </p>
-    );
-  }
+function HookList({ hooks }: { hooks: Hook[] }) {
   return (
     <table id="hooks-list" class="data">
       <caption class="sr-only">The tenant's hooks</caption>

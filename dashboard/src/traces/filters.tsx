@@ -5,8 +5,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { type Api, ApiFailure, enc, type Page } from "../api";
 import { reason } from "../hooks/format";
 import { type Notice, NoticeLine } from "../hooks/notice";
+import type { Paged } from "../paged";
 import { Failure } from "../ui";
-import type { Listed } from "./listed";
 import { type App, type HookName, STATUSES, type TraceStatus } from "./types";
 
 export interface Filters {
@@ -61,8 +61,8 @@ export function TraceFilterForm({
 }: {
   api: Api;
   applied: Filters;
-  apps: Listed<App>;
-  hooks: Listed<HookName>;
+  apps: Paged<App>;
+  hooks: Paged<HookName>;
   appName: (clientId: string) => string;
   onApply: (f: Filters) => void;
 }) {
@@ -142,13 +142,13 @@ export function TraceFilterForm({
           <label for="traces-app">Application</label>
           <select id="traces-app" value={clientId} onChange={(e) => setClientId(e.currentTarget.value)}>
             <option value="">Any application</option>
-            {apps.items.map((a) => (
+            {(apps.items ?? []).map((a) => (
               <option key={a.client_id} value={a.client_id}>
                 {a.name}
               </option>
             ))}
             {/* A remembered application beyond the pages listed so far stays choosable. */}
-            {clientId && !apps.items.some((a) => a.client_id === clientId) && <option value={clientId}>{clientId}</option>}
+            {clientId && !(apps.items ?? []).some((a) => a.client_id === clientId) && <option value={clientId}>{clientId}</option>}
           </select>
           {apps.more && (
             <button id="traces-app-more" type="button" class="link" disabled={apps.loading} onClick={apps.loadMore}>
@@ -171,12 +171,12 @@ export function TraceFilterForm({
           <label for="traces-hook">Hook</label>
           <select id="traces-hook" value={hook} onChange={(e) => setHook(e.currentTarget.value)}>
             <option value="">Any hook</option>
-            {hooks.items.map((h) => (
+            {(hooks.items ?? []).map((h) => (
               <option key={h.id} value={h.name}>
                 {h.name}
               </option>
             ))}
-            {hook && !hooks.items.some((h) => h.name === hook) && <option value={hook}>{hook}</option>}
+            {hook && !(hooks.items ?? []).some((h) => h.name === hook) && <option value={hook}>{hook}</option>}
           </select>
           {hooks.more && (
             <button id="traces-hook-more" type="button" class="link" disabled={hooks.loading} onClick={hooks.loadMore}>

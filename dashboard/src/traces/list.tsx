@@ -1,10 +1,10 @@
 // The stored runs the filters match, newest first, paged on the server: "More" asks for the
 // next page, and a change of filters starts again from the first.
 
-import { useEffect, useRef, useState } from "preact/hooks";
-import { type Api, enc, type Page } from "../api";
+import { type Api, enc } from "../api";
 import { micros } from "../hooks/format";
-import { Failure } from "../ui";
+import { ListBody, ListFooter } from "../list-parts";
+import { usePaged } from "../paged";
 import { context, moment } from "./format";
 import { OutcomeWord, StatusBadge } from "./status";
 import type { Trace } from "./types";
@@ -22,84 +22,26 @@ export function TraceList({
   generation: number;
   appName: (clientId: string) => string;
 }) {
-  const [traces, setTraces] = useState<Trace[] | null>(null);
-  const [next, setNext] = useState<string | undefined>(undefined);
-  const [failure, setFailure] = useState<unknown>(null);
-  const [loading, setLoading] = useState(false);
-  // Each first-page load gets a number: a "More" answer for an older one is dropped, not
-  // appended under other filters.
-  const listing = useRef(0);
-
-  async function load(cursor: string | undefined) {
-    const mine = cursor ? listing.current : ++listing.current;
-    setLoading(true);
-    setFailure(null);
-    if (!cursor) {
-      setTraces(null);
-      setNext(undefined);
-    }
-    try {
-      const params = [`limit=${PAGE_SIZE}`, query, cursor ? `cursor=${enc(cursor)}` : ""].filter(Boolean).join("&");
-      const page = await api.get<Page<Trace>>(`/hook-traces?${params}`);
-      if (mine !== listing.current) return;
-      setTraces((old) => (cursor && old ? [...old, ...page.data] : page.data));
-      setNext(page.next_cursor);
-    } catch (e) {
-      if (mine === listing.current) setFailure(e);
-    } finally {
-      if (mine === listing.current) setLoading(false);
-    }
-  }
-
-  useEffect(() => {
-    load(undefined);
-    return () => {
-      // Unmounted or refiltered: whatever is still on its way is for a list no longer shown.
-      listing.current++;
-    };
-  }, [api, query, generation]);
+  const traces = usePaged<Trace>(api, "/hook-traces", { query, generation, limit: PAGE_SIZE, limitFirst: true });
+  const filtered = query !== "";
 
   return (
     <section aria-labelledby="traces-list-title">
       <h2 id="traces-list-title">Runs</h2>
-      <Rows traces={traces} loading={loading} filtered={query !== ""} appName={appName} />
-      <Failure error={failure} />
-      {next && (
-        <div class="actions">
-          <button id="traces-more" disabled={loading} onClick={() => load(next)}>
-            {loading ? "Loading more runs…" : "More"}
-          </button>
-        </div>
-      )}
+      <ListBody
+        paged={traces}
+        loadingText="Loading the runs…"
+        emptyId="traces-empty"
+        emptyText={filtered ? "No stored run matches these filters." : "No runs stored yet: they appear here as users log in."}
+      >
+        <Rows traces={traces.items ?? []} appName={appName} />
+      </ListBody>
+      <ListFooter paged={traces} moreId="traces-more" moreText="more runs" />
     </section>
   );
 }
 
-function Rows({
-  traces,
-  loading,
-  filtered,
-  appName,
-}: {
-  traces: Trace[] | null;
-  loading: boolean;
-  filtered: boolean;
-  appName: (clientId: string) => string;
-}) {
-  if (traces === null) {
-    return (
-      <p role="status" class="muted">
-        {loading ? "Loading the runs…" : ""}
-      </p>
-    );
-  }
-  if (traces.length === 0) {
-    return (
-      <p id="traces-empty" class="muted">
-        {filtered ? "No stored run matches these filters." : "No runs stored yet: they appear here as users log in."}
-      </p>
-    );
-  }
+function Rows({ traces, appName }: { traces: Trace[]; appName: (clientId: string) => string }) {
   // A narrow window scrolls the table, not the page; the region takes focus so a keyboard
   // can scroll it too.
   return (

@@ -5,10 +5,10 @@
 import "uplot/dist/uPlot.min.css";
 import { useState } from "preact/hooks";
 import type { Api } from "../api";
+import { CHOICES_PAGE_SIZE, usePaged } from "../paged";
 import { filterQuery, type Filters, NO_FILTERS, TraceFilterForm } from "./filters";
 import { LatencyPanel } from "./latency";
 import { TraceList } from "./list";
-import { useListed } from "./listed";
 import type { App, HookName } from "./types";
 
 /** The dashboard's own client is no application a customer's users log in to. */
@@ -22,10 +22,10 @@ export function TracesPage({ api }: { api: Api }) {
   const [filters, setFilters] = useState<Filters>(remembered);
   // Applying the same filters again reloads: the runs go on arriving.
   const [generation, setGeneration] = useState(0);
-  const apps = useListed<App>(api, "/applications", customerApp);
-  const hooks = useListed<HookName>(api, "/hooks");
+  const apps = usePaged<App>(api, "/applications", { limit: CHOICES_PAGE_SIZE, keep: customerApp });
+  const hooks = usePaged<HookName>(api, "/hooks", { limit: CHOICES_PAGE_SIZE });
 
-  const names = new Map(apps.items.map((a) => [a.client_id, a.name]));
+  const names = new Map((apps.items ?? []).map((a) => [a.client_id, a.name]));
   const appName = (clientId: string) => names.get(clientId) ?? clientId;
 
   function apply(f: Filters) {

@@ -187,6 +187,9 @@ pub struct UserFilter {
     pub email: Option<String>,
     /// Exact external id.
     pub external_id: Option<String>,
+    /// The start of the email (case-insensitive): the users whose email begins with it, what a
+    /// search box types (`ada` finds ada@example.com and adam@example.org).
+    pub email_prefix: Option<String>,
 }
 
 fn check_profile(
@@ -296,11 +299,27 @@ pub async fn list(
     page: &PageParams,
 ) -> Result<Page<User>> {
     let email = filter.email.as_deref().map(normalize_email);
+    let prefix = filter
+        .email_prefix
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(normalize_email);
+    if let Some(p) = &prefix
+        && p.len() > 320
+    {
+        return Err(ManageError::Invalid {
+            field: "email_prefix".into(),
+            message: "at most 320 characters".into(),
+        });
+    }
     let rows = store::list(
         db.store.read().await?.conn(),
         &ctx.tenant_id,
-        email.as_deref(),
-        filter.external_id.as_deref(),
+        &store::UserListFilter {
+            email: email.as_deref(),
+            external_id: filter.external_id.as_deref(),
+            email_prefix: prefix.as_deref(),
+        },
         page.cursor(),
         page.limit()?,
     )

@@ -2,8 +2,8 @@
 // failure and the "More" button.
 
 import type { ComponentChildren } from "preact";
-import { Failure } from "../ui";
 import type { Paged } from "./paged";
+import { Failure } from "./ui";
 
 /** The list's first-page states; renders `children` (the table) once there are rows. */
 export function ListBody<T>({
@@ -36,15 +36,16 @@ export function ListBody<T>({
   return <>{children}</>;
 }
 
-/** The failure of the last load, and "More" while the server has more. */
-export function ListFooter<T>({ paged, moreId, moreText }: { paged: Paged<T>; moreId: string; moreText: string }) {
+/** The failure of the last load, and "More" while the server has more; with `moreText`
+ * ("more users") the button says what it is loading. */
+export function ListFooter<T>({ paged, moreId, moreText }: { paged: Paged<T>; moreId: string; moreText?: string }) {
   return (
     <>
       <Failure error={paged.failure} />
       {paged.more && (
         <div class="actions">
           <button id={moreId} disabled={paged.loading} onClick={paged.loadMore}>
-            {paged.loading ? `Loading ${moreText}…` : "More"}
+            {paged.loading && moreText ? `Loading ${moreText}…` : "More"}
           </button>
         </div>
       )}

@@ -1,0 +1,33 @@
+//! `LIKE` patterns built from user input: the input's `\`, `%` and `_` escaped, so it matches
+//! only itself (every statement that uses one says `ESCAPE '\'`, which both databases take).
+
+/// `text` with the `LIKE` wildcards and the escape character escaped.
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The pattern of the values that start with `prefix`.
+pub fn starting_with(prefix: &str) -> String {
+    let mut p = escaped(prefix);
+    p.push('%');
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_in_the_input_match_only_themselves() {
+        assert_eq!(escaped(r"a_b%c\d"), r"a\_b\%c\\d");
+        assert_eq!(starting_with("ada"), "ada%");
+        assert_eq!(starting_with("a%"), r"a\%%");
+    }
+}
