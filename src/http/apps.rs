@@ -11,7 +11,7 @@ use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
 use crate::manage::apps::{
-    self, Application, ApplicationCreated, CreateApp, RotatedSecret, UpdateApp,
+    self, AppFilter, Application, ApplicationCreated, CreateApp, RotatedSecret, UpdateApp,
 };
 use crate::manage::users::MetadataOp;
 use crate::manage::{Page, PageParams};
@@ -28,14 +28,15 @@ pub(super) fn router() -> OpenApiRouter<Services> {
 }
 
 /// List applications.
-#[utoipa::path(get, path = "/t/{tenant}/api/applications", tag = "applications", params(TenantPath, PageParams),
+#[utoipa::path(get, path = "/t/{tenant}/api/applications", tag = "applications", params(TenantPath, AppFilter, PageParams),
     responses((status = 200, body = Page<Application>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn list_apps(
     State(svc): State<Services>,
     auth: Auth,
+    Query(filter): Query<AppFilter>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Application>>> {
-    Ok(Json(apps::list(&svc.db, &auth.ctx, &page).await?))
+    Ok(Json(apps::list(&svc.db, &auth.ctx, &filter, &page).await?))
 }
 
 /// Register an application. A confidential one's `client_secret` is in this response only.

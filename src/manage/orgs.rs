@@ -87,6 +87,8 @@ pub struct OrgFilter {
     pub external_id: Option<String>,
     /// Exact name.
     pub name: Option<String>,
+    /// The start of the name, ASCII letters in any case (`glo` finds `Globex`).
+    pub name_prefix: Option<String>,
 }
 
 /// Creates an organization.
@@ -147,11 +149,19 @@ pub async fn list(
     filter: &OrgFilter,
     page: &PageParams,
 ) -> Result<Page<Organization>> {
+    let name_prefix = filter.name_prefix.as_deref().filter(|p| !p.is_empty());
+    if let Some(p) = name_prefix {
+        validate::text("name_prefix", p, 255)?;
+    }
     let rows = store::list(
         db.store.read().await?.conn(),
         &ctx.tenant_id,
-        filter.external_id.as_deref(),
-        filter.name.as_deref(),
+        &store::OrgListFilter {
+            external_id: filter.external_id.as_deref(),
+            name: filter.name.as_deref(),
+            name_prefix,
+            backend: db.store.backend(),
+        },
         page.cursor(),
         page.limit()?,
     )

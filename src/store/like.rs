@@ -1,6 +1,8 @@
 //! `LIKE` patterns built from user input: the input's `\`, `%` and `_` escaped, so it matches
 //! only itself (every statement that uses one says `ESCAPE '\'`, which both databases take).
 
+use super::Backend;
+
 /// `text` with the `LIKE` wildcards and the escape character escaped.
 pub fn escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -11,6 +13,23 @@ pub fn escaped(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// `column` with its ASCII letters lower-cased, as SQL: one fold on both back-ends (SQLite's
+/// `lower` folds ASCII only; PostgreSQL's would fold all of Unicode), for a prefix that
+/// [`ascii_lower_prefix`] folded the same way.
+pub fn ascii_lower(column: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!("lower({column})"),
+        Backend::Postgres => format!(
+            "translate({column}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+        ),
+    }
+}
+
+/// The `LIKE` pattern of the values whose [`ascii_lower`] starts with `prefix` folded alike.
+pub fn ascii_lower_prefix(prefix: &str) -> String {
+    starting_with(&prefix.to_ascii_lowercase())
 }
 
 /// The pattern of the values that start with `prefix`.
@@ -29,5 +48,6 @@ mod tests {
         assert_eq!(escaped(r"a_b%c\d"), r"a\_b\%c\\d");
         assert_eq!(starting_with("ada"), "ada%");
         assert_eq!(starting_with("a%"), r"a\%%");
+        assert_eq!(ascii_lower_prefix("ÉAc"), "Éac%");
     }
 }

@@ -136,24 +136,44 @@ pub async fn by_id_or_name(
     }
 }
 
+/// Which organizations a listing returns; `None` matches any.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgListFilter<'a> {
+    /// The external id, exactly.
+    pub external_id: Option<&'a str>,
+    /// The name, exactly.
+    pub name: Option<&'a str>,
+    /// The start of the name, ASCII letters in any case.
+    pub name_prefix: Option<&'a str>,
+    /// The database's, for the case fold ([`super::like::ascii_lower`]).
+    pub backend: super::Backend,
+}
+
 /// Lists organizations, optionally filtered by external id or name.
 pub async fn list<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
-    external_id: Option<&str>,
-    name: Option<&str>,
+    filter: &OrgListFilter<'_>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<OrgRow>, StoreError> {
+    let name = super::like::ascii_lower("name", filter.backend);
     let rows: Vec<OrgRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND id > $2 \
-         AND ($3 = '' OR external_id = $3) AND ($4 = '' OR name = $4) ORDER BY id LIMIT $5"
+         AND ($3 = '' OR external_id = $3) AND ($4 = '' OR name = $4) \
+         AND ($6 = '' OR {name} LIKE $6 ESCAPE '\\') ORDER BY id LIMIT $5"
     ))
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
-    .bind(external_id.unwrap_or(""))
-    .bind(name.unwrap_or(""))
+    .bind(filter.external_id.unwrap_or(""))
+    .bind(filter.name.unwrap_or(""))
     .bind(limit + 1)
+    .bind(
+        filter
+            .name_prefix
+            .map(super::like::ascii_lower_prefix)
+            .unwrap_or_default(),
+    )
     .fetch_all(ex)
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))

@@ -192,4 +192,36 @@ async fn application_rules(db: Db) {
     );
 }
 
-both_backends!(application_lifecycle, application_rules);
+/// The directory's search: applications whose name starts with what was typed, ASCII letters
+/// in any case.
+async fn applications_are_found_by_the_start_of_their_name(db: Db) {
+    let app = spawn_app(db).await;
+    for name in ["Portal", "portfolio", "Admin"] {
+        app.post("/t/default/api/applications", json!({ "name": name }))
+            .await
+            .expect_status(StatusCode::CREATED);
+    }
+    let page = app
+        .get("/t/default/api/applications?name_prefix=PORT")
+        .await
+        .expect_status(StatusCode::OK);
+    let mut names: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Portal", "portfolio"]);
+    let all = app
+        .get("/t/default/api/applications")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(all["data"].as_array().unwrap().len(), 3);
+}
+
+both_backends!(
+    application_lifecycle,
+    application_rules,
+    applications_are_found_by_the_start_of_their_name
+);

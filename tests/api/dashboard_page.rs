@@ -579,6 +579,33 @@ async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &s
         Some("true")
     );
     screenshot(c, "applications").await;
+    // Found by the start of its name, in any case: the dashboard's own client is not.
+    type_into(c, "#apps-find-value", "WE").await;
+    click(c, "#apps-find-submit").await;
+    for _ in 0..100 {
+        if c.find(Locator::Css(
+            "#apps-list tr[data-client-id^='sigil-dashboard-']",
+        ))
+        .await
+        .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.find(Locator::Css(&format!(
+        "#apps-list tr[data-client-id='{web}']"
+    )))
+    .await
+    .expect("the application found by `WE`");
+    assert!(
+        c.find(Locator::Css(
+            "#apps-list tr[data-client-id^='sigil-dashboard-']"
+        ))
+        .await
+        .is_err(),
+        "only the applications whose name starts with `we`"
+    );
 
     click(c, "nav a[href='#/roles']").await;
     c.wait()

@@ -205,4 +205,61 @@ async fn memberships_with_roles(db: Db) {
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
 }
 
-both_backends!(organization_lifecycle, memberships_with_roles);
+/// The directory's search: organizations whose name starts with what was typed, ASCII letters
+/// in any case, the same on both back-ends; wildcards match only themselves.
+async fn organizations_are_found_by_the_start_of_their_name(db: Db) {
+    let app = spawn_app(db).await;
+    for name in [
+        "Globex",
+        "globe-trotters",
+        "Initech",
+        "g_x",
+        "Égide",
+        "égal",
+    ] {
+        app.post("/t/default/api/organizations", json!({ "name": name }))
+            .await
+            .expect_status(StatusCode::CREATED);
+    }
+    let names = |q: &str| {
+        let app = &app;
+        let q = q.to_string();
+        async move {
+            let page = app
+                .get(&format!("/t/default/api/organizations?name_prefix={q}"))
+                .await
+                .expect_status(StatusCode::OK);
+            let mut n: Vec<String> = page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_string())
+                .collect();
+            n.sort();
+            n
+        }
+    };
+    assert_eq!(names("GLOB").await, ["Globex", "globe-trotters"]);
+    assert_eq!(names("g_").await, ["g_x"]);
+    assert_eq!(names("init").await, ["Initech"]);
+    // Only ASCII letters fold: `É` finds `Égide`, not `égal`, on SQLite and PostgreSQL alike.
+    assert_eq!(names("%C3%89").await, ["Égide"]);
+    assert_eq!(names("x").await, Vec::<String>::new());
+    let (s, e) = app
+        .get(&format!(
+            "/t/default/api/organizations?name_prefix={}",
+            "a".repeat(256)
+        ))
+        .await;
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name_prefix")),
+        "{e}"
+    );
+}
+
+both_backends!(
+    organization_lifecycle,
+    memberships_with_roles,
+    organizations_are_found_by_the_start_of_their_name
+);

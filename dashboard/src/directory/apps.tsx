@@ -1,5 +1,6 @@
-// The applications page: the tenant's OAuth clients, paged on the server, and registering one.
-// The dashboard's own client is listed like any other, marked built in.
+// The applications page: the tenant's OAuth clients, paged on the server, found by the start of
+// their name, and registering one. The dashboard's own client is listed like any other, marked
+// built in.
 
 import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
@@ -7,12 +8,29 @@ import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { CreateApp } from "./app-create";
+import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
 import { BuiltInBadge, isDashboardClient } from "./built-in";
 import type { Application } from "./types";
 
+let remembered: Found = NOTHING_FOUND;
+
+const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
+
+function describe(f: Found): string {
+  return f.by ? `Showing the applications whose name starts with ${f.value}.` : "Showing every application.";
+}
+
 export function AppsPage({ api }: { api: Api }) {
+  const [found, setFound] = useState<Found>(remembered);
   const [generation, setGeneration] = useState(0);
-  const apps = usePaged<Application>(api, "/applications", { generation });
+  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const apps = usePaged<Application>(api, "/applications", { query, generation });
+
+  function apply(f: Found) {
+    remembered = f;
+    setFound(f);
+    setGeneration((g) => g + 1);
+  }
 
   return (
     <section aria-labelledby="apps-title" class="directory-page">
@@ -21,7 +39,15 @@ export function AppsPage({ api }: { api: Api }) {
         The OAuth clients your users log in to: web and native apps, single-page apps, machine-to-machine services. Open one to
         edit its redirect URIs, grant types, token lifetimes and metadata, or to rotate its secret.
       </p>
-      <ListBody paged={apps} loadingText="Loading the applications…" emptyId="apps-empty" emptyText="No applications yet: register one below.">
+      <FindForm prefix="apps" label="Find an application" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
+        By the start of the name, letters A to Z in any case ("por" finds Portal).
+      </FindForm>
+      <ListBody
+        paged={apps}
+        loadingText="Loading the applications…"
+        emptyId="apps-empty"
+        emptyText={found.by ? `No application's name starts with ${found.value}.` : "No applications yet: register one below."}
+      >
         <div class="table-scroll" role="region" aria-labelledby="apps-title" tabIndex={0}>
           <table id="apps-list" class="data">
             <caption class="sr-only">The tenant's applications</caption>

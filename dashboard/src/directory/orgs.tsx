@@ -1,5 +1,5 @@
-// The organizations page: the tenant's organizations, paged on the server; finding one by
-// exact name or external ID (the API's filters); creating one.
+// The organizations page: the tenant's organizations, paged on the server; finding them by the
+// start of the name, or one by exact name or external ID (the API's filters); creating one.
 
 import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
@@ -13,12 +13,14 @@ import type { Organization } from "./types";
 let remembered: Found = NOTHING_FOUND;
 
 const FIND_BY = [
+  { by: "name_prefix", label: "Name starting with" },
   { by: "name", label: "Name" },
   { by: "external_id", label: "External ID" },
 ];
 
 function describe(f: Found): string {
   if (!f.by) return "Showing every organization.";
+  if (f.by === "name_prefix") return `Showing the organizations whose name starts with ${f.value}.`;
   return `Showing the organization whose ${f.by === "name" ? "name" : "external ID"} is ${f.value}.`;
 }
 
@@ -42,13 +44,20 @@ export function OrgsPage({ api }: { api: Api }) {
         tokens then carry its id and the user's roles in it.
       </p>
       <FindForm prefix="orgs" label="Find an organization" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
-        Search is exact: the whole name (as written, case included) or the whole external ID.
+        By the start of the name (letters A to Z in any case: "glo" finds Globex), the whole name as written, or the whole
+        external ID.
       </FindForm>
       <ListBody
         paged={orgs}
         loadingText="Loading the organizations…"
         emptyId="orgs-empty"
-        emptyText={found.by ? "No organization matches exactly." : "No organizations yet: create one below."}
+        emptyText={
+          found.by === "name_prefix"
+            ? `No organization's name starts with ${found.value}.`
+            : found.by
+              ? "No organization matches exactly."
+              : "No organizations yet: create one below."
+        }
       >
         <div class="table-scroll" role="region" aria-labelledby="orgs-title" tabIndex={0}>
           <table id="orgs-list" class="data">

@@ -277,11 +277,29 @@ pub async fn get(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<Applicatio
         .and_then(view)
 }
 
+/// Filters for the application listing.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppFilter {
+    /// The start of the name, ASCII letters in any case (`por` finds `Portal`).
+    pub name_prefix: Option<String>,
+}
+
 /// Lists applications.
-pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Application>> {
+pub async fn list(
+    db: &Db,
+    ctx: &TenantCtx,
+    filter: &AppFilter,
+    page: &PageParams,
+) -> Result<Page<Application>> {
+    let name_prefix = filter.name_prefix.as_deref().filter(|p| !p.is_empty());
+    if let Some(p) = name_prefix {
+        validate::text("name_prefix", p, 255)?;
+    }
     let rows = store::list(
         db.store.read().await?.conn(),
         &ctx.tenant_id,
+        name_prefix.map(|p| (p, db.store.backend())),
         page.cursor(),
         page.limit()?,
     )
