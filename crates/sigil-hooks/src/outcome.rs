@@ -75,6 +75,30 @@ pub struct HookTrace {
     pub fetch_outcomes: Vec<(String, u64)>,
 }
 
+impl HookTrace {
+    /// Records what the hook's `effects` changed: the claims it set, the scopes it added and
+    /// removed, the metadata keys it wrote (names only; the values are in the outcome).
+    pub(crate) fn note_effects(&mut self, effects: &Effects) {
+        let named = |prefix: &str, m: &Map<String, Value>| -> Vec<String> {
+            m.keys().map(|k| format!("{prefix}.{k}")).collect()
+        };
+        self.claims_set = named("id_token", &effects.id_claims);
+        self.claims_set
+            .extend(named("access_token", &effects.access_claims));
+        for (added, scope) in &effects.scope_changes {
+            let to = if *added {
+                &mut self.scopes_added
+            } else {
+                &mut self.scopes_removed
+            };
+            to.push(scope.clone());
+        }
+        self.metadata_written = named("user_metadata", &effects.user_metadata);
+        self.metadata_written
+            .extend(named("app_metadata", &effects.app_metadata));
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }

@@ -405,36 +405,7 @@ impl HookRuntime {
             };
             match run.result {
                 Ok(effects) => {
-                    trace.claims_set = effects
-                        .id_claims
-                        .keys()
-                        .map(|k| format!("id_token.{k}"))
-                        .chain(
-                            effects
-                                .access_claims
-                                .keys()
-                                .map(|k| format!("access_token.{k}")),
-                        )
-                        .collect();
-                    for (added, scope) in &effects.scope_changes {
-                        let to = if *added {
-                            &mut trace.scopes_added
-                        } else {
-                            &mut trace.scopes_removed
-                        };
-                        to.push(scope.clone());
-                    }
-                    trace.metadata_written = effects
-                        .user_metadata
-                        .keys()
-                        .map(|k| format!("user_metadata.{k}"))
-                        .chain(
-                            effects
-                                .app_metadata
-                                .keys()
-                                .map(|k| format!("app_metadata.{k}")),
-                        )
-                        .collect();
+                    trace.note_effects(&effects);
                     // Later hooks' metadata writes are checked against these ones too.
                     for (writes, base) in [
                         (&effects.user_metadata, &mut rules.user_metadata),

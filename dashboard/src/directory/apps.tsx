@@ -2,17 +2,16 @@
 // their name, and registering one. The dashboard's own client is listed like any other, marked
 // built in.
 
-import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { CreateApp } from "./app-create";
-import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
+import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { BuiltInBadge, isDashboardClient } from "./built-in";
 import type { Application } from "./types";
 
-let remembered: Found = NOTHING_FOUND;
+const remembered: FoundMemory = { found: NOTHING_FOUND };
 
 const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
 
@@ -21,16 +20,8 @@ function describe(f: Found): string {
 }
 
 export function AppsPage({ api }: { api: Api }) {
-  const [found, setFound] = useState<Found>(remembered);
-  const [generation, setGeneration] = useState(0);
-  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const { found, query, generation, apply, restart } = useFound(remembered);
   const apps = usePaged<Application>(api, "/applications", { query, generation });
-
-  function apply(f: Found) {
-    remembered = f;
-    setFound(f);
-    setGeneration((g) => g + 1);
-  }
 
   return (
     <section aria-labelledby="apps-title" class="directory-page">
@@ -87,7 +78,7 @@ export function AppsPage({ api }: { api: Api }) {
         </div>
       </ListBody>
       <ListFooter paged={apps} moreId="apps-more" moreText="more applications" />
-      <CreateApp api={api} onCreated={() => setGeneration((g) => g + 1)} />
+      <CreateApp api={api} onCreated={restart} />
     </section>
   );
 }

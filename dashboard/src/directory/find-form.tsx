@@ -4,6 +4,7 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { enc } from "../api";
 import { type Notice, NoticeLine } from "../hooks/notice";
 
 export interface Found {
@@ -104,4 +105,25 @@ export function FindForm({
       <NoticeLine id={`${prefix}-find-notice`} notice={notice} />
     </form>
   );
+}
+
+/** Where a list page keeps its applied filter while the dashboard stays open, so that coming
+ * back from a record finds the list filtered as it was (the route has no room for a query). */
+export interface FoundMemory {
+  found: Found;
+}
+
+/** A list page's applied filter: its query string, the generation that lists again from the
+ * first page (on a new filter, or after a creation), and the setters. */
+export function useFound(memory: FoundMemory) {
+  const [found, setFound] = useState<Found>(memory.found);
+  const [generation, setGeneration] = useState(0);
+  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const restart = () => setGeneration((g) => g + 1);
+  function apply(f: Found) {
+    memory.found = f;
+    setFound(f);
+    restart();
+  }
+  return { found, query, generation, apply, restart };
 }

@@ -1,16 +1,15 @@
 // The organizations page: the tenant's organizations, paged on the server; finding them by the
 // start of the name, or one by exact name or external ID (the API's filters); creating one.
 
-import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
-import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
+import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { CreateOrg } from "./org-create";
 import type { Organization } from "./types";
 
-let remembered: Found = NOTHING_FOUND;
+const remembered: FoundMemory = { found: NOTHING_FOUND };
 
 const FIND_BY = [
   { by: "name_prefix", label: "Name starting with" },
@@ -25,16 +24,8 @@ function describe(f: Found): string {
 }
 
 export function OrgsPage({ api }: { api: Api }) {
-  const [found, setFound] = useState<Found>(remembered);
-  const [generation, setGeneration] = useState(0);
-  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const { found, query, generation, apply, restart } = useFound(remembered);
   const orgs = usePaged<Organization>(api, "/organizations", { query, generation });
-
-  function apply(f: Found) {
-    remembered = f;
-    setFound(f);
-    setGeneration((g) => g + 1);
-  }
 
   return (
     <section aria-labelledby="orgs-title" class="directory-page">
@@ -94,7 +85,7 @@ export function OrgsPage({ api }: { api: Api }) {
         </div>
       </ListBody>
       <ListFooter paged={orgs} moreId="orgs-more" moreText="more organizations" />
-      <CreateOrg api={api} onCreated={() => setGeneration((g) => g + 1)} />
+      <CreateOrg api={api} onCreated={restart} />
     </section>
   );
 }

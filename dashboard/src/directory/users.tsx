@@ -1,18 +1,15 @@
 // The users page: the tenant's users, paged on the server; finding them by the start of the
 // email, or one by exact email or external id (the filters the API has); creating one.
 
-import { useState } from "preact/hooks";
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
-import { FindForm, type Found, NOTHING_FOUND } from "./find-form";
+import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import type { User } from "./types";
 import { CreateUser } from "./user-create";
 
-// Kept while the dashboard stays open, so coming back from a user finds the list as it was
-// filtered (the route has no room for a query).
-let remembered: Found = NOTHING_FOUND;
+const remembered: FoundMemory = { found: NOTHING_FOUND };
 
 const FIND_BY = [
   // First: what a search box is for ("ada" finds ada@example.com and adam@example.org).
@@ -48,17 +45,8 @@ function describe(f: Found): string {
 }
 
 export function UsersPage({ api }: { api: Api }) {
-  const [found, setFound] = useState<Found>(remembered);
-  // Bumped to list again from the first page (after a creation).
-  const [generation, setGeneration] = useState(0);
-  const query = found.by ? `${found.by}=${enc(found.value)}` : "";
+  const { found, query, generation, apply, restart } = useFound(remembered);
   const users = usePaged<User>(api, "/users", { query, generation });
-
-  function apply(f: Found) {
-    remembered = f;
-    setFound(f);
-    setGeneration((g) => g + 1);
-  }
 
   return (
     <section aria-labelledby="users-title" class="directory-page">
@@ -80,7 +68,7 @@ export function UsersPage({ api }: { api: Api }) {
         <UserTable users={users.items ?? []} />
       </ListBody>
       <ListFooter paged={users} moreId="users-more" moreText="more users" />
-      <CreateUser api={api} onCreated={() => setGeneration((g) => g + 1)} />
+      <CreateUser api={api} onCreated={restart} />
     </section>
   );
 }
