@@ -10,7 +10,7 @@ use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
 use crate::manage::apis::{self, Api, CreateApi, UpdateApi};
-use crate::manage::{Page, PageParams};
+use crate::manage::{NameFilter, Page, PageParams};
 use crate::services::Services;
 
 type Res<T> = Result<T, ApiError>;
@@ -22,14 +22,15 @@ pub(super) fn router() -> OpenApiRouter<Services> {
 }
 
 /// List APIs.
-#[utoipa::path(get, path = "/t/{tenant}/api/apis", tag = "apis", params(TenantPath, PageParams),
+#[utoipa::path(get, path = "/t/{tenant}/api/apis", tag = "apis", params(TenantPath, NameFilter, PageParams),
     responses((status = 200, body = Page<Api>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn list_apis(
     State(svc): State<Services>,
     auth: Auth,
+    Query(filter): Query<NameFilter>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Api>>> {
-    Ok(Json(apis::list(&svc.db, &auth.ctx, &page).await?))
+    Ok(Json(apis::list(&svc.db, &auth.ctx, &filter, &page).await?))
 }
 
 /// Create an API.

@@ -11,10 +11,10 @@ use super::auth::Auth;
 use super::error::{ApiError, Body, ErrorBody, Query};
 use super::params::{IdPath, TenantPath};
 use crate::manage::apps::{
-    self, AppFilter, Application, ApplicationCreated, CreateApp, RotatedSecret, UpdateApp,
+    self, Application, ApplicationCreated, CreateApp, RotatedSecret, UpdateApp,
 };
 use crate::manage::users::MetadataOp;
-use crate::manage::{Page, PageParams};
+use crate::manage::{NameFilter, Page, PageParams};
 use crate::services::Services;
 
 type Res<T> = Result<T, ApiError>;
@@ -28,12 +28,12 @@ pub(super) fn router() -> OpenApiRouter<Services> {
 }
 
 /// List applications.
-#[utoipa::path(get, path = "/t/{tenant}/api/applications", tag = "applications", params(TenantPath, AppFilter, PageParams),
+#[utoipa::path(get, path = "/t/{tenant}/api/applications", tag = "applications", params(TenantPath, NameFilter, PageParams),
     responses((status = 200, body = Page<Application>), (status = "4XX", body = ErrorBody)), security(("api_key" = [])))]
 async fn list_apps(
     State(svc): State<Services>,
     auth: Auth,
-    Query(filter): Query<AppFilter>,
+    Query(filter): Query<NameFilter>,
     Query(page): Query<PageParams>,
 ) -> Res<Json<Page<Application>>> {
     Ok(Json(apps::list(&svc.db, &auth.ctx, &filter, &page).await?))

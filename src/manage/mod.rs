@@ -149,6 +149,36 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// The search of the lists of named things (applications, APIs, roles).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NameFilter {
+    /// The start of the name, ASCII letters in any case (`por` finds `Portal`).
+    pub name_prefix: Option<String>,
+}
+
+impl NameFilter {
+    /// The search, checked; `None` when there is none (absent or empty).
+    pub(crate) fn search(
+        &self,
+        backend: crate::store::Backend,
+    ) -> Result<Option<crate::store::like::NamePrefix<'_>>> {
+        name_search(self.name_prefix.as_deref(), backend)
+    }
+}
+
+/// A `name_prefix` parameter, checked; `None` when there is none (absent or empty).
+pub(crate) fn name_search(
+    name_prefix: Option<&str>,
+    backend: crate::store::Backend,
+) -> Result<Option<crate::store::like::NamePrefix<'_>>> {
+    let Some(prefix) = name_prefix.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    validate::text("name_prefix", prefix, 255)?;
+    Ok(Some(crate::store::like::NamePrefix { prefix, backend }))
+}
+
 /// Paging parameters common to every list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

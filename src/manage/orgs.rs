@@ -149,10 +149,7 @@ pub async fn list(
     filter: &OrgFilter,
     page: &PageParams,
 ) -> Result<Page<Organization>> {
-    let name_prefix = filter.name_prefix.as_deref().filter(|p| !p.is_empty());
-    if let Some(p) = name_prefix {
-        validate::text("name_prefix", p, 255)?;
-    }
+    let name_prefix = super::name_search(filter.name_prefix.as_deref(), db.store.backend())?;
     let rows = store::list(
         db.store.read().await?.conn(),
         &ctx.tenant_id,
@@ -160,7 +157,6 @@ pub async fn list(
             external_id: filter.external_id.as_deref(),
             name: filter.name.as_deref(),
             name_prefix,
-            backend: db.store.backend(),
         },
         page.cursor(),
         page.limit()?,

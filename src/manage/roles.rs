@@ -5,7 +5,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::dashboard::{ADMIN_ROLE, refuse_built_in};
-use super::{ManageError, Page, PageParams, Result, TenantCtx, nullable, record, validate};
+use super::{
+    ManageError, NameFilter, Page, PageParams, Result, TenantCtx, nullable, record, validate,
+};
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::ids::{IdKind, new_id};
@@ -102,10 +104,17 @@ pub async fn get(db: &Db, ctx: &TenantCtx, id: &str) -> Result<Role> {
 }
 
 /// Lists roles.
-pub async fn list(db: &Db, ctx: &TenantCtx, page: &PageParams) -> Result<Page<Role>> {
+pub async fn list(
+    db: &Db,
+    ctx: &TenantCtx,
+    filter: &NameFilter,
+    page: &PageParams,
+) -> Result<Page<Role>> {
+    let search = filter.search(db.store.backend())?;
     let rows = store::list(
         db.store.read().await?.conn(),
         &ctx.tenant_id,
+        search,
         page.cursor(),
         page.limit()?,
     )

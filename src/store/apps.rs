@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Executor, FromRow};
 
 use super::changes::{self, Cached};
+use super::like::NamePrefix;
 use super::types::{Flag, JsonText};
 use super::{
     ClientType, GrantType, Page, SigningAlg, Store, StoreError, WriteTx, flag, to_json, unique,
@@ -163,24 +164,19 @@ pub async fn get_for_update(
 pub async fn list<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
-    name_prefix: Option<(&str, super::Backend)>,
+    search: Option<NamePrefix<'_>>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<AppRow>, StoreError> {
-    let backend = name_prefix.map_or(super::Backend::Sqlite, |(_, b)| b);
-    let name = super::like::ascii_lower("name", backend);
+    let named = NamePrefix::condition(search, "name", 4);
     let rows: Vec<AppRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM applications WHERE tenant_id = $1 AND client_id > $2 \
-         AND ($4 = '' OR {name} LIKE $4 ESCAPE '\\') ORDER BY client_id LIMIT $3"
+         AND {named} ORDER BY client_id LIMIT $3"
     ))
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
-    .bind(
-        name_prefix
-            .map(|(p, _)| super::like::ascii_lower_prefix(p))
-            .unwrap_or_default(),
-    )
+    .bind(NamePrefix::pattern(search))
     .fetch_all(ex)
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.client_id.clone()))

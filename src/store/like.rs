@@ -32,6 +32,32 @@ pub fn ascii_lower_prefix(prefix: &str) -> String {
     starting_with(&prefix.to_ascii_lowercase())
 }
 
+/// A search by the start of a name, its ASCII letters in any case ([`ascii_lower`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NamePrefix<'a> {
+    /// What was typed.
+    pub prefix: &'a str,
+    /// The database's, for the fold.
+    pub backend: Backend,
+}
+
+impl NamePrefix<'_> {
+    /// The condition on `column` that parameter `$n`, bound to [`NamePrefix::pattern`], makes:
+    /// true for every row when there is no search (the pattern is then empty).
+    pub fn condition(search: Option<Self>, column: &str, n: u8) -> String {
+        let backend = search.map_or(Backend::Sqlite, |s| s.backend);
+        let folded = ascii_lower(column, backend);
+        format!("(${n} = '' OR {folded} LIKE ${n} ESCAPE '\\')")
+    }
+
+    /// The value of the [`NamePrefix::condition`]'s parameter.
+    pub fn pattern(search: Option<Self>) -> String {
+        search
+            .map(|s| ascii_lower_prefix(s.prefix))
+            .unwrap_or_default()
+    }
+}
+
 /// The pattern of the values that start with `prefix`.
 pub fn starting_with(prefix: &str) -> String {
     let mut p = escaped(prefix);

@@ -144,9 +144,7 @@ pub struct OrgListFilter<'a> {
     /// The name, exactly.
     pub name: Option<&'a str>,
     /// The start of the name, ASCII letters in any case.
-    pub name_prefix: Option<&'a str>,
-    /// The database's, for the case fold ([`super::like::ascii_lower`]).
-    pub backend: super::Backend,
+    pub name_prefix: Option<super::like::NamePrefix<'a>>,
 }
 
 /// Lists organizations, optionally filtered by external id or name.
@@ -157,23 +155,18 @@ pub async fn list<'e, E: Executor<'e, Database = Any>>(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<OrgRow>, StoreError> {
-    let name = super::like::ascii_lower("name", filter.backend);
+    let named = super::like::NamePrefix::condition(filter.name_prefix, "name", 6);
     let rows: Vec<OrgRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM organizations WHERE tenant_id = $1 AND id > $2 \
          AND ($3 = '' OR external_id = $3) AND ($4 = '' OR name = $4) \
-         AND ($6 = '' OR {name} LIKE $6 ESCAPE '\\') ORDER BY id LIMIT $5"
+         AND {named} ORDER BY id LIMIT $5"
     ))
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
     .bind(filter.external_id.unwrap_or(""))
     .bind(filter.name.unwrap_or(""))
     .bind(limit + 1)
-    .bind(
-        filter
-            .name_prefix
-            .map(super::like::ascii_lower_prefix)
-            .unwrap_or_default(),
-    )
+    .bind(super::like::NamePrefix::pattern(filter.name_prefix))
     .fetch_all(ex)
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))

@@ -2,6 +2,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
+use super::like::NamePrefix;
 use super::types::JsonText;
 use super::{Exec, Page, StoreError, WriteTx, to_json, unique};
 
@@ -116,15 +117,19 @@ pub async fn by_names(
 pub async fn list<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     tenant_id: &str,
+    search: Option<NamePrefix<'_>>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<RoleRow>, StoreError> {
+    let named = NamePrefix::condition(search, "name", 4);
     let rows: Vec<RoleRow> = sqlx::query_as(&format!(
-        "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        "SELECT {COLS} FROM roles WHERE tenant_id = $1 AND id > $2 AND {named} \
+         ORDER BY id LIMIT $3"
     ))
     .bind(tenant_id)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
+    .bind(NamePrefix::pattern(search))
     .fetch_all(ex)
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))

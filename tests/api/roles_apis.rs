@@ -143,4 +143,91 @@ async fn api_lifecycle(db: Db) {
     assert_error(&got, StatusCode::NOT_FOUND, "not_found", None);
 }
 
-both_backends!(role_lifecycle, api_lifecycle);
+/// The names a listing at `path` returns for `query`, sorted.
+async fn names_listed(app: &crate::helpers::TestApp, path: &str, query: &str) -> Vec<String> {
+    let page = app
+        .get(&format!("/t/default/api/{path}?{query}"))
+        .await
+        .expect_status(StatusCode::OK);
+    let mut names: Vec<String> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The directory's search: roles and APIs whose name starts with what was typed, ASCII letters
+/// in any case, the `LIKE` wildcards matching only themselves, paged like every list.
+async fn roles_and_apis_are_found_by_the_start_of_their_name(db: Db) {
+    let app = spawn_app(db).await;
+    for name in ["Editor", "editor_lite", "Viewer", "Edit%"] {
+        app.post("/t/default/api/roles", json!({ "name": name }))
+            .await
+            .expect_status(StatusCode::CREATED);
+    }
+    for (i, name) in ["Billing", "billing v2", "Reports"].iter().enumerate() {
+        app.post(
+            "/t/default/api/apis",
+            json!({ "identifier": format!("https://api{i}.example.com"), "name": name }),
+        )
+        .await
+        .expect_status(StatusCode::CREATED);
+    }
+    assert_eq!(
+        names_listed(&app, "roles", "name_prefix=EDIT").await,
+        ["Edit%", "Editor", "editor_lite"]
+    );
+    assert_eq!(
+        names_listed(&app, "roles", "name_prefix=edit%25").await,
+        ["Edit%"]
+    );
+    assert_eq!(
+        names_listed(&app, "roles", "name_prefix=editor_").await,
+        ["editor_lite"]
+    );
+    assert_eq!(
+        names_listed(&app, "apis", "name_prefix=bILL").await,
+        ["Billing", "billing v2"]
+    );
+    assert!(
+        names_listed(&app, "apis", "name_prefix=Bills")
+            .await
+            .is_empty()
+    );
+    // Paged: the first page holds one of the two, its cursor the other.
+    let first = app
+        .get("/t/default/api/apis?name_prefix=bill&limit=1")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(first["data"].as_array().unwrap().len(), 1);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = app
+        .get(&format!(
+            "/t/default/api/apis?name_prefix=bill&limit=1&cursor={cursor}"
+        ))
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert_ne!(first["data"][0]["name"], second["data"][0]["name"]);
+    let long = "a".repeat(256);
+    for path in ["roles", "apis"] {
+        let got = app
+            .get(&format!("/t/default/api/{path}?name_prefix={long}"))
+            .await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            Some("name_prefix"),
+        );
+    }
+}
+
+both_backends!(
+    role_lifecycle,
+    api_lifecycle,
+    roles_and_apis_are_found_by_the_start_of_their_name
+);

@@ -1,19 +1,28 @@
 // The APIs page: the tenant's resource servers (the audiences of access tokens), paged on the
-// server; one at a time opens in an editor below the list (name and scopes; the identifier is
-// fixed once created); registering one. The management API is built in and shown read-only.
+// server and found by the start of their name; one at a time opens in an editor below the list
+// (name and scopes; the identifier is fixed once created); registering one. The management API
+// is built in and shown read-only.
 
-import { useState } from "preact/hooks";
 import type { Api } from "../api";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { ApiCreate, ApiEditor } from "./api-editor";
 import { BuiltInBadge, MANAGEMENT_AUDIENCE } from "./built-in";
+import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { EditButton, useOpenedEditor } from "./opened-editor";
 import type { ResourceApi } from "./types";
 
+const remembered: FoundMemory = { found: NOTHING_FOUND };
+
+const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
+
+function describe(f: Found): string {
+  return f.by ? `Showing the APIs whose name starts with ${f.value}.` : "Showing every API.";
+}
+
 export function ApisPage({ api }: { api: Api }) {
-  const [generation, setGeneration] = useState(0);
-  const apis = usePaged<ResourceApi>(api, "/apis", { generation });
+  const { found, query, generation, apply, restart } = useFound(remembered);
+  const apis = usePaged<ResourceApi>(api, "/apis", { query, generation });
   const editor = useOpenedEditor<ResourceApi>(apis, "apis-title");
   const open = editor.open;
 
@@ -26,7 +35,10 @@ export function ApisPage({ api }: { api: Api }) {
         Your resource servers. An application asks for an access token for one by its identifier (<code>audience</code> or{" "}
         <code>resource</code>), with the scopes it defines; the consent page describes each scope in its words.
       </p>
-      <ListBody paged={apis} loadingText="Loading the APIs…" emptyId="apis-empty" emptyText="No APIs yet: register one below.">
+      <FindForm prefix="apis" label="Find an API" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
+        By the start of the name, letters A to Z in any case ("bill" finds Billing).
+      </FindForm>
+      <ListBody paged={apis} loadingText="Loading the APIs…" emptyId="apis-empty" emptyText={found.by ? `No API's name starts with ${found.value}.` : "No APIs yet: register one below."}>
         <div class="table-scroll" role="region" aria-labelledby="apis-title" tabIndex={0}>
           <table id="apis-list" class="data">
             <caption class="sr-only">The tenant's APIs</caption>
@@ -78,7 +90,7 @@ export function ApisPage({ api }: { api: Api }) {
       <ApiCreate
         api={api}
         onCreated={(r) => {
-          setGeneration((g) => g + 1);
+          restart();
           // Straight to its scopes, which creation leaves empty.
           editor.show(r);
         }}

@@ -1,20 +1,28 @@
-// The roles page: the tenant's roles, paged on the server, each with its permissions; one at a
-// time opens in an editor below the list (description and permissions; the name is fixed once
-// created, since assignments refer to it); creating one. The administrator role is built in
-// and shown read-only.
+// The roles page: the tenant's roles, paged on the server and found by the start of their name,
+// each with its permissions; one at a time opens in an editor below the list (description and
+// permissions; the name is fixed once created, since assignments refer to it); creating one. The
+// administrator role is built in and shown read-only.
 
-import { useState } from "preact/hooks";
 import type { Api } from "../api";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { ADMIN_ROLE, BuiltInBadge } from "./built-in";
+import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { EditButton, useOpenedEditor } from "./opened-editor";
 import { RoleCreate, RoleEditor } from "./role-editor";
 import type { Role } from "./types";
 
+const remembered: FoundMemory = { found: NOTHING_FOUND };
+
+const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
+
+function describe(f: Found): string {
+  return f.by ? `Showing the roles whose name starts with ${f.value}.` : "Showing every role.";
+}
+
 export function RolesPage({ api }: { api: Api }) {
-  const [generation, setGeneration] = useState(0);
-  const roles = usePaged<Role>(api, "/roles", { generation });
+  const { found, query, generation, apply, restart } = useFound(remembered);
+  const roles = usePaged<Role>(api, "/roles", { query, generation });
   const editor = useOpenedEditor<Role>(roles, "roles-title");
   const open = editor.open;
 
@@ -27,7 +35,10 @@ export function RolesPage({ api }: { api: Api }) {
         Named sets of permissions. Users hold roles tenant-wide (on their page) or in an organization (on its page); tokens carry
         them through hooks and JWT templates. Holders of <code>{ADMIN_ROLE}</code> administer this dashboard.
       </p>
-      <ListBody paged={roles} loadingText="Loading the roles…" emptyId="roles-empty" emptyText="No roles yet: create one below.">
+      <FindForm prefix="roles" label="Find a role" options={FIND_BY} applied={found} onApply={apply} describe={describe}>
+        By the start of the name, letters A to Z in any case ("edit" finds editor).
+      </FindForm>
+      <ListBody paged={roles} loadingText="Loading the roles…" emptyId="roles-empty" emptyText={found.by ? `No role's name starts with ${found.value}.` : "No roles yet: create one below."}>
         <div class="table-scroll" role="region" aria-labelledby="roles-title" tabIndex={0}>
           <table id="roles-list" class="data">
             <caption class="sr-only">The tenant's roles</caption>
@@ -74,7 +85,7 @@ export function RolesPage({ api }: { api: Api }) {
           onClose={editor.close}
         />
       )}
-      <RoleCreate api={api} onCreated={() => setGeneration((g) => g + 1)} />
+      <RoleCreate api={api} onCreated={restart} />
     </section>
   );
 }

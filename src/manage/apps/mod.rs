@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 
 use super::dashboard::refuse_built_in;
 use super::users::{MetadataOp, apply_metadata};
-use super::{ManageError, Page, PageParams, Result, TenantCtx, invalid, record, validate};
+use super::{
+    ManageError, NameFilter, Page, PageParams, Result, TenantCtx, invalid, record, validate,
+};
 use crate::clock::rfc3339;
 use crate::crypto::SecretHasher;
 use crate::crypto::random_secret;
@@ -277,29 +279,18 @@ pub async fn get(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<Applicatio
         .and_then(view)
 }
 
-/// Filters for the application listing.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AppFilter {
-    /// The start of the name, ASCII letters in any case (`por` finds `Portal`).
-    pub name_prefix: Option<String>,
-}
-
 /// Lists applications.
 pub async fn list(
     db: &Db,
     ctx: &TenantCtx,
-    filter: &AppFilter,
+    filter: &NameFilter,
     page: &PageParams,
 ) -> Result<Page<Application>> {
-    let name_prefix = filter.name_prefix.as_deref().filter(|p| !p.is_empty());
-    if let Some(p) = name_prefix {
-        validate::text("name_prefix", p, 255)?;
-    }
+    let search = filter.search(db.store.backend())?;
     let rows = store::list(
         db.store.read().await?.conn(),
         &ctx.tenant_id,
-        name_prefix.map(|p| (p, db.store.backend())),
+        search,
         page.cursor(),
         page.limit()?,
     )
