@@ -164,7 +164,11 @@ impl From<ManageError> for ApiError {
                     .collect();
                 e
             }
-            ManageError::InUse(why) => ApiError::new(StatusCode::CONFLICT, "in_use", why),
+            ManageError::InUse { field, why } => {
+                let mut e = ApiError::new(StatusCode::CONFLICT, "in_use", why);
+                e.body.field = Some(field.to_string());
+                e
+            }
             ManageError::Admission(e) => {
                 let status = match e {
                     AdmissionError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -176,7 +176,11 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateApi) -> Res
     let mut row = store::get_for_update(&mut tx, &ctx.tenant_id, By::Id(id))
         .await?
         .ok_or(ManageError::NotFound("api"))?;
-    refuse_built_in(row.identifier == MANAGEMENT_AUDIENCE, BUILT_IN)?;
+    refuse_built_in(
+        row.identifier == MANAGEMENT_AUDIENCE,
+        "identifier",
+        BUILT_IN,
+    )?;
     let mut changed = Vec::new();
     if let Some(n) = input.name {
         row.name = n;
@@ -208,6 +212,7 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
     let row = store::get_for_update(&mut tx, &ctx.tenant_id, By::Id(id)).await?;
     refuse_built_in(
         row.is_some_and(|r| r.identifier == MANAGEMENT_AUDIENCE),
+        "identifier",
         BUILT_IN,
     )?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {

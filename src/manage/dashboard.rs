@@ -305,10 +305,15 @@ pub async fn is_admin(db: &Db, tenant_id: &str, user_id: &str) -> Result<bool> {
     Ok(roles.iter().any(|r| r == ADMIN_ROLE))
 }
 
-/// Refuses a change to one of the built-in rows (`what` names it for the error).
-pub(crate) fn refuse_built_in(built_in: bool, what: &'static str) -> Result<()> {
+/// Refuses a change to one of the built-in rows: `field` is the row's field that makes it built
+/// in, `why` says so for the error.
+pub(crate) fn refuse_built_in(
+    built_in: bool,
+    field: &'static str,
+    why: &'static str,
+) -> Result<()> {
     if built_in {
-        return Err(ManageError::InUse(what));
+        return Err(ManageError::InUse { field, why });
     }
     Ok(())
 }

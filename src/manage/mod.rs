@@ -52,9 +52,15 @@ pub enum ManageError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
-    /// The object is in use and cannot be changed this way.
-    #[error("{0}")]
-    InUse(&'static str),
+    /// The object is in use (or built in) and cannot be changed this way.
+    #[error("{why}")]
+    InUse {
+        /// Where the use is: the field that refers to the object (a flow's `bindings`), or the
+        /// object's own field that makes it built in (a role's `name`).
+        field: &'static str,
+        /// What to do instead, for the person who asked.
+        why: &'static str,
+    },
     /// A JWT template failed validation (every error, with its position).
     #[error("invalid template")]
     InvalidTemplate(Vec<crate::templates::TemplateError>),

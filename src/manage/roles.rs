@@ -138,7 +138,7 @@ pub async fn update(db: &Db, ctx: &TenantCtx, id: &str, input: UpdateRole) -> Re
     let mut row = store::get_for_update(&mut tx, &ctx.tenant_id, id)
         .await?
         .ok_or(ManageError::NotFound("role"))?;
-    refuse_built_in(row.name == ADMIN_ROLE, ADMIN_ROLE_BUILT_IN)?;
+    refuse_built_in(row.name == ADMIN_ROLE, "name", ADMIN_ROLE_BUILT_IN)?;
     if let Some(d) = input.description {
         row.description = d;
     }
@@ -167,6 +167,7 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, id: &str) -> Result<()> {
     let row = store::get_for_update(&mut tx, &ctx.tenant_id, id).await?;
     refuse_built_in(
         row.is_some_and(|r| r.name == ADMIN_ROLE),
+        "name",
         ADMIN_ROLE_BUILT_IN,
     )?;
     if !store::delete(&mut tx, &ctx.tenant_id, id).await? {

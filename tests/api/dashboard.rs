@@ -265,11 +265,11 @@ async fn the_built_in_role_api_and_client_cannot_be_changed_or_taken(db: Db) {
         .clone();
     let role_path = format!("/t/default/api/roles/{}", role["id"].as_str().unwrap());
     let res = app.delete(&role_path).await;
-    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&res, StatusCode::CONFLICT, "in_use", Some("name"));
     let res = app
         .patch(&role_path, json!({"permissions": ["pwned"]}))
         .await;
-    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&res, StatusCode::CONFLICT, "in_use", Some("name"));
 
     let apis = app
         .get("/t/default/api/apis")
@@ -284,9 +284,9 @@ async fn the_built_in_role_api_and_client_cannot_be_changed_or_taken(db: Db) {
         .clone();
     let api_path = format!("/t/default/api/apis/{}", api["id"].as_str().unwrap());
     let res = app.patch(&api_path, json!({"scopes": []})).await;
-    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&res, StatusCode::CONFLICT, "in_use", Some("identifier"));
     let res = app.delete(&api_path).await;
-    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&res, StatusCode::CONFLICT, "in_use", Some("identifier"));
 
     let app_path = format!(
         "/t/default/api/applications/{}",
@@ -298,9 +298,9 @@ async fn the_built_in_role_api_and_client_cannot_be_changed_or_taken(db: Db) {
             json!({"redirect_uris": ["https://evil.example/cb"]}),
         )
         .await;
-    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&res, StatusCode::CONFLICT, "in_use", Some("client_id"));
     let res = app.delete(&app_path).await;
-    assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&res, StatusCode::CONFLICT, "in_use", Some("client_id"));
     for method in [reqwest::Method::PATCH, reqwest::Method::PUT] {
         let res = app
             .call(
@@ -310,7 +310,7 @@ async fn the_built_in_role_api_and_client_cannot_be_changed_or_taken(db: Db) {
                 Some(json!({"x": 1})),
             )
             .await;
-        assert_error(&res, StatusCode::CONFLICT, "in_use", None);
+        assert_error(&res, StatusCode::CONFLICT, "in_use", Some("client_id"));
     }
     // Still as they were: a second administrator signs in with the same client.
     let (_, at, again) = admin_token(&app, "grace@example.com").await;

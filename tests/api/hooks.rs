@@ -170,7 +170,7 @@ async fn hook_lifecycle_and_flow(db: Db) {
 
     // A bound hook cannot be deleted.
     let got = app.delete("/t/default/api/hooks/hostile").await;
-    assert_error(&got, StatusCode::CONFLICT, "in_use", None);
+    assert_error(&got, StatusCode::CONFLICT, "in_use", Some("bindings"));
 
     // Secrets are write-only and reach the hook.
     let (s, _) = app

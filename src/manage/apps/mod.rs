@@ -456,6 +456,7 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, client_id: &str) -> Result<()> {
 fn refuse_dashboard(ctx: &TenantCtx, client_id: &str) -> Result<()> {
     refuse_built_in(
         client_id == super::dashboard::client_id(&ctx.tenant_id),
+        "client_id",
         "the dashboard application is built in",
     )
 }

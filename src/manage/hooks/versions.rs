@@ -180,14 +180,16 @@ pub async fn delete(db: &Db, hooks: &Hooks, ctx: &TenantCtx, id_or_name: &str) -
     let h = find(db, ctx, id_or_name).await?;
     let mut tx = db.store.begin_write().await?;
     if crate::store::flows::is_bound(tx.conn(), &h.id).await? {
-        return Err(ManageError::InUse(
-            "the hook is bound in the post-login flow; unbind it first",
-        ));
+        return Err(ManageError::InUse {
+            field: "bindings",
+            why: "the hook is bound in the post-login flow; unbind it first",
+        });
     }
     if crate::store::legacy::is_legacy_store(tx.conn(), &h.id).await? {
-        return Err(ManageError::InUse(
-            "the hook is the tenant's legacy store; clear the legacy store first",
-        ));
+        return Err(ManageError::InUse {
+            field: "legacy_store",
+            why: "the hook is the tenant's legacy store; clear the legacy store first",
+        });
     }
     let mut hashes: Vec<String> = store::versions(tx.conn(), &h.id)
         .await?

@@ -250,6 +250,7 @@ async fn a_legacy_store_is_a_user_store_hook_and_stays_one(db: Db) {
     assert_eq!(e["field"], "version", "{e}");
     let (st, e) = app.delete("/t/default/api/hooks/legacy").await;
     assert_eq!(st, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["field"], "legacy_store", "{e}");
     app.delete("/t/default/api/legacy-store")
         .await
         .expect_status(StatusCode::NO_CONTENT);
