@@ -280,6 +280,10 @@ pub struct Membership {
     pub organization_id: String,
     /// `usr_...`
     pub user_id: String,
+    /// The organization's name, as it is now.
+    pub organization_name: String,
+    /// The user's email, as it is now.
+    pub user_email: String,
     /// Role names in this organization.
     pub roles: Vec<String>,
     /// RFC 3339.
@@ -291,6 +295,8 @@ impl From<MembershipRow> for Membership {
         Membership {
             organization_id: m.organization_id,
             user_id: m.user_id,
+            organization_name: m.organization_name,
+            user_email: m.user_email,
             roles: m.roles,
             created_at: rfc3339(m.created_at),
         }

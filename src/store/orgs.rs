@@ -189,6 +189,10 @@ pub struct MembershipRow {
     pub organization_id: String,
     /// `usr_...`
     pub user_id: String,
+    /// The organization's name.
+    pub organization_name: String,
+    /// The user's email.
+    pub user_email: String,
     /// Epoch ms.
     pub created_at: i64,
     /// Role names, sorted.
@@ -248,14 +252,16 @@ pub async fn member(
     org_id: &str,
     user_id: &str,
 ) -> Result<Option<MembershipRow>, StoreError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT created_at FROM memberships WHERE organization_id = $1 AND user_id = $2",
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT m.created_at, o.name, u.email FROM memberships m \
+         JOIN organizations o ON o.id = m.organization_id JOIN users u ON u.id = m.user_id \
+         WHERE m.organization_id = $1 AND m.user_id = $2",
     )
     .bind(org_id)
     .bind(user_id)
     .fetch_optional(conn.reborrow())
     .await?;
-    let Some((created_at,)) = row else {
+    let Some((created_at, organization_name, user_email)) = row else {
         return Ok(None);
     };
     let roles: Vec<(String,)> = sqlx::query_as(
@@ -269,6 +275,8 @@ pub async fn member(
     Ok(Some(MembershipRow {
         organization_id: org_id.to_string(),
         user_id: user_id.to_string(),
+        organization_name,
+        user_email,
         created_at,
         roles: roles.into_iter().map(|r| r.0).collect(),
     }))
@@ -294,23 +302,60 @@ pub async fn list_members(
         Members::OfOrg(org) => ("organization_id", "user_id", org),
         Members::OfUser(user) => ("user_id", "organization_id", user),
     };
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        "SELECT organization_id, user_id, created_at FROM memberships \
-         WHERE {filter} = $1 AND {page_col} > $2 ORDER BY {page_col} LIMIT $3"
+    type Listed = (String, String, i64, String, String);
+    let rows: Vec<Listed> = sqlx::query_as(&format!(
+        "SELECT m.organization_id, m.user_id, m.created_at, o.name, u.email FROM memberships m \
+         JOIN organizations o ON o.id = m.organization_id JOIN users u ON u.id = m.user_id \
+         WHERE m.{filter} = $1 AND m.{page_col} > $2 ORDER BY m.{page_col} LIMIT $3"
     ))
     .bind(key)
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
     .fetch_all(conn.reborrow())
     .await?;
-    let page = Page::from_rows(rows, limit, |(o, u, _)| match which {
+    let page = Page::from_rows(rows, limit, |(o, u, ..)| match which {
         Members::OfOrg(_) => u.clone(),
         Members::OfUser(_) => o.clone(),
     });
-    let mut items = Vec::with_capacity(page.items.len());
-    for (org_id, user_id, _) in &page.items {
-        if let Some(m) = member(conn.reborrow(), org_id, user_id).await? {
-            items.push(m);
+    let mut items: Vec<MembershipRow> = page
+        .items
+        .into_iter()
+        .map(
+            |(organization_id, user_id, created_at, organization_name, user_email)| MembershipRow {
+                organization_id,
+                user_id,
+                organization_name,
+                user_email,
+                created_at,
+                roles: Vec::new(),
+            },
+        )
+        .collect();
+    // The page's roles in one read: those of the memberships from the first row's key to the
+    // last's.
+    let side = |m: &MembershipRow| match which {
+        Members::OfOrg(_) => m.user_id.clone(),
+        Members::OfUser(_) => m.organization_id.clone(),
+    };
+    if let (Some(first), Some(last)) = (items.first().map(side), items.last().map(side)) {
+        let roles: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT mr.{page_col}, r.name FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
+             WHERE mr.{filter} = $1 AND mr.{page_col} >= $2 AND mr.{page_col} <= $3 ORDER BY r.name"
+        ))
+        .bind(key)
+        .bind(&first)
+        .bind(&last)
+        .fetch_all(conn.reborrow())
+        .await?;
+        let at: std::collections::HashMap<String, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (side(m), i))
+            .collect();
+        for (k, name) in roles {
+            if let Some(&i) = at.get(&k) {
+                items[i].roles.push(name);
+            }
         }
     }
     Ok(Page {

@@ -520,6 +520,17 @@ async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &s
     app.post("/t/default/api/roles", json!({"name": "editor"}))
         .await
         .expect_status(StatusCode::CREATED);
+    let globex = app
+        .post("/t/default/api/organizations", json!({"name": "globex"}))
+        .await
+        .expect_status(StatusCode::CREATED);
+    let globex = globex["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/t/default/api/organizations/{globex}/members"),
+        json!({"user_id": bob, "roles": ["editor"]}),
+    )
+    .await
+    .expect_status(StatusCode::CREATED);
     click(c, "nav a[href='#/users']").await;
     c.wait()
         .at_most(Duration::from_secs(10))
@@ -561,6 +572,10 @@ async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &s
         .await
         .expect_status(StatusCode::OK);
     assert_eq!(got["user_metadata"], json!({"team": "blue"}), "{got}");
+    // His organizations by name, with his roles in each.
+    let org_row = format!("#user-orgs-list tr[data-org-id='{globex}']");
+    wait_text(c, &format!("{org_row} a.org-link"), |t| t == "globex").await;
+    wait_text(c, &org_row, |t| t.contains("editor")).await;
     screenshot(c, "user").await;
 
     click(c, "nav a[href='#/applications']").await;

@@ -168,11 +168,17 @@ async fn memberships_with_roles(db: Db) {
         .await
         .expect_status(StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    // Each side names the other, so a list of members or of organizations reads without a
+    // request per row.
+    assert_eq!(list["data"][0]["user_email"], "member@example.com");
+    assert_eq!(list["data"][0]["organization_name"], "acme");
     let mine = app
         .get(&format!("/t/default/api/users/{user}/organizations"))
         .await
         .expect_status(StatusCode::OK);
     assert_eq!(mine["data"][0]["organization_id"], org.as_str());
+    assert_eq!(mine["data"][0]["organization_name"], "acme");
+    assert_eq!(mine["data"][0]["user_email"], "member@example.com");
     assert_eq!(mine["data"][0]["roles"], json!(["org:member"]));
 
     let (s, _) = app

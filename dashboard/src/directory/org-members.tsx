@@ -10,7 +10,6 @@ import { ListBody, ListFooter } from "../list-parts";
 import { type Paged, usePaged } from "../paged";
 import { Confirm } from "./confirm";
 import { fieldOf, refuse, within } from "./fields";
-import { useLabels } from "./labels";
 import { RoleChips } from "./role-chips";
 import type { Membership, Organization, Role, User } from "./types";
 
@@ -19,12 +18,6 @@ export function OrgMembers({ api, org, roles }: { api: Api; org: Organization; r
   const [generation, setGeneration] = useState(0);
   const base = `/organizations/${enc(org.id)}/members`;
   const members = usePaged<Membership>(api, base, { generation });
-  const email = useLabels<User>(
-    api,
-    (members.items ?? []).map((m) => m.user_id),
-    (id) => `/users/${enc(id)}`,
-    (u) => u.email,
-  );
   const orgName = org.display_name || org.name;
 
   async function setRoles(m: Membership, held: string[]): Promise<string[]> {
@@ -60,12 +53,12 @@ export function OrgMembers({ api, org, roles }: { api: Api; org: Organization; r
           </thead>
           <tbody>
             {(members.items ?? []).map((m) => {
-              const who = email(m.user_id);
+              const who = m.user_email;
               return (
                 <tr key={m.user_id} data-user-id={m.user_id}>
                   <th scope="row">
                     <a class="user-link" href={`#/users/${enc(m.user_id)}`}>
-                      {who ?? <code>{m.user_id}</code>}
+                      {who}
                     </a>
                   </th>
                   <td>
@@ -74,7 +67,7 @@ export function OrgMembers({ api, org, roles }: { api: Api; org: Organization; r
                       byClass
                       held={m.roles}
                       roles={roles}
-                      who={`${who ?? m.user_id} in ${orgName}`}
+                      who={`${who} in ${orgName}`}
                       add={(r) => setRoles(m, [...m.roles, r])}
                       remove={(r) => setRoles(m, m.roles.filter((x) => x !== r))}
                     />

@@ -25,10 +25,15 @@ export interface User {
   logins_count: number;
 }
 
-/** `Membership`: ids only, for both `/organizations/{id}/members` and `/users/{id}/organizations`. */
+/** `Membership`, for both `/organizations/{id}/members` and `/users/{id}/organizations`: each side
+ * named, so that a list reads without a request per row. */
 export interface Membership {
   organization_id: string;
   user_id: string;
+  /** The organization's name, as it is now. */
+  organization_name: string;
+  /** The user's email, as it is now. */
+  user_email: string;
   /** Role names in this organization. */
   roles: string[];
   created_at: string;

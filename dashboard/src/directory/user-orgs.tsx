@@ -1,23 +1,15 @@
 // The organizations a user belongs to, paged on the server, with the user's roles in each
-// (editable here as on the organization's page). Memberships name the organization by id
-// only, so each one shown is looked up for its name.
+// (editable here as on the organization's page).
 
 import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { type Paged, usePaged } from "../paged";
-import { useLabels } from "./labels";
 import { RoleChips } from "./role-chips";
-import type { Membership, Organization, Role, User } from "./types";
+import type { Membership, Role, User } from "./types";
 
 export function UserOrgs({ api, user, roles }: { api: Api; user: User; roles: Paged<Role> }) {
   const memberships = usePaged<Membership>(api, `/users/${enc(user.id)}/organizations`);
-  const orgName = useLabels<Organization>(
-    api,
-    (memberships.items ?? []).map((m) => m.organization_id),
-    (id) => `/organizations/${enc(id)}`,
-    (o) => o.display_name || o.name,
-  );
 
   async function setRoles(m: Membership, held: string[]): Promise<string[]> {
     const updated = await api.put<Membership>(`/organizations/${enc(m.organization_id)}/members/${enc(user.id)}`, { roles: held });
@@ -44,19 +36,15 @@ export function UserOrgs({ api, user, roles }: { api: Api; user: User; roles: Pa
           </thead>
           <tbody>
             {(memberships.items ?? []).map((m) => {
-              const name = orgName(m.organization_id);
+              const name = m.organization_name;
               return (
                 <tr key={m.organization_id} data-org-id={m.organization_id}>
                   <th scope="row">
                     <a class="org-link" href={`#/organizations/${enc(m.organization_id)}`}>
-                      {name ?? <code>{m.organization_id}</code>}
+                      {name}
                     </a>
-                    {name && (
-                      <>
-                        <br />
-                        <code class="muted">{m.organization_id}</code>
-                      </>
-                    )}
+                    <br />
+                    <code class="muted">{m.organization_id}</code>
                   </th>
                   <td>
                     <RoleChips
@@ -64,7 +52,7 @@ export function UserOrgs({ api, user, roles }: { api: Api; user: User; roles: Pa
                       byClass
                       held={m.roles}
                       roles={roles}
-                      who={`${user.email} in ${name ?? m.organization_id}`}
+                      who={`${user.email} in ${name}`}
                       add={(r) => setRoles(m, [...m.roles, r])}
                       remove={(r) => setRoles(m, m.roles.filter((x) => x !== r))}
                     />
