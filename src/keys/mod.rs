@@ -65,6 +65,8 @@ pub struct SigningKey {
     pub algorithm: Algorithm,
     /// `next`, `current` or `previous` (all published; only `current` signs).
     pub status: String,
+    /// When the key was made, epoch ms.
+    pub created_at: i64,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -129,6 +131,8 @@ impl SigningKey {
             decoding,
             algorithm,
             status: "current".into(),
+            // Set from the row by whoever loads a stored key.
+            created_at: 0,
         })
     }
 
@@ -280,6 +284,7 @@ impl KeyRing {
                 })?;
             let mut key = SigningKey::parse(&row.kid, row.alg.as_str(), &pkcs8)?;
             key.status = row.status.clone();
+            key.created_at = row.created_at;
             out.push(Arc::new(key));
         }
         if let Ok(mut c) = self.cache.lock()

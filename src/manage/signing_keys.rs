@@ -5,6 +5,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ManageError, Result, TenantCtx, invalid, record};
+use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::keys::SIGNING_ALGS;
@@ -18,6 +19,8 @@ pub struct SigningKeyView {
     pub alg: String,
     /// `next` (published ahead of use), `current` (signs) or `previous` (still verifies).
     pub status: String,
+    /// When the key was made (RFC 3339).
+    pub created_at: String,
 }
 
 /// Body of the rotate call.
@@ -48,6 +51,7 @@ pub async fn list(db: &Db, keys: &KeyRing, ctx: &TenantCtx) -> Result<Vec<Signin
             kid: k.kid.clone(),
             alg: k.alg.clone(),
             status: k.status.clone(),
+            created_at: rfc3339(k.created_at),
         })
         .collect())
 }

@@ -654,8 +654,9 @@ async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &s
         .filter(|k| !kids(&before).contains(k))
         .collect();
     assert_eq!(new.len(), 1, "a rotation publishes one new key: {after}");
-    // The page lists it.
-    c.wait()
+    // The page lists it, with when it was made.
+    let row = c
+        .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(&format!(
             "#keys-list tr[data-kid='{}']",
@@ -663,6 +664,21 @@ async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &s
         )))
         .await
         .expect("the new key on the page");
+    let made = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == new[0].as_str())
+        .unwrap()["created_at"]
+        .clone();
+    let shown = row
+        .find(Locator::Css(".key-created time"))
+        .await
+        .expect("the key's creation time")
+        .attr("datetime")
+        .await
+        .unwrap();
+    assert_eq!(shown.as_deref(), made.as_str());
     screenshot(c, "keys").await;
 
     click(c, "nav a[href='#/audit']").await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::grants::{Setup, ada_login, setup};
-use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Db, Reply, TestApp, spawn_app, spawn_app_with, spawn_app_with_clock};
 use sigil::config::LoginLock;
 
 fn kid(jwt: &str) -> String {
@@ -50,6 +50,45 @@ async fn a_rotation_lists_the_previous_current_and_next_keys(db: Db) {
         .map(|k| k["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, vec!["previous", "current", "next"]);
+}
+
+/// Each key says when it was made, so that an operator sees how old the signing key is.
+async fn each_key_names_when_it_was_made(db: Db) {
+    let (app, clock) = spawn_app_with_clock(db).await;
+    let s = setup(&app, "ES256").await;
+    access_token(&app, &s).await;
+    let made = |keys: &Value, status: &str| -> String {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["status"] == status)
+            .and_then(|k| k["created_at"].as_str())
+            .unwrap_or_else(|| panic!("a {status} key with created_at: {keys}"))
+            .to_string()
+    };
+    let first = app
+        .get("/t/default/api/signing-keys")
+        .await
+        .expect_status(StatusCode::OK);
+    let es256 = |keys: &Value| -> Value {
+        Value::Array(
+            keys.as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| k["alg"] == "ES256")
+                .cloned()
+                .collect(),
+        )
+    };
+    let before = made(&es256(&first), "current");
+    // A day later, the rotation's new next key is a day younger than the first.
+    clock.advance_ms(86_400_000);
+    let keys = es256(&rotate(&app).await);
+    assert_eq!(made(&keys, "previous"), before);
+    let next = made(&keys, "next");
+    let day = |t: &str| t[..10].to_string();
+    assert_ne!(day(&next), day(&before), "{keys}");
+    assert!(next > before, "{keys}");
 }
 
 async fn the_jwks_publishes_all_three_keys_and_every_algorithm_s_current_key(db: Db) {
@@ -193,6 +232,7 @@ both_backends!(
     a_tenant_s_first_logins_at_once_all_get_tokens_signed_with_one_key,
     the_first_rotation_promotes_a_key_relying_parties_could_already_fetch,
     a_rotation_lists_the_previous_current_and_next_keys,
+    each_key_names_when_it_was_made,
     the_jwks_publishes_all_three_keys_and_every_algorithm_s_current_key,
     after_a_rotation_the_new_current_key_signs,
     a_token_signed_before_a_rotation_still_verifies,

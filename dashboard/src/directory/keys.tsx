@@ -18,22 +18,6 @@ const STATUS_WORDS: Record<string, string> = {
   previous: "No longer signs; still published, so the tokens it signed keep verifying until they expire.",
 };
 
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/** When a key was made, read from its kid: Sigil's ids start with a 48-bit millisecond time
- * (src/ids.rs, the ULID layout), and the API gives keys no creation time of their own. */
-function idTime(id: string): string | undefined {
-  const body = id.slice(id.indexOf("_") + 1);
-  if (body.length !== 26) return undefined;
-  let ms = 0;
-  for (const c of body.slice(0, 10)) {
-    const v = CROCKFORD.indexOf(c.toUpperCase());
-    if (v < 0) return undefined;
-    ms = ms * 32 + v;
-  }
-  return new Date(ms).toISOString();
-}
-
 function sorted(keys: SigningKey[]): SigningKey[] {
   const rank = (k: SigningKey) => [SIGNING_ALGS.indexOf(k.alg as (typeof SIGNING_ALGS)[number]), STATUS_ORDER.indexOf(k.status)];
   return [...keys].sort((a, b) => {
@@ -108,7 +92,6 @@ export function KeysPage({ api }: { api: Api }) {
             </thead>
             <tbody>
               {sorted(keys).map((k) => {
-                const made = idTime(k.kid);
                 return (
                   <tr key={k.kid} data-kid={k.kid} data-alg={k.alg} data-status={k.status} class={k.status === "current" ? "deployed" : undefined}>
                     <th scope="row">
@@ -116,7 +99,9 @@ export function KeysPage({ api }: { api: Api }) {
                     </th>
                     <td>{k.alg}</td>
                     <td class="key-status">{k.status === "current" ? <strong class="badge">current</strong> : k.status}</td>
-                    <td>{made ? <time dateTime={made}>{when(made)}</time> : <span class="muted">unknown</span>}</td>
+                    <td class="key-created">
+                      <time dateTime={k.created_at}>{when(k.created_at)}</time>
+                    </td>
                     <td class="muted">{STATUS_WORDS[k.status] ?? ""}</td>
                   </tr>
                 );

@@ -109,11 +109,13 @@ export interface ResourceApi {
   updated_at: string;
 }
 
-/** `SigningKeyView`: a published key, never its private part (and no creation time). */
+/** `SigningKeyView`: a published key, never its private part. */
 export interface SigningKey {
   kid: string;
   alg: string;
   status: "next" | "current" | "previous" | string;
+  /** RFC 3339. */
+  created_at: string;
 }
 
 /** `AuditEntry`. `actor` is an API key id (`key_...`), a user id (`usr_...`, a dashboard
