@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Page, PageParams, Result, TenantCtx};
+use super::{Page, PageParams, Result, TenantCtx, validate};
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::store::audit as store;
@@ -20,7 +20,8 @@ pub struct AuditEntry {
     pub at: String,
     /// `create`, `update`, `delete`, `revoke`, `rotate_secret`, ...
     pub action: String,
-    /// `user`, `organization`, `membership`, `role`, `application`, `api`, `api_key`, `tenant`.
+    /// `user`, `organization` (its members too), `application`, `api`, `role`, `client_grant`,
+    /// `hook`, `flow`, `jwt_template`, `signing_key`, `api_key`, `legacy_store`, `tenant`.
     pub resource_type: String,
     /// The resource's id.
     pub resource_id: String,
@@ -34,6 +35,22 @@ pub struct AuditEntry {
 pub struct AuditFilter {
     /// Only entries about this resource id.
     pub resource_id: Option<String>,
+    /// Only entries about this kind of resource (`role`, `signing_key`, `jwt_template`, ...).
+    pub resource_type: Option<String>,
+    /// Only entries made by this actor (an API key id, a user id, `cli` or `system`).
+    pub actor: Option<String>,
+    /// Only entries of this action (`create`, `update`, `rotate`, ...).
+    pub action: Option<String>,
+}
+
+/// A filter's value: `None` when absent or empty, refused (naming `field`) when longer than any
+/// stored value can be.
+fn exact<'a>(field: &'static str, value: &'a Option<String>) -> Result<Option<&'a str>> {
+    let Some(v) = value.as_deref().filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    validate::text(field, v, 100)?;
+    Ok(Some(v))
 }
 
 /// Lists entries, newest first.
@@ -43,10 +60,16 @@ pub async fn list(
     filter: &AuditFilter,
     page: &PageParams,
 ) -> Result<Page<AuditEntry>> {
+    let which = store::AuditListFilter {
+        resource_id: filter.resource_id.as_deref().filter(|v| !v.is_empty()),
+        resource_type: exact("resource_type", &filter.resource_type)?,
+        actor: exact("actor", &filter.actor)?,
+        action: exact("action", &filter.action)?,
+    };
     let rows = store::list(
         &db.store,
         &ctx.tenant_id,
-        filter.resource_id.as_deref(),
+        &which,
         page.cursor(),
         page.limit()?,
     )

@@ -48,11 +48,24 @@ pub async fn insert(tx: &mut WriteTx, row: &AuditRow) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Which entries a listing returns: each given field matches exactly, `None` matches any.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AuditListFilter<'a> {
+    /// The resource's id.
+    pub resource_id: Option<&'a str>,
+    /// The kind of resource.
+    pub resource_type: Option<&'a str>,
+    /// Who acted.
+    pub actor: Option<&'a str>,
+    /// What they did.
+    pub action: Option<&'a str>,
+}
+
 /// Lists a tenant's entries, newest first, before `cursor`.
 pub async fn list(
     store: &Store,
     tenant_id: &str,
-    resource_id: Option<&str>,
+    filter: &AuditListFilter<'_>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<AuditRow>, StoreError> {
@@ -60,12 +73,17 @@ pub async fn list(
         "SELECT id, tenant_id, actor, at, action, resource_type, resource_id, summary
          FROM audit_log
          WHERE tenant_id = $1 AND ($2 = '' OR resource_id = $2) AND ($3 = '' OR id < $3)
+           AND ($5 = '' OR resource_type = $5) AND ($6 = '' OR actor = $6)
+           AND ($7 = '' OR action = $7)
          ORDER BY id DESC LIMIT $4",
     )
     .bind(tenant_id)
-    .bind(resource_id.unwrap_or(""))
+    .bind(filter.resource_id.unwrap_or(""))
     .bind(cursor.unwrap_or(""))
     .bind(limit + 1)
+    .bind(filter.resource_type.unwrap_or(""))
+    .bind(filter.actor.unwrap_or(""))
+    .bind(filter.action.unwrap_or(""))
     .fetch_all(store.read().await?.conn())
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.id.clone()))

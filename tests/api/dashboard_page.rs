@@ -681,14 +681,33 @@ async fn directory_step(c: &Client, app: &TestApp, ada: &str, bob: &str, web: &s
     assert_eq!(shown.as_deref(), made.as_str());
     screenshot(c, "keys").await;
 
-    click(c, "nav a[href='#/audit']").await;
+    // The keys page's link opens the log filtered to key rotations: Ada's, her id linked.
+    click(c, "a.audit-history-link").await;
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(&format!(
-            "#audit-list tr[data-actor='{ada}'] a.audit-actor-link"
+            "#audit-list tr[data-actor='{ada}'][data-action='rotate'] a.audit-actor-link"
         )))
         .await
-        .expect("Ada's changes in the audit log, her id linked");
+        .expect("Ada's rotation in the audit log, her id linked");
+    let kinds: Value = c
+        .execute(
+            "return [...document.querySelectorAll('#audit-list tr[data-audit-id]')]\
+             .map(r => r.dataset.resourceType)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kinds, json!(["signing_key"]), "only the rotation");
+    // All of them, then only Ada's template changes.
+    click(c, "#audit-clear").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "#audit-list tr[data-resource-type='jwt_template']",
+        ))
+        .await
+        .expect("the template Ada saved");
     screenshot(c, "audit").await;
 }
 

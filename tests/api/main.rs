@@ -9,6 +9,7 @@ mod helpers;
 
 mod apps;
 mod attacks;
+mod audit;
 mod auth;
 mod browser;
 mod cli;

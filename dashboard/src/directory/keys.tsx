@@ -64,7 +64,7 @@ export function KeysPage({ api }: { api: Api }) {
       <p class="muted">
         The keys that sign this tenant's ID and access tokens, published in its JWKS. Each algorithm an application may use has its
         own: <strong>current</strong> signs, <strong>next</strong> is published ahead of its use, <strong>previous</strong> still
-        verifies what it signed. Private keys never leave the server. <AuditLink resourceId="">Rotations are in the audit log</AuditLink>.
+        verifies what it signed. Private keys never leave the server. <AuditLink resourceType="signing_key">Rotations are in the audit log</AuditLink>.
       </p>
       <Failure error={failure} />
       {keys === null ? (

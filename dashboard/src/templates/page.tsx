@@ -112,7 +112,7 @@ export function TemplatesPage({ api }: { api: Api }) {
         label: `${token === "id_token" ? "ID" : "Access"} token template`,
       });
     }, setFailure);
-    api.get<Page<AuditEntry>>(`/audit-log?resource_id=${enc(p.resource)}&limit=20`).then(
+    api.get<Page<AuditEntry>>(`/audit-log?resource_type=jwt_template&resource_id=${enc(p.resource)}&limit=20`).then(
       (page) => !gone && setHistory(page.data),
       setFailure,
     );
@@ -135,7 +135,7 @@ export function TemplatesPage({ api }: { api: Api }) {
       const saved = await api.put<unknown>(p.one, template);
       setLive(pretty(saved));
       setNotice("Saved. New tokens carry these claims from the next login.");
-      setHistory((await api.get<Page<AuditEntry>>(`/audit-log?resource_id=${enc(p.resource)}&limit=20`)).data);
+      setHistory((await api.get<Page<AuditEntry>>(`/audit-log?resource_type=jwt_template&resource_id=${enc(p.resource)}&limit=20`)).data);
     } catch (e) {
       if (e instanceof SyntaxError) setNotice(`Not saved: the JSON is invalid (${e.message}).`);
       else if (e instanceof ApiFailure) setNotice(`Not saved: ${e.describe()}`);
