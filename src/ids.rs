@@ -88,6 +88,14 @@ fn encode(now_ms: i64, rnd: [u8; 10]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The `client_id` of the tenant `tenant_id`'s built-in dashboard application: fixed, so the
+/// dashboard's page can name it before anyone signs in, and unlike any generated one
+/// (`app_...`). Here, below every layer, because the management API (which makes the client)
+/// and the login pipeline (which leaves it out of the tenant's hooks) both need it.
+pub fn dashboard_client_id(tenant_id: &str) -> String {
+    format!("sigil-dashboard-{tenant_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

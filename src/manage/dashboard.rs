@@ -30,13 +30,9 @@ pub const ADMIN_ROLE: &str = "sigil-admin";
 /// (in memory only) and a new one costs a silent `prompt=none` round trip.
 pub const TOKEN_LIFETIME: i64 = 600;
 
-/// What every dashboard client's id starts with.
-const CLIENT_ID_PREFIX: &str = "sigil-dashboard-";
-
-/// The dashboard's `client_id` in the tenant `tenant_id`: fixed, so the dashboard's page can
-/// name it before anyone signs in, and unlike any generated one (`app_...`).
+/// The dashboard's `client_id` in the tenant `tenant_id` ([`crate::ids::dashboard_client_id`]).
 pub fn client_id(tenant_id: &str) -> String {
-    format!("{CLIENT_ID_PREFIX}{tenant_id}")
+    crate::ids::dashboard_client_id(tenant_id)
 }
 
 /// The dashboard's one redirect URI under the tenant's issuer (exact match, RFC 9700 2.1).
@@ -209,7 +205,12 @@ async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str)
 /// the operator may have changed, or which the CLI that made the first administrator guessed
 /// differently). Returns how many it changed.
 pub async fn follow_public_url(db: &Db, issuer_of: impl Fn(&str) -> String) -> Result<usize> {
-    let clients = app_store::with_prefix(db.store.read().await?.conn(), CLIENT_ID_PREFIX).await?;
+    // Every dashboard client's id starts with the one of the tenant with no id.
+    let clients = app_store::with_prefix(
+        db.store.read().await?.conn(),
+        &crate::ids::dashboard_client_id(""),
+    )
+    .await?;
     let mut changed = 0;
     for app in clients {
         let issuer = issuer_of(&app.tenant_name);

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::code_flow::{Browser, VERIFIER, challenge};
-use crate::helpers::{Db, Reply, TestApp, assert_error, spawn_app};
+use crate::helpers::{Db, Reply, TestApp, assert_error, spawn_app, upload_and_bind};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -334,7 +334,72 @@ async fn making_an_administrator_of_an_unknown_user_is_not_found_and_sets_nothin
     assert_eq!(roles["data"], json!([]));
 }
 
+/// The tenant's hooks shape its applications' tokens, not the dashboard's: a flow that fails
+/// every login keeps users out of the applications, and the administrators still sign in to
+/// the dashboard to mend it.
+async fn a_broken_post_login_flow_does_not_lock_administrators_out_of_the_dashboard(db: Db) {
+    let app = spawn_app(db).await;
+    let ada = user(&app, "ada@example.com").await;
+    let client = make_admin(&app, &ada).await;
+    upload_and_bind(&app, &[("hostile", "hostile", "fail_closed")]).await;
+    app.put(
+        &format!("/t/default/api/users/{ada}/user_metadata"),
+        json!({"mode": "panic"}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    let web =
+        crate::grants::application(&app, json!({"name": "web", "grant_types": ["password"]})).await;
+    let (status, body, _) = crate::grants::token(
+        &app,
+        &web,
+        &[("username", "ada@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"], "server_error");
+
+    let tokens = sign_in(
+        &app,
+        client["client_id"].as_str().unwrap(),
+        client["redirect_uri"].as_str().unwrap(),
+        "ada@example.com",
+    )
+    .await;
+    let at = tokens["access_token"].as_str().unwrap();
+    // She unbinds the hook with the dashboard's token.
+    let (s, flow) = app
+        .call(
+            Method::PUT,
+            "/t/default/api/flows/post-login",
+            Some(at),
+            Some(json!({"bindings": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{flow}");
+    let (status, body, _) = crate::grants::token(
+        &app,
+        &web,
+        &[("username", "ada@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // No trace of a flow for the dashboard's sign-in: only the application's two logins ran one.
+    let traces = app
+        .get("/t/default/api/hook-traces")
+        .await
+        .expect_status(StatusCode::OK);
+    let clients: Vec<&str> = traces["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["client_id"].as_str())
+        .collect();
+    assert!(clients.iter().all(|c| *c == web.client_id), "{traces}");
+}
+
 both_backends!(
+    a_broken_post_login_flow_does_not_lock_administrators_out_of_the_dashboard,
     an_administrator_s_dashboard_token_manages_the_tenant_as_that_user,
     a_user_who_is_not_an_administrator_is_refused_with_a_valid_token,
     taking_the_role_or_blocking_the_user_ends_their_access_at_once,

@@ -9,7 +9,7 @@ use sigil_hooks::runtime::FlowStep;
 use super::{Decision, Login};
 use crate::flows::event;
 use crate::flows::{load as flow_load, run as flow_run};
-use crate::ids::{IdKind, new_id};
+use crate::ids::{IdKind, dashboard_client_id, new_id};
 use crate::metrics::{SecurityEvent, security_event};
 use crate::oauth::Issuing;
 use crate::oauth::claims;
@@ -25,16 +25,27 @@ use crate::templates::cache::TemplateSet;
 ///
 /// A tenant with no hooks and no JWT templates for this application gets no event at all: it
 /// would cost two database reads (roles, organization membership) that nothing uses.
+///
+/// Nor does the tenant's built-in dashboard client: its tokens are for the management API,
+/// which reads the administrator's role itself on every call, and a tenant's hook that fails
+/// or denies every login must not keep the administrators out of the page where they mend it
+/// (docs/dashboard.md).
 pub async fn decide(
     deps: &Issuing<'_>,
     l: &Login<'_>,
 ) -> Result<(Decision, FlowOutcome), OAuthError> {
     let tenant_id = l.tenant.0;
-    let steps = flow_load::load_flow(&deps.db.store, deps.hooks, tenant_id, deps.db.now()).await?;
-    let templates = deps
-        .templates
-        .effective(&deps.db.store, tenant_id, &l.app.client_id, deps.db.now())
-        .await?;
+    let (steps, templates) = if l.app.client_id == dashboard_client_id(tenant_id) {
+        (Vec::new(), TemplateSet::default())
+    } else {
+        let steps =
+            flow_load::load_flow(&deps.db.store, deps.hooks, tenant_id, deps.db.now()).await?;
+        let templates = deps
+            .templates
+            .effective(&deps.db.store, tenant_id, &l.app.client_id, deps.db.now())
+            .await?;
+        (steps, templates)
+    };
     let jti = new_id(IdKind::AccessToken, deps.db.now());
     let (id_claims, access_claims, outcome, trace) = if steps.is_empty() && templates.is_empty() {
         (
