@@ -57,15 +57,15 @@ fn object(map: &serde_json::Map<String, Value>) -> Value {
     Value::Object(map.clone())
 }
 
-/// The event for one login at `now` (epoch ms). `roles` are the user's when the caller has
-/// read them already; they are read here otherwise.
+/// The event for one login at `now` (epoch ms). `roles` are the user's, and the second of `org`
+/// their roles in it, when the caller has read them already; they are read here otherwise.
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
     db: &Store,
     roles: Option<RolesAndPermissions>,
     tenant: (&str, &str),
     user: &UserRow,
-    org: Option<&OrgRow>,
+    org: Option<(&OrgRow, Option<Vec<String>>)>,
     app: &AppRow,
     protocol: Protocol,
     scopes: &[String],
@@ -79,15 +79,18 @@ pub async fn build(
     };
     let organization = match org {
         None => None,
-        Some(o) => {
-            let member = org_store::member(db.read().await?.conn(), &o.id, &user.id).await?;
+        Some((o, known)) => {
+            let roles = match known {
+                Some(roles) => Some(roles),
+                None => org_store::member_roles(db.read().await?.conn(), &o.id, &user.id).await?,
+            };
             Some(EventOrganization {
                 id: o.id.clone(),
                 name: o.name.clone(),
                 display_name: o.display_name.clone(),
                 external_id: o.external_id.clone(),
                 metadata: object(&o.metadata),
-                roles: member.map(|m| m.roles).unwrap_or_default(),
+                roles: roles.unwrap_or_default(),
             })
         }
     };

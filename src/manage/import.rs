@@ -276,7 +276,7 @@ async fn import_one(db: &Db, ctx: &TenantCtx, mode: ImportMode, line: &str) -> R
         }
     };
     for (org_id, roles) in &memberships {
-        if org_store::member(tx.conn(), org_id, &row.id)
+        if org_store::member_roles(tx.conn(), org_id, &row.id)
             .await?
             .is_none()
         {

@@ -269,7 +269,7 @@ pub async fn preview(
                 None,
                 (&ctx.tenant_id, &ctx.tenant_name),
                 &user,
-                org.as_ref(),
+                org.as_ref().map(|o| (o, None)),
                 &app,
                 Protocol::AuthorizationCode,
                 &["openid".to_string()],

@@ -432,6 +432,7 @@ pub async fn next(
         rotates: None,
         sid: Some(session.sid.clone()),
         roles: None,
+        org_roles: None,
     };
     let (decision, outcome) = match pipeline::decide(deps, &l).await {
         Ok(x) => x,

@@ -135,7 +135,7 @@ pub async fn grant(
     .filter(|u| !u.blocked)
     .ok_or_else(|| OAuthError::InvalidGrant("the user is blocked or was deleted".into()))?;
     if let Some(org_id) = &row.org_id
-        && org_store::member(deps.db.store.read().await?.conn(), org_id, &user.id)
+        && org_store::member_roles(deps.db.store.read().await?.conn(), org_id, &user.id)
             .await?
             .is_none()
     {

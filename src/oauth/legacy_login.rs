@@ -303,7 +303,10 @@ async fn write_user(
     user_store::add_roles(&mut tx, &row.id, &r.role_ids).await?;
     for (org_id, role_ids) in &r.memberships {
         // Checked first: on PostgreSQL a refused insert would end the transaction.
-        if orgs::member(tx.conn(), org_id, &row.id).await?.is_none() {
+        if orgs::member_roles(tx.conn(), org_id, &row.id)
+            .await?
+            .is_none()
+        {
             orgs::add_member(&mut tx, tenant_id, org_id, &row.id, now).await?;
         }
         orgs::set_member_roles(&mut tx, org_id, &row.id, role_ids).await?;

@@ -92,6 +92,7 @@ pub async fn grant(
             redirect_uri: None,
             sid: None,
             roles: None,
+            org_roles: None,
         },
     )
     .await

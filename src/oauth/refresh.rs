@@ -81,7 +81,7 @@ pub async fn grant(
         (Some(id), Some(user)) => {
             let org = org_store::get(read.conn(), tenant_id, org_store::By::Id(id)).await?;
             let member = match &org {
-                Some(o) => org_store::member(read.conn(), &o.id, &user.id).await?,
+                Some(o) => org_store::member_roles(read.conn(), &o.id, &user.id).await?,
                 None => None,
             };
             Some((org, member))
@@ -125,8 +125,8 @@ pub async fn grant(
         revoke_family(deps.db, &row.family_id, now).await?;
         return Err(OAuthError::InvalidGrant("the user is blocked".into()));
     }
-    let org = match org {
-        None => None,
+    let (org, org_roles) = match org {
+        None => (None, None),
         Some((org, member)) => {
             if member.is_none() {
                 revoke_family(deps.db, &row.family_id, now).await?;
@@ -134,7 +134,7 @@ pub async fn grant(
                     "the organization membership has ended".into(),
                 ));
             }
-            org
+            (org, member)
         }
     };
     pipeline::complete(
@@ -159,6 +159,7 @@ pub async fn grant(
             redirect_uri: None,
             sid: row.sid.clone(),
             roles,
+            org_roles,
         },
     )
     .await

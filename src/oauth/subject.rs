@@ -14,7 +14,7 @@ pub async fn member_org(
     let found = org_store::by_id_or_name(store, tenant_id, org)
         .await?
         .ok_or_else(|| OAuthError::InvalidRequest(format!("unknown organization `{org}`")))?;
-    if org_store::member(store.read().await?.conn(), &found.id, user_id)
+    if org_store::member_roles(store.read().await?.conn(), &found.id, user_id)
         .await?
         .is_none()
     {

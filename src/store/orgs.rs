@@ -282,6 +282,31 @@ pub async fn member(
     }))
 }
 
+/// The user's role names in the organization (sorted), or `None` when they are not a member:
+/// one statement, for logins, which need no more of the membership.
+pub async fn member_roles(
+    mut conn: Exec<'_>,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    // A member without roles is one row whose name is NULL; a non-member is no row.
+    let rows: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT r.name FROM memberships m \
+         LEFT JOIN membership_roles mr \
+           ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id \
+         LEFT JOIN roles r ON r.id = mr.role_id \
+         WHERE m.organization_id = $1 AND m.user_id = $2 ORDER BY r.name",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(conn.reborrow())
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(rows.into_iter().filter_map(|(n,)| n).collect()))
+}
+
 /// Which side of the membership a listing walks.
 #[derive(Debug, Clone, Copy)]
 pub enum Members<'a> {

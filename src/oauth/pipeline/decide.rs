@@ -60,7 +60,7 @@ pub async fn decide(
             l.roles.clone(),
             l.tenant,
             &l.user,
-            l.org.as_ref(),
+            l.org.as_ref().map(|o| (o, l.org_roles.clone())),
             l.app,
             l.protocol,
             &l.scopes,

@@ -85,6 +85,9 @@ pub struct Login<'a> {
     /// The user's roles and permissions, when the grant read them with its other reads (the
     /// refresh grant, when the tenant's flow binds hooks); the event reads them otherwise.
     pub roles: Option<crate::flows::event::RolesAndPermissions>,
+    /// The user's roles in [`Login::org`], when the grant read them already (the refresh
+    /// grant, which checks the membership); the event reads them otherwise.
+    pub org_roles: Option<Vec<String>>,
 }
 
 /// A refresh grant's rotation of the presented token.
