@@ -336,6 +336,38 @@ async fn templates_step(c: &Client, app: &TestApp, ada: &str) {
         styled, "flex",
         "the editor's own styles apply under the policy"
     );
+
+    // The application picker lists applications by the start of their name.
+    let scopes = || async {
+        let names: Value = c
+            .execute(
+                "return [...document.querySelectorAll('#template-scope option')]\
+                 .map(o => o.textContent)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        names
+    };
+    for (typed, want) in [
+        ("ZZ", json!(["Every application (tenant default)"])),
+        ("WE", json!(["Every application (tenant default)", "web"])),
+    ] {
+        let find = c.find(Locator::Css("#template-app-find")).await.unwrap();
+        find.clear().await.unwrap();
+        find.send_keys(&format!("{typed}{}", Key::Enter))
+            .await
+            .unwrap();
+        let mut got = Value::Null;
+        for _ in 0..100 {
+            got = scopes().await;
+            if got == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(got, want, "applications named `{typed}`");
+    }
 }
 
 /// Upload a hook by its file input, deploy it, and bind it first in the flow.

@@ -65,6 +65,10 @@ function paths(client: string, token: TokenKind) {
 
 export function TemplatesPage({ api }: { api: Api }) {
   const [apps, setApps] = useState<App[]>([]);
+  // The start of an application's name to list them by: the API pages at 100, so a tenant with
+  // more finds the one it wants by name.
+  const [appPrefix, setAppPrefix] = useState("");
+  const [appTyped, setAppTyped] = useState("");
   const [client, setClient] = useState("");
   const [token, setToken] = useState<TokenKind>("id_token");
   const [live, setLive] = useState<string | null>(null);
@@ -81,10 +85,18 @@ export function TemplatesPage({ api }: { api: Api }) {
   const p = useMemo(() => paths(client, token), [client, token]);
 
   useEffect(() => {
-    api.get<Page<App>>("/applications?limit=100").then(
-      (page) => setApps(page.data.filter((a) => !a.client_id.startsWith("sigil-dashboard-"))),
-      setFailure,
-    );
+    const search = appPrefix ? `&name_prefix=${enc(appPrefix)}` : "";
+    api.get<Page<App>>(`/applications?limit=100${search}`).then((page) => {
+      const found = page.data.filter((a) => !a.client_id.startsWith("sigil-dashboard-"));
+      // The application being edited stays in the list whatever the search.
+      setApps((before) => {
+        const chosen = before.find((a) => a.client_id === client);
+        return chosen && !found.some((a) => a.client_id === client) ? [chosen, ...found] : found;
+      });
+    }, setFailure);
+  }, [api, appPrefix]);
+
+  useEffect(() => {
     api.get<{ data: string[] }>("/metadata-keys?limit=1000").then(
       (keys) => (options.current = pathOptions(keys.data)),
       setFailure,
@@ -168,6 +180,28 @@ export function TemplatesPage({ api }: { api: Api }) {
       </p>
       <Failure error={failure} />
       <div class="toolbar">
+        <form
+          class="inline-form"
+          role="search"
+          aria-label="Find an application"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setAppPrefix(appTyped.trim());
+          }}
+        >
+          <label>
+            Applications named{" "}
+            <input
+              id="template-app-find"
+              autocomplete="off"
+              spellcheck={false}
+              placeholder="any name"
+              value={appTyped}
+              title="The start of the name, letters A to Z in any case; Enter lists them"
+              onInput={(e) => setAppTyped((e.target as HTMLInputElement).value)}
+            />
+          </label>
+        </form>
         <label>
           Applies to{" "}
           <select id="template-scope" value={client} onChange={(e) => setClient((e.target as HTMLSelectElement).value)}>
