@@ -475,7 +475,11 @@ async fn nodes_starting_together_through_pgbouncer_apply_the_migrations_once() {
     assert_eq!(made, 1);
     let app = started.into_iter().next().unwrap().unwrap();
     let store = &app.services().db.store;
+    // Unnamed (not persistent), as the server's own statements are behind a transaction
+    // pooler: a named one this connection prepared before may sit on another server
+    // connection now ("prepared statement sqlx_s_1 does not exist", seen once in CI).
     let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations")
+        .persistent(false)
         .fetch_all(store.pool())
         .await
         .unwrap();
