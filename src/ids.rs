@@ -93,8 +93,11 @@ fn encode(now_ms: i64, rnd: [u8; 10]) -> String {
 /// (`app_...`). Here, below every layer, because the management API (which makes the client)
 /// and the login pipeline (which leaves it out of the tenant's hooks) both need it.
 pub fn dashboard_client_id(tenant_id: &str) -> String {
-    format!("sigil-dashboard-{tenant_id}")
+    format!("{DASHBOARD_CLIENT_PREFIX}{tenant_id}")
 }
+
+/// What every dashboard client's id starts with ([`dashboard_client_id`]).
+pub const DASHBOARD_CLIENT_PREFIX: &str = "sigil-dashboard-";
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Page, PageParams, Result, TenantCtx, validate};
+use super::{Page, PageParams, Result, TenantCtx, filter_text};
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::store::audit as store;
@@ -43,15 +43,8 @@ pub struct AuditFilter {
     pub action: Option<String>,
 }
 
-/// A filter's value: `None` when absent or empty, refused (naming `field`) when longer than any
-/// stored value can be.
-fn exact<'a>(field: &'static str, value: &'a Option<String>) -> Result<Option<&'a str>> {
-    let Some(v) = value.as_deref().filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    validate::text(field, v, 100)?;
-    Ok(Some(v))
-}
+/// The longest value the filters take: longer than any stored actor, action or resource type.
+const FILTER_MAX: usize = 100;
 
 /// Lists entries, newest first.
 pub async fn list(
@@ -62,9 +55,9 @@ pub async fn list(
 ) -> Result<Page<AuditEntry>> {
     let which = store::AuditListFilter {
         resource_id: filter.resource_id.as_deref().filter(|v| !v.is_empty()),
-        resource_type: exact("resource_type", &filter.resource_type)?,
-        actor: exact("actor", &filter.actor)?,
-        action: exact("action", &filter.action)?,
+        resource_type: filter_text("resource_type", filter.resource_type.as_deref(), FILTER_MAX)?,
+        actor: filter_text("actor", filter.actor.as_deref(), FILTER_MAX)?,
+        action: filter_text("action", filter.action.as_deref(), FILTER_MAX)?,
     };
     let rows = store::list(
         &db.store,

@@ -30,10 +30,7 @@ pub const ADMIN_ROLE: &str = "sigil-admin";
 /// (in memory only) and a new one costs a silent `prompt=none` round trip.
 pub const TOKEN_LIFETIME: i64 = 600;
 
-/// The dashboard's `client_id` in the tenant `tenant_id` ([`crate::ids::dashboard_client_id`]).
-pub fn client_id(tenant_id: &str) -> String {
-    crate::ids::dashboard_client_id(tenant_id)
-}
+pub use crate::ids::dashboard_client_id as client_id;
 
 /// The dashboard's one redirect URI under the tenant's issuer (exact match, RFC 9700 2.1).
 pub fn redirect_uri(issuer: &str) -> String {
@@ -205,10 +202,9 @@ async fn provision_in(tx: &mut WriteTx, now: i64, ctx: &TenantCtx, issuer: &str)
 /// the operator may have changed, or which the CLI that made the first administrator guessed
 /// differently). Returns how many it changed.
 pub async fn follow_public_url(db: &Db, issuer_of: impl Fn(&str) -> String) -> Result<usize> {
-    // Every dashboard client's id starts with the one of the tenant with no id.
     let clients = app_store::with_prefix(
         db.store.read().await?.conn(),
-        &crate::ids::dashboard_client_id(""),
+        crate::ids::DASHBOARD_CLIENT_PREFIX,
     )
     .await?;
     let mut changed = 0;

@@ -178,11 +178,22 @@ pub(crate) fn name_search(
     name_prefix: Option<&str>,
     backend: crate::store::Backend,
 ) -> Result<Option<crate::store::like::NamePrefix<'_>>> {
-    let Some(prefix) = name_prefix.filter(|p| !p.is_empty()) else {
+    Ok(filter_text("name_prefix", name_prefix, 255)?
+        .map(|prefix| crate::store::like::NamePrefix { prefix, backend }))
+}
+
+/// A list's text filter `field`: `None` when absent or empty, refused (naming `field`) when
+/// longer than `max` or not text a stored value could hold.
+pub(crate) fn filter_text<'a>(
+    field: &'static str,
+    value: Option<&'a str>,
+    max: usize,
+) -> Result<Option<&'a str>> {
+    let Some(v) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    validate::text("name_prefix", prefix, 255)?;
-    Ok(Some(crate::store::like::NamePrefix { prefix, backend }))
+    validate::text(field, v, max)?;
+    Ok(Some(v))
 }
 
 /// Paging parameters common to every list.

@@ -382,7 +382,10 @@ pub async fn update_member(
 ) -> Result<Membership> {
     let mut tx = db.store.begin_write().await?;
     lock(&mut tx, ctx, org_id).await?;
-    if store::member(tx.conn(), org_id, user_id).await?.is_none() {
+    if store::member_roles(tx.conn(), org_id, user_id)
+        .await?
+        .is_none()
+    {
         return Err(ManageError::NotFound("membership"));
     }
     let role_ids = resolve_roles(&mut tx, &ctx.tenant_id, "roles", &input.roles).await?;

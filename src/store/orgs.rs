@@ -264,21 +264,14 @@ pub async fn member(
     let Some((created_at, organization_name, user_email)) = row else {
         return Ok(None);
     };
-    let roles: Vec<(String,)> = sqlx::query_as(
-        "SELECT r.name FROM membership_roles mr JOIN roles r ON r.id = mr.role_id \
-         WHERE mr.organization_id = $1 AND mr.user_id = $2 ORDER BY r.name",
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .fetch_all(conn.reborrow())
-    .await?;
+    let roles = member_roles(conn.reborrow(), org_id, user_id).await?;
     Ok(Some(MembershipRow {
         organization_id: org_id.to_string(),
         user_id: user_id.to_string(),
         organization_name,
         user_email,
         created_at,
-        roles: roles.into_iter().map(|r| r.0).collect(),
+        roles: roles.unwrap_or_default(),
     }))
 }
 
