@@ -8,17 +8,15 @@ import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { ApiCreate, ApiEditor } from "./api-editor";
 import { BuiltInBadge, MANAGEMENT_AUDIENCE } from "./built-in";
-import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
+import { BY_NAME_PREFIX, describeByName, FindForm, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { EditButton, useOpenedEditor } from "./opened-editor";
 import type { ResourceApi } from "./types";
 
 const remembered: FoundMemory = { found: NOTHING_FOUND };
 
-const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
+const FIND_BY = [BY_NAME_PREFIX];
 
-function describe(f: Found): string {
-  return f.by ? `Showing the APIs whose name starts with ${f.value}.` : "Showing every API.";
-}
+const describe = describeByName("APIs", "API");
 
 export function ApisPage({ api }: { api: Api }) {
   const { found, query, generation, apply, restart } = useFound(remembered);

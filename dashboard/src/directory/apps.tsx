@@ -7,17 +7,15 @@ import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { CreateApp } from "./app-create";
-import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
+import { BY_NAME_PREFIX, describeByName, FindForm, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { BuiltInBadge, isDashboardClient } from "./built-in";
 import type { Application } from "./types";
 
 const remembered: FoundMemory = { found: NOTHING_FOUND };
 
-const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
+const FIND_BY = [BY_NAME_PREFIX];
 
-function describe(f: Found): string {
-  return f.by ? `Showing the applications whose name starts with ${f.value}.` : "Showing every application.";
-}
+const describe = describeByName("applications", "application");
 
 export function AppsPage({ api }: { api: Api }) {
   const { found, query, generation, apply, restart } = useFound(remembered);

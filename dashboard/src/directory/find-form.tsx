@@ -21,6 +21,16 @@ export interface FindOption {
   type?: "email" | "text";
 }
 
+/** The search of a list of named things (applications, APIs, roles, organizations): by the start
+ * of the name, the API's `name_prefix`. */
+export const BY_NAME_PREFIX: FindOption = { by: "name_prefix", label: "Name starting with" };
+
+/** The `describe` of a list found only by the start of the name: "Showing the APIs whose name
+ * starts with …", or "Showing every API." */
+export function describeByName(plural: string, one: string): (f: Found) => string {
+  return (f) => (f.by ? `Showing the ${plural} whose name starts with ${f.value}.` : `Showing every ${one}.`);
+}
+
 export function FindForm({
   prefix,
   label,

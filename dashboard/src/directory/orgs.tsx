@@ -5,14 +5,14 @@ import { type Api, enc } from "../api";
 import { when } from "../hooks/format";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
-import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
+import { BY_NAME_PREFIX, FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { CreateOrg } from "./org-create";
 import type { Organization } from "./types";
 
 const remembered: FoundMemory = { found: NOTHING_FOUND };
 
 const FIND_BY = [
-  { by: "name_prefix", label: "Name starting with" },
+  BY_NAME_PREFIX,
   { by: "name", label: "Name" },
   { by: "external_id", label: "External ID" },
 ];

@@ -7,18 +7,16 @@ import type { Api } from "../api";
 import { ListBody, ListFooter } from "../list-parts";
 import { usePaged } from "../paged";
 import { ADMIN_ROLE, BuiltInBadge } from "./built-in";
-import { FindForm, type Found, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
+import { BY_NAME_PREFIX, describeByName, FindForm, type FoundMemory, NOTHING_FOUND, useFound } from "./find-form";
 import { EditButton, useOpenedEditor } from "./opened-editor";
 import { RoleCreate, RoleEditor } from "./role-editor";
 import type { Role } from "./types";
 
 const remembered: FoundMemory = { found: NOTHING_FOUND };
 
-const FIND_BY = [{ by: "name_prefix", label: "Name starting with" }];
+const FIND_BY = [BY_NAME_PREFIX];
 
-function describe(f: Found): string {
-  return f.by ? `Showing the roles whose name starts with ${f.value}.` : "Showing every role.";
-}
+const describe = describeByName("roles", "role");
 
 export function RolesPage({ api }: { api: Api }) {
   const { found, query, generation, apply, restart } = useFound(remembered);
