@@ -277,6 +277,7 @@ pub struct Metrics {
     hook_duration: HistogramFamily,
     fetch_duration: HistogramFamily,
     flow_runs: Family<Labels, Counter>,
+    flows_inline: Counter,
     flow_duration: HistogramFamily,
     legacy_logins: Family<Labels, Counter>,
     password_attempts: Family<Labels, Counter>,
@@ -357,6 +358,13 @@ impl Metrics {
             "Post-login flow runs by outcome",
             flow_runs.clone(),
         );
+        let flows_inline = Counter::default();
+        registry.register(
+            "flows_inline",
+            "Post-login flows that ran on the async worker that admitted them (their hooks' \
+             last runs fit the inline slice of fuel) instead of on the hook pool",
+            flows_inline.clone(),
+        );
         let flow_duration = histograms(flow_buckets);
         registry.register(
             "flow_duration_seconds",
@@ -434,6 +442,7 @@ impl Metrics {
             hook_duration,
             fetch_duration,
             flow_runs,
+            flows_inline,
             flow_duration,
             legacy_logins,
             password_attempts,
@@ -533,6 +542,11 @@ impl Metrics {
         if let Some(s) = seconds {
             self.flow_duration.get_or_create(&labels).observe(s);
         }
+    }
+
+    /// Counts one flow that ran inline (also counted by [`Metrics::flow`]).
+    pub fn flow_inline(&self) {
+        self.flows_inline.inc();
     }
 
     /// Counts one password attempt.
@@ -635,6 +649,7 @@ mod tests {
             "sigil_flow_runs_total{outcome=\"success\"} 1",
             "sigil_flow_runs_total{outcome=\"denied\"} 0",
             "sigil_flow_duration_seconds_count{outcome=\"success\"} 1",
+            "sigil_flows_inline_total 0",
             "sigil_password_attempts_total{result=\"locked\"} 0",
             "sigil_security_events_total{event=\"login_failed\",reason=\"unknown_user\"} 0",
             "sigil_security_events_total{event=\"refresh_reuse\"} 0",

@@ -144,6 +144,7 @@ pub fn step(
         secrets,
         limits,
         allow: Arc::new(allow),
+        fuel_seen: Default::default(),
     }
 }
 

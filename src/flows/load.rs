@@ -117,6 +117,7 @@ pub async fn step(
         secrets: open_secrets(db, hooks, &hook.id).await?,
         limits: limits_for(db, hooks, tenant_id, hook).await?,
         allow: std::sync::Arc::new(allow_list("hooks.fetch_allow", &hook.fetch_allow)?),
+        fuel_seen: Default::default(),
     })
 }
 

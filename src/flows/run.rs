@@ -104,6 +104,9 @@ fn observe(
         FlowStatus::Failed { .. } => "failed",
     };
     hooks.metrics.flow(status, seconds);
+    if out.ran_inline {
+        hooks.metrics.flow_inline();
+    }
     TraceRow {
         id: new_id(IdKind::Trace, now),
         tenant_id: tenant_id.to_string(),

@@ -171,6 +171,7 @@ fn step_on(rt: &Arc<HookRuntime>, name: &str, allow: AllowList, limits: Limits) 
         secrets: vec![("CRM_KEY".into(), "s3cr3t-crm-key".into())],
         limits,
         allow: Arc::new(allow),
+        fuel_seen: Default::default(),
     }
 }
 

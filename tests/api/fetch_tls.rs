@@ -131,6 +131,7 @@ async fn fetch(rt: &Arc<HookRuntime>, url: String) -> serde_json::Map<String, se
             ])
             .unwrap(),
         ),
+        fuel_seen: Default::default(),
     };
     let out = crate::fetch::run_on(rt.clone(), vec![step], json!({"fetch": {"url": url}})).await;
     assert_eq!(out.status, FlowStatus::Success, "{out:?}");

@@ -11,6 +11,7 @@ use crate::code_flow::{self, Browser, VERIFIER, exchange, login_for_code};
 use crate::grants::{ADA_PASSWORD, ada_grant, ada_login, enable_refresh, refresh, setup};
 use crate::helpers::{
     Db, FreshDb, METRICS_TOKEN, Reply, assert_error, spawn_app, spawn_app_with, upload_and_bind,
+    verify,
 };
 use crate::helpers::{free_port, ready};
 
@@ -122,6 +123,7 @@ async fn every_metric_family_is_present_after_a_login(db: Db) {
         ("sigil_token_request_duration_seconds", "histogram"),
         ("sigil_hook_duration_seconds", "histogram"),
         ("sigil_flow_runs", "counter"),
+        ("sigil_flows_inline", "counter"),
         ("sigil_flow_duration_seconds", "histogram"),
         ("sigil_password_attempts", "counter"),
         ("sigil_security_events", "counter"),
@@ -141,6 +143,7 @@ async fn every_metric_family_is_present_after_a_login(db: Db) {
         "sigil_hook_duration_seconds_count{outcome=\"ok\"} 1",
         "sigil_flow_runs_total{outcome=\"success\"} 1",
         "sigil_flow_duration_seconds_count{outcome=\"success\"} 1",
+        "sigil_flows_inline_total 0",
         "sigil_password_attempts_total{result=\"ok\"} 1",
         "sigil_hook_traces_dropped_total 0",
         "sigil_db_pool_max_connections 5",
@@ -155,6 +158,32 @@ async fn every_metric_family_is_present_after_a_login(db: Db) {
         !text.contains("tenant="),
         "no tenant label unless the operator asks"
     );
+}
+
+/// A tenant's cheap flow runs on the async worker that admitted it from its second login (the
+/// first, whose cost is not known yet, runs on the hook pool), and the tokens are the same.
+async fn a_cheap_flow_runs_inline_from_its_second_login_and_is_counted(db: Db) {
+    let app = spawn_app(db).await;
+    let s = setup(&app, "ES256").await;
+    upload_and_bind(&app, &[("roles", "roles_claims", "fail_closed")]).await;
+    let mut roles = Vec::new();
+    for _ in 0..3 {
+        let body = ada_login(&app, &s, &[]).await;
+        let (_, claims) = verify(&app, body["access_token"].as_str().unwrap()).await;
+        roles.push(claims["https://sigil.example/roles"].clone());
+    }
+    assert!(roles[0].is_array(), "the hook's claim: {roles:?}");
+    assert!(roles.iter().all(|r| *r == roles[0]), "{roles:?}");
+    let text = app.metrics().await;
+    for series in [
+        "sigil_flow_runs_total{outcome=\"success\"} 3",
+        "sigil_flows_inline_total 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == series),
+            "no `{series}` in:\n{text}"
+        );
+    }
 }
 
 /// `--metrics-tenant-labels` adds the tenant to the grant counter and the token latency only.
@@ -361,6 +390,7 @@ both_backends!(
     metrics_answer_404_when_neither_a_token_nor_a_listener_is_configured,
     a_separate_metrics_listener_serves_metrics_and_the_main_one_answers_404,
     every_metric_family_is_present_after_a_login,
+    a_cheap_flow_runs_inline_from_its_second_login_and_is_counted,
     the_tenant_label_is_opt_in,
     failed_logins_are_counted_by_reason_and_the_lock_engaging_once,
     a_reused_refresh_token_is_counted,

@@ -45,6 +45,7 @@ pub(crate) fn step(h: Arc<PreparedHook>, limits: Limits, policy: FailurePolicy) 
         secrets: vec![("CRM_KEY".into(), "s3cr3t-value".into())],
         limits,
         allow: Default::default(),
+        fuel_seen: Default::default(),
     }
 }
 
@@ -439,4 +440,102 @@ async fn capacity_is_bounded_and_fails_fast() {
         }
     }
     assert!(capacity >= 1, "a tenant at its cap gets hook_capacity");
+}
+
+/// Runs `steps` for `e` through the runtime as a login does (`run_flow`, on this async task).
+async fn login_flow(rt: &Arc<HookRuntime>, steps: &[FlowStep], e: PostLoginEvent) -> FlowOutcome {
+    rt.run_flow("ten_inline", steps.to_vec(), e, AddableScopes::default())
+        .await
+        .expect("admitted")
+}
+
+/// The fuel the flow's only hook used, from its trace.
+fn fuel_of(o: &FlowOutcome) -> u64 {
+    assert_eq!(o.trace.len(), 1, "{o:?}");
+    o.trace[0].fuel_used
+}
+
+/// A cheap flow runs on the async worker that admitted it once a run showed it cheap (the
+/// first runs on the pool), with the same outcome. A login whose hook needs more fuel than the
+/// inline slice is stopped at the slice's end and runs again on the pool with the hook's whole
+/// limits: its result is a whole run's, from a fresh instance, and the flow goes back to the
+/// pool until a run of it is cheap again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cheap_flow_runs_inline_and_one_that_outgrows_the_slice_runs_again_on_the_pool() {
+    use sigil_hooks::inline::SLICE_FUEL;
+    let rt = shared_runtime();
+    let steps = [step(
+        prepare(&rt, &hook("hostile")),
+        Limits::default(),
+        FailurePolicy::FailClosed,
+    )];
+
+    let first = login_flow(&rt, &steps, mode("ok")).await;
+    assert!(!first.ran_inline, "its cost is not known yet: the pool");
+    assert!(fuel_of(&first) < SLICE_FUEL);
+    assert_eq!(steps[0].fuel_seen.get(), fuel_of(&first));
+    let second = login_flow(&rt, &steps, mode("ok")).await;
+    assert!(second.ran_inline, "cheap last time: inline");
+    assert_eq!(second.status, FlowStatus::Success);
+    assert_eq!(second.id_token_claims, first.id_token_claims);
+    assert_eq!(second.id_token_claims["ok"], json!(true));
+
+    // Past the slice: run again on the pool, with the hook's own fuel.
+    let heavy = login_flow(&rt, &steps, mode("allocate")).await;
+    assert_eq!(heavy.status, FlowStatus::Success, "{heavy:?}");
+    assert!(!heavy.ran_inline);
+    assert!(fuel_of(&heavy) > SLICE_FUEL, "{}", fuel_of(&heavy));
+    assert_eq!(heavy.trace[0].outcome, "ok");
+    assert_eq!(
+        heavy.id_token_claims["runs"],
+        json!(1),
+        "the pool's run starts from a fresh instance, not the stopped one"
+    );
+    assert_eq!(steps[0].fuel_seen.get(), fuel_of(&heavy));
+    let after = login_flow(&rt, &steps, mode("ok")).await;
+    assert!(!after.ran_inline, "judged by its last, heavy run: the pool");
+    assert!(login_flow(&rt, &steps, mode("ok")).await.ran_inline);
+
+    // A spinning guest that was cheap last time: stopped at the slice, then stopped by its
+    // own limit on the pool, and the error names that limit.
+    let spin = login_flow(&rt, &steps, mode("loop")).await;
+    assert!(!spin.ran_inline);
+    let (code, message) = failure(&spin);
+    let own = Limits::default();
+    match code.as_str() {
+        "out_of_fuel" => assert!(message.contains(&own.fuel.to_string()), "{message}"),
+        "timeout" => assert!(
+            message.contains(&format!("{} ms", own.deadline_ms)),
+            "{message}"
+        ),
+        other => panic!("expected the hook's own limit, got {other}: {message}"),
+    }
+}
+
+/// A hook whose own fuel limit is below the inline slice is stopped by that limit where it
+/// runs, inline: the error names its limit and the flow does not run a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_whose_own_fuel_is_below_the_slice_fails_inline_naming_its_limit() {
+    let rt = shared_runtime();
+    let own = Limits {
+        fuel: 100_000,
+        ..Limits::default()
+    };
+    assert!(own.fuel < sigil_hooks::inline::SLICE_FUEL);
+    let steps = [step(
+        prepare(&rt, &hook("hostile")),
+        own,
+        FailurePolicy::FailClosed,
+    )];
+    assert!(!login_flow(&rt, &steps, mode("ok")).await.ran_inline);
+    let out = login_flow(&rt, &steps, mode("allocate")).await;
+    assert!(out.ran_inline);
+    assert_eq!(
+        failure(&out),
+        (
+            "out_of_fuel".to_string(),
+            "the hook used its whole budget of 100000 fuel units".to_string()
+        )
+    );
+    assert_eq!(fuel_of(&out), own.fuel);
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::Limits;
 use crate::fetch::allow::AllowList;
+use crate::inline::FuelSeen;
 use crate::outcome::FailurePolicy;
 use crate::prepare::PreparedHook;
 
@@ -27,4 +28,7 @@ pub struct FlowStep {
     pub limits: Limits,
     /// Where this hook's fetches may go (contract 0.2.0; empty: nowhere).
     pub allow: Arc<AllowList>,
+    /// What this binding's hook used in its last run (whether the flow runs inline; see
+    /// [`crate::inline`]). A new step starts unknown: its first run is on the pool.
+    pub fuel_seen: FuelSeen,
 }

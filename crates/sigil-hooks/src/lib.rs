@@ -21,7 +21,9 @@
 //!   rules a hook's write is checked against (the same the management API applies).
 //! - [`prepare`]: type-checked components ready to instantiate, cached in a bounded LRU
 //!   ([`caches`]); [`invoke`]: one fresh `Store` per invocation; [`pool`]: the dedicated
-//!   threads guests run on ([`io_pool`]: the runtime flows with asynchronous hooks run on); [`runtime`]: admission with per-tenant caps, the flow's one
+//!   threads guests run on ([`io_pool`]: the runtime flows with asynchronous hooks run on;
+//!   [`inline`]: cheap flows run where they were admitted); [`runtime`]: admission with
+//!   per-tenant caps, the flow's one
 //!   wall-clock budget, and flow execution ([`running`]: a flow's admission, given back while a
 //!   fetch waits) ([`runtime::HookRuntime::run_flow`]: an event in,
 //!   an [`outcome::FlowOutcome`] out); [`flow_cache`]: loaded flows per tenant.
@@ -48,6 +50,7 @@ pub mod fetch;
 pub mod flow_cache;
 pub mod flow_step;
 pub mod host;
+pub mod inline;
 pub mod invoke;
 pub mod io_pool;
 pub mod limits;

@@ -179,6 +179,12 @@ pub struct FlowOutcome {
     pub app_metadata: Map<String, Value>,
     /// Per-hook trace.
     pub trace: Vec<HookTrace>,
+    /// Whether the flow ran on the async worker that admitted it ([`crate::inline`]) rather
+    /// than on the hook pool. Not part of the API's answer: where a flow ran is the node's
+    /// business (it is counted in the server's metrics).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub ran_inline: bool,
 }
 
 impl FlowOutcome {
@@ -194,6 +200,7 @@ impl FlowOutcome {
             user_metadata: Map::new(),
             app_metadata: Map::new(),
             trace: Vec::new(),
+            ran_inline: false,
         }
     }
 

@@ -98,14 +98,7 @@ impl Pool {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let abandoned = || tx.is_closed();
-            let out = catch_unwind(AssertUnwindSafe(|| f(&abandoned))).map_err(|p| {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(no message)".into());
-                PoolError::Panicked(msg)
-            });
+            let out = catch(|| f(&abandoned));
             let _ = tx.send(out);
         });
         if self.jobs.send(job).is_err() {
@@ -126,6 +119,19 @@ fn serve(rx: &Receiver<Job>, _alive: Alive) {
     while let Ok(job) = rx.recv() {
         let _ = catch_unwind(AssertUnwindSafe(job));
     }
+}
+
+/// Runs `f`, catching a panic (a host bug a guest reached) as [`PoolError::Panicked`] so that
+/// it costs neither a pool thread nor an async worker's task.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, PoolError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        PoolError::Panicked(msg)
+    })
 }
 
 /// Polls `fut` once: its output, or `None` if it would wait (a flow of synchronous hooks never

@@ -1,9 +1,12 @@
 //! Running flows: the hook runtime (engine, linker, prepared cache, guest thread pool),
 //! admission, and a flow's hooks run in order under one budget.
 //!
-//! Guests never run on the server's async workers: [`HookRuntime::run_flow`] hands the whole
-//! flow to the hook pool and awaits the result, so a spinning guest can only ever occupy a pool
-//! thread (until its deadline), never a worker that serves HTTP. Flows of synchronous hooks run
+//! Guests run on the server's async workers only within a slice of fuel ([`crate::inline`]: a
+//! flow whose hooks' last runs were cheap runs where it was admitted, and one that needs more
+//! than the slice is stopped there and runs again on the pool). Every other flow is handed
+//! whole to the hook pool by [`HookRuntime::run_flow`], so a spinning guest occupies a worker
+//! that serves HTTP for at most the slice, and a pool thread until its deadline. Flows of
+//! synchronous hooks run
 //! on [`crate::pool`]'s plain threads; flows with a hook that fetches or uses WASI on
 //! [`crate::io_pool`]'s runtime. Admission is counted twice, each per tenant and node-wide:
 //! flows running guest code (the threads; one tenant holds at most its share, and a flow waiting
@@ -32,10 +35,11 @@ use crate::engine::{self, EngineSettings};
 use crate::event::PostLoginEvent;
 use crate::fetch::{FetchSettings, Fetcher};
 use crate::host::{AddableScopes, CallRules, HostState};
+use crate::inline::{self, Overran, Slice};
 use crate::invoke::{Call, Invocation, WitEvents};
 use crate::io_pool::IoPool;
 use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
-use crate::pool::{Pool, PoolError, run_now};
+use crate::pool::{Pool, PoolError, catch, run_now};
 use crate::prepare::{Contract, PreparedHook};
 use crate::running::{Running, acquire};
 
@@ -214,24 +218,50 @@ impl HookRuntime {
             tenant,
             running,
         };
+        if inline::fits(&steps) {
+            let flow = self.flow(
+                &steps,
+                &event,
+                event_size,
+                start.clone(),
+                &|| false,
+                Some(Slice::new()),
+            );
+            match catch(|| run_now(flow)) {
+                Ok(Some(Ok(mut out))) => {
+                    out.ran_inline = true;
+                    return Ok(out);
+                }
+                // It needs more than the slice: from the start, on the pool (below).
+                Ok(Some(Err(Overran))) => {}
+                Ok(None) => return Err(HookError::Internal(SYNC_FLOW_WAITED.into())),
+                Err(e) => return Err(HookError::Internal(e.to_string())),
+            }
+        }
         let done = if any_async(&steps) {
             self.io_pool
                 .run(move |abandoned| async move {
                     // The permits live as long as the work, whatever happens to the caller.
                     let _permits = permits;
-                    Some(
-                        rt.flow(&steps, &event, event_size, start, &|| abandoned.is_set())
-                            .await,
+                    rt.flow(
+                        &steps,
+                        &event,
+                        event_size,
+                        start,
+                        &|| abandoned.is_set(),
+                        None,
                     )
+                    .await
+                    .ok()
                 })
                 .await
         } else {
             let job = self.pool.spawn(move |abandoned| {
                 let _permits = permits;
                 let gone = || abandoned();
-                let flow = rt.flow(&steps, &event, event_size, start, &gone);
+                let flow = rt.flow(&steps, &event, event_size, start, &gone, None);
                 // Synchronous hooks never wait: the flow is done in one poll.
-                run_now(flow)
+                run_now(flow).and_then(Result::ok)
             });
             match job.await {
                 Ok(out) => out,
@@ -284,12 +314,15 @@ impl HookRuntime {
             tenant: "local".into(),
             running: Running::unbounded(),
         };
-        let flow = self.flow(steps, event, event_size, start, &|| false);
+        let flow = self.flow(steps, event, event_size, start, &|| false, None);
         if any_async(steps) {
-            self.io_pool.block_on(flow)
+            // Without a slice nothing overruns.
+            self.io_pool
+                .block_on(flow)
+                .unwrap_or_else(|Overran| FlowOutcome::empty())
         } else {
             // Synchronous hooks never wait: one poll, without entering a runtime.
-            run_now(flow).unwrap_or_else(|| {
+            run_now(flow).and_then(Result::ok).unwrap_or_else(|| {
                 let mut out = FlowOutcome::empty();
                 out.status = FlowStatus::Failed {
                     hook: String::new(),
@@ -301,7 +334,8 @@ impl HookRuntime {
         }
     }
 
-    /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it.
+    /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it. With a
+    /// `slice` (inline), stops with [`Overran`] when a hook needs more fuel than it has left.
     async fn flow<A: Fn() -> bool>(
         &self,
         steps: &[FlowStep],
@@ -309,7 +343,8 @@ impl HookRuntime {
         event_size: usize,
         start: FlowStart,
         abandoned: &A,
-    ) -> FlowOutcome {
+        mut slice: Option<Slice>,
+    ) -> Result<FlowOutcome, Overran> {
         let mut out = FlowOutcome::empty();
         let budget_ms = flow_budget_ms(steps);
         let mut rules = CallRules {
@@ -336,7 +371,7 @@ impl HookRuntime {
                     code: "abandoned".into(),
                     message: "the login was abandoned before this hook ran".into(),
                 };
-                return out;
+                return Ok(out);
             }
             let refused = if event_size > step.limits.event_bytes {
                 Some(HookError::EventTooLarge(
@@ -378,8 +413,10 @@ impl HookRuntime {
                             )
                         }
                     };
-                    self.invoke(&step.hook, call, step.limits, rules.clone())
-                        .await
+                    let limits = slice.map_or(step.limits, |s| s.limits(step.limits));
+                    let run = self.invoke(&step.hook, call, limits, rules.clone()).await;
+                    inline::spent(step, slice.as_mut(), &limits, run.fuel_used, &run.result)?;
+                    run
                 }
             };
             let reached = run.reached.unwrap_or_default();
@@ -427,7 +464,7 @@ impl HookRuntime {
                             hook: step.hook_name.clone(),
                             reason,
                         };
-                        return out;
+                        return Ok(out);
                     }
                     out.trace.push(trace);
                 }
@@ -447,17 +484,18 @@ impl HookRuntime {
                                 code: e.code().to_string(),
                                 message: e.to_string(),
                             };
-                            return out;
+                            return Ok(out);
                         }
                     }
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
 /// Where a flow's budget starts, what its hooks may add, whose it is, and its admission.
+#[derive(Clone)]
 struct FlowStart {
     at: Instant,
     addable: Arc<AddableScopes>,

@@ -1,4 +1,4 @@
-//! One tenant cannot hurt another: the per-tenant hook cap and the flow budget hold while clients hang up, and pool threads survive panics.
+//! One tenant cannot hurt another: the per-tenant hook cap and the flow budget hold while clients hang up, and for flows that run inline, and pool threads survive panics.
 //!
 //! The contract is docs/hooks.md "Isolation and capacity": a tenant holds at most its share of
 //! the hook pool for as long as its hooks run (not as long as its clients wait), a whole flow
@@ -202,6 +202,69 @@ async fn pool_threads_survive_panicking_jobs() {
         .expect("three threads still serve");
     let got: Vec<u32> = all.into_iter().map(|r| r.unwrap().unwrap()).collect();
     assert_eq!(got, vec![0, 1, 2]);
+}
+
+/// docs/hooks.md "Isolation and capacity": a cheap flow that runs inline (on the async worker
+/// that admitted it) is admitted as a pool flow is, so a tenant cannot pass its cap by keeping
+/// its flows cheap. Tenant A (a cap of one flow running) has a spinning flow on the pool; its
+/// cheap flow, inline-eligible, waits for A's permit and fails with `hook_capacity` when the
+/// wait ends, while tenant B's cheap flow runs inline at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_flows_are_held_to_their_tenant_s_cap() {
+    use sigil_hooks::host::AddableScopes;
+
+    let rt = HookRuntime::new(RuntimeSettings {
+        threads: 2,
+        per_tenant: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let hostile = prepare(&rt, &hook("hostile"));
+    let cheap = |h| vec![step(h, Limits::default(), FailurePolicy::FailClosed)];
+    let (a_cheap, b_cheap) = (cheap(hostile.clone()), cheap(hostile.clone()));
+    let login = |tenant: &'static str, steps: Vec<_>, m: &str| {
+        let rt = rt.clone();
+        let e = mode(m);
+        async move {
+            rt.run_flow(tenant, steps, e, AddableScopes::default())
+                .await
+        }
+    };
+    // One run each on the pool shows both flows cheap.
+    for (tenant, steps) in [("ten_a", &a_cheap), ("ten_b", &b_cheap)] {
+        let out = login(tenant, steps.clone(), "ok").await.unwrap();
+        assert!(!out.ran_inline);
+    }
+    let spin = Limits {
+        fuel: u64::MAX / 2,
+        deadline_ms: 400,
+        flow_deadline_ms: 1000,
+        ..Limits::default()
+    };
+    let spinning = tokio::spawn(login(
+        "ten_a",
+        vec![step(hostile.clone(), spin, FailurePolicy::FailClosed)],
+        "loop",
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let started = Instant::now();
+    let a = login("ten_a", a_cheap.clone(), "ok").await;
+    assert_eq!(
+        a.map(|o| o.ran_inline).map_err(|e| e.code()),
+        Err("hook_capacity"),
+        "A's cheap flow waits for A's permit like any other"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(Limits::default().deadline_ms));
+    let b = login("ten_b", b_cheap.clone(), "ok").await.unwrap();
+    assert!(b.ran_inline, "B is not held up by A");
+    assert_eq!(b.id_token_claims["ok"], json!(true));
+
+    let spun = spinning.await.unwrap().unwrap();
+    assert!(!spun.ran_inline);
+    assert_eq!(crate::sandbox::failure(&spun).0, "timeout");
+    // A's permit is back: its cheap flow runs inline again.
+    assert!(login("ten_a", a_cheap, "ok").await.unwrap().ran_inline);
 }
 
 both_backends!(tenant_cap_holds_when_clients_hang_up);
