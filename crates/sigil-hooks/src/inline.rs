@@ -11,11 +11,14 @@
 //! effect. The hook is then judged by that full run, and goes back inline once a run of it is
 //! cheap again.
 //!
-//! What this keeps: admission is taken before either path and held until the flow ends, so a
-//! tenant runs no more flows at once than before; a worker is held by guest code for at most
-//! the slice (about the time of one RS256 signature, which workers make anyway), and a flow
-//! that does not fit never runs inline again until a run of it does; each hook keeps its own
-//! deadline, fuel and memory limits, and the errors name them, never the slice.
+//! What this keeps: a worker is held by guest code for at most the slice (about the time of
+//! one RS256 signature, which workers make anyway), and a flow that does not fit never runs
+//! inline again until a run of it does, so a hook that spins or waits is on the pool. An inline
+//! flow holds an instance of the pooling allocator like any flow (the in-flight admission,
+//! taken only if free at once: waiting for one, it would be woken on whichever worker gave one
+//! back and gather flows there), but no running permit, because it takes no pool thread: the
+//! cap on a tenant's pool threads is untouched. Each hook keeps its own deadline, fuel and
+//! memory limits, and the errors name them, never the slice.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

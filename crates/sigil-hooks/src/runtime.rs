@@ -86,6 +86,9 @@ pub struct HookRuntime {
     slots: Arc<Semaphore>,
     /// Flows admitted, running or waiting on a fetch (the pooling allocator's instances).
     in_flight: Arc<Semaphore>,
+    /// The admission inline flows run under: they take no pool thread, so they hold no
+    /// running permit (and, being synchronous, never give one back for a fetch).
+    inline_running: Arc<Running>,
     /// Each tenant's share (bounded; busy ones are never dropped).
     tenants: Mutex<TenantSlots>,
     /// The node's fetch client, breakers and hook cache (contract 0.2.0).
@@ -149,6 +152,7 @@ impl HookRuntime {
             io_pool,
             slots: Arc::new(Semaphore::new(threads)),
             in_flight: Arc::new(Semaphore::new(instances)),
+            inline_running: Running::unbounded(),
             // A tenant may hold half the instances with flows waiting on its slow API; the
             // other half stays for everyone else.
             tenants: Mutex::new(TenantSlots::new(
@@ -207,37 +211,54 @@ impl HookRuntime {
                 .min(budget_ms),
         );
         let until = admitted + wait;
-        let (permits, running) = self.admit(tenant_id, until).await?;
+        let share = self.tenant_slots(tenant_id);
         let event_size = event.serialized_size();
         let rt = self.clone();
         let addable = Arc::new(addable);
         let tenant: Arc<str> = tenant_id.into();
+        let mut in_flight = None;
+        if inline::fits(&steps) {
+            // Inline only with an instance free now: a task woken on a worker by a permit
+            // an inline flow gave back runs next on that worker, and such hand-offs gathered
+            // flows and the signatures after them on one worker.
+            if let Some(permits) = self.try_in_flight(&share) {
+                let start = FlowStart {
+                    at: admitted,
+                    addable: addable.clone(),
+                    tenant: tenant.clone(),
+                    running: self.inline_running.clone(),
+                };
+                let flow = self.flow(
+                    &steps,
+                    &event,
+                    event_size,
+                    start,
+                    &|| false,
+                    Some(Slice::new()),
+                );
+                match catch(|| run_now(flow)) {
+                    Ok(Some(Ok(mut out))) => {
+                        out.ran_inline = true;
+                        return Ok(out);
+                    }
+                    // It needs more than the slice: from the start, on the pool (below).
+                    Ok(Some(Err(Overran))) => in_flight = Some(permits),
+                    Ok(None) => return Err(HookError::Internal(SYNC_FLOW_WAITED.into())),
+                    Err(e) => return Err(HookError::Internal(e.to_string())),
+                }
+            }
+        }
+        let permits = match in_flight {
+            Some(p) => p,
+            None => self.in_flight(&share, until).await?,
+        };
+        let running = Running::admit(share.run, self.slots.clone(), until).await?;
         let start = FlowStart {
             at: admitted,
             addable,
             tenant,
             running,
         };
-        if inline::fits(&steps) {
-            let flow = self.flow(
-                &steps,
-                &event,
-                event_size,
-                start.clone(),
-                &|| false,
-                Some(Slice::new()),
-            );
-            match catch(|| run_now(flow)) {
-                Ok(Some(Ok(mut out))) => {
-                    out.ran_inline = true;
-                    return Ok(out);
-                }
-                // It needs more than the slice: from the start, on the pool (below).
-                Ok(Some(Err(Overran))) => {}
-                Ok(None) => return Err(HookError::Internal(SYNC_FLOW_WAITED.into())),
-                Err(e) => return Err(HookError::Internal(e.to_string())),
-            }
-        }
         let done = if any_async(&steps) {
             self.io_pool
                 .run(move |abandoned| async move {
@@ -284,10 +305,28 @@ impl HookRuntime {
         until: Instant,
     ) -> Result<(InFlight, Arc<Running>), HookError> {
         let share = self.tenant_slots(tenant);
+        let in_flight = self.in_flight(&share, until).await?;
+        let running = Running::admit(share.run, self.slots.clone(), until).await?;
+        Ok((in_flight, running))
+    }
+
+    /// A job's in-flight permits (its instance), the tenant's then the node's, waiting at most
+    /// until `until`.
+    async fn in_flight(
+        &self,
+        share: &caches::Share,
+        until: Instant,
+    ) -> Result<InFlight, HookError> {
         let tenant_in_flight = acquire(share.in_flight.clone(), until).await?;
         let in_flight = acquire(self.in_flight.clone(), until).await?;
-        let running = Running::admit(share.run, self.slots.clone(), until).await?;
-        Ok(((tenant_in_flight, in_flight), running))
+        Ok((tenant_in_flight, in_flight))
+    }
+
+    /// [`Self::in_flight`] if both permits are free now; `None` rather than waiting.
+    fn try_in_flight(&self, share: &caches::Share) -> Option<InFlight> {
+        let tenant_in_flight = share.in_flight.clone().try_acquire_owned().ok()?;
+        let in_flight = self.in_flight.clone().try_acquire_owned().ok()?;
+        Some((tenant_in_flight, in_flight))
     }
 
     fn tenant_slots(&self, tenant: &str) -> caches::Share {
@@ -495,7 +534,6 @@ impl HookRuntime {
 }
 
 /// Where a flow's budget starts, what its hooks may add, whose it is, and its admission.
-#[derive(Clone)]
 struct FlowStart {
     at: Instant,
     addable: Arc<AddableScopes>,
