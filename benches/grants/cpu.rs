@@ -56,16 +56,28 @@ pub fn switches_of_pids(pids: &[u32]) -> u64 {
     pids.iter().map(|p| switches_of_pid(*p)).sum()
 }
 
-/// CPU time of each thread of `pids` so far, summed by thread name (`comm`: `tokio-runtime-w`
-/// for the async workers, `sigil-hook` for the guests' pool, and so on), so a change is read
-/// where it moved CPU rather than only in the process total.
-pub fn by_thread_of_pids(pids: &[u32]) -> std::collections::BTreeMap<String, Duration> {
+/// Each thread of `pids` so far: its name (`comm`: `tokio-runtime-w` for the async workers,
+/// `sigil-hook` for the guests' pool, and so on) and CPU time, by thread id. A round's CPU by
+/// thread is the difference of two of these per thread id, summed by name, so a change is read
+/// where it moved CPU rather than only in the process total. Per id, not per name: tokio's
+/// blocking threads (argon2id) carry the workers' name and end after ten idle seconds, and a
+/// sum by name then fell below its value at the round's start, which hid the workers' line.
+pub fn by_thread_of_pids(
+    pids: &[u32],
+) -> std::collections::BTreeMap<(u32, u32), (String, Duration)> {
     let mut out = std::collections::BTreeMap::new();
     for pid in pids {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
             continue;
         };
         for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok())
+            else {
+                continue;
+            };
             let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
                 continue;
             };
@@ -74,7 +86,7 @@ pub fn by_thread_of_pids(pids: &[u32]) -> std::collections::BTreeMap<String, Dur
                 continue;
             };
             let name = stat[open + 1..close].to_string();
-            *out.entry(name).or_insert(Duration::ZERO) += ticks_of(&stat);
+            out.insert((*pid, tid), (name, ticks_of(&stat)));
         }
     }
     out

@@ -293,7 +293,7 @@ struct Cpu<'a> {
     server: &'a Server,
     at: [Duration; 3],
     switches: u64,
-    threads: std::collections::BTreeMap<String, Duration>,
+    threads: std::collections::BTreeMap<(u32, u32), (String, Duration)>,
 }
 
 impl<'a> Cpu<'a> {
@@ -330,13 +330,16 @@ impl<'a> Cpu<'a> {
 
     /// The nodes' CPU per grant since `start` by thread name, microseconds, largest first.
     fn by_thread(&self, grants: usize) -> Vec<(String, f64)> {
-        let mut out: Vec<(String, f64)> = cpu::by_thread_of_pids(&self.server.nodes)
+        // Threads that ended during the round are missing here (their CPU is in the process
+        // total); threads that started in it count from zero.
+        let mut by_name = std::collections::BTreeMap::<String, Duration>::new();
+        for (id, (name, now)) in cpu::by_thread_of_pids(&self.server.nodes) {
+            let before = self.threads.get(&id).map(|t| t.1).unwrap_or_default();
+            *by_name.entry(name).or_default() += now.saturating_sub(before);
+        }
+        let mut out: Vec<(String, f64)> = by_name
             .into_iter()
-            .map(|(name, now)| {
-                let before = self.threads.get(&name).copied().unwrap_or_default();
-                let us = now.saturating_sub(before).as_secs_f64() * 1e6 / grants.max(1) as f64;
-                (name, us)
-            })
+            .map(|(name, cpu)| (name, cpu.as_secs_f64() * 1e6 / grants.max(1) as f64))
             .filter(|(_, us)| *us > 0.0)
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
