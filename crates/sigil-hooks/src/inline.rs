@@ -25,7 +25,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::HookError;
 use crate::Limits;
+use crate::caches::Share;
+use crate::event::PostLoginEvent;
 use crate::flow_step::FlowStep;
+use crate::outcome::FlowOutcome;
+use crate::pool::{catch, run_now};
+use crate::runtime::{FlowStart, HookRuntime, InFlight, SYNC_FLOW_WAITED, any_async};
 
 /// The fuel a flow may use on an async worker: five times what the three example hooks of the
 /// benchmark use together (about 60,000), and 50 to 300 us of guest code on the development
@@ -59,14 +64,50 @@ impl FuelSeen {
 /// Whether `steps` may run inline: every hook synchronous, and their last runs within the
 /// slice together.
 pub(crate) fn fits(steps: &[FlowStep]) -> bool {
-    let mut sum = 0u64;
-    for s in steps {
-        if s.hook.needs_async {
-            return false;
+    !any_async(steps)
+        && steps
+            .iter()
+            .fold(0u64, |sum, s| sum.saturating_add(s.fuel_seen.get()))
+            <= SLICE_FUEL
+}
+
+impl HookRuntime {
+    /// Runs `steps` on this thread within the slice if they [`fits`] and an instance is free
+    /// at once (`start` makes the flow's start only then): `Ok` with the flow's outcome, or
+    /// `Err` to run it on the pool, holding the instance if it overran the slice (`None`: it
+    /// was not run, admit it as usual). Only free permits: a task woken on a worker by a
+    /// permit an inline flow gave back runs next on that worker, and such hand-offs gathered
+    /// flows and the signatures after them on one worker.
+    pub(crate) fn try_inline(
+        &self,
+        steps: &[FlowStep],
+        event: &PostLoginEvent,
+        event_size: usize,
+        share: &Share,
+        start: impl FnOnce() -> FlowStart,
+    ) -> Result<Result<FlowOutcome, HookError>, Option<InFlight>> {
+        if !fits(steps) {
+            return Err(None);
         }
-        sum = sum.saturating_add(s.fuel_seen.get());
+        let permits = self.try_in_flight(share).ok_or(None)?;
+        let flow = self.flow(
+            steps,
+            event,
+            event_size,
+            start(),
+            &|| false,
+            Some(Slice::new()),
+        );
+        match catch(|| run_now(flow)) {
+            Ok(Some(Ok(mut out))) => {
+                out.ran_inline = true;
+                Ok(Ok(out))
+            }
+            Ok(Some(Err(Overran))) => Err(Some(permits)),
+            Ok(None) => Ok(Err(HookError::Internal(SYNC_FLOW_WAITED.into()))),
+            Err(e) => Ok(Err(HookError::Internal(e.to_string()))),
+        }
     }
-    sum <= SLICE_FUEL
 }
 
 /// What is left of an inline flow's slice.

@@ -39,7 +39,7 @@ use crate::inline::{self, Overran, Slice};
 use crate::invoke::{Call, Invocation, WitEvents};
 use crate::io_pool::IoPool;
 use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
-use crate::pool::{Pool, PoolError, catch, run_now};
+use crate::pool::{Pool, PoolError, run_now};
 use crate::prepare::{Contract, PreparedHook};
 use crate::running::{Running, acquire};
 
@@ -216,41 +216,16 @@ impl HookRuntime {
         let rt = self.clone();
         let addable = Arc::new(addable);
         let tenant: Arc<str> = tenant_id.into();
-        let mut in_flight = None;
-        if inline::fits(&steps) {
-            // Inline only with an instance free now: a task woken on a worker by a permit
-            // an inline flow gave back runs next on that worker, and such hand-offs gathered
-            // flows and the signatures after them on one worker.
-            if let Some(permits) = self.try_in_flight(&share) {
-                let start = FlowStart {
-                    at: admitted,
-                    addable: addable.clone(),
-                    tenant: tenant.clone(),
-                    running: self.inline_running.clone(),
-                };
-                let flow = self.flow(
-                    &steps,
-                    &event,
-                    event_size,
-                    start,
-                    &|| false,
-                    Some(Slice::new()),
-                );
-                match catch(|| run_now(flow)) {
-                    Ok(Some(Ok(mut out))) => {
-                        out.ran_inline = true;
-                        return Ok(out);
-                    }
-                    // It needs more than the slice: from the start, on the pool (below).
-                    Ok(Some(Err(Overran))) => in_flight = Some(permits),
-                    Ok(None) => return Err(HookError::Internal(SYNC_FLOW_WAITED.into())),
-                    Err(e) => return Err(HookError::Internal(e.to_string())),
-                }
-            }
-        }
-        let permits = match in_flight {
-            Some(p) => p,
-            None => self.in_flight(&share, until).await?,
+        let start_inline = || FlowStart {
+            at: admitted,
+            addable: addable.clone(),
+            tenant: tenant.clone(),
+            running: self.inline_running.clone(),
+        };
+        let permits = match self.try_inline(&steps, &event, event_size, &share, start_inline) {
+            Ok(out) => return out,
+            Err(Some(held)) => held,
+            Err(None) => self.in_flight(&share, until).await?,
         };
         let running = Running::admit(share.run, self.slots.clone(), until).await?;
         let start = FlowStart {
@@ -323,13 +298,13 @@ impl HookRuntime {
     }
 
     /// [`Self::in_flight`] if both permits are free now; `None` rather than waiting.
-    fn try_in_flight(&self, share: &caches::Share) -> Option<InFlight> {
+    pub(crate) fn try_in_flight(&self, share: &caches::Share) -> Option<InFlight> {
         let tenant_in_flight = share.in_flight.clone().try_acquire_owned().ok()?;
         let in_flight = self.in_flight.clone().try_acquire_owned().ok()?;
         Some((tenant_in_flight, in_flight))
     }
 
-    fn tenant_slots(&self, tenant: &str) -> caches::Share {
+    pub(crate) fn tenant_slots(&self, tenant: &str) -> caches::Share {
         let mut map = match self.tenants.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
@@ -375,7 +350,7 @@ impl HookRuntime {
 
     /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it. With a
     /// `slice` (inline), stops with [`Overran`] when a hook needs more fuel than it has left.
-    async fn flow<A: Fn() -> bool>(
+    pub(crate) async fn flow<A: Fn() -> bool>(
         &self,
         steps: &[FlowStep],
         event: &PostLoginEvent,
@@ -534,11 +509,11 @@ impl HookRuntime {
 }
 
 /// Where a flow's budget starts, what its hooks may add, whose it is, and its admission.
-struct FlowStart {
-    at: Instant,
-    addable: Arc<AddableScopes>,
-    tenant: Arc<str>,
-    running: Arc<Running>,
+pub(crate) struct FlowStart {
+    pub(crate) at: Instant,
+    pub(crate) addable: Arc<AddableScopes>,
+    pub(crate) tenant: Arc<str>,
+    pub(crate) running: Arc<Running>,
 }
 
 /// A job's in-flight permits: the tenant's, then the node's.
@@ -549,12 +524,12 @@ pub(crate) type InFlight = (
 
 /// Whether a flow has a hook with asynchronous imports, so that it runs on the runtime of
 /// [`crate::io_pool`] rather than in one poll on a plain thread.
-fn any_async(steps: &[FlowStep]) -> bool {
+pub(crate) fn any_async(steps: &[FlowStep]) -> bool {
     steps.iter().any(|s| s.hook.needs_async)
 }
 
 /// Why a flow of synchronous hooks has no outcome: it waited, which nothing in it can do.
-const SYNC_FLOW_WAITED: &str = "a flow of synchronous hooks waited";
+pub(crate) const SYNC_FLOW_WAITED: &str = "a flow of synchronous hooks waited";
 
 /// A flow's budget: the lowest `flow_deadline_ms` of its steps (normally all the tenant's).
 fn flow_budget_ms(steps: &[FlowStep]) -> u64 {
