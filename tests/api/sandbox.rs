@@ -61,6 +61,17 @@ pub(crate) fn run(rt: &Arc<HookRuntime>, steps: &[FlowStep], e: &PostLoginEvent)
     LocalRunner::with_runtime(rt.clone()).run(steps, &LocalEvent::new(e.clone()), addable)
 }
 
+/// A runtime of the test's own, with two hook threads and one for each tenant, for tests that
+/// fill the pool or hold a tenant at its cap on purpose (the shared runtime is others').
+pub(crate) fn two_thread_runtime() -> Arc<HookRuntime> {
+    HookRuntime::new(RuntimeSettings {
+        threads: 2,
+        per_tenant: 1,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 pub(crate) fn failure(o: &FlowOutcome) -> (String, String) {
     match &o.status {
         FlowStatus::Failed { code, message, .. } => (code.clone(), message.clone()),
@@ -378,12 +389,7 @@ fn failure_policies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_is_bounded_and_fails_fast() {
     // Its own runtime: this test fills a pool on purpose.
-    let rt = HookRuntime::new(RuntimeSettings {
-        threads: 2,
-        per_tenant: 1,
-        ..Default::default()
-    })
-    .unwrap();
+    let rt = two_thread_runtime();
     let spin = Limits {
         fuel: u64::MAX / 2,
         deadline_ms: 300,

@@ -10,12 +10,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sigil_hooks::Limits;
 use sigil_hooks::outcome::{FailurePolicy, FlowStatus};
-use sigil_hooks::runtime::{HookRuntime, RuntimeSettings};
 
 use super::hostile_tenant::{grant_request, password_grant, tenant_with_hostile};
 use crate::both_backends;
 use crate::helpers::{Db, hook, spawn_app_with};
-use crate::sandbox::{mode, prepare, run, step};
+use crate::sandbox::{mode, prepare, run, step, two_thread_runtime};
 
 /// A loose bound on tenant B's p99 login latency while tenant A attacks: far above what a
 /// login costs (a few milliseconds of argon2id and a microsecond hook), far below the
@@ -30,12 +29,7 @@ const B_P99_BOUND: Duration = Duration::from_millis(2500);
 /// with a bounded p99.
 async fn tenant_cap_holds_when_clients_hang_up(db: Db) {
     // Its own runtime (2 threads, 1 per tenant), so other tests neither disturb nor see this.
-    let rt = HookRuntime::new(RuntimeSettings {
-        threads: 2,
-        per_tenant: 1,
-        ..Default::default()
-    })
-    .unwrap();
+    let rt = two_thread_runtime();
     let app = spawn_app_with(db, |s| {
         s.hook_runtime = Some(rt);
         // Fuel out of the way: the spinning hook runs until its wall-clock deadline.
@@ -214,12 +208,7 @@ async fn pool_threads_survive_panicking_jobs() {
 async fn inline_flows_take_no_pool_thread_and_the_tenant_cap_still_holds() {
     use sigil_hooks::host::AddableScopes;
 
-    let rt = HookRuntime::new(RuntimeSettings {
-        threads: 2,
-        per_tenant: 1,
-        ..Default::default()
-    })
-    .unwrap();
+    let rt = two_thread_runtime();
     let hostile = prepare(&rt, &hook("hostile"));
     let cheap = || {
         vec![step(
