@@ -283,6 +283,7 @@ pub struct Metrics {
     password_attempts: Family<Labels, Counter>,
     security: Family<Labels, Counter>,
     traces_dropped: Counter,
+    traces_skipped: Counter,
     unavailable: Family<Labels, Counter>,
     prepares: Family<Labels, Counter>,
     artifact_cache_rejected: Counter,
@@ -390,6 +391,13 @@ impl Metrics {
             "Traces not stored: the trace queue was full, or the database refused a batch for longer than the writer retries",
             traces_dropped.clone(),
         );
+        let traces_skipped = Counter::default();
+        registry.register(
+            "hook_traces_skipped",
+            "Successful logins' traces not stored, above the tenant's rate of stored traces \
+             (--traces-per-second); the next stored trace counts them in its runs",
+            traces_skipped.clone(),
+        );
         let unavailable = Family::<Labels, Counter>::default();
         registry.register(
             "unavailable",
@@ -448,6 +456,7 @@ impl Metrics {
             password_attempts,
             security,
             traces_dropped,
+            traces_skipped,
             unavailable,
             prepares,
             artifact_cache_rejected,
@@ -590,6 +599,12 @@ impl Metrics {
         self.traces_dropped.clone()
     }
 
+    /// The counter the trace writer adds the successful logins' traces it does not store to
+    /// (above the tenant's trace rate).
+    pub fn traces_skipped(&self) -> Counter {
+        self.traces_skipped.clone()
+    }
+
     /// The text exposition, with the sampled values as of now.
     pub fn render(&self, sampled: &Sampled) -> String {
         let in_use = sampled.db_connections.saturating_sub(sampled.db_idle);
@@ -656,6 +671,7 @@ mod tests {
             "sigil_security_events_total{event=\"hook_failure\",reason=\"out_of_fuel\"} 1",
             "sigil_security_events_total{event=\"hook_failure\",reason=\"other\"} 1",
             "sigil_hook_traces_dropped_total 0",
+            "sigil_hook_traces_skipped_total 0",
             "sigil_unavailable_total{cause=\"database\"} 0",
             "sigil_unavailable_total{cause=\"timeout\"} 1",
             "sigil_db_pool_connections{state=\"in_use\"} 2",

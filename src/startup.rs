@@ -113,6 +113,9 @@ pub struct Settings {
     pub refresh_retry_grace: std::time::Duration,
     /// Flow traces kept per tenant (the oldest are deleted as new ones are stored).
     pub traces_kept: i64,
+    /// Successful logins' traces stored per tenant a second on this node; 0 stores every one
+    /// (see [`crate::flows::trace_rate`]).
+    pub traces_per_second: u32,
     /// Serve `/metrics` on a listener of its own at this address, without authentication
     /// (meant for a private interface); the main listener then answers 404 there.
     pub metrics_listen: Option<SocketAddr>,
@@ -163,6 +166,7 @@ impl Settings {
                 config::DEFAULT_REFRESH_RETRY_GRACE_SECONDS,
             ),
             traces_kept: crate::flows::TRACES_KEPT,
+            traces_per_second: crate::flows::trace_rate::DEFAULT_PER_SECOND,
             metrics_listen: None,
             metrics_token: None,
             metrics_tenant_labels: false,
@@ -244,7 +248,11 @@ pub fn hooks(
         traces: crate::flows::traces::TraceWriter::start(
             store.clone(),
             settings.traces_kept,
-            metrics.traces_dropped(),
+            settings.traces_per_second,
+            crate::flows::traces::TraceCounters {
+                dropped: metrics.traces_dropped(),
+                skipped: metrics.traces_skipped(),
+            },
         ),
         metrics,
     })

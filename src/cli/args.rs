@@ -151,6 +151,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SIGIL_TRACES_KEPT", default_value_t = sigil::flows::TRACES_KEPT,
           value_parser = clap::value_parser!(i64).range(1..=100_000_000))]
     pub traces_kept: i64,
+    /// Successful logins' traces stored per tenant a second on this node; above it, a stored
+    /// trace counts the successful runs left unstored before it. Denied, failed and aborted
+    /// logins and test runs are always stored. 0 stores every trace.
+    #[arg(long, env = "SIGIL_TRACES_PER_SECOND",
+          default_value_t = sigil::flows::trace_rate::DEFAULT_PER_SECOND)]
+    pub traces_per_second: u32,
     /// Serve /metrics on this address instead of the main listener, without authentication:
     /// bind it to a private interface. Otherwise /metrics on the main listener requires
     /// `Authorization: Bearer $SIGIL_METRICS_TOKEN` (set in the environment only), and without

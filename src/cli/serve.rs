@@ -115,6 +115,7 @@ fn settings(target: &Target, args: ServeArgs) -> Result<Settings> {
     s.login_lock = args.login_lock.lock()?;
     s.refresh_retry_grace = std::time::Duration::from_secs(args.refresh_retry_grace_seconds);
     s.traces_kept = args.traces_kept;
+    s.traces_per_second = args.traces_per_second;
     s.hook_ceilings = args.hook_limits.limits();
     s.hook_pool = args.hook_pool.runtime();
     s.hook_fetch = args.hook_fetch.fetch()?;

@@ -330,6 +330,7 @@ async fn record(
             user_id: None,
             client_id: None,
             hooks: hook_names([trace.hook_name.as_str()]),
+            runs: 1,
         },
     )
     .await;

@@ -9,7 +9,8 @@
 //!   turned into runnable steps, cached per tenant.
 //! - [`run`]: a flow run for a login or a test, with its metrics and its trace.
 //! - [`legacy`]: the tenant's legacy store (a user-store hook) loaded and asked.
-//! - [`traces`]: the batched trace writer.
+//! - [`traces`]: the batched trace writer, and [`trace_rate`]: which successful logins'
+//!   traces it stores.
 //!
 //! Management (`manage::hooks`) and the login pipeline (`oauth::pipeline`) both stand on this
 //! module; it stands on `store` and `sigil_hooks` only.
@@ -20,6 +21,7 @@ pub mod legacy;
 pub mod load;
 pub mod prepare;
 pub mod run;
+pub mod trace_rate;
 pub mod traces;
 
 use std::sync::Arc;

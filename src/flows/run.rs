@@ -55,6 +55,12 @@ pub async fn save_trace(hooks: &Hooks, trace: TraceRow) {
     hooks.traces.record(trace).await;
 }
 
+/// Queues the trace of a login whose hooks succeeded and which was issued, within the
+/// tenant's trace rate (`super::trace_rate`): above it, the trace is counted, not stored.
+pub async fn save_success_trace(hooks: &Hooks, trace: TraceRow) {
+    hooks.traces.record_success(trace).await;
+}
+
 fn failed_outcome(e: HookError) -> FlowOutcome {
     let mut o = FlowOutcome::empty();
     o.status = FlowStatus::Failed {
@@ -118,5 +124,7 @@ fn observe(
         user_id: Some(run.1.0).filter(|u| !u.is_empty()),
         client_id: Some(run.1.1).filter(|c| !c.is_empty()),
         hooks: hook_names(out.trace.iter().map(|t| t.hook_name.as_str())),
+        // Set to more by the trace rate when logins' traces were left unstored before it.
+        runs: 1,
     }
 }

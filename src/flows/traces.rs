@@ -5,7 +5,8 @@
 //! cost an fsync per login. The writer takes traces from a bounded queue and stores each batch
 //! (up to [`BATCH`], gathered for up to [`LINGER`]) in one transaction. Reads of traces flush
 //! first, so a node always shows its own traces; a full queue drops traces and counts them in
-//! `/metrics` rather than slowing logins.
+//! `/metrics` rather than slowing logins. Successful logins' traces above the tenant's rate
+//! are not queued at all ([`super::trace_rate`]).
 //!
 //! A batch the database refuses (it is restarting, or unreachable) is retried with backoff for
 //! up to [`RETRY_FOR`] before it is dropped and counted, so an outage shorter than that loses
@@ -13,9 +14,12 @@
 //! logins it finished within the last [`LINGER`] and the batch being written (at most
 //! [`BATCH`]).
 
+use std::sync::Arc;
+
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, oneshot};
 
+use super::trace_rate::TraceRate;
 use crate::store::Store;
 use crate::store::hook_traces::{self as store, TraceRow};
 
@@ -40,6 +44,19 @@ pub struct TraceWriter {
     store: Store,
     keep: i64,
     dropped: Counter,
+    rate: Arc<TraceRate>,
+    skipped: Counter,
+}
+
+/// What the writer counts, in `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct TraceCounters {
+    /// Traces lost (`sigil_hook_traces_dropped_total`): the queue was full, or the database
+    /// refused a batch for longer than [`RETRY_FOR`].
+    pub dropped: Counter,
+    /// Successful logins' traces not stored above the tenant's rate
+    /// (`sigil_hook_traces_skipped_total`).
+    pub skipped: Counter,
 }
 
 impl std::fmt::Debug for Msg {
@@ -50,15 +67,19 @@ impl std::fmt::Debug for Msg {
 
 impl TraceWriter {
     /// Starts the writer on the current tokio runtime; without one (offline tools), traces
-    /// are written directly. Traces dropped because the queue was full are added to
-    /// `dropped` (`sigil_hook_traces_dropped_total`).
-    pub fn start(store: Store, keep: i64, dropped: Counter) -> Self {
+    /// are written directly. A tenant keeps `keep` traces; successful logins' traces are
+    /// stored up to `per_second` per tenant a second (0: all of them).
+    pub fn start(store: Store, keep: i64, per_second: u32, counters: TraceCounters) -> Self {
+        let TraceCounters { dropped, skipped } = counters;
+        let rate = Arc::new(TraceRate::new(per_second));
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return Self {
                 tx: None,
                 store,
                 keep,
                 dropped,
+                rate,
+                skipped,
             };
         };
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -68,10 +89,26 @@ impl TraceWriter {
             store,
             keep,
             dropped,
+            rate,
+            skipped,
         }
     }
 
-    /// Queues a trace.
+    /// Queues the trace of a login whose hooks succeeded and which was issued, if the tenant's
+    /// trace rate stores it, with the runs it stands for; otherwise counts it as skipped.
+    pub async fn record_success(&self, mut trace: TraceRow) {
+        match self.rate.admit(&trace.tenant_id, trace.at) {
+            Some(runs) => {
+                trace.runs = i64::try_from(runs).unwrap_or(i64::MAX);
+                self.record(trace).await;
+            }
+            None => {
+                self.skipped.inc();
+            }
+        }
+    }
+
+    /// Queues a trace, whatever the tenant's trace rate.
     pub async fn record(&self, trace: TraceRow) {
         match &self.tx {
             Some(tx) => {

@@ -26,6 +26,10 @@ pub struct TraceRow {
     pub client_id: Option<String>,
     /// The names of the hooks that ran, as [`hook_names`] writes them.
     pub hooks: String,
+    /// The runs this trace stands for: 1, or for a successful login's trace stored above the
+    /// tenant's trace rate, also the successful runs not stored since the tenant's last stored
+    /// trace (`crate::flows::trace_rate`).
+    pub runs: i64,
 }
 
 /// The `hooks` column: each name preceded and followed by a space (` roles stamp `), which
@@ -61,14 +65,17 @@ impl TraceFilter<'_> {
     }
 }
 
-const COLUMNS: &str = "id, tenant_id, at, context, status, trace, user_id, client_id, hooks";
+const COLUMNS: &str = "id, tenant_id, at, context, status, trace, user_id, client_id, hooks, runs";
+
+/// Parameters per row of an insert: one per column.
+const PARAMS: usize = 10;
 
 /// The filter's conditions, its parameters numbered from `$3` (`$1` is the tenant, `$2` the
 /// cursor).
 const FILTERED: &str = "($3 = '' OR user_id = $3) AND ($4 = '' OR client_id = $4) \
     AND ($5 = '' OR status = $5) AND ($6 = '' OR hooks LIKE $6 ESCAPE '\\')";
 
-/// How many traces one `INSERT` carries (nine parameters each: far below both databases'
+/// How many traces one `INSERT` carries ([`PARAMS`] parameters each: far below both databases'
 /// limits on parameters per statement).
 const ROWS_PER_INSERT: usize = 64;
 
@@ -87,7 +94,9 @@ pub async fn insert_traces(
     for chunk in traces.chunks(ROWS_PER_INSERT) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let params: Vec<String> = (1..=9).map(|k| format!("${}", i * 9 + k)).collect();
+                let params: Vec<String> = (1..=PARAMS)
+                    .map(|k| format!("${}", i * PARAMS + k))
+                    .collect();
                 format!("({})", params.join(", "))
             })
             .collect();
@@ -106,7 +115,8 @@ pub async fn insert_traces(
                 .bind(&t.trace)
                 .bind(&t.user_id)
                 .bind(&t.client_id)
-                .bind(&t.hooks);
+                .bind(&t.hooks)
+                .bind(t.runs);
         }
         q.execute(tx.conn()).await?;
     }

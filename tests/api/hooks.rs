@@ -453,6 +453,7 @@ async fn a_batch_of_traces_is_stored_and_only_its_tenants_oldest_beyond_the_boun
         user_id: None,
         client_id: None,
         hooks: String::new(),
+        runs: 1,
     };
     // The other tenant: three traces, under any bound.
     let mut batch: Vec<TraceRow> = (0..3).map(|i| trace(&other, i)).collect();

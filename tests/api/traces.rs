@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::grants::{ADA_PASSWORD, ada_grant, application, setup, token};
-use crate::helpers::{Db, Reply, spawn_app, upload_and_bind};
+use crate::helpers::{Db, Reply, spawn_app, spawn_app_with, upload_and_bind, upload_version};
+use sigil::clock::{Clock as _, ManualClock, SystemClock};
 
 fn ids(page: &Value) -> Vec<String> {
     page["data"]
@@ -243,4 +244,117 @@ async fn traces_are_filtered_and_charted_by_user_application_status_and_hook(db:
     assert_eq!(l["traces"], 0, "{l}");
 }
 
-both_backends!(traces_are_filtered_and_charted_by_user_application_status_and_hook);
+/// Above the tenant's trace rate (here 2 a second, the clock standing still), a successful
+/// login's trace is counted, not stored, and the next stored one stands for it (`runs`), so
+/// the latency chart still counts every login; denied logins' traces and test runs are stored
+/// whatever the rate.
+async fn successful_logins_above_the_trace_rate_are_counted_in_the_next_stored_trace(db: Db) {
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let server_clock = clock.clone();
+    let app = spawn_app_with(db, move |s| {
+        s.clock = server_clock;
+        s.traces_per_second = 2;
+    })
+    .await;
+    let s = setup(&app, "ES256").await;
+    upload_and_bind(&app, &[("stamp", "first_login_stamp", "fail_closed")]).await;
+    let bind = |hooks: &'static [&'static str]| {
+        let app = &app;
+        async move {
+            let bindings: Vec<Value> = hooks
+                .iter()
+                .map(|h| json!({"hook": h, "failure_policy": "fail_closed"}))
+                .collect();
+            app.put(
+                "/t/default/api/flows/post-login",
+                json!({"bindings": bindings}),
+            )
+            .await
+            .expect_status(StatusCode::OK);
+        }
+    };
+    let list = || async {
+        app.get("/t/default/api/hook-traces")
+            .await
+            .expect_status(StatusCode::OK)
+    };
+    let skipped = "sigil_hook_traces_skipped_total";
+
+    for _ in 0..5 {
+        let (st, b) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let stored = list().await;
+    assert_eq!(ids(&stored).len(), 2, "{stored}");
+    for t in stored["data"].as_array().unwrap() {
+        assert_eq!(
+            (&t["status"], &t["runs"]),
+            (&json!("success"), &json!(1)),
+            "{t}"
+        );
+    }
+    assert_eq!(app.metric(skipped).await, 3.0);
+
+    // This hook denies a user whose email is not verified, and every denial is stored.
+    app.patch(
+        &format!("/t/default/api/users/{}", s.user_id),
+        json!({"email_verified": false}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    upload_version(&app, "verified", "require_verified_email").await;
+    app.post(
+        "/t/default/api/hooks/verified/deploy",
+        json!({"version": 1}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    bind(&["stamp", "verified"]).await;
+    for _ in 0..3 {
+        let (st, b) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    }
+    let test = app
+        .post(
+            "/t/default/api/hooks/stamp/versions/1/test",
+            json!({"event": serde_json::from_str::<Value>(include_str!("../../docs/sample-event.json")).unwrap()}),
+        )
+        .await;
+    assert_eq!(test.0, StatusCode::OK, "{}", test.1);
+    let stored = list().await;
+    assert_eq!(ids(&stored).len(), 2 + 3 + 1, "{stored}");
+
+    // Half a second gives one trace back: the login's trace stands for the three before it.
+    bind(&["stamp"]).await;
+    clock.advance_ms(500);
+    let (st, b) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let newest = list().await["data"][0].clone();
+    assert_eq!(
+        (&newest["status"], &newest["runs"]),
+        (&json!("success"), &json!(4)),
+        "{newest}"
+    );
+    assert_eq!(app.metric(skipped).await, 3.0);
+
+    let l = app
+        .get("/t/default/api/hook-traces/latency")
+        .await
+        .expect_status(StatusCode::OK);
+    assert_eq!(l["traces"], 7, "{l}");
+    let flows = |status: &str| -> u64 {
+        l["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[status].as_u64().unwrap())
+            .sum()
+    };
+    // Six successful logins (the test run among the successes), three denied.
+    assert_eq!((flows("success"), flows("denied")), (6 + 1, 3), "{l}");
+}
+
+both_backends!(
+    traces_are_filtered_and_charted_by_user_application_status_and_hook,
+    successful_logins_above_the_trace_rate_are_counted_in_the_next_stored_trace,
+);

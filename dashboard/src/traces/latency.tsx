@@ -101,9 +101,10 @@ function Span({ latency: l, filtered }: { latency: Latency; filtered: boolean })
   }
   return (
     <p id="latency-span" class="muted" data-traces={l.traces} data-bucket-seconds={l.bucket_seconds}>
-      From the last {count(l.traces)} {filtered ? "matching " : ""}run{l.traces === 1 ? "" : "s"}, from{" "}
+      From the last {count(l.traces)} {filtered ? "matching " : ""}stored trace{l.traces === 1 ? "" : "s"}, from{" "}
       <time dateTime={l.from}>{moment(l.from)}</time> to <time dateTime={l.to}>{moment(l.to)}</time>, in buckets of{" "}
-      <span id="latency-bucket">{span(l.bucket_seconds)}</span>. Computed from the newest 2,000 stored runs at most; a tenant keeps about its newest 1,000.
+      <span id="latency-bucket">{span(l.bucket_seconds)}</span>. Computed from the newest 2,000 stored traces at most; a tenant keeps about its newest 1,000.
+      Above the server's trace rate a trace stands for the successful logins not stored before it, and counts as all of them.
     </p>
   );
 }

@@ -107,6 +107,18 @@ function Detail({ trace: t, app }: { trace: Trace; app: App | null }) {
         <dd id="trace-total" data-value={t.duration_us}>
           {micros(t.duration_us)} <span class="muted">(the hooks' own time, summed)</span>
         </dd>
+        {t.runs > 1 && (
+          <>
+            <dt>Stands for</dt>
+            <dd id="trace-runs" data-value={t.runs}>
+              {t.runs} successful logins{" "}
+              <span class="muted">
+                (this one and the {t.runs - 1} before it whose traces were not stored: the tenant's logins were above the
+                server's trace rate)
+              </span>
+            </dd>
+          </>
+        )}
       </dl>
       <h2 id="trace-hooks-title">Hooks, in the order they ran</h2>
       <ol id="trace-hooks" class="trace" aria-labelledby="trace-hooks-title">

@@ -31,6 +31,9 @@ export interface Trace {
   client_id?: string;
   /** The hooks' durations summed. */
   duration_us: number;
+  /** The runs this trace stands for: more than 1 when the tenant's successful logins were above
+   * the node's trace rate and those since the trace before were not stored (docs/hooks.md). */
+  runs: number;
   hooks: StoredHookTrace[];
 }
 

@@ -1,6 +1,10 @@
 //! Latency and outcomes over time, computed from the stored traces (a tenant keeps its newest
 //! [`crate::flows::TRACES_KEPT`] by default): what the dashboard charts. Computed when asked,
 //! from at most [`WINDOW`] traces, so it costs nothing on the login path.
+//!
+//! A trace counts as the runs it stands for (`runs`: more than one when successful logins
+//! above the tenant's trace rate were not stored), so counts are the logins', and percentiles
+//! weigh each stored duration by its runs.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +39,7 @@ pub struct Latency {
     pub from: Option<String>,
     /// The newest trace used.
     pub to: Option<String>,
-    /// How many traces were used.
+    /// How many traces were used (they may stand for more runs: see the counts).
     pub traces: usize,
     /// Per hook (by name, in order of name), its buckets.
     pub hooks: Vec<HookSeries>,
@@ -58,15 +62,16 @@ pub struct LatencyPoint {
     /// The bucket's start, epoch seconds.
     pub at: i64,
     /// Runs of the hook in it.
-    pub count: usize,
-    /// Median duration, microseconds (nearest rank).
+    pub count: u64,
+    /// Median duration, microseconds (nearest rank, each stored duration counted as the runs
+    /// its trace stands for).
     pub p50_us: u64,
-    /// 99th percentile duration, microseconds (nearest rank).
+    /// 99th percentile duration, microseconds (nearest rank, weighed as the median).
     pub p99_us: u64,
-    /// Longest duration, microseconds.
+    /// Longest stored duration, microseconds.
     pub max_us: u64,
     /// Runs by outcome (`ok`, `denied`, `failed`, `failed_open`).
-    pub outcomes: BTreeMap<String, usize>,
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 /// One bucket of flow runs by status.
@@ -75,13 +80,13 @@ pub struct FlowPoint {
     /// The bucket's start, epoch seconds.
     pub at: i64,
     /// Runs that succeeded.
-    pub success: usize,
+    pub success: u64,
     /// Runs a hook denied.
-    pub denied: usize,
+    pub denied: u64,
     /// Runs that failed.
-    pub failed: usize,
+    pub failed: u64,
     /// Runs whose hooks succeeded and whose login failed after them.
-    pub aborted: usize,
+    pub aborted: u64,
 }
 
 /// The fields of a stored trace this reads.
@@ -97,9 +102,17 @@ struct StoredHook {
     duration_us: u64,
 }
 
-/// A run as the computation takes it: when (epoch ms), its status, each hook's name, outcome
-/// and duration.
-type Run = (i64, String, Vec<(String, String, u64)>);
+/// A stored trace as the computation takes it.
+struct Run {
+    /// When (epoch ms).
+    at: i64,
+    /// The flow's status.
+    status: String,
+    /// The runs it stands for (at least 1).
+    runs: u64,
+    /// Each hook's name, outcome and duration.
+    hooks: Vec<(String, String, u64)>,
+}
 
 /// The latency and outcomes of the runs `query` matches among the newest stored traces.
 pub async fn latency(
@@ -122,7 +135,12 @@ pub async fn latency(
                 .into_iter()
                 .map(|h| (h.hook_name, h.outcome, h.duration_us))
                 .collect();
-            Some((r.at, r.status, hooks))
+            Some(Run {
+                at: r.at,
+                status: r.status,
+                runs: u64::try_from(r.runs).unwrap_or(1).max(1),
+                hooks,
+            })
         })
         .collect();
     Ok(compute(&runs, filter.hook))
@@ -137,17 +155,26 @@ fn width(span_ms: i64) -> i64 {
         .unwrap_or(WIDTHS[WIDTHS.len() - 1])
 }
 
-/// Nearest-rank percentile `p` (0 < p <= 100) of `sorted`, which is not empty.
-fn percentile(sorted: &[u64], p: usize) -> u64 {
-    let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted[rank - 1]
+/// Nearest-rank percentile `p` (0 < p <= 100) of `sorted` (durations and how many runs each
+/// stands for), which is not empty.
+fn percentile(sorted: &[(u64, u64)], p: u64) -> u64 {
+    let total: u64 = sorted.iter().map(|(_, w)| w).sum();
+    let rank = (total * p).div_ceil(100).max(1);
+    let mut seen = 0;
+    for (us, w) in sorted {
+        seen += w;
+        if seen >= rank {
+            return *us;
+        }
+    }
+    sorted[sorted.len() - 1].0
 }
 
 /// Buckets `runs`; `only` keeps one hook's series (the others ran in the same flows).
 fn compute(runs: &[Run], only: Option<&str>) -> Latency {
     let (Some(oldest), Some(newest)) = (
-        runs.iter().map(|r| r.0).min(),
-        runs.iter().map(|r| r.0).max(),
+        runs.iter().map(|r| r.at).min(),
+        runs.iter().map(|r| r.at).max(),
     ) else {
         return Latency {
             bucket_seconds: WIDTHS[0],
@@ -162,9 +189,15 @@ fn compute(runs: &[Run], only: Option<&str>) -> Latency {
     let bucket = |at_ms: i64| (at_ms.div_euclid(1000)).div_euclid(bucket_seconds) * bucket_seconds;
     let mut flows: BTreeMap<i64, FlowPoint> = BTreeMap::new();
     // hook name -> bucket -> (durations, outcomes)
-    type Cell = (Vec<u64>, BTreeMap<String, usize>);
+    type Cell = (Vec<(u64, u64)>, BTreeMap<String, u64>);
     let mut per_hook: BTreeMap<&str, BTreeMap<i64, Cell>> = BTreeMap::new();
-    for (at, status, hooks) in runs {
+    for Run {
+        at,
+        status,
+        runs: w,
+        hooks,
+    } in runs
+    {
         let b = bucket(*at);
         let f = flows.entry(b).or_insert(FlowPoint {
             at: b,
@@ -174,18 +207,18 @@ fn compute(runs: &[Run], only: Option<&str>) -> Latency {
             aborted: 0,
         });
         match status.as_str() {
-            "success" => f.success += 1,
-            "denied" => f.denied += 1,
-            "aborted" => f.aborted += 1,
-            _ => f.failed += 1,
+            "success" => f.success += w,
+            "denied" => f.denied += w,
+            "aborted" => f.aborted += w,
+            _ => f.failed += w,
         }
         for (name, outcome, us) in hooks {
             if only.is_some_and(|o| o != name) {
                 continue;
             }
             let cell = per_hook.entry(name).or_default().entry(b).or_default();
-            cell.0.push(*us);
-            *cell.1.entry(outcome.clone()).or_default() += 1;
+            cell.0.push((*us, *w));
+            *cell.1.entry(outcome.clone()).or_default() += w;
         }
     }
     let hooks = per_hook
@@ -198,10 +231,10 @@ fn compute(runs: &[Run], only: Option<&str>) -> Latency {
                     us.sort_unstable();
                     LatencyPoint {
                         at,
-                        count: us.len(),
+                        count: us.iter().map(|(_, w)| w).sum(),
                         p50_us: percentile(&us, 50),
                         p99_us: percentile(&us, 99),
-                        max_us: us[us.len() - 1],
+                        max_us: us[us.len() - 1].0,
                         outcomes,
                     }
                 })
@@ -223,14 +256,23 @@ mod tests {
     use super::*;
 
     fn run(at_ms: i64, status: &str, hooks: &[(&str, &str, u64)]) -> Run {
-        (
-            at_ms,
-            status.into(),
-            hooks
+        standing_for(1, at_ms, status, hooks)
+    }
+
+    fn standing_for(runs: u64, at_ms: i64, status: &str, hooks: &[(&str, &str, u64)]) -> Run {
+        Run {
+            at: at_ms,
+            status: status.into(),
+            runs,
+            hooks: hooks
                 .iter()
                 .map(|(n, o, d)| (n.to_string(), o.to_string(), *d))
                 .collect(),
-        )
+        }
+    }
+
+    fn once(v: &[u64]) -> Vec<(u64, u64)> {
+        v.iter().map(|&us| (us, 1)).collect()
     }
 
     #[test]
@@ -249,10 +291,30 @@ mod tests {
     #[test]
     fn percentiles_are_nearest_rank() {
         let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50), 50);
-        assert_eq!(percentile(&v, 99), 99);
-        assert_eq!(percentile(&[7], 99), 7);
-        assert_eq!(percentile(&[1, 2], 50), 1);
+        assert_eq!(percentile(&once(&v), 50), 50);
+        assert_eq!(percentile(&once(&v), 99), 99);
+        assert_eq!(percentile(&once(&[7]), 99), 7);
+        assert_eq!(percentile(&once(&[1, 2]), 50), 1);
+        // A duration standing for 9 runs is 9 of the 10 ranks.
+        assert_eq!(percentile(&[(10, 1), (100, 9)], 10), 10);
+        assert_eq!(percentile(&[(10, 1), (100, 9)], 50), 100);
+        assert_eq!(percentile(&[(10, 9), (100, 1)], 90), 10);
+        assert_eq!(percentile(&[(10, 9), (100, 1)], 99), 100);
+    }
+
+    #[test]
+    fn a_trace_counts_as_the_runs_it_stands_for() {
+        let runs = vec![
+            standing_for(9, 1_000_000, "success", &[("a", "ok", 100)]),
+            run(1_000_500, "success", &[("a", "ok", 10)]),
+            run(1_000_700, "denied", &[("a", "denied", 50)]),
+        ];
+        let l = compute(&runs, None);
+        assert_eq!(l.traces, 3);
+        assert_eq!((l.flows[0].success, l.flows[0].denied), (10, 1));
+        let p = &l.hooks[0].points[0];
+        assert_eq!((p.count, p.p50_us, p.max_us), (11, 100, 100));
+        assert_eq!(p.outcomes["ok"], 10);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct Trace {
     pub client_id: Option<String>,
     /// The hooks' durations summed, in microseconds.
     pub duration_us: u64,
+    /// The runs this trace stands for: 1, or more for a successful login's trace stored when
+    /// the tenant's logins were above the node's trace rate (`--traces-per-second`): it counts
+    /// the successful runs not stored since the tenant's trace before it.
+    pub runs: u64,
     /// Per-hook details.
     pub hooks: Vec<HookTrace>,
 }
@@ -101,6 +105,7 @@ fn view(r: TraceRow) -> Result<Trace> {
         status: r.status,
         user_id: r.user_id,
         client_id: r.client_id,
+        runs: u64::try_from(r.runs).unwrap_or(1),
     })
 }
 

@@ -146,10 +146,12 @@ pub async fn complete(deps: &Issuing<'_>, l: Login<'_>) -> Result<TokenResponse,
 /// run of a tenant's hooks goes unrecorded.
 pub async fn save_trace(deps: &Issuing<'_>, decision: &Decision, login_ok: bool) {
     if let Some(mut t) = decision.trace.clone() {
-        if !login_ok {
+        if login_ok {
+            flow_run::save_success_trace(deps.hooks, t).await;
+        } else {
             t.status = "aborted".into();
+            flow_run::save_trace(deps.hooks, t).await;
         }
-        flow_run::save_trace(deps.hooks, t).await;
     }
 }
 
