@@ -128,6 +128,7 @@ async fn every_metric_family_is_present_after_a_login(db: Db) {
         ("sigil_password_attempts", "counter"),
         ("sigil_security_events", "counter"),
         ("sigil_hook_traces_dropped", "counter"),
+        ("sigil_hook_traces_skipped", "counter"),
         ("sigil_db_pool_connections", "gauge"),
         ("sigil_db_pool_max_connections", "gauge"),
         ("sigil_hook_compiles", "gauge"),
@@ -146,6 +147,7 @@ async fn every_metric_family_is_present_after_a_login(db: Db) {
         "sigil_flows_inline_total 0",
         "sigil_password_attempts_total{result=\"ok\"} 1",
         "sigil_hook_traces_dropped_total 0",
+        "sigil_hook_traces_skipped_total 0",
         "sigil_db_pool_max_connections 5",
         "sigil_hook_compiles{state=\"waiting\"} 0",
     ] {

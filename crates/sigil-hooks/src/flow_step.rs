@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::Limits;
 use crate::fetch::allow::AllowList;
 use crate::inline::FuelSeen;
-use crate::outcome::FailurePolicy;
+use crate::outcome::{FailurePolicy, HookTrace};
 use crate::prepare::PreparedHook;
 
 /// One hook of a flow, ready to run.
@@ -31,4 +31,31 @@ pub struct FlowStep {
     /// What this binding's hook used in its last run (whether the flow runs inline; see
     /// [`crate::inline`]). A new step starts unknown: its first run is on the pool.
     pub fuel_seen: FuelSeen,
+}
+
+impl FlowStep {
+    /// A trace of this step with nothing run yet: outcome `failed`, no time, fuel or effects
+    /// (the caller fills in what happened).
+    pub(crate) fn trace(&self) -> HookTrace {
+        HookTrace {
+            hook_id: self.hook_id.clone(),
+            hook_name: self.hook_name.clone(),
+            version: self.version,
+            outcome: "failed".into(),
+            duration_us: 0,
+            fuel_used: 0,
+            claims_set: Vec::new(),
+            scopes_added: Vec::new(),
+            scopes_removed: Vec::new(),
+            metadata_written: Vec::new(),
+            error_code: None,
+            error: None,
+            reason: None,
+            logs: Vec::new(),
+            fetches: Vec::new(),
+            cache_hits: 0,
+            cache_misses: 0,
+            fetch_outcomes: Vec::new(),
+        }
+    }
 }

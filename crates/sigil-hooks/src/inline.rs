@@ -27,10 +27,11 @@ use crate::HookError;
 use crate::Limits;
 use crate::caches::Share;
 use crate::event::PostLoginEvent;
+use crate::flow::FlowStart;
 use crate::flow_step::FlowStep;
 use crate::outcome::FlowOutcome;
 use crate::pool::{catch, run_now};
-use crate::runtime::{FlowStart, HookRuntime, InFlight, SYNC_FLOW_WAITED, any_async};
+use crate::runtime::{HookRuntime, InFlight, SYNC_FLOW_WAITED, any_async};
 
 /// The fuel a flow may use on an async worker: five times what the three example hooks of the
 /// benchmark use together (about 60,000), and 50 to 300 us of guest code on the development

@@ -23,10 +23,10 @@
 //!   ([`caches`]); [`invoke`]: one fresh `Store` per invocation; [`pool`]: the dedicated
 //!   threads guests run on ([`io_pool`]: the runtime flows with asynchronous hooks run on;
 //!   [`inline`]: cheap flows run where they were admitted); [`runtime`]: admission with
-//!   per-tenant caps, the flow's one
-//!   wall-clock budget, and flow execution ([`running`]: a flow's admission, given back while a
-//!   fetch waits) ([`runtime::HookRuntime::run_flow`]: an event in,
-//!   an [`outcome::FlowOutcome`] out); [`flow_cache`]: loaded flows per tenant.
+//!   per-tenant caps and where a flow runs ([`running`]: a flow's admission, given back while a
+//!   fetch waits) ([`runtime::HookRuntime::run_flow`]: an event in, an
+//!   [`outcome::FlowOutcome`] out); [`flow`]: a flow's hooks run in order under its one
+//!   wall-clock budget; [`flow_cache`]: loaded flows per tenant.
 //! - [`event`]: the post-login event; [`limits`]: what an invocation may use; [`error`]: how
 //!   it fails (the server counts runs and their durations in its own metrics registry, from
 //!   each [`outcome::HookTrace`]).
@@ -47,6 +47,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod fetch;
+pub mod flow;
 pub mod flow_cache;
 pub mod flow_step;
 pub mod host;

@@ -1,5 +1,6 @@
 //! Running flows: the hook runtime (engine, linker, prepared cache, guest thread pool),
-//! admission, and a flow's hooks run in order under one budget.
+//! admission, and where each flow runs; [`crate::flow`] runs a flow's hooks in order under
+//! its one budget.
 //!
 //! Guests run on the server's async workers only within a slice of fuel ([`crate::inline`]: a
 //! flow whose hooks' last runs were cheap runs where it was admitted, and one that needs more
@@ -17,7 +18,7 @@
 //! Both permits move into the job and are released when the job ends, not when the caller
 //! stops waiting: a client that hangs up does not hand its tenant's share of the pool to the
 //! same tenant's next flow while the first one still runs. A flow has one wall-clock budget
-//! ([`Limits::flow_deadline_ms`]), counted from admission; each hook's epoch deadline is cut
+//! ([`crate::Limits::flow_deadline_ms`]), counted from admission; each hook's epoch deadline is cut
 //! to what is left of it, and a flow whose caller is gone stops between hooks.
 
 use std::sync::{Arc, Mutex};
@@ -30,17 +31,16 @@ use wasmtime::component::Linker;
 use crate::HookError;
 use crate::bindings::{v0_1, v0_2};
 use crate::caches::{self, CacheBounds, Lru, TenantSlots};
-use crate::contract_0_2::Reach;
 use crate::engine::{self, EngineSettings};
 use crate::event::PostLoginEvent;
 use crate::fetch::{FetchSettings, Fetcher};
-use crate::host::{AddableScopes, CallRules, HostState};
-use crate::inline::{self, Overran, Slice};
-use crate::invoke::{Call, Invocation, WitEvents};
+use crate::flow::{FlowStart, flow_budget_ms};
+use crate::host::{AddableScopes, HostState};
+use crate::inline::Overran;
 use crate::io_pool::IoPool;
-use crate::outcome::{FailurePolicy, FlowOutcome, FlowStatus, HookTrace};
+use crate::outcome::{FlowOutcome, FlowStatus};
 use crate::pool::{Pool, PoolError, run_now};
-use crate::prepare::{Contract, PreparedHook};
+use crate::prepare::PreparedHook;
 use crate::running::{Running, acquire};
 
 pub use crate::flow_step::FlowStep;
@@ -347,173 +347,6 @@ impl HookRuntime {
             })
         }
     }
-
-    /// Runs the flow; stops between hooks when `abandoned()` says nobody waits for it. With a
-    /// `slice` (inline), stops with [`Overran`] when a hook needs more fuel than it has left.
-    pub(crate) async fn flow<A: Fn() -> bool>(
-        &self,
-        steps: &[FlowStep],
-        event: &PostLoginEvent,
-        event_size: usize,
-        start: FlowStart,
-        abandoned: &A,
-        mut slice: Option<Slice>,
-    ) -> Result<FlowOutcome, Overran> {
-        let mut out = FlowOutcome::empty();
-        let budget_ms = flow_budget_ms(steps);
-        let mut rules = CallRules {
-            // Checked: an operator's ceiling can be any u64, and `Instant + Duration` panics on
-            // overflow (`Instant`'s range is platform-defined); past a year means no budget.
-            flow_deadline: start
-                .at
-                .checked_add(Duration::from_millis(budget_ms))
-                .unwrap_or_else(|| start.at + Duration::from_secs(365 * 24 * 3600)),
-            flow_budget_ms: budget_ms,
-            addable_scopes: start.addable.clone(),
-            user_metadata: Arc::new(event.user.user_metadata.clone()),
-            app_metadata: Arc::new(event.user.app_metadata.clone()),
-        };
-        // Convert once per flow and contract version (metadata is serialized to JSON text
-        // here); only the secrets change from one hook to the next.
-        let mut events = WitEvents::default();
-        for step in steps {
-            if abandoned() {
-                // The caller is gone (the client hung up): nobody will read this outcome, and
-                // running on would only keep the tenant's permit and a pool thread busy.
-                out.status = FlowStatus::Failed {
-                    hook: step.hook_name.clone(),
-                    code: "abandoned".into(),
-                    message: "the login was abandoned before this hook ran".into(),
-                };
-                return Ok(out);
-            }
-            let refused = if event_size > step.limits.event_bytes {
-                Some(HookError::EventTooLarge(
-                    event_size,
-                    step.limits.event_bytes,
-                ))
-            } else if Instant::now() >= rules.flow_deadline {
-                Some(HookError::FlowTimeout(budget_ms))
-            } else {
-                None
-            };
-            let run = match refused {
-                Some(e) => Invocation {
-                    result: Err(e),
-                    logs: vec![],
-                    fuel_used: 0,
-                    duration: Duration::ZERO,
-                    reached: None,
-                },
-                None => {
-                    let call = match step.hook.contract {
-                        Contract::V0_1 => {
-                            let e = events.v0_1.get_or_insert_with(|| event.to_wit());
-                            e.secrets = crate::event::wit_secrets(&step.secrets);
-                            Call::V0_1(e)
-                        }
-                        Contract::V0_2 => {
-                            let e = events.v0_2.get_or_insert_with(|| event.to_wit_0_2());
-                            e.secret_names = step.secrets.iter().map(|(n, _)| n.clone()).collect();
-                            Call::V0_2(
-                                e,
-                                Reach::new(
-                                    self.fetcher.clone(),
-                                    step,
-                                    &start.tenant,
-                                    &start.running,
-                                    rules.flow_deadline,
-                                ),
-                            )
-                        }
-                    };
-                    let limits = slice.map_or(step.limits, |s| s.limits(step.limits));
-                    let run = self.invoke(&step.hook, call, limits, rules.clone()).await;
-                    inline::spent(step, slice.as_mut(), &limits, run.fuel_used, &run.result)?;
-                    run
-                }
-            };
-            let reached = run.reached.unwrap_or_default();
-            let mut trace = HookTrace {
-                hook_id: step.hook_id.clone(),
-                hook_name: step.hook_name.clone(),
-                version: step.version,
-                outcome: "ok".into(),
-                duration_us: run.duration.as_micros() as u64,
-                fuel_used: run.fuel_used,
-                claims_set: Vec::new(),
-                scopes_added: Vec::new(),
-                scopes_removed: Vec::new(),
-                metadata_written: Vec::new(),
-                error_code: None,
-                error: None,
-                reason: None,
-                logs: run.logs,
-                fetches: reached.fetches,
-                cache_hits: reached.cache_hits,
-                cache_misses: reached.cache_misses,
-                fetch_outcomes: reached.outcomes,
-            };
-            match run.result {
-                Ok(effects) => {
-                    trace.note_effects(&effects);
-                    // Later hooks' metadata writes are checked against these ones too.
-                    for (writes, base) in [
-                        (&effects.user_metadata, &mut rules.user_metadata),
-                        (&effects.app_metadata, &mut rules.app_metadata),
-                    ] {
-                        if !writes.is_empty()
-                            && let Ok(merged) = crate::metadata::merge_map(base.as_ref(), writes)
-                        {
-                            *base = Arc::new(merged);
-                        }
-                    }
-                    let deny = effects.deny.clone();
-                    out.merge(effects);
-                    if let Some(reason) = deny {
-                        trace.outcome = "denied".into();
-                        trace.reason = Some(reason.clone());
-                        out.trace.push(trace);
-                        out.status = FlowStatus::Denied {
-                            hook: step.hook_name.clone(),
-                            reason,
-                        };
-                        return Ok(out);
-                    }
-                    out.trace.push(trace);
-                }
-                Err(e) => {
-                    trace.error_code = Some(e.code().to_string());
-                    trace.error = Some(e.to_string());
-                    match step.policy {
-                        FailurePolicy::FailOpen => {
-                            trace.outcome = "failed_open".into();
-                            out.trace.push(trace);
-                        }
-                        FailurePolicy::FailClosed => {
-                            trace.outcome = "failed".into();
-                            out.trace.push(trace);
-                            out.status = FlowStatus::Failed {
-                                hook: step.hook_name.clone(),
-                                code: e.code().to_string(),
-                                message: e.to_string(),
-                            };
-                            return Ok(out);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Where a flow's budget starts, what its hooks may add, whose it is, and its admission.
-pub(crate) struct FlowStart {
-    pub(crate) at: Instant,
-    pub(crate) addable: Arc<AddableScopes>,
-    pub(crate) tenant: Arc<str>,
-    pub(crate) running: Arc<Running>,
 }
 
 /// A job's in-flight permits: the tenant's, then the node's.
@@ -530,12 +363,3 @@ pub(crate) fn any_async(steps: &[FlowStep]) -> bool {
 
 /// Why a flow of synchronous hooks has no outcome: it waited, which nothing in it can do.
 pub(crate) const SYNC_FLOW_WAITED: &str = "a flow of synchronous hooks waited";
-
-/// A flow's budget: the lowest `flow_deadline_ms` of its steps (normally all the tenant's).
-fn flow_budget_ms(steps: &[FlowStep]) -> u64 {
-    steps
-        .iter()
-        .map(|s| s.limits.flow_deadline_ms)
-        .min()
-        .unwrap_or(crate::DEFAULT_FLOW_DEADLINE_MS)
-}

@@ -152,7 +152,7 @@ impl HookRuntime {
     ) -> StoreRun {
         let admitted = Instant::now();
         let until = admitted + Duration::from_millis(step.limits.deadline_ms);
-        let trace = blank_trace(&step);
+        let trace = step.trace();
         let (permits, running) = match self.admit(tenant_id, until).await {
             Ok(p) => p,
             Err(e) => return failed(trace, e),
@@ -194,7 +194,7 @@ impl HookRuntime {
         admitted: Instant,
         call: StoreCall,
     ) -> StoreRun {
-        let mut trace = blank_trace(step);
+        let mut trace = step.trace();
         let Exports::UserStore(pre) = &step.hook.exports else {
             let e = HookError::Instantiate("a post-login hook is not a user-store hook".into());
             return failed(trace, e);
@@ -288,30 +288,6 @@ impl HookRuntime {
             }
             Err(e) => failed(trace, e),
         }
-    }
-}
-
-/// The trace of a call of `step`'s hook, before it ran.
-fn blank_trace(step: &FlowStep) -> HookTrace {
-    HookTrace {
-        hook_id: step.hook_id.clone(),
-        hook_name: step.hook_name.clone(),
-        version: step.version,
-        outcome: "failed".into(),
-        duration_us: 0,
-        fuel_used: 0,
-        claims_set: Vec::new(),
-        scopes_added: Vec::new(),
-        scopes_removed: Vec::new(),
-        metadata_written: Vec::new(),
-        error_code: None,
-        error: None,
-        reason: None,
-        logs: Vec::new(),
-        fetches: Vec::new(),
-        cache_hits: 0,
-        cache_misses: 0,
-        fetch_outcomes: Vec::new(),
     }
 }
 
