@@ -153,7 +153,8 @@ pub struct ServeArgs {
     pub traces_kept: i64,
     /// Successful logins' traces stored per tenant a second on this node; above it, a stored
     /// trace counts the successful runs left unstored before it. Denied, failed and aborted
-    /// logins and test runs are always stored. 0 stores every trace.
+    /// logins, logins in which a hook failed open, and test runs are always stored. 0 stores
+    /// every trace.
     #[arg(long, env = "SIGIL_TRACES_PER_SECOND",
           default_value_t = sigil::flows::trace_rate::DEFAULT_PER_SECOND)]
     pub traces_per_second: u32,

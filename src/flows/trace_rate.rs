@@ -9,8 +9,8 @@
 //! successful runs of the same tenant that were not stored since the one before it (`runs`),
 //! which the latency chart weighs, so its counts stay those of the logins.
 //!
-//! Denied, failed and aborted logins, test runs and legacy-store calls are not rate-limited:
-//! those are the traces a reader comes for.
+//! Denied, failed and aborted logins, logins in which a hook failed open, test runs and
+//! legacy-store calls are not rate-limited: those are the traces a reader comes for.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

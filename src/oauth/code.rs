@@ -152,6 +152,7 @@ pub async fn grant(
         id_claims: row.id_claims.clone(),
         access_claims: row.access_claims.clone(),
         trace: None,
+        trace_routine: false,
     };
     let issue = Issue {
         tenant,

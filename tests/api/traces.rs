@@ -246,8 +246,8 @@ async fn traces_are_filtered_and_charted_by_user_application_status_and_hook(db:
 
 /// Above the tenant's trace rate (here 2 a second, the clock standing still), a successful
 /// login's trace is counted, not stored, and the next stored one stands for it (`runs`), so
-/// the latency chart still counts every login; denied logins' traces and test runs are stored
-/// whatever the rate.
+/// the latency chart still counts every login; the traces of denied logins, of logins in which
+/// a hook failed open, and of test runs are stored whatever the rate.
 async fn successful_logins_above_the_trace_rate_are_counted_in_the_next_stored_trace(db: Db) {
     let clock = ManualClock::new(SystemClock.now_ms());
     let server_clock = clock.clone();
@@ -324,7 +324,43 @@ async fn successful_logins_above_the_trace_rate_are_counted_in_the_next_stored_t
     let stored = list().await;
     assert_eq!(ids(&stored).len(), 2 + 3 + 1, "{stored}");
 
-    // Half a second gives one trace back: the login's trace stands for the three before it.
+    // A hook that fails open lets the login through, and its trace is stored too.
+    app.patch(
+        &format!("/t/default/api/users/{}", s.user_id),
+        json!({"user_metadata": {"mode": "restricted"}}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    upload_version(&app, "hostile", "hostile").await;
+    app.post("/t/default/api/hooks/hostile/deploy", json!({"version": 1}))
+        .await
+        .expect_status(StatusCode::OK);
+    app.put(
+        "/t/default/api/flows/post-login",
+        json!({"bindings": [
+            {"hook": "stamp", "failure_policy": "fail_closed"},
+            {"hook": "hostile", "failure_policy": "fail_open"},
+        ]}),
+    )
+    .await
+    .expect_status(StatusCode::OK);
+    // A millisecond on (a trace's id sorts by its time; two thousandths of a trace back in
+    // the bucket), so that this login's trace is the newest.
+    clock.advance_ms(1);
+    let (st, b) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let newest = list().await["data"][0].clone();
+    assert_eq!(
+        (
+            &newest["status"],
+            &newest["hooks"][1]["outcome"],
+            &newest["runs"]
+        ),
+        (&json!("success"), &json!("failed_open"), &json!(1)),
+        "{newest}"
+    );
+
+    // Half a second gives one trace back: the login's trace stands for the three skipped.
     bind(&["stamp"]).await;
     clock.advance_ms(500);
     let (st, b) = ada_grant(&app, &s, ADA_PASSWORD, &[]).await;
@@ -341,7 +377,7 @@ async fn successful_logins_above_the_trace_rate_are_counted_in_the_next_stored_t
         .get("/t/default/api/hook-traces/latency")
         .await
         .expect_status(StatusCode::OK);
-    assert_eq!(l["traces"], 7, "{l}");
+    assert_eq!(l["traces"], 8, "{l}");
     let flows = |status: &str| -> u64 {
         l["flows"]
             .as_array()
@@ -350,8 +386,9 @@ async fn successful_logins_above_the_trace_rate_are_counted_in_the_next_stored_t
             .map(|p| p[status].as_u64().unwrap())
             .sum()
     };
-    // Six successful logins (the test run among the successes), three denied.
-    assert_eq!((flows("success"), flows("denied")), (6 + 1, 3), "{l}");
+    // Seven successful logins (one with a hook that failed open) and the test run; three
+    // denied.
+    assert_eq!((flows("success"), flows("denied")), (7 + 1, 3), "{l}");
 }
 
 both_backends!(

@@ -124,6 +124,7 @@ pub async fn decide(
             access_claims,
             refresh,
             trace,
+            trace_routine: outcome.trace.iter().all(|t| t.outcome == "ok"),
         },
         outcome,
     ))

@@ -120,6 +120,9 @@ pub struct Decision {
     /// The flow's trace, queued for storage once the login is committed (none when no hook
     /// ran).
     pub trace: Option<TraceRow>,
+    /// Every hook of the flow returned without error: the trace of such a login may be left
+    /// unstored above the tenant's trace rate. A hook that failed open is always traced.
+    pub trace_routine: bool,
 }
 
 /// Runs the whole pipeline at the token endpoint (password and refresh grants).
@@ -146,10 +149,12 @@ pub async fn complete(deps: &Issuing<'_>, l: Login<'_>) -> Result<TokenResponse,
 /// run of a tenant's hooks goes unrecorded.
 pub async fn save_trace(deps: &Issuing<'_>, decision: &Decision, login_ok: bool) {
     if let Some(mut t) = decision.trace.clone() {
-        if login_ok {
+        if !login_ok {
+            t.status = "aborted".into();
+            flow_run::save_trace(deps.hooks, t).await;
+        } else if decision.trace_routine {
             flow_run::save_success_trace(deps.hooks, t).await;
         } else {
-            t.status = "aborted".into();
             flow_run::save_trace(deps.hooks, t).await;
         }
     }
