@@ -184,7 +184,10 @@ async fn is_retry(
     now: i64,
     row: &refresh_store::RefreshRow,
 ) -> Result<bool, OAuthError> {
-    if now.saturating_sub(used_at) > deps.refresh_retry_grace_ms {
+    // A grace of 0 is no leeway at all, even for a replay in the millisecond of the rotation
+    // (RFC 9700 4.14.2: a rotated token presented again is reuse).
+    if deps.refresh_retry_grace_ms == 0 || now.saturating_sub(used_at) > deps.refresh_retry_grace_ms
+    {
         return Ok(false);
     }
     let hash = deps.secrets.hash(successor.expose());
