@@ -498,7 +498,7 @@ pub async fn next(
         Ok::<(), OAuthError>(())
     }
     .await;
-    pipeline::save_trace(deps, &decision, stored.is_ok()).await;
+    pipeline::save_trace(deps, decision, stored.is_ok()).await;
     stored?;
     Ok(Step::Redirect(redirect_with(
         &r.redirect_uri,

@@ -18,8 +18,8 @@
 //! Both permits move into the job and are released when the job ends, not when the caller
 //! stops waiting: a client that hangs up does not hand its tenant's share of the pool to the
 //! same tenant's next flow while the first one still runs. A flow has one wall-clock budget
-//! ([`crate::Limits::flow_deadline_ms`]), counted from admission; each hook's epoch deadline is cut
-//! to what is left of it, and a flow whose caller is gone stops between hooks.
+//! ([`crate::Limits::flow_deadline_ms`]), counted from admission; each hook's epoch deadline
+//! is cut to what is left of it, and a flow whose caller is gone stops between hooks.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -140,15 +140,19 @@ pub async fn complete(deps: &Issuing<'_>, l: Login<'_>) -> Result<TokenResponse,
     let coming = deps.db.store.announce_write();
     let (decision, outcome) = decide(deps, &l).await?;
     let result = issue_after_flow(deps, &l, &decision, &outcome, coming).await;
-    save_trace(deps, &decision, result.is_ok()).await;
+    save_trace(deps, decision, result.is_ok()).await;
     result
 }
 
 /// Queues the trace of a flow that succeeded, whatever became of the login after it: a login
 /// that failed afterwards (a lost refresh race, the database) is traced as `aborted`, so no
-/// run of a tenant's hooks goes unrecorded.
-pub async fn save_trace(deps: &Issuing<'_>, decision: &Decision, login_ok: bool) {
-    if let Some(mut t) = decision.trace.clone() {
+/// run of a tenant's hooks goes unrecorded (a routine success above the tenant's trace rate is
+/// counted in its next stored trace).
+///
+/// Takes the decision: it is the login's last use of it, and the trace moves to the writer
+/// (or, above the trace rate, is dropped) without a copy.
+pub async fn save_trace(deps: &Issuing<'_>, decision: Decision, login_ok: bool) {
+    if let Some(mut t) = decision.trace {
         if !login_ok {
             t.status = "aborted".into();
             flow_run::save_trace(deps.hooks, t).await;
