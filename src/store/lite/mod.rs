@@ -16,7 +16,8 @@
 //!   CLI beside a server) makes it wait, and that wait runs on a blocking thread. Writes that
 //!   queue for it share one transaction and one commit ([`write`]: group commit).
 //! - **Checkpoints** on a thread of their own ([`checkpoint`]), so a commit never copies the
-//!   log into the database on a request's time.
+//!   log into the database on a request's time. It also starts a long log over under steady load, which
+//!   SQLite's `PASSIVE` checkpoints never do, holding the writer between two groups to do it.
 //!
 //! The statements themselves and their results are sqlx's `Any` types ([`statement`]), so the
 //! store's functions are the same on both back-ends; sqlx still opens the file, sets WAL mode
@@ -44,6 +45,10 @@ use error::to_sqlx;
 /// How long a connection waits in SQLite's busy handler: only another process's lock (or a
 /// reader meeting the rare recovery of the log's index) makes it wait at all.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The size, in bytes, the writer cuts the log file back to when it starts the log over: four
+/// times what the checkpoint thread lets the log reach before it starts it over.
+const WAL_SIZE_LIMIT: u64 = 256 << 20;
 
 /// Prepared statements kept per connection: more than the store's distinct statements on the
 /// paths that repeat.
@@ -83,9 +88,32 @@ impl LiteDb {
         acquire_timeout: Duration,
         sync: SqliteSync,
     ) -> Result<Arc<Self>, sqlx::Error> {
-        let writer = open_connection(path, sync, Role::Writer).map_err(to_sqlx)?;
+        Self::open_with(
+            path,
+            max_readers,
+            acquire_timeout,
+            sync,
+            checkpoint::RESTART_FRAMES,
+        )
+    }
+
+    /// [`LiteDb::open`], the log started over past `restart_frames` ([`checkpoint`]).
+    fn open_with(
+        path: &Path,
+        max_readers: u32,
+        acquire_timeout: Duration,
+        sync: SqliteSync,
+        restart_frames: i64,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let writer = Arc::new(tokio::sync::Mutex::new(write::Writer::new(
+            open_connection(path, sync, Role::Writer).map_err(to_sqlx)?,
+        )));
         let checkpoints = checkpoint::Checkpointer::start(
             open_connection(path, sync, Role::Checkpoints).map_err(to_sqlx)?,
+            checkpoint::WriterQueue {
+                writer: writer.clone(),
+                restart_frames,
+            },
         )
         .map_err(sqlx::Error::Io)?;
         let max_readers = max_readers.max(1);
@@ -98,7 +126,7 @@ impl LiteDb {
             opened: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             acquire_timeout,
-            writer: Arc::new(tokio::sync::Mutex::new(write::Writer::new(writer))),
+            writer,
             queued: Arc::default(),
             announced: Arc::default(),
             checkpoints,
@@ -184,13 +212,15 @@ fn open_connection(path: &Path, sync: SqliteSync, role: Role) -> rusqlite::Resul
     // As sqlx opens its connections: foreign keys enforced (the schema's cascades rely on it).
     // The log is copied into the database by the checkpoint thread, not by whichever commit
     // finds it long.
+    // The writer is the connection that starts the log over (`checkpoint`): when it does, it
+    // cuts a log file a burst left longer than `WAL_SIZE_LIMIT` back to that size.
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; {}; PRAGMA wal_autocheckpoint = 0;{}",
         sync.pragma(),
-        if role == Role::Reader {
-            " PRAGMA query_only = ON;"
-        } else {
-            ""
+        match role {
+            Role::Reader => " PRAGMA query_only = ON;".to_string(),
+            Role::Writer => format!(" PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"),
+            Role::Checkpoints => String::new(),
         }
     ))?;
     Ok(conn)
@@ -261,6 +291,58 @@ mod tests {
     fn count(conn: &Connection) -> i64 {
         conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap()
+    }
+
+    /// Under steady commits and readers that overlap (one always on the log), a `PASSIVE`
+    /// checkpoint never lets the log start over; the checkpoint thread's restart does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_starts_over_under_steady_writes_and_overlapping_reads() {
+        let (path, _gone) = database_with("restart", "CREATE TABLE t (x BLOB NOT NULL)");
+        let db =
+            LiteDb::open_with(&path, 4, Duration::from_secs(1), SqliteSync::Normal, 64).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        // Two readers, each holding a read for 2 ms, half a period apart.
+        let mut readers = Vec::new();
+        for offset in [0, 1] {
+            let mut r = db.reader().await.unwrap();
+            let stop = stop.clone();
+            readers.push(std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(offset));
+                while !stop.load(Ordering::Relaxed) {
+                    let c = r.conn();
+                    c.execute_batch("BEGIN").unwrap();
+                    c.query_row("SELECT COUNT(*) FROM t", [], |_| Ok(()))
+                        .unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                    c.execute_batch("COMMIT").unwrap();
+                }
+            }));
+        }
+        // About 8 MB a second (two pages a commit), for 2.5 s: the thread checkpoints every
+        // 200 ms, so a log started over holds a few hundred commits at most.
+        let started = std::time::Instant::now();
+        let mut written = 0u64;
+        while started.elapsed() < Duration::from_millis(2500) {
+            let mut w = db.begin().await.unwrap();
+            w.conn()
+                .execute("INSERT INTO t VALUES (zeroblob(6000))", [])
+                .unwrap();
+            w.commit().await.unwrap();
+            written += 8192;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+        let wal = std::fs::metadata(path.with_extension("sqlite-wal"))
+            .unwrap()
+            .len();
+        assert!(written > 8 << 20, "enough was written: {written} bytes");
+        assert!(
+            wal < written / 4,
+            "the log started over: {wal} bytes after {written} written"
+        );
     }
 
     #[tokio::test]

@@ -68,6 +68,12 @@ impl Writer {
         }
     }
 
+    /// No write transaction is open: the last group committed (or failed) and the next has
+    /// not begun.
+    pub(super) fn is_between_groups(&self) -> bool {
+        self.group.is_none() && self.conn.is_autocommit()
+    }
+
     /// The `COMMIT`s that succeeded so far.
     #[cfg(test)]
     pub(super) fn commits(&self) -> u64 {
