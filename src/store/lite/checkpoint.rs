@@ -20,7 +20,7 @@
 //! SQLite's busy handler; it holds the writer for a few milliseconds (the two `fsync`s), once
 //! per 64 MiB of log at most.
 
-use std::sync::{Arc, mpsc};
+use std::sync::{Weak, mpsc};
 use std::time::Duration;
 
 use super::write::Writer;
@@ -53,8 +53,10 @@ pub struct Waker(mpsc::SyncSender<()>);
 
 /// What the thread needs of the writer: its queue, to start the log over between two groups.
 pub(super) struct WriterQueue {
-    /// The writer.
-    pub(super) writer: Arc<tokio::sync::Mutex<Writer>>,
+    /// The writer, held only while starting the log over: the thread outlives the store by
+    /// up to a checkpoint, and the writer's connection (with any transaction a dropped write
+    /// left open) must close with the store.
+    pub(super) writer: Weak<tokio::sync::Mutex<Writer>>,
     /// Frames in the log past which it is started over ([`RESTART_FRAMES`]).
     pub(super) restart_frames: i64,
 }
@@ -113,7 +115,10 @@ fn checkpoint(conn: &rusqlite::Connection, mode: &str) -> rusqlite::Result<i64> 
 
 /// Holds the writer between two groups and runs a `RESTART` checkpoint (see the module doc).
 /// Runs on this thread, never on an async worker: `blocking_lock` waits in the writer's queue.
-fn start_over(conn: &rusqlite::Connection, writer: &tokio::sync::Mutex<Writer>) {
+fn start_over(conn: &rusqlite::Connection, writer: &Weak<tokio::sync::Mutex<Writer>>) {
+    let Some(writer) = writer.upgrade() else {
+        return; // the store is gone
+    };
     for _ in 0..WRITER_TRIES {
         let held = writer.blocking_lock();
         if held.is_between_groups() {
@@ -154,9 +159,7 @@ mod tests {
         let size = || std::fs::metadata(&path).unwrap().len();
         let before = size();
         let queue = WriterQueue {
-            writer: Arc::new(tokio::sync::Mutex::new(Writer::new(
-                rusqlite::Connection::open(&path).unwrap(),
-            ))),
+            writer: Weak::new(),
             restart_frames: i64::MAX,
         };
         let checkpoints =

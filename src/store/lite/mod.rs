@@ -111,7 +111,7 @@ impl LiteDb {
         let checkpoints = checkpoint::Checkpointer::start(
             open_connection(path, sync, Role::Checkpoints).map_err(to_sqlx)?,
             checkpoint::WriterQueue {
-                writer: writer.clone(),
+                writer: Arc::downgrade(&writer),
                 restart_frames,
             },
         )
