@@ -293,6 +293,23 @@ mod tests {
             .unwrap()
     }
 
+    /// SQLite cuts the log file back to the limit when the connection that starts the log
+    /// over has one: the writer does, so a burst's long file does not stay.
+    #[test]
+    fn only_the_writer_carries_the_log_file_size_limit() {
+        let (path, _gone) = database("limit");
+        let writer = open_connection(&path, SqliteSync::Normal, Role::Writer).unwrap();
+        let limit: i64 = writer
+            .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, WAL_SIZE_LIMIT as i64);
+        let reader = open_connection(&path, SqliteSync::Normal, Role::Reader).unwrap();
+        let limit: i64 = reader
+            .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, -1, "only the writer restarts the log");
+    }
+
     /// Under steady commits and readers that overlap (one always on the log), a `PASSIVE`
     /// checkpoint never lets the log start over; the checkpoint thread's restart does.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
