@@ -5,6 +5,8 @@
 //!   conversion, new store, instantiate, call, drop).
 //! - `one_hook`: build the event, new store, instantiate, call, collect the claims, drop.
 //! - `three_hook_flow`: the same for a flow of three example hooks.
+//! - `three_noop_flow`: a flow of three hooks that do nothing: the least three hooks can cost
+//!   a login (each a fresh store and instance, the sandbox's rule; docs/performance.md).
 //! - `jwt_template_render`: a parsed five-claim JWT template rendered against the event (and
 //!   with the event's conversion to JSON, as the token pipeline does it).
 //! - then a latency pass printing median and p99 of each, from rounds that interleave the three
@@ -90,6 +92,7 @@ fn main() {
     ];
     let one = vec![step(roles.clone(), Limits::default())];
     let noop = vec![step(prepare(&runner, "noop"), Limits::default())];
+    let noops = vec![noop[0].clone(), noop[0].clone(), noop[0].clone()];
     let local = LocalEvent::new(event());
     let e = local.event().clone();
 
@@ -102,6 +105,9 @@ fn main() {
     });
     c.bench_function("three_hook_flow", |b| {
         b.iter(|| black_box(runner.run(&flow, black_box(&local), AddableScopes::default())))
+    });
+    c.bench_function("three_noop_flow", |b| {
+        b.iter(|| black_box(runner.run(&noops, black_box(&local), AddableScopes::default())))
     });
     // JWT templates as the token pipeline runs them: the event to JSON, then the render of a
     // parsed five-claim template (the README's examples).
