@@ -149,7 +149,7 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout queue 5s
-    # A health check's answer may take this long (without it, HAProxy allows only `inter`,
+    # A health check's answer may take this long (without it, HAProxy allows only \`inter\`,
     # 500 ms, which a busy machine's /readyz can miss, taking a healthy node out).
     timeout check 2s
     # One retry, on another node (redispatch), only when the request never reached a node:
