@@ -92,7 +92,7 @@ fn main() {
     ];
     let one = vec![step(roles.clone(), Limits::default())];
     let noop = vec![step(prepare(&runner, "noop"), Limits::default())];
-    let noops = vec![noop[0].clone(), noop[0].clone(), noop[0].clone()];
+    let noops = vec![noop[0].clone(); 3];
     let local = LocalEvent::new(event());
     let e = local.event().clone();
 

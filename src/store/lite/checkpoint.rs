@@ -91,21 +91,22 @@ fn run(conn: &rusqlite::Connection, woken: &mpsc::Receiver<()>, queue: &WriterQu
         std::thread::sleep(AFTER_COMMITS);
         // Commits during the pause are in this checkpoint.
         while woken.try_recv().is_ok() {}
-        match checkpoint(conn, "PASSIVE") {
-            Ok(frames) if frames > queue.restart_frames => {
-                // Copy what the commits added during that checkpoint first, so that what is
-                // left for the one that holds the writer is little.
-                if let Err(e) = checkpoint(conn, "PASSIVE") {
-                    tracing::warn!(cause = %e, "checkpointing the SQLite log");
-                }
-                start_over(conn, &queue.writer);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(cause = %e, "checkpointing the SQLite log"),
+        if passive(conn).is_some_and(|frames| frames > queue.restart_frames) {
+            // Copy what the commits added during that checkpoint first, so that what is left
+            // for the one that holds the writer is little.
+            passive(conn);
+            start_over(conn, &queue.writer);
         }
     }
     // The store is gone: one last checkpoint, so the log a clean stop leaves is short.
     let _ = checkpoint(conn, "PASSIVE");
+}
+
+/// A `PASSIVE` checkpoint; returns the frames in the log, or logs why it failed.
+fn passive(conn: &rusqlite::Connection) -> Option<i64> {
+    checkpoint(conn, "PASSIVE")
+        .inspect_err(|e| tracing::warn!(cause = %e, "checkpointing the SQLite log"))
+        .ok()
 }
 
 /// Runs a checkpoint in `mode`; returns the frames in the log.
